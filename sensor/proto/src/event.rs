@@ -1,0 +1,255 @@
+//! What dissectors produce: timestamps, directions, anomalies, and the sink
+//! trait through which events leave a dissector.
+//!
+//! Events borrow from the packet or from the dissector's own buffers; the sink
+//! decides what to do with them (match rules, write EVE JSON, count) while they
+//! are alive, so no event is allocated on the hot path.
+
+use crate::json::JsonWriter;
+
+/// A capture timestamp: seconds and nanoseconds since the Unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp {
+    /// Whole seconds since 1970-01-01T00:00:00Z.
+    pub secs: i64,
+    /// Nanoseconds within the second (0..1e9).
+    pub nanos: u32,
+}
+
+impl Timestamp {
+    /// Builds a timestamp from seconds and nanoseconds.
+    pub fn new(secs: i64, nanos: u32) -> Timestamp {
+        Timestamp {
+            secs: secs + i64::from(nanos / 1_000_000_000),
+            nanos: nanos % 1_000_000_000,
+        }
+    }
+
+    /// Microseconds since the epoch.
+    pub fn as_micros(self) -> i64 {
+        self.secs
+            .saturating_mul(1_000_000)
+            .saturating_add(i64::from(self.nanos / 1000))
+    }
+
+    /// Seconds elapsed from `earlier` to `self` (0 when `earlier` is later).
+    pub fn secs_since(self, earlier: Timestamp) -> u64 {
+        u64::try_from(self.secs.saturating_sub(earlier.secs)).unwrap_or(0)
+    }
+
+    /// Writes RFC 3339 with microseconds and a `+0000` offset, as Suricata does:
+    /// `2024-05-01T12:00:00.123456+0000`.
+    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let days = self.secs.div_euclid(86_400);
+        let secs_of_day = self.secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let _ = write!(
+            out,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}+0000",
+            secs_of_day / 3600,
+            (secs_of_day / 60) % 60,
+            secs_of_day % 60,
+            self.nanos / 1000
+        );
+    }
+}
+
+/// Converts days since 1970-01-01 to a (year, month, day) civil date
+/// (proleptic Gregorian; the well-known days-from-civil inverse).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Which way bytes travel within a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the client (master, initiator) to the server (slave, outstation, PLC).
+    ToServer,
+    /// From the server to the client.
+    ToClient,
+}
+
+impl Direction {
+    /// The other direction.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+
+    /// Index 0 for to-server, 1 for to-client (for per-direction arrays).
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+
+    /// EVE name: `to_server` or `to_client`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::ToServer => "to_server",
+            Direction::ToClient => "to_client",
+        }
+    }
+}
+
+/// Something wrong or suspicious in the traffic: a malformed header, a
+/// protocol violation, an evasion attempt, a resource limit hit.
+#[derive(Clone, Copy)]
+pub struct Anomaly<'a> {
+    /// Layer or application protocol: `decode`, `ipv4`, `tcp`, `modbus`, …
+    pub protocol: &'static str,
+    /// Stable snake_case name; rules match on it.
+    pub name: &'static str,
+    /// Human-readable detail with the offending values.
+    pub detail: &'a dyn core::fmt::Display,
+    /// Direction of the offending bytes, when known.
+    pub direction: Option<Direction>,
+}
+
+impl core::fmt::Debug for Anomaly<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{}: {}", self.protocol, self.name, self.detail)
+    }
+}
+
+impl Anomaly<'_> {
+    /// Writes the body of an EVE `anomaly` object.
+    pub fn write_eve(&self, w: &mut JsonWriter<'_>) {
+        w.field_str("type", self.protocol);
+        w.field_str("event", self.name);
+        w.key("message").display(self.detail);
+        if let Some(dir) = self.direction {
+            w.field_str("direction", dir.name());
+        }
+    }
+}
+
+/// An event from a protocol dissector, borrowed for the time of one call.
+#[derive(Debug, Clone, Copy)]
+pub enum AppEvent<'a> {
+    /// One Modbus transaction (request and/or response).
+    Modbus(&'a crate::modbus::Transaction<'a>),
+    /// A protocol anomaly.
+    Anomaly(Anomaly<'a>),
+}
+
+/// An event with the time it happened.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// Timestamp of the packet that completed the event.
+    pub ts: Timestamp,
+    /// What happened.
+    pub app: AppEvent<'a>,
+}
+
+/// Receives events from dissectors.
+pub trait EventSink {
+    /// Called once per event; the event is only valid during the call.
+    fn emit(&mut self, event: &Event<'_>);
+}
+
+/// A sink that collects nothing and counts events; handy in tests and benches.
+#[derive(Debug, Default, Clone)]
+pub struct CountingSink {
+    /// Number of application events (not anomalies).
+    pub app_events: u64,
+    /// Anomaly names in order of arrival.
+    pub anomalies: Vec<&'static str>,
+}
+
+impl EventSink for CountingSink {
+    fn emit(&mut self, event: &Event<'_>) {
+        match event.app {
+            AppEvent::Anomaly(a) => self.anomalies.push(a.name),
+            _ => self.app_events += 1,
+        }
+    }
+}
+
+/// The per-packet context handed to a dissector: the packet's time and where
+/// events go.
+pub struct Context<'s> {
+    /// Timestamp of the packet being processed.
+    pub ts: Timestamp,
+    /// Where events go.
+    pub sink: &'s mut dyn EventSink,
+}
+
+impl Context<'_> {
+    /// Emits an application event stamped with the current packet time.
+    pub fn emit(&mut self, app: AppEvent<'_>) {
+        self.sink.emit(&Event { ts: self.ts, app });
+    }
+
+    /// Emits an anomaly stamped with the current packet time.
+    pub fn anomaly(
+        &mut self,
+        protocol: &'static str,
+        name: &'static str,
+        detail: &dyn core::fmt::Display,
+        direction: Option<Direction>,
+    ) {
+        self.emit(AppEvent::Anomaly(Anomaly {
+            protocol,
+            name,
+            detail,
+            direction,
+        }));
+    }
+}
+
+/// A dissector for a protocol carried over a reassembled TCP byte stream.
+///
+/// One instance lives per flow. The stream layer hands it in-order bytes of one
+/// direction; bytes it does not consume (an incomplete PDU) are handed again,
+/// followed by the next bytes, on the next call. A dissector must bound what it
+/// leaves unconsumed (its maximum PDU size) and always make progress on bytes
+/// it cannot parse (resynchronise), so that garbage never stalls a flow.
+pub trait StreamDissector {
+    /// Parses bytes of `dir`; returns how many bytes were consumed.
+    fn parse(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>) -> usize;
+    /// Bytes were lost in `dir`: drop partial PDUs and resynchronise.
+    fn gap(&mut self, dir: Direction, cx: &mut Context<'_>);
+    /// The flow ends: emit what is still pending (requests without responses).
+    fn flush(&mut self, cx: &mut Context<'_>);
+}
+
+/// A dissector for a protocol carried in UDP datagrams.
+pub trait DatagramDissector {
+    /// Parses one datagram payload travelling in `dir`.
+    fn parse_datagram(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>);
+    /// The flow ends: emit what is still pending.
+    fn flush(&mut self, cx: &mut Context<'_>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rfc3339(secs: i64, nanos: u32) -> String {
+        let mut out = Vec::new();
+        Timestamp::new(secs, nanos).write_rfc3339(&mut out);
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn formats_timestamps_like_suricata() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000+0000");
+        // 2024-02-29T23:59:59.123456 (leap day)
+        assert_eq!(rfc3339(1_709_251_199, 123_456_789), "2024-02-29T23:59:59.123456+0000");
+        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000+0000");
+    }
+}

@@ -1,0 +1,30 @@
+//! otwatch-proto: everything otwatch knows about bytes on the wire, and nothing
+//! about where they come from or where events go.
+//!
+//! Pure decoding: no I/O, no `unsafe`, no allocation per packet on the common
+//! path. Views borrow from the capture buffer; dissectors copy out only what a
+//! pending request or an incomplete PDU needs to outlive its packet.
+//!
+//! * [`wire`]: Ethernet / VLAN / SLL / IPv4 / IPv6 / TCP / UDP header views.
+//! * [`ipfrag`]: bounded IPv4 fragment reassembly.
+//! * [`reassembly`]: TCP stream reassembly per direction.
+//! * [`stream`]: holds incomplete PDUs between segments for a stream dissector.
+//! * [`event`]: timestamps, directions, anomalies, the event sink and the
+//!   dissector traits.
+//! * [`json`]: the allocation-free JSON writer used for EVE output.
+//! * [`modbus`]: Modbus/TCP.
+//! * [`macros`]: `open_enum!` for protocol code points.
+
+#![forbid(unsafe_code)]
+
+pub mod macros;
+
+pub mod event;
+pub mod ipfrag;
+pub mod json;
+pub mod modbus;
+pub mod reassembly;
+pub mod stream;
+pub mod wire;
+
+pub use event::{AppEvent, Context, Direction, Event, EventSink, Timestamp};

@@ -1,0 +1,591 @@
+//! TCP stream reassembly for one direction of a flow.
+//!
+//! [`TcpStream::segment`] takes each segment of its direction and hands the
+//! in-order bytes to a callback as [`StreamChunk::Data`]. A segment that arrives
+//! in order is passed straight from the packet (no copy); only out-of-order
+//! segments are copied, into a per-direction buffer bounded by
+//! [`ReassemblyLimits::max_buffered`].
+//!
+//! * Retransmissions are de-duplicated; when retransmitted bytes differ from
+//!   the bytes already delivered (kept in a small history window) or from a
+//!   buffered segment, [`StreamChunk::OverlapMismatch`] reports an evasion
+//!   attempt and the first copy wins.
+//! * A hole is skipped ([`StreamChunk::Gap`]) when the buffer is full or when
+//!   the peer acknowledges bytes this side never saw (they were lost by the
+//!   capture), so the dissector can resynchronise instead of waiting forever.
+//! * A session whose handshake was not captured is picked up at the first
+//!   segment that carries data.
+
+/// Limits for one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReassemblyLimits {
+    /// Out-of-order bytes buffered before a gap is declared.
+    pub max_buffered: usize,
+    /// Out-of-order segments buffered before a gap is declared.
+    pub max_segments: usize,
+    /// Delivered bytes remembered to check retransmissions for changed content.
+    pub history: usize,
+}
+
+impl Default for ReassemblyLimits {
+    fn default() -> Self {
+        ReassemblyLimits {
+            max_buffered: 64 * 1024,
+            max_segments: 256,
+            history: 2048,
+        }
+    }
+}
+
+/// What reassembly hands to the stream's consumer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamChunk<'a> {
+    /// The next in-order bytes.
+    Data(&'a [u8]),
+    /// `len` bytes were lost and skipped (capture loss or a hole never filled).
+    Gap {
+        /// Bytes skipped.
+        len: u32,
+    },
+    /// A retransmitted or overlapping segment carried different bytes than the
+    /// first copy at the same sequence numbers (evasion attempt).
+    OverlapMismatch {
+        /// Sequence number of the first differing byte.
+        seq: u32,
+        /// Number of overlapping bytes compared.
+        len: u32,
+    },
+    /// The out-of-order buffer hit its limit; a gap follows.
+    BufferFull {
+        /// Bytes buffered when the limit was hit.
+        buffered: usize,
+    },
+}
+
+/// Counters for one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Bytes delivered in order.
+    pub delivered: u64,
+    /// Segments that were wholly old (retransmissions, keep-alives).
+    pub retransmitted: u64,
+    /// Segments buffered out of order.
+    pub out_of_order: u64,
+    /// Gaps skipped.
+    pub gaps: u64,
+    /// Bytes skipped in gaps.
+    pub gap_bytes: u64,
+    /// Overlaps whose bytes differed.
+    pub overlap_mismatches: u64,
+}
+
+#[derive(Debug)]
+struct Pending {
+    seq: u32,
+    data: Vec<u8>,
+}
+
+/// Wrapping sequence-number comparison: `a` is before `b`.
+#[inline]
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+#[inline]
+fn seq_diff(later: u32, earlier: u32) -> u32 {
+    later.wrapping_sub(earlier)
+}
+
+/// Reassembly state of one direction.
+#[derive(Debug, Default)]
+pub struct TcpStream {
+    /// Sequence number of the next byte to deliver; `None` until known.
+    next: Option<u32>,
+    /// Out-of-order segments, sorted by sequence number, not overlapping.
+    pending: Vec<Pending>,
+    buffered: usize,
+    /// The last delivered bytes (ring), to compare retransmissions against.
+    history: Vec<u8>,
+    /// Write position in `history` once it is full.
+    history_pos: usize,
+    fin_seen: bool,
+    /// Counters.
+    pub stats: StreamStats,
+}
+
+impl TcpStream {
+    /// A stream that has seen nothing yet.
+    pub fn new() -> TcpStream {
+        TcpStream::default()
+    }
+
+    /// Whether a FIN was seen in this direction.
+    pub fn fin_seen(&self) -> bool {
+        self.fin_seen
+    }
+
+    /// Bytes currently held (buffered out-of-order data and history).
+    pub fn memory(&self) -> usize {
+        self.buffered + self.history.capacity()
+    }
+
+    /// Processes one segment of this direction.
+    pub fn segment<F>(
+        &mut self,
+        seq: u32,
+        syn: bool,
+        fin: bool,
+        payload: &[u8],
+        limits: &ReassemblyLimits,
+        out: &mut F,
+    ) where
+        F: FnMut(StreamChunk<'_>),
+    {
+        let data_seq = if syn {
+            // The SYN consumes one sequence number; data (rare on SYN) follows it.
+            self.next = Some(seq.wrapping_add(1));
+            seq.wrapping_add(1)
+        } else {
+            seq
+        };
+        if payload.is_empty() {
+            if fin {
+                self.fin_seen = true;
+            }
+            return;
+        }
+        let next = match self.next {
+            Some(next) => next,
+            None => {
+                // Mid-stream pickup: start at the first data we see.
+                self.next = Some(data_seq);
+                data_seq
+            }
+        };
+        let end = data_seq.wrapping_add(payload.len() as u32);
+        if !seq_lt(next, end) {
+            // Wholly old: a retransmission or a keep-alive probe.
+            self.stats.retransmitted += 1;
+            self.compare_history(data_seq, payload, next, out);
+        } else if seq_lt(next, data_seq) {
+            // Ahead of what we have: hold it until the hole is filled.
+            self.buffer(data_seq, payload, limits, out);
+        } else {
+            // In order, possibly overlapping what was delivered already.
+            let skip = seq_diff(next, data_seq) as usize;
+            if skip > 0 {
+                self.stats.retransmitted += 1;
+                self.compare_history(data_seq, &payload[..skip], next, out);
+            }
+            self.deliver(&payload[skip..], limits, out);
+            self.drain_pending(limits, out);
+        }
+        if fin {
+            self.fin_seen = true;
+        }
+    }
+
+    /// The peer acknowledged `ack`: bytes before it that never arrived were
+    /// lost by the capture, so skip them now rather than wait.
+    pub fn acknowledged<F>(&mut self, ack: u32, limits: &ReassemblyLimits, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        let Some(next) = self.next else { return };
+        if !seq_lt(next, ack) {
+            return;
+        }
+        // Something between `next` and `ack` is missing. Skip to the first
+        // buffered segment if it is before `ack`, else to `ack` itself.
+        let target = match self.pending.first() {
+            Some(p) if seq_lt(p.seq, ack) => p.seq,
+            _ => ack,
+        };
+        // A FIN counts one sequence number without data: not a loss.
+        let len = seq_diff(target, next);
+        if len == 1 && self.fin_seen && self.pending.is_empty() {
+            return;
+        }
+        self.skip_to(target, out);
+        self.drain_pending(limits, out);
+    }
+
+    /// Delivers everything still buffered, declaring gaps over the holes
+    /// (called when the flow ends).
+    pub fn flush<F>(&mut self, limits: &ReassemblyLimits, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        while let Some(first) = self.pending.first() {
+            let target = first.seq;
+            self.skip_to(target, out);
+            self.drain_pending(limits, out);
+        }
+    }
+
+    fn skip_to<F>(&mut self, target: u32, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        let Some(next) = self.next else { return };
+        let len = seq_diff(target, next);
+        if len == 0 || seq_lt(target, next) {
+            return;
+        }
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += u64::from(len);
+        self.next = Some(target);
+        // History no longer lines up with sequence numbers before the gap.
+        self.history.clear();
+        self.history_pos = 0;
+        out(StreamChunk::Gap { len });
+    }
+
+    fn deliver<F>(&mut self, data: &[u8], limits: &ReassemblyLimits, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(next) = self.next.as_mut() {
+            *next = next.wrapping_add(data.len() as u32);
+        }
+        self.stats.delivered += data.len() as u64;
+        self.remember(data, limits.history);
+        out(StreamChunk::Data(data));
+    }
+
+    fn drain_pending<F>(&mut self, limits: &ReassemblyLimits, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        while let Some(next) = self.next {
+            let Some(first) = self.pending.first() else { break };
+            if seq_lt(next, first.seq) {
+                break;
+            }
+            let p = self.pending.remove(0);
+            self.buffered -= p.data.len();
+            let end = p.seq.wrapping_add(p.data.len() as u32);
+            if seq_lt(next, end) {
+                let skip = seq_diff(next, p.seq) as usize;
+                if skip > 0 {
+                    self.compare_history(p.seq, &p.data[..skip], next, out);
+                }
+                self.deliver(&p.data[skip..], limits, out);
+            } else {
+                self.compare_history(p.seq, &p.data, next, out);
+            }
+        }
+    }
+
+    fn buffer<F>(&mut self, seq: u32, payload: &[u8], limits: &ReassemblyLimits, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        self.stats.out_of_order += 1;
+        // Trim against buffered neighbours so segments never overlap; compare
+        // the overlapping bytes for evasion.
+        let mut seq = seq;
+        let mut data: &[u8] = payload;
+        let mut insert_at = self.pending.len();
+        for (i, p) in self.pending.iter().enumerate() {
+            let p_end = p.seq.wrapping_add(p.data.len() as u32);
+            let end = seq.wrapping_add(data.len() as u32);
+            if !seq_lt(p.seq, end) {
+                // p starts at or after our end: insert before it.
+                insert_at = i;
+                break;
+            }
+            if !seq_lt(seq, p_end) {
+                continue; // p ends before us
+            }
+            // Overlap between [seq, end) and [p.seq, p_end).
+            let ov_start = if seq_lt(seq, p.seq) { p.seq } else { seq };
+            let ov_end = if seq_lt(end, p_end) { end } else { p_end };
+            let ov_len = seq_diff(ov_end, ov_start) as usize;
+            let ours = &data[seq_diff(ov_start, seq) as usize..][..ov_len];
+            let theirs = &p.data[seq_diff(ov_start, p.seq) as usize..][..ov_len];
+            if ours != theirs {
+                self.stats.overlap_mismatches += 1;
+                out(StreamChunk::OverlapMismatch {
+                    seq: ov_start,
+                    len: ov_len as u32,
+                });
+            }
+            if seq_lt(seq, p.seq) {
+                // Keep only our part before p; the rest is p's (first copy wins).
+                // Any tail after p_end is re-buffered by a recursive call.
+                let head_len = seq_diff(p.seq, seq) as usize;
+                let tail = if seq_lt(p_end, end) {
+                    Some((p_end, &data[seq_diff(p_end, seq) as usize..]))
+                } else {
+                    None
+                };
+                let head = &data[..head_len];
+                self.insert_pending(i, seq, head, limits, out);
+                if let Some((tail_seq, tail_data)) = tail {
+                    self.stats.out_of_order = self.stats.out_of_order.saturating_sub(1);
+                    self.buffer(tail_seq, tail_data, limits, out);
+                }
+                return;
+            }
+            // We start inside p: drop the overlapping prefix.
+            if !seq_lt(p_end, end) {
+                return; // wholly covered by p
+            }
+            data = &data[seq_diff(p_end, seq) as usize..];
+            seq = p_end;
+        }
+        self.insert_pending(insert_at, seq, data, limits, out);
+    }
+
+    fn insert_pending<F>(
+        &mut self,
+        at: usize,
+        seq: u32,
+        data: &[u8],
+        limits: &ReassemblyLimits,
+        out: &mut F,
+    ) where
+        F: FnMut(StreamChunk<'_>),
+    {
+        if data.is_empty() {
+            return;
+        }
+        if self.buffered + data.len() > limits.max_buffered
+            || self.pending.len() >= limits.max_segments
+        {
+            out(StreamChunk::BufferFull {
+                buffered: self.buffered,
+            });
+            // Give up on the hole: skip to the first buffered byte (or to this
+            // segment when nothing is buffered) and deliver what follows.
+            let target = match self.pending.first() {
+                Some(p) if seq_lt(p.seq, seq) => p.seq,
+                _ => seq,
+            };
+            self.skip_to(target, out);
+            self.drain_pending(limits, out);
+            if let Some(next) = self.next {
+                if next == seq {
+                    self.deliver(data, limits, out);
+                    self.drain_pending(limits, out);
+                    return;
+                }
+            }
+            // Still not in order (it overlapped or sits after other data):
+            // buffer it if there is room now, else drop with a gap later.
+            if self.buffered + data.len() <= limits.max_buffered {
+                let at = self.pending.partition_point(|p| seq_lt(p.seq, seq));
+                self.buffered += data.len();
+                self.pending.insert(
+                    at,
+                    Pending {
+                        seq,
+                        data: data.to_vec(),
+                    },
+                );
+            }
+            return;
+        }
+        self.buffered += data.len();
+        self.pending.insert(
+            at.min(self.pending.len()),
+            Pending {
+                seq,
+                data: data.to_vec(),
+            },
+        );
+    }
+
+    fn remember(&mut self, data: &[u8], cap: usize) {
+        if cap == 0 {
+            return;
+        }
+        let data = if data.len() > cap {
+            &data[data.len() - cap..]
+        } else {
+            data
+        };
+        if self.history.len() < cap {
+            let room = cap - self.history.len();
+            let take = room.min(data.len());
+            self.history.extend_from_slice(&data[..take]);
+            let rest = &data[take..];
+            self.history_pos = 0;
+            for &b in rest {
+                self.history[self.history_pos] = b;
+                self.history_pos = (self.history_pos + 1) % cap;
+            }
+        } else {
+            for &b in data {
+                self.history[self.history_pos] = b;
+                self.history_pos = (self.history_pos + 1) % cap;
+            }
+        }
+    }
+
+    /// Compares `old` (bytes at `seq`, all before `next`) with the history.
+    fn compare_history<F>(&mut self, seq: u32, old: &[u8], next: u32, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        let hist_len = self.history.len();
+        if hist_len == 0 || old.is_empty() {
+            return;
+        }
+        // Byte at sequence s (< next) sits `next - s` bytes back from the end.
+        // While filling, `history_pos` stays 0 and the end is at `hist_len`,
+        // which is the same position modulo `hist_len`.
+        let end_pos = self.history_pos;
+        let mut mismatch: Option<(u32, u32)> = None;
+        for (i, &b) in old.iter().enumerate() {
+            let s = seq.wrapping_add(i as u32);
+            let back = seq_diff(next, s) as usize;
+            if back == 0 || back > hist_len {
+                continue; // older than what we remember
+            }
+            let pos = (end_pos + hist_len - back) % hist_len;
+            if self.history[pos] != b {
+                let m = mismatch.get_or_insert((s, 0));
+                m.1 += 1;
+            }
+        }
+        if let Some((seq, len)) = mismatch {
+            self.stats.overlap_mismatches += 1;
+            out(StreamChunk::OverlapMismatch { seq, len });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Got {
+        Data(Vec<u8>),
+        Gap(u32),
+        Mismatch(u32, u32),
+        Full,
+    }
+
+    fn feed(stream: &mut TcpStream, segs: &[(u32, bool, &[u8])], limits: ReassemblyLimits) -> Vec<Got> {
+        let mut got = Vec::new();
+        for &(seq, syn, data) in segs {
+            stream.segment(seq, syn, false, data, &limits, &mut |c| got.push(to_got(c)));
+        }
+        got
+    }
+
+    fn to_got(c: StreamChunk<'_>) -> Got {
+        match c {
+            StreamChunk::Data(d) => Got::Data(d.to_vec()),
+            StreamChunk::Gap { len } => Got::Gap(len),
+            StreamChunk::OverlapMismatch { seq, len } => Got::Mismatch(seq, len),
+            StreamChunk::BufferFull { .. } => Got::Full,
+        }
+    }
+
+    fn joined(got: &[Got]) -> Vec<u8> {
+        got.iter()
+            .filter_map(|g| match g {
+                Got::Data(d) => Some(d.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn delivers_in_order_after_syn() {
+        let mut s = TcpStream::new();
+        let got = feed(&mut s, &[(99, true, b""), (100, false, b"abc"), (103, false, b"de")], ReassemblyLimits::default());
+        assert_eq!(got, vec![Got::Data(b"abc".to_vec()), Got::Data(b"de".to_vec())]);
+    }
+
+    #[test]
+    fn reorders_out_of_order_segments() {
+        let mut s = TcpStream::new();
+        let got = feed(&mut s, &[(0, true, b""), (4, false, b"def"), (1, false, b"abc"), (7, false, b"g")], ReassemblyLimits::default());
+        assert_eq!(joined(&got), b"abcdefg");
+        assert!(got.iter().all(|g| matches!(g, Got::Data(_))));
+        assert_eq!(s.stats.out_of_order, 1);
+    }
+
+    #[test]
+    fn drops_identical_retransmission_silently() {
+        let mut s = TcpStream::new();
+        let got = feed(&mut s, &[(1000, false, b"hello"), (1000, false, b"hello"), (1002, false, b"llo!")], ReassemblyLimits::default());
+        assert_eq!(joined(&got), b"hello!");
+        assert_eq!(s.stats.retransmitted, 2);
+        assert_eq!(s.stats.overlap_mismatches, 0);
+    }
+
+    #[test]
+    fn flags_retransmission_with_different_bytes() {
+        let mut s = TcpStream::new();
+        let got = feed(&mut s, &[(1000, false, b"write"), (1000, false, b"wrXte")], ReassemblyLimits::default());
+        assert_eq!(got, vec![Got::Data(b"write".to_vec()), Got::Mismatch(1002, 1)]);
+    }
+
+    #[test]
+    fn flags_overlapping_out_of_order_segments_that_differ() {
+        let mut s = TcpStream::new();
+        let got = feed(&mut s, &[(0, false, b"a"), (5, false, b"fgh"), (4, false, b"eFG"), (1, false, b"bcd")], ReassemblyLimits::default());
+        assert_eq!(joined(&got), b"abcdefgh", "first copy wins");
+        assert!(got.contains(&Got::Mismatch(5, 2)));
+    }
+
+    #[test]
+    fn mid_stream_pickup_starts_at_first_data() {
+        let mut s = TcpStream::new();
+        let got = feed(&mut s, &[(0xffff_fffe, false, b"ab"), (0, false, b"cd")], ReassemblyLimits::default());
+        assert_eq!(joined(&got), b"abcd", "wraps around 2^32");
+    }
+
+    #[test]
+    fn skips_gap_when_peer_acknowledges_missing_bytes() {
+        let mut s = TcpStream::new();
+        let limits = ReassemblyLimits::default();
+        let mut got = feed(&mut s, &[(10, false, b"aa"), (20, false, b"bb")], limits);
+        s.acknowledged(22, &limits, &mut |c| got.push(to_got(c)));
+        assert_eq!(got, vec![Got::Data(b"aa".to_vec()), Got::Gap(8), Got::Data(b"bb".to_vec())]);
+    }
+
+    #[test]
+    fn declares_gap_when_buffer_is_full() {
+        let mut s = TcpStream::new();
+        let limits = ReassemblyLimits { max_buffered: 4, max_segments: 8, history: 16 };
+        let got = feed(&mut s, &[(0, false, b"a"), (5, false, b"xyz"), (9, false, b"pq")], limits);
+        // "pq" does not fit next to "xyz": the hole before "xyz" is given up.
+        assert_eq!(got, vec![Got::Data(b"a".to_vec()), Got::Full, Got::Gap(4), Got::Data(b"xyz".to_vec())]);
+        let mut rest = Vec::new();
+        s.flush(&limits, &mut |c| rest.push(to_got(c)));
+        assert_eq!(rest, vec![Got::Gap(1), Got::Data(b"pq".to_vec())]);
+    }
+
+    #[test]
+    fn flush_delivers_buffered_data_across_holes() {
+        let mut s = TcpStream::new();
+        let limits = ReassemblyLimits::default();
+        let mut got = feed(&mut s, &[(0, false, b"a"), (3, false, b"d"), (6, false, b"g")], limits);
+        s.flush(&limits, &mut |c| got.push(to_got(c)));
+        assert_eq!(got, vec![Got::Data(b"a".to_vec()), Got::Gap(2), Got::Data(b"d".to_vec()), Got::Gap(2), Got::Data(b"g".to_vec())]);
+    }
+
+    #[test]
+    fn history_wraps_and_still_detects_changes() {
+        let mut s = TcpStream::new();
+        let limits = ReassemblyLimits { history: 4, ..ReassemblyLimits::default() };
+        let mut got = feed(&mut s, &[(0, false, b"abcdef"), (6, false, b"gh")], limits);
+        // history now holds "efgh"; a changed retransmission of 'g' is caught.
+        s.segment(6, false, false, b"gX", &limits, &mut |c| got.push(to_got(c)));
+        assert_eq!(got.last(), Some(&Got::Mismatch(7, 1)));
+        // bytes older than the history are not compared
+        s.segment(0, false, false, b"Z", &limits, &mut |c| got.push(to_got(c)));
+        assert_eq!(got.last(), Some(&Got::Mismatch(7, 1)));
+    }
+}

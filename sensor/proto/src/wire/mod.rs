@@ -1,0 +1,364 @@
+//! Zero-copy decoding of link, network and transport headers.
+//!
+//! [`decode`] takes the bytes of one captured frame and its link type and returns
+//! a [`Packet`] whose payload slices borrow from the frame: nothing is copied.
+//! Every read is preceded by a length check, so a malformed header is a typed
+//! [`DecodeError`] (which the pipeline counts and reports as an anomaly), never
+//! a panic.
+//!
+//! Layers: [`ethernet`] (with 802.1Q / 802.1ad VLAN tags), Linux cooked capture
+//! SLL and SLL2, raw IP and BSD loopback, then [`ipv4`] / [`ipv6`] (extension
+//! headers skipped), then TCP and UDP in [`transport`].
+
+pub mod ethernet;
+pub mod ipv4;
+pub mod ipv6;
+pub mod transport;
+
+use std::net::IpAddr;
+
+pub use ethernet::MacAddr;
+pub use transport::{TcpFlags, TcpHeader, UdpHeader};
+
+/// Link types of capture files and sockets that otwatch decodes
+/// (values from the tcpdump.org LINKTYPE registry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1).
+    Ethernet,
+    /// LINKTYPE_NULL (0): BSD loopback, 4-byte host-order address family.
+    Null,
+    /// LINKTYPE_LOOP (108): OpenBSD loopback, network-order address family.
+    Loop,
+    /// LINKTYPE_RAW (101) and DLT_RAW (12, 14): IPv4 or IPv6 without link header.
+    RawIp,
+    /// LINKTYPE_IPV4 (228).
+    Ipv4,
+    /// LINKTYPE_IPV6 (229).
+    Ipv6,
+    /// LINKTYPE_LINUX_SLL (113).
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276).
+    LinuxSll2,
+}
+
+impl LinkType {
+    /// Maps a LINKTYPE_ value to a supported link type.
+    pub fn from_linktype(value: i32) -> Option<LinkType> {
+        Some(match value {
+            0 => LinkType::Null,
+            1 => LinkType::Ethernet,
+            12 | 14 | 101 => LinkType::RawIp,
+            108 => LinkType::Loop,
+            113 => LinkType::LinuxSll,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            276 => LinkType::LinuxSll2,
+            _ => return None,
+        })
+    }
+}
+
+/// The protocol layer where decoding stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// Link header (Ethernet, SLL, loopback).
+    Link,
+    /// 802.1Q tag.
+    Vlan,
+    /// IPv4 header.
+    Ipv4,
+    /// IPv6 header or extension header.
+    Ipv6,
+    /// TCP header.
+    Tcp,
+    /// UDP header.
+    Udp,
+}
+
+impl Layer {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Link => "link",
+            Layer::Vlan => "vlan",
+            Layer::Ipv4 => "ipv4",
+            Layer::Ipv6 => "ipv6",
+            Layer::Tcp => "tcp",
+            Layer::Udp => "udp",
+        }
+    }
+}
+
+/// Why a frame could not be decoded. Each variant carries the offending value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Fewer bytes than the header needs.
+    Truncated {
+        /// Layer being decoded.
+        layer: Layer,
+        /// Bytes the header needs.
+        needed: usize,
+        /// Bytes available.
+        available: usize,
+    },
+    /// The IP version nibble is neither 4 nor 6.
+    BadIpVersion(u8),
+    /// IPv4 IHL below 5 (header shorter than 20 bytes).
+    BadIpv4HeaderLength(u8),
+    /// IPv4 total length smaller than its header.
+    BadIpv4TotalLength(u16),
+    /// IPv4 header checksum does not verify (only checked when asked).
+    BadIpv4Checksum(u16),
+    /// TCP data offset below 5 or beyond the segment.
+    BadTcpDataOffset(u8),
+    /// UDP length field below 8 or beyond the datagram.
+    BadUdpLength(u16),
+    /// More VLAN tags than this decoder follows.
+    TooManyVlanTags(u8),
+    /// IPv6 extension header chain longer than this decoder follows.
+    TooManyIpv6Extensions(u8),
+}
+
+impl DecodeError {
+    /// Stable snake_case name used as the anomaly name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated { layer, .. } => match layer {
+                Layer::Link => "truncated_link_header",
+                Layer::Vlan => "truncated_vlan_tag",
+                Layer::Ipv4 => "truncated_ipv4_header",
+                Layer::Ipv6 => "truncated_ipv6_header",
+                Layer::Tcp => "truncated_tcp_header",
+                Layer::Udp => "truncated_udp_header",
+            },
+            DecodeError::BadIpVersion(_) => "bad_ip_version",
+            DecodeError::BadIpv4HeaderLength(_) => "bad_ipv4_header_length",
+            DecodeError::BadIpv4TotalLength(_) => "bad_ipv4_total_length",
+            DecodeError::BadIpv4Checksum(_) => "bad_ipv4_checksum",
+            DecodeError::BadTcpDataOffset(_) => "bad_tcp_data_offset",
+            DecodeError::BadUdpLength(_) => "bad_udp_length",
+            DecodeError::TooManyVlanTags(_) => "too_many_vlan_tags",
+            DecodeError::TooManyIpv6Extensions(_) => "too_many_ipv6_extension_headers",
+        }
+    }
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DecodeError::Truncated {
+                layer,
+                needed,
+                available,
+            } => write!(
+                f,
+                "{} header truncated: needs {needed} bytes, {available} available",
+                layer.name()
+            ),
+            DecodeError::BadIpVersion(v) => write!(f, "IP version {v:#x} is neither 4 nor 6"),
+            DecodeError::BadIpv4HeaderLength(ihl) => {
+                write!(f, "IPv4 header length {ihl} words is below 5")
+            }
+            DecodeError::BadIpv4TotalLength(len) => {
+                write!(f, "IPv4 total length {len} is smaller than its header")
+            }
+            DecodeError::BadIpv4Checksum(sum) => write!(f, "IPv4 header checksum {sum:#06x} is wrong"),
+            DecodeError::BadTcpDataOffset(off) => {
+                write!(f, "TCP data offset {off} words is invalid")
+            }
+            DecodeError::BadUdpLength(len) => write!(f, "UDP length {len} is invalid"),
+            DecodeError::TooManyVlanTags(n) => write!(f, "more than {n} VLAN tags"),
+            DecodeError::TooManyIpv6Extensions(n) => {
+                write!(f, "more than {n} IPv6 extension headers")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Reads a big-endian u16 at `at`; callers check the length first.
+#[inline]
+pub(crate) fn be16(bytes: &[u8], at: usize) -> u16 {
+    match bytes.get(at..at + 2) {
+        Some(&[a, b]) => u16::from_be_bytes([a, b]),
+        _ => 0,
+    }
+}
+
+/// Reads a big-endian u32 at `at`; callers check the length first.
+#[inline]
+pub(crate) fn be32(bytes: &[u8], at: usize) -> u32 {
+    match bytes.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
+#[inline]
+pub(crate) fn need(bytes: &[u8], needed: usize, layer: Layer) -> Result<(), DecodeError> {
+    if bytes.len() < needed {
+        Err(DecodeError::Truncated {
+            layer,
+            needed,
+            available: bytes.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Link-layer facts of a frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Source MAC address, when the link type carries one.
+    pub src_mac: Option<MacAddr>,
+    /// Destination MAC address, when the link type carries one.
+    pub dst_mac: Option<MacAddr>,
+    /// VLAN ids, outermost first (0 = untagged); QinQ fills both.
+    pub vlan: [u16; 2],
+    /// Number of VLAN tags seen (0, 1 or 2).
+    pub vlan_count: u8,
+    /// EtherType of the payload after tags.
+    pub ethertype: u16,
+}
+
+/// IPv4 fragment facts, present when the datagram is a fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// IPv4 identification or IPv6 fragment identification.
+    pub id: u32,
+    /// Fragment offset in bytes.
+    pub offset: u32,
+    /// More-fragments flag.
+    pub more: bool,
+}
+
+/// Network-layer facts of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpInfo {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Transport protocol number (after IPv6 extension headers).
+    pub protocol: u8,
+    /// TTL or hop limit.
+    pub ttl: u8,
+    /// Set for IP fragments.
+    pub fragment: Option<Fragment>,
+}
+
+/// The transport layer of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport<'a> {
+    /// A TCP segment.
+    Tcp(TcpHeader, &'a [u8]),
+    /// A UDP datagram.
+    Udp(UdpHeader, &'a [u8]),
+    /// Another protocol, or a fragment whose transport header is not here.
+    Other(&'a [u8]),
+}
+
+/// One decoded frame: borrowed views, nothing copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet<'a> {
+    /// Link-layer facts.
+    pub link: LinkInfo,
+    /// Network-layer facts; `None` for non-IP frames (ARP, PROFINET, GOOSE…).
+    pub ip: Option<IpInfo>,
+    /// Transport layer and its payload.
+    pub transport: Transport<'a>,
+}
+
+/// Decodes one frame of the given link type.
+pub fn decode(link_type: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    let mut link = LinkInfo::default();
+    let network: &[u8] = match link_type {
+        LinkType::Ethernet => ethernet::decode(frame, &mut link)?,
+        LinkType::LinuxSll => ethernet::decode_sll(frame, &mut link)?,
+        LinkType::LinuxSll2 => ethernet::decode_sll2(frame, &mut link)?,
+        LinkType::Null | LinkType::Loop => {
+            need(frame, 4, Layer::Link)?;
+            let family = if link_type == LinkType::Null {
+                let raw = [frame[0], frame[1], frame[2], frame[3]];
+                // Host order of the capturing machine: accept either.
+                u32::from_le_bytes(raw).min(u32::from_be_bytes(raw))
+            } else {
+                be32(frame, 0)
+            };
+            link.ethertype = match family {
+                2 => ethernet::ETHERTYPE_IPV4,
+                24 | 28 | 30 => ethernet::ETHERTYPE_IPV6,
+                _ => 0,
+            };
+            &frame[4..]
+        }
+        LinkType::RawIp => {
+            link.ethertype = match frame.first().map(|b| b >> 4) {
+                Some(4) => ethernet::ETHERTYPE_IPV4,
+                Some(6) => ethernet::ETHERTYPE_IPV6,
+                Some(v) => return Err(DecodeError::BadIpVersion(v)),
+                None => {
+                    return Err(DecodeError::Truncated {
+                        layer: Layer::Link,
+                        needed: 1,
+                        available: 0,
+                    })
+                }
+            };
+            frame
+        }
+        LinkType::Ipv4 => {
+            link.ethertype = ethernet::ETHERTYPE_IPV4;
+            frame
+        }
+        LinkType::Ipv6 => {
+            link.ethertype = ethernet::ETHERTYPE_IPV6;
+            frame
+        }
+    };
+    decode_network(link, network)
+}
+
+/// Decodes the network layer and below, given link facts already filled.
+pub fn decode_network(link: LinkInfo, network: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    let (ip, payload) = match link.ethertype {
+        ethernet::ETHERTYPE_IPV4 => ipv4::decode(network)?,
+        ethernet::ETHERTYPE_IPV6 => ipv6::decode(network)?,
+        _ => {
+            return Ok(Packet {
+                link,
+                ip: None,
+                transport: Transport::Other(network),
+            })
+        }
+    };
+    let transport = decode_transport(&ip, payload)?;
+    Ok(Packet {
+        link,
+        ip: Some(ip),
+        transport,
+    })
+}
+
+/// Decodes TCP or UDP from an IP payload (also used on reassembled fragments).
+pub fn decode_transport<'a>(ip: &IpInfo, payload: &'a [u8]) -> Result<Transport<'a>, DecodeError> {
+    if let Some(frag) = ip.fragment {
+        if frag.offset != 0 || frag.more {
+            return Ok(Transport::Other(payload));
+        }
+    }
+    Ok(match ip.protocol {
+        transport::IPPROTO_TCP => {
+            let (header, data) = transport::decode_tcp(payload)?;
+            Transport::Tcp(header, data)
+        }
+        transport::IPPROTO_UDP => {
+            let (header, data) = transport::decode_udp(payload)?;
+            Transport::Udp(header, data)
+        }
+        _ => Transport::Other(payload),
+    })
+}

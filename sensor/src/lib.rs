@@ -1,0 +1,1 @@
+//! otwatch sensor (in progress).

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what tests/peers/ needs: tcpdump + tshark (+ ethtool, iproute2) from Debian and the
+# pinned Python peers from PyPI. Idempotent; runs as root with no stdin (CI).
+#   tests/peers/install.sh            PYTHON=/path/to/python3 to choose the interpreter
+set -euo pipefail
+DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${PYTHON:-python3}"
+export DEBIAN_FRONTEND=noninteractive
+
+APT_PKGS=(tcpdump tshark ethtool iproute2)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  # tshark asks whether non-root users may capture: answer it up front.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+pip_args=(install -q --disable-pip-version-check -r "$DIR/requirements.txt")
+if "$PY" -m pip install --help 2>/dev/null | grep -q -- --root-user-action; then
+  pip_args+=(--root-user-action=ignore)
+fi
+# A Debian system interpreter refuses pip without this (PEP 668); pyenv/venv ones do not.
+if "$PY" -c 'import os, sys, sysconfig; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+  pip_args+=(--break-system-packages)
+fi
+"$PY" -m pip "${pip_args[@]}" </dev/null
+"$PY" -c 'import pymodbus, snap7, dnp3; print("peers:", "pymodbus", pymodbus.__version__, "| python-snap7", snap7.__version__, "| dnp3py", dnp3.__version__)'
+command -v tcpdump tshark >/dev/null

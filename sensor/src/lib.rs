@@ -1,1 +1,15 @@
-//! otwatch sensor (in progress).
+//! otwatch-sensor: turns captured frames into events and alerts.
+//!
+//! * [`capture`]: capture back-ends (pcap/pcapng files, memory-mapped).
+//! * [`flow`]: the flow table with timeouts, caps and LRU eviction.
+//! * [`pipeline`]: decode → flows → reassembly → dissectors → output.
+//! * [`eve`]: EVE-style JSON lines.
+//! * [`stats`]: counters and their EVE rendering.
+//! * [`replay`]: offline analysis of capture files (`otwatch replay`).
+
+pub mod capture;
+pub mod eve;
+pub mod flow;
+pub mod pipeline;
+pub mod replay;
+pub mod stats;

@@ -39,8 +39,7 @@ impl Timestamp {
 
     /// Writes RFC 3339 with microseconds and a `+0000` offset, as Suricata does:
     /// `2024-05-01T12:00:00.123456+0000`.
-    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
-        use std::io::Write as _;
+    pub fn write_rfc3339(self, out: &mut impl std::io::Write) {
         let days = self.secs.div_euclid(86_400);
         let secs_of_day = self.secs.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);

@@ -85,6 +85,10 @@ struct Pending {
     data: Vec<u8>,
 }
 
+/// Sequence numbers farther than this from the stream (either way) are a
+/// desynchronisation, not a retransmission or a hole to wait for.
+pub const MAX_SEQ_DISTANCE: u32 = 16 * 1024 * 1024;
+
 /// Wrapping sequence-number comparison: `a` is before `b`.
 #[inline]
 fn seq_lt(a: u32, b: u32) -> bool {
@@ -109,6 +113,8 @@ pub struct TcpStream {
     /// Write position in `history` once it is full.
     history_pos: usize,
     fin_seen: bool,
+    /// Highest sequence number the peer acknowledged.
+    acked: Option<u32>,
     /// Counters.
     pub stats: StreamStats,
 }
@@ -163,13 +169,37 @@ impl TcpStream {
             }
         };
         let end = data_seq.wrapping_add(payload.len() as u32);
-        if !seq_lt(next, end) {
+        if seq_diff(next, data_seq) > MAX_SEQ_DISTANCE && seq_diff(data_seq, next) > MAX_SEQ_DISTANCE {
+            // Nowhere near the stream: a desynchronised or forged sequence
+            // number. Start over at this segment.
+            self.resync_at(data_seq, out);
+            self.deliver(payload, limits, out);
+        } else if !seq_lt(next, end) {
             // Wholly old: a retransmission or a keep-alive probe.
             self.stats.retransmitted += 1;
             self.compare_history(data_seq, payload, next, out);
         } else if seq_lt(next, data_seq) {
-            // Ahead of what we have: hold it until the hole is filled.
-            self.buffer(data_seq, payload, limits, out);
+            let hole = seq_diff(data_seq, next) as usize;
+            let acked_hole = matches!(self.acked, Some(a) if !seq_lt(a, data_seq));
+            if acked_hole || hole > limits.max_buffered {
+                // The peer already acknowledged the missing bytes, or the hole
+                // is larger than we would ever buffer: skip it now.
+                let target = match self.pending.first() {
+                    Some(p) if seq_lt(p.seq, data_seq) => p.seq,
+                    _ => data_seq,
+                };
+                self.skip_to(target, out);
+                self.drain_pending(limits, out);
+                if self.next == Some(data_seq) {
+                    self.deliver(payload, limits, out);
+                    self.drain_pending(limits, out);
+                } else {
+                    self.buffer(data_seq, payload, limits, out);
+                }
+            } else {
+                // Ahead of what we have: hold it until the hole is filled.
+                self.buffer(data_seq, payload, limits, out);
+            }
         } else {
             // In order, possibly overlapping what was delivered already.
             let skip = seq_diff(next, data_seq) as usize;
@@ -185,8 +215,11 @@ impl TcpStream {
         }
     }
 
-    /// The peer acknowledged `ack`: bytes before it that never arrived were
-    /// lost by the capture, so skip them now rather than wait.
+    /// The peer acknowledged `ack`. Bytes the peer acknowledged but the
+    /// capture never showed were lost by the capture: once data after such a
+    /// hole is here, the hole is skipped rather than waited for. (An ACK alone
+    /// is not enough: capture points often record the ACK just before the data
+    /// it acknowledges.)
     pub fn acknowledged<F>(&mut self, ack: u32, limits: &ReassemblyLimits, out: &mut F)
     where
         F: FnMut(StreamChunk<'_>),
@@ -195,19 +228,17 @@ impl TcpStream {
         if !seq_lt(next, ack) {
             return;
         }
-        // Something between `next` and `ack` is missing. Skip to the first
-        // buffered segment if it is before `ack`, else to `ack` itself.
-        let target = match self.pending.first() {
-            Some(p) if seq_lt(p.seq, ack) => p.seq,
-            _ => ack,
-        };
-        // A FIN counts one sequence number without data: not a loss.
-        let len = seq_diff(target, next);
-        if len == 1 && self.fin_seen && self.pending.is_empty() {
-            return;
+        match self.acked {
+            Some(prev) if !seq_lt(prev, ack) => {}
+            _ => self.acked = Some(ack),
         }
-        self.skip_to(target, out);
-        self.drain_pending(limits, out);
+        if let Some(first) = self.pending.first() {
+            if !seq_lt(ack, first.seq) {
+                let target = first.seq;
+                self.skip_to(target, out);
+                self.drain_pending(limits, out);
+            }
+        }
     }
 
     /// Delivers everything still buffered, declaring gaps over the holes
@@ -221,6 +252,22 @@ impl TcpStream {
             self.skip_to(target, out);
             self.drain_pending(limits, out);
         }
+    }
+
+    fn resync_at<F>(&mut self, seq: u32, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        let Some(next) = self.next else { return };
+        let len = seq_diff(seq, next);
+        self.stats.gaps += 1;
+        self.pending.clear();
+        self.buffered = 0;
+        self.history.clear();
+        self.history_pos = 0;
+        self.acked = None;
+        self.next = Some(seq);
+        out(StreamChunk::Gap { len });
     }
 
     fn skip_to<F>(&mut self, target: u32, out: &mut F)
@@ -556,15 +603,48 @@ mod tests {
     }
 
     #[test]
+    fn ack_captured_before_its_data_is_not_a_gap() {
+        let mut s = TcpStream::new();
+        let limits = ReassemblyLimits::default();
+        let mut got = feed(&mut s, &[(10, false, b"aa")], limits);
+        s.acknowledged(15, &limits, &mut |c| got.push(to_got(c)));
+        s.segment(12, false, false, b"bbb", &limits, &mut |c| got.push(to_got(c)));
+        assert_eq!(got, vec![Got::Data(b"aa".to_vec()), Got::Data(b"bbb".to_vec())]);
+    }
+
+    #[test]
+    fn data_after_an_acknowledged_hole_is_delivered_at_once() {
+        let mut s = TcpStream::new();
+        let limits = ReassemblyLimits::default();
+        let mut got = feed(&mut s, &[(10, false, b"aa")], limits);
+        s.acknowledged(15, &limits, &mut |c| got.push(to_got(c)));
+        s.segment(15, false, false, b"cc", &limits, &mut |c| got.push(to_got(c)));
+        assert_eq!(got, vec![Got::Data(b"aa".to_vec()), Got::Gap(3), Got::Data(b"cc".to_vec())]);
+    }
+
+    #[test]
+    fn resynchronises_on_a_wild_sequence_number() {
+        let mut s = TcpStream::new();
+        let limits = ReassemblyLimits::default();
+        let got = feed(&mut s, &[(1000, false, b"aa"), (0x8000_0000, false, b"bb"), (0x8000_0002, false, b"cc")], limits);
+        assert_eq!(got, vec![
+            Got::Data(b"aa".to_vec()),
+            Got::Gap(0x8000_0000 - 1002),
+            Got::Data(b"bb".to_vec()),
+            Got::Data(b"cc".to_vec()),
+        ]);
+    }
+
+    #[test]
     fn declares_gap_when_buffer_is_full() {
         let mut s = TcpStream::new();
-        let limits = ReassemblyLimits { max_buffered: 4, max_segments: 8, history: 16 };
-        let got = feed(&mut s, &[(0, false, b"a"), (5, false, b"xyz"), (9, false, b"pq")], limits);
-        // "pq" does not fit next to "xyz": the hole before "xyz" is given up.
-        assert_eq!(got, vec![Got::Data(b"a".to_vec()), Got::Full, Got::Gap(4), Got::Data(b"xyz".to_vec())]);
+        let limits = ReassemblyLimits { max_buffered: 10, max_segments: 8, history: 16 };
+        let got = feed(&mut s, &[(0, false, b"a"), (3, false, b"xyzwv"), (9, false, b"pqrstu")], limits);
+        // "pqrstu" does not fit next to "xyzwv": the hole before "xyzwv" is given up.
+        assert_eq!(got, vec![Got::Data(b"a".to_vec()), Got::Full, Got::Gap(2), Got::Data(b"xyzwv".to_vec())]);
         let mut rest = Vec::new();
         s.flush(&limits, &mut |c| rest.push(to_got(c)));
-        assert_eq!(rest, vec![Got::Gap(1), Got::Data(b"pq".to_vec())]);
+        assert_eq!(rest, vec![Got::Gap(1), Got::Data(b"pqrstu".to_vec())]);
     }
 
     #[test]

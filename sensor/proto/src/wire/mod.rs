@@ -40,12 +40,15 @@ pub enum LinkType {
     LinuxSll,
     /// LINKTYPE_LINUX_SLL2 (276).
     LinuxSll2,
+    /// A link type otwatch does not decode (e.g. BACnet MS/TP, 165): frames are
+    /// counted and skipped.
+    Other(i32),
 }
 
 impl LinkType {
-    /// Maps a LINKTYPE_ value to a supported link type.
-    pub fn from_linktype(value: i32) -> Option<LinkType> {
-        Some(match value {
+    /// Maps a LINKTYPE_ value to a link type.
+    pub fn from_linktype(value: i32) -> LinkType {
+        match value {
             0 => LinkType::Null,
             1 => LinkType::Ethernet,
             12 | 14 | 101 => LinkType::RawIp,
@@ -54,8 +57,13 @@ impl LinkType {
             228 => LinkType::Ipv4,
             229 => LinkType::Ipv6,
             276 => LinkType::LinuxSll2,
-            _ => return None,
-        })
+            other => LinkType::Other(other),
+        }
+    }
+
+    /// Whether frames of this link type are decoded.
+    pub fn is_supported(self) -> bool {
+        !matches!(self, LinkType::Other(_))
     }
 }
 
@@ -317,6 +325,13 @@ pub fn decode(link_type: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeErr
         LinkType::Ipv6 => {
             link.ethertype = ethernet::ETHERTYPE_IPV6;
             frame
+        }
+        LinkType::Other(_) => {
+            return Ok(Packet {
+                link,
+                ip: None,
+                transport: Transport::Other(frame),
+            })
         }
     };
     decode_network(link, network)

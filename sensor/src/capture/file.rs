@@ -1,0 +1,302 @@
+//! Offline capture from pcap and pcapng files.
+//!
+//! The file is memory-mapped and walked record by record with `pcap-parser`'s
+//! streaming functions: each frame handed to the caller borrows the mapping,
+//! nothing is copied and nothing is allocated per record. A truncated or
+//! corrupt file stops with a [`FileError`] naming the file and the byte offset,
+//! after every record before it was delivered.
+
+// Mapping a file is the one `unsafe` operation here: `memmap2::Mmap::map` is
+// unsafe because another process could truncate or rewrite the file while it
+// is mapped (a SIGBUS, or bytes changing under our borrowed slices). Capture
+// files are read-only inputs that otwatch opens itself; the same trade-off is
+// made by every mmap-based reader. Nothing else in this module is unsafe.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use otwatch_proto::event::Timestamp;
+use otwatch_proto::wire::LinkType;
+use pcap_parser::pcapng::Block;
+use pcap_parser::nom;
+use pcap_parser::{Linktype, PcapError};
+
+use super::Frame;
+
+/// Why a capture file could not be read (to the end).
+#[derive(Debug)]
+pub struct FileError {
+    /// The file.
+    pub path: PathBuf,
+    /// Byte offset where reading stopped.
+    pub offset: u64,
+    /// What went wrong.
+    pub kind: FileErrorKind,
+}
+
+/// What went wrong reading a capture file.
+#[derive(Debug)]
+pub enum FileErrorKind {
+    /// The file could not be opened or mapped.
+    Io(std::io::Error),
+    /// Neither a pcap nor a pcapng header.
+    UnknownFormat {
+        /// The first four bytes.
+        magic: [u8; 4],
+    },
+    /// The file ends in the middle of a record.
+    Truncated {
+        /// Bytes missing, when known.
+        needed: Option<usize>,
+    },
+    /// A record or block is malformed.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        let offset = self.offset;
+        match &self.kind {
+            FileErrorKind::Io(e) => write!(f, "{path}: {e}"),
+            FileErrorKind::UnknownFormat { magic } => write!(
+                f,
+                "{path}: not a pcap or pcapng file (magic {:02x}{:02x}{:02x}{:02x})",
+                magic[0], magic[1], magic[2], magic[3]
+            ),
+            FileErrorKind::Truncated { needed: Some(n) } => {
+                write!(f, "{path}: truncated at byte offset {offset} ({n} more bytes needed)")
+            }
+            FileErrorKind::Truncated { needed: None } => {
+                write!(f, "{path}: truncated at byte offset {offset}")
+            }
+            FileErrorKind::Corrupt(what) => write!(f, "{path}: corrupt at byte offset {offset}: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// An open, memory-mapped capture file.
+pub struct CaptureFile {
+    path: PathBuf,
+    map: memmap2::Mmap,
+}
+
+/// Counters of one file walk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkStats {
+    /// Records delivered.
+    pub frames: u64,
+    /// Bytes of captured data delivered.
+    pub bytes: u64,
+}
+
+impl CaptureFile {
+    /// Opens and maps `path`.
+    pub fn open(path: &Path) -> Result<CaptureFile, FileError> {
+        let err = |e| FileError {
+            path: path.to_path_buf(),
+            offset: 0,
+            kind: FileErrorKind::Io(e),
+        };
+        let file = File::open(path).map_err(err)?;
+        // SAFETY: see the module comment; the mapping is read-only.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(err)?;
+        Ok(CaptureFile {
+            path: path.to_path_buf(),
+            map,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size of the file in bytes.
+    pub fn len(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Walks every record, calling `on_frame` with each frame and the byte
+    /// offset just past it (for progress). Returns counters, or the error that
+    /// stopped the walk (after every frame before it was delivered).
+    pub fn walk(
+        &self,
+        on_frame: &mut dyn FnMut(Frame<'_>, u64),
+    ) -> Result<WalkStats, FileError> {
+        let data: &[u8] = &self.map;
+        let Some(magic) = data.get(..4) else {
+            return Err(self.error(0, FileErrorKind::Truncated { needed: Some(4 - data.len()) }));
+        };
+        match magic {
+            [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d] | [0x34, 0xcd, 0xb2, 0xa1] | [0xa1, 0xb2, 0xcd, 0x34] => {
+                self.walk_pcap(data, on_frame)
+            }
+            [0x0a, 0x0d, 0x0d, 0x0a] => self.walk_pcapng(data, on_frame),
+            _ => {
+                let mut m = [0u8; 4];
+                m.copy_from_slice(magic);
+                Err(self.error(0, FileErrorKind::UnknownFormat { magic: m }))
+            }
+        }
+    }
+
+    fn error(&self, offset: usize, kind: FileErrorKind) -> FileError {
+        FileError {
+            path: self.path.clone(),
+            offset: offset as u64,
+            kind,
+        }
+    }
+
+    fn parse_error(&self, offset: usize, err: nom::Err<PcapError<&[u8]>>) -> FileError {
+        let kind = match err {
+            nom::Err::Incomplete(nom::Needed::Size(n)) => FileErrorKind::Truncated { needed: Some(n.get()) },
+            nom::Err::Incomplete(nom::Needed::Unknown) => FileErrorKind::Truncated { needed: None },
+            nom::Err::Error(e) | nom::Err::Failure(e) => match e {
+                PcapError::Incomplete(n) => FileErrorKind::Truncated { needed: Some(n) },
+                PcapError::Eof => FileErrorKind::Truncated { needed: None },
+                PcapError::NomError(_, kind) => FileErrorKind::Corrupt(format!("{kind:?}")),
+                PcapError::HeaderNotRecognized => FileErrorKind::Corrupt("header not recognised".into()),
+                _ => FileErrorKind::Corrupt("unreadable record".into()),
+            },
+        };
+        self.error(offset, kind)
+    }
+
+    fn walk_pcap(
+        &self,
+        data: &[u8],
+        on_frame: &mut dyn FnMut(Frame<'_>, u64),
+    ) -> Result<WalkStats, FileError> {
+        let (mut rest, header) =
+            pcap_parser::parse_pcap_header(data).map_err(|e| self.parse_error(0, e))?;
+        let link_type = LinkType::from_linktype(header.network.0);
+        let nanos = header.is_nanosecond_precision();
+        let big = header.is_bigendian();
+        let modified = header.is_modified_format();
+        let mut stats = WalkStats::default();
+        while !rest.is_empty() {
+            let offset = data.len() - rest.len();
+            let parsed = if modified {
+                pcap_parser::parse_pcap_frame_modified(rest)
+            } else if big {
+                pcap_parser::parse_pcap_frame_be(rest)
+            } else {
+                pcap_parser::parse_pcap_frame(rest)
+            };
+            let (after, record) = parsed.map_err(|e| self.parse_error(offset, e))?;
+            let sub = if nanos { record.ts_usec } else { record.ts_usec.saturating_mul(1000) };
+            let frame = Frame {
+                ts: Timestamp::new(i64::from(record.ts_sec), sub),
+                link_type,
+                data: record.data,
+                wire_len: record.origlen,
+            };
+            stats.frames += 1;
+            stats.bytes += record.data.len() as u64;
+            rest = after;
+            on_frame(frame, (data.len() - rest.len()) as u64);
+        }
+        Ok(stats)
+    }
+
+    fn walk_pcapng(
+        &self,
+        data: &[u8],
+        on_frame: &mut dyn FnMut(Frame<'_>, u64),
+    ) -> Result<WalkStats, FileError> {
+        /// Per interface: link type (None when unsupported), ticks per second, offset.
+        struct Iface {
+            link_type: LinkType,
+            resolution: u64,
+            ts_offset: i64,
+        }
+        let mut ifaces: Vec<Iface> = Vec::new();
+        let mut big = false;
+        let mut rest = data;
+        let mut stats = WalkStats::default();
+        while !rest.is_empty() {
+            let offset = data.len() - rest.len();
+            // A section header decides the byte order of what follows.
+            if rest.get(..4) == Some(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+                let (after, shb) = pcap_parser::pcapng::parse_sectionheaderblock(rest)
+                    .map_err(|e| self.parse_error(offset, e))?;
+                big = shb.big_endian();
+                ifaces.clear();
+                rest = after;
+                continue;
+            }
+            let parsed = if big {
+                pcap_parser::pcapng::parse_block_be(rest)
+            } else {
+                pcap_parser::pcapng::parse_block_le(rest)
+            };
+            let (after, block) = parsed.map_err(|e| self.parse_error(offset, e))?;
+            rest = after;
+            let end = (data.len() - rest.len()) as u64;
+            match block {
+                Block::InterfaceDescription(idb) => {
+                    let resolution = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+                    ifaces.push(Iface {
+                        link_type: LinkType::from_linktype(idb.linktype.0),
+                        resolution,
+                        ts_offset: idb.ts_offset(),
+                    });
+                }
+                Block::EnhancedPacket(epb) => {
+                    let Some(iface) = ifaces.get(epb.if_id as usize) else {
+                        return Err(self.error(offset, FileErrorKind::Corrupt(format!(
+                            "packet refers to interface {} but only {} are described",
+                            epb.if_id,
+                            ifaces.len()
+                        ))));
+                    };
+                    let link_type = iface.link_type;
+                    let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                    let secs = (ticks / iface.resolution) as i64 + iface.ts_offset;
+                    let frac = ticks % iface.resolution;
+                    let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(iface.resolution)) as u32;
+                    let caplen = (epb.caplen as usize).min(epb.data.len());
+                    let frame = Frame {
+                        ts: Timestamp::new(secs, nanos),
+                        link_type,
+                        data: &epb.data[..caplen],
+                        wire_len: epb.origlen,
+                    };
+                    stats.frames += 1;
+                    stats.bytes += caplen as u64;
+                    on_frame(frame, end);
+                }
+                Block::SimplePacket(spb) => {
+                    let Some(iface) = ifaces.first() else { continue };
+                    let link_type = iface.link_type;
+                    let caplen = (spb.origlen as usize).min(spb.data.len());
+                    let frame = Frame {
+                        ts: Timestamp::default(),
+                        link_type,
+                        data: &spb.data[..caplen],
+                        wire_len: spb.origlen,
+                    };
+                    stats.frames += 1;
+                    stats.bytes += caplen as u64;
+                    on_frame(frame, end);
+                }
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+}
+
+/// Re-exported so callers can name pcap link types.
+pub type PcapLinktype = Linktype;

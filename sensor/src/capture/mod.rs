@@ -1,0 +1,22 @@
+//! Capture back-ends: where frames come from.
+//!
+//! * [`file`]: pcap and pcapng files, memory-mapped; frames are borrowed from
+//!   the mapping.
+
+pub mod file;
+
+use otwatch_proto::event::Timestamp;
+use otwatch_proto::wire::LinkType;
+
+/// One captured frame, borrowed from the capture buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Link type of `data`.
+    pub link_type: LinkType,
+    /// Captured bytes.
+    pub data: &'a [u8],
+    /// Length on the wire (may exceed `data.len()` when truncated by snaplen).
+    pub wire_len: u32,
+}

@@ -1,0 +1,696 @@
+//! The per-worker packet pipeline: decode → flow table → TCP reassembly →
+//! dissector → output (where the rule engine sits).
+//!
+//! [`Pipeline::packet`] is the hot path. It borrows the frame, finds or creates
+//! the flow, hands in-order stream bytes to the flow's dissector, and forwards
+//! every event to the [`Output`]. Nothing on this path allocates per packet in
+//! steady state: flows and their buffers are allocated when a flow starts and
+//! reused while it lives.
+
+use std::net::IpAddr;
+
+use otwatch_proto::event::{Anomaly, AppEvent, Context, Direction, Event, EventSink, Timestamp};
+use otwatch_proto::ipfrag::{Defragmenter, FragLimits, FragOutcome};
+use otwatch_proto::modbus::{self, ModbusConfig, ModbusDissector};
+use otwatch_proto::reassembly::{ReassemblyLimits, StreamChunk, TcpStream};
+use otwatch_proto::stream::StreamBuffer;
+use otwatch_proto::wire::{self, IpInfo, LinkInfo, MacAddr, Transport};
+use otwatch_proto::event::StreamDissector;
+
+use crate::capture::Frame;
+use crate::flow::{EndReason, Endpoint, FlowConfig, FlowKey, FlowTable, TimeoutClass};
+use crate::stats::SensorStats;
+
+/// Settings of a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PipelineConfig {
+    /// Flow table.
+    pub flows: FlowConfig,
+    /// TCP reassembly per direction.
+    pub reassembly: ReassemblyLimits,
+    /// IPv4 fragment reassembly.
+    pub fragments: FragLimits,
+    /// Modbus limits.
+    pub modbus: ModbusConfig,
+}
+
+/// Bytes a stream dissector may leave unconsumed before the stream is
+/// resynchronised (larger than any supported PDU: TPKT allows 65 535).
+pub const MAX_HELD: usize = 70 * 1024;
+
+/// Application protocols the pipeline recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AppProto {
+    /// Not (yet) recognised.
+    Unknown,
+    /// Modbus/TCP.
+    Modbus,
+}
+
+impl AppProto {
+    /// EVE `app_proto` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProto::Unknown => "unknown",
+            AppProto::Modbus => "modbus",
+        }
+    }
+}
+
+/// Facts about a flow that do not change while it lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowMeta {
+    /// EVE flow id.
+    pub id: u64,
+    /// The client (initiator, master).
+    pub client: Endpoint,
+    /// The server (responder, slave, outstation, PLC).
+    pub server: Endpoint,
+    /// IP protocol number.
+    pub protocol: u8,
+    /// VLAN ids.
+    pub vlan: [u16; 2],
+    /// Number of VLAN tags.
+    pub vlan_count: u8,
+    /// First packet time.
+    pub start: Timestamp,
+    /// Client MAC address, when seen.
+    pub client_mac: Option<MacAddr>,
+    /// Server MAC address, when seen.
+    pub server_mac: Option<MacAddr>,
+}
+
+/// A flow at its end, for the EVE `flow` event.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowRecord<'a> {
+    /// Constant facts.
+    pub meta: &'a FlowMeta,
+    /// Recognised application protocol.
+    pub app: AppProto,
+    /// Last packet time.
+    pub end: Timestamp,
+    /// Packets to server / to client.
+    pub packets: [u64; 2],
+    /// Bytes to server / to client.
+    pub bytes: [u64; 2],
+    /// TCP flags seen, ORed, per direction.
+    pub tcp_flags: [u8; 2],
+    /// Why it ended.
+    pub reason: EndReason,
+    /// Anomalies raised on this flow.
+    pub anomalies: u32,
+}
+
+/// Where events go: the rule engine, EVE writers, the analyzer client.
+pub trait Output {
+    /// An event of a flow (application event or flow-scoped anomaly).
+    fn flow_event(&mut self, flow: &FlowMeta, app: AppProto, event: &Event<'_>);
+    /// An anomaly of a frame that belongs to no flow (decode errors).
+    fn packet_anomaly(&mut self, ts: Timestamp, packet: Option<&PacketMeta>, anomaly: &Anomaly<'_>);
+    /// A flow ended.
+    fn flow_end(&mut self, flow: &FlowRecord<'_>);
+}
+
+/// Addresses of a frame, for anomalies that belong to no flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketMeta {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// IP protocol.
+    pub protocol: u8,
+}
+
+/// An output that discards everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullOutput;
+
+impl Output for NullOutput {
+    fn flow_event(&mut self, _: &FlowMeta, _: AppProto, _: &Event<'_>) {}
+    fn packet_anomaly(&mut self, _: Timestamp, _: Option<&PacketMeta>, _: &Anomaly<'_>) {}
+    fn flow_end(&mut self, _: &FlowRecord<'_>) {}
+}
+
+enum App {
+    /// Waiting for the first payload to recognise the protocol.
+    Detecting { tries: u8 },
+    /// Not an application protocol otwatch decodes.
+    Unknown,
+    Modbus(ModbusDissector),
+}
+
+impl App {
+    fn proto(&self) -> AppProto {
+        match self {
+            App::Detecting { .. } | App::Unknown => AppProto::Unknown,
+            App::Modbus(_) => AppProto::Modbus,
+        }
+    }
+
+    fn stream(&mut self) -> Option<&mut dyn StreamDissector> {
+        match self {
+            App::Modbus(d) => Some(d),
+            App::Detecting { .. } | App::Unknown => None,
+        }
+    }
+}
+
+/// Payload chunks tried before a flow on a non-standard port is given up.
+const DETECT_TRIES: u8 = 4;
+
+struct TcpState {
+    streams: [TcpStream; 2],
+    held: [StreamBuffer; 2],
+}
+
+struct FlowState {
+    meta: FlowMeta,
+    last: Timestamp,
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    tcp_flags: [u8; 2],
+    tcp: Option<Box<TcpState>>,
+    app: App,
+    anomalies: u32,
+    closed: bool,
+}
+
+impl FlowState {
+    fn memory(&self) -> usize {
+        match &self.tcp {
+            Some(t) => {
+                t.streams[0].memory() + t.streams[1].memory() + t.held[0].memory() + t.held[1].memory()
+            }
+            None => 0,
+        }
+    }
+
+    fn direction(&self, src: Endpoint) -> Direction {
+        if src == self.meta.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        }
+    }
+}
+
+/// Counts events and forwards them to the output with the flow's facts.
+struct FlowSink<'a, O: Output> {
+    meta: &'a FlowMeta,
+    app: AppProto,
+    out: &'a mut O,
+    stats: &'a mut SensorStats,
+    anomalies: &'a mut u32,
+}
+
+impl<O: Output> EventSink for FlowSink<'_, O> {
+    fn emit(&mut self, event: &Event<'_>) {
+        match &event.app {
+            AppEvent::Anomaly(a) => {
+                *self.anomalies += 1;
+                self.stats.count_anomaly(a.protocol, a.name);
+            }
+            AppEvent::Modbus(tx) => {
+                let s = self.stats.app.entry("modbus").or_default();
+                s.transactions += 1;
+                if let Some(r) = &tx.request {
+                    s.requests += 1;
+                    s.count_function(u64::from(r.pdu.first().copied().unwrap_or(0)));
+                }
+                if let Some(r) = &tx.response {
+                    s.responses += 1;
+                    s.count_function(u64::from(r.pdu.first().copied().unwrap_or(0)));
+                }
+            }
+        }
+        self.out.flow_event(self.meta, self.app, event);
+    }
+}
+
+/// Well-known server ports of the protocols otwatch decodes.
+fn is_service_port(port: u16) -> bool {
+    matches!(port, modbus::PORT | 102 | 20000)
+}
+
+/// One worker's pipeline.
+pub struct Pipeline<O: Output> {
+    config: PipelineConfig,
+    flows: FlowTable<FlowState>,
+    defrag: Defragmenter,
+    output: O,
+    stats: SensorStats,
+    last_expiry: i64,
+}
+
+impl<O: Output> Pipeline<O> {
+    /// A pipeline sending events to `output`.
+    pub fn new(config: PipelineConfig, output: O) -> Pipeline<O> {
+        Pipeline {
+            config,
+            flows: FlowTable::new(config.flows),
+            defrag: Defragmenter::new(config.fragments),
+            output,
+            stats: SensorStats::default(),
+            last_expiry: i64::MIN,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SensorStats {
+        &self.stats
+    }
+
+    /// The output.
+    pub fn output(&mut self) -> &mut O {
+        &mut self.output
+    }
+
+    /// Ends every flow (end of capture); returns the output and the counters.
+    pub fn finish(mut self) -> (O, SensorStats) {
+        let mut ended = Vec::new();
+        self.flows.drain(&mut |f, r| ended.push((f, r)));
+        for (flow, reason) in ended {
+            end_flow(flow, reason, &self.config, &mut self.output, &mut self.stats);
+        }
+        self.stats.flows = self.flows.stats;
+        self.stats.ipv4_reassembled = self.defrag.stats.reassembled;
+        (self.output, self.stats)
+    }
+
+    /// Processes one frame.
+    pub fn packet(&mut self, frame: Frame<'_>) {
+        self.stats.packets += 1;
+        self.stats.bytes += frame.data.len() as u64;
+        if frame.ts.secs != self.last_expiry {
+            self.last_expiry = frame.ts.secs;
+            self.expire(frame.ts);
+        }
+        if let wire::LinkType::Other(raw) = frame.link_type {
+            *self.stats.unsupported_link.entry(raw).or_insert(0) += 1;
+            return;
+        }
+        let packet = match wire::decode(frame.link_type, frame.data) {
+            Ok(p) => p,
+            Err(err) => {
+                *self.stats.decode_errors.entry(err.name()).or_insert(0) += 1;
+                self.stats.count_anomaly("decode", err.name());
+                let anomaly = Anomaly {
+                    protocol: "decode",
+                    name: err.name(),
+                    detail: &err,
+                    direction: None,
+                };
+                self.output.packet_anomaly(frame.ts, None, &anomaly);
+                return;
+            }
+        };
+        let Some(ip) = packet.ip else {
+            self.stats.non_ip += 1;
+            return;
+        };
+        if let Some(frag) = ip.fragment {
+            match ip.src {
+                IpAddr::V4(_) => {
+                    self.stats.ipv4_fragments += 1;
+                    let Transport::Other(payload) = packet.transport else { return };
+                    let outcome = self.defrag.add(
+                        frame.ts, ip.src, ip.dst, ip.protocol, frag.id, frag.offset, frag.more, payload,
+                    );
+                    match outcome {
+                        FragOutcome::Complete(datagram) => {
+                            let whole = IpInfo { fragment: None, ..ip };
+                            match wire::decode_transport(&whole, &datagram) {
+                                Ok(t) => self.transport(frame.ts, &packet.link, &whole, t),
+                                Err(err) => self.decode_error(frame.ts, &whole, err),
+                            }
+                        }
+                        FragOutcome::OverlapMismatch => {
+                            self.ip_anomaly(frame.ts, &ip, "ipv4", "fragment_overlap_mismatch", &"overlapping IPv4 fragments carry different bytes");
+                        }
+                        FragOutcome::TooLarge => {
+                            self.ip_anomaly(frame.ts, &ip, "ipv4", "fragment_too_large", &"IPv4 fragments extend beyond 65535 bytes");
+                        }
+                        FragOutcome::Held => {}
+                    }
+                }
+                IpAddr::V6(_) => {
+                    self.stats.ipv6_fragments += 1;
+                    if frag.offset == 0 {
+                        self.ip_anomaly(frame.ts, &ip, "ipv6", "fragment_not_reassembled", &"IPv6 fragment seen; IPv6 fragments are counted, not reassembled");
+                    }
+                }
+            }
+            return;
+        }
+        self.transport(frame.ts, &packet.link, &ip, packet.transport);
+    }
+
+    fn decode_error(&mut self, ts: Timestamp, ip: &IpInfo, err: wire::DecodeError) {
+        *self.stats.decode_errors.entry(err.name()).or_insert(0) += 1;
+        self.ip_anomaly(ts, ip, "decode", err.name(), &err);
+    }
+
+    fn ip_anomaly(&mut self, ts: Timestamp, ip: &IpInfo, protocol: &'static str, name: &'static str, detail: &dyn core::fmt::Display) {
+        self.stats.count_anomaly(protocol, name);
+        let meta = PacketMeta {
+            src: ip.src,
+            dst: ip.dst,
+            protocol: ip.protocol,
+        };
+        let anomaly = Anomaly {
+            protocol,
+            name,
+            detail,
+            direction: None,
+        };
+        self.output.packet_anomaly(ts, Some(&meta), &anomaly);
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        let mut ended: Vec<(FlowState, EndReason)> = Vec::new();
+        self.flows.expire(now, &mut |f, r| ended.push((f, r)));
+        for (flow, reason) in ended {
+            end_flow(flow, reason, &self.config, &mut self.output, &mut self.stats);
+        }
+    }
+
+    fn transport(&mut self, ts: Timestamp, link: &LinkInfo, ip: &IpInfo, transport: Transport<'_>) {
+        match transport {
+            Transport::Tcp(tcp, payload) => {
+                self.stats.tcp += 1;
+                let src = Endpoint { ip: ip.src, port: tcp.src_port };
+                let dst = Endpoint { ip: ip.dst, port: tcp.dst_port };
+                let syn_only = tcp.flags.has(wire::TcpFlags::SYN) && !tcp.flags.has(wire::TcpFlags::ACK);
+                let syn_ack = tcp.flags.has(wire::TcpFlags::SYN | wire::TcpFlags::ACK);
+                let slot = self.flow_slot(ts, link, src, dst, ip.protocol, syn_only, syn_ack);
+                let config = self.config;
+                let Some(flow) = self.flows.get_mut(slot) else { return };
+                let dir = flow.direction(src);
+                let d = dir.index();
+                flow.last = ts;
+                flow.packets[d] += 1;
+                flow.bytes[d] += payload.len() as u64;
+                flow.tcp_flags[d] |= tcp.flags.0;
+                if tcp.flags.has(wire::TcpFlags::RST)
+                    || flow.tcp_flags[0] & wire::TcpFlags::FIN != 0 && flow.tcp_flags[1] & wire::TcpFlags::FIN != 0
+                {
+                    flow.closed = true;
+                }
+                let FlowState { meta, tcp: state, app, anomalies, .. } = flow;
+                let state = state.get_or_insert_with(|| {
+                    Box::new(TcpState {
+                        streams: [TcpStream::new(), TcpStream::new()],
+                        held: [StreamBuffer::default(), StreamBuffer::default()],
+                    })
+                });
+                let TcpState { streams, held } = &mut **state;
+                let mut sink = FlowSink {
+                    meta,
+                    app: app.proto(),
+                    out: &mut self.output,
+                    stats: &mut self.stats,
+                    anomalies,
+                };
+                let (this, other) = if d == 0 {
+                    let (a, b) = streams.split_at_mut(1);
+                    (&mut a[0], &mut b[0])
+                } else {
+                    let (a, b) = streams.split_at_mut(1);
+                    (&mut b[0], &mut a[0])
+                };
+                if tcp.flags.has(wire::TcpFlags::ACK) {
+                    // The peer's acknowledgement reveals bytes the capture lost.
+                    let other_held = &mut held[1 - d];
+                    other.acknowledged(tcp.ack, &config.reassembly, &mut |chunk| {
+                        on_chunk(chunk, dir.reverse(), ts, app, other_held, &mut sink, meta, &config);
+                    });
+                }
+                let this_held = &mut held[d];
+                this.segment(
+                    tcp.seq,
+                    tcp.flags.has(wire::TcpFlags::SYN),
+                    tcp.flags.has(wire::TcpFlags::FIN),
+                    payload,
+                    &config.reassembly,
+                    &mut |chunk| on_chunk(chunk, dir, ts, app, this_held, &mut sink, meta, &config),
+                );
+                let class = if flow.closed {
+                    TimeoutClass::TcpClosed
+                } else if flow.packets[0] > 0 && flow.packets[1] > 0 || !payload.is_empty() {
+                    TimeoutClass::TcpEstablished
+                } else {
+                    TimeoutClass::TcpNew
+                };
+                let memory = flow.memory();
+                self.flows.touch(slot, ts, class, memory);
+            }
+            Transport::Udp(udp, payload) => {
+                self.stats.udp += 1;
+                let src = Endpoint { ip: ip.src, port: udp.src_port };
+                let dst = Endpoint { ip: ip.dst, port: udp.dst_port };
+                let slot = self.flow_slot(ts, link, src, dst, ip.protocol, false, false);
+                let Some(flow) = self.flows.get_mut(slot) else { return };
+                let dir = flow.direction(src);
+                flow.last = ts;
+                flow.packets[dir.index()] += 1;
+                flow.bytes[dir.index()] += payload.len() as u64;
+                self.flows.touch(slot, ts, TimeoutClass::Udp, 0);
+            }
+            Transport::Other(payload) => {
+                self.stats.other_ip += 1;
+                let src = Endpoint { ip: ip.src, port: 0 };
+                let dst = Endpoint { ip: ip.dst, port: 0 };
+                let slot = self.flow_slot(ts, link, src, dst, ip.protocol, false, false);
+                let Some(flow) = self.flows.get_mut(slot) else { return };
+                let dir = flow.direction(src);
+                flow.last = ts;
+                flow.packets[dir.index()] += 1;
+                flow.bytes[dir.index()] += payload.len() as u64;
+                self.flows.touch(slot, ts, TimeoutClass::Other, 0);
+            }
+        }
+    }
+
+    /// Finds or creates the flow of a packet from `src` to `dst`.
+    #[allow(clippy::too_many_arguments)]
+    fn flow_slot(
+        &mut self,
+        ts: Timestamp,
+        link: &LinkInfo,
+        src: Endpoint,
+        dst: Endpoint,
+        protocol: u8,
+        syn_only: bool,
+        syn_ack: bool,
+    ) -> u32 {
+        let key = FlowKey::new(src, dst, protocol, link.vlan);
+        if let Some(slot) = self.flows.find(&key) {
+            return slot;
+        }
+        // Who is the client? The SYN sender; else the side not on a service
+        // port; else the higher port; else whoever spoke first.
+        let src_is_client = if syn_only {
+            true
+        } else if syn_ack {
+            false
+        } else if is_service_port(dst.port) != is_service_port(src.port) {
+            is_service_port(dst.port)
+        } else if src.port != dst.port {
+            src.port > dst.port
+        } else {
+            true
+        };
+        let (client, server, client_mac, server_mac) = if src_is_client {
+            (src, dst, link.src_mac, link.dst_mac)
+        } else {
+            (dst, src, link.dst_mac, link.src_mac)
+        };
+        let meta = FlowMeta {
+            id: key.flow_id(ts),
+            client,
+            server,
+            protocol,
+            vlan: link.vlan,
+            vlan_count: link.vlan_count,
+            start: ts,
+            client_mac,
+            server_mac,
+        };
+        let state = FlowState {
+            meta,
+            last: ts,
+            packets: [0; 2],
+            bytes: [0; 2],
+            tcp_flags: [0; 2],
+            tcp: None,
+            app: App::Detecting { tries: 0 },
+            anomalies: 0,
+            closed: false,
+        };
+        let class = match protocol {
+            wire::transport::IPPROTO_TCP => TimeoutClass::TcpNew,
+            wire::transport::IPPROTO_UDP => TimeoutClass::Udp,
+            _ => TimeoutClass::Other,
+        };
+        let mut ended = Vec::new();
+        let slot = self.flows.insert(key, ts, class, state, &mut |f, r| ended.push((f, r)));
+        for (flow, reason) in ended {
+            end_flow(flow, reason, &self.config, &mut self.output, &mut self.stats);
+        }
+        slot
+    }
+}
+
+/// Picks the dissector of a TCP flow from its server port, or by probing.
+fn detect(app: &mut App, meta: &FlowMeta, config: &PipelineConfig, first: &[u8], dir: Direction) {
+    let App::Detecting { tries } = app else { return };
+    if meta.server.port == modbus::PORT {
+        *app = App::Modbus(ModbusDissector::new(config.modbus));
+        return;
+    }
+    // Probe client bytes only: requests identify the protocol best.
+    if dir == Direction::ToServer && modbus::mbap::probe(first) {
+        *app = App::Modbus(ModbusDissector::new(config.modbus));
+        return;
+    }
+    *tries += 1;
+    if *tries >= DETECT_TRIES {
+        *app = App::Unknown;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_chunk<O: Output>(
+    chunk: StreamChunk<'_>,
+    dir: Direction,
+    ts: Timestamp,
+    app: &mut App,
+    held: &mut StreamBuffer,
+    sink: &mut FlowSink<'_, O>,
+    meta: &FlowMeta,
+    config: &PipelineConfig,
+) {
+    match chunk {
+        StreamChunk::Data(data) => {
+            if let App::Detecting { .. } = app {
+                detect(app, meta, config, data, dir);
+                sink.app = app.proto();
+            }
+            let Some(dissector) = app.stream() else { return };
+            let mut cx = Context { ts, sink };
+            if let Err(overflow) = held.feed(dissector, dir, data, MAX_HELD, &mut cx) {
+                cx.anomaly("stream", "stream_buffer_overflow", &overflow, Some(dir));
+            }
+        }
+        StreamChunk::Gap { len } => {
+            held.clear();
+            let mut cx = Context { ts, sink };
+            let detail = GapDetail { len };
+            cx.anomaly("stream", "reassembly_gap", &detail, Some(dir));
+            if let Some(dissector) = app.stream() {
+                dissector.gap(dir, &mut cx);
+            }
+        }
+        StreamChunk::OverlapMismatch { seq, len } => {
+            let mut cx = Context { ts, sink };
+            let detail = OverlapDetail { seq, len };
+            cx.anomaly("stream", "overlap_mismatch", &detail, Some(dir));
+        }
+        StreamChunk::BufferFull { buffered } => {
+            let mut cx = Context { ts, sink };
+            let detail = BufferFullDetail { buffered };
+            cx.anomaly("stream", "reassembly_buffer_full", &detail, Some(dir));
+        }
+    }
+}
+
+struct GapDetail {
+    len: u32,
+}
+
+impl core::fmt::Display for GapDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} bytes missing from the stream (capture loss); resynchronising", self.len)
+    }
+}
+
+struct OverlapDetail {
+    seq: u32,
+    len: u32,
+}
+
+impl core::fmt::Display for OverlapDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "retransmitted bytes at sequence {} differ from the first copy ({} bytes); first copy kept",
+            self.seq, self.len
+        )
+    }
+}
+
+struct BufferFullDetail {
+    buffered: usize,
+}
+
+impl core::fmt::Display for BufferFullDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "out-of-order buffer full at {} bytes; the hole is skipped", self.buffered)
+    }
+}
+
+/// Ends a flow: drains reassembly, flushes the dissector, emits the record.
+fn end_flow<O: Output>(
+    flow: FlowState,
+    reason: EndReason,
+    config: &PipelineConfig,
+    output: &mut O,
+    stats: &mut SensorStats,
+) {
+    let FlowState {
+        meta,
+        last,
+        packets,
+        bytes,
+        tcp_flags,
+        tcp,
+        mut app,
+        mut anomalies,
+        ..
+    } = flow;
+    {
+        let mut sink = FlowSink {
+            meta: &meta,
+            app: app.proto(),
+            out: output,
+            stats,
+            anomalies: &mut anomalies,
+        };
+        if let Some(mut state) = tcp {
+            let TcpState { streams, held } = &mut *state;
+            for (d, (stream, held)) in streams.iter_mut().zip(held.iter_mut()).enumerate() {
+                let dir = if d == 0 { Direction::ToServer } else { Direction::ToClient };
+                stream.flush(&config.reassembly, &mut |chunk| {
+                    on_chunk(chunk, dir, last, &mut app, held, &mut sink, &meta, config);
+                });
+                sink.stats.add_stream(&stream.stats);
+            }
+        }
+        if let Some(dissector) = app.stream() {
+            let mut cx = Context { ts: last, sink: &mut sink };
+            dissector.flush(&mut cx);
+        }
+    }
+    let record = FlowRecord {
+        meta: &meta,
+        app: app.proto(),
+        end: last,
+        packets,
+        bytes,
+        tcp_flags,
+        reason,
+        anomalies,
+    };
+    output.flow_end(&record);
+}

@@ -1,0 +1,212 @@
+//! Counters of a sensor run, and their EVE `stats` rendering.
+
+use std::collections::BTreeMap;
+
+use otwatch_proto::json::JsonWriter;
+use otwatch_proto::reassembly::StreamStats;
+
+use crate::flow::FlowStats;
+
+/// PDU counters of one application protocol.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppStats {
+    /// Transactions (events) emitted.
+    pub transactions: u64,
+    /// Requests seen.
+    pub requests: u64,
+    /// Responses seen (including unsolicited).
+    pub responses: u64,
+    /// PDUs by function code key (e.g. "3", "0x83" for exceptions kept apart).
+    pub functions: BTreeMap<String, u64>,
+}
+
+impl AppStats {
+    /// Adds one PDU with function `key`.
+    pub fn count_function(&mut self, key: u64) {
+        // Keys are few and repeat; the entry allocates only on first sight.
+        let mut buf = itoa_buf(key);
+        let text = buf.as_str();
+        if let Some(n) = self.functions.get_mut(text) {
+            *n += 1;
+        } else {
+            self.functions.insert(text.to_owned(), 1);
+        }
+        buf.clear();
+    }
+
+    /// PDUs in total.
+    pub fn pdus(&self) -> u64 {
+        self.requests + self.responses
+    }
+}
+
+/// A stack buffer holding a decimal number.
+struct SmallText {
+    bytes: [u8; 20],
+    len: usize,
+}
+
+impl SmallText {
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+fn itoa_buf(mut n: u64) -> SmallText {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - i;
+    let mut bytes = [0u8; 20];
+    bytes[..len].copy_from_slice(&digits[i..]);
+    SmallText { bytes, len }
+}
+
+/// Every counter of a run.
+#[derive(Debug, Clone, Default)]
+pub struct SensorStats {
+    /// Frames received.
+    pub packets: u64,
+    /// Bytes received (captured length).
+    pub bytes: u64,
+    /// Frames of link types otwatch does not decode, by LINKTYPE value.
+    pub unsupported_link: BTreeMap<i32, u64>,
+    /// Frames that were not IP (ARP, PROFINET, GOOSE, LLDP…).
+    pub non_ip: u64,
+    /// IPv4 fragments seen.
+    pub ipv4_fragments: u64,
+    /// IPv4 datagrams reassembled from fragments.
+    pub ipv4_reassembled: u64,
+    /// IPv6 fragments seen (counted, not reassembled).
+    pub ipv6_fragments: u64,
+    /// TCP segments.
+    pub tcp: u64,
+    /// UDP datagrams.
+    pub udp: u64,
+    /// Other IP protocols.
+    pub other_ip: u64,
+    /// Malformed frames by error name.
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    /// Reassembly counters summed over ended flows.
+    pub stream: StreamStats,
+    /// Flow table counters.
+    pub flows: FlowStats,
+    /// Per application protocol.
+    pub app: BTreeMap<&'static str, AppStats>,
+    /// Anomalies by `protocol.name`.
+    pub anomalies: BTreeMap<(&'static str, &'static str), u64>,
+    /// Alerts raised.
+    pub alerts: u64,
+}
+
+impl SensorStats {
+    /// Total anomalies.
+    pub fn anomaly_total(&self) -> u64 {
+        self.anomalies.values().sum()
+    }
+
+    /// Adds an anomaly.
+    pub fn count_anomaly(&mut self, protocol: &'static str, name: &'static str) {
+        *self.anomalies.entry((protocol, name)).or_insert(0) += 1;
+    }
+
+    /// Adds a stream's counters.
+    pub fn add_stream(&mut self, s: &StreamStats) {
+        self.stream.delivered += s.delivered;
+        self.stream.retransmitted += s.retransmitted;
+        self.stream.out_of_order += s.out_of_order;
+        self.stream.gaps += s.gaps;
+        self.stream.gap_bytes += s.gap_bytes;
+        self.stream.overlap_mismatches += s.overlap_mismatches;
+    }
+
+    /// Writes the body of the EVE `stats` object.
+    pub fn write_eve(&self, w: &mut JsonWriter<'_>, elapsed_secs: f64) {
+        w.key("uptime").f64(elapsed_secs);
+        w.key("capture").begin_object();
+        w.field_u64("packets", self.packets);
+        w.field_u64("bytes", self.bytes);
+        w.end_object();
+        w.key("decoder").begin_object();
+        w.field_u64("non_ip", self.non_ip);
+        w.field_u64("unsupported_link_type", self.unsupported_link.values().sum());
+        w.field_u64("tcp", self.tcp);
+        w.field_u64("udp", self.udp);
+        w.field_u64("other_ip", self.other_ip);
+        w.field_u64("ipv4_fragments", self.ipv4_fragments);
+        w.field_u64("ipv4_reassembled", self.ipv4_reassembled);
+        w.field_u64("ipv6_fragments", self.ipv6_fragments);
+        w.key("errors").begin_object();
+        for (name, n) in &self.decode_errors {
+            w.field_u64(name, *n);
+        }
+        w.end_object();
+        w.end_object();
+        w.key("flow").begin_object();
+        w.field_u64("created", self.flows.created);
+        w.field_u64("timed_out", self.flows.timed_out);
+        w.field_u64("evicted", self.flows.evicted);
+        w.field_u64("ended_at_shutdown", self.flows.flushed);
+        w.field_u64("active", self.flows.active);
+        w.end_object();
+        w.key("tcp").begin_object();
+        w.field_u64("reassembled_bytes", self.stream.delivered);
+        w.field_u64("retransmitted_segments", self.stream.retransmitted);
+        w.field_u64("out_of_order_segments", self.stream.out_of_order);
+        w.field_u64("gaps", self.stream.gaps);
+        w.field_u64("gap_bytes", self.stream.gap_bytes);
+        w.field_u64("overlap_mismatches", self.stream.overlap_mismatches);
+        w.end_object();
+        w.key("app_layer").begin_object();
+        for (proto, s) in &self.app {
+            w.key(proto).begin_object();
+            w.field_u64("transactions", s.transactions);
+            w.field_u64("requests", s.requests);
+            w.field_u64("responses", s.responses);
+            w.key("functions").begin_object();
+            for (k, n) in &s.functions {
+                w.field_u64(k, *n);
+            }
+            w.end_object();
+            w.end_object();
+        }
+        w.end_object();
+        w.key("anomalies").begin_object();
+        for ((proto, name), n) in &self.anomalies {
+            let mut key = String::with_capacity(proto.len() + name.len() + 1);
+            key.push_str(proto);
+            key.push('.');
+            key.push_str(name);
+            w.field_u64(&key, *n);
+        }
+        w.end_object();
+        w.field_u64("alerts", self.alerts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_functions_by_decimal_key() {
+        let mut s = AppStats::default();
+        s.count_function(3);
+        s.count_function(3);
+        s.count_function(131);
+        assert_eq!(s.functions.get("3"), Some(&2));
+        assert_eq!(s.functions.get("131"), Some(&1));
+        assert_eq!(itoa_buf(0).as_str(), "0");
+        assert_eq!(itoa_buf(u64::MAX).as_str(), "18446744073709551615");
+    }
+}

@@ -2,8 +2,12 @@
 
 /// Length of the MBAP header, unit id included.
 pub const HEADER_LEN: usize = 7;
-/// Largest MBAP length field: unit id + a 253-byte PDU.
+/// Largest MBAP length field the specification allows: unit id + a 253-byte PDU.
 pub const MAX_LENGTH: u16 = 254;
+/// Largest MBAP length still framed (with an anomaly): some vendor
+/// extensions (Schneider UMAS) send 255 and more. Beyond this the bytes are
+/// treated as garbage.
+pub const MAX_TOLERATED_LENGTH: u16 = 1024;
 
 /// A decoded MBAP header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,18 +70,24 @@ impl Header {
         })
     }
 
-    /// Checks the protocol id and length.
+    /// Checks the protocol id and length. A length between [`MAX_LENGTH`]
+    /// and [`MAX_TOLERATED_LENGTH`] passes here; [`Header::oversized`] tells.
     pub fn validate(&self) -> Result<(), HeaderError> {
         if self.length < 2 {
             return Err(HeaderError::LengthTooSmall(self.length));
         }
-        if self.length > MAX_LENGTH {
+        if self.length > MAX_TOLERATED_LENGTH {
             return Err(HeaderError::LengthTooLarge(self.length));
         }
         if self.protocol_id != 0 {
             return Err(HeaderError::BadProtocolId(self.protocol_id));
         }
         Ok(())
+    }
+
+    /// Whether the length exceeds what the specification allows.
+    pub fn oversized(&self) -> bool {
+        self.length > MAX_LENGTH
     }
 
     /// Bytes of the whole ADU (header + PDU).
@@ -92,7 +102,7 @@ pub fn looks_like_adu(bytes: &[u8]) -> bool {
     let Some(header) = Header::read(bytes) else {
         return false;
     };
-    if header.validate().is_err() {
+    if header.validate().is_err() || header.oversized() {
         return false;
     }
     match bytes.get(HEADER_LEN) {
@@ -107,7 +117,7 @@ pub fn probe(bytes: &[u8]) -> bool {
     let Some(header) = Header::read(bytes) else {
         return false;
     };
-    if header.validate().is_err() || bytes.len() < header.frame_len() {
+    if header.validate().is_err() || header.oversized() || bytes.len() < header.frame_len() {
         return false;
     }
     let Some(&fc) = bytes.get(HEADER_LEN) else {

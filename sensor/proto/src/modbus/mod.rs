@@ -367,21 +367,14 @@ fn printable_prefix(data: &[u8]) -> &[u8] {
     &data[..end]
 }
 
-/// A request waiting for its response. The PDU is copied inline (at most 253
-/// bytes), so waiting needs no allocation once the table has grown.
-#[derive(Clone)]
+/// A request waiting for its response. The PDU is copied into a buffer
+/// taken from the dissector's spare list, so waiting allocates nothing once
+/// the flow has warmed up.
 struct Pending {
     transaction_id: u16,
     unit_id: u8,
     ts: Timestamp,
-    len: u8,
-    pdu: [u8; pdu::MAX_PDU_LEN],
-}
-
-impl Pending {
-    fn pdu(&self) -> &[u8] {
-        &self.pdu[..usize::from(self.len)]
-    }
+    pdu: Vec<u8>,
 }
 
 /// Per-direction framing state.
@@ -393,12 +386,16 @@ struct FrameState {
     after_error: bool,
     /// Bytes skipped while resynchronising.
     skipped: u64,
+    /// A valid PDU was seen in this direction.
+    seen_valid: bool,
 }
 
 /// Modbus/TCP state of one flow.
 pub struct ModbusDissector {
     config: ModbusConfig,
     pending: Vec<Pending>,
+    /// Request buffers of answered transactions, for reuse.
+    spare: Vec<Vec<u8>>,
     frame: [FrameState; 2],
 }
 
@@ -452,6 +449,7 @@ impl ModbusDissector {
         ModbusDissector {
             config,
             pending: Vec::new(),
+            spare: Vec::new(),
             frame: [FrameState::default(); 2],
         }
     }
@@ -459,6 +457,12 @@ impl ModbusDissector {
     /// Requests currently waiting for a response.
     pub fn outstanding(&self) -> usize {
         self.pending.len()
+    }
+
+    fn recycle(&mut self, pending: Pending) {
+        if self.spare.len() < self.config.max_outstanding {
+            self.spare.push(pending.pdu);
+        }
     }
 
     fn on_request(&mut self, header: &mbap::Header, adu_pdu: &[u8], cx: &mut Context<'_>) {
@@ -474,24 +478,24 @@ impl ModbusDissector {
         {
             let old = self.pending.remove(i);
             emit_alone(&old, cx);
+            self.recycle(old);
         }
         if self.pending.len() >= self.config.max_outstanding {
             let limit = self.config.max_outstanding;
             cx.anomaly(NAME, "too_many_outstanding_requests", &Outstanding { limit }, Some(Direction::ToServer));
             let old = self.pending.remove(0);
             emit_alone(&old, cx);
+            self.recycle(old);
         }
-        let mut slot = Pending {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(adu_pdu);
+        self.pending.push(Pending {
             transaction_id: header.transaction_id,
             unit_id: header.unit_id,
             ts: cx.ts,
-            len: 0,
-            pdu: [0; pdu::MAX_PDU_LEN],
-        };
-        let n = adu_pdu.len().min(pdu::MAX_PDU_LEN);
-        slot.pdu[..n].copy_from_slice(&adu_pdu[..n]);
-        slot.len = n as u8;
-        self.pending.push(slot);
+            pdu: buf,
+        });
     }
 
     fn on_response(&mut self, header: &mbap::Header, adu_pdu: &[u8], cx: &mut Context<'_>) {
@@ -519,16 +523,17 @@ impl ModbusDissector {
             return;
         };
         let pending = self.pending.remove(i);
-        if let Err(mismatch) = pdu::check_pair(pending.pdu(), adu_pdu) {
+        if let Err(mismatch) = pdu::check_pair(&pending.pdu, adu_pdu) {
             cx.anomaly(NAME, "response_mismatch", &mismatch, Some(Direction::ToClient));
         }
         let tx = Transaction {
             transaction_id: header.transaction_id,
             unit_id: header.unit_id,
-            request: Some(Message::request(pending.ts, pending.pdu())),
+            request: Some(Message::request(pending.ts, &pending.pdu)),
             response: Some(response),
         };
         cx.emit(AppEvent::Modbus(&tx));
+        self.recycle(pending);
     }
 }
 
@@ -536,7 +541,7 @@ fn emit_alone(pending: &Pending, cx: &mut Context<'_>) {
     let tx = Transaction {
         transaction_id: pending.transaction_id,
         unit_id: pending.unit_id,
-        request: Some(Message::request(pending.ts, pending.pdu())),
+        request: Some(Message::request(pending.ts, &pending.pdu)),
         response: None,
     };
     // The event time is when the request was seen.
@@ -555,28 +560,31 @@ impl StreamDissector for ModbusDissector {
                 return pos; // need the rest of the header
             };
             let state = &mut self.frame[dir.index()];
-            if state.resync && !mbap::looks_like_adu(rest) {
-                state.skipped += 1;
-                pos += 1;
-                continue;
-            }
-            if let Err(err) = header.validate() {
-                state.after_error = true;
-                if !state.resync {
-                    cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+            if state.resync {
+                // Resynchronising: only a plausible header ends the skip.
+                if !mbap::looks_like_adu(rest) {
+                    state.skipped += 1;
+                    pos += 1;
+                    continue;
                 }
+            } else if let Err(err) = header.validate() {
+                state.after_error = true;
+                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
                 if let mbap::HeaderError::BadProtocolId(_) = err {
-                    // Length is plausible: skip the whole frame and go on.
+                    // The length is plausible: skip this one frame, go on.
                     if rest.len() < header.frame_len() {
                         return pos;
                     }
                     pos += header.frame_len();
-                    self.frame[dir.index()].resync = false;
                     continue;
                 }
-                let state = &mut self.frame[dir.index()];
-                if !state.resync {
-                    cx.anomaly(NAME, "non_modbus_traffic", &"bytes on a Modbus stream do not frame as MBAP; resynchronising", Some(dir));
+                if !state.seen_valid {
+                    cx.anomaly(
+                        NAME,
+                        "non_modbus_traffic",
+                        &"bytes on a Modbus stream do not frame as MBAP; resynchronising",
+                        Some(dir),
+                    );
                 }
                 state.resync = true;
                 state.skipped += 1;
@@ -586,12 +594,19 @@ impl StreamDissector for ModbusDissector {
             if rest.len() < header.frame_len() {
                 return pos; // need the rest of the PDU
             }
+            if header.oversized() {
+                let err = mbap::HeaderError::LengthTooLarge(header.length);
+                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+            }
             let state = &mut self.frame[dir.index()];
             if state.after_error {
                 let detail = Resynced { skipped: state.skipped };
                 cx.anomaly(NAME, "pdu_after_parse_error", &detail, Some(dir));
             }
-            *state = FrameState::default();
+            *state = FrameState {
+                seen_valid: true,
+                ..FrameState::default()
+            };
             let adu_pdu = &rest[mbap::HEADER_LEN..header.frame_len()];
             match dir {
                 Direction::ToServer => self.on_request(&header, adu_pdu, cx),
@@ -609,6 +624,7 @@ impl StreamDissector for ModbusDissector {
     fn flush(&mut self, cx: &mut Context<'_>) {
         for pending in core::mem::take(&mut self.pending) {
             emit_alone(&pending, cx);
+            self.recycle(pending);
         }
     }
 }

@@ -701,11 +701,12 @@ pub fn decode_response(pdu: &[u8]) -> Result<Response<'_>, PduError> {
             need(pdu, 5)?;
             let byte_count = usize::from(be16(pdu, 1));
             let count = be16(pdu, 3);
-            if byte_count != pdu.len() - 3 || usize::from(count) * 2 + 2 != byte_count {
+            let implied = usize::from(count) * 2 + 2;
+            if byte_count != pdu.len() - 3 || implied != byte_count {
                 return Err(PduError::ByteCountMismatch {
                     function: fc,
                     declared: byte_count,
-                    expected: pdu.len() - 3,
+                    expected: if byte_count != pdu.len() - 3 { pdu.len() - 3 } else { implied },
                 });
             }
             if count > limits::FIFO_COUNT {

@@ -172,6 +172,11 @@ impl<W: Write> EveWriter<W> {
         }
     }
 
+    /// The underlying writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
     /// Lines written.
     pub fn lines(&self) -> u64 {
         self.lines
@@ -230,6 +235,8 @@ impl<W: Write> EveWriter<W> {
 pub fn event_type_of(event: &AppEvent<'_>) -> EventType {
     match event {
         AppEvent::Modbus(_) => EventType::Modbus,
+        AppEvent::Dnp3(_) => EventType::Dnp3,
+        AppEvent::S7comm(_) => EventType::S7comm,
         AppEvent::Anomaly(_) => EventType::Anomaly,
     }
 }
@@ -239,6 +246,16 @@ pub fn write_app_object(w: &mut JsonWriter<'_>, event: &AppEvent<'_>) {
     match event {
         AppEvent::Modbus(tx) => {
             w.key("modbus").begin_object();
+            tx.write_eve(w);
+            w.end_object();
+        }
+        AppEvent::S7comm(tx) => {
+            w.key(if tx.plus.is_some() { "s7commplus" } else { "s7comm" }).begin_object();
+            tx.write_eve(w);
+            w.end_object();
+        }
+        AppEvent::Dnp3(tx) => {
+            w.key("dnp3").begin_object();
             tx.write_eve(w);
             w.end_object();
         }

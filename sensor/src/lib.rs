@@ -6,6 +6,7 @@
 //! * [`eve`]: EVE-style JSON lines.
 //! * [`stats`]: counters and their EVE rendering.
 //! * [`replay`]: offline analysis of capture files (`otwatch replay`).
+//! * [`synth`]: synthetic frames and pcap files for tests and benchmarks.
 
 pub mod capture;
 pub mod eve;
@@ -13,3 +14,4 @@ pub mod flow;
 pub mod pipeline;
 pub mod replay;
 pub mod stats;
+pub mod synth;

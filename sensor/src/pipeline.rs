@@ -15,7 +15,9 @@ use otwatch_proto::modbus::{self, ModbusConfig, ModbusDissector};
 use otwatch_proto::reassembly::{ReassemblyLimits, StreamChunk, TcpStream};
 use otwatch_proto::stream::StreamBuffer;
 use otwatch_proto::wire::{self, IpInfo, LinkInfo, MacAddr, Transport};
-use otwatch_proto::event::StreamDissector;
+use otwatch_proto::dnp3::{self, Dnp3Config, Dnp3Dissector};
+use otwatch_proto::event::{DatagramDissector, StreamDissector};
+use otwatch_proto::s7comm::{self, S7Config, S7Dissector};
 
 use crate::capture::Frame;
 use crate::flow::{EndReason, Endpoint, FlowConfig, FlowKey, FlowTable, TimeoutClass};
@@ -32,6 +34,10 @@ pub struct PipelineConfig {
     pub fragments: FragLimits,
     /// Modbus limits.
     pub modbus: ModbusConfig,
+    /// DNP3 limits.
+    pub dnp3: Dnp3Config,
+    /// S7comm limits.
+    pub s7comm: S7Config,
 }
 
 /// Bytes a stream dissector may leave unconsumed before the stream is
@@ -45,6 +51,10 @@ pub enum AppProto {
     Unknown,
     /// Modbus/TCP.
     Modbus,
+    /// DNP3 over TCP or UDP.
+    Dnp3,
+    /// S7comm and S7comm-plus over ISO-on-TCP.
+    S7comm,
 }
 
 impl AppProto {
@@ -53,6 +63,8 @@ impl AppProto {
         match self {
             AppProto::Unknown => "unknown",
             AppProto::Modbus => "modbus",
+            AppProto::Dnp3 => "dnp3",
+            AppProto::S7comm => "s7comm",
         }
     }
 }
@@ -138,6 +150,8 @@ enum App {
     /// Not an application protocol otwatch decodes.
     Unknown,
     Modbus(ModbusDissector),
+    Dnp3(Box<Dnp3Dissector>),
+    S7comm(Box<S7Dissector>),
 }
 
 impl App {
@@ -145,13 +159,24 @@ impl App {
         match self {
             App::Detecting { .. } | App::Unknown => AppProto::Unknown,
             App::Modbus(_) => AppProto::Modbus,
+            App::Dnp3(_) => AppProto::Dnp3,
+            App::S7comm(_) => AppProto::S7comm,
         }
     }
 
     fn stream(&mut self) -> Option<&mut dyn StreamDissector> {
         match self {
             App::Modbus(d) => Some(d),
+            App::Dnp3(d) => Some(&mut **d),
+            App::S7comm(d) => Some(&mut **d),
             App::Detecting { .. } | App::Unknown => None,
+        }
+    }
+
+    fn datagram(&mut self) -> Option<&mut dyn DatagramDissector> {
+        match self {
+            App::Dnp3(d) => Some(&mut **d),
+            App::Modbus(_) | App::S7comm(_) | App::Detecting { .. } | App::Unknown => None,
         }
     }
 }
@@ -223,8 +248,68 @@ impl<O: Output> EventSink for FlowSink<'_, O> {
                     s.count_function(u64::from(r.pdu.first().copied().unwrap_or(0)));
                 }
             }
+            AppEvent::S7comm(tx) => count_s7(self.stats.app.entry("s7comm").or_default(), tx),
+            AppEvent::Dnp3(tx) => {
+                let s = self.stats.app.entry("dnp3").or_default();
+                s.transactions += 1;
+                if let Some(r) = &tx.request {
+                    s.requests += 1;
+                    s.count_function(u64::from(r.function().raw()));
+                }
+                if let Some(r) = &tx.response {
+                    s.responses += 1;
+                    s.count_function(u64::from(r.function().raw()));
+                }
+            }
         }
         self.out.flow_event(self.meta, self.app, event);
+    }
+}
+
+/// Counts S7 PDUs by type (`rosctr:N`), job function (`func:N`), userdata
+/// group and subfunction (`userdata:G/S`) and S7comm-plus version
+/// (`plus_version:N`), the keys tests compare with tshark.
+fn count_s7(s: &mut crate::stats::AppStats, tx: &s7comm::Transaction<'_>) {
+    s.transactions += 1;
+    let mut key = KeyBuf::default();
+    for (m, is_request) in tx.request.iter().map(|m| (m, true)).chain(tx.response.iter().map(|m| (m, false))) {
+        if is_request {
+            s.requests += 1;
+        } else {
+            s.responses += 1;
+        }
+        s.count_key(key.with(format_args!("rosctr:{}", m.pdu.header.rosctr.raw())));
+        if let Some(f) = m.pdu.function() {
+            s.count_key(key.with(format_args!("func:{}", f.raw())));
+        }
+        if let Ok(s7comm::Body::Userdata(u)) = m.pdu.body {
+            s.count_key(key.with(format_args!("userdata:{}/{}", u.group.raw(), u.subfunction)));
+        }
+    }
+    if let Some(plus) = &tx.plus {
+        if plus.direction == Direction::ToServer {
+            s.requests += 1;
+        } else {
+            s.responses += 1;
+        }
+        s.count_key(key.with(format_args!("plus_version:{}", plus.pdu.version.raw())));
+    }
+}
+
+/// A small stack buffer for counter keys (no allocation per PDU).
+#[derive(Default)]
+struct KeyBuf {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl KeyBuf {
+    fn with(&mut self, args: core::fmt::Arguments<'_>) -> &str {
+        use std::io::Write as _;
+        let mut cursor = std::io::Cursor::new(&mut self.bytes[..]);
+        let _ = cursor.write_fmt(args);
+        self.len = cursor.position() as usize;
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
     }
 }
 
@@ -257,7 +342,8 @@ impl<O: Output> Pipeline<O> {
     }
 
     /// Counters so far.
-    pub fn stats(&self) -> &SensorStats {
+    pub fn stats(&mut self) -> &SensorStats {
+        self.stats.flows = self.flows.stats;
         &self.stats
     }
 
@@ -450,11 +536,38 @@ impl<O: Output> Pipeline<O> {
                 let src = Endpoint { ip: ip.src, port: udp.src_port };
                 let dst = Endpoint { ip: ip.dst, port: udp.dst_port };
                 let slot = self.flow_slot(ts, link, src, dst, ip.protocol, false, false);
+                let config = self.config;
                 let Some(flow) = self.flows.get_mut(slot) else { return };
                 let dir = flow.direction(src);
                 flow.last = ts;
                 flow.packets[dir.index()] += 1;
                 flow.bytes[dir.index()] += payload.len() as u64;
+                if !payload.is_empty() {
+                    if let App::Detecting { tries } = &mut flow.app {
+                        let meta = &flow.meta;
+                        if meta.server.port == dnp3::PORT || meta.client.port == dnp3::PORT || dnp3::probe(payload) {
+                            flow.app = App::Dnp3(Box::new(Dnp3Dissector::new(config.dnp3)));
+                        } else {
+                            *tries += 1;
+                            if *tries >= DETECT_TRIES {
+                                flow.app = App::Unknown;
+                            }
+                        }
+                    }
+                    let FlowState { meta, app, anomalies, .. } = flow;
+                    let proto = app.proto();
+                    if let Some(dissector) = app.datagram() {
+                        let mut sink = FlowSink {
+                            meta,
+                            app: proto,
+                            out: &mut self.output,
+                            stats: &mut self.stats,
+                            anomalies,
+                        };
+                        let mut cx = Context { ts, sink: &mut sink };
+                        dissector.parse_datagram(dir, payload, &mut cx);
+                    }
+                }
                 self.flows.touch(slot, ts, TimeoutClass::Udp, 0);
             }
             Transport::Other(payload) => {
@@ -549,9 +662,27 @@ fn detect(app: &mut App, meta: &FlowMeta, config: &PipelineConfig, first: &[u8],
         *app = App::Modbus(ModbusDissector::new(config.modbus));
         return;
     }
-    // Probe client bytes only: requests identify the protocol best.
+    if meta.server.port == dnp3::PORT || meta.client.port == dnp3::PORT {
+        *app = App::Dnp3(Box::new(Dnp3Dissector::new(config.dnp3)));
+        return;
+    }
+    if meta.server.port == s7comm::PORT {
+        *app = App::S7comm(Box::new(S7Dissector::new(config.s7comm)));
+        return;
+    }
+    // On other ports, recognise the protocol from its framing. Modbus is
+    // probed on client bytes only (requests identify it best); DNP3 frames
+    // carry a start sequence and CRCs, so either side will do.
     if dir == Direction::ToServer && modbus::mbap::probe(first) {
         *app = App::Modbus(ModbusDissector::new(config.modbus));
+        return;
+    }
+    if dnp3::probe(first) {
+        *app = App::Dnp3(Box::new(Dnp3Dissector::new(config.dnp3)));
+        return;
+    }
+    if dir == Direction::ToServer && s7comm::probe(first) {
+        *app = App::S7comm(Box::new(S7Dissector::new(config.s7comm)));
         return;
     }
     *tries += 1;
@@ -677,8 +808,12 @@ fn end_flow<O: Output>(
                 sink.stats.add_stream(&stream.stats);
             }
         }
-        if let Some(dissector) = app.stream() {
-            let mut cx = Context { ts: last, sink: &mut sink };
+        let mut cx = Context { ts: last, sink: &mut sink };
+        if meta.protocol == wire::transport::IPPROTO_UDP {
+            if let Some(dissector) = app.datagram() {
+                dissector.flush(&mut cx);
+            }
+        } else if let Some(dissector) = app.stream() {
             dissector.flush(&mut cx);
         }
     }
@@ -694,3 +829,6 @@ fn end_flow<O: Output>(
     };
     output.flow_end(&record);
 }
+
+#[cfg(test)]
+mod tests;

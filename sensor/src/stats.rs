@@ -16,7 +16,8 @@ pub struct AppStats {
     pub requests: u64,
     /// Responses seen (including unsolicited).
     pub responses: u64,
-    /// PDUs by function code key (e.g. "3", "0x83" for exceptions kept apart).
+    /// PDUs by function code (decimal; Modbus keeps the exception bit, so 131
+    /// is an exception to function 3), or by `kind:value` keys for S7.
     pub functions: BTreeMap<String, u64>,
 }
 
@@ -32,6 +33,15 @@ impl AppStats {
             self.functions.insert(text.to_owned(), 1);
         }
         buf.clear();
+    }
+
+    /// Adds one occurrence of a textual counter key.
+    pub fn count_key(&mut self, key: &str) {
+        if let Some(n) = self.functions.get_mut(key) {
+            *n += 1;
+        } else {
+            self.functions.insert(key.to_owned(), 1);
+        }
     }
 
     /// PDUs in total.

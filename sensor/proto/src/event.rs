@@ -141,6 +141,10 @@ impl Anomaly<'_> {
 pub enum AppEvent<'a> {
     /// One Modbus transaction (request and/or response).
     Modbus(&'a crate::modbus::Transaction<'a>),
+    /// One S7comm job/ack pair (or unpaired PDU), or one S7comm-plus PDU.
+    S7comm(&'a crate::s7comm::Transaction<'a>),
+    /// One DNP3 transaction (request and/or response, or an unsolicited response).
+    Dnp3(&'a crate::dnp3::Transaction<'a>),
     /// A protocol anomaly.
     Anomaly(Anomaly<'a>),
 }

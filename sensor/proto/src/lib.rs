@@ -13,6 +13,8 @@
 //!   dissector traits.
 //! * [`json`]: the allocation-free JSON writer used for EVE output.
 //! * [`modbus`]: Modbus/TCP.
+//! * [`s7comm`]: ISO-on-TCP (TPKT, COTP), S7comm and S7comm-plus.
+//! * [`dnp3`] — DNP3 (IEEE 1815) over TCP and UDP.
 //! * [`macros`]: `open_enum!` for protocol code points.
 
 #![forbid(unsafe_code)]
@@ -23,7 +25,9 @@ pub mod event;
 pub mod ipfrag;
 pub mod json;
 pub mod modbus;
+pub mod dnp3;
 pub mod reassembly;
+pub mod s7comm;
 pub mod stream;
 pub mod wire;
 

@@ -130,3 +130,34 @@ pub fn probe(bytes: &[u8]) -> bool {
     let rest = &bytes[header.frame_len()..];
     rest.is_empty() || rest.len() < HEADER_LEN || looks_like_adu(rest)
 }
+
+/// Verdict on a resynchronisation candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidate {
+    /// Not a frame start.
+    Reject,
+    /// A frame starts here.
+    Accept,
+    /// Plausible, but the bytes after it are needed to decide.
+    NeedMore,
+}
+
+/// Whether a frame plausibly starts at `bytes[0]` while resynchronising after
+/// garbage or a gap. Random bytes pass a single header check now and then, so
+/// a candidate must also be followed by another plausible header, or end
+/// exactly where the data ends.
+pub fn resync_candidate(bytes: &[u8]) -> Candidate {
+    if !looks_like_adu(bytes) {
+        return Candidate::Reject;
+    }
+    let Some(header) = Header::read(bytes) else {
+        return Candidate::NeedMore;
+    };
+    let end = header.frame_len();
+    match bytes.len() {
+        n if n == end => Candidate::Accept,
+        n if n < end + HEADER_LEN => Candidate::NeedMore,
+        _ if looks_like_adu(&bytes[end..]) => Candidate::Accept,
+        _ => Candidate::Reject,
+    }
+}

@@ -561,23 +561,21 @@ impl StreamDissector for ModbusDissector {
             };
             let state = &mut self.frame[dir.index()];
             if state.resync {
-                // Resynchronising: only a plausible header ends the skip.
-                if !mbap::looks_like_adu(rest) {
-                    state.skipped += 1;
-                    pos += 1;
-                    continue;
+                // Resynchronising: only a plausible frame ends the skip.
+                match mbap::resync_candidate(rest) {
+                    mbap::Candidate::Accept => {}
+                    mbap::Candidate::NeedMore => return pos,
+                    mbap::Candidate::Reject => {
+                        state.skipped += 1;
+                        pos += 1;
+                        continue;
+                    }
                 }
             } else if let Err(err) = header.validate() {
                 state.after_error = true;
                 cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
-                if let mbap::HeaderError::BadProtocolId(_) = err {
-                    // The length is plausible: skip this one frame, go on.
-                    if rest.len() < header.frame_len() {
-                        return pos;
-                    }
-                    pos += header.frame_len();
-                    continue;
-                }
+                // Do not trust the length of a bad header (it could swallow
+                // the valid PDUs after it): resynchronise byte by byte.
                 if !state.seen_valid {
                     cx.anomaly(
                         NAME,

@@ -293,13 +293,18 @@ fn every_fixture_split_at_every_offset_gives_the_same_events() {
 }
 
 #[test]
-fn anomaly_bad_protocol_id_skips_one_frame() {
+fn anomaly_bad_protocol_id_resynchronises() {
     let mut bytes = hex("0001 0001 0006 01 03 0000 0001"); // protocol id 1
     bytes.extend(hex(READ_HOLDING_REQ));
     let seen = run(&[(TO_S, &bytes)]);
-    assert_eq!(seen[0], "anomaly:bad_protocol_id");
-    assert_eq!(seen[1], "anomaly:pdu_after_parse_error");
-    assert!(seen[2].contains(r#""transaction_id":6"#));
+    assert_eq!(seen[..3], ["anomaly:bad_protocol_id", "anomaly:non_modbus_traffic", "anomaly:pdu_after_parse_error"]);
+    assert!(seen[3].contains(r#""transaction_id":6"#));
+    // A bad header with a large length does not swallow the PDUs after it.
+    let mut bytes = hex("0001 0001 0100 01 03 0000 0001"); // protocol id 1, length 256
+    bytes.extend(hex(READ_HOLDING_REQ));
+    let seen = run(&[(TO_S, &hex(READ_HOLDING_REQ)), (TO_S, &bytes)]);
+    assert_eq!(seen[..2], ["anomaly:bad_protocol_id", "anomaly:pdu_after_parse_error"]);
+    assert_eq!(seen.len(), 4, "{seen:?}");
 }
 
 #[test]

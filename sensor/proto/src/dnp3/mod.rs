@@ -1,0 +1,1080 @@
+//! DNP3 (IEEE 1815) over TCP and UDP: link frames with their CRCs, transport
+//! reassembly, application fragments with their objects and points, requests
+//! paired with responses by application sequence number.
+//!
+//! * [`link`]: the FT3 frame, CRC-16, resynchronisation, the port probe.
+//! * [`transport`]: FIR/FIN/sequence and fragment reassembly per address pair.
+//! * [`app`]: application control, function code, internal indications.
+//! * [`objects`]: object headers, qualifiers, point values.
+//! * [`codes`]: the code points as open enums.
+//!
+//! [`Dnp3Dissector`] is one flow's state. Roles come from the application
+//! function code (129–131 are sent by outstations), not from the TCP
+//! direction, because a master may well be the TCP server. A request waits
+//! (its fragment copied into a reused buffer) until the response with the same
+//! sequence number from the same outstation completes the [`Transaction`];
+//! unsolicited responses, confirms and `_no_ack` requests are emitted alone.
+
+pub mod app;
+pub mod codes;
+pub mod link;
+pub mod objects;
+pub mod transport;
+
+pub use app::{AppControl, AppHeader, Iin};
+pub use codes::{
+    AttributeType, AttributeVariation, CommandStatus, FunctionCode, LinkFunction, OpType, TripClose,
+};
+pub use link::LinkError;
+pub use objects::{
+    Attribute, Crob, FileObject, ObjectError, ObjectHeader, ObjectLimits, Objects, Point, Range,
+    Time, Value,
+};
+pub use transport::{TransportConfig, TransportError};
+
+use crate::event::{AppEvent, Context, DatagramDissector, Direction, StreamDissector, Timestamp};
+use crate::json::JsonWriter;
+
+/// The well-known DNP3 port (TCP and UDP).
+pub const PORT: u16 = 20000;
+
+/// Object headers written per message in EVE output.
+pub const EVE_MAX_OBJECTS: usize = 32;
+/// Points written per object header in EVE output.
+pub const EVE_MAX_POINTS: usize = 32;
+/// Bytes of an octet string, file data or raw object written in EVE output.
+pub const EVE_MAX_BYTES: usize = 256;
+
+/// Whether `bytes` start with a DNP3 link frame (start octets, header CRC,
+/// known link function): recognises DNP3 on other ports.
+pub fn probe(bytes: &[u8]) -> bool {
+    link::probe(bytes)
+}
+
+/// Limits of one flow's DNP3 state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dnp3Config {
+    /// Transport reassembly limits.
+    pub transport: TransportConfig,
+    /// Object and point limits per fragment.
+    pub objects: ObjectLimits,
+    /// Requests awaiting a response before the oldest is given up.
+    pub max_outstanding: usize,
+}
+
+impl Default for Dnp3Config {
+    fn default() -> Self {
+        Dnp3Config {
+            transport: TransportConfig::default(),
+            objects: ObjectLimits::default(),
+            max_outstanding: 32,
+        }
+    }
+}
+
+/// One application fragment, decoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Message<'a> {
+    /// Time of the packet that completed the fragment.
+    pub ts: Timestamp,
+    /// Link source address.
+    pub source: u16,
+    /// Link destination address.
+    pub destination: u16,
+    /// Link control octet of the frame that completed the fragment.
+    pub link_control: link::Control,
+    /// Application header.
+    pub header: AppHeader,
+    /// The whole fragment (application header first).
+    pub fragment: &'a [u8],
+    /// The objects that parsed (all of them when `error` is `None`).
+    pub objects: Objects<'a>,
+    /// Why object parsing stopped early, if it did.
+    pub error: Option<ObjectError>,
+}
+
+impl<'a> Message<'a> {
+    /// Decodes a fragment; an error when it is too short for its header.
+    pub fn decode(
+        ts: Timestamp,
+        link: &link::Header,
+        fragment: &'a [u8],
+        limits: ObjectLimits,
+    ) -> Result<Message<'a>, app::HeaderTooShort> {
+        let (header, rest) = app::read_header(fragment)?;
+        let function = header.function;
+        let (objects, error) = if function.is_reserved() {
+            (Objects::default(), None)
+        } else {
+            let with_data = function.is_response() || function.request_carries_data();
+            objects::parse(rest, with_data, limits)
+        };
+        Ok(Message {
+            ts,
+            source: link.source,
+            destination: link.destination,
+            link_control: link.control,
+            header,
+            fragment,
+            objects,
+            error,
+        })
+    }
+
+    /// Application function code.
+    pub fn function(&self) -> FunctionCode {
+        self.header.function
+    }
+
+    /// Function name (snake_case), `None` when reserved.
+    pub fn function_name(&self) -> Option<&'static str> {
+        self.header.function.name()
+    }
+
+    /// Application control octet (FIR, FIN, CON, UNS, SEQ).
+    pub fn control(&self) -> AppControl {
+        self.header.control
+    }
+
+    /// Internal indications (responses only).
+    pub fn iin(&self) -> Option<Iin> {
+        self.header.iin
+    }
+
+    /// Whether this is an unsolicited response.
+    pub fn is_unsolicited(&self) -> bool {
+        self.header.function == FunctionCode::UnsolicitedResponse
+    }
+
+    /// Object headers, in order.
+    pub fn object_headers(&self) -> objects::ObjectIter<'a> {
+        self.objects.iter()
+    }
+
+    /// Every point of every object header.
+    pub fn points(&self) -> impl Iterator<Item = (ObjectHeader<'a>, Point<'a>)> + 'a {
+        self.objects
+            .iter()
+            .flat_map(|h| h.points().map(move |p| (h, p)))
+    }
+
+    /// Control relay output blocks (g12v1/v2) with their point indexes.
+    pub fn crobs(&self) -> impl Iterator<Item = (u32, Crob)> + 'a {
+        self.points().filter_map(|(_, p)| match p.value {
+            Value::Crob(crob) => Some((p.index, crob)),
+            _ => None,
+        })
+    }
+
+    /// File names in group 70 objects (file commands, descriptors,
+    /// specification strings).
+    pub fn file_names(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.points().filter_map(|(_, p)| match p.value {
+            Value::File(file) => file.name(),
+            _ => None,
+        })
+    }
+
+    /// Device attributes (group 0) carried with data.
+    pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + 'a {
+        self.points().filter_map(|(_, p)| match p.value {
+            Value::Attribute(attr) => Some(attr),
+            _ => None,
+        })
+    }
+
+    /// The value of one device attribute, if present.
+    pub fn attribute(&self, variation: AttributeVariation) -> Option<&'a [u8]> {
+        self.attributes()
+            .find(|a| a.variation == variation)
+            .map(|a| a.value)
+    }
+}
+
+/// A request and its response, or either alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transaction<'a> {
+    /// Master address (request source, response destination).
+    pub master: u16,
+    /// Outstation address.
+    pub outstation: u16,
+    /// The request, when seen.
+    pub request: Option<Message<'a>>,
+    /// The response, when seen.
+    pub response: Option<Message<'a>>,
+}
+
+impl<'a> Transaction<'a> {
+    /// `request_response`, `request`, `response` or `unsolicited`.
+    pub fn kind(&self) -> &'static str {
+        match (&self.request, &self.response) {
+            (Some(_), Some(_)) => "request_response",
+            (Some(_), None) => "request",
+            (None, Some(r)) if r.is_unsolicited() => "unsolicited",
+            _ => "response",
+        }
+    }
+
+    /// The function of the transaction: the request's, else the response's.
+    pub fn function(&self) -> FunctionCode {
+        self.request
+            .or(self.response)
+            .map_or(FunctionCode::Unknown(0xff), |m| m.function())
+    }
+
+    /// Internal indications of the response.
+    pub fn iin(&self) -> Option<Iin> {
+        self.response.and_then(|r| r.iin())
+    }
+
+    /// Device attribute from the response (or, for writes, the request).
+    pub fn attribute(&self, variation: AttributeVariation) -> Option<&'a [u8]> {
+        self.response
+            .and_then(|r| r.attribute(variation))
+            .or_else(|| self.request.and_then(|r| r.attribute(variation)))
+    }
+
+    /// Vendor name (g0v252).
+    pub fn vendor_name(&self) -> Option<&'a [u8]> {
+        self.attribute(AttributeVariation::VendorName)
+    }
+
+    /// Product name and model (g0v250).
+    pub fn product_name(&self) -> Option<&'a [u8]> {
+        self.attribute(AttributeVariation::ProductName)
+    }
+
+    /// Software / firmware version (g0v242).
+    pub fn software_version(&self) -> Option<&'a [u8]> {
+        self.attribute(AttributeVariation::SoftwareVersion)
+    }
+
+    /// Hardware version (g0v243).
+    pub fn hardware_version(&self) -> Option<&'a [u8]> {
+        self.attribute(AttributeVariation::HardwareVersion)
+    }
+
+    /// Serial number (g0v248).
+    pub fn serial_number(&self) -> Option<&'a [u8]> {
+        self.attribute(AttributeVariation::SerialNumber)
+    }
+
+    /// Writes the body of the EVE `dnp3` object.
+    pub fn write_eve(&self, w: &mut JsonWriter<'_>) {
+        w.field_str("type", self.kind());
+        w.field_u64("master", u64::from(self.master));
+        w.field_u64("outstation", u64::from(self.outstation));
+        if let Some(req) = &self.request {
+            w.key("request").begin_object();
+            write_message(w, req);
+            w.end_object();
+        }
+        if let Some(resp) = &self.response {
+            w.key("response").begin_object();
+            write_message(w, resp);
+            w.end_object();
+        }
+    }
+}
+
+fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>) {
+    w.field_u64("src", u64::from(m.source));
+    w.field_u64("dst", u64::from(m.destination));
+    w.field_bool("dir", m.link_control.dir());
+    let lf = m.link_control.function();
+    w.field_code(
+        "link_function_code",
+        u64::from(lf.raw() & 0x0f),
+        "link_function",
+        lf.name(),
+    );
+    let c = m.control();
+    w.key("control").begin_object();
+    w.field_bool("fir", c.fir());
+    w.field_bool("fin", c.fin());
+    w.field_bool("con", c.con());
+    w.field_bool("uns", c.uns());
+    w.field_u64("sequence", u64::from(c.seq()));
+    w.end_object();
+    let f = m.function();
+    w.field_code("function_code", u64::from(f.raw()), "function", f.name());
+    if let Some(iin) = m.iin() {
+        w.key("iin").begin_object();
+        w.field_u64("raw", u64::from(iin.0));
+        w.key("indicators").begin_array();
+        for name in iin.names() {
+            w.str(name);
+        }
+        w.end_array();
+        w.end_object();
+    }
+    w.field_u64("object_count", m.objects.len() as u64);
+    w.key("objects").begin_array();
+    for header in m.objects.iter().take(EVE_MAX_OBJECTS) {
+        write_object(w, &header);
+    }
+    w.end_array();
+    if m.objects.len() > EVE_MAX_OBJECTS {
+        w.field_u64(
+            "objects_truncated",
+            (m.objects.len() - EVE_MAX_OBJECTS) as u64,
+        );
+    }
+    w.field_bool("complete", m.error.is_none() && !f.is_reserved());
+    if let Some(err) = &m.error {
+        w.key("error").display(err);
+        w.field_str("error_name", err.anomaly_name());
+    }
+    if f.is_reserved() {
+        w.field_hex("data", cap(m.fragment));
+    }
+}
+
+fn cap(bytes: &[u8]) -> &[u8] {
+    bytes.get(..EVE_MAX_BYTES).unwrap_or(bytes)
+}
+
+fn write_object(w: &mut JsonWriter<'_>, h: &ObjectHeader<'_>) {
+    w.begin_object();
+    w.field_u64("group", u64::from(h.group));
+    w.field_u64("variation", u64::from(h.variation));
+    w.field_u64("qualifier", u64::from(h.qualifier));
+    w.field_u64("prefix_code", u64::from(h.prefix_code()));
+    w.field_u64("range_code", u64::from(h.range_code()));
+    match h.range {
+        Range::StartStop { start, stop } => {
+            w.field_u64("start", u64::from(start));
+            w.field_u64("stop", u64::from(stop));
+        }
+        Range::All => {}
+        Range::Count(_) => {}
+    }
+    w.field_u64("count", u64::from(h.count()));
+    let mut points = h.points();
+    let mut any = false;
+    for p in points.by_ref().take(EVE_MAX_POINTS) {
+        if !any {
+            w.key("points").begin_array();
+            any = true;
+        }
+        write_point(w, h.group, &p);
+    }
+    if any {
+        w.end_array();
+        let rest = points.count();
+        if rest > 0 {
+            w.field_u64("points_truncated", rest as u64);
+        }
+    }
+    w.end_object();
+}
+
+fn write_time(w: &mut JsonWriter<'_>, time: Option<Time>) {
+    match time {
+        Some(Time::Absolute(ms)) => {
+            w.field_u64("time_ms", ms);
+        }
+        Some(Time::Relative(ms)) => {
+            w.field_u64("relative_time_ms", u64::from(ms));
+        }
+        None => {}
+    }
+}
+
+fn write_point(w: &mut JsonWriter<'_>, group: u8, p: &Point<'_>) {
+    w.begin_object();
+    w.field_u64("index", u64::from(p.index));
+    match p.value {
+        Value::None => {}
+        Value::Bit(on) => {
+            w.field_bool("state", on);
+        }
+        Value::DoubleBit(state) => {
+            w.field_u64("state", u64::from(state));
+        }
+        Value::Binary { flags, time } => {
+            w.field_u64("flags", u64::from(flags));
+            if matches!(group, 3 | 4) {
+                w.field_u64("state", u64::from(flags >> 6));
+            } else {
+                w.field_bool("state", flags & 0x80 != 0);
+            }
+            write_time(w, time);
+        }
+        Value::Counter { flags, value, time } => {
+            if let Some(flags) = flags {
+                w.field_u64("flags", u64::from(flags));
+            }
+            w.field_u64("value", u64::from(value));
+            write_time(w, time);
+        }
+        Value::Analog { flags, value, time } => {
+            if let Some(flags) = flags {
+                w.field_u64("flags", u64::from(flags));
+            }
+            w.key("value").f64(value);
+            write_time(w, time);
+        }
+        Value::AnalogCommand {
+            value,
+            status,
+            time,
+        } => {
+            w.key("value").f64(value);
+            w.field_code(
+                "status",
+                u64::from(status.raw()),
+                "status_name",
+                status.name(),
+            );
+            write_time(w, time);
+        }
+        Value::Crob(c) => {
+            w.field_u64("control_code", u64::from(c.code));
+            let op = c.op_type();
+            w.field_code("op_type", u64::from(op.raw()), "operation", op.name());
+            let tc = c.trip_close();
+            w.field_code("tcc", u64::from(tc.raw()), "trip_close", tc.name());
+            w.field_bool("queue", c.queue());
+            w.field_bool("clear", c.clear());
+            w.field_u64("count", u64::from(c.count));
+            w.field_u64("on_time", u64::from(c.on_time));
+            w.field_u64("off_time", u64::from(c.off_time));
+            w.field_code(
+                "status",
+                u64::from(c.status.raw()),
+                "status_name",
+                c.status.name(),
+            );
+        }
+        Value::Time(ms) => {
+            w.field_u64("time_ms", ms);
+        }
+        Value::TimeInterval {
+            time,
+            interval,
+            units,
+        } => {
+            w.field_u64("time_ms", time);
+            w.field_u64("interval", u64::from(interval));
+            if let Some(units) = units {
+                w.field_u64("units", u64::from(units));
+            }
+        }
+        Value::Delay(d) => {
+            w.field_u64("delay", u64::from(d));
+        }
+        Value::Attribute(a) => {
+            w.field_code(
+                "attribute_code",
+                u64::from(a.variation.raw()),
+                "attribute",
+                a.variation.name(),
+            );
+            w.field_code(
+                "data_type_code",
+                u64::from(a.data_type.raw()),
+                "data_type",
+                a.data_type.name(),
+            );
+            if a.is_text() {
+                w.field_bytes_str("value", cap(a.value));
+            } else if let Some(v) = a.as_int() {
+                w.key("value").i64(v);
+            } else {
+                w.field_hex("value_hex", cap(a.value));
+            }
+        }
+        Value::OctetString(bytes) => {
+            w.field_u64("length", bytes.len() as u64);
+            w.field_hex("value_hex", cap(bytes));
+        }
+        Value::File(f) => write_file(w, &f),
+        Value::Auth(bytes) | Value::Raw(bytes) => {
+            w.field_u64("length", bytes.len() as u64);
+            w.field_hex("data", cap(bytes));
+        }
+    }
+    w.end_object();
+}
+
+fn write_file(w: &mut JsonWriter<'_>, f: &FileObject<'_>) {
+    w.key("file").begin_object();
+    match *f {
+        FileObject::Authentication {
+            user,
+            password_len,
+            key,
+        } => {
+            w.field_str("object", "authentication");
+            w.field_bytes_str("user", cap(user));
+            w.field_u64("password_length", u64::from(password_len));
+            w.field_u64("key", u64::from(key));
+        }
+        FileObject::Command {
+            name,
+            created,
+            permissions,
+            key,
+            size,
+            mode,
+            max_block,
+            request_id,
+        } => {
+            w.field_str("object", "command");
+            w.field_bytes_str("name", cap(name));
+            w.field_u64("mode", u64::from(mode));
+            w.field_str(
+                "mode_name",
+                match mode {
+                    0 => "null",
+                    1 => "read",
+                    2 => "write",
+                    3 => "append",
+                    _ => "unknown",
+                },
+            );
+            w.field_u64("created_ms", created);
+            w.field_u64("permissions", u64::from(permissions));
+            w.field_u64("key", u64::from(key));
+            w.field_u64("size", u64::from(size));
+            w.field_u64("max_block", u64::from(max_block));
+            w.field_u64("request_id", u64::from(request_id));
+        }
+        FileObject::CommandStatus {
+            handle,
+            size,
+            max_block,
+            request_id,
+            status,
+            text,
+        } => {
+            w.field_str("object", "command_status");
+            w.field_u64("handle", u64::from(handle));
+            w.field_u64("size", u64::from(size));
+            w.field_u64("max_block", u64::from(max_block));
+            w.field_u64("request_id", u64::from(request_id));
+            w.field_u64("status", u64::from(status));
+            if !text.is_empty() {
+                w.field_bytes_str("text", cap(text));
+            }
+        }
+        FileObject::Transport {
+            handle,
+            block,
+            last,
+            data,
+        } => {
+            w.field_str("object", "transport");
+            w.field_u64("handle", u64::from(handle));
+            w.field_u64("block", u64::from(block));
+            w.field_bool("last", last);
+            w.field_u64("length", data.len() as u64);
+            w.field_hex("data", cap(data));
+        }
+        FileObject::TransportStatus {
+            handle,
+            block,
+            last,
+            status,
+            text,
+        } => {
+            w.field_str("object", "transport_status");
+            w.field_u64("handle", u64::from(handle));
+            w.field_u64("block", u64::from(block));
+            w.field_bool("last", last);
+            w.field_u64("status", u64::from(status));
+            if !text.is_empty() {
+                w.field_bytes_str("text", cap(text));
+            }
+        }
+        FileObject::Descriptor {
+            name,
+            file_type,
+            size,
+            created,
+            permissions,
+            request_id,
+        } => {
+            w.field_str("object", "descriptor");
+            w.field_bytes_str("name", cap(name));
+            w.field_u64("file_type", u64::from(file_type));
+            w.field_u64("size", u64::from(size));
+            w.field_u64("created_ms", created);
+            w.field_u64("permissions", u64::from(permissions));
+            w.field_u64("request_id", u64::from(request_id));
+        }
+        FileObject::Specification { name } => {
+            w.field_str("object", "specification");
+            w.field_bytes_str("name", cap(name));
+        }
+        FileObject::Raw(data) => {
+            w.field_str("object", "raw");
+            w.field_hex("data", cap(data));
+        }
+    }
+    w.end_object();
+}
+
+/// Counters of one flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dnp3Stats {
+    /// Link frames with a good header CRC.
+    pub frames: u64,
+    /// Of those, frames without user data (link resets, status, acks).
+    pub link_only_frames: u64,
+    /// Application fragments completed.
+    pub fragments: u64,
+    /// Bytes skipped while looking for start octets.
+    pub skipped_bytes: u64,
+}
+
+/// A request waiting for its response, its fragment in a reused buffer.
+#[derive(Debug)]
+struct Pending {
+    master: u16,
+    outstation: u16,
+    seq: u8,
+    ts: Timestamp,
+    link: link::Header,
+    buf: Vec<u8>,
+}
+
+/// Per-direction framing state.
+#[derive(Debug, Default, Clone, Copy)]
+struct FrameState {
+    /// Bytes are being skipped; further garbage is not reported again.
+    in_garbage: bool,
+    /// After a gap: framing errors are expected and not reported.
+    quiet: bool,
+}
+
+/// Application-layer state: pending requests and expected continuations.
+#[derive(Debug, Default)]
+struct Pairing {
+    pending: Vec<Pending>,
+    spare: Vec<Vec<u8>>,
+    /// (master, outstation, next sequence) of multi-fragment responses.
+    continuations: Vec<(u16, u16, u8)>,
+}
+
+/// DNP3 state of one flow (TCP or UDP).
+#[derive(Debug)]
+pub struct Dnp3Dissector {
+    config: Dnp3Config,
+    frame: [FrameState; 2],
+    scratch: [u8; link::MAX_USER_DATA],
+    transport: transport::Reassembler,
+    pairing: Pairing,
+    stats: Dnp3Stats,
+}
+
+impl Default for Dnp3Dissector {
+    fn default() -> Self {
+        Dnp3Dissector::new(Dnp3Config::default())
+    }
+}
+
+const NAME: &str = "dnp3";
+
+/// Detail of anomalies that carry a few values.
+struct Detail<F: Fn(&mut core::fmt::Formatter<'_>) -> core::fmt::Result>(F);
+
+impl<F: Fn(&mut core::fmt::Formatter<'_>) -> core::fmt::Result> core::fmt::Display for Detail<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        (self.0)(f)
+    }
+}
+
+impl Dnp3Dissector {
+    /// A dissector with the given limits.
+    pub fn new(config: Dnp3Config) -> Dnp3Dissector {
+        Dnp3Dissector {
+            config,
+            frame: [FrameState::default(); 2],
+            scratch: [0; link::MAX_USER_DATA],
+            transport: transport::Reassembler::new(config.transport),
+            pairing: Pairing::default(),
+            stats: Dnp3Stats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Dnp3Stats {
+        self.stats
+    }
+
+    /// Requests currently waiting for a response.
+    pub fn outstanding(&self) -> usize {
+        self.pairing.pending.len()
+    }
+
+    /// Heap bytes held by reassembly and pending-request buffers.
+    pub fn memory(&self) -> usize {
+        self.transport.memory()
+            + self
+                .pairing
+                .pending
+                .iter()
+                .map(|p| p.buf.capacity())
+                .sum::<usize>()
+            + self.pairing.spare.iter().map(Vec::capacity).sum::<usize>()
+    }
+
+    /// Scans `data` for frames. With `datagram`, a frame cut short by the
+    /// end is an anomaly and everything is consumed.
+    fn scan(&mut self, dir: Direction, data: &[u8], datagram: bool, cx: &mut Context<'_>) -> usize {
+        let lane = dir.index();
+        let mut pos = 0;
+        while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
+            match link::find_start(rest) {
+                Some(0) => {}
+                found => {
+                    let skip = found.unwrap_or(rest.len());
+                    self.skip(lane, dir, skip, cx);
+                    pos += skip;
+                    continue;
+                }
+            }
+            if rest.len() < link::HEADER_LEN {
+                return self.incomplete(dir, pos, data.len(), link::HEADER_LEN, datagram, cx);
+            }
+            match link::read_header(rest) {
+                None => {
+                    self.skip(lane, dir, 1, cx);
+                    pos += 1;
+                }
+                Some(Err(err @ LinkError::LengthTooSmall(_))) => {
+                    if !self.frame[lane].quiet {
+                        cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                    }
+                    self.stats.frames += 1;
+                    pos += link::HEADER_LEN;
+                }
+                Some(Err(err)) => {
+                    let state = &mut self.frame[lane];
+                    if !state.quiet {
+                        cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                    }
+                    // The rest of the broken frame is skipped quietly.
+                    state.in_garbage = true;
+                    self.stats.skipped_bytes += 2;
+                    pos += 2;
+                }
+                Some(Ok(header)) => {
+                    let len = header.frame_len();
+                    let Some(frame) = rest.get(..len) else {
+                        return self.incomplete(dir, pos, data.len(), len, datagram, cx);
+                    };
+                    self.frame[lane] = FrameState::default();
+                    self.on_frame(dir, &header, frame, cx);
+                    pos += len;
+                }
+            }
+        }
+        pos
+    }
+
+    fn skip(&mut self, lane: usize, dir: Direction, n: usize, cx: &mut Context<'_>) {
+        let state = &mut self.frame[lane];
+        if !state.in_garbage && !state.quiet {
+            let detail = Detail(|f| write!(f, "{n} bytes before the 0x05 0x64 start octets"));
+            cx.anomaly(NAME, "invalid_start_octets", &detail, Some(dir));
+        }
+        state.in_garbage = true;
+        self.stats.skipped_bytes += n as u64;
+    }
+
+    fn incomplete(
+        &mut self,
+        dir: Direction,
+        pos: usize,
+        end: usize,
+        needed: usize,
+        datagram: bool,
+        cx: &mut Context<'_>,
+    ) -> usize {
+        if !datagram {
+            return pos; // wait for the rest: at most one frame is held
+        }
+        let err = LinkError::Truncated {
+            needed,
+            available: end - pos,
+        };
+        cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+        end
+    }
+
+    fn on_frame(
+        &mut self,
+        dir: Direction,
+        header: &link::Header,
+        frame: &[u8],
+        cx: &mut Context<'_>,
+    ) {
+        self.stats.frames += 1;
+        let function = header.control.function();
+        if !function.is_known() {
+            let raw = header.control.0;
+            let detail = Detail(|f| {
+                write!(
+                    f,
+                    "link control {raw:#04x}: function {} (prm {}) is not defined",
+                    raw & 0x0f,
+                    raw >> 6 & 1
+                )
+            });
+            cx.anomaly(NAME, "unknown_link_function", &detail, Some(dir));
+            self.stats.link_only_frames += 1;
+            return;
+        }
+        if !function.carries_user_data() {
+            self.stats.link_only_frames += 1;
+            if header.data_len() > 0 {
+                let err = LinkError::FrameTooLong {
+                    function,
+                    length: header.length,
+                };
+                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+            }
+            return;
+        }
+        let n = match link::extract_data(header, frame, &mut self.scratch) {
+            Ok(n) => n,
+            Err(err) => {
+                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                return;
+            }
+        };
+        let segment = self.scratch.get(..n).unwrap_or(&[]);
+        let mut report =
+            |err: TransportError| cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+        let fragment = self.transport.push(
+            dir.index(),
+            header.source,
+            header.destination,
+            segment,
+            &mut report,
+        );
+        if let Some(fragment) = fragment {
+            self.stats.fragments += 1;
+            on_fragment(&mut self.pairing, &self.config, dir, header, fragment, cx);
+        }
+    }
+}
+
+fn on_fragment(
+    pairing: &mut Pairing,
+    config: &Dnp3Config,
+    dir: Direction,
+    link: &link::Header,
+    fragment: &[u8],
+    cx: &mut Context<'_>,
+) {
+    let msg = match Message::decode(cx.ts, link, fragment, config.objects) {
+        Ok(msg) => msg,
+        Err(err) => {
+            cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+            return;
+        }
+    };
+    let function = msg.function();
+    if function.is_reserved() {
+        let raw = function.raw();
+        let detail = Detail(|f| {
+            write!(
+                f,
+                "application function code {raw} ({raw:#04x}) is reserved"
+            )
+        });
+        cx.anomaly(NAME, "reserved_function_code", &detail, Some(dir));
+    }
+    if link.is_broadcast() {
+        let dst = link.destination;
+        let detail = Detail(|f| write!(f, "fragment to broadcast address {dst:#06x} ({function})"));
+        cx.anomaly(NAME, "broadcast_destination", &detail, Some(dir));
+    }
+    if let Some(err) = &msg.error {
+        cx.anomaly(NAME, err.anomaly_name(), err, Some(dir));
+    }
+    let seq = msg.control().seq();
+    if function.is_response() {
+        let (master, outstation) = (link.destination, link.source);
+        let alone = Transaction {
+            master,
+            outstation,
+            request: None,
+            response: Some(msg),
+        };
+        if function == FunctionCode::UnsolicitedResponse {
+            cx.emit(AppEvent::Dnp3(&alone));
+            return;
+        }
+        let continuation = pairing
+            .continuations
+            .iter()
+            .position(|&(m, o, _)| m == master && o == outstation);
+        if !msg.control().fir() {
+            match continuation {
+                Some(i) if pairing.continuations[i].2 == seq => {
+                    if msg.control().fin() {
+                        pairing.continuations.swap_remove(i);
+                    } else {
+                        pairing.continuations[i].2 = (seq + 1) & 0x0f;
+                    }
+                }
+                _ => {
+                    let detail = Detail(|f| {
+                        write!(f, "response fragment {seq} from {outstation} to {master} continues no response")
+                    });
+                    cx.anomaly(NAME, "response_without_request", &detail, Some(dir));
+                }
+            }
+            cx.emit(AppEvent::Dnp3(&alone));
+            return;
+        }
+        if let Some(i) = continuation {
+            pairing.continuations.swap_remove(i);
+        }
+        if !msg.control().fin() && pairing.continuations.len() < config.max_outstanding.max(1) {
+            pairing
+                .continuations
+                .push((master, outstation, (seq + 1) & 0x0f));
+        }
+        let found = pairing
+            .pending
+            .iter()
+            .position(|p| p.master == master && p.outstation == outstation && p.seq == seq);
+        let Some(i) = found else {
+            let detail = Detail(|f| {
+                write!(
+                    f,
+                    "{function} sequence {seq} from {outstation} to {master} without a request"
+                )
+            });
+            cx.anomaly(NAME, "response_without_request", &detail, Some(dir));
+            cx.emit(AppEvent::Dnp3(&alone));
+            return;
+        };
+        let pending = pairing.pending.remove(i);
+        if let Ok(request) =
+            Message::decode(pending.ts, &pending.link, &pending.buf, config.objects)
+        {
+            let tx = Transaction {
+                master,
+                outstation,
+                request: Some(request),
+                response: Some(msg),
+            };
+            cx.emit(AppEvent::Dnp3(&tx));
+        }
+        pairing.recycle(pending.buf);
+        return;
+    }
+    let (master, outstation) = (link.source, link.destination);
+    if function.expects_no_response() || function.is_reserved() {
+        let tx = Transaction {
+            master,
+            outstation,
+            request: Some(msg),
+            response: None,
+        };
+        cx.emit(AppEvent::Dnp3(&tx));
+        return;
+    }
+    // A request with the same sequence number replaces an earlier one (a
+    // retry, or a sequence number reused after the earlier one went
+    // unanswered): the earlier one is emitted alone.
+    if let Some(i) = pairing
+        .pending
+        .iter()
+        .position(|p| p.master == master && p.outstation == outstation && p.seq == seq)
+    {
+        let old = pairing.pending.remove(i);
+        emit_alone(&old, config, cx);
+        pairing.recycle(old.buf);
+    }
+    if pairing.pending.len() >= config.max_outstanding.max(1) {
+        let limit = config.max_outstanding;
+        let detail = Detail(|f| {
+            write!(
+                f,
+                "more than {limit} requests without a response; the oldest is given up"
+            )
+        });
+        cx.anomaly(NAME, "too_many_outstanding_requests", &detail, Some(dir));
+        let old = pairing.pending.remove(0);
+        emit_alone(&old, config, cx);
+        pairing.recycle(old.buf);
+    }
+    let mut buf = pairing.spare.pop().unwrap_or_default();
+    buf.extend_from_slice(fragment);
+    pairing.pending.push(Pending {
+        master,
+        outstation,
+        seq,
+        ts: cx.ts,
+        link: *link,
+        buf,
+    });
+}
+
+impl Pairing {
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        if self.spare.len() < 4 {
+            self.spare.push(buf);
+        }
+    }
+}
+
+fn emit_alone(pending: &Pending, config: &Dnp3Config, cx: &mut Context<'_>) {
+    let Ok(request) = Message::decode(pending.ts, &pending.link, &pending.buf, config.objects)
+    else {
+        return;
+    };
+    let tx = Transaction {
+        master: pending.master,
+        outstation: pending.outstation,
+        request: Some(request),
+        response: None,
+    };
+    let saved = cx.ts;
+    cx.ts = pending.ts;
+    cx.emit(AppEvent::Dnp3(&tx));
+    cx.ts = saved;
+}
+
+impl StreamDissector for Dnp3Dissector {
+    fn parse(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>) -> usize {
+        self.scan(dir, data, false, cx)
+    }
+
+    fn gap(&mut self, dir: Direction, _cx: &mut Context<'_>) {
+        self.frame[dir.index()] = FrameState {
+            in_garbage: true,
+            quiet: true,
+        };
+        self.transport.reset_lane(dir.index());
+    }
+
+    fn flush(&mut self, cx: &mut Context<'_>) {
+        for pending in core::mem::take(&mut self.pairing.pending) {
+            emit_alone(&pending, &self.config, cx);
+        }
+    }
+}
+
+impl DatagramDissector for Dnp3Dissector {
+    fn parse_datagram(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>) {
+        self.frame[dir.index()].in_garbage = false;
+        self.scan(dir, data, true, cx);
+    }
+
+    fn flush(&mut self, cx: &mut Context<'_>) {
+        StreamDissector::flush(self, cx);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1146 @@
+//! Siemens S7 over ISO-on-TCP: TPKT framing, COTP connection and data
+//! TPDUs, S7comm jobs and acks paired by PDU reference, userdata functions
+//! (SZL, block lists, clock, password, alarms), and S7comm-plus headers.
+//!
+//! * [`tpkt`]: RFC 1006 framing, resynchronisation and the port probe.
+//! * [`cotp`]: ISO 8073 TPDUs, connection parameters and S7 TSAPs.
+//! * [`s7`]: S7comm header, parameter and data parts of every function.
+//! * [`szl`]: system status list answers that identify a device.
+//! * [`plus`]: S7comm-plus framing and data header.
+//! * [`codes`]: the code points as open enums.
+//!
+//! [`S7Dissector`] is one flow's state. COTP data segments are reassembled
+//! into whole S7 PDUs (bounded by [`S7Config::max_pdu`]). A job, or a
+//! userdata request, waits in a bounded table keyed by direction and PDU
+//! reference; the ack (or userdata response) with the same reference coming
+//! the other way completes the [`Transaction`], emitted as one
+//! [`AppEvent::S7comm`](crate::event::AppEvent::S7comm). Jobs usually go to
+//! the PLC, but during a download the PLC sends the *download block* jobs,
+//! so pairing does not assume a direction. Acks without a job, userdata
+//! pushes and PDUs of unknown type are emitted alone; a job never answered is
+//! emitted alone when its reference is reused, when the table overflows, or
+//! when the flow ends. Each S7comm-plus PDU is emitted alone.
+//!
+//! # EVE
+//!
+//! Both S7comm and S7comm-plus produce `event_type: "s7comm"`;
+//! [`Transaction::write_eve`] writes the body of the `s7comm` object:
+//!
+//! ```json
+//! {"cotp":{"calling_tsap":"0100","called_tsap":"0102","connection_type":1,
+//!          "connection_type_name":"pg","rack":0,"slot":2,"tpdu_size":1024},
+//!  "rosctr":1,"rosctr_name":"job","pdu_ref":24,
+//!  "request":{"rosctr":1,"rosctr_name":"job","function":5,"function_name":"write_var",
+//!    "item_count":1,"items":[{"syntax_id":16,"syntax_id_name":"s7any","transport_size":8,
+//!      "transport_size_name":"real","length":1,"db_number":0,"area":131,"area_name":"flags",
+//!      "byte_address":16,"bit_address":0}],
+//!    "data":[{"return_code":0,"return_code_name":"reserved","transport_size":7,
+//!      "transport_size_name":"real","length":4,"value":"79e9f642"}]},
+//!  "response":{"rosctr":3,"rosctr_name":"ack_data","function":5,"function_name":"write_var",
+//!    "error_class":0,"error_class_name":"no_error","error_code":0,
+//!    "item_count":1,"items":[{"return_code":255,"return_code_name":"success"}]}}
+//! ```
+//!
+//! Userdata messages carry a `userdata` object (`type`, `group`, `group_name`,
+//! `subfunction`, `subfunction_name`, `sequence`, …) and their decoded payload
+//! (`szl`, `blocks`, `block`, `block_info`, `time`) or the raw `data` in hex.
+//! An SZL answer that identifies the device adds a top-level `identity`
+//! object (`order_number`, `firmware_version`, `module_name`, `plant_id`,
+//! `serial_number`, …). A body that does not fit its function has `error`
+//! (the reason) with the raw `parameter` and `data`. An S7comm-plus PDU
+//! writes `cotp` and an `s7commplus` object instead:
+//!
+//! ```json
+//! {"s7commplus":{"direction":"to_server","version":3,"version_name":"v3","data_length":86,
+//!   "integrity":true,"digest":"2c0a…","fragment":false,"understood":true,
+//!   "opcode":49,"opcode_name":"request","function":1266,"function_name":"set_variable",
+//!   "sequence":3,"session_id":949,"transport_flags":52,"body":"…"}}
+//! ```
+//!
+//! When the data header is not understood, `understood` is false and `error`
+//! says why; the raw `body` is always present.
+
+pub mod codes;
+pub mod cotp;
+pub mod plus;
+pub mod s7;
+pub mod szl;
+pub mod tpkt;
+
+pub use codes::{
+    Area, BlockType, ErrorClass, Function, PlusFunction, PlusOpcode, PlusVersion, Rosctr,
+    UserdataGroup, UserdataType,
+};
+pub use cotp::Tsap;
+pub use s7::{Body, BodyError, Detail, Pdu, Userdata};
+pub use szl::Identity;
+pub use tpkt::probe;
+
+use crate::event::{AppEvent, Context, Direction, StreamDissector, Timestamp};
+use crate::json::JsonWriter;
+
+/// The well-known ISO-on-TCP port.
+pub const PORT: u16 = 102;
+
+const NAME: &str = "s7comm";
+
+/// Limits of one flow's S7 state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S7Config {
+    /// Jobs awaiting an ack before the oldest is given up.
+    pub max_outstanding: usize,
+    /// Largest reassembled S7 / S7comm-plus PDU (sum of COTP DT segments).
+    pub max_pdu: usize,
+}
+
+impl Default for S7Config {
+    fn default() -> Self {
+        S7Config { max_outstanding: 32, max_pdu: 65_536 }
+    }
+}
+
+/// The COTP connection as seen on the wire (empty when the flow was picked
+/// up after its connection request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Connection {
+    /// A CR (or CC) was seen.
+    pub seen: bool,
+    /// A CC was seen.
+    pub confirmed: bool,
+    /// Calling (client) TSAP.
+    pub calling_tsap: Tsap,
+    /// Called (PLC) TSAP.
+    pub called_tsap: Tsap,
+    /// TPDU size in bytes.
+    pub tpdu_size: Option<u32>,
+    /// Protocol class of the CR.
+    pub class: u8,
+    /// PDU size negotiated by setup communication.
+    pub pdu_size: Option<u16>,
+}
+
+impl Connection {
+    /// Rack and slot of the PLC, from the called TSAP.
+    pub fn rack_slot(&self) -> Option<(u8, u8)> {
+        self.called_tsap.rack_slot()
+    }
+
+    /// Connection type (PG, OP, basic), from the called TSAP.
+    pub fn connection_type(&self) -> Option<codes::ConnectionType> {
+        self.called_tsap.connection_type()
+    }
+
+    /// Writes the `cotp` object (nothing when no CR / CC was seen).
+    pub fn write_eve(&self, w: &mut JsonWriter<'_>) {
+        if !self.seen {
+            return;
+        }
+        w.key("cotp").begin_object();
+        for (key, tsap) in [("calling_tsap", &self.calling_tsap), ("called_tsap", &self.called_tsap)] {
+            w.field_hex(key, tsap.as_bytes());
+            if let Some(text) = tsap.text() {
+                let mut name = [0u8; 24];
+                let n = key.len();
+                name[..n].copy_from_slice(key.as_bytes());
+                name[n..n + 5].copy_from_slice(b"_text");
+                w.field_str(core::str::from_utf8(&name[..n + 5]).unwrap_or(key), text);
+            }
+        }
+        if let Some(kind) = self.connection_type() {
+            w.field_code("connection_type", u64::from(kind.raw()), "connection_type_name", kind.name());
+        }
+        if let Some((rack, slot)) = self.rack_slot() {
+            w.field_u64("rack", u64::from(rack));
+            w.field_u64("slot", u64::from(slot));
+        }
+        if let Some(size) = self.tpdu_size {
+            w.field_u64("tpdu_size", u64::from(size));
+        }
+        if let Some(size) = self.pdu_size {
+            w.field_u64("pdu_size", u64::from(size));
+        }
+        w.end_object();
+    }
+}
+
+/// One S7comm PDU of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// Time of the packet that completed the PDU.
+    pub ts: Timestamp,
+    /// Direction it travelled.
+    pub direction: Direction,
+    /// The PDU.
+    pub pdu: Pdu<'a>,
+}
+
+/// One S7comm-plus PDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlusMessage<'a> {
+    /// Time of the packet that completed the PDU.
+    pub ts: Timestamp,
+    /// Direction it travelled.
+    pub direction: Direction,
+    /// The PDU.
+    pub pdu: plus::Pdu<'a>,
+}
+
+/// A job and its ack (or either alone), or one S7comm-plus PDU.
+///
+/// `request` holds jobs, userdata requests, pushes and PDUs of unknown type;
+/// `response` holds acks, ack_data and userdata responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transaction<'a> {
+    /// The COTP connection of the flow.
+    pub connection: &'a Connection,
+    /// The job / request, when seen.
+    pub request: Option<Message<'a>>,
+    /// The ack / response, when seen.
+    pub response: Option<Message<'a>>,
+    /// An S7comm-plus PDU (then `request` and `response` are `None`).
+    pub plus: Option<PlusMessage<'a>>,
+}
+
+impl<'a> Transaction<'a> {
+    fn messages(&self) -> impl Iterator<Item = &Message<'a>> {
+        self.request.iter().chain(self.response.iter())
+    }
+
+    fn bodies(&self) -> impl Iterator<Item = Body<'a>> + '_ {
+        self.messages().filter_map(|m| m.pdu.body.ok())
+    }
+
+    fn userdatas(&self) -> impl Iterator<Item = Userdata<'a>> + '_ {
+        self.bodies().filter_map(|b| match b {
+            Body::Userdata(u) => Some(u),
+            _ => None,
+        })
+    }
+
+    /// PDU type of the first message.
+    pub fn rosctr(&self) -> Option<Rosctr> {
+        self.messages().next().map(|m| m.pdu.header.rosctr)
+    }
+
+    /// PDU reference.
+    pub fn pdu_ref(&self) -> Option<u16> {
+        self.messages().next().map(|m| m.pdu.header.pdu_ref)
+    }
+
+    /// Job function (request first, else the ack's).
+    pub fn function(&self) -> Option<Function> {
+        self.messages().find_map(|m| m.pdu.function())
+    }
+
+    /// Job function code and name (`None` name when unknown).
+    pub fn function_code(&self) -> Option<(u8, Option<&'static str>)> {
+        self.function().map(|f| (f.raw(), f.name()))
+    }
+
+    /// Userdata group and subfunction.
+    pub fn userdata_function(&self) -> Option<(UserdataGroup, u8)> {
+        self.userdatas().next().map(|u| (u.group, u.subfunction))
+    }
+
+    /// Name of the userdata subfunction within its group.
+    pub fn userdata_subfunction_name(&self) -> Option<&'static str> {
+        self.userdata_function().and_then(|(g, s)| codes::subfunction_name(g, s))
+    }
+
+    /// PI service name of a PLC control or PLC stop job (`P_PROGRAM`, …).
+    pub fn pi_service(&self) -> Option<&'a [u8]> {
+        self.bodies().find_map(|b| match b {
+            Body::PlcControl(pi) => Some(pi.service),
+            Body::PlcStop { service } => Some(service),
+            _ => None,
+        })
+    }
+
+    /// The PI service of a PLC control job, decoded.
+    pub fn pi(&self) -> Option<s7::PiService<'a>> {
+        self.bodies().find_map(|b| match b {
+            Body::PlcControl(pi) => Some(pi),
+            _ => None,
+        })
+    }
+
+    /// SZL id and index of a Read SZL request or answer.
+    pub fn szl(&self) -> Option<(u16, u16)> {
+        self.userdatas().find_map(|u| match u.detail {
+            Detail::SzlRequest { id, index } => Some((id, index)),
+            Detail::SzlResponse(r) => Some((r.id, r.index)),
+            _ => None,
+        })
+    }
+
+    /// S7ANY items of a read or write var job.
+    pub fn var_items(&self) -> impl Iterator<Item = s7::AnyItem> + '_ {
+        self.bodies()
+            .filter_map(|b| match b {
+                Body::ReadVarRequest(items) | Body::WriteVarRequest { items, .. } => Some(items),
+                _ => None,
+            })
+            .flat_map(|items| items.iter())
+            .filter_map(|item| match item {
+                s7::VarItem::Any(any) => Some(any),
+                s7::VarItem::Other { .. } => None,
+            })
+    }
+
+    /// Areas of the read or write var items.
+    pub fn areas(&self) -> impl Iterator<Item = Area> + '_ {
+        self.var_items().map(|i| i.area)
+    }
+
+    /// DB numbers of the read or write var items in data blocks.
+    pub fn db_numbers(&self) -> impl Iterator<Item = u16> + '_ {
+        self.var_items()
+            .filter(|i| matches!(i.area, Area::DataBlock | Area::InstanceDataBlock))
+            .map(|i| i.db_number)
+    }
+
+    /// The block a download, upload, PLC control (`_INSE`, `_DELE`), block
+    /// info or list blocks of type message names.
+    pub fn block(&self) -> Option<s7::BlockId> {
+        self.bodies().find_map(|b| match b {
+            Body::BlockControl(bc) => bc.block(),
+            Body::PlcControl(pi) => pi.blocks().next(),
+            Body::Userdata(u) => match u.detail {
+                Detail::BlockInfoRequest(id) => Some(id),
+                Detail::BlockInfoResponse(info) => Some(s7::BlockId {
+                    block_type: info.block_type,
+                    number: Some(u32::from(info.number)),
+                    file_system: 0,
+                }),
+                Detail::ListBlocksOfTypeRequest(block_type) => {
+                    Some(s7::BlockId { block_type, number: None, file_system: 0 })
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    /// Error class and code of the ack, when it reports an error.
+    pub fn error(&self) -> Option<(ErrorClass, u8)> {
+        let h = self.response.as_ref()?.pdu.header;
+        if !h.has_error() {
+            return None;
+        }
+        Some((h.error_class?, h.error_code?))
+    }
+
+    /// Error code in a userdata response parameter, when not 0.
+    pub fn userdata_error(&self) -> Option<u16> {
+        self.userdatas().find_map(|u| u.error_code.filter(|&c| c != 0))
+    }
+
+    /// What an SZL answer in this transaction reveals about the device.
+    pub fn identity(&self) -> Identity<'a> {
+        self.userdatas()
+            .find_map(|u| match u.detail {
+                Detail::SzlResponse(r) => Some(Identity::from_szl(&r)),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// The S7comm-plus data header, when this is an understood S7comm-plus PDU.
+    pub fn plus_header(&self) -> Option<plus::DataHeader> {
+        self.plus.as_ref().and_then(|p| p.pdu.data_header().copied())
+    }
+
+    /// Writes the body of the EVE `s7comm` object (see the module docs).
+    pub fn write_eve(&self, w: &mut JsonWriter<'_>) {
+        self.connection.write_eve(w);
+        if let Some(p) = &self.plus {
+            w.key("s7commplus").begin_object();
+            write_plus(w, p);
+            w.end_object();
+            return;
+        }
+        if let Some(first) = self.messages().next() {
+            let r = first.pdu.header.rosctr;
+            w.field_code("rosctr", u64::from(r.raw()), "rosctr_name", r.name());
+            w.field_u64("pdu_ref", u64::from(first.pdu.header.pdu_ref));
+        }
+        if let Some(req) = &self.request {
+            w.key("request").begin_object();
+            write_message(w, req);
+            w.end_object();
+        }
+        if let Some(resp) = &self.response {
+            w.key("response").begin_object();
+            write_message(w, resp);
+            w.end_object();
+        }
+        let id = self.identity();
+        if !id.is_empty() {
+            w.key("identity").begin_object();
+            let texts = [
+                ("order_number", id.order_number),
+                ("system_name", id.system_name),
+                ("module_name", id.module_name),
+                ("plant_id", id.plant_id),
+                ("serial_number", id.serial_number),
+                ("module_type_name", id.module_type_name),
+            ];
+            for (key, value) in texts {
+                if let Some(v) = value {
+                    w.field_bytes_str(key, v);
+                }
+            }
+            if let Some(v) = id.firmware_version {
+                w.key("firmware_version").display(v);
+            }
+            w.end_object();
+        }
+    }
+}
+
+fn write_plus(w: &mut JsonWriter<'_>, m: &PlusMessage<'_>) {
+    let p = &m.pdu;
+    w.field_str("direction", m.direction.name());
+    w.field_code("version", u64::from(p.version.raw()), "version_name", p.version.name());
+    w.field_u64("data_length", u64::from(p.data_len));
+    w.field_bool("integrity", p.digest.is_some());
+    if let Some(d) = p.digest {
+        w.field_hex("digest", d);
+    }
+    let continuation = matches!(p.message, Ok(plus::Message::Continuation));
+    let fragment = continuation || (!p.has_trailer && matches!(p.message, Ok(plus::Message::Data(_))));
+    w.field_bool("fragment", fragment);
+    w.field_bool("continuation", continuation);
+    w.field_bool("understood", p.message.is_ok());
+    match &p.message {
+        Ok(plus::Message::Data(h)) => {
+            w.field_code("opcode", u64::from(h.opcode.raw()), "opcode_name", h.opcode.name());
+            if let Some(f) = h.function {
+                w.field_code("function", u64::from(f.raw()), "function_name", f.name());
+            }
+            if let Some(s) = h.sequence {
+                w.field_u64("sequence", u64::from(s));
+            }
+            if let Some(s) = h.session_id {
+                w.field_u64("session_id", u64::from(s));
+            }
+            if let Some(f) = h.transport_flags {
+                w.field_u64("transport_flags", u64::from(f));
+            }
+            if let Some(s) = h.subscription_id {
+                w.field_u64("subscription_id", u64::from(s));
+            }
+        }
+        Ok(plus::Message::KeepAlive) => {
+            w.field_bool("keep_alive", true);
+        }
+        Ok(plus::Message::Continuation) => {}
+        Err(err) => {
+            w.key("error").display(err);
+        }
+    }
+    w.field_hex("body", p.body);
+}
+
+fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>) {
+    let pdu = &m.pdu;
+    let h = pdu.header;
+    w.field_code("rosctr", u64::from(h.rosctr.raw()), "rosctr_name", h.rosctr.name());
+    if let Some(f) = pdu.function() {
+        w.field_code("function", u64::from(f.raw()), "function_name", f.name());
+    }
+    if let (Some(class), Some(code)) = (h.error_class, h.error_code) {
+        w.field_code("error_class", u64::from(class.raw()), "error_class_name", class.name());
+        w.field_u64("error_code", u64::from(code));
+    }
+    match &pdu.body {
+        Ok(body) => write_body(w, body, pdu),
+        Err(err) => {
+            w.key("error").display(err);
+            w.field_hex("parameter", pdu.param);
+            w.field_hex("data", pdu.data);
+        }
+    }
+}
+
+fn write_var_items(w: &mut JsonWriter<'_>, items: &s7::VarItems<'_>) {
+    w.field_u64("item_count", u64::from(items.count()));
+    w.key("items").begin_array();
+    for item in items.iter() {
+        w.begin_object();
+        match item {
+            s7::VarItem::Any(a) => {
+                w.field_code("syntax_id", 0x10, "syntax_id_name", Some("s7any"));
+                w.field_code("transport_size", u64::from(a.transport_size.raw()), "transport_size_name", a.transport_size.name());
+                w.field_u64("length", u64::from(a.length));
+                w.field_u64("db_number", u64::from(a.db_number));
+                w.field_code("area", u64::from(a.area.raw()), "area_name", a.area.name());
+                w.field_u64("byte_address", u64::from(a.byte_address));
+                w.field_u64("bit_address", u64::from(a.bit_address));
+            }
+            s7::VarItem::Other { syntax_id, spec } => {
+                w.field_code("syntax_id", u64::from(syntax_id.raw()), "syntax_id_name", syntax_id.name());
+                w.field_hex("spec", spec);
+            }
+        }
+        w.end_object();
+    }
+    w.end_array();
+}
+
+fn write_data_items(w: &mut JsonWriter<'_>, key: &str, items: &s7::DataItems<'_>) {
+    w.key(key).begin_array();
+    for item in items.iter() {
+        w.begin_object();
+        w.field_code("return_code", u64::from(item.return_code.raw()), "return_code_name", item.return_code.name());
+        w.field_code("transport_size", u64::from(item.transport_size.raw()), "transport_size_name", item.transport_size.name());
+        w.field_u64("length", u64::from(item.length));
+        w.field_hex("value", item.data);
+        w.end_object();
+    }
+    w.end_array();
+}
+
+fn write_block_id(w: &mut JsonWriter<'_>, id: &s7::BlockId) {
+    w.field_code("block_type", u64::from(id.block_type.raw()), "block_type_name", id.block_type.name());
+    if let Some(n) = id.number {
+        w.field_u64("block_number", u64::from(n));
+    }
+    if id.file_system != 0 {
+        w.field_bytes_str("file_system", &[id.file_system]);
+        if let Some(name) = codes::file_system_name(id.file_system) {
+            w.field_str("file_system_name", name);
+        }
+    }
+}
+
+fn write_body(w: &mut JsonWriter<'_>, body: &Body<'_>, pdu: &Pdu<'_>) {
+    match body {
+        Body::Empty => {}
+        Body::Ack { status, .. } => {
+            if let Some(s) = status {
+                w.field_u64("status", u64::from(*s));
+            }
+        }
+        Body::SetupCommunication(s) => {
+            w.field_u64("max_amq_calling", u64::from(s.max_amq_calling));
+            w.field_u64("max_amq_called", u64::from(s.max_amq_called));
+            w.field_u64("pdu_size", u64::from(s.pdu_size));
+        }
+        Body::ReadVarRequest(items) => write_var_items(w, items),
+        Body::ReadVarResponse(data) => {
+            w.field_u64("item_count", u64::from(data.count()));
+            write_data_items(w, "items", data);
+        }
+        Body::WriteVarRequest { items, data } => {
+            write_var_items(w, items);
+            write_data_items(w, "data", data);
+        }
+        Body::WriteVarResponse(codes) => {
+            w.field_u64("item_count", codes.len() as u64);
+            w.key("items").begin_array();
+            for rc in codes.iter() {
+                w.begin_object();
+                w.field_code("return_code", u64::from(rc.raw()), "return_code_name", rc.name());
+                w.end_object();
+            }
+            w.end_array();
+        }
+        Body::BlockControl(bc) => {
+            if let Some(s) = bc.status {
+                w.field_u64("status", u64::from(s));
+            }
+            if let Some(e) = bc.error_code {
+                w.field_u64("error_code", u64::from(e));
+            }
+            if let Some(id) = bc.upload_id {
+                w.field_u64("upload_id", u64::from(id));
+            }
+            if let Some(name) = bc.file_name {
+                w.field_bytes_str("file_name", name);
+            }
+            if let Some(id) = bc.block() {
+                write_block_id(w, &id);
+            }
+            for (key, value) in [
+                ("load_memory_length", bc.load_memory_length),
+                ("mc7_code_length", bc.mc7_code_length),
+                ("block_length", bc.block_length),
+            ] {
+                if let Some(digits) = value {
+                    w.field_bytes_str(key, digits);
+                }
+            }
+            if let Some(data) = bc.block_data {
+                w.field_u64("data_length", data.len() as u64);
+            }
+        }
+        Body::PlcControl(pi) => {
+            w.field_bytes_str("pi_service", pi.service);
+            if let Some(mode) = pi.start_mode() {
+                w.field_str("start_mode", mode);
+            }
+            if let Some(arg) = pi.argument() {
+                w.field_bytes_str("argument", arg);
+            }
+            if matches!(pi.service, b"_INSE" | b"_INS2" | b"_DELE") {
+                w.key("blocks").begin_array();
+                for id in pi.blocks() {
+                    w.begin_object();
+                    write_block_id(w, &id);
+                    w.end_object();
+                }
+                w.end_array();
+            } else if pi.service.starts_with(b"_N_") {
+                w.key("arguments").begin_array();
+                for arg in pi.nc_arguments() {
+                    w.bytes_str(arg);
+                }
+                w.end_array();
+            } else if pi.argument().is_none() {
+                w.field_hex("parameter", pi.parameter);
+            }
+        }
+        Body::PlcStop { service } => {
+            w.field_bytes_str("pi_service", service);
+        }
+        Body::Userdata(u) => write_userdata(w, u),
+        Body::Raw => {
+            w.field_hex("parameter", pdu.param);
+            w.field_hex("data", pdu.data);
+        }
+    }
+}
+
+fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
+    w.key("userdata").begin_object();
+    w.field_code("type", u64::from(u.kind.raw()), "type_name", u.kind.name());
+    w.field_u64("method", u64::from(u.method));
+    w.field_code("group", u64::from(u.group.raw()), "group_name", u.group.name());
+    w.field_code("subfunction", u64::from(u.subfunction), "subfunction_name", codes::subfunction_name(u.group, u.subfunction));
+    w.field_u64("sequence", u64::from(u.sequence));
+    if let Some(r) = u.data_unit_ref {
+        w.field_u64("data_unit_ref", u64::from(r));
+    }
+    if let Some(last) = u.last_data_unit {
+        w.field_bool("last_data_unit", last);
+    }
+    if let Some(e) = u.error_code {
+        w.field_u64("error_code", u64::from(e));
+    }
+    w.end_object();
+    if let Some(rc) = u.return_code {
+        w.field_code("return_code", u64::from(rc.raw()), "return_code_name", rc.name());
+    }
+    if let Some(ts) = u.transport_size {
+        w.field_code("transport_size", u64::from(ts.raw()), "transport_size_name", ts.name());
+    }
+    match u.detail {
+        Detail::None => {
+            if !u.payload.is_empty() {
+                w.field_hex("data", u.payload);
+            }
+        }
+        Detail::Continuation => {
+            w.field_bool("continuation", true);
+            if !u.payload.is_empty() {
+                w.field_hex("data", u.payload);
+            }
+        }
+        Detail::SzlRequest { id, index } => {
+            w.key("szl").begin_object();
+            write_szl_id(w, id, index);
+            w.end_object();
+        }
+        Detail::SzlResponse(r) => {
+            w.key("szl").begin_object();
+            write_szl_id(w, r.id, r.index);
+            w.field_u64("record_length", u64::from(r.record_len));
+            w.field_u64("record_count", u64::from(r.record_count));
+            write_szl_records(w, &r);
+            w.end_object();
+        }
+        Detail::ListBlocks(_) => {
+            w.key("blocks").begin_array();
+            for (t, count) in u.block_counts() {
+                w.begin_object();
+                w.field_code("block_type", u64::from(t.raw()), "block_type_name", t.name());
+                w.field_u64("count", u64::from(count));
+                w.end_object();
+            }
+            w.end_array();
+        }
+        Detail::ListBlocksOfTypeRequest(t) => {
+            w.field_code("block_type", u64::from(t.raw()), "block_type_name", t.name());
+        }
+        Detail::ListBlocksOfTypeResponse(_) => {
+            w.key("blocks").begin_array();
+            for (number, flags, lang) in u.block_list() {
+                w.begin_object();
+                w.field_u64("block_number", u64::from(number));
+                w.field_u64("flags", u64::from(flags));
+                w.field_code("language", u64::from(lang.raw()), "language_name", lang.name());
+                w.end_object();
+            }
+            w.end_array();
+        }
+        Detail::BlockInfoRequest(id) => {
+            w.key("block").begin_object();
+            write_block_id(w, &id);
+            w.end_object();
+        }
+        Detail::BlockInfoResponse(info) => {
+            w.key("block_info").begin_object();
+            w.field_code("block_type", u64::from(info.block_type.raw()), "block_type_name", info.block_type.name());
+            w.field_u64("block_number", u64::from(info.number));
+            w.field_code("language", u64::from(info.language.raw()), "language_name", info.language.name());
+            w.field_u64("flags", u64::from(info.flags));
+            w.field_u64("load_memory_length", u64::from(info.load_memory_length));
+            w.field_u64("mc7_code_length", u64::from(info.mc7_code_length));
+            w.field_bytes_str("author", szl::trim_text(info.author));
+            w.field_bytes_str("family", szl::trim_text(info.family));
+            w.field_bytes_str("name", szl::trim_text(info.name));
+            w.key("version").display(VersionNibbles(info.version));
+            w.field_u64("checksum", u64::from(info.checksum));
+            w.end_object();
+        }
+        Detail::Clock(t) => {
+            w.key("time").display(t);
+        }
+        Detail::Password { length } => {
+            w.field_u64("password_length", length as u64);
+        }
+    }
+}
+
+struct VersionNibbles(u8);
+
+impl core::fmt::Display for VersionNibbles {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{}", self.0 >> 4, self.0 & 0x0f)
+    }
+}
+
+fn write_szl_id(w: &mut JsonWriter<'_>, id: u16, index: u16) {
+    w.field_u64("id", u64::from(id));
+    w.field_str("name", codes::szl_name(id).unwrap_or("unknown"));
+    w.field_u64("index", u64::from(index));
+}
+
+fn write_szl_records(w: &mut JsonWriter<'_>, r: &szl::SzlResponse<'_>) {
+    if r.module_ids().next().is_some() {
+        w.key("records").begin_array();
+        for m in r.module_ids() {
+            w.begin_object();
+            w.field_u64("index", u64::from(m.index));
+            w.field_str("index_name", szl::module_id_name(m.index).unwrap_or("unknown"));
+            w.field_bytes_str("order_number", szl::trim_text(m.order_number));
+            w.field_u64("module_type", u64::from(m.module_type));
+            match m.version() {
+                Some(v) => {
+                    w.key("version").display(v);
+                }
+                None => {
+                    w.field_u64("version", u64::from(m.version_low));
+                }
+            }
+            w.end_object();
+        }
+        w.end_array();
+    } else if r.components().next().is_some() {
+        w.key("records").begin_array();
+        for c in r.components() {
+            w.begin_object();
+            w.field_u64("index", u64::from(c.index));
+            w.field_str("index_name", szl::component_name(c.index).unwrap_or("unknown"));
+            if c.is_text() {
+                w.field_bytes_str("text", szl::trim_text(c.value));
+            } else {
+                w.field_hex("value", c.value);
+            }
+            w.end_object();
+        }
+        w.end_array();
+    } else {
+        w.field_hex("data", r.records);
+    }
+}
+
+/// A job waiting for its ack; the PDU bytes live in a buffer reused from
+/// [`S7Dissector::spare`], so waiting allocates nothing once warmed up.
+struct Pending {
+    direction: Direction,
+    pdu_ref: u16,
+    ts: Timestamp,
+    bytes: Vec<u8>,
+}
+
+/// Per-direction framing and reassembly state.
+#[derive(Debug, Default)]
+struct DirState {
+    /// Looking for a plausible TPKT after garbage or a gap.
+    resync: bool,
+    /// A valid TPKT has been seen in this direction.
+    framed: bool,
+    /// COTP DT segments of the TSDU being reassembled.
+    reasm: Vec<u8>,
+    /// Dropping the rest of an oversized or broken TSDU up to its EOT.
+    discard: bool,
+    /// The last S7comm-plus PDU had no trailer: the next one continues it.
+    plus_continues: bool,
+}
+
+/// S7 / S7comm-plus state of one flow.
+pub struct S7Dissector {
+    config: S7Config,
+    conn: Connection,
+    dirs: [DirState; 2],
+    pending: Vec<Pending>,
+    spare: Vec<Vec<u8>>,
+    setup_seen: bool,
+    before_setup_reported: bool,
+}
+
+impl Default for S7Dissector {
+    fn default() -> Self {
+        S7Dissector::new(S7Config::default())
+    }
+}
+
+struct Detail1<T>(&'static str, T);
+
+impl<T: core::fmt::Display> core::fmt::Display for Detail1<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}{}", self.0, self.1)
+    }
+}
+
+struct Hex8(u8);
+
+impl core::fmt::Display for Hex8 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:#04x}", self.0)
+    }
+}
+
+impl S7Dissector {
+    /// A dissector with the given limits.
+    pub fn new(config: S7Config) -> S7Dissector {
+        S7Dissector {
+            config,
+            conn: Connection::default(),
+            dirs: [DirState::default(), DirState::default()],
+            pending: Vec::new(),
+            spare: Vec::new(),
+            setup_seen: false,
+            before_setup_reported: false,
+        }
+    }
+
+    /// Jobs currently waiting for an ack.
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The COTP connection seen so far.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn on_tpkt(&mut self, dir: Direction, tpdu: &[u8], cx: &mut Context<'_>) {
+        match cotp::Tpdu::parse(tpdu) {
+            Err(err) => cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir)),
+            Ok(cotp::Tpdu::Connect(c)) => self.on_connect(dir, &c, cx),
+            Ok(cotp::Tpdu::Disconnect(_)) => {}
+            Ok(cotp::Tpdu::Data { eot, payload, .. }) => self.on_data(dir, eot, payload, cx),
+            Ok(cotp::Tpdu::Other { code, .. }) => {
+                let detail = Detail1("ISO-on-TCP (class 0) does not use COTP TPDU ", code);
+                cx.anomaly(NAME, "cotp_bad_class", &detail, Some(dir));
+            }
+            Ok(cotp::Tpdu::Error { cause, .. }) => {
+                let detail = Detail1("COTP error TPDU, reject cause ", Hex8(cause));
+                cx.anomaly(NAME, "cotp_error_tpdu", &detail, Some(dir));
+            }
+        }
+    }
+
+    fn on_connect(&mut self, dir: Direction, c: &cotp::Connect<'_>, cx: &mut Context<'_>) {
+        if c.class != 0 {
+            let detail = Detail1("COTP connection in class ", c.class);
+            cx.anomaly(NAME, "cotp_bad_class", &detail, Some(dir));
+        }
+        let tsaps = (c.calling_tsap().map(Tsap::new), c.called_tsap().map(Tsap::new));
+        if c.code == codes::TpduCode::Cr {
+            self.conn = Connection { seen: true, class: c.class, ..Connection::default() };
+            self.setup_seen = false;
+            self.before_setup_reported = false;
+        } else {
+            self.conn.seen = true;
+            self.conn.confirmed = true;
+        }
+        if let Some(t) = tsaps.0 {
+            self.conn.calling_tsap = t;
+        }
+        if let Some(t) = tsaps.1 {
+            self.conn.called_tsap = t;
+        }
+        if let Some(size) = c.tpdu_size() {
+            self.conn.tpdu_size = Some(size);
+        }
+    }
+
+    fn on_data(&mut self, dir: Direction, eot: bool, payload: &[u8], cx: &mut Context<'_>) {
+        let state = &mut self.dirs[dir.index()];
+        if state.discard {
+            state.discard = !eot;
+            return;
+        }
+        if eot && state.reasm.is_empty() {
+            self.on_tsdu(dir, payload, cx);
+            return;
+        }
+        if state.reasm.len() + payload.len() > self.config.max_pdu {
+            let total = state.reasm.len() + payload.len();
+            state.reasm.clear();
+            state.discard = !eot;
+            let detail = Overflow { total, limit: self.config.max_pdu };
+            cx.anomaly(NAME, "cotp_reassembly_overflow", &detail, Some(dir));
+            return;
+        }
+        state.reasm.extend_from_slice(payload);
+        if eot {
+            let mut tsdu = core::mem::take(&mut state.reasm);
+            self.on_tsdu(dir, &tsdu, cx);
+            tsdu.clear();
+            self.dirs[dir.index()].reasm = tsdu;
+        }
+    }
+
+    fn on_tsdu(&mut self, dir: Direction, tsdu: &[u8], cx: &mut Context<'_>) {
+        match tsdu.first() {
+            None => {}
+            Some(&s7::PROTOCOL_ID) => self.on_s7(dir, tsdu, cx),
+            Some(&plus::PROTOCOL_ID) => self.on_plus(dir, tsdu, cx),
+            Some(&other) => {
+                let detail = Detail1("COTP data is neither S7comm nor S7comm-plus; protocol id ", Hex8(other));
+                cx.anomaly(NAME, "non_s7_traffic", &detail, Some(dir));
+            }
+        }
+    }
+
+    fn on_s7(&mut self, dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
+        let pdu = match Pdu::parse(bytes, false) {
+            Ok(pdu) => pdu,
+            Err(err) => {
+                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                return;
+            }
+        };
+        if let Err(err) = &pdu.body {
+            cx.anomaly(NAME, err.anomaly_name(), err, Some(dir));
+        }
+        let header = pdu.header;
+        if !header.rosctr.is_known() {
+            let detail = Detail1("unknown S7 PDU type (ROSCTR) ", header.rosctr);
+            cx.anomaly(NAME, "s7_unknown_rosctr", &detail, Some(dir));
+        }
+        if pdu.function() == Some(Function::SetupCommunication) {
+            self.setup_seen = true;
+            if let Ok(Body::SetupCommunication(s)) = pdu.body {
+                if header.rosctr == Rosctr::AckData {
+                    self.conn.pdu_size = Some(s.pdu_size);
+                }
+            }
+        } else if self.conn.seen && !self.setup_seen && !self.before_setup_reported {
+            self.before_setup_reported = true;
+            let detail = Detail1("S7 PDU before setup communication: ", header.rosctr);
+            cx.anomaly(NAME, "s7_before_setup", &detail, Some(dir));
+        }
+        let userdata_kind = (header.rosctr == Rosctr::Userdata)
+            .then(|| UserdataType::from(pdu.param.get(5).copied().unwrap_or(0) >> 6));
+        match (header.rosctr, userdata_kind) {
+            (Rosctr::Job, _) | (_, Some(UserdataType::Request)) => {
+                self.store(dir, header.pdu_ref, bytes, cx);
+            }
+            (Rosctr::Ack | Rosctr::AckData, _) | (_, Some(UserdataType::Response)) => {
+                self.answer(dir, header.pdu_ref, bytes, cx);
+            }
+            _ => {
+                let tx = Transaction {
+                    connection: &self.conn,
+                    request: Some(Message { ts: cx.ts, direction: dir, pdu }),
+                    response: None,
+                    plus: None,
+                };
+                cx.emit(AppEvent::S7comm(&tx));
+            }
+        }
+    }
+
+    fn store(&mut self, dir: Direction, pdu_ref: u16, bytes: &[u8], cx: &mut Context<'_>) {
+        if let Some(i) = self.pending.iter().position(|p| p.direction == dir && p.pdu_ref == pdu_ref) {
+            let old = self.pending.remove(i);
+            self.emit_alone(old, cx);
+        }
+        if self.pending.len() >= self.config.max_outstanding && !self.pending.is_empty() {
+            let detail = Detail1("jobs without an ack exceed the limit of ", self.config.max_outstanding);
+            cx.anomaly(NAME, "too_many_outstanding_jobs", &detail, Some(dir));
+            let old = self.pending.remove(0);
+            self.emit_alone(old, cx);
+        }
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        self.pending.push(Pending { direction: dir, pdu_ref, ts: cx.ts, bytes: buf });
+    }
+
+    fn answer(&mut self, dir: Direction, pdu_ref: u16, bytes: &[u8], cx: &mut Context<'_>) {
+        let found = self
+            .pending
+            .iter()
+            .position(|p| p.direction == dir.reverse() && p.pdu_ref == pdu_ref);
+        let Some(i) = found else {
+            let detail = Detail1("ack without a job, PDU reference ", pdu_ref);
+            cx.anomaly(NAME, "ack_without_job", &detail, Some(dir));
+            if let Ok(pdu) = Pdu::parse(bytes, false) {
+                let tx = Transaction {
+                    connection: &self.conn,
+                    request: None,
+                    response: Some(Message { ts: cx.ts, direction: dir, pdu }),
+                    plus: None,
+                };
+                cx.emit(AppEvent::S7comm(&tx));
+            }
+            return;
+        };
+        let job = self.pending.remove(i);
+        if let (Ok(request), Ok(_)) = (Pdu::parse(&job.bytes, false), Pdu::parse(bytes, false)) {
+            let continuation = request.userdata().is_some_and(|u| u.detail == Detail::Continuation);
+            if let Ok(response) = Pdu::parse(bytes, continuation) {
+                let tx = Transaction {
+                    connection: &self.conn,
+                    request: Some(Message { ts: job.ts, direction: job.direction, pdu: request }),
+                    response: Some(Message { ts: cx.ts, direction: dir, pdu: response }),
+                    plus: None,
+                };
+                cx.emit(AppEvent::S7comm(&tx));
+            }
+        }
+        self.spare.push(job.bytes);
+    }
+
+    fn emit_alone(&mut self, job: Pending, cx: &mut Context<'_>) {
+        if let Ok(pdu) = Pdu::parse(&job.bytes, false) {
+            let tx = Transaction {
+                connection: &self.conn,
+                request: Some(Message { ts: job.ts, direction: job.direction, pdu }),
+                response: None,
+                plus: None,
+            };
+            // The event time is when the job was seen.
+            let saved = cx.ts;
+            cx.ts = job.ts;
+            cx.emit(AppEvent::S7comm(&tx));
+            cx.ts = saved;
+        }
+        self.spare.push(job.bytes);
+    }
+
+    fn on_plus(&mut self, dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
+        let state = &mut self.dirs[dir.index()];
+        let pdu = match plus::Pdu::parse(bytes, state.plus_continues) {
+            Ok(pdu) => pdu,
+            Err(err) => {
+                state.plus_continues = false;
+                cx.anomaly(NAME, err.anomaly_name().unwrap_or("s7plus_bad_framing"), &err, Some(dir));
+                return;
+            }
+        };
+        state.plus_continues = !pdu.has_trailer
+            && matches!(pdu.message, Ok(plus::Message::Data(_) | plus::Message::Continuation));
+        if let Err(err) = &pdu.message {
+            if let Some(name) = err.anomaly_name() {
+                cx.anomaly(NAME, name, err, Some(dir));
+            }
+        }
+        let tx = Transaction {
+            connection: &self.conn,
+            request: None,
+            response: None,
+            plus: Some(PlusMessage { ts: cx.ts, direction: dir, pdu }),
+        };
+        cx.emit(AppEvent::S7comm(&tx));
+    }
+}
+
+struct Overflow {
+    total: usize,
+    limit: usize,
+}
+
+impl core::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "segmented COTP data of {} bytes exceeds the limit of {}; PDU dropped", self.total, self.limit)
+    }
+}
+
+impl StreamDissector for S7Dissector {
+    fn parse(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>) -> usize {
+        let mut pos = 0;
+        loop {
+            let rest = data.get(pos..).unwrap_or(&[]);
+            let Some(header) = tpkt::Header::read(rest) else {
+                return pos; // need the rest of the header
+            };
+            let state = &mut self.dirs[dir.index()];
+            if state.resync {
+                match tpkt::looks_like_tpkt(rest) {
+                    None => return pos,
+                    Some(false) => {
+                        pos += 1;
+                        continue;
+                    }
+                    Some(true) => state.resync = false,
+                }
+            }
+            if let Err(err) = header.validate() {
+                if state.framed {
+                    cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                } else {
+                    let detail = Detail1("bytes on an ISO-on-TCP stream do not frame as TPKT: ", err);
+                    cx.anomaly(NAME, "non_s7_traffic", &detail, Some(dir));
+                }
+                let state = &mut self.dirs[dir.index()];
+                state.resync = true;
+                state.discard = !state.reasm.is_empty();
+                state.reasm.clear();
+                pos += 1;
+                continue;
+            }
+            let len = header.frame_len();
+            let Some(frame) = rest.get(tpkt::HEADER_LEN..len) else {
+                return pos; // need the rest of the packet
+            };
+            state.framed = true;
+            self.on_tpkt(dir, frame, cx);
+            pos += len;
+        }
+    }
+
+    fn gap(&mut self, dir: Direction, _cx: &mut Context<'_>) {
+        let state = &mut self.dirs[dir.index()];
+        state.resync = true;
+        state.discard = !state.reasm.is_empty();
+        state.reasm.clear();
+        state.plus_continues = false;
+    }
+
+    fn flush(&mut self, cx: &mut Context<'_>) {
+        for job in core::mem::take(&mut self.pending) {
+            self.emit_alone(job, cx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

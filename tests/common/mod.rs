@@ -1,0 +1,150 @@
+//! Helpers shared by the end-to-end tests: the capture corpus, tshark as an
+//! oracle, and in-process replays.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use otwatch_sensor::pipeline::{NullOutput, PipelineConfig};
+use otwatch_sensor::replay::{replay, ReplayReport};
+
+/// The public capture corpus (`OTWATCH_PCAP_CORPUS`). `None` when the variable
+/// is unset (the test is skipped, saying so); a panic when it is set but the
+/// folder is missing, so CI cannot silently test nothing.
+pub fn corpus() -> Option<PathBuf> {
+    let Some(dir) = std::env::var_os("OTWATCH_PCAP_CORPUS") else {
+        eprintln!("OTWATCH_PCAP_CORPUS is not set: corpus test skipped");
+        return None;
+    };
+    let dir = PathBuf::from(dir);
+    assert!(
+        dir.is_dir(),
+        "OTWATCH_PCAP_CORPUS={} is set but is not a folder",
+        dir.display()
+    );
+    Some(dir)
+}
+
+/// Capture files directly under `dir`, sorted.
+pub fn captures_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng" | "cap")
+            )
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no captures in {}", dir.display());
+    files
+}
+
+/// The project's own captures (`pcaps/` at the repository root).
+pub fn project_pcap(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps").join(name)
+}
+
+/// Replays one file in process with no output.
+pub fn replay_file(path: &Path) -> ReplayReport {
+    let (_, report) = replay(&[path.to_path_buf()], PipelineConfig::default(), NullOutput, &mut |_, _, _| {});
+    report
+}
+
+/// Runs tshark; panics with its stderr when it fails or is missing.
+pub fn tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("tshark is needed for this test (apt-get install tshark): {e}"));
+    assert!(
+        out.status.success(),
+        "tshark {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Frame numbers tshark's TCP analysis flags as retransmissions. tshark does
+/// not dissect these frames by default; otwatch de-duplicates the bytes they
+/// repeat but decodes the bytes they carry for the first time.
+pub fn retransmitted_frames(path: &Path) -> BTreeSet<u64> {
+    let out = tshark(&[
+        "-n",
+        "-r",
+        path.to_str().unwrap_or_default(),
+        "-Y",
+        "tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ]);
+    out.split_whitespace().filter_map(|s| s.parse().ok()).collect()
+}
+
+/// Counts the values of `field` over frames matching `filter`, decoding every
+/// frame (retransmissions too) and skipping the frames in `skip`.
+pub fn tshark_field_counts(path: &Path, filter: &str, field: &str, skip: &BTreeSet<u64>) -> BTreeMap<u64, u64> {
+    let out = tshark(&[
+        "-n",
+        "-r",
+        path.to_str().unwrap_or_default(),
+        "-o",
+        "tcp.analyze_sequence_numbers:FALSE",
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        field,
+        "-E",
+        "occurrence=a",
+    ]);
+    let mut counts = BTreeMap::new();
+    for line in out.lines() {
+        let mut cols = line.split('\t');
+        let frame: u64 = cols.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if skip.contains(&frame) {
+            continue;
+        }
+        for value in cols.next().unwrap_or("").split(',').filter(|s| !s.is_empty()) {
+            let v = if let Some(hex) = value.strip_prefix("0x") {
+                u64::from_str_radix(hex, 16).unwrap_or(u64::MAX)
+            } else {
+                value.parse().unwrap_or(u64::MAX)
+            };
+            *counts.entry(v).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Our per-function PDU counts of one protocol, keyed through `fold`.
+pub fn our_function_counts(report: &ReplayReport, proto: &str, fold: impl Fn(u64) -> u64) -> BTreeMap<u64, u64> {
+    let mut counts = BTreeMap::new();
+    if let Some(app) = report.stats.app.get(proto) {
+        for (key, n) in &app.functions {
+            let code: u64 = key.parse().expect("numeric function key");
+            *counts.entry(fold(code)).or_insert(0) += n;
+        }
+    }
+    counts
+}
+
+/// `ours - theirs` per key, only where they differ.
+pub fn difference(ours: &BTreeMap<u64, u64>, theirs: &BTreeMap<u64, u64>) -> BTreeMap<u64, i64> {
+    let keys: BTreeSet<u64> = ours.keys().chain(theirs.keys()).copied().collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let d = *ours.get(&k).unwrap_or(&0) as i64 - *theirs.get(&k).unwrap_or(&0) as i64;
+            (d != 0).then_some((k, d))
+        })
+        .collect()
+}

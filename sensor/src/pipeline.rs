@@ -817,6 +817,14 @@ fn end_flow<O: Output>(
             dissector.flush(&mut cx);
         }
     }
+    if let App::Dnp3(d) = &app {
+        let counts = stats.app.entry("dnp3").or_default();
+        let mut key = KeyBuf::default();
+        for (primary, function, n) in d.stats().link_function_counts() {
+            let kind = if primary { "link_pri" } else { "link_sec" };
+            counts.count_key_n(key.with(format_args!("{kind}:{function}")), n);
+        }
+    }
     let record = FlowRecord {
         meta: &meta,
         app: app.proto(),

@@ -37,10 +37,15 @@ impl AppStats {
 
     /// Adds one occurrence of a textual counter key.
     pub fn count_key(&mut self, key: &str) {
-        if let Some(n) = self.functions.get_mut(key) {
-            *n += 1;
+        self.count_key_n(key, 1);
+    }
+
+    /// Adds `n` occurrences of a textual counter key.
+    pub fn count_key_n(&mut self, key: &str, n: u64) {
+        if let Some(count) = self.functions.get_mut(key) {
+            *count += n;
         } else {
-            self.functions.insert(key.to_owned(), 1);
+            self.functions.insert(key.to_owned(), n);
         }
     }
 

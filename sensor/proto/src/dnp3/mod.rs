@@ -627,6 +627,20 @@ pub struct Dnp3Stats {
     pub fragments: u64,
     /// Bytes skipped while looking for start octets.
     pub skipped_bytes: u64,
+    /// Frames per link function: index `prm << 4 | function code`
+    /// (0–15 secondary, 16–31 primary).
+    pub link_functions: [u64; 32],
+}
+
+impl Dnp3Stats {
+    /// Link frames per (primary, function code), for those seen.
+    pub fn link_function_counts(&self) -> impl Iterator<Item = (bool, u8, u64)> + '_ {
+        self.link_functions
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (i >= 16, (i & 0x0f) as u8, *n))
+    }
 }
 
 /// A request waiting for its response, its fragment in a reused buffer.
@@ -813,6 +827,11 @@ impl Dnp3Dissector {
         cx: &mut Context<'_>,
     ) {
         self.stats.frames += 1;
+        let control = header.control.0;
+        let index = usize::from((control >> 2) & 0x10 | (control & 0x0f));
+        if let Some(n) = self.stats.link_functions.get_mut(index) {
+            *n += 1;
+        }
         let function = header.control.function();
         if !function.is_known() {
             let raw = header.control.0;

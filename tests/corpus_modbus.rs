@@ -16,12 +16,6 @@ use std::path::Path;
 /// per function code) and why. Every other file must match exactly.
 fn explained(file: &str) -> (BTreeMap<u64, i64>, &'static str) {
     match file {
-        "digitalbond_test_data_part1.pcap" => (
-            BTreeMap::from([(42, 1)]),
-            "frame 113 begins with 3 stray bytes (left over after frame 111's PDU); otwatch \
-             resynchronises inside the stream and decodes the function 42 PDU after them; tshark \
-             treats each segment start as a PDU start and shows frame 113 as undecoded data",
-        ),
         "mb2_modbus_s7_enip_profinet.pcap" => (
             BTreeMap::from([(2, 1), (4, 6)]),
             "the original segments of 7 PDUs were not captured; their only copies are in frames \

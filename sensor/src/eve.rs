@@ -33,11 +33,13 @@ pub enum EventType {
     Anomaly,
     /// Counters at the end of a run.
     Stats,
+    /// Asset observations (hosts, roles, identities).
+    Asset,
 }
 
 impl EventType {
     /// Every type, in documentation order.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::Alert,
         EventType::Modbus,
         EventType::S7comm,
@@ -45,6 +47,7 @@ impl EventType {
         EventType::Flow,
         EventType::Anomaly,
         EventType::Stats,
+        EventType::Asset,
     ];
 
     /// The `event_type` value.
@@ -57,6 +60,7 @@ impl EventType {
             EventType::Flow => "flow",
             EventType::Anomaly => "anomaly",
             EventType::Stats => "stats",
+            EventType::Asset => "asset",
         }
     }
 

@@ -1,5 +1,6 @@
 //! otwatch-sensor: turns captured frames into events and alerts.
 //!
+//! * [`assets`]: hosts, roles, peers and identities seen in the traffic.
 //! * [`capture`]: capture back-ends (pcap/pcapng files, memory-mapped).
 //! * [`flow`]: the flow table with timeouts, caps and LRU eviction.
 //! * [`pipeline`]: decode → flows → reassembly → dissectors → output.
@@ -8,6 +9,7 @@
 //! * [`replay`]: offline analysis of capture files (`otwatch replay`).
 //! * [`synth`]: synthetic frames and pcap files for tests and benchmarks.
 
+pub mod assets;
 pub mod capture;
 pub mod eve;
 pub mod flow;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use otwatch_proto::event::Timestamp;
 
+use crate::assets::{AssetLimits, Tracked};
 use crate::capture::file::{CaptureFile, FileError};
 use crate::eve::EveWriter;
 use crate::pipeline::{Output, Pipeline, PipelineConfig};
@@ -88,14 +89,18 @@ pub fn replay<O: Output>(
     (output, report)
 }
 
-/// Replays into an EVE writer and appends the `stats` line.
+/// Replays into an EVE writer, tracking assets, and appends the `asset`
+/// lines and the `stats` line.
 pub fn replay_to_eve<W: Write>(
     paths: &[PathBuf],
     config: PipelineConfig,
     eve: EveWriter<W>,
     progress: Progress<'_>,
 ) -> (EveWriter<W>, ReplayReport) {
-    let (mut eve, report) = replay(paths, config, eve, progress);
+    let tracked = Tracked::new(eve, AssetLimits::default());
+    let (tracked, report) = replay(paths, config, tracked, progress);
+    let Tracked { assets, inner: mut eve } = tracked;
+    assets.write_eve(&mut eve);
     eve.stats(report.last_ts, &report.stats, report.elapsed.as_secs_f64());
     (eve, report)
 }

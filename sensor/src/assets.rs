@@ -1,0 +1,436 @@
+//! Asset observations: which hosts speak which industrial protocols, in which
+//! role, with whom, and who they say they are when the traffic reveals it
+//! (Modbus read device identification, S7 SZL module and component
+//! identification, DNP3 device attributes).
+//!
+//! [`Tracked`] wraps an [`Output`]: it updates the [`AssetTable`] from flow
+//! events and flow ends, and forwards everything unchanged. The table is
+//! bounded ([`AssetLimits`]); [`AssetTable::write_eve`] renders one `asset`
+//! line per host for the analyzer's inventory.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasherDefault;
+use std::io::Write;
+use std::net::IpAddr;
+
+use otwatch_proto::event::{Anomaly, AppEvent, Event, Timestamp};
+use otwatch_proto::modbus::{DeviceObjectId, Response};
+
+use crate::eve::{write_ip, write_ts, EveWriter, EventType};
+use crate::flow::FlowHasher;
+use crate::pipeline::{AppProto, FlowMeta, FlowRecord, Output, PacketMeta};
+use otwatch_proto::wire::MacAddr;
+
+/// Bounds of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssetLimits {
+    /// Hosts tracked; hosts beyond this are counted, not tracked.
+    pub max_assets: usize,
+    /// Peers remembered per host.
+    pub max_peers: usize,
+}
+
+impl Default for AssetLimits {
+    fn default() -> Self {
+        AssetLimits {
+            max_assets: 65_536,
+            max_peers: 64,
+        }
+    }
+}
+
+/// What the traffic says a device is. Strings are kept as received (bytes;
+/// escaped when written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Vendor name.
+    pub vendor: Option<Vec<u8>>,
+    /// Product name or code.
+    pub product: Option<Vec<u8>>,
+    /// Model.
+    pub model: Option<Vec<u8>>,
+    /// Firmware or software version.
+    pub firmware: Option<Vec<u8>>,
+    /// Hardware version.
+    pub hardware: Option<Vec<u8>>,
+    /// Serial number.
+    pub serial: Option<Vec<u8>>,
+    /// Order number (Siemens MLFB).
+    pub order_number: Option<Vec<u8>>,
+    /// Module name.
+    pub module_name: Option<Vec<u8>>,
+    /// Plant identification.
+    pub plant_id: Option<Vec<u8>>,
+    /// Where it came from: `modbus_device_id`, `s7_szl`, `dnp3_attributes`.
+    pub source: Option<&'static str>,
+}
+
+impl Identity {
+    fn fields(&self) -> [(&'static str, &Option<Vec<u8>>); 9] {
+        [
+            ("vendor", &self.vendor),
+            ("product", &self.product),
+            ("model", &self.model),
+            ("firmware", &self.firmware),
+            ("hardware", &self.hardware),
+            ("serial", &self.serial),
+            ("order_number", &self.order_number),
+            ("module_name", &self.module_name),
+            ("plant_id", &self.plant_id),
+        ]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.fields().iter().all(|(_, v)| v.is_none())
+    }
+
+    /// Takes every field `other` knows.
+    fn merge(&mut self, other: Identity) {
+        let Identity {
+            vendor,
+            product,
+            model,
+            firmware,
+            hardware,
+            serial,
+            order_number,
+            module_name,
+            plant_id,
+            source,
+        } = other;
+        let pairs = [
+            (&mut self.vendor, vendor),
+            (&mut self.product, product),
+            (&mut self.model, model),
+            (&mut self.firmware, firmware),
+            (&mut self.hardware, hardware),
+            (&mut self.serial, serial),
+            (&mut self.order_number, order_number),
+            (&mut self.module_name, module_name),
+            (&mut self.plant_id, plant_id),
+        ];
+        for (slot, value) in pairs {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        if source.is_some() {
+            self.source = source;
+        }
+    }
+}
+
+/// A peer of a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Peer {
+    /// The peer's address.
+    pub ip: IpAddr,
+    /// Protocol spoken.
+    pub protocol: AppProto,
+    /// Server port of the conversation.
+    pub port: u16,
+}
+
+/// One host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// Address.
+    pub ip: IpAddr,
+    /// MAC address last seen for it.
+    pub mac: Option<MacAddr>,
+    /// VLAN ids.
+    pub vlan: [u16; 2],
+    /// Number of VLAN tags.
+    pub vlan_count: u8,
+    /// Acts as a client (master) of some conversation.
+    pub client: bool,
+    /// Acts as a server (slave, PLC, outstation) of some conversation.
+    pub server: bool,
+    /// Industrial protocols spoken.
+    pub protocols: BTreeSet<AppProto>,
+    /// First activity.
+    pub first_seen: Timestamp,
+    /// Last activity.
+    pub last_seen: Timestamp,
+    /// Peers (bounded).
+    pub peers: BTreeSet<Peer>,
+    /// Identity, when revealed.
+    pub identity: Identity,
+}
+
+/// The asset table.
+#[derive(Debug, Default)]
+pub struct AssetTable {
+    limits: AssetLimits,
+    assets: HashMap<IpAddr, Asset, BuildHasherDefault<FlowHasher>>,
+    /// Hosts not tracked because the table was full.
+    pub untracked: u64,
+}
+
+impl AssetTable {
+    /// An empty table.
+    pub fn new(limits: AssetLimits) -> AssetTable {
+        AssetTable {
+            limits,
+            ..AssetTable::default()
+        }
+    }
+
+    /// Tracked hosts.
+    pub fn len(&self) -> usize {
+        self.assets.len()
+    }
+
+    /// Whether nothing is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.assets.is_empty()
+    }
+
+    /// One host.
+    pub fn get(&self, ip: &IpAddr) -> Option<&Asset> {
+        self.assets.get(ip)
+    }
+
+    fn entry(&mut self, ip: IpAddr, ts: Timestamp) -> Option<&mut Asset> {
+        if !self.assets.contains_key(&ip) {
+            if self.assets.len() >= self.limits.max_assets {
+                self.untracked += 1;
+                return None;
+            }
+            self.assets.insert(
+                ip,
+                Asset {
+                    ip,
+                    mac: None,
+                    vlan: [0; 2],
+                    vlan_count: 0,
+                    client: false,
+                    server: false,
+                    protocols: BTreeSet::new(),
+                    first_seen: ts,
+                    last_seen: ts,
+                    peers: BTreeSet::new(),
+                    identity: Identity::default(),
+                },
+            );
+        }
+        self.assets.get_mut(&ip)
+    }
+
+    /// Records a conversation of `app` between the flow's endpoints.
+    pub fn observe_flow(&mut self, flow: &FlowMeta, app: AppProto, start: Timestamp, end: Timestamp) {
+        if app == AppProto::Unknown {
+            return;
+        }
+        let max_peers = self.limits.max_peers;
+        let sides = [
+            (flow.client.ip, flow.client_mac, true, flow.server.ip),
+            (flow.server.ip, flow.server_mac, false, flow.client.ip),
+        ];
+        for (ip, mac, is_client, peer) in sides {
+            let Some(asset) = self.entry(ip, start) else { continue };
+            if mac.is_some() {
+                asset.mac = mac;
+            }
+            asset.vlan = flow.vlan;
+            asset.vlan_count = flow.vlan_count;
+            if is_client {
+                asset.client = true;
+            } else {
+                asset.server = true;
+            }
+            asset.protocols.insert(app);
+            asset.first_seen = asset.first_seen.min(start);
+            asset.last_seen = asset.last_seen.max(end);
+            if asset.peers.len() < max_peers {
+                asset.peers.insert(Peer {
+                    ip: peer,
+                    protocol: app,
+                    port: flow.server.port,
+                });
+            }
+        }
+    }
+
+    /// Takes what an event reveals about the server's identity.
+    pub fn observe_event(&mut self, flow: &FlowMeta, app: AppProto, event: &Event<'_>) {
+        let identity = identity_of(&event.app);
+        if identity.is_empty() {
+            return;
+        }
+        self.observe_flow(flow, app, event.ts, event.ts);
+        if let Some(asset) = self.entry(flow.server.ip, event.ts) {
+            asset.identity.merge(identity);
+        }
+    }
+
+    /// Writes one `asset` line per host, ordered by address.
+    pub fn write_eve<W: Write>(&self, eve: &mut EveWriter<W>) {
+        if !eve.wants(EventType::Asset) {
+            return;
+        }
+        let mut ips: Vec<&IpAddr> = self.assets.keys().collect();
+        ips.sort();
+        for ip in ips {
+            let Some(a) = self.assets.get(ip) else { continue };
+            eve.line(|w| {
+                w.key("timestamp");
+                write_ts(w, a.last_seen);
+                w.field_str("event_type", "asset");
+                w.key("asset").begin_object();
+                write_ip(w, "ip", a.ip);
+                if let Some(mac) = a.mac {
+                    w.key("mac").display(mac);
+                }
+                if a.vlan_count > 0 {
+                    w.key("vlan").begin_array();
+                    for v in a.vlan.iter().take(usize::from(a.vlan_count)) {
+                        w.u64(u64::from(*v));
+                    }
+                    w.end_array();
+                }
+                let role = match (a.client, a.server) {
+                    (true, true) => "client_server",
+                    (true, false) => "client",
+                    _ => "server",
+                };
+                w.field_str("role", role);
+                w.key("protocols").begin_array();
+                for p in &a.protocols {
+                    w.str(p.name());
+                }
+                w.end_array();
+                w.key("first_seen");
+                write_ts(w, a.first_seen);
+                w.key("last_seen");
+                write_ts(w, a.last_seen);
+                w.key("peers").begin_array();
+                for p in &a.peers {
+                    w.begin_object();
+                    write_ip(w, "ip", p.ip);
+                    w.field_str("protocol", p.protocol.name());
+                    w.field_u64("port", u64::from(p.port));
+                    w.end_object();
+                }
+                w.end_array();
+                if !a.identity.is_empty() {
+                    w.key("identity").begin_object();
+                    for (key, value) in a.identity.fields() {
+                        if let Some(v) = value {
+                            w.field_bytes_str(key, v);
+                        }
+                    }
+                    if let Some(source) = a.identity.source {
+                        w.field_str("source", source);
+                    }
+                    w.end_object();
+                }
+                w.end_object();
+            });
+        }
+    }
+}
+
+fn owned(bytes: Option<&[u8]>) -> Option<Vec<u8>> {
+    bytes.filter(|b| !b.is_empty()).map(<[u8]>::to_vec)
+}
+
+/// The identity an event reveals (empty for most events).
+pub fn identity_of(event: &AppEvent<'_>) -> Identity {
+    match event {
+        AppEvent::Modbus(tx) => {
+            let Some(Ok(Response::DeviceIdentification(id))) = tx.response.map(|r| r.body) else {
+                return Identity::default();
+            };
+            Identity {
+                vendor: owned(id.object(DeviceObjectId::VendorName)),
+                product: owned(id.object(DeviceObjectId::ProductName))
+                    .or_else(|| owned(id.object(DeviceObjectId::ProductCode))),
+                model: owned(id.object(DeviceObjectId::ModelName)),
+                firmware: owned(id.object(DeviceObjectId::MajorMinorRevision)),
+                source: Some("modbus_device_id"),
+                ..Identity::default()
+            }
+        }
+        AppEvent::S7comm(tx) => {
+            if tx.request.is_none() && tx.response.is_none() {
+                return Identity::default();
+            }
+            let id = tx.identity();
+            let found = Identity {
+                vendor: None,
+                product: owned(id.module_type_name),
+                model: owned(id.system_name),
+                firmware: id.firmware_version.map(|v| v.to_string().into_bytes()),
+                serial: owned(id.serial_number),
+                order_number: owned(id.order_number),
+                module_name: owned(id.module_name),
+                plant_id: owned(id.plant_id),
+                ..Identity::default()
+            };
+            if found.is_empty() {
+                return found;
+            }
+            Identity {
+                vendor: Some(b"Siemens".to_vec()),
+                source: Some("s7_szl"),
+                ..found
+            }
+        }
+        AppEvent::Dnp3(tx) => {
+            let found = Identity {
+                vendor: owned(tx.vendor_name()),
+                product: owned(tx.product_name()),
+                firmware: owned(tx.software_version()),
+                hardware: owned(tx.hardware_version()),
+                serial: owned(tx.serial_number()),
+                ..Identity::default()
+            };
+            if found.is_empty() {
+                found
+            } else {
+                Identity {
+                    source: Some("dnp3_attributes"),
+                    ..found
+                }
+            }
+        }
+        AppEvent::Anomaly(_) => Identity::default(),
+    }
+}
+
+/// An [`Output`] wrapper that keeps the asset table up to date.
+pub struct Tracked<O: Output> {
+    /// The table.
+    pub assets: AssetTable,
+    /// The wrapped output.
+    pub inner: O,
+}
+
+impl<O: Output> Tracked<O> {
+    /// Wraps `inner`.
+    pub fn new(inner: O, limits: AssetLimits) -> Tracked<O> {
+        Tracked {
+            assets: AssetTable::new(limits),
+            inner,
+        }
+    }
+}
+
+impl<O: Output> Output for Tracked<O> {
+    fn flow_event(&mut self, flow: &FlowMeta, app: AppProto, event: &Event<'_>) {
+        if !matches!(event.app, AppEvent::Anomaly(_)) {
+            self.assets.observe_event(flow, app, event);
+        }
+        self.inner.flow_event(flow, app, event);
+    }
+
+    fn packet_anomaly(&mut self, ts: Timestamp, packet: Option<&PacketMeta>, anomaly: &Anomaly<'_>) {
+        self.inner.packet_anomaly(ts, packet, anomaly);
+    }
+
+    fn flow_end(&mut self, flow: &FlowRecord<'_>) {
+        self.assets.observe_flow(flow.meta, flow.app, flow.meta.start, flow.end);
+        self.inner.flow_end(flow);
+    }
+}

@@ -1,0 +1,62 @@
+//! Asset observations from our own captures of real stacks: roles, peers, and
+//! the identity each protocol reveals.
+
+mod common;
+
+use otwatch_sensor::eve::{EventFilter, EveWriter};
+use otwatch_sensor::pipeline::PipelineConfig;
+use otwatch_sensor::replay::replay_to_eve;
+use serde_json::Value;
+
+fn assets(pcap: &str) -> Vec<Value> {
+    let eve = EveWriter::new(Vec::new(), EventFilter::parse("asset").expect("filter"));
+    let (eve, report) = replay_to_eve(&[common::project_pcap(pcap)], PipelineConfig::default(), eve, &mut |_, _, _| {});
+    assert!(report.error.is_none());
+    let text = String::from_utf8(eve.into_inner()).expect("utf8");
+    text.lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+}
+
+#[test]
+fn modbus_device_identification_names_the_plc_and_keeps_markup_as_text() {
+    let lines = assets("modbus_devid_xss.pcap");
+    assert_eq!(lines.len(), 2);
+    let plc = &lines[0]["asset"];
+    assert_eq!(plc["ip"], "10.200.7.10");
+    assert_eq!(plc["role"], "server");
+    assert_eq!(plc["protocols"], serde_json::json!(["modbus"]));
+    assert_eq!(plc["mac"], "02:00:0a:c8:07:0a");
+    assert_eq!(plc["peers"], serde_json::json!([{"ip": "10.200.7.20", "protocol": "modbus", "port": 502}]));
+    let id = &plc["identity"];
+    assert_eq!(id["vendor"], "<script>alert(1)</script>");
+    assert_eq!(id["product"], "OTW-PLC-1");
+    assert_eq!(id["firmware"], "1.2.3");
+    assert_eq!(id["source"], "modbus_device_id");
+    let master = &lines[1]["asset"];
+    assert_eq!(master["ip"], "10.200.7.20");
+    assert_eq!(master["role"], "client");
+    assert!(master.get("identity").is_none());
+}
+
+#[test]
+fn s7_szl_answers_identify_the_cpu() {
+    let lines = assets("s7comm_snap7.pcap");
+    let plc = &lines[0]["asset"];
+    assert_eq!(plc["ip"], "10.200.7.10");
+    assert_eq!(plc["protocols"], serde_json::json!(["s7comm"]));
+    let id = &plc["identity"];
+    // What the snap7 server reports in SZL 0x0011 and 0x001C.
+    assert_eq!(id["order_number"], "6ES7 315-2EH14-0AB0");
+    assert_eq!(id["firmware"], "V3.2.6");
+    assert_eq!(id["module_name"], "CPU 315-2 PN/DP");
+    assert_eq!(id["serial"], "S C-C2UR28922012");
+    assert_eq!(id["source"], "s7_szl");
+}
+
+#[test]
+fn dnp3_outstation_and_master_roles() {
+    let lines = assets("dnp3_dnp3py.pcap");
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["asset"]["role"], "server");
+    assert_eq!(lines[0]["asset"]["protocols"], serde_json::json!(["dnp3"]));
+    assert_eq!(lines[1]["asset"]["role"], "client");
+}

@@ -300,3 +300,185 @@ impl CaptureFile {
 
 /// Re-exported so callers can name pcap link types.
 pub type PcapLinktype = Linktype;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::PcapWriter;
+
+    /// A temporary file removed on drop.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn with(name: &str, bytes: &[u8]) -> TempFile {
+            let path = std::env::temp_dir().join(format!("otwatch-test-{}-{name}", std::process::id()));
+            std::fs::write(&path, bytes).expect("write temp capture");
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn frames(path: &Path) -> (Vec<(Timestamp, LinkType, Vec<u8>)>, Result<WalkStats, FileError>) {
+        let file = CaptureFile::open(path).expect("open");
+        let mut seen = Vec::new();
+        let result = file.walk(&mut |f, _| seen.push((f.ts, f.link_type, f.data.to_vec())));
+        (seen, result)
+    }
+
+    fn three_records() -> Vec<u8> {
+        let mut w = PcapWriter::new(1);
+        w.record(10, 1, &[1; 20]);
+        w.record(11, 2, &[2; 30]);
+        w.record(12, 3, &[3; 40]);
+        w.into_bytes()
+    }
+
+    #[test]
+    fn reads_every_record_of_a_pcap() {
+        let f = TempFile::with("ok.pcap", &three_records());
+        let (seen, result) = frames(&f.0);
+        let stats = result.expect("whole file");
+        assert_eq!(stats.frames, 3);
+        assert_eq!(stats.bytes, 90);
+        assert_eq!(seen[1].0, Timestamp::new(11, 2000), "microseconds become nanoseconds");
+        assert_eq!(seen[2].2, vec![3; 40]);
+        assert_eq!(seen[0].1, LinkType::Ethernet);
+    }
+
+    #[test]
+    fn truncated_file_reports_file_and_offset_after_delivering_what_precedes() {
+        let bytes = three_records();
+        // Header 24 + (16 + 20) + (16 + 30) = 106: the third record starts there.
+        let cut = &bytes[..106 + 16 + 10];
+        let f = TempFile::with("cut.pcap", cut);
+        let (seen, result) = frames(&f.0);
+        assert_eq!(seen.len(), 2, "both whole records were delivered");
+        let err = result.expect_err("truncated");
+        assert_eq!(err.offset, 106);
+        assert!(matches!(err.kind, FileErrorKind::Truncated { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("cut.pcap") && text.contains("byte offset 106"), "{text}");
+        // A cut inside a record header.
+        let f = TempFile::with("cut2.pcap", &bytes[..24 + 8]);
+        let (seen, result) = frames(&f.0);
+        assert!(seen.is_empty());
+        assert_eq!(result.expect_err("truncated").offset, 24);
+    }
+
+    #[test]
+    fn rejects_unknown_format_and_missing_file() {
+        let f = TempFile::with("junk.pcap", b"GIF89a....");
+        let err = frames(&f.0).1.expect_err("not a capture");
+        assert!(matches!(err.kind, FileErrorKind::UnknownFormat { magic } if &magic == b"GIF8"));
+        let missing = CaptureFile::open(Path::new("/nonexistent/x.pcap")).err().expect("missing");
+        assert!(matches!(missing.kind, FileErrorKind::Io(_)));
+        assert!(missing.to_string().starts_with("/nonexistent/x.pcap: "));
+    }
+
+    #[test]
+    fn reads_nanosecond_and_big_endian_pcaps() {
+        // Nanosecond magic, little-endian, link type 113 (Linux SLL).
+        let mut nano = Vec::new();
+        nano.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+        nano.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0]);
+        nano.extend_from_slice(&113u32.to_le_bytes());
+        for v in [5u32, 999_999_999, 4, 4] {
+            nano.extend_from_slice(&v.to_le_bytes());
+        }
+        nano.extend_from_slice(&[9, 9, 9, 9]);
+        let f = TempFile::with("nano.pcap", &nano);
+        let (seen, result) = frames(&f.0);
+        result.expect("ok");
+        assert_eq!(seen[0].0, Timestamp::new(5, 999_999_999));
+        assert_eq!(seen[0].1, LinkType::LinuxSll);
+        // Big-endian microsecond file, raw IP (101).
+        let mut big = Vec::new();
+        big.extend_from_slice(&0xa1b2_c3d4u32.to_be_bytes());
+        big.extend_from_slice(&[0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+        big.extend_from_slice(&101u32.to_be_bytes());
+        for v in [7u32, 5, 2, 2] {
+            big.extend_from_slice(&v.to_be_bytes());
+        }
+        big.extend_from_slice(&[0x45, 0]);
+        let f = TempFile::with("big.pcap", &big);
+        let (seen, result) = frames(&f.0);
+        result.expect("ok");
+        assert_eq!(seen[0], (Timestamp::new(7, 5000), LinkType::RawIp, vec![0x45, 0]));
+    }
+
+    fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let len = (12 + body.len()) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(&kind.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(body);
+        b.extend_from_slice(&len.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn reads_pcapng_with_two_interfaces_and_resolutions() {
+        let mut file = Vec::new();
+        // Section header: byte-order magic, version 1.0, section length unknown.
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        shb.extend_from_slice(&[1, 0, 0, 0]);
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        file.extend(pcapng_block(0x0a0d_0d0a, &shb));
+        // Interface 0: Ethernet, default microsecond resolution.
+        file.extend(pcapng_block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        // Interface 1: SLL2 (276) with if_tsresol = 9 (nanoseconds).
+        let mut idb = vec![0x14, 0x01, 0, 0, 0, 0, 0, 0];
+        idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]); // option 9, length 1, value 9, padding
+        idb.extend_from_slice(&[0, 0, 0, 0]); // end of options
+        file.extend(pcapng_block(1, &idb));
+        // Enhanced packets: interface, timestamp high/low, captured and original length, data.
+        let epb = |iface: u32, ticks: u64, data: &[u8]| {
+            let mut b = Vec::new();
+            b.extend_from_slice(&iface.to_le_bytes());
+            b.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+            b.extend_from_slice(&(ticks as u32).to_le_bytes());
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(data);
+            while b.len() % 4 != 0 {
+                b.push(0);
+            }
+            pcapng_block(6, &b)
+        };
+        file.extend(epb(0, 1_500_000, &[0xaa; 14]));
+        file.extend(epb(1, 2_000_000_123, &[0xbb; 21]));
+        let f = TempFile::with("two.pcapng", &file);
+        let (seen, result) = frames(&f.0);
+        assert_eq!(result.expect("ok").frames, 2);
+        assert_eq!(seen[0].0, Timestamp::new(1, 500_000_000));
+        assert_eq!(seen[0].1, LinkType::Ethernet);
+        assert_eq!(seen[1].0, Timestamp::new(2, 123));
+        assert_eq!(seen[1].1, LinkType::LinuxSll2);
+        assert_eq!(seen[1].2.len(), 21, "padding is not part of the frame");
+        // A packet naming an interface that was never described.
+        let mut bad = file.clone();
+        bad.extend(epb(7, 0, &[1]));
+        let f = TempFile::with("bad.pcapng", &bad);
+        let (seen, result) = frames(&f.0);
+        assert_eq!(seen.len(), 2);
+        let err = result.expect_err("unknown interface");
+        assert_eq!(err.offset, file.len() as u64);
+        assert!(matches!(err.kind, FileErrorKind::Corrupt(_)));
+    }
+
+    #[test]
+    fn unsupported_link_types_are_delivered_as_other() {
+        let mut w = PcapWriter::new(165); // BACnet MS/TP
+        w.record(1, 0, &[0x55, 0xff]);
+        let f = TempFile::with("mstp.pcap", &w.into_bytes());
+        let (seen, result) = frames(&f.0);
+        result.expect("ok");
+        assert_eq!(seen[0].1, LinkType::Other(165));
+    }
+}

@@ -377,3 +377,6 @@ pub fn decode_transport<'a>(ip: &IpInfo, payload: &'a [u8]) -> Result<Transport<
         _ => Transport::Other(payload),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,17 +3,24 @@
 
 mod common;
 
-use otwatch_sensor::eve::{EventFilter, EveWriter};
+use otwatch_sensor::eve::{EveWriter, EventFilter};
 use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::replay::replay_to_eve;
 use serde_json::Value;
 
 fn assets(pcap: &str) -> Vec<Value> {
     let eve = EveWriter::new(Vec::new(), EventFilter::parse("asset").expect("filter"));
-    let (eve, report) = replay_to_eve(&[common::project_pcap(pcap)], PipelineConfig::default(), eve, &mut |_, _, _| {});
+    let (eve, report) = replay_to_eve(
+        &[common::project_pcap(pcap)],
+        PipelineConfig::default(),
+        eve,
+        &mut |_, _, _| {},
+    );
     assert!(report.error.is_none());
     let text = String::from_utf8(eve.into_inner()).expect("utf8");
-    text.lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
 }
 
 #[test]
@@ -25,7 +32,10 @@ fn modbus_device_identification_names_the_plc_and_keeps_markup_as_text() {
     assert_eq!(plc["role"], "server");
     assert_eq!(plc["protocols"], serde_json::json!(["modbus"]));
     assert_eq!(plc["mac"], "02:00:0a:c8:07:0a");
-    assert_eq!(plc["peers"], serde_json::json!([{"ip": "10.200.7.20", "protocol": "modbus", "port": 502}]));
+    assert_eq!(
+        plc["peers"],
+        serde_json::json!([{"ip": "10.200.7.20", "protocol": "modbus", "port": 502}])
+    );
     let id = &plc["identity"];
     assert_eq!(id["vendor"], "<script>alert(1)</script>");
     assert_eq!(id["product"], "OTW-PLC-1");

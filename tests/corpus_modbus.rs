@@ -33,7 +33,11 @@ fn explained(file: &str) -> (BTreeMap<u64, i64>, &'static str) {
 }
 
 fn check(path: &Path, failures: &mut Vec<String>) {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
     let report = common::replay_file(path);
     assert!(report.error.is_none(), "{name}: {:?}", report.error);
     let ours = common::our_function_counts(&report, "modbus", |fc| fc & 0x7f);
@@ -50,7 +54,9 @@ fn check(path: &Path, failures: &mut Vec<String>) {
 
 #[test]
 fn modbus_function_counts_match_tshark_on_the_corpus() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let mut failures = Vec::new();
     let mut files = common::captures_in(&corpus.join("modbus"));
     files.extend(common::captures_in(&corpus.join("mixed")));

@@ -7,7 +7,9 @@ use std::process::Command;
 
 #[test]
 fn every_corpus_capture_replays_cleanly() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(&corpus).expect("corpus folder") {
         let dir = entry.expect("entry").path();
@@ -15,7 +17,11 @@ fn every_corpus_capture_replays_cleanly() {
             files.extend(common::captures_in(&dir));
         }
     }
-    assert!(files.len() >= 100, "expected the full corpus, found {} files", files.len());
+    assert!(
+        files.len() >= 100,
+        "expected the full corpus, found {} files",
+        files.len()
+    );
     let mut failures = Vec::new();
     for file in &files {
         let out = Command::new(env!("CARGO_BIN_EXE_otwatch"))
@@ -28,7 +34,12 @@ fn every_corpus_capture_replays_cleanly() {
             failures.push(format!("{}: {:?}\n{stderr}", file.display(), out.status));
         }
     }
-    assert!(failures.is_empty(), "{} captures failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} captures failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -36,7 +47,12 @@ fn project_captures_replay_cleanly() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
     for file in common::captures_in(&dir) {
         let report = common::replay_file(&file);
-        assert!(report.error.is_none(), "{}: {:?}", file.display(), report.error);
+        assert!(
+            report.error.is_none(),
+            "{}: {:?}",
+            file.display(),
+            report.error
+        );
         assert!(report.stats.packets > 0, "{}", file.display());
     }
 }

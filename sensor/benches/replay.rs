@@ -5,12 +5,14 @@
 //!
 //! `cargo bench -p otwatch-sensor --bench replay`
 
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use otwatch_sensor::capture::file::CaptureFile;
-use otwatch_sensor::eve::{EventFilter, EveWriter};
+use otwatch_sensor::eve::{EveWriter, EventFilter};
 use otwatch_sensor::pipeline::{NullOutput, Pipeline, PipelineConfig};
 use otwatch_sensor::synth::{flags, tcp_frame, Conversation, Host, PcapWriter};
 
@@ -25,8 +27,16 @@ fn capture() -> (PathBuf, u64) {
     let mut sessions: Vec<Conversation> = Vec::new();
     for m in 0..MASTERS {
         for p in 0..PLCS {
-            let client = Host { mac: [2, 0, 0, 1, 0, m], ip: Ipv4Addr::new(10, 1, m, 1), port: 40_000 + u16::from(p) };
-            let server = Host { mac: [2, 0, 0, 2, 0, p], ip: Ipv4Addr::new(10, 2, 0, p), port: 502 };
+            let client = Host {
+                mac: [2, 0, 0, 1, 0, m],
+                ip: Ipv4Addr::new(10, 1, m, 1),
+                port: 40_000 + u16::from(p),
+            };
+            let server = Host {
+                mac: [2, 0, 0, 2, 0, p],
+                ip: Ipv4Addr::new(10, 2, 0, p),
+                port: 502,
+            };
             sessions.push(Conversation::new(client, server));
         }
     }
@@ -49,7 +59,11 @@ fn capture() -> (PathBuf, u64) {
             let (req, resp): (Vec<u8>, Vec<u8>) = match fc {
                 3 | 4 => (
                     [&tid.to_be_bytes()[..], &[0, 0, 0, 6, 1, fc, 0, 0, 0, 4]].concat(),
-                    [&tid.to_be_bytes()[..], &[0, 0, 0, 11, 1, fc, 8, 0, 1, 0, 2, 0, 3, 0, 4]].concat(),
+                    [
+                        &tid.to_be_bytes()[..],
+                        &[0, 0, 0, 11, 1, fc, 8, 0, 1, 0, 2, 0, 3, 0, 4],
+                    ]
+                    .concat(),
                 ),
                 1 => (
                     [&tid.to_be_bytes()[..], &[0, 0, 0, 6, 1, 1, 0, 0, 0, 16]].concat(),
@@ -64,7 +78,14 @@ fn capture() -> (PathBuf, u64) {
             tick(&mut pcap, &f);
             let f = s.to_client(&resp);
             tick(&mut pcap, &f);
-            let ack = tcp_frame(&s.client, &s.server, s.client_seq, s.server_seq, flags::ACK, &[]);
+            let ack = tcp_frame(
+                &s.client,
+                &s.server,
+                s.client_seq,
+                s.server_seq,
+                flags::ACK,
+                &[],
+            );
             tick(&mut pcap, &ack);
             packets += 3;
         }
@@ -82,7 +103,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("record_walk", |b| {
         b.iter(|| {
             let mut bytes = 0usize;
-            file.walk(&mut |frame, _| bytes += frame.data.len()).expect("walk");
+            file.walk(&mut |frame, _| bytes += frame.data.len())
+                .expect("walk");
             bytes
         })
     });

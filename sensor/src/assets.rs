@@ -218,7 +218,13 @@ impl AssetTable {
     }
 
     /// Records a conversation of `app` between the flow's endpoints.
-    pub fn observe_flow(&mut self, flow: &FlowMeta, app: AppProto, start: Timestamp, end: Timestamp) {
+    pub fn observe_flow(
+        &mut self,
+        flow: &FlowMeta,
+        app: AppProto,
+        start: Timestamp,
+        end: Timestamp,
+    ) {
         if app == AppProto::Unknown {
             return;
         }
@@ -228,7 +234,9 @@ impl AssetTable {
             (flow.server.ip, flow.server_mac, false, flow.client.ip),
         ];
         for (ip, mac, is_client, peer) in sides {
-            let Some(asset) = self.entry(ip, start) else { continue };
+            let Some(asset) = self.entry(ip, start) else {
+                continue;
+            };
             if mac.is_some() {
                 asset.mac = mac;
             }
@@ -272,7 +280,9 @@ impl AssetTable {
         let mut ips: Vec<&IpAddr> = self.assets.keys().collect();
         ips.sort();
         for ip in ips {
-            let Some(a) = self.assets.get(ip) else { continue };
+            let Some(a) = self.assets.get(ip) else {
+                continue;
+            };
             eve.line(|w| {
                 w.key("timestamp");
                 write_ts(w, a.last_seen);
@@ -425,12 +435,18 @@ impl<O: Output> Output for Tracked<O> {
         self.inner.flow_event(flow, app, event);
     }
 
-    fn packet_anomaly(&mut self, ts: Timestamp, packet: Option<&PacketMeta>, anomaly: &Anomaly<'_>) {
+    fn packet_anomaly(
+        &mut self,
+        ts: Timestamp,
+        packet: Option<&PacketMeta>,
+        anomaly: &Anomaly<'_>,
+    ) {
         self.inner.packet_anomaly(ts, packet, anomaly);
     }
 
     fn flow_end(&mut self, flow: &FlowRecord<'_>) {
-        self.assets.observe_flow(flow.meta, flow.app, flow.meta.start, flow.end);
+        self.assets
+            .observe_flow(flow.meta, flow.app, flow.meta.start, flow.end);
         self.inner.flow_end(flow);
     }
 }

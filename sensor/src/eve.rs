@@ -90,7 +90,10 @@ impl EventFilter {
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let Some(t) = EventType::ALL.iter().find(|t| t.name() == item) else {
                 let names: Vec<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
-                return Err(format!("unknown event type `{item}`; choose from {}", names.join(", ")));
+                return Err(format!(
+                    "unknown event type `{item}`; choose from {}",
+                    names.join(", ")
+                ));
             };
             bits |= t.bit();
         }
@@ -254,7 +257,12 @@ pub fn write_app_object(w: &mut JsonWriter<'_>, event: &AppEvent<'_>) {
             w.end_object();
         }
         AppEvent::S7comm(tx) => {
-            w.key(if tx.plus.is_some() { "s7commplus" } else { "s7comm" }).begin_object();
+            w.key(if tx.plus.is_some() {
+                "s7commplus"
+            } else {
+                "s7comm"
+            })
+            .begin_object();
             tx.write_eve(w);
             w.end_object();
         }
@@ -295,7 +303,9 @@ impl<W: Write> Output for EveWriter<W> {
             return;
         }
         let (src, dst) = match &event.app {
-            AppEvent::Anomaly(a) if a.direction == Some(Direction::ToClient) => (flow.server, flow.client),
+            AppEvent::Anomaly(a) if a.direction == Some(Direction::ToClient) => {
+                (flow.server, flow.client)
+            }
             _ => (flow.client, flow.server),
         };
         self.line(|w| {
@@ -304,7 +314,12 @@ impl<W: Write> Output for EveWriter<W> {
         });
     }
 
-    fn packet_anomaly(&mut self, ts: Timestamp, packet: Option<&PacketMeta>, anomaly: &Anomaly<'_>) {
+    fn packet_anomaly(
+        &mut self,
+        ts: Timestamp,
+        packet: Option<&PacketMeta>,
+        anomaly: &Anomaly<'_>,
+    ) {
         if !self.wants(EventType::Anomaly) {
             return;
         }
@@ -329,7 +344,15 @@ impl<W: Write> Output for EveWriter<W> {
         }
         let meta = flow.meta;
         self.line(|w| {
-            write_header(w, flow.end, meta, "flow", meta.client, meta.server, Some(flow.app));
+            write_header(
+                w,
+                flow.end,
+                meta,
+                "flow",
+                meta.client,
+                meta.server,
+                Some(flow.app),
+            );
             w.key("flow").begin_object();
             w.field_u64("pkts_toserver", flow.packets[0]);
             w.field_u64("pkts_toclient", flow.packets[1]);
@@ -343,9 +366,9 @@ impl<W: Write> Output for EveWriter<W> {
             w.field_str("reason", flow.reason.name());
             w.field_u64("anomalies", u64::from(flow.anomalies));
             if meta.protocol == 6 {
-                let state = if (flow.tcp_flags[0] | flow.tcp_flags[1]) & 0x04 != 0 {
-                    "closed"
-                } else if flow.tcp_flags[0] & flow.tcp_flags[1] & 0x01 != 0 {
+                let rst = (flow.tcp_flags[0] | flow.tcp_flags[1]) & 0x04 != 0;
+                let both_fin = flow.tcp_flags[0] & flow.tcp_flags[1] & 0x01 != 0;
+                let state = if rst || both_fin {
                     "closed"
                 } else {
                     "established"

@@ -101,7 +101,12 @@ impl FlowKey {
     /// Builds the canonical key of a packet from `src` to `dst`.
     pub fn new(src: Endpoint, dst: Endpoint, protocol: u8, vlan: [u16; 2]) -> FlowKey {
         let (lo, hi) = if src <= dst { (src, dst) } else { (dst, src) };
-        FlowKey { lo, hi, protocol, vlan }
+        FlowKey {
+            lo,
+            hi,
+            protocol,
+            vlan,
+        }
     }
 
     /// A 51-bit flow id (safe as a JSON number in every consumer), stable for
@@ -308,7 +313,9 @@ impl<T> FlowTable<T> {
     /// Marks activity: moves the flow to the tail of its (possibly new) class
     /// and updates its memory charge.
     pub fn touch(&mut self, slot: u32, now: Timestamp, class: TimeoutClass, memory: usize) {
-        let Some(s) = self.slots.get_mut(slot as usize) else { return };
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
         let old_memory = s.memory;
         s.memory = FLOW_OVERHEAD + memory;
         s.last = now;
@@ -444,8 +451,14 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn key(port: u16) -> FlowKey {
-        let a = Endpoint { ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), port };
-        let b = Endpoint { ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), port: 502 };
+        let a = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            port,
+        };
+        let b = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            port: 502,
+        };
         FlowKey::new(a, b, 6, [0, 0])
     }
 
@@ -455,10 +468,20 @@ mod tests {
 
     #[test]
     fn key_is_direction_independent() {
-        let a = Endpoint { ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), port: 40000 };
-        let b = Endpoint { ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), port: 502 };
+        let a = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)),
+            port: 40000,
+        };
+        let b = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            port: 502,
+        };
         assert_eq!(FlowKey::new(a, b, 6, [5, 0]), FlowKey::new(b, a, 6, [5, 0]));
-        assert_ne!(FlowKey::new(a, b, 6, [5, 0]), FlowKey::new(a, b, 6, [6, 0]), "VLAN is part of the key");
+        assert_ne!(
+            FlowKey::new(a, b, 6, [5, 0]),
+            FlowKey::new(a, b, 6, [6, 0]),
+            "VLAN is part of the key"
+        );
         assert!(FlowKey::new(a, b, 6, [0, 0]).flow_id(ts(1)) < 1 << 51);
     }
 
@@ -473,14 +496,20 @@ mod tests {
         t.touch(s1, ts(20), TimeoutClass::TcpEstablished, 0);
         t.touch(s3, ts(20), TimeoutClass::TcpClosed, 0);
         t.expire(ts(3610), &mut end); // flow 2 idle 3600 s; closed flow 3 idle 3590 s > 30
-        assert_eq!(ended, vec![(2, EndReason::Timeout), (3, EndReason::Timeout)]);
+        assert_eq!(
+            ended,
+            vec![(2, EndReason::Timeout), (3, EndReason::Timeout)]
+        );
         assert_eq!(t.len(), 1);
         assert_eq!(t.stats.timed_out, 2);
     }
 
     #[test]
     fn evicts_least_recent_when_full_and_reuses_slots() {
-        let config = FlowConfig { max_flows: 2, ..FlowConfig::default() };
+        let config = FlowConfig {
+            max_flows: 2,
+            ..FlowConfig::default()
+        };
         let mut t: FlowTable<u16> = FlowTable::new(config);
         let mut ended = Vec::new();
         let mut end = |v, r| ended.push((v, r));
@@ -494,13 +523,19 @@ mod tests {
         assert_eq!(t.stats.evicted, 1);
         let mut rest = Vec::new();
         t.drain(&mut |v, r| rest.push((v, r)));
-        assert_eq!(rest, vec![(1, EndReason::Shutdown), (3, EndReason::Shutdown)]);
+        assert_eq!(
+            rest,
+            vec![(1, EndReason::Shutdown), (3, EndReason::Shutdown)]
+        );
         assert_eq!(t.memory(), 0);
     }
 
     #[test]
     fn memcap_evicts() {
-        let config = FlowConfig { memcap: FLOW_OVERHEAD * 2 + 100, ..FlowConfig::default() };
+        let config = FlowConfig {
+            memcap: FLOW_OVERHEAD * 2 + 100,
+            ..FlowConfig::default()
+        };
         let mut t: FlowTable<u16> = FlowTable::new(config);
         let mut ended = Vec::new();
         let mut end = |v, r| ended.push((v, r));

@@ -99,7 +99,10 @@ pub fn replay_to_eve<W: Write>(
 ) -> (EveWriter<W>, ReplayReport) {
     let tracked = Tracked::new(eve, AssetLimits::default());
     let (tracked, report) = replay(paths, config, tracked, progress);
-    let Tracked { assets, inner: mut eve } = tracked;
+    let Tracked {
+        assets,
+        inner: mut eve,
+    } = tracked;
     assets.write_eve(&mut eve);
     eve.stats(report.last_ts, &report.stats, report.elapsed.as_secs_f64());
     (eve, report)

@@ -154,7 +154,10 @@ impl SensorStats {
         w.end_object();
         w.key("decoder").begin_object();
         w.field_u64("non_ip", self.non_ip);
-        w.field_u64("unsupported_link_type", self.unsupported_link.values().sum());
+        w.field_u64(
+            "unsupported_link_type",
+            self.unsupported_link.values().sum(),
+        );
         w.field_u64("tcp", self.tcp);
         w.field_u64("udp", self.udp);
         w.field_u64("other_ip", self.other_ip);

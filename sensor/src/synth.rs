@@ -28,8 +28,10 @@ impl PcapWriter {
     pub fn record(&mut self, secs: u32, micros: u32, frame: &[u8]) {
         self.bytes.extend_from_slice(&secs.to_le_bytes());
         self.bytes.extend_from_slice(&micros.to_le_bytes());
-        self.bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
         self.bytes.extend_from_slice(frame);
     }
 
@@ -143,24 +145,59 @@ impl Conversation {
 
     /// The three-way handshake frames.
     pub fn handshake(&mut self) -> [Vec<u8>; 3] {
-        let syn = tcp_frame(&self.client, &self.server, self.client_seq, 0, flags::SYN, &[]);
+        let syn = tcp_frame(
+            &self.client,
+            &self.server,
+            self.client_seq,
+            0,
+            flags::SYN,
+            &[],
+        );
         self.client_seq = self.client_seq.wrapping_add(1);
-        let syn_ack = tcp_frame(&self.server, &self.client, self.server_seq, self.client_seq, flags::SYN | flags::ACK, &[]);
+        let syn_ack = tcp_frame(
+            &self.server,
+            &self.client,
+            self.server_seq,
+            self.client_seq,
+            flags::SYN | flags::ACK,
+            &[],
+        );
         self.server_seq = self.server_seq.wrapping_add(1);
-        let ack = tcp_frame(&self.client, &self.server, self.client_seq, self.server_seq, flags::ACK, &[]);
+        let ack = tcp_frame(
+            &self.client,
+            &self.server,
+            self.client_seq,
+            self.server_seq,
+            flags::ACK,
+            &[],
+        );
         [syn, syn_ack, ack]
     }
 
     /// A data segment from the client.
     pub fn to_server(&mut self, payload: &[u8]) -> Vec<u8> {
-        let f = tcp_frame(&self.client, &self.server, self.client_seq, self.server_seq, flags::PSH | flags::ACK, payload);
+        let f = tcp_frame(
+            &self.client,
+            &self.server,
+            self.client_seq,
+            self.server_seq,
+            flags::PSH | flags::ACK,
+            payload,
+        );
         self.client_seq = self.client_seq.wrapping_add(payload.len() as u32);
         f
     }
 
     /// A data segment from the server.
     pub fn to_client(&mut self, payload: &[u8]) -> Vec<u8> {
-        let f = tcp_frame(&self.server, &self.client, self.server_seq, self.client_seq, flags::PSH | flags::ACK, payload);
+        let f = tcp_frame(
+            &self.server,
+            &self.client,
+            self.server_seq,
+            self.client_seq,
+            flags::PSH | flags::ACK,
+            payload,
+        );
         self.server_seq = self.server_seq.wrapping_add(payload.len() as u32);
         f
     }

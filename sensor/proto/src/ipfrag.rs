@@ -116,12 +116,18 @@ impl Defragmenter {
         if end > 65_535 {
             return FragOutcome::TooLarge;
         }
-        let key = Key { src, dst, protocol, id };
+        let key = Key {
+            src,
+            dst,
+            protocol,
+            id,
+        };
         let index = match self.datagrams.iter().position(|d| d.key == key) {
             Some(i) => i,
             None => {
                 while self.datagrams.len() >= self.limits.max_datagrams
-                    || (self.held + payload.len() > self.limits.max_bytes && !self.datagrams.is_empty())
+                    || (self.held + payload.len() > self.limits.max_bytes
+                        && !self.datagrams.is_empty())
                 {
                     let old = self.datagrams.remove(0);
                     self.held -= old.data.len();
@@ -229,7 +235,10 @@ mod tests {
         let mut d = Defragmenter::new(FragLimits::default());
         let ts = Timestamp::new(1, 0);
         assert_eq!(d.add(ts, A, B, 6, 7, 8, false, b"89"), FragOutcome::Held);
-        assert_eq!(d.add(ts, A, B, 6, 7, 0, true, b"01234567"), FragOutcome::Complete(b"0123456789".to_vec()));
+        assert_eq!(
+            d.add(ts, A, B, 6, 7, 0, true, b"01234567"),
+            FragOutcome::Complete(b"0123456789".to_vec())
+        );
         assert_eq!(d.pending(), 0);
         assert_eq!(d.stats.reassembled, 1);
     }
@@ -238,14 +247,27 @@ mod tests {
     fn reports_overlap_with_different_bytes() {
         let mut d = Defragmenter::new(FragLimits::default());
         let ts = Timestamp::new(1, 0);
-        assert_eq!(d.add(ts, A, B, 6, 9, 0, true, b"abcdefgh"), FragOutcome::Held);
-        assert_eq!(d.add(ts, A, B, 6, 9, 0, true, b"abcdXfgh"), FragOutcome::OverlapMismatch);
-        assert_eq!(d.add(ts, A, B, 6, 9, 8, false, b"ij"), FragOutcome::Complete(b"abcdefghij".to_vec()));
+        assert_eq!(
+            d.add(ts, A, B, 6, 9, 0, true, b"abcdefgh"),
+            FragOutcome::Held
+        );
+        assert_eq!(
+            d.add(ts, A, B, 6, 9, 0, true, b"abcdXfgh"),
+            FragOutcome::OverlapMismatch
+        );
+        assert_eq!(
+            d.add(ts, A, B, 6, 9, 8, false, b"ij"),
+            FragOutcome::Complete(b"abcdefghij".to_vec())
+        );
     }
 
     #[test]
     fn bounds_memory_and_times_out() {
-        let limits = FragLimits { max_datagrams: 2, max_bytes: 1000, timeout_secs: 5 };
+        let limits = FragLimits {
+            max_datagrams: 2,
+            max_bytes: 1000,
+            timeout_secs: 5,
+        };
         let mut d = Defragmenter::new(limits);
         for id in 0..3 {
             d.add(Timestamp::new(1, 0), A, B, 17, id, 0, true, b"xxxxxxxx");
@@ -255,6 +277,18 @@ mod tests {
         d.add(Timestamp::new(10, 0), A, B, 17, 99, 0, true, b"yyyyyyyy");
         assert_eq!(d.stats.timed_out, 2);
         assert_eq!(d.pending(), 1);
-        assert_eq!(d.add(Timestamp::new(10, 0), A, B, 17, 5, 65_528, true, b"0123456789"), FragOutcome::TooLarge);
+        assert_eq!(
+            d.add(
+                Timestamp::new(10, 0),
+                A,
+                B,
+                17,
+                5,
+                65_528,
+                true,
+                b"0123456789"
+            ),
+            FragOutcome::TooLarge
+        );
     }
 }

@@ -291,7 +291,12 @@ mod tests {
         let text = render(|w| {
             w.begin_object();
             w.field_u64("a", 1);
-            w.key("b").begin_array().u64(2).u64(3).begin_object().end_object();
+            w.key("b")
+                .begin_array()
+                .u64(2)
+                .u64(3)
+                .begin_object()
+                .end_object();
             w.end_array();
             w.key("c").begin_object().field_bool("d", true).end_object();
             w.field_str("e", "x");
@@ -313,7 +318,11 @@ mod tests {
     #[test]
     fn hex_and_display() {
         let text = render(|w| {
-            w.begin_array().hex(&[0x00, 0xab, 0x10]).display(42).display("a\"b").end_array();
+            w.begin_array()
+                .hex(&[0x00, 0xab, 0x10])
+                .display(42)
+                .display("a\"b")
+                .end_array();
         });
         assert_eq!(text, r#"["00ab10","42","a\"b"]"#);
     }

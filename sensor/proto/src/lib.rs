@@ -5,27 +5,27 @@
 //! path. Views borrow from the capture buffer; dissectors copy out only what a
 //! pending request or an incomplete PDU needs to outlive its packet.
 //!
-//! * [`wire`]: Ethernet / VLAN / SLL / IPv4 / IPv6 / TCP / UDP header views.
-//! * [`ipfrag`]: bounded IPv4 fragment reassembly.
-//! * [`reassembly`]: TCP stream reassembly per direction.
-//! * [`stream`]: holds incomplete PDUs between segments for a stream dissector.
-//! * [`event`]: timestamps, directions, anomalies, the event sink and the
+//! * [`wire`] — Ethernet / VLAN / SLL / IPv4 / IPv6 / TCP / UDP header views.
+//! * [`ipfrag`] — bounded IPv4 fragment reassembly.
+//! * [`reassembly`] — TCP stream reassembly per direction.
+//! * [`stream`] — holds incomplete PDUs between segments for a stream dissector.
+//! * [`event`] — timestamps, directions, anomalies, the event sink and the
 //!   dissector traits.
-//! * [`json`]: the allocation-free JSON writer used for EVE output.
-//! * [`modbus`]: Modbus/TCP.
-//! * [`s7comm`]: ISO-on-TCP (TPKT, COTP), S7comm and S7comm-plus.
+//! * [`json`] — the allocation-free JSON writer used for EVE output.
+//! * [`modbus`] — Modbus/TCP.
+//! * [`s7comm`] — ISO-on-TCP (TPKT, COTP), S7comm and S7comm-plus.
 //! * [`dnp3`] — DNP3 (IEEE 1815) over TCP and UDP.
-//! * [`macros`]: `open_enum!` for protocol code points.
+//! * [`macros`] — `open_enum!` for protocol code points.
 
 #![forbid(unsafe_code)]
 
 pub mod macros;
 
+pub mod dnp3;
 pub mod event;
 pub mod ipfrag;
 pub mod json;
 pub mod modbus;
-pub mod dnp3;
 pub mod reassembly;
 pub mod s7comm;
 pub mod stream;

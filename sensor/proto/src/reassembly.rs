@@ -169,7 +169,9 @@ impl TcpStream {
             }
         };
         let end = data_seq.wrapping_add(payload.len() as u32);
-        if seq_diff(next, data_seq) > MAX_SEQ_DISTANCE && seq_diff(data_seq, next) > MAX_SEQ_DISTANCE {
+        if seq_diff(next, data_seq) > MAX_SEQ_DISTANCE
+            && seq_diff(data_seq, next) > MAX_SEQ_DISTANCE
+        {
             // Nowhere near the stream: a desynchronised or forged sequence
             // number. Start over at this segment.
             self.resync_at(data_seq, out);
@@ -308,7 +310,9 @@ impl TcpStream {
         F: FnMut(StreamChunk<'_>),
     {
         while let Some(next) = self.next {
-            let Some(first) = self.pending.first() else { break };
+            let Some(first) = self.pending.first() else {
+                break;
+            };
             if seq_lt(next, first.seq) {
                 break;
             }
@@ -519,7 +523,11 @@ mod tests {
         Full,
     }
 
-    fn feed(stream: &mut TcpStream, segs: &[(u32, bool, &[u8])], limits: ReassemblyLimits) -> Vec<Got> {
+    fn feed(
+        stream: &mut TcpStream,
+        segs: &[(u32, bool, &[u8])],
+        limits: ReassemblyLimits,
+    ) -> Vec<Got> {
         let mut got = Vec::new();
         for &(seq, syn, data) in segs {
             stream.segment(seq, syn, false, data, &limits, &mut |c| got.push(to_got(c)));
@@ -549,14 +557,30 @@ mod tests {
     #[test]
     fn delivers_in_order_after_syn() {
         let mut s = TcpStream::new();
-        let got = feed(&mut s, &[(99, true, b""), (100, false, b"abc"), (103, false, b"de")], ReassemblyLimits::default());
-        assert_eq!(got, vec![Got::Data(b"abc".to_vec()), Got::Data(b"de".to_vec())]);
+        let got = feed(
+            &mut s,
+            &[(99, true, b""), (100, false, b"abc"), (103, false, b"de")],
+            ReassemblyLimits::default(),
+        );
+        assert_eq!(
+            got,
+            vec![Got::Data(b"abc".to_vec()), Got::Data(b"de".to_vec())]
+        );
     }
 
     #[test]
     fn reorders_out_of_order_segments() {
         let mut s = TcpStream::new();
-        let got = feed(&mut s, &[(0, true, b""), (4, false, b"def"), (1, false, b"abc"), (7, false, b"g")], ReassemblyLimits::default());
+        let got = feed(
+            &mut s,
+            &[
+                (0, true, b""),
+                (4, false, b"def"),
+                (1, false, b"abc"),
+                (7, false, b"g"),
+            ],
+            ReassemblyLimits::default(),
+        );
         assert_eq!(joined(&got), b"abcdefg");
         assert!(got.iter().all(|g| matches!(g, Got::Data(_))));
         assert_eq!(s.stats.out_of_order, 1);
@@ -565,7 +589,15 @@ mod tests {
     #[test]
     fn drops_identical_retransmission_silently() {
         let mut s = TcpStream::new();
-        let got = feed(&mut s, &[(1000, false, b"hello"), (1000, false, b"hello"), (1002, false, b"llo!")], ReassemblyLimits::default());
+        let got = feed(
+            &mut s,
+            &[
+                (1000, false, b"hello"),
+                (1000, false, b"hello"),
+                (1002, false, b"llo!"),
+            ],
+            ReassemblyLimits::default(),
+        );
         assert_eq!(joined(&got), b"hello!");
         assert_eq!(s.stats.retransmitted, 2);
         assert_eq!(s.stats.overlap_mismatches, 0);
@@ -574,14 +606,30 @@ mod tests {
     #[test]
     fn flags_retransmission_with_different_bytes() {
         let mut s = TcpStream::new();
-        let got = feed(&mut s, &[(1000, false, b"write"), (1000, false, b"wrXte")], ReassemblyLimits::default());
-        assert_eq!(got, vec![Got::Data(b"write".to_vec()), Got::Mismatch(1002, 1)]);
+        let got = feed(
+            &mut s,
+            &[(1000, false, b"write"), (1000, false, b"wrXte")],
+            ReassemblyLimits::default(),
+        );
+        assert_eq!(
+            got,
+            vec![Got::Data(b"write".to_vec()), Got::Mismatch(1002, 1)]
+        );
     }
 
     #[test]
     fn flags_overlapping_out_of_order_segments_that_differ() {
         let mut s = TcpStream::new();
-        let got = feed(&mut s, &[(0, false, b"a"), (5, false, b"fgh"), (4, false, b"eFG"), (1, false, b"bcd")], ReassemblyLimits::default());
+        let got = feed(
+            &mut s,
+            &[
+                (0, false, b"a"),
+                (5, false, b"fgh"),
+                (4, false, b"eFG"),
+                (1, false, b"bcd"),
+            ],
+            ReassemblyLimits::default(),
+        );
         assert_eq!(joined(&got), b"abcdefgh", "first copy wins");
         assert!(got.contains(&Got::Mismatch(5, 2)));
     }
@@ -589,7 +637,11 @@ mod tests {
     #[test]
     fn mid_stream_pickup_starts_at_first_data() {
         let mut s = TcpStream::new();
-        let got = feed(&mut s, &[(0xffff_fffe, false, b"ab"), (0, false, b"cd")], ReassemblyLimits::default());
+        let got = feed(
+            &mut s,
+            &[(0xffff_fffe, false, b"ab"), (0, false, b"cd")],
+            ReassemblyLimits::default(),
+        );
         assert_eq!(joined(&got), b"abcd", "wraps around 2^32");
     }
 
@@ -599,7 +651,14 @@ mod tests {
         let limits = ReassemblyLimits::default();
         let mut got = feed(&mut s, &[(10, false, b"aa"), (20, false, b"bb")], limits);
         s.acknowledged(22, &limits, &mut |c| got.push(to_got(c)));
-        assert_eq!(got, vec![Got::Data(b"aa".to_vec()), Got::Gap(8), Got::Data(b"bb".to_vec())]);
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(b"aa".to_vec()),
+                Got::Gap(8),
+                Got::Data(b"bb".to_vec())
+            ]
+        );
     }
 
     #[test]
@@ -608,8 +667,13 @@ mod tests {
         let limits = ReassemblyLimits::default();
         let mut got = feed(&mut s, &[(10, false, b"aa")], limits);
         s.acknowledged(15, &limits, &mut |c| got.push(to_got(c)));
-        s.segment(12, false, false, b"bbb", &limits, &mut |c| got.push(to_got(c)));
-        assert_eq!(got, vec![Got::Data(b"aa".to_vec()), Got::Data(b"bbb".to_vec())]);
+        s.segment(12, false, false, b"bbb", &limits, &mut |c| {
+            got.push(to_got(c))
+        });
+        assert_eq!(
+            got,
+            vec![Got::Data(b"aa".to_vec()), Got::Data(b"bbb".to_vec())]
+        );
     }
 
     #[test]
@@ -618,30 +682,70 @@ mod tests {
         let limits = ReassemblyLimits::default();
         let mut got = feed(&mut s, &[(10, false, b"aa")], limits);
         s.acknowledged(15, &limits, &mut |c| got.push(to_got(c)));
-        s.segment(15, false, false, b"cc", &limits, &mut |c| got.push(to_got(c)));
-        assert_eq!(got, vec![Got::Data(b"aa".to_vec()), Got::Gap(3), Got::Data(b"cc".to_vec())]);
+        s.segment(15, false, false, b"cc", &limits, &mut |c| {
+            got.push(to_got(c))
+        });
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(b"aa".to_vec()),
+                Got::Gap(3),
+                Got::Data(b"cc".to_vec())
+            ]
+        );
     }
 
     #[test]
     fn resynchronises_on_a_wild_sequence_number() {
         let mut s = TcpStream::new();
         let limits = ReassemblyLimits::default();
-        let got = feed(&mut s, &[(1000, false, b"aa"), (0x8000_0000, false, b"bb"), (0x8000_0002, false, b"cc")], limits);
-        assert_eq!(got, vec![
-            Got::Data(b"aa".to_vec()),
-            Got::Gap(0x8000_0000 - 1002),
-            Got::Data(b"bb".to_vec()),
-            Got::Data(b"cc".to_vec()),
-        ]);
+        let got = feed(
+            &mut s,
+            &[
+                (1000, false, b"aa"),
+                (0x8000_0000, false, b"bb"),
+                (0x8000_0002, false, b"cc"),
+            ],
+            limits,
+        );
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(b"aa".to_vec()),
+                Got::Gap(0x8000_0000 - 1002),
+                Got::Data(b"bb".to_vec()),
+                Got::Data(b"cc".to_vec()),
+            ]
+        );
     }
 
     #[test]
     fn declares_gap_when_buffer_is_full() {
         let mut s = TcpStream::new();
-        let limits = ReassemblyLimits { max_buffered: 10, max_segments: 8, history: 16 };
-        let got = feed(&mut s, &[(0, false, b"a"), (3, false, b"xyzwv"), (9, false, b"pqrstu")], limits);
+        let limits = ReassemblyLimits {
+            max_buffered: 10,
+            max_segments: 8,
+            history: 16,
+        };
+        let got = feed(
+            &mut s,
+            &[
+                (0, false, b"a"),
+                (3, false, b"xyzwv"),
+                (9, false, b"pqrstu"),
+            ],
+            limits,
+        );
         // "pqrstu" does not fit next to "xyzwv": the hole before "xyzwv" is given up.
-        assert_eq!(got, vec![Got::Data(b"a".to_vec()), Got::Full, Got::Gap(2), Got::Data(b"xyzwv".to_vec())]);
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(b"a".to_vec()),
+                Got::Full,
+                Got::Gap(2),
+                Got::Data(b"xyzwv".to_vec())
+            ]
+        );
         let mut rest = Vec::new();
         s.flush(&limits, &mut |c| rest.push(to_got(c)));
         assert_eq!(rest, vec![Got::Gap(1), Got::Data(b"pqrstu".to_vec())]);
@@ -651,18 +755,36 @@ mod tests {
     fn flush_delivers_buffered_data_across_holes() {
         let mut s = TcpStream::new();
         let limits = ReassemblyLimits::default();
-        let mut got = feed(&mut s, &[(0, false, b"a"), (3, false, b"d"), (6, false, b"g")], limits);
+        let mut got = feed(
+            &mut s,
+            &[(0, false, b"a"), (3, false, b"d"), (6, false, b"g")],
+            limits,
+        );
         s.flush(&limits, &mut |c| got.push(to_got(c)));
-        assert_eq!(got, vec![Got::Data(b"a".to_vec()), Got::Gap(2), Got::Data(b"d".to_vec()), Got::Gap(2), Got::Data(b"g".to_vec())]);
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(b"a".to_vec()),
+                Got::Gap(2),
+                Got::Data(b"d".to_vec()),
+                Got::Gap(2),
+                Got::Data(b"g".to_vec())
+            ]
+        );
     }
 
     #[test]
     fn history_wraps_and_still_detects_changes() {
         let mut s = TcpStream::new();
-        let limits = ReassemblyLimits { history: 4, ..ReassemblyLimits::default() };
+        let limits = ReassemblyLimits {
+            history: 4,
+            ..ReassemblyLimits::default()
+        };
         let mut got = feed(&mut s, &[(0, false, b"abcdef"), (6, false, b"gh")], limits);
         // history now holds "efgh"; a changed retransmission of 'g' is caught.
-        s.segment(6, false, false, b"gX", &limits, &mut |c| got.push(to_got(c)));
+        s.segment(6, false, false, b"gX", &limits, &mut |c| {
+            got.push(to_got(c))
+        });
         assert_eq!(got.last(), Some(&Got::Mismatch(7, 1)));
         // bytes older than the history are not compared
         s.segment(0, false, false, b"Z", &limits, &mut |c| got.push(to_got(c)));

@@ -21,7 +21,11 @@ pub struct Overflow {
 
 impl core::fmt::Display for Overflow {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{} unconsumed stream bytes exceed the buffer limit", self.dropped)
+        write!(
+            f,
+            "{} unconsumed stream bytes exceed the buffer limit",
+            self.dropped
+        )
     }
 }
 

@@ -2,7 +2,9 @@
 //! and a dissector always makes progress (never holds more than its bound).
 
 use otwatch_proto::dnp3::Dnp3Dissector;
-use otwatch_proto::event::{Context, CountingSink, DatagramDissector, Direction, StreamDissector, Timestamp};
+use otwatch_proto::event::{
+    Context, CountingSink, DatagramDissector, Direction, StreamDissector, Timestamp,
+};
 use otwatch_proto::modbus::ModbusDissector;
 use otwatch_proto::reassembly::{ReassemblyLimits, TcpStream};
 use otwatch_proto::s7comm::S7Dissector;
@@ -15,12 +17,22 @@ fn feed(dissector: &mut dyn StreamDissector, chunks: &[(bool, Vec<u8>)]) {
     let mut held = [StreamBuffer::default(), StreamBuffer::default()];
     let mut sink = CountingSink::default();
     for (to_server, bytes) in chunks {
-        let dir = if *to_server { Direction::ToServer } else { Direction::ToClient };
-        let mut cx = Context { ts: Timestamp::new(1, 0), sink: &mut sink };
+        let dir = if *to_server {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let mut cx = Context {
+            ts: Timestamp::new(1, 0),
+            sink: &mut sink,
+        };
         let _ = held[dir.index()].feed(dissector, dir, bytes, 70 * 1024, &mut cx);
         assert!(held[dir.index()].len() <= 70 * 1024);
     }
-    let mut cx = Context { ts: Timestamp::new(2, 0), sink: &mut sink };
+    let mut cx = Context {
+        ts: Timestamp::new(2, 0),
+        sink: &mut sink,
+    };
     dissector.gap(Direction::ToServer, &mut cx);
     dissector.flush(&mut cx);
 }
@@ -29,14 +41,18 @@ fn feed(dissector: &mut dyn StreamDissector, chunks: &[(bool, Vec<u8>)]) {
 /// generator reaches deep into the parsers rather than failing at byte 0.
 fn protocol_bytes() -> impl Strategy<Value = Vec<u8>> {
     let seeds: Vec<Vec<u8>> = vec![
-        vec![0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2],                // Modbus read
+        vec![0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2], // Modbus read
         vec![3, 0, 0, 0x1f, 2, 0xf0, 0x80, 0x32, 1, 0, 0, 0, 1], // TPKT/COTP DT/S7 job
-        vec![3, 0, 0, 0x16, 0x11, 0xe0, 0, 0, 0, 1, 0],          // TPKT/COTP CR
-        vec![3, 0, 0, 0x10, 2, 0xf0, 0x80, 0x72, 1, 0, 4],       // S7comm-plus
-        vec![0x05, 0x64, 0x0b, 0xc4, 0x01, 0, 0x02, 0],          // DNP3 link header
+        vec![3, 0, 0, 0x16, 0x11, 0xe0, 0, 0, 0, 1, 0], // TPKT/COTP CR
+        vec![3, 0, 0, 0x10, 2, 0xf0, 0x80, 0x72, 1, 0, 4], // S7comm-plus
+        vec![0x05, 0x64, 0x0b, 0xc4, 0x01, 0, 0x02, 0], // DNP3 link header
     ];
-    (proptest::sample::select(seeds), proptest::collection::vec(any::<u8>(), 0..300), any::<bool>()).prop_map(
-        |(seed, tail, prefix)| {
+    (
+        proptest::sample::select(seeds),
+        proptest::collection::vec(any::<u8>(), 0..300),
+        any::<bool>(),
+    )
+        .prop_map(|(seed, tail, prefix)| {
             if prefix {
                 let mut v = seed;
                 v.extend(tail);
@@ -44,8 +60,7 @@ fn protocol_bytes() -> impl Strategy<Value = Vec<u8>> {
             } else {
                 tail
             }
-        },
-    )
+        })
 }
 
 fn chunks() -> impl Strategy<Value = Vec<(bool, Vec<u8>)>> {

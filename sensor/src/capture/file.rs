@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use otwatch_proto::event::Timestamp;
 use otwatch_proto::wire::LinkType;
-use pcap_parser::pcapng::Block;
 use pcap_parser::nom;
+use pcap_parser::pcapng::Block;
 use pcap_parser::{Linktype, PcapError};
 
 use super::Frame;
@@ -66,12 +66,17 @@ impl std::fmt::Display for FileError {
                 magic[0], magic[1], magic[2], magic[3]
             ),
             FileErrorKind::Truncated { needed: Some(n) } => {
-                write!(f, "{path}: truncated at byte offset {offset} ({n} more bytes needed)")
+                write!(
+                    f,
+                    "{path}: truncated at byte offset {offset} ({n} more bytes needed)"
+                )
             }
             FileErrorKind::Truncated { needed: None } => {
                 write!(f, "{path}: truncated at byte offset {offset}")
             }
-            FileErrorKind::Corrupt(what) => write!(f, "{path}: corrupt at byte offset {offset}: {what}"),
+            FileErrorKind::Corrupt(what) => {
+                write!(f, "{path}: corrupt at byte offset {offset}: {what}")
+            }
         }
     }
 }
@@ -128,19 +133,23 @@ impl CaptureFile {
     /// Walks every record, calling `on_frame` with each frame and the byte
     /// offset just past it (for progress). Returns counters, or the error that
     /// stopped the walk (after every frame before it was delivered).
-    pub fn walk(
-        &self,
-        on_frame: &mut dyn FnMut(Frame<'_>, u64),
-    ) -> Result<WalkStats, FileError> {
+    pub fn walk(&self, on_frame: &mut dyn FnMut(Frame<'_>, u64)) -> Result<WalkStats, FileError> {
         let data: &[u8] = &self.map;
         let Some(magic) = data.get(..4) else {
-            return Err(self.error(0, FileErrorKind::Truncated { needed: Some(4 - data.len()) }));
+            return Err(self.error(
+                0,
+                FileErrorKind::Truncated {
+                    needed: Some(4 - data.len()),
+                },
+            ));
         };
         match magic {
-            [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0x3c, 0x4d] | [0x34, 0xcd, 0xb2, 0xa1] | [0xa1, 0xb2, 0xcd, 0x34] => {
-                self.walk_pcap(data, on_frame)
-            }
+            [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x34, 0xcd, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xcd, 0x34] => self.walk_pcap(data, on_frame),
             [0x0a, 0x0d, 0x0d, 0x0a] => self.walk_pcapng(data, on_frame),
             _ => {
                 let mut m = [0u8; 4];
@@ -160,13 +169,17 @@ impl CaptureFile {
 
     fn parse_error(&self, offset: usize, err: nom::Err<PcapError<&[u8]>>) -> FileError {
         let kind = match err {
-            nom::Err::Incomplete(nom::Needed::Size(n)) => FileErrorKind::Truncated { needed: Some(n.get()) },
+            nom::Err::Incomplete(nom::Needed::Size(n)) => FileErrorKind::Truncated {
+                needed: Some(n.get()),
+            },
             nom::Err::Incomplete(nom::Needed::Unknown) => FileErrorKind::Truncated { needed: None },
             nom::Err::Error(e) | nom::Err::Failure(e) => match e {
                 PcapError::Incomplete(n) => FileErrorKind::Truncated { needed: Some(n) },
                 PcapError::Eof => FileErrorKind::Truncated { needed: None },
                 PcapError::NomError(_, kind) => FileErrorKind::Corrupt(format!("{kind:?}")),
-                PcapError::HeaderNotRecognized => FileErrorKind::Corrupt("header not recognised".into()),
+                PcapError::HeaderNotRecognized => {
+                    FileErrorKind::Corrupt("header not recognised".into())
+                }
                 _ => FileErrorKind::Corrupt("unreadable record".into()),
             },
         };
@@ -195,7 +208,11 @@ impl CaptureFile {
                 pcap_parser::parse_pcap_frame(rest)
             };
             let (after, record) = parsed.map_err(|e| self.parse_error(offset, e))?;
-            let sub = if nanos { record.ts_usec } else { record.ts_usec.saturating_mul(1000) };
+            let sub = if nanos {
+                record.ts_usec
+            } else {
+                record.ts_usec.saturating_mul(1000)
+            };
             let frame = Frame {
                 ts: Timestamp::new(i64::from(record.ts_sec), sub),
                 link_type,
@@ -255,17 +272,21 @@ impl CaptureFile {
                 }
                 Block::EnhancedPacket(epb) => {
                     let Some(iface) = ifaces.get(epb.if_id as usize) else {
-                        return Err(self.error(offset, FileErrorKind::Corrupt(format!(
-                            "packet refers to interface {} but only {} are described",
-                            epb.if_id,
-                            ifaces.len()
-                        ))));
+                        return Err(self.error(
+                            offset,
+                            FileErrorKind::Corrupt(format!(
+                                "packet refers to interface {} but only {} are described",
+                                epb.if_id,
+                                ifaces.len()
+                            )),
+                        ));
                     };
                     let link_type = iface.link_type;
                     let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                     let secs = (ticks / iface.resolution) as i64 + iface.ts_offset;
                     let frac = ticks % iface.resolution;
-                    let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(iface.resolution)) as u32;
+                    let nanos =
+                        (u128::from(frac) * 1_000_000_000 / u128::from(iface.resolution)) as u32;
                     let caplen = (epb.caplen as usize).min(epb.data.len());
                     let frame = Frame {
                         ts: Timestamp::new(secs, nanos),
@@ -278,7 +299,9 @@ impl CaptureFile {
                     on_frame(frame, end);
                 }
                 Block::SimplePacket(spb) => {
-                    let Some(iface) = ifaces.first() else { continue };
+                    let Some(iface) = ifaces.first() else {
+                        continue;
+                    };
                     let link_type = iface.link_type;
                     let caplen = (spb.origlen as usize).min(spb.data.len());
                     let frame = Frame {
@@ -311,7 +334,8 @@ mod tests {
 
     impl TempFile {
         fn with(name: &str, bytes: &[u8]) -> TempFile {
-            let path = std::env::temp_dir().join(format!("otwatch-test-{}-{name}", std::process::id()));
+            let path =
+                std::env::temp_dir().join(format!("otwatch-test-{}-{name}", std::process::id()));
             std::fs::write(&path, bytes).expect("write temp capture");
             TempFile(path)
         }
@@ -323,7 +347,9 @@ mod tests {
         }
     }
 
-    fn frames(path: &Path) -> (Vec<(Timestamp, LinkType, Vec<u8>)>, Result<WalkStats, FileError>) {
+    type Seen = Vec<(Timestamp, LinkType, Vec<u8>)>;
+
+    fn frames(path: &Path) -> (Seen, Result<WalkStats, FileError>) {
         let file = CaptureFile::open(path).expect("open");
         let mut seen = Vec::new();
         let result = file.walk(&mut |f, _| seen.push((f.ts, f.link_type, f.data.to_vec())));
@@ -345,7 +371,11 @@ mod tests {
         let stats = result.expect("whole file");
         assert_eq!(stats.frames, 3);
         assert_eq!(stats.bytes, 90);
-        assert_eq!(seen[1].0, Timestamp::new(11, 2000), "microseconds become nanoseconds");
+        assert_eq!(
+            seen[1].0,
+            Timestamp::new(11, 2000),
+            "microseconds become nanoseconds"
+        );
         assert_eq!(seen[2].2, vec![3; 40]);
         assert_eq!(seen[0].1, LinkType::Ethernet);
     }
@@ -360,9 +390,15 @@ mod tests {
         assert_eq!(seen.len(), 2, "both whole records were delivered");
         let err = result.expect_err("truncated");
         assert_eq!(err.offset, 106);
-        assert!(matches!(err.kind, FileErrorKind::Truncated { .. }), "{err:?}");
+        assert!(
+            matches!(err.kind, FileErrorKind::Truncated { .. }),
+            "{err:?}"
+        );
         let text = err.to_string();
-        assert!(text.contains("cut.pcap") && text.contains("byte offset 106"), "{text}");
+        assert!(
+            text.contains("cut.pcap") && text.contains("byte offset 106"),
+            "{text}"
+        );
         // A cut inside a record header.
         let f = TempFile::with("cut2.pcap", &bytes[..24 + 8]);
         let (seen, result) = frames(&f.0);
@@ -375,7 +411,9 @@ mod tests {
         let f = TempFile::with("junk.pcap", b"GIF89a....");
         let err = frames(&f.0).1.expect_err("not a capture");
         assert!(matches!(err.kind, FileErrorKind::UnknownFormat { magic } if &magic == b"GIF8"));
-        let missing = CaptureFile::open(Path::new("/nonexistent/x.pcap")).err().expect("missing");
+        let missing = CaptureFile::open(Path::new("/nonexistent/x.pcap"))
+            .err()
+            .expect("missing");
         assert!(matches!(missing.kind, FileErrorKind::Io(_)));
         assert!(missing.to_string().starts_with("/nonexistent/x.pcap: "));
     }
@@ -408,7 +446,10 @@ mod tests {
         let f = TempFile::with("big.pcap", &big);
         let (seen, result) = frames(&f.0);
         result.expect("ok");
-        assert_eq!(seen[0], (Timestamp::new(7, 5000), LinkType::RawIp, vec![0x45, 0]));
+        assert_eq!(
+            seen[0],
+            (Timestamp::new(7, 5000), LinkType::RawIp, vec![0x45, 0])
+        );
     }
 
     fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {

@@ -9,15 +9,23 @@ use otwatch_proto::wire::LinkType;
 use serde_json::Value;
 
 use super::*;
-use crate::eve::{EventFilter, EveWriter};
+use crate::eve::{EveWriter, EventFilter};
 use crate::synth::{self, Conversation, Host};
 
 fn client() -> Host {
-    Host { mac: [2, 0, 0, 0, 0, 0x14], ip: Ipv4Addr::new(10, 1, 1, 20), port: 40000 }
+    Host {
+        mac: [2, 0, 0, 0, 0, 0x14],
+        ip: Ipv4Addr::new(10, 1, 1, 20),
+        port: 40000,
+    }
 }
 
 fn server() -> Host {
-    Host { mac: [2, 0, 0, 0, 0, 0x0a], ip: Ipv4Addr::new(10, 1, 1, 10), port: 502 }
+    Host {
+        mac: [2, 0, 0, 0, 0, 0x0a],
+        ip: Ipv4Addr::new(10, 1, 1, 10),
+        port: 502,
+    }
 }
 
 /// Read holding registers: tid 6, unit 1, address 0, quantity 2.
@@ -40,7 +48,10 @@ fn run(frames: &[Vec<u8>]) -> (Vec<Value>, SensorStats) {
     let (mut eve, stats) = p.finish();
     let _ = eve.finish();
     let text = String::from_utf8(eve_bytes(eve)).expect("utf8");
-    let lines = text.lines().map(|l| serde_json::from_str(l).expect("valid JSON")).collect();
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON"))
+        .collect();
     (lines, stats)
 }
 
@@ -53,7 +64,10 @@ fn of_type<'a>(lines: &'a [Value], t: &str) -> Vec<&'a Value> {
 }
 
 fn anomalies(lines: &[Value]) -> Vec<String> {
-    of_type(lines, "anomaly").iter().map(|l| l["anomaly"]["event"].as_str().unwrap_or("").to_string()).collect()
+    of_type(lines, "anomaly")
+        .iter()
+        .map(|l| l["anomaly"]["event"].as_str().unwrap_or("").to_string())
+        .collect()
 }
 
 fn exchange(split_req: usize, split_resp: usize) -> Vec<Vec<u8>> {
@@ -79,11 +93,17 @@ fn one_transaction_with_flow_fields() {
     assert_eq!(m["proto"], "TCP");
     assert_eq!(m["app_proto"], "modbus");
     assert_eq!(m["modbus"]["request"]["quantity"], 2);
-    assert_eq!(m["modbus"]["response"]["registers"], serde_json::json!([1000, 1001]));
+    assert_eq!(
+        m["modbus"]["response"]["registers"],
+        serde_json::json!([1000, 1001])
+    );
     let flow = of_type(&lines, "flow");
     assert_eq!(flow.len(), 1);
     assert_eq!(flow[0]["flow_id"], m["flow_id"]);
-    assert_eq!(flow[0]["flow"]["pkts_toserver"], 4, "SYN, ACK and two data segments (one empty)");
+    assert_eq!(
+        flow[0]["flow"]["pkts_toserver"], 4,
+        "SYN, ACK and two data segments (one empty)"
+    );
     assert_eq!(flow[0]["flow"]["src_mac"], "02:00:00:00:00:14");
     assert_eq!(stats.flows.created, 1);
     assert!(anomalies(&lines).is_empty());
@@ -99,7 +119,11 @@ fn every_split_of_request_and_response_decodes_the_same() {
             let modbus = of_type(&lines, "modbus");
             assert_eq!(modbus.len(), 1, "split {a}/{b}");
             assert_eq!(&modbus[0]["modbus"], expected, "split {a}/{b}");
-            assert!(anomalies(&lines).is_empty(), "split {a}/{b}: {:?}", anomalies(&lines));
+            assert!(
+                anomalies(&lines).is_empty(),
+                "split {a}/{b}: {:?}",
+                anomalies(&lines)
+            );
         }
     }
 }
@@ -129,12 +153,22 @@ fn retransmission_with_different_bytes_is_an_evasion_anomaly() {
     frames.push(c.to_server(&REQ));
     let mut evil = REQ;
     evil[7] = 6; // write single register instead of read
-    frames.push(synth::tcp_frame(&client(), &server(), seq, c.server_seq, synth::flags::ACK | synth::flags::PSH, &evil));
+    frames.push(synth::tcp_frame(
+        &client(),
+        &server(),
+        seq,
+        c.server_seq,
+        synth::flags::ACK | synth::flags::PSH,
+        &evil,
+    ));
     frames.push(c.to_client(&RESP));
     let (lines, _) = run(&frames);
     assert_eq!(anomalies(&lines), ["overlap_mismatch"]);
     let m = of_type(&lines, "modbus");
-    assert_eq!(m[0]["modbus"]["request"]["function_code"], 3, "the first copy wins");
+    assert_eq!(
+        m[0]["modbus"]["request"]["function_code"], 3,
+        "the first copy wins"
+    );
 }
 
 #[test]
@@ -146,7 +180,10 @@ fn mid_stream_pickup_without_handshake() {
     let m = of_type(&lines, "modbus");
     assert_eq!(m.len(), 2, "an unmatched response, then a full transaction");
     assert_eq!(anomalies(&lines), ["unmatched_response"]);
-    assert_eq!(m[1]["src_port"], 40000, "the client is the side not on port 502");
+    assert_eq!(
+        m[1]["src_port"], 40000,
+        "the client is the side not on port 502"
+    );
 }
 
 #[test]
@@ -162,7 +199,14 @@ fn lost_segment_is_a_gap_and_the_stream_resynchronises() {
     resp[1] = 7;
     frames.push(c.to_client(&resp));
     // The server acknowledges everything, revealing the hole.
-    frames.push(synth::tcp_frame(&server(), &client(), c.server_seq, c.client_seq, synth::flags::ACK, &[]));
+    frames.push(synth::tcp_frame(
+        &server(),
+        &client(),
+        c.server_seq,
+        c.client_seq,
+        synth::flags::ACK,
+        &[],
+    ));
     let (lines, stats) = run(&frames);
     let m = of_type(&lines, "modbus");
     assert_eq!(m.len(), 1, "{lines:?}");
@@ -211,7 +255,11 @@ fn ipv4_fragments_are_reassembled() {
         f.extend_from_slice(part);
         f
     };
-    let frames = vec![frag(16, false, &payload[16..]), frag(0, true, &payload[..16]), c.to_client(&RESP)];
+    let frames = vec![
+        frag(16, false, &payload[16..]),
+        frag(0, true, &payload[..16]),
+        c.to_client(&RESP),
+    ];
     let (lines, stats) = run(&frames);
     assert_eq!(stats.ipv4_fragments, 2);
     assert_eq!(stats.ipv4_reassembled, 1);
@@ -232,10 +280,19 @@ fn malformed_headers_are_counted_anomalies_not_panics() {
     let (lines, stats) = run(&[bad_version, bad_ihl, bad_tcp_offset, truncated, good]);
     assert_eq!(
         anomalies(&lines),
-        ["bad_ip_version", "bad_ipv4_header_length", "bad_tcp_data_offset", "truncated_ipv4_header"]
+        [
+            "bad_ip_version",
+            "bad_ipv4_header_length",
+            "bad_tcp_data_offset",
+            "truncated_ipv4_header"
+        ]
     );
     assert_eq!(stats.decode_errors.values().sum::<u64>(), 4);
-    assert_eq!(of_type(&lines, "modbus").len(), 1, "the good frame still decodes");
+    assert_eq!(
+        of_type(&lines, "modbus").len(),
+        1,
+        "the good frame still decodes"
+    );
 }
 
 #[test]
@@ -256,17 +313,36 @@ fn flows_time_out_and_emit_pending_requests() {
     let req = c.to_server(&REQ);
     let eve = EveWriter::new(Vec::new(), EventFilter::all());
     let mut p = Pipeline::new(PipelineConfig::default(), eve);
-    p.packet(Frame { ts: Timestamp::new(1000, 0), link_type: LinkType::Ethernet, data: &req, wire_len: 0 });
+    p.packet(Frame {
+        ts: Timestamp::new(1000, 0),
+        link_type: LinkType::Ethernet,
+        data: &req,
+        wire_len: 0,
+    });
     // Another flow two hours later expires the first.
-    let mut other = Conversation::new(Host { port: 40001, ..client() }, server());
+    let mut other = Conversation::new(
+        Host {
+            port: 40001,
+            ..client()
+        },
+        server(),
+    );
     let f = other.to_server(&REQ);
-    p.packet(Frame { ts: Timestamp::new(1000 + 7200, 0), link_type: LinkType::Ethernet, data: &f, wire_len: 0 });
+    p.packet(Frame {
+        ts: Timestamp::new(1000 + 7200, 0),
+        link_type: LinkType::Ethernet,
+        data: &f,
+        wire_len: 0,
+    });
     assert_eq!(p.stats().flows.created, 2);
     let (eve, stats) = p.finish();
     assert_eq!(stats.flows.timed_out, 1);
     let text = String::from_utf8(eve.into_inner()).expect("utf8");
     let first: Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
     assert_eq!(first["event_type"], "modbus");
-    assert_eq!(first["timestamp"], "1970-01-01T00:16:40.000000+0000", "stamped with the request time");
+    assert_eq!(
+        first["timestamp"], "1970-01-01T00:16:40.000000+0000",
+        "stamped with the request time"
+    );
     assert!(first["modbus"].get("response").is_none());
 }

@@ -91,8 +91,12 @@ impl FunctionCode {
         match self {
             ReadCoils | ReadDiscreteInputs | ReadHoldingRegisters | ReadInputRegisters
             | ReadExceptionStatus | ReadFileRecord | ReadFifoQueue => Access::Read,
-            WriteSingleCoil | WriteSingleRegister | WriteMultipleCoils
-            | WriteMultipleRegisters | WriteFileRecord | MaskWriteRegister => Access::Write,
+            WriteSingleCoil
+            | WriteSingleRegister
+            | WriteMultipleCoils
+            | WriteMultipleRegisters
+            | WriteFileRecord
+            | MaskWriteRegister => Access::Write,
             ReadWriteMultipleRegisters => Access::ReadWrite,
             Diagnostics | GetCommEventCounter | GetCommEventLog => Access::Diagnostics,
             ReportServerId | EncapsulatedInterfaceTransport => Access::Identification,

@@ -36,7 +36,9 @@ pub struct ModbusConfig {
 
 impl Default for ModbusConfig {
     fn default() -> Self {
-        ModbusConfig { max_outstanding: 32 }
+        ModbusConfig {
+            max_outstanding: 32,
+        }
     }
 }
 
@@ -131,7 +133,12 @@ impl Transaction<'_> {
 }
 
 fn write_function(w: &mut JsonWriter<'_>, function: FunctionCode) {
-    w.field_code("function_code", u64::from(function.raw()), "function", function.name());
+    w.field_code(
+        "function_code",
+        u64::from(function.raw()),
+        "function",
+        function.name(),
+    );
     w.field_str("access", function.access().name());
 }
 
@@ -176,16 +183,29 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
         Request::NoData => {}
         Request::Diagnostics { subfunction, data } => {
             w.key("diagnostic").begin_object();
-            w.field_code("subfunction", u64::from(subfunction.raw()), "name", subfunction.name());
+            w.field_code(
+                "subfunction",
+                u64::from(subfunction.raw()),
+                "name",
+                subfunction.name(),
+            );
             w.field_hex("data", data);
             w.end_object();
         }
-        Request::WriteMultipleCoils { address, quantity, values } => {
+        Request::WriteMultipleCoils {
+            address,
+            quantity,
+            values,
+        } => {
             w.field_u64("address", u64::from(address));
             w.field_u64("quantity", u64::from(quantity));
             write_bits(w, "coils", values, usize::from(quantity));
         }
-        Request::WriteMultipleRegisters { address, quantity, values } => {
+        Request::WriteMultipleRegisters {
+            address,
+            quantity,
+            values,
+        } => {
             w.field_u64("address", u64::from(address));
             w.field_u64("quantity", u64::from(quantity));
             write_registers(w, "registers", values);
@@ -205,7 +225,11 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
         Request::WriteFileRecord { subrequests } => {
             w.field_hex("file_records", subrequests);
         }
-        Request::MaskWriteRegister { address, and_mask, or_mask } => {
+        Request::MaskWriteRegister {
+            address,
+            and_mask,
+            or_mask,
+        } => {
             w.field_u64("address", u64::from(address));
             w.field_u64("and_mask", u64::from(and_mask));
             w.field_u64("or_mask", u64::from(or_mask));
@@ -241,7 +265,11 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
             w.field_hex("data", data);
             w.end_object();
         }
-        Request::Umas { session, code, data } => {
+        Request::Umas {
+            session,
+            code,
+            data,
+        } => {
             w.key("umas").begin_object();
             w.field_u64("session", u64::from(session));
             w.field_code("code", u64::from(code.raw()), "name", code.name());
@@ -278,15 +306,28 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
         }
         Response::Diagnostics { subfunction, data } => {
             w.key("diagnostic").begin_object();
-            w.field_code("subfunction", u64::from(subfunction.raw()), "name", subfunction.name());
+            w.field_code(
+                "subfunction",
+                u64::from(subfunction.raw()),
+                "name",
+                subfunction.name(),
+            );
             w.field_hex("data", data);
             w.end_object();
         }
-        Response::CommEventCounter { status, event_count } => {
+        Response::CommEventCounter {
+            status,
+            event_count,
+        } => {
             w.field_u64("status", u64::from(status));
             w.field_u64("event_count", u64::from(event_count));
         }
-        Response::CommEventLog { status, event_count, message_count, events } => {
+        Response::CommEventLog {
+            status,
+            event_count,
+            message_count,
+            events,
+        } => {
             w.field_u64("status", u64::from(status));
             w.field_u64("event_count", u64::from(event_count));
             w.field_u64("message_count", u64::from(message_count));
@@ -303,7 +344,11 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
         Response::FileRecord { data } => {
             w.field_hex("file_records", data);
         }
-        Response::MaskWriteRegister { address, and_mask, or_mask } => {
+        Response::MaskWriteRegister {
+            address,
+            and_mask,
+            or_mask,
+        } => {
             w.field_u64("address", u64::from(address));
             w.field_u64("and_mask", u64::from(and_mask));
             w.field_u64("or_mask", u64::from(or_mask));
@@ -317,7 +362,12 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
             w.field_code("type", 14, "name", MeiType::ReadDeviceIdentification.name());
             w.end_object();
             w.key("device_identification").begin_object();
-            w.field_code("code", u64::from(id.code.raw()), "code_name", id.code.name());
+            w.field_code(
+                "code",
+                u64::from(id.code.raw()),
+                "code_name",
+                id.code.name(),
+            );
             w.field_u64("conformity_level", u64::from(id.conformity));
             w.field_bool("more_follows", id.more_follows);
             w.field_u64("next_object_id", u64::from(id.next_object_id));
@@ -345,7 +395,11 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
             w.field_hex("data", data);
             w.end_object();
         }
-        Response::Umas { session, code, data } => {
+        Response::Umas {
+            session,
+            code,
+            data,
+        } => {
             w.key("umas").begin_object();
             w.field_u64("session", u64::from(session));
             w.field_code("code", u64::from(code.raw()), "name", code.name());
@@ -412,7 +466,11 @@ struct Resynced {
 
 impl core::fmt::Display for Resynced {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "valid PDUs resume after a parse error; {} bytes skipped", self.skipped)
+        write!(
+            f,
+            "valid PDUs resume after a parse error; {} bytes skipped",
+            self.skipped
+        )
     }
 }
 
@@ -422,7 +480,11 @@ struct Outstanding {
 
 impl core::fmt::Display for Outstanding {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "more than {} requests without a response; the oldest is given up", self.limit)
+        write!(
+            f,
+            "more than {} requests without a response; the oldest is given up",
+            self.limit
+        )
     }
 }
 
@@ -482,7 +544,12 @@ impl ModbusDissector {
         }
         if self.pending.len() >= self.config.max_outstanding {
             let limit = self.config.max_outstanding;
-            cx.anomaly(NAME, "too_many_outstanding_requests", &Outstanding { limit }, Some(Direction::ToServer));
+            cx.anomaly(
+                NAME,
+                "too_many_outstanding_requests",
+                &Outstanding { limit },
+                Some(Direction::ToServer),
+            );
             let old = self.pending.remove(0);
             emit_alone(&old, cx);
             self.recycle(old);
@@ -512,7 +579,12 @@ impl ModbusDissector {
                 transaction_id: header.transaction_id,
                 unit_id: header.unit_id,
             };
-            cx.anomaly(NAME, "unmatched_response", &detail, Some(Direction::ToClient));
+            cx.anomaly(
+                NAME,
+                "unmatched_response",
+                &detail,
+                Some(Direction::ToClient),
+            );
             let tx = Transaction {
                 transaction_id: header.transaction_id,
                 unit_id: header.unit_id,
@@ -524,7 +596,12 @@ impl ModbusDissector {
         };
         let pending = self.pending.remove(i);
         if let Err(mismatch) = pdu::check_pair(&pending.pdu, adu_pdu) {
-            cx.anomaly(NAME, "response_mismatch", &mismatch, Some(Direction::ToClient));
+            cx.anomaly(
+                NAME,
+                "response_mismatch",
+                &mismatch,
+                Some(Direction::ToClient),
+            );
         }
         let tx = Transaction {
             transaction_id: header.transaction_id,
@@ -598,7 +675,9 @@ impl StreamDissector for ModbusDissector {
             }
             let state = &mut self.frame[dir.index()];
             if state.after_error {
-                let detail = Resynced { skipped: state.skipped };
+                let detail = Resynced {
+                    skipped: state.skipped,
+                };
                 cx.anomaly(NAME, "pdu_after_parse_error", &detail, Some(dir));
             }
             *state = FrameState {

@@ -97,25 +97,46 @@ impl core::fmt::Display for PduError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             PduError::Empty => write!(f, "PDU has no function code"),
-            PduError::TooShort { function, needed, actual } => write!(
+            PduError::TooShort {
+                function,
+                needed,
+                actual,
+            } => write!(
                 f,
                 "function {function:#04x}: PDU of {actual} bytes, needs {needed}"
             ),
-            PduError::TrailingBytes { function, expected, actual } => write!(
+            PduError::TrailingBytes {
+                function,
+                expected,
+                actual,
+            } => write!(
                 f,
                 "function {function:#04x}: PDU of {actual} bytes, expected {expected}"
             ),
-            PduError::ByteCountMismatch { function, declared, expected } => write!(
+            PduError::ByteCountMismatch {
+                function,
+                declared,
+                expected,
+            } => write!(
                 f,
                 "function {function:#04x}: byte count {declared}, expected {expected}"
             ),
-            PduError::QuantityOutOfRange { function, quantity, max } => write!(
+            PduError::QuantityOutOfRange {
+                function,
+                quantity,
+                max,
+            } => write!(
                 f,
                 "function {function:#04x}: quantity {quantity} outside 1..={max}"
             ),
-            PduError::BadCoilValue(v) => write!(f, "coil value {v:#06x} is neither 0xff00 nor 0x0000"),
+            PduError::BadCoilValue(v) => {
+                write!(f, "coil value {v:#06x} is neither 0xff00 nor 0x0000")
+            }
             PduError::TruncatedObject { object_id } => {
-                write!(f, "device identification object {object_id:#04x} is truncated")
+                write!(
+                    f,
+                    "device identification object {object_id:#04x} is truncated"
+                )
             }
         }
     }
@@ -470,7 +491,11 @@ pub fn decode_request(pdu: &[u8]) -> Result<Request<'_>, PduError> {
     match FunctionCode::from(fc) {
         F::ReadCoils | F::ReadDiscreteInputs | F::ReadHoldingRegisters | F::ReadInputRegisters => {
             exact(pdu, 5)?;
-            let max = if fc <= 2 { limits::READ_BITS } else { limits::READ_REGISTERS };
+            let max = if fc <= 2 {
+                limits::READ_BITS
+            } else {
+                limits::READ_REGISTERS
+            };
             let q = be16(pdu, 3);
             quantity(fc, q, max)?;
             Ok(Request::Read {
@@ -496,7 +521,10 @@ pub fn decode_request(pdu: &[u8]) -> Result<Request<'_>, PduError> {
                 value: be16(pdu, 3),
             })
         }
-        F::ReadExceptionStatus | F::GetCommEventCounter | F::GetCommEventLog | F::ReportServerId => {
+        F::ReadExceptionStatus
+        | F::GetCommEventCounter
+        | F::GetCommEventLog
+        | F::ReportServerId => {
             exact(pdu, 1)?;
             Ok(Request::NoData)
         }
@@ -526,9 +554,17 @@ pub fn decode_request(pdu: &[u8]) -> Result<Request<'_>, PduError> {
             }
             let address = be16(pdu, 1);
             Ok(if fc == 15 {
-                Request::WriteMultipleCoils { address, quantity: q, values }
+                Request::WriteMultipleCoils {
+                    address,
+                    quantity: q,
+                    values,
+                }
             } else {
-                Request::WriteMultipleRegisters { address, quantity: q, values }
+                Request::WriteMultipleRegisters {
+                    address,
+                    quantity: q,
+                    values,
+                }
             })
         }
         F::ReadFileRecord => {
@@ -706,7 +742,11 @@ pub fn decode_response(pdu: &[u8]) -> Result<Response<'_>, PduError> {
                 return Err(PduError::ByteCountMismatch {
                     function: fc,
                     declared: byte_count,
-                    expected: if byte_count != pdu.len() - 3 { pdu.len() - 3 } else { implied },
+                    expected: if byte_count != pdu.len() - 3 {
+                        pdu.len() - 3
+                    } else {
+                        implied
+                    },
                 });
             }
             if count > limits::FIFO_COUNT {
@@ -814,7 +854,11 @@ impl core::fmt::Display for Mismatch {
                 f,
                 "response carries {actual} data bytes, the request asked for {expected}"
             ),
-            Mismatch::Echo { field, request, response } => write!(
+            Mismatch::Echo {
+                field,
+                request,
+                response,
+            } => write!(
                 f,
                 "response echoes {field} {response:#06x}, the request had {request:#06x}"
             ),
@@ -840,40 +884,98 @@ pub fn check_pair(request_pdu: &[u8], response_pdu: &[u8]) -> Result<(), Mismatc
         if request == response {
             Ok(())
         } else {
-            Err(Mismatch::Echo { field, request, response })
+            Err(Mismatch::Echo {
+                field,
+                request,
+                response,
+            })
         }
     };
     match (req, resp) {
         (Request::Read { quantity, .. }, Response::Bits { values }) => {
             let expected = usize::from(quantity).div_ceil(8);
             if values.len() != expected {
-                return Err(Mismatch::DataSize { expected, actual: values.len() });
+                return Err(Mismatch::DataSize {
+                    expected,
+                    actual: values.len(),
+                });
             }
         }
         (Request::Read { quantity, .. }, Response::Registers { values })
-        | (Request::ReadWriteMultipleRegisters { read_quantity: quantity, .. }, Response::Registers { values }) => {
+        | (
+            Request::ReadWriteMultipleRegisters {
+                read_quantity: quantity,
+                ..
+            },
+            Response::Registers { values },
+        ) => {
             let expected = usize::from(quantity) * 2;
             if values.len() != expected {
-                return Err(Mismatch::DataSize { expected, actual: values.len() });
+                return Err(Mismatch::DataSize {
+                    expected,
+                    actual: values.len(),
+                });
             }
         }
-        (Request::WriteSingleRegister { address, value }, Response::WriteSingle { address: a, value: v }) => {
+        (
+            Request::WriteSingleRegister { address, value },
+            Response::WriteSingle {
+                address: a,
+                value: v,
+            },
+        ) => {
             echo("address", address, a)?;
             echo("value", value, v)?;
         }
-        (Request::WriteSingleCoil { address, on }, Response::WriteSingle { address: a, value: v }) => {
+        (
+            Request::WriteSingleCoil { address, on },
+            Response::WriteSingle {
+                address: a,
+                value: v,
+            },
+        ) => {
             echo("address", address, a)?;
             echo("value", if on { 0xff00 } else { 0 }, v)?;
         }
-        (Request::WriteMultipleCoils { address, quantity, .. }, Response::WriteMultiple { address: a, quantity: q })
-        | (Request::WriteMultipleRegisters { address, quantity, .. }, Response::WriteMultiple { address: a, quantity: q }) => {
+        (
+            Request::WriteMultipleCoils {
+                address, quantity, ..
+            },
+            Response::WriteMultiple {
+                address: a,
+                quantity: q,
+            },
+        )
+        | (
+            Request::WriteMultipleRegisters {
+                address, quantity, ..
+            },
+            Response::WriteMultiple {
+                address: a,
+                quantity: q,
+            },
+        ) => {
             echo("address", address, a)?;
             echo("quantity", quantity, q)?;
         }
-        (Request::Diagnostics { subfunction, .. }, Response::Diagnostics { subfunction: s, .. }) => {
+        (
+            Request::Diagnostics { subfunction, .. },
+            Response::Diagnostics { subfunction: s, .. },
+        ) => {
             echo("subfunction", subfunction.raw(), s.raw())?;
         }
-        (Request::MaskWriteRegister { address, and_mask, or_mask }, Response::MaskWriteRegister { address: a, and_mask: am, or_mask: om }) => {
+        (
+            Request::MaskWriteRegister {
+                address,
+                and_mask,
+                or_mask,
+            },
+            Response::MaskWriteRegister {
+                address: a,
+                and_mask: am,
+                or_mask: om,
+            },
+        ) => {
             echo("address", address, a)?;
             echo("and_mask", and_mask, am)?;
             echo("or_mask", or_mask, om)?;

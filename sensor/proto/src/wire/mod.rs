@@ -171,7 +171,9 @@ impl core::fmt::Display for DecodeError {
             DecodeError::BadIpv4TotalLength(len) => {
                 write!(f, "IPv4 total length {len} is smaller than its header")
             }
-            DecodeError::BadIpv4Checksum(sum) => write!(f, "IPv4 header checksum {sum:#06x} is wrong"),
+            DecodeError::BadIpv4Checksum(sum) => {
+                write!(f, "IPv4 header checksum {sum:#06x} is wrong")
+            }
             DecodeError::BadTcpDataOffset(off) => {
                 write!(f, "TCP data offset {off} words is invalid")
             }

@@ -8,23 +8,26 @@ use super::*;
 
 fn hex(text: &str) -> Vec<u8> {
     let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    (0..clean.len()).step_by(2).map(|i| u8::from_str_radix(&clean[i..i + 2], 16).expect("hex")).collect()
+    (0..clean.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&clean[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 /// A Modbus read device identification request recorded from pymodbus
 /// (pcaps/modbus_pymodbus_polling.pcap, first Modbus frame).
 fn pymodbus_frame() -> Vec<u8> {
     hex(concat!(
-        "02000ac8070a",                 // destination MAC 02:00:0a:c8:07:0a (PLC)
-        "02000ac80714",                 // source MAC 02:00:0a:c8:07:14 (master)
-        "0800",                         // EtherType IPv4
+        "02000ac8070a",                    // destination MAC 02:00:0a:c8:07:0a (PLC)
+        "02000ac80714",                    // source MAC 02:00:0a:c8:07:14 (master)
+        "0800",                            // EtherType IPv4
         "45 00 003f c92e 4000 40 06 4ddd", // IPv4: IHL 5, total 63, DF, TTL 64, TCP
-        "0ac80714 0ac8070a",            // 10.200.7.20 -> 10.200.7.10
-        "d60e 01f6",                    // TCP 54798 -> 502
-        "23a17ab8 9b5bd8f6",            // seq, ack
-        "80 18 003f 23df 0000",         // data offset 8 words, PSH+ACK, window 63
-        "0101080aafee3f893d4dd04e",     // options: NOP NOP timestamps
-        "0001 0000 0005 01 2b0e0100",   // Modbus: tid 1, len 5, unit 1, 43/14 basic
+        "0ac80714 0ac8070a",               // 10.200.7.20 -> 10.200.7.10
+        "d60e 01f6",                       // TCP 54798 -> 502
+        "23a17ab8 9b5bd8f6",               // seq, ack
+        "80 18 003f 23df 0000",            // data offset 8 words, PSH+ACK, window 63
+        "0101080aafee3f893d4dd04e",        // options: NOP NOP timestamps
+        "0001 0000 0005 01 2b0e0100",      // Modbus: tid 1, len 5, unit 1, 43/14 basic
     ))
 }
 
@@ -38,11 +41,17 @@ fn decodes_a_real_ethernet_ipv4_tcp_frame() {
     assert_eq!(ip.src, IpAddr::V4(Ipv4Addr::new(10, 200, 7, 20)));
     assert_eq!(ip.dst, IpAddr::V4(Ipv4Addr::new(10, 200, 7, 10)));
     assert_eq!((ip.ttl, ip.protocol, ip.fragment), (64, 6, None));
-    let Transport::Tcp(tcp, payload) = p.transport else { panic!("tcp") };
+    let Transport::Tcp(tcp, payload) = p.transport else {
+        panic!("tcp")
+    };
     assert_eq!((tcp.src_port, tcp.dst_port), (54798, 502));
     assert_eq!(tcp.seq, 0x23a1_7ab8);
     assert!(tcp.flags.has(TcpFlags::PSH | TcpFlags::ACK));
-    assert_eq!(payload, &hex("0001 0000 0005 01 2b0e0100")[..], "options skipped");
+    assert_eq!(
+        payload,
+        &hex("0001 0000 0005 01 2b0e0100")[..],
+        "options skipped"
+    );
 }
 
 #[test]
@@ -50,7 +59,9 @@ fn ethernet_padding_is_trimmed_by_the_ip_total_length() {
     let mut frame = pymodbus_frame();
     frame.extend_from_slice(&[0; 6]);
     let p = decode(LinkType::Ethernet, &frame).expect("valid");
-    let Transport::Tcp(_, payload) = p.transport else { panic!("tcp") };
+    let Transport::Tcp(_, payload) = p.transport else {
+        panic!("tcp")
+    };
     assert_eq!(payload.len(), 11);
 }
 
@@ -68,7 +79,10 @@ fn decodes_vlan_and_qinq_tags() {
     assert!(matches!(p.transport, Transport::Tcp(..)));
     let mut old = base;
     old.splice(12..12, hex("9100 0007 8100 0008"));
-    assert_eq!(decode(LinkType::Ethernet, &old).expect("valid").link.vlan, [7, 8]);
+    assert_eq!(
+        decode(LinkType::Ethernet, &old).expect("valid").link.vlan,
+        [7, 8]
+    );
 }
 
 #[test]
@@ -79,11 +93,16 @@ fn decodes_a_real_linux_cooked_frame() {
         "0800",                              // protocol IPv4
         "4500 0028 49e6 4000 4006 6f95 c0a80001 c0a80003",
         "0066 c002 5229b932 37ad2ee0 5010 2000 dc2d 0000",
-        "000000000000",                      // Ethernet padding beyond total length 40
+        "000000000000", // Ethernet padding beyond total length 40
     ));
     let p = decode(LinkType::LinuxSll, &frame).expect("valid");
-    assert_eq!(p.link.src_mac, Some(MacAddr([0xac, 0x64, 0x17, 0x46, 0x0d, 0x51])));
-    let Transport::Tcp(tcp, payload) = p.transport else { panic!("tcp") };
+    assert_eq!(
+        p.link.src_mac,
+        Some(MacAddr([0xac, 0x64, 0x17, 0x46, 0x0d, 0x51]))
+    );
+    let Transport::Tcp(tcp, payload) = p.transport else {
+        panic!("tcp")
+    };
     assert_eq!(tcp.src_port, 102);
     assert!(payload.is_empty());
 }
@@ -97,10 +116,16 @@ fn decodes_sll2_raw_ip_and_loopback() {
     let p = decode(LinkType::LinuxSll2, &sll2).expect("valid");
     assert_eq!(p.link.src_mac, Some(MacAddr([2, 0, 0x0a, 0xc8, 7, 0x14])));
     assert!(matches!(p.transport, Transport::Tcp(..)));
-    assert!(matches!(decode(LinkType::RawIp, &ip_packet).expect("raw").transport, Transport::Tcp(..)));
+    assert!(matches!(
+        decode(LinkType::RawIp, &ip_packet).expect("raw").transport,
+        Transport::Tcp(..)
+    ));
     let mut null = vec![2, 0, 0, 0]; // AF_INET in little-endian host order
     null.extend_from_slice(&ip_packet);
-    assert!(matches!(decode(LinkType::Null, &null).expect("null").transport, Transport::Tcp(..)));
+    assert!(matches!(
+        decode(LinkType::Null, &null).expect("null").transport,
+        Transport::Tcp(..)
+    ));
 }
 
 #[test]
@@ -109,16 +134,23 @@ fn skips_ipv6_extension_headers() {
     v6.splice(0..0, hex("020000000002 020000000001"));
     // IPv6: payload 8 (hop-by-hop) + 8 (fragment, atomic) + 8 (UDP) + 2, next header 0.
     v6.extend(hex("60000000 001a 00 40"));
-    v6.extend(hex("fe800000000000000000000000000001 fe800000000000000000000000000002"));
+    v6.extend(hex(
+        "fe800000000000000000000000000001 fe800000000000000000000000000002",
+    ));
     v6.extend(hex("2c 00 0104 00000000")); // hop-by-hop: next = fragment (44), PadN
     v6.extend(hex("11 00 0000 12345678")); // fragment header: next = UDP, offset 0, M=0 (atomic)
     v6.extend(hex("4e20 4e20 000a 0000 abcd")); // UDP 20000 -> 20000, 2 bytes
     let p = decode(LinkType::Ethernet, &v6).expect("valid");
     let ip = p.ip.expect("ip");
-    assert_eq!(ip.src, IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)));
+    assert_eq!(
+        ip.src,
+        IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1))
+    );
     assert_eq!(ip.protocol, 17);
     assert_eq!(ip.fragment, None, "an atomic fragment is a whole datagram");
-    let Transport::Udp(udp, payload) = p.transport else { panic!("udp") };
+    let Transport::Udp(udp, payload) = p.transport else {
+        panic!("udp")
+    };
     assert_eq!(udp.dst_port, 20000);
     assert_eq!(payload, &[0xab, 0xcd]);
 }
@@ -140,33 +172,101 @@ fn rejects_malformed_headers_with_exact_errors() {
         f
     };
     let mut five_tags = good.clone();
-    five_tags.splice(12..12, hex("8100 0001 8100 0002 8100 0003 8100 0004 8100 0005"));
+    five_tags.splice(
+        12..12,
+        hex("8100 0001 8100 0002 8100 0003 8100 0004 8100 0005"),
+    );
     let cases: Vec<(Vec<u8>, DecodeError)> = vec![
-        (good[..10].to_vec(), DecodeError::Truncated { layer: Layer::Link, needed: 14, available: 10 }),
-        (good[..16].to_vec(), DecodeError::Truncated { layer: Layer::Ipv4, needed: 20, available: 2 }),
+        (
+            good[..10].to_vec(),
+            DecodeError::Truncated {
+                layer: Layer::Link,
+                needed: 14,
+                available: 10,
+            },
+        ),
+        (
+            good[..16].to_vec(),
+            DecodeError::Truncated {
+                layer: Layer::Ipv4,
+                needed: 20,
+                available: 2,
+            },
+        ),
         (with(14, 0x75), DecodeError::BadIpVersion(7)),
         (with(14, 0x43), DecodeError::BadIpv4HeaderLength(3)),
         // IHL 15: a 60-byte IPv4 header leaves 3 bytes for TCP.
-        (with(14, 0x4f), DecodeError::Truncated { layer: Layer::Tcp, needed: 20, available: 3 }),
-        ({ let mut f = good.clone(); f[16] = 0; f[17] = 10; f }, DecodeError::BadIpv4TotalLength(10)),
+        (
+            with(14, 0x4f),
+            DecodeError::Truncated {
+                layer: Layer::Tcp,
+                needed: 20,
+                available: 3,
+            },
+        ),
+        (
+            {
+                let mut f = good.clone();
+                f[16] = 0;
+                f[17] = 10;
+                f
+            },
+            DecodeError::BadIpv4TotalLength(10),
+        ),
         (with(46, 0x20), DecodeError::BadTcpDataOffset(2)),
         (with(46, 0xf0), DecodeError::BadTcpDataOffset(15)),
-        ({ let mut f = good[..40].to_vec(); f[16] = 0; f[17] = 26; f }, DecodeError::Truncated { layer: Layer::Tcp, needed: 20, available: 6 }),
+        (
+            {
+                let mut f = good[..40].to_vec();
+                f[16] = 0;
+                f[17] = 26;
+                f
+            },
+            DecodeError::Truncated {
+                layer: Layer::Tcp,
+                needed: 20,
+                available: 6,
+            },
+        ),
         (five_tags, DecodeError::TooManyVlanTags(4)),
     ];
     for (frame, expected) in cases {
-        assert_eq!(decode(LinkType::Ethernet, &frame), Err(expected), "{expected}");
+        assert_eq!(
+            decode(LinkType::Ethernet, &frame),
+            Err(expected),
+            "{expected}"
+        );
     }
     let ipv6_short = hex("60000000");
-    assert_eq!(decode(LinkType::RawIp, &ipv6_short), Err(DecodeError::Truncated { layer: Layer::Ipv6, needed: 40, available: 4 }));
-    assert_eq!(decode(LinkType::RawIp, &[]), Err(DecodeError::Truncated { layer: Layer::Link, needed: 1, available: 0 }));
-    assert_eq!(decode(LinkType::RawIp, &[0x15]), Err(DecodeError::BadIpVersion(1)));
+    assert_eq!(
+        decode(LinkType::RawIp, &ipv6_short),
+        Err(DecodeError::Truncated {
+            layer: Layer::Ipv6,
+            needed: 40,
+            available: 4
+        })
+    );
+    assert_eq!(
+        decode(LinkType::RawIp, &[]),
+        Err(DecodeError::Truncated {
+            layer: Layer::Link,
+            needed: 1,
+            available: 0
+        })
+    );
+    assert_eq!(
+        decode(LinkType::RawIp, &[0x15]),
+        Err(DecodeError::BadIpVersion(1))
+    );
 }
 
 #[test]
 fn udp_length_below_eight_is_rejected() {
     let ip = hex("4500 001c 0000 0000 4011 0000 0a000001 0a000002 4e20 4e20 0004 0000");
-    assert_eq!(decode(LinkType::RawIp, &ip), Err(DecodeError::BadUdpLength(4)));
+    assert_eq!(
+        decode(LinkType::RawIp, &ip),
+        Err(DecodeError::BadUdpLength(4))
+    );
 }
 
 #[test]
@@ -180,4 +280,3 @@ fn fragments_keep_their_payload_for_reassembly() {
     assert_eq!((frag.offset, frag.more, frag.id), (0, true, 0xc92e));
     assert!(matches!(p.transport, Transport::Other(rest) if rest.len() == 43));
 }
-

@@ -85,7 +85,11 @@ pub fn decode_udp(bytes: &[u8]) -> Result<(UdpHeader, &[u8]), DecodeError> {
     if length != 0 && len < 8 {
         return Err(DecodeError::BadUdpLength(length));
     }
-    let end = if length == 0 { bytes.len() } else { len.min(bytes.len()) };
+    let end = if length == 0 {
+        bytes.len()
+    } else {
+        len.min(bytes.len())
+    };
     let header = UdpHeader {
         src_port: be16(bytes, 0),
         dst_port: be16(bytes, 2),

@@ -62,3 +62,5 @@ done
 files=()
 for n in "${NAMES[@]}"; do files+=("$OUT/$n.pcap"); done
 "$DIR/check_pcaps.sh" "${files[@]}"
+# The demo plant (pcaps/demo.pcap) is derived from the captures just made.
+python3 "$DIR/make_demo.py"

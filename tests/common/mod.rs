@@ -46,12 +46,19 @@ pub fn captures_in(dir: &Path) -> Vec<PathBuf> {
 
 /// The project's own captures (`pcaps/` at the repository root).
 pub fn project_pcap(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("pcaps")
+        .join(name)
 }
 
 /// Replays one file in process with no output.
 pub fn replay_file(path: &Path) -> ReplayReport {
-    let (_, report) = replay(&[path.to_path_buf()], PipelineConfig::default(), NullOutput, &mut |_, _, _| {});
+    let (_, report) = replay(
+        &[path.to_path_buf()],
+        PipelineConfig::default(),
+        NullOutput,
+        &mut |_, _, _| {},
+    );
     report
 }
 
@@ -84,12 +91,19 @@ pub fn retransmitted_frames(path: &Path) -> BTreeSet<u64> {
         "-e",
         "frame.number",
     ]);
-    out.split_whitespace().filter_map(|s| s.parse().ok()).collect()
+    out.split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 /// Counts the values of `field` over frames matching `filter`, decoding every
 /// frame (retransmissions too) and skipping the frames in `skip`.
-pub fn tshark_field_counts(path: &Path, filter: &str, field: &str, skip: &BTreeSet<u64>) -> BTreeMap<u64, u64> {
+pub fn tshark_field_counts(
+    path: &Path,
+    filter: &str,
+    field: &str,
+    skip: &BTreeSet<u64>,
+) -> BTreeMap<u64, u64> {
     let out = tshark(&[
         "-n",
         "-r",
@@ -114,7 +128,12 @@ pub fn tshark_field_counts(path: &Path, filter: &str, field: &str, skip: &BTreeS
         if skip.contains(&frame) {
             continue;
         }
-        for value in cols.next().unwrap_or("").split(',').filter(|s| !s.is_empty()) {
+        for value in cols
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .filter(|s| !s.is_empty())
+        {
             let v = if let Some(hex) = value.strip_prefix("0x") {
                 u64::from_str_radix(hex, 16).unwrap_or(u64::MAX)
             } else {
@@ -127,7 +146,11 @@ pub fn tshark_field_counts(path: &Path, filter: &str, field: &str, skip: &BTreeS
 }
 
 /// Our per-function PDU counts of one protocol, keyed through `fold`.
-pub fn our_function_counts(report: &ReplayReport, proto: &str, fold: impl Fn(u64) -> u64) -> BTreeMap<u64, u64> {
+pub fn our_function_counts(
+    report: &ReplayReport,
+    proto: &str,
+    fold: impl Fn(u64) -> u64,
+) -> BTreeMap<u64, u64> {
     let mut counts = BTreeMap::new();
     if let Some(app) = report.stats.app.get(proto) {
         for (key, n) in &app.functions {
@@ -147,4 +170,114 @@ pub fn difference(ours: &BTreeMap<u64, u64>, theirs: &BTreeMap<u64, u64>) -> BTr
             (d != 0).then_some((k, d))
         })
         .collect()
+}
+
+/// Our counters of one protocol whose key is `prefix` followed by a decimal
+/// number (`prefix` = "" for the plain function-code keys), keyed by that
+/// number. Keys of other shapes are ignored.
+pub fn our_prefixed_counts(report: &ReplayReport, proto: &str, prefix: &str) -> BTreeMap<u64, u64> {
+    let mut counts = BTreeMap::new();
+    if let Some(app) = report.stats.app.get(proto) {
+        for (key, n) in &app.functions {
+            let Some(number) = key.strip_prefix(prefix) else {
+                continue;
+            };
+            if let Ok(code) = number.parse::<u64>() {
+                *counts.entry(code).or_insert(0) += n;
+            }
+        }
+    }
+    counts
+}
+
+/// One frame of [`tshark_rows`]: its number and, per requested field, the
+/// values of every occurrence in the frame (in order).
+pub type TsharkRow = (u64, Vec<Vec<String>>);
+
+/// Runs tshark on every frame (`tcp.analyze_sequence_numbers:FALSE`) and
+/// returns the occurrences of `fields` in the frames matching `filter`,
+/// skipping the frames in `skip`. Unlike [`tshark_field_counts`], the fields
+/// stay together per frame, so values of one PDU can be paired.
+pub fn tshark_rows(
+    path: &Path,
+    filter: &str,
+    fields: &[&str],
+    skip: &BTreeSet<u64>,
+) -> Vec<TsharkRow> {
+    let mut args = vec![
+        "-n",
+        "-r",
+        path.to_str().unwrap_or_default(),
+        "-o",
+        "tcp.analyze_sequence_numbers:FALSE",
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+        "-e",
+        "frame.number",
+    ];
+    for f in fields {
+        args.push("-e");
+        args.push(f);
+    }
+    let out = tshark(&args);
+    let mut rows = Vec::new();
+    for line in out.lines() {
+        let mut cols = line.split('\t');
+        let frame: u64 = cols.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if skip.contains(&frame) {
+            continue;
+        }
+        let values = (0..fields.len())
+            .map(|_| {
+                cols.next()
+                    .unwrap_or("")
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect();
+        rows.push((frame, values));
+    }
+    rows
+}
+
+/// Our counters of one protocol whose key starts with `prefix`, keyed by the
+/// rest of the key (e.g. `"4/1"` for `userdata:4/1`).
+pub fn our_keyed_counts(report: &ReplayReport, proto: &str, prefix: &str) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    if let Some(app) = report.stats.app.get(proto) {
+        for (key, n) in &app.functions {
+            if let Some(rest) = key.strip_prefix(prefix) {
+                *counts.entry(rest.to_string()).or_insert(0) += n;
+            }
+        }
+    }
+    counts
+}
+
+/// Replays one file in process into an EVE writer and returns the EVE lines,
+/// parsed, with the run's report.
+pub fn replay_eve(path: &Path) -> (Vec<serde_json::Value>, ReplayReport) {
+    use otwatch_sensor::eve::{EveWriter, EventFilter};
+    let eve = EveWriter::new(Vec::new(), EventFilter::all());
+    let (mut eve, report) = replay(
+        &[path.to_path_buf()],
+        PipelineConfig::default(),
+        eve,
+        &mut |_, _, _| {},
+    );
+    eve.finish().expect("flush EVE");
+    let text = String::from_utf8(eve.into_inner()).expect("EVE is UTF-8");
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid EVE line {l}: {e}")))
+        .collect();
+    (lines, report)
 }

@@ -238,6 +238,12 @@ pub fn read_header(bytes: &[u8]) -> Option<Result<Header, LinkError>> {
     Some(Ok(header))
 }
 
+/// The control octet of a header at the start of `bytes` (whether or not
+/// the header is valid).
+pub(crate) fn header_control(bytes: &[u8]) -> Option<Control> {
+    bytes.get(field::CONTROL).copied().map(Control)
+}
+
 /// Checks the block CRCs of a whole frame (`frame` is exactly
 /// `header.frame_len()` bytes) and copies its user data into `out`, returning
 /// the number of data bytes.

@@ -11,9 +11,17 @@
 //! [`Dnp3Dissector`] is one flow's state. Roles come from the application
 //! function code (129–131 are sent by outstations), not from the TCP
 //! direction, because a master may well be the TCP server. A request waits
-//! (its fragment copied into a reused buffer) until the response with the same
-//! sequence number from the same outstation completes the [`Transaction`];
-//! unsolicited responses, confirms and `_no_ack` requests are emitted alone.
+//! (its fragment copied into a reused buffer) until a response with the same
+//! sequence number from the same outstation completes the [`Transaction`].
+//! Outstations answer in order, so a response completes the oldest such
+//! request (a master may send several before the first answer) and gives up
+//! the requests of that master and outstation sent before it. A Secure
+//! Authentication challenge (g120v1 in function 131) leaves the challenged
+//! request waiting for the response that follows the master's reply (g120v2).
+//! Requests still unanswered after [`Dnp3Config::response_timeout_ms`] of
+//! packet time, or beyond [`Dnp3Config::max_outstanding`], are emitted alone;
+//! so are unsolicited responses, confirms, `_no_ack` requests, broadcasts and
+//! authentication replies.
 
 pub mod app;
 pub mod codes;
@@ -60,6 +68,10 @@ pub struct Dnp3Config {
     pub objects: ObjectLimits,
     /// Requests awaiting a response before the oldest is given up.
     pub max_outstanding: usize,
+    /// Packet time, in milliseconds, after which a request without a
+    /// response is given up and emitted alone (checked whenever the flow
+    /// brings more DNP3 bytes); 0 waits until the cap or the end of the flow.
+    pub response_timeout_ms: u64,
 }
 
 impl Default for Dnp3Config {
@@ -68,6 +80,7 @@ impl Default for Dnp3Config {
             transport: TransportConfig::default(),
             objects: ObjectLimits::default(),
             max_outstanding: 32,
+            response_timeout_ms: 30_000,
         }
     }
 }
@@ -633,6 +646,15 @@ pub struct Dnp3Stats {
 }
 
 impl Dnp3Stats {
+    /// Counts one frame's link function.
+    fn count_link(&mut self, control: link::Control) {
+        let c = control.0;
+        let index = usize::from((c >> 2) & 0x10 | (c & 0x0f));
+        if let Some(n) = self.link_functions.get_mut(index) {
+            *n += 1;
+        }
+    }
+
     /// Link frames per (primary, function code), for those seen.
     pub fn link_function_counts(&self) -> impl Iterator<Item = (bool, u8, u64)> + '_ {
         self.link_functions
@@ -652,6 +674,21 @@ struct Pending {
     ts: Timestamp,
     link: link::Header,
     buf: Vec<u8>,
+    /// The outstation answered with a Secure Authentication challenge
+    /// (g120v1 in function 131): the response to the request itself comes
+    /// after the master's authentication reply.
+    challenged: bool,
+}
+
+impl Pending {
+    fn is_pair(&self, master: u16, outstation: u16) -> bool {
+        self.master == master && self.outstation == outstation
+    }
+
+    /// The request's function code.
+    fn function(&self) -> Option<FunctionCode> {
+        self.buf.get(1).map(|&fc| FunctionCode::from(fc))
+    }
 }
 
 /// Per-direction framing state.
@@ -758,9 +795,18 @@ impl Dnp3Dissector {
                     self.skip(lane, dir, 1, cx);
                     pos += 1;
                 }
-                Some(Err(err @ LinkError::LengthTooSmall(_))) => {
+                Some(Err(err @ LinkError::LengthTooSmall(length))) => {
                     if !self.frame[lane].quiet {
                         cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                    }
+                    // A user-data function with LEN 5 (no transport header)
+                    // is still a well-formed header whose CRC checked: its
+                    // link function is counted. LEN below 5 cannot be a
+                    // header at all.
+                    if length >= link::MIN_LENGTH {
+                        if let Some(control) = link::header_control(rest) {
+                            self.stats.count_link(control);
+                        }
                     }
                     self.stats.frames += 1;
                     pos += link::HEADER_LEN;
@@ -827,11 +873,7 @@ impl Dnp3Dissector {
         cx: &mut Context<'_>,
     ) {
         self.stats.frames += 1;
-        let control = header.control.0;
-        let index = usize::from((control >> 2) & 0x10 | (control & 0x0f));
-        if let Some(n) = self.stats.link_functions.get_mut(index) {
-            *n += 1;
-        }
+        self.stats.count_link(header.control);
         let function = header.control.function();
         if !function.is_known() {
             let raw = header.control.0;
@@ -916,82 +958,175 @@ fn on_fragment(
     if let Some(err) = &msg.error {
         cx.anomaly(NAME, err.anomaly_name(), err, Some(dir));
     }
-    let seq = msg.control().seq();
     if function.is_response() {
-        let (master, outstation) = (link.destination, link.source);
-        let alone = Transaction {
-            master,
-            outstation,
-            request: None,
-            response: Some(msg),
-        };
-        if function == FunctionCode::UnsolicitedResponse {
-            cx.emit(AppEvent::Dnp3(&alone));
-            return;
-        }
-        let continuation = pairing
-            .continuations
-            .iter()
-            .position(|&(m, o, _)| m == master && o == outstation);
-        if !msg.control().fir() {
-            match continuation {
-                Some(i) if pairing.continuations[i].2 == seq => {
-                    if msg.control().fin() {
-                        pairing.continuations.swap_remove(i);
-                    } else {
-                        pairing.continuations[i].2 = (seq + 1) & 0x0f;
-                    }
-                }
-                _ => {
-                    let detail = Detail(|f| {
-                        write!(f, "response fragment {seq} from {outstation} to {master} continues no response")
-                    });
-                    cx.anomaly(NAME, "response_without_request", &detail, Some(dir));
-                }
-            }
-            cx.emit(AppEvent::Dnp3(&alone));
-            return;
-        }
-        if let Some(i) = continuation {
-            pairing.continuations.swap_remove(i);
-        }
-        if !msg.control().fin() && pairing.continuations.len() < config.max_outstanding.max(1) {
-            pairing
-                .continuations
-                .push((master, outstation, (seq + 1) & 0x0f));
-        }
-        let found = pairing
-            .pending
-            .iter()
-            .position(|p| p.master == master && p.outstation == outstation && p.seq == seq);
-        let Some(i) = found else {
-            let detail = Detail(|f| {
-                write!(
-                    f,
-                    "{function} sequence {seq} from {outstation} to {master} without a request"
-                )
-            });
-            cx.anomaly(NAME, "response_without_request", &detail, Some(dir));
-            cx.emit(AppEvent::Dnp3(&alone));
-            return;
-        };
-        let pending = pairing.pending.remove(i);
-        if let Ok(request) =
-            Message::decode(pending.ts, &pending.link, &pending.buf, config.objects)
-        {
-            let tx = Transaction {
-                master,
-                outstation,
-                request: Some(request),
-                response: Some(msg),
-            };
-            cx.emit(AppEvent::Dnp3(&tx));
-        }
-        pairing.recycle(pending.buf);
+        on_response(pairing, config, dir, msg, cx);
+    } else {
+        on_request(pairing, config, dir, link, msg, cx);
+    }
+}
+
+/// Group and variation of the first object header of a message, read from
+/// the raw fragment (so that it is known even when the object is malformed).
+fn first_object(msg: &Message<'_>) -> Option<(u8, u8)> {
+    let objects = msg.fragment.get(msg.header.len()..)?;
+    Some((*objects.first()?, *objects.get(1)?))
+}
+
+/// Secure Authentication challenge (g120v1).
+const AUTH_CHALLENGE: (u8, u8) = (120, 1);
+/// Secure Authentication reply (g120v2).
+const AUTH_REPLY: (u8, u8) = (120, 2);
+
+fn on_response(
+    pairing: &mut Pairing,
+    config: &Dnp3Config,
+    dir: Direction,
+    msg: Message<'_>,
+    cx: &mut Context<'_>,
+) {
+    let function = msg.function();
+    let seq = msg.control().seq();
+    let (master, outstation) = (msg.destination, msg.source);
+    let alone = Transaction {
+        master,
+        outstation,
+        request: None,
+        response: Some(msg),
+    };
+    if function == FunctionCode::UnsolicitedResponse {
+        cx.emit(AppEvent::Dnp3(&alone));
         return;
     }
-    let (master, outstation) = (link.source, link.destination);
-    if function.expects_no_response() || function.is_reserved() {
+    let continuation = pairing
+        .continuations
+        .iter()
+        .position(|&(m, o, _)| m == master && o == outstation);
+    if !msg.control().fir() {
+        match continuation {
+            Some(i) if pairing.continuations[i].2 == seq => {
+                if msg.control().fin() {
+                    pairing.continuations.swap_remove(i);
+                } else {
+                    pairing.continuations[i].2 = (seq + 1) & 0x0f;
+                }
+            }
+            _ => {
+                let detail = Detail(|f| {
+                    write!(
+                        f,
+                        "response fragment {seq} from {outstation} to {master} continues no response"
+                    )
+                });
+                cx.anomaly(NAME, "response_without_request", &detail, Some(dir));
+            }
+        }
+        cx.emit(AppEvent::Dnp3(&alone));
+        return;
+    }
+    if let Some(i) = continuation {
+        pairing.continuations.swap_remove(i);
+    }
+    if !msg.control().fin() && pairing.continuations.len() < config.max_outstanding.max(1) {
+        pairing
+            .continuations
+            .push((master, outstation, (seq + 1) & 0x0f));
+    }
+    // The oldest request of this master and outstation with the same
+    // sequence number: outstations answer in order, also when a master sends
+    // several requests before the first answer.
+    let same_seq = pairing
+        .pending
+        .iter()
+        .position(|p| p.is_pair(master, outstation) && p.seq == seq);
+    if function == FunctionCode::AuthenticationResponse
+        && first_object(&msg) == Some(AUTH_CHALLENGE)
+    {
+        // A challenge of a critical request (IEEE 1815-2012 clause 7): the
+        // request stays pending for the response that follows the master's
+        // authentication reply. A challenge of the master's own
+        // authentication request pairs normally.
+        let is_auth = |p: &Pending| p.function() == Some(FunctionCode::AuthenticationRequest);
+        let challenged = match same_seq {
+            Some(i) => (!is_auth(&pairing.pending[i])).then_some(i),
+            // An outstation that does not echo the sequence number
+            // challenges the master's latest request.
+            None => pairing
+                .pending
+                .iter()
+                .rposition(|p| p.is_pair(master, outstation) && !is_auth(p)),
+        };
+        if let Some(i) = challenged {
+            pairing.pending[i].challenged = true;
+            cx.emit(AppEvent::Dnp3(&alone));
+            return;
+        }
+    }
+    // Else the request whose challenge was answered (the response may carry
+    // the sequence number of the authentication reply).
+    let found = same_seq.or_else(|| {
+        pairing
+            .pending
+            .iter()
+            .position(|p| p.is_pair(master, outstation) && p.challenged)
+    });
+    let Some(i) = found else {
+        let detail = Detail(|f| {
+            write!(
+                f,
+                "{function} sequence {seq} from {outstation} to {master} without a request"
+            )
+        });
+        cx.anomaly(NAME, "response_without_request", &detail, Some(dir));
+        cx.emit(AppEvent::Dnp3(&alone));
+        return;
+    };
+    // Requests of this pair sent before the one answered will not be
+    // answered any more: they are given up, oldest first.
+    let mut k = 0;
+    let mut i = i;
+    while k < i {
+        if pairing.pending[k].is_pair(master, outstation) {
+            let old = pairing.pending.remove(k);
+            emit_alone(&old, config, cx);
+            pairing.recycle(old.buf);
+            i -= 1;
+        } else {
+            k += 1;
+        }
+    }
+    let pending = pairing.pending.remove(i);
+    if let Ok(request) = Message::decode(pending.ts, &pending.link, &pending.buf, config.objects) {
+        let tx = Transaction {
+            master,
+            outstation,
+            request: Some(request),
+            response: Some(msg),
+        };
+        cx.emit(AppEvent::Dnp3(&tx));
+    }
+    pairing.recycle(pending.buf);
+}
+
+fn on_request(
+    pairing: &mut Pairing,
+    config: &Dnp3Config,
+    dir: Direction,
+    link: &link::Header,
+    msg: Message<'_>,
+    cx: &mut Context<'_>,
+) {
+    let function = msg.function();
+    let (master, outstation) = (msg.source, msg.destination);
+    // Emitted at once: requests that get no response (confirms, `_no_ack`,
+    // reserved codes, broadcasts) and authentication replies (the response
+    // that follows answers the challenged request, which is pending).
+    let answered_elsewhere =
+        function == FunctionCode::AuthenticationRequest && first_object(&msg) == Some(AUTH_REPLY);
+    if function.expects_no_response()
+        || function.is_reserved()
+        || link.is_broadcast()
+        || answered_elsewhere
+    {
         let tx = Transaction {
             master,
             outstation,
@@ -1000,18 +1135,6 @@ fn on_fragment(
         };
         cx.emit(AppEvent::Dnp3(&tx));
         return;
-    }
-    // A request with the same sequence number replaces an earlier one (a
-    // retry, or a sequence number reused after the earlier one went
-    // unanswered): the earlier one is emitted alone.
-    if let Some(i) = pairing
-        .pending
-        .iter()
-        .position(|p| p.master == master && p.outstation == outstation && p.seq == seq)
-    {
-        let old = pairing.pending.remove(i);
-        emit_alone(&old, config, cx);
-        pairing.recycle(old.buf);
     }
     if pairing.pending.len() >= config.max_outstanding.max(1) {
         let limit = config.max_outstanding;
@@ -1027,14 +1150,15 @@ fn on_fragment(
         pairing.recycle(old.buf);
     }
     let mut buf = pairing.spare.pop().unwrap_or_default();
-    buf.extend_from_slice(fragment);
+    buf.extend_from_slice(msg.fragment);
     pairing.pending.push(Pending {
         master,
         outstation,
-        seq,
+        seq: msg.control().seq(),
         ts: cx.ts,
         link: *link,
         buf,
+        challenged: false,
     });
 }
 
@@ -1045,6 +1169,31 @@ impl Pairing {
             self.spare.push(buf);
         }
     }
+
+    /// Gives up the requests that waited longer than `timeout_ms` of packet
+    /// time before `now`, emitting them alone, oldest first.
+    fn expire(&mut self, now: Timestamp, config: &Dnp3Config, cx: &mut Context<'_>) {
+        let timeout = config.response_timeout_ms;
+        if timeout == 0 || self.pending.is_empty() {
+            return;
+        }
+        let mut k = 0;
+        while k < self.pending.len() {
+            if millis_between(self.pending[k].ts, now) > timeout {
+                let old = self.pending.remove(k);
+                emit_alone(&old, config, cx);
+                self.recycle(old.buf);
+            } else {
+                k += 1;
+            }
+        }
+    }
+}
+
+/// Milliseconds from `earlier` to `later` (0 when `later` is earlier).
+fn millis_between(earlier: Timestamp, later: Timestamp) -> u64 {
+    let ms = |t: Timestamp| i128::from(t.secs) * 1000 + i128::from(t.nanos / 1_000_000);
+    u64::try_from(ms(later) - ms(earlier)).unwrap_or(0)
 }
 
 fn emit_alone(pending: &Pending, config: &Dnp3Config, cx: &mut Context<'_>) {
@@ -1066,10 +1215,12 @@ fn emit_alone(pending: &Pending, config: &Dnp3Config, cx: &mut Context<'_>) {
 
 impl StreamDissector for Dnp3Dissector {
     fn parse(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>) -> usize {
+        self.pairing.expire(cx.ts, &self.config, cx);
         self.scan(dir, data, false, cx)
     }
 
-    fn gap(&mut self, dir: Direction, _cx: &mut Context<'_>) {
+    fn gap(&mut self, dir: Direction, cx: &mut Context<'_>) {
+        self.pairing.expire(cx.ts, &self.config, cx);
         self.frame[dir.index()] = FrameState {
             in_garbage: true,
             quiet: true,
@@ -1086,6 +1237,7 @@ impl StreamDissector for Dnp3Dissector {
 
 impl DatagramDissector for Dnp3Dissector {
     fn parse_datagram(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>) {
+        self.pairing.expire(cx.ts, &self.config, cx);
         self.frame[dir.index()].in_garbage = false;
         self.scan(dir, data, true, cx);
     }

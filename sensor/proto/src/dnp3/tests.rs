@@ -924,6 +924,323 @@ fn application_header_too_short() {
     assert_eq!(rest, &[9]);
 }
 
+// ---------------------------------------------------------------- pairing
+
+/// Feeds chunks at the given packet times (milliseconds) over TCP and
+/// flushes.
+fn run_tcp_timed(config: Dnp3Config, chunks: &[(i64, bool, Vec<u8>)]) -> Vec<String> {
+    let at = |ms: i64| Timestamp::new(ms / 1000, (ms % 1000) as u32 * 1_000_000);
+    let mut sink = Recorder::default();
+    let mut d = Dnp3Dissector::new(config);
+    let mut bufs: [StreamBuffer; 2] = Default::default();
+    let mut last = 0;
+    for (ms, to_server, bytes) in chunks {
+        let dir = dir_of(*to_server);
+        let mut cx = Context {
+            ts: at(*ms),
+            sink: &mut sink,
+        };
+        bufs[dir.index()]
+            .feed(&mut d, dir, bytes, link::MAX_FRAME_LEN, &mut cx)
+            .expect("bounded");
+        last = *ms;
+    }
+    let mut cx = Context {
+        ts: at(last),
+        sink: &mut sink,
+    };
+    StreamDissector::flush(&mut d, &mut cx);
+    sink.lines
+}
+
+/// A select (3), operate (4) or direct operate (5) of one CROB, latch on,
+/// at `index`; as a response (129) it echoes the request with status 0.
+fn crob_fragment(seq: u8, function: u8, index: u16) -> Vec<u8> {
+    let mut f = vec![0xc0 | seq, function];
+    if function == 0x81 {
+        f.extend_from_slice(&[0x00, 0x00]); // IIN
+    }
+    f.extend_from_slice(&[12, 1, 0x28, 0x01, 0x00]); // g12v1, 2-byte count 1, 2-byte index prefix
+    f.extend_from_slice(&index.to_le_bytes());
+    f.extend_from_slice(&[0x03, 0x01, 0x64, 0, 0, 0, 0x64, 0, 0, 0, 0x00]); // latch on, 100/100 ms
+    f
+}
+
+/// The value text after `"key":` in `json` (up to the next `,` or `}`).
+fn value_of<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = json.get(at..)?;
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Some(rest[..end].trim_matches('"'))
+}
+
+/// The request and response (function name / sequence number @ first point
+/// index) of each event, or `anomaly:NAME`.
+fn summary(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            if l.starts_with("anomaly:") {
+                return l.clone();
+            }
+            let response_at = l.find(r#""response":{"#).unwrap_or(l.len());
+            let request = l.find(r#""request":{"#).map(|at| &l[at..response_at]);
+            let response = l.get(response_at..).filter(|r| !r.is_empty());
+            let part = |m: Option<&str>| {
+                let Some(m) = m else {
+                    return "-".to_string();
+                };
+                let index = m
+                    .find(r#""points":[{"index":"#)
+                    .and_then(|at| value_of(&m[at + 10..], "index"))
+                    .map(|i| format!("@{i}"))
+                    .unwrap_or_default();
+                format!(
+                    "{}/{}{index}",
+                    value_of(m, "function").unwrap_or("?"),
+                    value_of(m, "sequence").unwrap_or("?")
+                )
+            };
+            format!(
+                "{} {} {}",
+                value_of(l, "type").unwrap_or("?"),
+                part(request),
+                part(response)
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pairs_requests_sent_before_the_first_answer_in_order() {
+    // icsnpp_dnp3_example.pcap, frames 776–787: the master sends select
+    // (seq 7) and operate (seq 8) of indexes 8, 10 and 12 without waiting;
+    // the outstation answers each in order, echoing the index.
+    let lines = run_tcp(&[
+        (true, master(&crob_fragment(7, 3, 8))),
+        (true, master(&crob_fragment(8, 4, 8))),
+        (true, master(&crob_fragment(7, 3, 10))),
+        (true, master(&crob_fragment(8, 4, 10))),
+        (true, master(&crob_fragment(7, 3, 12))),
+        (false, outstation(&crob_fragment(7, 0x81, 8))),
+        (false, outstation(&crob_fragment(8, 0x81, 8))),
+        (true, master(&crob_fragment(8, 4, 12))),
+        (false, outstation(&crob_fragment(7, 0x81, 10))),
+        (false, outstation(&crob_fragment(8, 0x81, 10))),
+        (false, outstation(&crob_fragment(7, 0x81, 12))),
+        (false, outstation(&crob_fragment(8, 0x81, 12))),
+    ]);
+    assert_eq!(
+        summary(&lines),
+        vec![
+            "request_response select/7@8 response/7@8",
+            "request_response operate/8@8 response/8@8",
+            "request_response select/7@10 response/7@10",
+            "request_response operate/8@10 response/8@10",
+            "request_response select/7@12 response/7@12",
+            "request_response operate/8@12 response/8@12",
+        ]
+    );
+}
+
+#[test]
+fn response_gives_up_the_earlier_requests_of_its_pair() {
+    let lines = run_tcp(&[
+        (true, master(&class0_read(1))), // never answered
+        (true, frames(0xc4, 11, 1, &class0_read(1), 0, 249)), // another outstation
+        (true, master(&class0_read(2))),
+        (false, outstation(&[0xc2, 0x81, 0, 0])),
+        (false, frames(0x44, 1, 11, &[0xc1, 0x81, 0, 0], 0, 249)),
+    ]);
+    assert_eq!(
+        summary(&lines),
+        vec![
+            "request read/1 -",
+            "request_response read/2 response/2",
+            "request_response read/1 response/1",
+        ]
+    );
+}
+
+/// Secure Authentication challenge (g120v1, qualifier 0x5b: 1-byte count,
+/// 2-byte size prefix): CSQ, user, MAC algorithm, reason, challenge data.
+fn challenge(seq: u8) -> Vec<u8> {
+    let mut f = vec![0xc0 | seq, 0x83, 0x00, 0x00, 120, 1, 0x5b, 0x01, 12, 0x00];
+    f.extend_from_slice(&[7, 0, 0, 0, 1, 0, 4, 1, 0xde, 0xad, 0xbe, 0xef]);
+    f
+}
+
+/// The master's authentication reply (g120v2): CSQ, user, 16-byte MAC.
+fn auth_reply(seq: u8) -> Vec<u8> {
+    let mut f = vec![0xc0 | seq, 0x20, 120, 2, 0x5b, 0x01, 22, 0x00];
+    f.extend_from_slice(&[7, 0, 0, 0, 1, 0]);
+    f.extend_from_slice(&[0x5a; 16]);
+    f
+}
+
+#[test]
+fn pairs_the_response_that_follows_an_authentication_challenge() {
+    // The outstation challenges the critical operate with the request's
+    // sequence number; the master replies; the outstation then answers the
+    // operate. Whatever sequence number the reply and the final response
+    // carry, the operate gets that response.
+    for (challenge_seq, reply_seq, response_seq) in [(5, 5, 5), (5, 6, 6), (5, 6, 5), (9, 9, 9)] {
+        let lines = run_tcp(&[
+            (true, master(&crob_fragment(5, 5, 2))),
+            (false, outstation(&challenge(challenge_seq))),
+            (true, master(&auth_reply(reply_seq))),
+            (false, outstation(&crob_fragment(response_seq, 0x81, 2))),
+        ]);
+        assert_eq!(
+            summary(&lines),
+            vec![
+                format!("response - authentication_response/{challenge_seq}@0"),
+                format!("request authentication_request/{reply_seq}@0 -"),
+                format!("request_response direct_operate/5@2 response/{response_seq}@2"),
+            ],
+            "challenge {challenge_seq}, reply {reply_seq}, response {response_seq}"
+        );
+    }
+    // A failed authentication: the outstation's error (g120v7, function
+    // 131) is the answer to the challenged request.
+    let mut error = vec![0xc5, 0x83, 0x00, 0x00, 120, 7, 0x5b, 0x01, 15, 0x00];
+    // CSQ 7, user 1, association 0, error 1 (authentication failed), time 0.
+    error.extend_from_slice(&[7, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    let lines = run_tcp(&[
+        (true, master(&crob_fragment(5, 5, 2))),
+        (false, outstation(&challenge(5))),
+        (true, master(&auth_reply(5))),
+        (false, outstation(&error)),
+    ]);
+    assert_eq!(
+        summary(&lines),
+        vec![
+            "response - authentication_response/5@0",
+            "request authentication_request/5@0 -",
+            "request_response direct_operate/5@2 authentication_response/5@0",
+        ]
+    );
+    // A key-status request (g120v4) answered by a 131 pairs as usual.
+    let lines = run_tcp(&[
+        (true, master(&[0xc1, 0x20, 120, 4, 0x07, 0x01, 0x01, 0x00])),
+        (false, outstation(&[0xc1, 0x83, 0x00, 0x00])),
+    ]);
+    assert_eq!(
+        summary(&lines),
+        vec!["request_response authentication_request/1@0 authentication_response/1"]
+    );
+}
+
+#[test]
+fn gives_up_an_unanswered_request_after_the_timeout() {
+    let other = |frag: &[u8], to_server: bool| {
+        if to_server {
+            frames(0xc4, 11, 1, frag, 0, 249)
+        } else {
+            frames(0x44, 1, 11, frag, 0, 249)
+        }
+    };
+    // Read 1 to outstation 10 is never answered; the master meanwhile polls
+    // outstation 11. The first DNP3 bytes more than 30 s after read 1 give
+    // it up; until then it waits.
+    let chunks = vec![
+        (100_000, true, master(&class0_read(1))),
+        (110_000, true, other(&class0_read(2), true)),
+        (111_000, false, other(&[0xc2, 0x81, 0, 0], false)),
+        (130_000, true, other(&class0_read(3), true)), // exactly 30 s: waits
+        (130_001, false, other(&[0xc3, 0x81, 0, 0], false)), // 30.001 s: given up
+    ];
+    assert_eq!(
+        summary(&run_tcp_timed(Dnp3Config::default(), &chunks)),
+        vec![
+            "request_response read/2 response/2",
+            "request read/1 -",
+            "request_response read/3 response/3",
+        ]
+    );
+    // Without a timeout it waits until the end of the flow.
+    let no_timeout = Dnp3Config {
+        response_timeout_ms: 0,
+        ..Dnp3Config::default()
+    };
+    assert_eq!(
+        summary(&run_tcp_timed(no_timeout, &chunks)),
+        vec![
+            "request_response read/2 response/2",
+            "request_response read/3 response/3",
+            "request read/1 -",
+        ]
+    );
+    // A response 30 s after its request still pairs; 30.001 s does not.
+    for (delay, expected) in [
+        (30_000, vec!["request_response read/1 response/1"]),
+        (
+            30_001,
+            vec![
+                "request read/1 -",
+                "anomaly:response_without_request",
+                "response - response/1",
+            ],
+        ),
+    ] {
+        let chunks = vec![
+            (100_000, true, master(&class0_read(1))),
+            (100_000 + delay, false, outstation(&[0xc1, 0x81, 0, 0])),
+        ];
+        assert_eq!(
+            summary(&run_tcp_timed(Dnp3Config::default(), &chunks)),
+            expected,
+            "{delay} ms"
+        );
+    }
+}
+
+#[test]
+fn broadcast_request_is_emitted_at_once() {
+    let lines = run_tcp(&[
+        (
+            true,
+            frames(0xc4, 0xffff, 1, &[0xc3, 0x15, 60, 2, 6], 0, 249),
+        ), // disable unsolicited
+        (true, master(&class0_read(4))),
+        (false, outstation(&[0xc4, 0x81, 0, 0])),
+    ]);
+    assert_eq!(
+        summary(&lines),
+        vec![
+            "anomaly:broadcast_destination",
+            "request disable_unsolicited/3 -",
+            "request_response read/4 response/4",
+        ]
+    );
+}
+
+#[test]
+fn counts_the_link_function_of_a_header_without_transport_octet() {
+    // conformance_6_6_2_4_invalid_crc.pcap: unconfirmed user data with
+    // LEN 5, its header CRC good; tshark shows the link function.
+    let mut sink = Recorder::default();
+    let mut d = Dnp3Dissector::default();
+    let mut cx = Context {
+        ts: Timestamp::default(),
+        sink: &mut sink,
+    };
+    let short = frame(0xc4, 1024, 1, &[]);
+    let mut tiny = vec![0x05, 0x64, 0x02, 0xc4, 0x0a, 0x00, 0x01, 0x00]; // LEN 2
+    let crc = link::crc(&tiny);
+    tiny.extend_from_slice(&crc.to_le_bytes());
+    d.parse(Direction::ToServer, &[short, tiny].concat(), &mut cx);
+    assert_eq!(
+        d.stats().link_function_counts().collect::<Vec<_>>(),
+        vec![(true, 4, 1)],
+        "LEN 2 is no header"
+    );
+    assert_eq!(
+        anomalies(&sink.lines),
+        vec!["length_too_small", "length_too_small"]
+    );
+}
+
 // ---------------------------------------------------------------- every anomaly fires
 
 #[test]
@@ -1145,6 +1462,7 @@ fn config_small() -> Dnp3Config {
             max_points: 8,
         },
         max_outstanding: 2,
+        ..Dnp3Config::default()
     }
 }
 
@@ -1246,6 +1564,12 @@ fn split_at_every_offset_gives_the_same_events() {
             (false, frames(0x44, 1, 10, &analog_response(3, 60), 5, 60)),
         ],
         vec![(true, [&[9u8, 9][..], &master(&class0_read(1))].concat())],
+        vec![
+            (true, master(&crob_fragment(7, 3, 8))),
+            (true, master(&crob_fragment(8, 4, 8))),
+            (false, outstation(&crob_fragment(7, 0x81, 8))),
+            (false, outstation(&crob_fragment(8, 0x81, 8))),
+        ],
     ];
     for (n, fixture) in fixtures.iter().enumerate() {
         let expected = run_tcp(fixture);

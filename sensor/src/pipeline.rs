@@ -286,7 +286,7 @@ fn count_s7(s: &mut crate::stats::AppStats, tx: &s7comm::Transaction<'_>) {
             s.count_key(key.with(format_args!("userdata:{}/{}", u.group.raw(), u.subfunction)));
         }
     }
-    if let Some(plus) = &tx.plus {
+    for plus in tx.plus_messages() {
         if plus.direction == Direction::ToServer {
             s.requests += 1;
         } else {

@@ -126,6 +126,33 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
+    /// Error codes as one word: the error class and code of an ack header
+    /// (`0xd241` = class 0xd2, code 0x41), or the error code of a userdata
+    /// response parameter. Only codes an IDS acts on are named (the
+    /// refusals snap7 and S7-300/400 CPUs give to protected or unsupported
+    /// functions).
+    pub enum ErrorCode: u16 {
+        /// The service is not implemented on the module (or a frame error).
+        NotImplemented = 0x8104 => "not_implemented",
+        /// The answer would not fit the negotiated PDU size.
+        PduSizeExceeded = 0x8500 => "pdu_size_exceeded",
+        /// The requested object does not exist.
+        ObjectNotAvailable = 0xd209 => "object_not_available",
+        /// The function is not permitted at the current protection level
+        /// (know-how / write protection: a password is needed).
+        ProtectionLevel = 0xd241 => "protection_level",
+        /// The password entered is wrong.
+        InvalidPassword = 0xd602 => "invalid_password",
+        /// No password to clear.
+        NoPasswordToClear = 0xd604 => "no_password_to_clear",
+        /// No password to set (legitimation not possible).
+        NoPasswordToSet = 0xd605 => "no_password_to_set",
+        /// A parameter value is invalid.
+        InvalidValue = 0xdc01 => "invalid_value",
+    }
+}
+
+crate::open_enum! {
     /// Job function codes (first parameter byte of a job and its ack).
     pub enum Function: u8 {
         /// 0x00: CPU services.
@@ -744,9 +771,18 @@ mod tests {
 
     #[test]
     fn names_subfunctions_per_group() {
-        assert_eq!(subfunction_name(UserdataGroup::CpuFunctions, 1), Some("read_szl"));
-        assert_eq!(subfunction_name(UserdataGroup::BlockFunctions, 3), Some("block_info"));
-        assert_eq!(subfunction_name(UserdataGroup::Security, 2), Some("clear_password"));
+        assert_eq!(
+            subfunction_name(UserdataGroup::CpuFunctions, 1),
+            Some("read_szl")
+        );
+        assert_eq!(
+            subfunction_name(UserdataGroup::BlockFunctions, 3),
+            Some("block_info")
+        );
+        assert_eq!(
+            subfunction_name(UserdataGroup::Security, 2),
+            Some("clear_password")
+        );
         assert_eq!(subfunction_name(UserdataGroup::PbcBsend, 1), None);
         assert_eq!(szl_name(0x0111), Some("module_identification"));
         assert_eq!(szl_name(0x001c), Some("component_identification"));

@@ -207,19 +207,30 @@ impl<'a> Params<'a> {
         while let [code, len, tail @ ..] = rest {
             let len_usize = usize::from(*len);
             let Some(value) = tail.get(..len_usize) else {
-                return Err(CotpError::Parameter { code: *code, len: *len });
+                return Err(CotpError::Parameter {
+                    code: *code,
+                    len: *len,
+                });
             };
             if CotpParam::from(*code) == CotpParam::TpduSize {
                 match value.first() {
                     Some(&v) if (7..=13).contains(&v) => {}
                     Some(&v) => return Err(CotpError::BadTpduSize(v)),
-                    None => return Err(CotpError::Parameter { code: *code, len: *len }),
+                    None => {
+                        return Err(CotpError::Parameter {
+                            code: *code,
+                            len: *len,
+                        })
+                    }
                 }
             }
             rest = &tail[len_usize..];
         }
         if let [code] = rest {
-            return Err(CotpError::Parameter { code: *code, len: 0 });
+            return Err(CotpError::Parameter {
+                code: *code,
+                len: 0,
+            });
         }
         Ok(Params(bytes))
     }
@@ -308,10 +319,17 @@ impl<'a> Tpdu<'a> {
         };
         let header_end = usize::from(li) + 1;
         if header_end > bytes.len() {
-            return Err(CotpError::LengthIndicator { li, available: bytes.len() - 1 });
+            return Err(CotpError::LengthIndicator {
+                li,
+                available: bytes.len() - 1,
+            });
         }
         let Some(&type_byte) = bytes.get(field::CODE) else {
-            return Err(CotpError::TooShort { code: 0, li, needed: 1 });
+            return Err(CotpError::TooShort {
+                code: 0,
+                li,
+                needed: 1,
+            });
         };
         let code = TpduCode::of(type_byte);
         let needed: u8 = match code {
@@ -322,7 +340,11 @@ impl<'a> Tpdu<'a> {
             TpduCode::Unknown(_) => return Err(CotpError::UnknownTpdu(type_byte)),
         };
         if li < needed || (code == TpduCode::Dt && li == 3) {
-            return Err(CotpError::TooShort { code: type_byte, li, needed });
+            return Err(CotpError::TooShort {
+                code: type_byte,
+                li,
+                needed,
+            });
         }
         let header = &bytes[..header_end];
         let after = &bytes[header_end..];
@@ -345,7 +367,11 @@ impl<'a> Tpdu<'a> {
                 code,
                 dst_ref: be16(header, field::DST_REF),
                 src_ref: be16(header, field::SRC_REF),
-                reason: if code == TpduCode::Dr { header.get(field::CLASS).copied() } else { None },
+                reason: if code == TpduCode::Dr {
+                    header.get(field::CLASS).copied()
+                } else {
+                    None
+                },
                 params: Params::parse(params)?,
             }),
             TpduCode::Dt => {
@@ -353,14 +379,22 @@ impl<'a> Tpdu<'a> {
                 // reference in front of it.
                 let nr_at = if li == 2 { 2 } else { 4 };
                 let nr_byte = header.get(nr_at).copied().unwrap_or(0);
-                Tpdu::Data { eot: nr_byte & 0x80 != 0, nr: nr_byte & 0x7f, payload: after }
+                Tpdu::Data {
+                    eot: nr_byte & 0x80 != 0,
+                    nr: nr_byte & 0x7f,
+                    payload: after,
+                }
             }
             TpduCode::Er => Tpdu::Error {
                 dst_ref: be16(header, field::DST_REF),
                 cause: header.get(4).copied().unwrap_or(0),
                 params,
             },
-            _ => Tpdu::Other { code, dst_ref: be16(header, field::DST_REF), payload: after },
+            _ => Tpdu::Other {
+                code,
+                dst_ref: be16(header, field::DST_REF),
+                payload: after,
+            },
         })
     }
 }
@@ -385,45 +419,98 @@ mod tests {
         let Ok(Tpdu::Connect(c)) = Tpdu::parse(&cr) else {
             panic!("CR expected");
         };
-        assert_eq!((c.code, c.dst_ref, c.src_ref, c.class), (TpduCode::Cr, 0, 7, 0));
+        assert_eq!(
+            (c.code, c.dst_ref, c.src_ref, c.class),
+            (TpduCode::Cr, 0, 7, 0)
+        );
         assert_eq!(c.tpdu_size(), Some(1024));
         assert_eq!(c.calling_tsap(), Some(&[0x01, 0x00][..]));
         let called = Tsap::new(c.called_tsap().expect("called TSAP"));
         assert_eq!(called.connection_type(), Some(ConnectionType::Pg));
         assert_eq!(called.rack_slot(), Some((0, 2)));
         assert_eq!(called.text(), None);
-        assert_eq!(Tsap::new(b"SIMATIC-ROOT-HMI").text(), Some("SIMATIC-ROOT-HMI"));
+        assert_eq!(
+            Tsap::new(b"SIMATIC-ROOT-HMI").text(),
+            Some("SIMATIC-ROOT-HMI")
+        );
     }
 
     #[test]
     fn decodes_data_with_and_without_eot() {
         assert_eq!(
             Tpdu::parse(&[0x02, 0xf0, 0x80, 0x32]),
-            Ok(Tpdu::Data { eot: true, nr: 0, payload: &[0x32] })
+            Ok(Tpdu::Data {
+                eot: true,
+                nr: 0,
+                payload: &[0x32]
+            })
         );
-        assert_eq!(Tpdu::parse(&[0x02, 0xf0, 0x00]), Ok(Tpdu::Data { eot: false, nr: 0, payload: &[] }));
+        assert_eq!(
+            Tpdu::parse(&[0x02, 0xf0, 0x00]),
+            Ok(Tpdu::Data {
+                eot: false,
+                nr: 0,
+                payload: &[]
+            })
+        );
     }
 
     #[test]
     fn rejects_malformed_tpdus_with_exact_errors() {
         let cases: &[(&[u8], CotpError)] = &[
             (&[], CotpError::Empty),
-            (&[0x05, 0xf0, 0x80], CotpError::LengthIndicator { li: 5, available: 2 }),
+            (
+                &[0x05, 0xf0, 0x80],
+                CotpError::LengthIndicator {
+                    li: 5,
+                    available: 2,
+                },
+            ),
             (&[0x02, 0x30, 0x80], CotpError::UnknownTpdu(0x30)),
-            (&[0x01, 0xf0], CotpError::TooShort { code: 0xf0, li: 1, needed: 2 }),
-            (&[0x03, 0xf0, 0x00, 0x00], CotpError::TooShort { code: 0xf0, li: 3, needed: 2 }),
-            (&[0x04, 0xe0, 0, 0, 0], CotpError::TooShort { code: 0xe0, li: 4, needed: 6 }),
+            (
+                &[0x01, 0xf0],
+                CotpError::TooShort {
+                    code: 0xf0,
+                    li: 1,
+                    needed: 2,
+                },
+            ),
+            (
+                &[0x03, 0xf0, 0x00, 0x00],
+                CotpError::TooShort {
+                    code: 0xf0,
+                    li: 3,
+                    needed: 2,
+                },
+            ),
+            (
+                &[0x04, 0xe0, 0, 0, 0],
+                CotpError::TooShort {
+                    code: 0xe0,
+                    li: 4,
+                    needed: 6,
+                },
+            ),
             (
                 &[0x09, 0xe0, 0, 0, 0, 1, 0, 0xc1, 0x04, 0x01],
                 CotpError::Parameter { code: 0xc1, len: 4 },
             ),
-            (&[0x09, 0xe0, 0, 0, 0, 1, 0, 0xc0, 0x01, 0x0f], CotpError::BadTpduSize(0x0f)),
-            (&[0x07, 0xd0, 0, 0, 0, 1, 0, 0xc0], CotpError::Parameter { code: 0xc0, len: 0 }),
+            (
+                &[0x09, 0xe0, 0, 0, 0, 1, 0, 0xc0, 0x01, 0x0f],
+                CotpError::BadTpduSize(0x0f),
+            ),
+            (
+                &[0x07, 0xd0, 0, 0, 0, 1, 0, 0xc0],
+                CotpError::Parameter { code: 0xc0, len: 0 },
+            ),
         ];
         for (bytes, err) in cases {
             assert_eq!(Tpdu::parse(bytes), Err(*err), "{bytes:02x?}");
         }
-        assert_eq!(CotpError::BadTpduSize(1).anomaly_name(), "cotp_bad_parameter");
+        assert_eq!(
+            CotpError::BadTpduSize(1).anomaly_name(),
+            "cotp_bad_parameter"
+        );
         assert_eq!(CotpError::UnknownTpdu(1).anomaly_name(), "cotp_bad_tpdu");
     }
 }

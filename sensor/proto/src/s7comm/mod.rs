@@ -1,11 +1,13 @@
 //! Siemens S7 over ISO-on-TCP: TPKT framing, COTP connection and data
 //! TPDUs, S7comm jobs and acks paired by PDU reference, userdata functions
-//! (SZL, block lists, clock, password, alarms), and S7comm-plus headers.
+//! (SZL, block lists, clock, password, alarms), and S7comm-plus requests and
+//! responses paired by sequence number.
 //!
 //! * [`tpkt`]: RFC 1006 framing, resynchronisation and the port probe.
 //! * [`cotp`]: ISO 8073 TPDUs, connection parameters and S7 TSAPs.
 //! * [`s7`]: S7comm header, parameter and data parts of every function.
-//! * [`szl`]: system status list answers that identify a device.
+//! * [`szl`]: system status list answers that identify a device or report
+//!   its operating mode.
 //! * [`plus`]: S7comm-plus framing and data header.
 //! * [`codes`]: the code points as open enums.
 //!
@@ -19,12 +21,24 @@
 //! so pairing does not assume a direction. Acks without a job, userdata
 //! pushes and PDUs of unknown type are emitted alone; a job never answered is
 //! emitted alone when its reference is reused, when the table overflows, or
-//! when the flow ends. Each S7comm-plus PDU is emitted alone.
+//! when the flow ends.
+//!
+//! A Read SZL answer too long for one PDU comes in fragments, each fetched
+//! by a follow-up request; the fragments are put together (bounded by
+//! [`S7Config::max_szl`]) and the transaction of the last one carries the
+//! whole answer ([`Transaction::szl_whole`]), so its records and the
+//! identity they reveal are decoded.
+//!
+//! An S7comm-plus request waits in the same table, keyed by direction and
+//! sequence number, for the response with that number; it is reported alone
+//! when none comes within [`S7Config::plus_timeout_secs`] of capture time.
+//! Notifications, keep-alives and later fragments of a message stand alone.
 //!
 //! # EVE
 //!
 //! Both S7comm and S7comm-plus produce `event_type: "s7comm"`;
-//! [`Transaction::write_eve`] writes the body of the `s7comm` object:
+//! [`Transaction::write_eve`] writes the body of the protocol object (the
+//! EVE writer names it `s7comm`, or `s7commplus` for S7comm-plus):
 //!
 //! ```json
 //! {"cotp":{"calling_tsap":"0100","called_tsap":"0102","connection_type":1,
@@ -41,20 +55,33 @@
 //!    "item_count":1,"items":[{"return_code":255,"return_code_name":"success"}]}}
 //! ```
 //!
-//! Userdata messages carry a `userdata` object (`type`, `group`, `group_name`,
-//! `subfunction`, `subfunction_name`, `sequence`, …) and their decoded payload
-//! (`szl`, `blocks`, `block`, `block_info`, `time`) or the raw `data` in hex.
-//! An SZL answer that identifies the device adds a top-level `identity`
-//! object (`order_number`, `firmware_version`, `module_name`, `plant_id`,
-//! `serial_number`, …). A body that does not fit its function has `error`
-//! (the reason) with the raw `parameter` and `data`. An S7comm-plus PDU
-//! writes `cotp` and an `s7commplus` object instead:
+//! Items in the timer and counter areas have a `number` instead of
+//! `byte_address` / `bit_address`. An ack that reports an error the
+//! [`ErrorCode`] table knows adds `error_name` (`0xd241` =
+//! `protection_level`). Userdata messages carry a `userdata` object (`type`,
+//! `group`, `group_name`, `subfunction`, `subfunction_name`, `sequence`, …)
+//! and their decoded payload (`szl`, `blocks`, `block`, `block_info`,
+//! `time`, `password_length`) or the raw `data` in hex. An `szl` answer
+//! lists its `records` where the list is known (module and component
+//! identification, operating mode); the response to the follow-up that
+//! completes a multi-part answer adds the whole `szl` with
+//! `"reassembled":true`. An SZL answer that identifies the device adds a
+//! top-level `identity` object (`order_number`, `firmware_version`,
+//! `module_name`, `plant_id`, `serial_number`, …). A body that does not fit
+//! its function has `error` (the reason) with the raw `parameter` and
+//! `data`.
+//!
+//! An S7comm-plus transaction writes `cotp` and the fields of its first PDU
+//! (the request, or the PDU seen alone) and, when paired, the response in
+//! `response`:
 //!
 //! ```json
-//! {"s7commplus":{"direction":"to_server","version":3,"version_name":"v3","data_length":86,
-//!   "integrity":true,"digest":"2c0a…","fragment":false,"understood":true,
-//!   "opcode":49,"opcode_name":"request","function":1266,"function_name":"set_variable",
-//!   "sequence":3,"session_id":949,"transport_flags":52,"body":"…"}}
+//! {"direction":"to_server","version":3,"version_name":"v3","data_length":86,
+//!  "integrity":true,"digest":"2c0a…","fragment":false,"continuation":false,"understood":true,
+//!  "opcode":49,"opcode_name":"request","function":1266,"function_name":"set_variable",
+//!  "sequence":3,"session_id":949,"transport_flags":52,"body":"…",
+//!  "response":{"direction":"to_client","version":3,…,"opcode":50,"opcode_name":"response",
+//!    "function":1266,"function_name":"set_variable","sequence":3,"transport_flags":52,"body":"…"}}
 //! ```
 //!
 //! When the data header is not understood, `understood` is false and `error`
@@ -68,8 +95,8 @@ pub mod szl;
 pub mod tpkt;
 
 pub use codes::{
-    Area, BlockType, ErrorClass, Function, PlusFunction, PlusOpcode, PlusVersion, Rosctr,
-    UserdataGroup, UserdataType,
+    Area, BlockType, ErrorClass, ErrorCode, Function, PlusFunction, PlusOpcode, PlusVersion,
+    Rosctr, UserdataGroup, UserdataType,
 };
 pub use cotp::Tsap;
 pub use s7::{Body, BodyError, Detail, Pdu, Userdata};
@@ -91,11 +118,23 @@ pub struct S7Config {
     pub max_outstanding: usize,
     /// Largest reassembled S7 / S7comm-plus PDU (sum of COTP DT segments).
     pub max_pdu: usize,
+    /// Largest multi-part Read SZL answer put together from its fragments.
+    pub max_szl: usize,
+    /// Seconds (of capture time) an S7comm-plus request waits for its
+    /// response before it is reported alone: some requests (HMI
+    /// SetVariable with transport flags 0x74 on S7-1500) are never
+    /// answered, and a write must not wait for the end of the flow.
+    pub plus_timeout_secs: u64,
 }
 
 impl Default for S7Config {
     fn default() -> Self {
-        S7Config { max_outstanding: 32, max_pdu: 65_536 }
+        S7Config {
+            max_outstanding: 32,
+            max_pdu: 65_536,
+            max_szl: 16_384,
+            plus_timeout_secs: 5,
+        }
     }
 }
 
@@ -136,7 +175,10 @@ impl Connection {
             return;
         }
         w.key("cotp").begin_object();
-        for (key, tsap) in [("calling_tsap", &self.calling_tsap), ("called_tsap", &self.called_tsap)] {
+        for (key, tsap) in [
+            ("calling_tsap", &self.calling_tsap),
+            ("called_tsap", &self.called_tsap),
+        ] {
             w.field_hex(key, tsap.as_bytes());
             if let Some(text) = tsap.text() {
                 let mut name = [0u8; 24];
@@ -147,7 +189,12 @@ impl Connection {
             }
         }
         if let Some(kind) = self.connection_type() {
-            w.field_code("connection_type", u64::from(kind.raw()), "connection_type_name", kind.name());
+            w.field_code(
+                "connection_type",
+                u64::from(kind.raw()),
+                "connection_type_name",
+                kind.name(),
+            );
         }
         if let Some((rack, slot)) = self.rack_slot() {
             w.field_u64("rack", u64::from(rack));
@@ -197,11 +244,33 @@ pub struct Transaction<'a> {
     pub request: Option<Message<'a>>,
     /// The ack / response, when seen.
     pub response: Option<Message<'a>>,
-    /// An S7comm-plus PDU (then `request` and `response` are `None`).
+    /// A multi-part Read SZL answer put together from all its fragments,
+    /// on the transaction of the last fragment.
+    pub szl_whole: Option<szl::SzlResponse<'a>>,
+    /// An S7comm-plus PDU: a request, or a PDU seen alone (then `request`
+    /// and `response` are `None`).
     pub plus: Option<PlusMessage<'a>>,
+    /// The S7comm-plus response paired with the request in `plus` by
+    /// sequence number.
+    pub plus_response: Option<PlusMessage<'a>>,
 }
 
 impl<'a> Transaction<'a> {
+    fn s7(
+        connection: &'a Connection,
+        request: Option<Message<'a>>,
+        response: Option<Message<'a>>,
+    ) -> Transaction<'a> {
+        Transaction {
+            connection,
+            request,
+            response,
+            szl_whole: None,
+            plus: None,
+            plus_response: None,
+        }
+    }
+
     fn messages(&self) -> impl Iterator<Item = &Message<'a>> {
         self.request.iter().chain(self.response.iter())
     }
@@ -244,7 +313,8 @@ impl<'a> Transaction<'a> {
 
     /// Name of the userdata subfunction within its group.
     pub fn userdata_subfunction_name(&self) -> Option<&'static str> {
-        self.userdata_function().and_then(|(g, s)| codes::subfunction_name(g, s))
+        self.userdata_function()
+            .and_then(|(g, s)| codes::subfunction_name(g, s))
     }
 
     /// PI service name of a PLC control or PLC stop job (`P_PROGRAM`, …).
@@ -264,13 +334,33 @@ impl<'a> Transaction<'a> {
         })
     }
 
-    /// SZL id and index of a Read SZL request or answer.
+    /// SZL id and index of a Read SZL request or answer (also of the
+    /// follow-up that completes a multi-part answer).
     pub fn szl(&self) -> Option<(u16, u16)> {
+        if let Some(r) = &self.szl_whole {
+            return Some((r.id, r.index));
+        }
         self.userdatas().find_map(|u| match u.detail {
             Detail::SzlRequest { id, index } => Some((id, index)),
             Detail::SzlResponse(r) => Some((r.id, r.index)),
             _ => None,
         })
+    }
+
+    /// The Read SZL answer: the whole of a multi-part answer on its last
+    /// fragment, else the answer (or first fragment) in this transaction.
+    pub fn szl_response(&self) -> Option<szl::SzlResponse<'a>> {
+        self.szl_whole.or_else(|| {
+            self.userdatas().find_map(|u| match u.detail {
+                Detail::SzlResponse(r) => Some(r),
+                _ => None,
+            })
+        })
+    }
+
+    /// The CPU operating mode an SZL xy24 answer reports (RUN, STOP, …).
+    pub fn operating_mode(&self) -> Option<szl::CpuMode> {
+        self.szl_response()?.modes().next().map(|m| m.mode)
     }
 
     /// S7ANY items of a read or write var job.
@@ -312,9 +402,11 @@ impl<'a> Transaction<'a> {
                     number: Some(u32::from(info.number)),
                     file_system: 0,
                 }),
-                Detail::ListBlocksOfTypeRequest(block_type) => {
-                    Some(s7::BlockId { block_type, number: None, file_system: 0 })
-                }
+                Detail::ListBlocksOfTypeRequest(block_type) => Some(s7::BlockId {
+                    block_type,
+                    number: None,
+                    file_system: 0,
+                }),
                 _ => None,
             },
             _ => None,
@@ -332,31 +424,40 @@ impl<'a> Transaction<'a> {
 
     /// Error code in a userdata response parameter, when not 0.
     pub fn userdata_error(&self) -> Option<u16> {
-        self.userdatas().find_map(|u| u.error_code.filter(|&c| c != 0))
+        self.userdatas()
+            .find_map(|u| u.error_code.filter(|&c| c != 0))
     }
 
-    /// What an SZL answer in this transaction reveals about the device.
+    /// What an SZL answer in this transaction reveals about the device
+    /// (for a multi-part answer: all its records, on the last fragment).
     pub fn identity(&self) -> Identity<'a> {
-        self.userdatas()
-            .find_map(|u| match u.detail {
-                Detail::SzlResponse(r) => Some(Identity::from_szl(&r)),
-                _ => None,
-            })
+        self.szl_response()
+            .map(|r| Identity::from_szl(&r))
             .unwrap_or_default()
     }
 
     /// The S7comm-plus data header, when this is an understood S7comm-plus PDU.
     pub fn plus_header(&self) -> Option<plus::DataHeader> {
-        self.plus.as_ref().and_then(|p| p.pdu.data_header().copied())
+        self.plus
+            .as_ref()
+            .and_then(|p| p.pdu.data_header().copied())
     }
 
-    /// Writes the body of the EVE `s7comm` object (see the module docs).
+    /// The S7comm-plus PDUs of this transaction (request, then response).
+    pub fn plus_messages(&self) -> impl Iterator<Item = &PlusMessage<'a>> {
+        self.plus.iter().chain(self.plus_response.iter())
+    }
+
+    /// Writes the body of the EVE object (see the module docs).
     pub fn write_eve(&self, w: &mut JsonWriter<'_>) {
         self.connection.write_eve(w);
         if let Some(p) = &self.plus {
-            w.key("s7commplus").begin_object();
             write_plus(w, p);
-            w.end_object();
+            if let Some(r) = &self.plus_response {
+                w.key("response").begin_object();
+                write_plus(w, r);
+                w.end_object();
+            }
             return;
         }
         if let Some(first) = self.messages().next() {
@@ -372,6 +473,9 @@ impl<'a> Transaction<'a> {
         if let Some(resp) = &self.response {
             w.key("response").begin_object();
             write_message(w, resp);
+            if let Some(r) = &self.szl_whole {
+                write_szl_answer(w, r, true);
+            }
             w.end_object();
         }
         let id = self.identity();
@@ -401,20 +505,31 @@ impl<'a> Transaction<'a> {
 fn write_plus(w: &mut JsonWriter<'_>, m: &PlusMessage<'_>) {
     let p = &m.pdu;
     w.field_str("direction", m.direction.name());
-    w.field_code("version", u64::from(p.version.raw()), "version_name", p.version.name());
+    w.field_code(
+        "version",
+        u64::from(p.version.raw()),
+        "version_name",
+        p.version.name(),
+    );
     w.field_u64("data_length", u64::from(p.data_len));
     w.field_bool("integrity", p.digest.is_some());
     if let Some(d) = p.digest {
         w.field_hex("digest", d);
     }
     let continuation = matches!(p.message, Ok(plus::Message::Continuation));
-    let fragment = continuation || (!p.has_trailer && matches!(p.message, Ok(plus::Message::Data(_))));
+    let fragment =
+        continuation || (!p.has_trailer && matches!(p.message, Ok(plus::Message::Data(_))));
     w.field_bool("fragment", fragment);
     w.field_bool("continuation", continuation);
     w.field_bool("understood", p.message.is_ok());
     match &p.message {
         Ok(plus::Message::Data(h)) => {
-            w.field_code("opcode", u64::from(h.opcode.raw()), "opcode_name", h.opcode.name());
+            w.field_code(
+                "opcode",
+                u64::from(h.opcode.raw()),
+                "opcode_name",
+                h.opcode.name(),
+            );
             if let Some(f) = h.function {
                 w.field_code("function", u64::from(f.raw()), "function_name", f.name());
             }
@@ -445,13 +560,26 @@ fn write_plus(w: &mut JsonWriter<'_>, m: &PlusMessage<'_>) {
 fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>) {
     let pdu = &m.pdu;
     let h = pdu.header;
-    w.field_code("rosctr", u64::from(h.rosctr.raw()), "rosctr_name", h.rosctr.name());
+    w.field_code(
+        "rosctr",
+        u64::from(h.rosctr.raw()),
+        "rosctr_name",
+        h.rosctr.name(),
+    );
     if let Some(f) = pdu.function() {
         w.field_code("function", u64::from(f.raw()), "function_name", f.name());
     }
     if let (Some(class), Some(code)) = (h.error_class, h.error_code) {
-        w.field_code("error_class", u64::from(class.raw()), "error_class_name", class.name());
+        w.field_code(
+            "error_class",
+            u64::from(class.raw()),
+            "error_class_name",
+            class.name(),
+        );
         w.field_u64("error_code", u64::from(code));
+        if let Some(name) = h.error_word().and_then(|e| ErrorCode::from(e).name()) {
+            w.field_str("error_name", name);
+        }
     }
     match &pdu.body {
         Ok(body) => write_body(w, body, pdu),
@@ -471,15 +599,29 @@ fn write_var_items(w: &mut JsonWriter<'_>, items: &s7::VarItems<'_>) {
         match item {
             s7::VarItem::Any(a) => {
                 w.field_code("syntax_id", 0x10, "syntax_id_name", Some("s7any"));
-                w.field_code("transport_size", u64::from(a.transport_size.raw()), "transport_size_name", a.transport_size.name());
+                w.field_code(
+                    "transport_size",
+                    u64::from(a.transport_size.raw()),
+                    "transport_size_name",
+                    a.transport_size.name(),
+                );
                 w.field_u64("length", u64::from(a.length));
                 w.field_u64("db_number", u64::from(a.db_number));
                 w.field_code("area", u64::from(a.area.raw()), "area_name", a.area.name());
-                w.field_u64("byte_address", u64::from(a.byte_address));
-                w.field_u64("bit_address", u64::from(a.bit_address));
+                if let Some(number) = a.number() {
+                    w.field_u64("number", u64::from(number));
+                } else {
+                    w.field_u64("byte_address", u64::from(a.byte_address));
+                    w.field_u64("bit_address", u64::from(a.bit_address));
+                }
             }
             s7::VarItem::Other { syntax_id, spec } => {
-                w.field_code("syntax_id", u64::from(syntax_id.raw()), "syntax_id_name", syntax_id.name());
+                w.field_code(
+                    "syntax_id",
+                    u64::from(syntax_id.raw()),
+                    "syntax_id_name",
+                    syntax_id.name(),
+                );
                 w.field_hex("spec", spec);
             }
         }
@@ -492,8 +634,18 @@ fn write_data_items(w: &mut JsonWriter<'_>, key: &str, items: &s7::DataItems<'_>
     w.key(key).begin_array();
     for item in items.iter() {
         w.begin_object();
-        w.field_code("return_code", u64::from(item.return_code.raw()), "return_code_name", item.return_code.name());
-        w.field_code("transport_size", u64::from(item.transport_size.raw()), "transport_size_name", item.transport_size.name());
+        w.field_code(
+            "return_code",
+            u64::from(item.return_code.raw()),
+            "return_code_name",
+            item.return_code.name(),
+        );
+        w.field_code(
+            "transport_size",
+            u64::from(item.transport_size.raw()),
+            "transport_size_name",
+            item.transport_size.name(),
+        );
         w.field_u64("length", u64::from(item.length));
         w.field_hex("value", item.data);
         w.end_object();
@@ -502,7 +654,12 @@ fn write_data_items(w: &mut JsonWriter<'_>, key: &str, items: &s7::DataItems<'_>
 }
 
 fn write_block_id(w: &mut JsonWriter<'_>, id: &s7::BlockId) {
-    w.field_code("block_type", u64::from(id.block_type.raw()), "block_type_name", id.block_type.name());
+    w.field_code(
+        "block_type",
+        u64::from(id.block_type.raw()),
+        "block_type_name",
+        id.block_type.name(),
+    );
     if let Some(n) = id.number {
         w.field_u64("block_number", u64::from(n));
     }
@@ -541,7 +698,12 @@ fn write_body(w: &mut JsonWriter<'_>, body: &Body<'_>, pdu: &Pdu<'_>) {
             w.key("items").begin_array();
             for rc in codes.iter() {
                 w.begin_object();
-                w.field_code("return_code", u64::from(rc.raw()), "return_code_name", rc.name());
+                w.field_code(
+                    "return_code",
+                    u64::from(rc.raw()),
+                    "return_code_name",
+                    rc.name(),
+                );
                 w.end_object();
             }
             w.end_array();
@@ -616,8 +778,18 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
     w.key("userdata").begin_object();
     w.field_code("type", u64::from(u.kind.raw()), "type_name", u.kind.name());
     w.field_u64("method", u64::from(u.method));
-    w.field_code("group", u64::from(u.group.raw()), "group_name", u.group.name());
-    w.field_code("subfunction", u64::from(u.subfunction), "subfunction_name", codes::subfunction_name(u.group, u.subfunction));
+    w.field_code(
+        "group",
+        u64::from(u.group.raw()),
+        "group_name",
+        u.group.name(),
+    );
+    w.field_code(
+        "subfunction",
+        u64::from(u.subfunction),
+        "subfunction_name",
+        codes::subfunction_name(u.group, u.subfunction),
+    );
     w.field_u64("sequence", u64::from(u.sequence));
     if let Some(r) = u.data_unit_ref {
         w.field_u64("data_unit_ref", u64::from(r));
@@ -627,13 +799,26 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
     }
     if let Some(e) = u.error_code {
         w.field_u64("error_code", u64::from(e));
+        if let Some(name) = ErrorCode::from(e).name() {
+            w.field_str("error_name", name);
+        }
     }
     w.end_object();
     if let Some(rc) = u.return_code {
-        w.field_code("return_code", u64::from(rc.raw()), "return_code_name", rc.name());
+        w.field_code(
+            "return_code",
+            u64::from(rc.raw()),
+            "return_code_name",
+            rc.name(),
+        );
     }
     if let Some(ts) = u.transport_size {
-        w.field_code("transport_size", u64::from(ts.raw()), "transport_size_name", ts.name());
+        w.field_code(
+            "transport_size",
+            u64::from(ts.raw()),
+            "transport_size_name",
+            ts.name(),
+        );
     }
     match u.detail {
         Detail::None => {
@@ -652,26 +837,29 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
             write_szl_id(w, id, index);
             w.end_object();
         }
-        Detail::SzlResponse(r) => {
-            w.key("szl").begin_object();
-            write_szl_id(w, r.id, r.index);
-            w.field_u64("record_length", u64::from(r.record_len));
-            w.field_u64("record_count", u64::from(r.record_count));
-            write_szl_records(w, &r);
-            w.end_object();
-        }
+        Detail::SzlResponse(r) => write_szl_answer(w, &r, false),
         Detail::ListBlocks(_) => {
             w.key("blocks").begin_array();
             for (t, count) in u.block_counts() {
                 w.begin_object();
-                w.field_code("block_type", u64::from(t.raw()), "block_type_name", t.name());
+                w.field_code(
+                    "block_type",
+                    u64::from(t.raw()),
+                    "block_type_name",
+                    t.name(),
+                );
                 w.field_u64("count", u64::from(count));
                 w.end_object();
             }
             w.end_array();
         }
         Detail::ListBlocksOfTypeRequest(t) => {
-            w.field_code("block_type", u64::from(t.raw()), "block_type_name", t.name());
+            w.field_code(
+                "block_type",
+                u64::from(t.raw()),
+                "block_type_name",
+                t.name(),
+            );
         }
         Detail::ListBlocksOfTypeResponse(_) => {
             w.key("blocks").begin_array();
@@ -679,7 +867,12 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
                 w.begin_object();
                 w.field_u64("block_number", u64::from(number));
                 w.field_u64("flags", u64::from(flags));
-                w.field_code("language", u64::from(lang.raw()), "language_name", lang.name());
+                w.field_code(
+                    "language",
+                    u64::from(lang.raw()),
+                    "language_name",
+                    lang.name(),
+                );
                 w.end_object();
             }
             w.end_array();
@@ -691,9 +884,19 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
         }
         Detail::BlockInfoResponse(info) => {
             w.key("block_info").begin_object();
-            w.field_code("block_type", u64::from(info.block_type.raw()), "block_type_name", info.block_type.name());
+            w.field_code(
+                "block_type",
+                u64::from(info.block_type.raw()),
+                "block_type_name",
+                info.block_type.name(),
+            );
             w.field_u64("block_number", u64::from(info.number));
-            w.field_code("language", u64::from(info.language.raw()), "language_name", info.language.name());
+            w.field_code(
+                "language",
+                u64::from(info.language.raw()),
+                "language_name",
+                info.language.name(),
+            );
             w.field_u64("flags", u64::from(info.flags));
             w.field_u64("load_memory_length", u64::from(info.load_memory_length));
             w.field_u64("mc7_code_length", u64::from(info.mc7_code_length));
@@ -721,6 +924,20 @@ impl core::fmt::Display for VersionNibbles {
     }
 }
 
+/// Writes the `szl` object of an answer; `whole` marks a multi-part answer
+/// put together from its fragments.
+fn write_szl_answer(w: &mut JsonWriter<'_>, r: &szl::SzlResponse<'_>, whole: bool) {
+    w.key("szl").begin_object();
+    write_szl_id(w, r.id, r.index);
+    if whole {
+        w.field_bool("reassembled", true);
+    }
+    w.field_u64("record_length", u64::from(r.record_len));
+    w.field_u64("record_count", u64::from(r.record_count));
+    write_szl_records(w, r);
+    w.end_object();
+}
+
 fn write_szl_id(w: &mut JsonWriter<'_>, id: u16, index: u16) {
     w.field_u64("id", u64::from(id));
     w.field_str("name", codes::szl_name(id).unwrap_or("unknown"));
@@ -733,7 +950,10 @@ fn write_szl_records(w: &mut JsonWriter<'_>, r: &szl::SzlResponse<'_>) {
         for m in r.module_ids() {
             w.begin_object();
             w.field_u64("index", u64::from(m.index));
-            w.field_str("index_name", szl::module_id_name(m.index).unwrap_or("unknown"));
+            w.field_str(
+                "index_name",
+                szl::module_id_name(m.index).unwrap_or("unknown"),
+            );
             w.field_bytes_str("order_number", szl::trim_text(m.order_number));
             w.field_u64("module_type", u64::from(m.module_type));
             match m.version() {
@@ -752,12 +972,30 @@ fn write_szl_records(w: &mut JsonWriter<'_>, r: &szl::SzlResponse<'_>) {
         for c in r.components() {
             w.begin_object();
             w.field_u64("index", u64::from(c.index));
-            w.field_str("index_name", szl::component_name(c.index).unwrap_or("unknown"));
+            w.field_str(
+                "index_name",
+                szl::component_name(c.index).unwrap_or("unknown"),
+            );
             if c.is_text() {
                 w.field_bytes_str("text", szl::trim_text(c.value));
             } else {
                 w.field_hex("value", c.value);
             }
+            w.end_object();
+        }
+        w.end_array();
+    } else if r.modes().next().is_some() {
+        w.key("records").begin_array();
+        for m in r.modes() {
+            w.begin_object();
+            w.field_u64("event_id", u64::from(m.event_id));
+            w.field_code("mode", u64::from(m.mode.raw()), "mode_name", m.mode.name());
+            w.field_code(
+                "previous_mode",
+                u64::from(m.previous.raw()),
+                "previous_mode_name",
+                m.previous.name(),
+            );
             w.end_object();
         }
         w.end_array();
@@ -769,10 +1007,21 @@ fn write_szl_records(w: &mut JsonWriter<'_>, r: &szl::SzlResponse<'_>) {
 /// A job waiting for its ack; the PDU bytes live in a buffer reused from
 /// [`S7Dissector::spare`], so waiting allocates nothing once warmed up.
 struct Pending {
+    kind: Kind,
     direction: Direction,
-    pdu_ref: u16,
+    /// PDU reference (S7comm) or sequence number (S7comm-plus).
+    key: u16,
     ts: Timestamp,
     bytes: Vec<u8>,
+}
+
+/// A multi-part Read SZL answer being put together.
+#[derive(Debug, Default)]
+struct SzlStitch {
+    /// A first fragment announced more.
+    active: bool,
+    /// The SZL header and records so far (at most [`S7Config::max_szl`]).
+    buf: Vec<u8>,
 }
 
 /// Per-direction framing and reassembly state.
@@ -797,6 +1046,7 @@ pub struct S7Dissector {
     dirs: [DirState; 2],
     pending: Vec<Pending>,
     spare: Vec<Vec<u8>>,
+    szl: SzlStitch,
     setup_seen: bool,
     before_setup_reported: bool,
 }
@@ -832,12 +1082,13 @@ impl S7Dissector {
             dirs: [DirState::default(), DirState::default()],
             pending: Vec::new(),
             spare: Vec::new(),
+            szl: SzlStitch::default(),
             setup_seen: false,
             before_setup_reported: false,
         }
     }
 
-    /// Jobs currently waiting for an ack.
+    /// Jobs (and S7comm-plus requests) currently waiting for an answer.
     pub fn outstanding(&self) -> usize {
         self.pending.len()
     }
@@ -869,9 +1120,16 @@ impl S7Dissector {
             let detail = Detail1("COTP connection in class ", c.class);
             cx.anomaly(NAME, "cotp_bad_class", &detail, Some(dir));
         }
-        let tsaps = (c.calling_tsap().map(Tsap::new), c.called_tsap().map(Tsap::new));
+        let tsaps = (
+            c.calling_tsap().map(Tsap::new),
+            c.called_tsap().map(Tsap::new),
+        );
         if c.code == codes::TpduCode::Cr {
-            self.conn = Connection { seen: true, class: c.class, ..Connection::default() };
+            self.conn = Connection {
+                seen: true,
+                class: c.class,
+                ..Connection::default()
+            };
             self.setup_seen = false;
             self.before_setup_reported = false;
         } else {
@@ -903,7 +1161,11 @@ impl S7Dissector {
             let total = state.reasm.len() + payload.len();
             state.reasm.clear();
             state.discard = !eot;
-            let detail = Overflow { total, limit: self.config.max_pdu };
+            let detail = Overflow {
+                what: "segmented COTP data",
+                total,
+                limit: self.config.max_pdu,
+            };
             cx.anomaly(NAME, "cotp_reassembly_overflow", &detail, Some(dir));
             return;
         }
@@ -922,7 +1184,10 @@ impl S7Dissector {
             Some(&s7::PROTOCOL_ID) => self.on_s7(dir, tsdu, cx),
             Some(&plus::PROTOCOL_ID) => self.on_plus(dir, tsdu, cx),
             Some(&other) => {
-                let detail = Detail1("COTP data is neither S7comm nor S7comm-plus; protocol id ", Hex8(other));
+                let detail = Detail1(
+                    "COTP data is neither S7comm nor S7comm-plus; protocol id ",
+                    Hex8(other),
+                );
                 cx.anomaly(NAME, "non_s7_traffic", &detail, Some(dir));
             }
         }
@@ -960,30 +1225,35 @@ impl S7Dissector {
             .then(|| UserdataType::from(pdu.param.get(5).copied().unwrap_or(0) >> 6));
         match (header.rosctr, userdata_kind) {
             (Rosctr::Job, _) | (_, Some(UserdataType::Request)) => {
-                self.store(dir, header.pdu_ref, bytes, cx);
+                self.store(Kind::S7, dir, header.pdu_ref, bytes, cx);
             }
             (Rosctr::Ack | Rosctr::AckData, _) | (_, Some(UserdataType::Response)) => {
-                self.answer(dir, header.pdu_ref, bytes, cx);
+                self.answer(dir, pdu, bytes, cx);
             }
             _ => {
-                let tx = Transaction {
-                    connection: &self.conn,
-                    request: Some(Message { ts: cx.ts, direction: dir, pdu }),
-                    response: None,
-                    plus: None,
+                let message = Message {
+                    ts: cx.ts,
+                    direction: dir,
+                    pdu,
                 };
+                let tx = Transaction::s7(&self.conn, Some(message), None);
                 cx.emit(AppEvent::S7comm(&tx));
             }
         }
     }
 
-    fn store(&mut self, dir: Direction, pdu_ref: u16, bytes: &[u8], cx: &mut Context<'_>) {
-        if let Some(i) = self.pending.iter().position(|p| p.direction == dir && p.pdu_ref == pdu_ref) {
+    /// Keeps a job (or S7comm-plus request) until its answer comes.
+    fn store(&mut self, kind: Kind, dir: Direction, key: u16, bytes: &[u8], cx: &mut Context<'_>) {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|p| p.kind == kind && p.direction == dir && p.key == key)
+        {
             let old = self.pending.remove(i);
             self.emit_alone(old, cx);
         }
         if self.pending.len() >= self.config.max_outstanding && !self.pending.is_empty() {
-            let detail = Detail1("jobs without an ack exceed the limit of ", self.config.max_outstanding);
+            let detail = Detail1(kind.unanswered(), self.config.max_outstanding);
             cx.anomaly(NAME, "too_many_outstanding_jobs", &detail, Some(dir));
             let old = self.pending.remove(0);
             self.emit_alone(old, cx);
@@ -991,52 +1261,145 @@ impl S7Dissector {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(bytes);
-        self.pending.push(Pending { direction: dir, pdu_ref, ts: cx.ts, bytes: buf });
+        self.pending.push(Pending {
+            kind,
+            direction: dir,
+            key,
+            ts: cx.ts,
+            bytes: buf,
+        });
     }
 
-    fn answer(&mut self, dir: Direction, pdu_ref: u16, bytes: &[u8], cx: &mut Context<'_>) {
-        let found = self
+    /// The waiting job (or request) of `kind` that `key` answers from `dir`.
+    fn take_pending(&mut self, kind: Kind, dir: Direction, key: u16) -> Option<Pending> {
+        let i = self
             .pending
             .iter()
-            .position(|p| p.direction == dir.reverse() && p.pdu_ref == pdu_ref);
-        let Some(i) = found else {
+            .position(|p| p.kind == kind && p.direction == dir.reverse() && p.key == key)?;
+        Some(self.pending.remove(i))
+    }
+
+    /// Pairs an ack (or userdata response), already parsed as `pdu` from
+    /// `bytes`, with its job.
+    fn answer(&mut self, dir: Direction, pdu: Pdu<'_>, bytes: &[u8], cx: &mut Context<'_>) {
+        let pdu_ref = pdu.header.pdu_ref;
+        let Some(job) = self.take_pending(Kind::S7, dir, pdu_ref) else {
             let detail = Detail1("ack without a job, PDU reference ", pdu_ref);
             cx.anomaly(NAME, "ack_without_job", &detail, Some(dir));
-            if let Ok(pdu) = Pdu::parse(bytes, false) {
-                let tx = Transaction {
-                    connection: &self.conn,
-                    request: None,
-                    response: Some(Message { ts: cx.ts, direction: dir, pdu }),
-                    plus: None,
-                };
-                cx.emit(AppEvent::S7comm(&tx));
-            }
+            let message = Message {
+                ts: cx.ts,
+                direction: dir,
+                pdu,
+            };
+            let tx = Transaction::s7(&self.conn, None, Some(message));
+            cx.emit(AppEvent::S7comm(&tx));
             return;
         };
-        let job = self.pending.remove(i);
-        if let (Ok(request), Ok(_)) = (Pdu::parse(&job.bytes, false), Pdu::parse(bytes, false)) {
-            let continuation = request.userdata().is_some_and(|u| u.detail == Detail::Continuation);
-            if let Ok(response) = Pdu::parse(bytes, continuation) {
-                let tx = Transaction {
-                    connection: &self.conn,
-                    request: Some(Message { ts: job.ts, direction: job.direction, pdu: request }),
-                    response: Some(Message { ts: cx.ts, direction: dir, pdu: response }),
-                    plus: None,
-                };
+        if let Ok(request) = Pdu::parse(&job.bytes, false) {
+            // The answer to a follow-up request is a later fragment of a
+            // multi-part answer: its data has no sub-header.
+            let continuation = request
+                .userdata()
+                .is_some_and(|u| u.detail == Detail::Continuation);
+            let response = if continuation {
+                Pdu::parse(bytes, true)
+            } else {
+                Ok(pdu)
+            };
+            if let Ok(response) = response {
+                let whole = response
+                    .userdata()
+                    .is_some_and(|u| self.stitch_szl(dir, u, cx));
+                let mut tx = Transaction::s7(
+                    &self.conn,
+                    Some(Message {
+                        ts: job.ts,
+                        direction: job.direction,
+                        pdu: request,
+                    }),
+                    Some(Message {
+                        ts: cx.ts,
+                        direction: dir,
+                        pdu: response,
+                    }),
+                );
+                if whole {
+                    tx.szl_whole = szl::SzlResponse::parse(&self.szl.buf);
+                }
                 cx.emit(AppEvent::S7comm(&tx));
+                if whole {
+                    self.szl.buf.clear();
+                }
             }
         }
         self.spare.push(job.bytes);
     }
 
+    /// Follows a multi-part Read SZL answer: the first fragment opens it,
+    /// each answer to a follow-up request adds its bytes. True when `u`
+    /// completes it (the whole answer is then in `self.szl.buf`).
+    fn stitch_szl(&mut self, dir: Direction, u: &Userdata<'_>, cx: &mut Context<'_>) -> bool {
+        let read_szl = u.group == UserdataGroup::CpuFunctions
+            && codes::CpuSubfunction::from(u.subfunction) == codes::CpuSubfunction::ReadSzl;
+        if !read_szl || u.kind != UserdataType::Response {
+            return false;
+        }
+        let more = u.last_data_unit == Some(false);
+        let state = &mut self.szl;
+        match u.detail {
+            Detail::Continuation if state.active => {
+                let total = state.buf.len() + u.payload.len();
+                if total > self.config.max_szl {
+                    state.active = false;
+                    state.buf.clear();
+                    let detail = Overflow {
+                        what: "multi-part SZL answer",
+                        total,
+                        limit: self.config.max_szl,
+                    };
+                    cx.anomaly(NAME, "szl_reassembly_overflow", &detail, Some(dir));
+                    return false;
+                }
+                state.buf.extend_from_slice(u.payload);
+                state.active = more;
+                !more
+            }
+            Detail::Continuation => false,
+            _ => {
+                // A new answer: only a first fragment that announces more
+                // opens a multi-part answer (its payload is within one PDU).
+                state.buf.clear();
+                state.active = more && matches!(u.detail, Detail::SzlResponse(_));
+                if state.active {
+                    state.buf.extend_from_slice(u.payload);
+                }
+                false
+            }
+        }
+    }
+
     fn emit_alone(&mut self, job: Pending, cx: &mut Context<'_>) {
-        if let Ok(pdu) = Pdu::parse(&job.bytes, false) {
-            let tx = Transaction {
-                connection: &self.conn,
-                request: Some(Message { ts: job.ts, direction: job.direction, pdu }),
-                response: None,
-                plus: None,
-            };
+        let tx = match job.kind {
+            Kind::S7 => Pdu::parse(&job.bytes, false).ok().map(|pdu| {
+                let message = Message {
+                    ts: job.ts,
+                    direction: job.direction,
+                    pdu,
+                };
+                Transaction::s7(&self.conn, Some(message), None)
+            }),
+            Kind::Plus => plus::Pdu::parse(&job.bytes, false)
+                .ok()
+                .map(|pdu| Transaction {
+                    plus: Some(PlusMessage {
+                        ts: job.ts,
+                        direction: job.direction,
+                        pdu,
+                    }),
+                    ..Transaction::s7(&self.conn, None, None)
+                }),
+        };
+        if let Some(tx) = tx {
             // The event time is when the job was seen.
             let saved = cx.ts;
             cx.ts = job.ts;
@@ -1046,41 +1409,125 @@ impl S7Dissector {
         self.spare.push(job.bytes);
     }
 
+    /// Reports alone the S7comm-plus requests that waited longer than
+    /// [`S7Config::plus_timeout_secs`].
+    fn expire_plus(&mut self, cx: &mut Context<'_>) {
+        let timeout = self.config.plus_timeout_secs;
+        while let Some(i) = self
+            .pending
+            .iter()
+            .position(|p| p.kind == Kind::Plus && cx.ts.secs_since(p.ts) > timeout)
+        {
+            let old = self.pending.remove(i);
+            self.emit_alone(old, cx);
+        }
+    }
+
     fn on_plus(&mut self, dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
+        self.expire_plus(cx);
         let state = &mut self.dirs[dir.index()];
         let pdu = match plus::Pdu::parse(bytes, state.plus_continues) {
             Ok(pdu) => pdu,
             Err(err) => {
                 state.plus_continues = false;
-                cx.anomaly(NAME, err.anomaly_name().unwrap_or("s7plus_bad_framing"), &err, Some(dir));
+                cx.anomaly(
+                    NAME,
+                    err.anomaly_name().unwrap_or("s7plus_bad_framing"),
+                    &err,
+                    Some(dir),
+                );
                 return;
             }
         };
+        // Without trailer the message continues in the next PDU, unless the
+        // framing itself is broken or this is a keep-alive.
         state.plus_continues = !pdu.has_trailer
-            && matches!(pdu.message, Ok(plus::Message::Data(_) | plus::Message::Continuation));
+            && match &pdu.message {
+                Ok(m) => *m != plus::Message::KeepAlive,
+                Err(e) => e.anomaly_name().is_none(),
+            };
         if let Err(err) = &pdu.message {
             if let Some(name) = err.anomaly_name() {
                 cx.anomaly(NAME, name, err, Some(dir));
             }
         }
+        // Requests wait for the response with their sequence number; the
+        // rest (notifications, keep-alives, later fragments) stands alone.
+        let header = pdu.data_header().copied();
+        if let Some(plus::DataHeader {
+            opcode,
+            sequence: Some(sequence),
+            ..
+        }) = header
+        {
+            if opcode == PlusOpcode::Request {
+                self.store(Kind::Plus, dir, sequence, bytes, cx);
+                return;
+            }
+            if let Some(request) = self.take_pending(Kind::Plus, dir, sequence) {
+                if let Ok(req) = plus::Pdu::parse(&request.bytes, false) {
+                    let tx = Transaction {
+                        plus: Some(PlusMessage {
+                            ts: request.ts,
+                            direction: request.direction,
+                            pdu: req,
+                        }),
+                        plus_response: Some(PlusMessage {
+                            ts: cx.ts,
+                            direction: dir,
+                            pdu,
+                        }),
+                        ..Transaction::s7(&self.conn, None, None)
+                    };
+                    cx.emit(AppEvent::S7comm(&tx));
+                }
+                self.spare.push(request.bytes);
+                return;
+            }
+        }
         let tx = Transaction {
-            connection: &self.conn,
-            request: None,
-            response: None,
-            plus: Some(PlusMessage { ts: cx.ts, direction: dir, pdu }),
+            plus: Some(PlusMessage {
+                ts: cx.ts,
+                direction: dir,
+                pdu,
+            }),
+            ..Transaction::s7(&self.conn, None, None)
         };
         cx.emit(AppEvent::S7comm(&tx));
     }
 }
 
+/// What waits in the pending table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An S7comm job or userdata request, keyed by PDU reference.
+    S7,
+    /// An S7comm-plus request, keyed by sequence number.
+    Plus,
+}
+
+impl Kind {
+    fn unanswered(self) -> &'static str {
+        match self {
+            Kind::S7 => "jobs without an ack exceed the limit of ",
+            Kind::Plus => "S7comm-plus requests without a response exceed the limit of ",
+        }
+    }
+}
+
 struct Overflow {
+    what: &'static str,
     total: usize,
     limit: usize,
 }
 
 impl core::fmt::Display for Overflow {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "segmented COTP data of {} bytes exceeds the limit of {}; PDU dropped", self.total, self.limit)
+        write!(
+            f,
+            "{} of {} bytes exceeds the limit of {}; dropped",
+            self.what, self.total, self.limit
+        )
     }
 }
 
@@ -1107,7 +1554,8 @@ impl StreamDissector for S7Dissector {
                 if state.framed {
                     cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
                 } else {
-                    let detail = Detail1("bytes on an ISO-on-TCP stream do not frame as TPKT: ", err);
+                    let detail =
+                        Detail1("bytes on an ISO-on-TCP stream do not frame as TPKT: ", err);
                     cx.anomaly(NAME, "non_s7_traffic", &detail, Some(dir));
                 }
                 let state = &mut self.dirs[dir.index()];
@@ -1133,6 +1581,9 @@ impl StreamDissector for S7Dissector {
         state.discard = !state.reasm.is_empty();
         state.reasm.clear();
         state.plus_continues = false;
+        // A lost fragment would shift the records of a multi-part answer.
+        self.szl.active = false;
+        self.szl.buf.clear();
     }
 
     fn flush(&mut self, cx: &mut Context<'_>) {

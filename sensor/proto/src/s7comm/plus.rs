@@ -65,9 +65,9 @@ impl PlusError {
     /// Anomaly name, or `None` when the PDU is merely not understood.
     pub fn anomaly_name(&self) -> Option<&'static str> {
         match self {
-            PlusError::Truncated { .. } | PlusError::LengthMismatch { .. } | PlusError::BadTrailer { .. } => {
-                Some("s7plus_bad_framing")
-            }
+            PlusError::Truncated { .. }
+            | PlusError::LengthMismatch { .. }
+            | PlusError::BadTrailer { .. } => Some("s7plus_bad_framing"),
             PlusError::BadDigestLength(_) => Some("s7plus_bad_integrity"),
             PlusError::ShortDataHeader { .. } | PlusError::UnknownOpcode(_) => None,
         }
@@ -150,7 +150,10 @@ impl<'a> Pdu<'a> {
     /// was a fragment without trailer. Fails only without a framing header.
     pub fn parse(bytes: &'a [u8], continuation: bool) -> Result<Pdu<'a>, PlusError> {
         let Some(&[_, version, l0, l1]) = bytes.get(..HEADER_LEN) else {
-            return Err(PlusError::Truncated { needed: HEADER_LEN, actual: bytes.len() });
+            return Err(PlusError::Truncated {
+                needed: HEADER_LEN,
+                actual: bytes.len(),
+            });
         };
         let version = PlusVersion::from(version);
         let data_len = u16::from_be_bytes([l0, l1]);
@@ -172,7 +175,10 @@ impl<'a> Pdu<'a> {
         } else if declared + TRAILER_LEN == after.len() {
             let (data, trailer) = after.split_at(declared);
             if trailer[0] != PROTOCOL_ID || trailer[1] != u8::from(version) {
-                pdu.message = Err(PlusError::BadTrailer { id: trailer[0], version: trailer[1] });
+                pdu.message = Err(PlusError::BadTrailer {
+                    id: trailer[0],
+                    version: trailer[1],
+                });
                 pdu.body = data;
                 return Ok(pdu);
             }
@@ -181,7 +187,10 @@ impl<'a> Pdu<'a> {
         } else if declared == after.len() {
             after
         } else {
-            pdu.message = Err(PlusError::LengthMismatch { declared: data_len, available: after.len() });
+            pdu.message = Err(PlusError::LengthMismatch {
+                declared: data_len,
+                available: after.len(),
+            });
             pdu.body = after;
             return Ok(pdu);
         };
@@ -226,7 +235,11 @@ impl<'a> Pdu<'a> {
 
 fn parse_data_header(data: &[u8]) -> Result<(DataHeader, &[u8]), PlusError> {
     let Some(&op) = data.first() else {
-        return Err(PlusError::ShortDataHeader { opcode: 0, needed: 1, actual: 0 });
+        return Err(PlusError::ShortDataHeader {
+            opcode: 0,
+            needed: 1,
+            actual: 0,
+        });
     };
     let opcode = PlusOpcode::from(op);
     let needed = match opcode {
@@ -236,7 +249,11 @@ fn parse_data_header(data: &[u8]) -> Result<(DataHeader, &[u8]), PlusError> {
         PlusOpcode::Unknown(op) => return Err(PlusError::UnknownOpcode(op)),
     };
     let Some(h) = data.get(..needed) else {
-        return Err(PlusError::ShortDataHeader { opcode: op, needed, actual: data.len() });
+        return Err(PlusError::ShortDataHeader {
+            opcode: op,
+            needed,
+            actual: data.len(),
+        });
     };
     let be16 = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
     let be32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);

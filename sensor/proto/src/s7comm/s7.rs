@@ -21,6 +21,9 @@ pub const HEADER_LEN: usize = 10;
 pub const ACK_HEADER_LEN: usize = 12;
 /// Variable specification marker in front of every request item.
 pub const VAR_SPEC: u8 = 0x12;
+/// Userdata parameter length that carries the data unit reference, the last
+/// data unit flag and the error code (responses).
+pub const USERDATA_RESPONSE_PARAM_LEN: usize = 12;
 
 mod field {
     pub(super) const PROTOCOL_ID: usize = 0;
@@ -56,6 +59,14 @@ impl Header {
     /// Header length for this PDU type.
     pub fn header_len(&self) -> usize {
         header_len(self.rosctr)
+    }
+
+    /// Error class and code as one word (`0xd241`), acks only.
+    pub fn error_word(&self) -> Option<u16> {
+        Some(u16::from_be_bytes([
+            self.error_class?.raw(),
+            self.error_code?,
+        ]))
     }
 
     /// Whether the header reports an error (class other than 0, or code).
@@ -101,7 +112,10 @@ impl core::fmt::Display for HeaderError {
         match *self {
             HeaderError::BadProtocolId(id) => write!(f, "S7 protocol id {id:#04x} is not 0x32"),
             HeaderError::Truncated { needed, actual } => {
-                write!(f, "S7 PDU of {actual} bytes is shorter than its {needed}-byte header")
+                write!(
+                    f,
+                    "S7 PDU of {actual} bytes is shorter than its {needed}-byte header"
+                )
             }
         }
     }
@@ -266,7 +280,10 @@ impl<'a> Pdu<'a> {
     /// of a multi-part userdata answer (its data has no sub-header).
     pub fn parse(bytes: &'a [u8], continuation: bool) -> Result<Pdu<'a>, HeaderError> {
         let Some(&id) = bytes.get(field::PROTOCOL_ID) else {
-            return Err(HeaderError::Truncated { needed: HEADER_LEN, actual: 0 });
+            return Err(HeaderError::Truncated {
+                needed: HEADER_LEN,
+                actual: 0,
+            });
         };
         if id != PROTOCOL_ID {
             return Err(HeaderError::BadProtocolId(id));
@@ -274,7 +291,10 @@ impl<'a> Pdu<'a> {
         let rosctr = Rosctr::from(bytes.get(field::ROSCTR).copied().unwrap_or(0));
         let hlen = header_len(rosctr);
         let Some(h) = bytes.get(..hlen) else {
-            return Err(HeaderError::Truncated { needed: hlen, actual: bytes.len() });
+            return Err(HeaderError::Truncated {
+                needed: hlen,
+                actual: bytes.len(),
+            });
         };
         let be = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
         let is_ack = hlen == ACK_HEADER_LEN;
@@ -301,13 +321,21 @@ impl<'a> Pdu<'a> {
         } else {
             decode_body(&header, param, data, continuation)
         };
-        Ok(Pdu { header, bytes, param, data, body })
+        Ok(Pdu {
+            header,
+            bytes,
+            param,
+            data,
+            body,
+        })
     }
 
     /// The job function (first parameter byte of jobs and acks).
     pub fn function(&self) -> Option<Function> {
         match self.header.rosctr {
-            Rosctr::Job | Rosctr::Ack | Rosctr::AckData => self.param.first().map(|&f| Function::from(f)),
+            Rosctr::Job | Rosctr::Ack | Rosctr::AckData => {
+                self.param.first().map(|&f| Function::from(f))
+            }
             _ => None,
         }
     }
@@ -401,26 +429,49 @@ fn decode_body<'a>(
             }))
         }
         Function::ReadVar if job => {
-            let count = *param.get(1).ok_or(BodyError::Truncated { part: Part::Parameter, needed: 2, actual: 1 })?;
+            let count = *param.get(1).ok_or(BodyError::Truncated {
+                part: Part::Parameter,
+                needed: 2,
+                actual: 1,
+            })?;
             Ok(Body::ReadVarRequest(VarItems::parse(count, &param[2..])?))
         }
         Function::ReadVar if ack_data => {
-            let count = *param.get(1).ok_or(BodyError::Truncated { part: Part::Parameter, needed: 2, actual: 1 })?;
+            let count = *param.get(1).ok_or(BodyError::Truncated {
+                part: Part::Parameter,
+                needed: 2,
+                actual: 1,
+            })?;
             Ok(Body::ReadVarResponse(DataItems::parse(count, data)?))
         }
         Function::WriteVar if job => {
-            let count = *param.get(1).ok_or(BodyError::Truncated { part: Part::Parameter, needed: 2, actual: 1 })?;
+            let count = *param.get(1).ok_or(BodyError::Truncated {
+                part: Part::Parameter,
+                needed: 2,
+                actual: 1,
+            })?;
             let items = VarItems::parse(count, &param[2..])?;
             let data = DataItems::parse(count, data)?;
             Ok(Body::WriteVarRequest { items, data })
         }
         Function::WriteVar if ack_data => {
-            let count = *param.get(1).ok_or(BodyError::Truncated { part: Part::Parameter, needed: 2, actual: 1 })?;
+            let count = *param.get(1).ok_or(BodyError::Truncated {
+                part: Part::Parameter,
+                needed: 2,
+                actual: 1,
+            })?;
             if data.len() < usize::from(count) {
-                return Err(BodyError::Truncated { part: Part::Data, needed: usize::from(count), actual: data.len() });
+                return Err(BodyError::Truncated {
+                    part: Part::Data,
+                    needed: usize::from(count),
+                    actual: data.len(),
+                });
             }
             if data.len() > usize::from(count) {
-                return Err(BodyError::TrailingBytes { part: Part::Data, extra: data.len() - usize::from(count) });
+                return Err(BodyError::TrailingBytes {
+                    part: Part::Data,
+                    extra: data.len() - usize::from(count),
+                });
             }
             Ok(Body::WriteVarResponse(ReturnCodes(data)))
         }
@@ -440,10 +491,15 @@ fn decode_body<'a>(
         Function::PlcStop if job => {
             let mut r = Reader::new(param, Part::Parameter);
             r.take(6)?;
-            Ok(Body::PlcStop { service: r.counted()? })
+            Ok(Body::PlcStop {
+                service: r.counted()?,
+            })
         }
         Function::PlcControl | Function::PlcStop if ack_data || header.rosctr == Rosctr::Ack => {
-            Ok(Body::Ack { function, status: param.get(1).copied() })
+            Ok(Body::Ack {
+                function,
+                status: param.get(1).copied(),
+            })
         }
         _ => Ok(Body::Raw),
     }
@@ -488,6 +544,16 @@ pub struct AnyItem {
     pub bit_address: u8,
 }
 
+impl AnyItem {
+    /// The timer or counter number, for items in the timer and counter
+    /// areas: there the address field holds a number, not a byte.bit
+    /// address.
+    pub fn number(&self) -> Option<u32> {
+        matches!(self.area, Area::Timer | Area::Counter)
+            .then_some(self.byte_address << 3 | u32::from(self.bit_address))
+    }
+}
+
 impl<'a> VarItems<'a> {
     fn parse(count: u8, bytes: &'a [u8]) -> Result<VarItems<'a>, BodyError> {
         let mut r = Reader::new(bytes, Part::Parameter);
@@ -499,7 +565,10 @@ impl<'a> VarItems<'a> {
             r.counted()?;
         }
         if !r.at_end() {
-            return Err(BodyError::TrailingBytes { part: Part::Parameter, extra: r.rest().len() });
+            return Err(BodyError::TrailingBytes {
+                part: Part::Parameter,
+                extra: r.rest().len(),
+            });
         }
         Ok(VarItems { count, bytes })
     }
@@ -583,7 +652,10 @@ impl<'a> DataItems<'a> {
             }
         }
         if !r.at_end() {
-            return Err(BodyError::TrailingBytes { part: Part::Data, extra: r.rest().len() });
+            return Err(BodyError::TrailingBytes {
+                part: Part::Data,
+                extra: r.rest().len(),
+            });
         }
         Ok(DataItems { count, bytes })
     }
@@ -612,7 +684,12 @@ impl<'a> DataItems<'a> {
             let data = tail.get(..n)?;
             let skip = if n % 2 == 1 && left > 0 { n + 1 } else { n };
             rest = tail.get(skip..).unwrap_or(&[]);
-            Some(DataItem { return_code, transport_size, length, data })
+            Some(DataItem {
+                return_code,
+                transport_size,
+                length,
+                data,
+            })
         })
     }
 }
@@ -662,7 +739,11 @@ impl BlockId {
         let number = n.iter().try_fold(0u32, |acc, &d| {
             d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
         });
-        Some(BlockId { block_type: BlockType::from(u16::from_be_bytes([*t0, *t1])), number, file_system: *fs })
+        Some(BlockId {
+            block_type: BlockType::from(u16::from_be_bytes([*t0, *t1])),
+            number,
+            file_system: *fs,
+        })
     }
 
     /// Parses a block file name `_TTNNNNNF` (or `$…` for a header upload).
@@ -699,7 +780,12 @@ pub struct BlockControl<'a> {
 }
 
 impl<'a> BlockControl<'a> {
-    fn parse(function: Function, job: bool, param: &'a [u8], data: &'a [u8]) -> Result<BlockControl<'a>, BodyError> {
+    fn parse(
+        function: Function,
+        job: bool,
+        param: &'a [u8],
+        data: &'a [u8],
+    ) -> Result<BlockControl<'a>, BodyError> {
         let mut bc = BlockControl {
             function,
             status: None,
@@ -783,9 +869,15 @@ impl<'a> PiService<'a> {
     /// then 8 characters per block).
     pub fn blocks(&self) -> impl Iterator<Item = BlockId> + 'a {
         let listed = matches!(self.service, b"_INSE" | b"_INS2" | b"_DELE");
-        let count = if listed { self.parameter.first().copied().unwrap_or(0) } else { 0 };
+        let count = if listed {
+            self.parameter.first().copied().unwrap_or(0)
+        } else {
+            0
+        };
         let list = self.parameter.get(2..).unwrap_or(&[]);
-        list.chunks_exact(8).take(usize::from(count)).filter_map(BlockId::parse)
+        list.chunks_exact(8)
+            .take(usize::from(count))
+            .filter_map(BlockId::parse)
     }
 
     /// The start mode of `P_PROGRAM`: no argument is a hot (warm) restart,
@@ -809,7 +901,11 @@ impl<'a> PiService<'a> {
     /// Length-prefixed arguments of the Sinumerik `_N_…` services (each
     /// string padded to an odd length).
     pub fn nc_arguments(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let mut rest = if self.service.starts_with(b"_N_") { self.parameter } else { &[] };
+        let mut rest = if self.service.starts_with(b"_N_") {
+            self.parameter
+        } else {
+            &[]
+        };
         core::iter::from_fn(move || {
             let (&len, tail) = rest.split_first()?;
             let value = tail.get(..usize::from(len))?;
@@ -886,19 +982,23 @@ pub enum Detail<'a> {
 }
 
 impl<'a> Userdata<'a> {
-    fn parse(param: &'a [u8], data: &'a [u8], continuation: bool) -> Result<Userdata<'a>, BodyError> {
+    fn parse(
+        param: &'a [u8],
+        data: &'a [u8],
+        continuation: bool,
+    ) -> Result<Userdata<'a>, BodyError> {
+        // The fields are positional: the length byte after the 3-byte head
+        // is not trusted (mode-transition pushes of S7-300 CPUs announce 16
+        // bytes in an 8-byte parameter); the parameter length in the header
+        // decides whether the 4 response fields are present.
         let mut r = Reader::new(param, Part::Parameter);
-        r.take(3)?;
-        let plen = r.u8()?;
-        if param.len() < 4 + usize::from(plen) {
-            return Err(BodyError::Truncated { part: Part::Parameter, needed: 4 + usize::from(plen), actual: param.len() });
-        }
+        r.take(4)?;
         let method = r.u8()?;
         let type_group = r.u8()?;
         let subfunction = r.u8()?;
         let sequence = r.u8()?;
         let (mut data_unit_ref, mut last_data_unit, mut error_code) = (None, None, None);
-        if plen >= 8 {
+        if param.len() >= USERDATA_RESPONSE_PARAM_LEN {
             data_unit_ref = Some(r.u8()?);
             last_data_unit = Some(r.u8()? == 0);
             error_code = Some(r.u16()?);
@@ -937,7 +1037,9 @@ impl<'a> Userdata<'a> {
         let response = self.kind == UserdataType::Response;
         let ok = self.return_code == Some(ReturnCode::Success);
         match self.group {
-            UserdataGroup::CpuFunctions if CpuSubfunction::from(self.subfunction) == CpuSubfunction::ReadSzl => {
+            UserdataGroup::CpuFunctions
+                if CpuSubfunction::from(self.subfunction) == CpuSubfunction::ReadSzl =>
+            {
                 if request {
                     match p {
                         [a, b, c, d, ..] => Detail::SzlRequest {
@@ -958,11 +1060,19 @@ impl<'a> Userdata<'a> {
             UserdataGroup::BlockFunctions => match BlockSubfunction::from(self.subfunction) {
                 BlockSubfunction::ListBlocks if response && ok => Detail::ListBlocks(p),
                 BlockSubfunction::ListBlocksOfType if request => match p {
-                    [a, b] => Detail::ListBlocksOfTypeRequest(BlockType::from(u16::from_be_bytes([*a, *b]))),
+                    [a, b] => {
+                        Detail::ListBlocksOfTypeRequest(BlockType::from(u16::from_be_bytes([
+                            *a, *b,
+                        ])))
+                    }
                     _ => Detail::None,
                 },
-                BlockSubfunction::ListBlocksOfType if response && ok => Detail::ListBlocksOfTypeResponse(p),
-                BlockSubfunction::BlockInfo if request => BlockId::parse(p).map_or(Detail::None, Detail::BlockInfoRequest),
+                BlockSubfunction::ListBlocksOfType if response && ok => {
+                    Detail::ListBlocksOfTypeResponse(p)
+                }
+                BlockSubfunction::BlockInfo if request => {
+                    BlockId::parse(p).map_or(Detail::None, Detail::BlockInfoRequest)
+                }
                 BlockSubfunction::BlockInfo if response && ok => {
                     BlockInfo::parse(p).map_or(Detail::None, Detail::BlockInfoResponse)
                 }
@@ -971,7 +1081,9 @@ impl<'a> Userdata<'a> {
             UserdataGroup::TimeFunctions => {
                 let sub = TimeSubfunction::from(self.subfunction);
                 let carries_time = match sub {
-                    TimeSubfunction::ReadClock | TimeSubfunction::ReadClockFollowing => response && ok,
+                    TimeSubfunction::ReadClock | TimeSubfunction::ReadClockFollowing => {
+                        response && ok
+                    }
                     TimeSubfunction::SetClock | TimeSubfunction::SetClock2 => request,
                     TimeSubfunction::Unknown(_) => false,
                 };
@@ -981,7 +1093,8 @@ impl<'a> Userdata<'a> {
                 }
             }
             UserdataGroup::Security
-                if SecuritySubfunction::from(self.subfunction) == SecuritySubfunction::PlcPassword
+                if SecuritySubfunction::from(self.subfunction)
+                    == SecuritySubfunction::PlcPassword
                     && request =>
             {
                 Detail::Password { length: p.len() }
@@ -997,7 +1110,10 @@ impl<'a> Userdata<'a> {
             _ => &[],
         };
         p.chunks_exact(4).map(|c| {
-            (BlockType::from(u16::from_be_bytes([c[0], c[1]])), u16::from_be_bytes([c[2], c[3]]))
+            (
+                BlockType::from(u16::from_be_bytes([c[0], c[1]])),
+                u16::from_be_bytes([c[2], c[3]]),
+            )
         })
     }
 
@@ -1007,8 +1123,13 @@ impl<'a> Userdata<'a> {
             Detail::ListBlocksOfTypeResponse(p) => p,
             _ => &[],
         };
-        p.chunks_exact(4)
-            .map(|c| (u16::from_be_bytes([c[0], c[1]]), c[2], BlockLanguage::from(c[3])))
+        p.chunks_exact(4).map(|c| {
+            (
+                u16::from_be_bytes([c[0], c[1]]),
+                c[2],
+                BlockLanguage::from(c[3]),
+            )
+        })
     }
 }
 

@@ -1,11 +1,15 @@
 //! SZL (System-Zustandsliste, system status list) answers that identify a
 //! device: module identification (partial list 0x11) and component
-//! identification (partial list 0x1c). Other lists are kept raw.
+//! identification (partial list 0x1c); and the operating mode (partial list
+//! 0x24: RUN, STOP, …). Other lists are kept raw.
 
 /// Record length of a module identification record (0x0011 / 0x0111).
 pub const MODULE_ID_RECORD_LEN: u16 = 28;
 /// Record length of a component identification record (0x001c / 0x011c).
 pub const COMPONENT_RECORD_LEN: u16 = 34;
+/// Record length of an operating mode record (0x0424 and the other xy24
+/// lists).
+pub const MODE_RECORD_LEN: u16 = 20;
 
 /// The header and records of the first fragment of a Read SZL answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,20 +44,36 @@ impl<'a> SzlResponse<'a> {
     /// Whole records present in this fragment.
     pub fn records(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let len = usize::from(self.record_len).max(1);
-        let usable = if self.record_len == 0 { &[][..] } else { self.records };
+        let usable = if self.record_len == 0 {
+            &[][..]
+        } else {
+            self.records
+        };
         usable.chunks_exact(len)
     }
 
     /// Module identification records, when this is partial list 0x11.
     pub fn module_ids(&self) -> impl Iterator<Item = ModuleId<'a>> + 'a {
         let ok = self.id & 0xff == 0x11 && self.record_len == MODULE_ID_RECORD_LEN;
-        self.records().filter(move |_| ok).filter_map(ModuleId::parse)
+        self.records()
+            .filter(move |_| ok)
+            .filter_map(ModuleId::parse)
+    }
+
+    /// Operating mode records, when this is partial list 0x24.
+    pub fn modes(&self) -> impl Iterator<Item = ModeRecord> + 'a {
+        let ok = self.id & 0xff == 0x24 && self.record_len == MODE_RECORD_LEN;
+        self.records()
+            .filter(move |_| ok)
+            .filter_map(ModeRecord::parse)
     }
 
     /// Component identification records, when this is partial list 0x1c.
     pub fn components(&self) -> impl Iterator<Item = Component<'a>> + 'a {
         let ok = self.id & 0xff == 0x1c && self.record_len == COMPONENT_RECORD_LEN;
-        self.records().filter(move |_| ok).filter_map(Component::parse)
+        self.records()
+            .filter(move |_| ok)
+            .filter_map(Component::parse)
     }
 }
 
@@ -89,7 +109,12 @@ impl<'a> ModuleId<'a> {
     pub fn version(&self) -> Option<Version> {
         let [prefix, major] = self.version_high.to_be_bytes();
         let [minor, patch] = self.version_low.to_be_bytes();
-        prefix.is_ascii_uppercase().then_some(Version { prefix, major, minor, patch })
+        prefix.is_ascii_uppercase().then_some(Version {
+            prefix,
+            major,
+            minor,
+            patch,
+        })
     }
 }
 
@@ -108,7 +133,68 @@ pub struct Version {
 
 impl core::fmt::Display for Version {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}{}.{}.{}", char::from(self.prefix), self.major, self.minor, self.patch)
+        write!(
+            f,
+            "{}{}.{}.{}",
+            char::from(self.prefix),
+            self.major,
+            self.minor,
+            self.patch
+        )
+    }
+}
+
+/// One operating mode record (`ereig`, `ae`, `bzu-id`, …): the mode the
+/// CPU is in (or was requested to go to) and the mode before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModeRecord {
+    /// Event id of the last mode transition.
+    pub event_id: u16,
+    /// Current (requested) mode, low nibble of `bzu-id`.
+    pub mode: CpuMode,
+    /// Previous mode, high nibble of `bzu-id`.
+    pub previous: CpuMode,
+}
+
+impl ModeRecord {
+    fn parse(record: &[u8]) -> Option<ModeRecord> {
+        let [e0, e1, _ae, bzu, ..] = record else {
+            return None;
+        };
+        Some(ModeRecord {
+            event_id: u16::from_be_bytes([*e0, *e1]),
+            mode: CpuMode::from(bzu & 0x0f),
+            previous: CpuMode::from(bzu >> 4),
+        })
+    }
+}
+
+crate::open_enum! {
+    /// CPU operating modes as coded in SZL xy24 records (snap7 reads the
+    /// low nibble as the CPU status: 0x08 RUN, 0x04 STOP).
+    pub enum CpuMode: u8 {
+        /// Not given (no previous mode).
+        Undefined = 0x00 => "undefined",
+        /// STOP (update).
+        StopUpdate = 0x01 => "stop_update",
+        /// STOP (overall reset).
+        StopReset = 0x02 => "stop_reset",
+        /// STOP (self initialisation).
+        StopInit = 0x03 => "stop_init",
+        /// STOP.
+        Stop = 0x04 => "stop",
+        /// STARTUP (complete restart).
+        StartupComplete = 0x05 => "startup_complete_restart",
+        /// STARTUP (cold restart).
+        StartupCold = 0x06 => "startup_cold_restart",
+        /// STARTUP (restart).
+        StartupRestart = 0x07 => "startup_restart",
+        /// RUN.
+        Run = 0x08 => "run",
+        /// HOLD.
+        Hold = 0x0a => "hold",
+        /// DEFECT.
+        Defect = 0x0d => "defect",
     }
 }
 
@@ -124,7 +210,10 @@ pub struct Component<'a> {
 impl<'a> Component<'a> {
     fn parse(record: &'a [u8]) -> Option<Component<'a>> {
         let r = record.get(..34)?;
-        Some(Component { index: u16::from_be_bytes([r[0], r[1]]), value: &r[2..34] })
+        Some(Component {
+            index: u16::from_be_bytes([r[0], r[1]]),
+            value: &r[2..34],
+        })
     }
 
     /// Whether the value is text (all indexes but 9 and 10, which are binary).
@@ -165,7 +254,10 @@ pub fn module_id_name(index: u16) -> Option<&'static str> {
 
 /// Strips trailing blanks and NULs from a fixed-width text field.
 pub fn trim_text(text: &[u8]) -> &[u8] {
-    let end = text.iter().rposition(|&b| b != b' ' && b != 0).map_or(0, |i| i + 1);
+    let end = text
+        .iter()
+        .rposition(|&b| b != b' ' && b != 0)
+        .map_or(0, |i| i + 1);
     &text[..end]
 }
 
@@ -232,7 +324,9 @@ mod tests {
 
     #[test]
     fn ignores_records_of_the_wrong_length() {
-        let payload = [0x00, 0x11, 0x00, 0x00, 0x00, 0x05, 0x00, 0x01, 1, 2, 3, 4, 5];
+        let payload = [
+            0x00, 0x11, 0x00, 0x00, 0x00, 0x05, 0x00, 0x01, 1, 2, 3, 4, 5,
+        ];
         let szl = SzlResponse::parse(&payload).expect("header");
         assert_eq!(szl.module_ids().count(), 0);
         assert_eq!(szl.records().count(), 1);

@@ -129,7 +129,14 @@ mod tests {
     #[test]
     fn reads_and_validates_headers() {
         let h = Header::read(&[0x03, 0x00, 0x00, 0x16]).expect("4 bytes");
-        assert_eq!(h, Header { version: 3, reserved: 0, length: 22 });
+        assert_eq!(
+            h,
+            Header {
+                version: 3,
+                reserved: 0,
+                length: 22
+            }
+        );
         assert_eq!(h.validate(), Ok(()));
         assert_eq!(Header::read(&[0x03, 0x00, 0x00]), None);
     }
@@ -137,16 +144,31 @@ mod tests {
     #[test]
     fn rejects_bad_headers_with_their_values() {
         let cases: &[(&[u8], TpktError, &str)] = &[
-            (&[0x04, 0x00, 0x00, 0x16], TpktError::BadVersion(4), "tpkt_bad_version"),
-            (&[0x03, 0x00, 0x00, 0x06], TpktError::LengthTooSmall(6), "tpkt_bad_length"),
-            (&[0x03, 0x00, 0x00, 0x00], TpktError::LengthTooSmall(0), "tpkt_bad_length"),
+            (
+                &[0x04, 0x00, 0x00, 0x16],
+                TpktError::BadVersion(4),
+                "tpkt_bad_version",
+            ),
+            (
+                &[0x03, 0x00, 0x00, 0x06],
+                TpktError::LengthTooSmall(6),
+                "tpkt_bad_length",
+            ),
+            (
+                &[0x03, 0x00, 0x00, 0x00],
+                TpktError::LengthTooSmall(0),
+                "tpkt_bad_length",
+            ),
         ];
         for (bytes, err, name) in cases {
             let h = Header::read(bytes).expect("4 bytes");
             assert_eq!(h.validate(), Err(*err), "{bytes:02x?}");
             assert_eq!(err.anomaly_name(), *name);
         }
-        assert_eq!(TpktError::BadVersion(4).to_string(), "TPKT version 0x04 is not 3");
+        assert_eq!(
+            TpktError::BadVersion(4).to_string(),
+            "TPKT version 0x04 is not 3"
+        );
     }
 
     #[test]
@@ -158,9 +180,13 @@ mod tests {
         ];
         assert!(probe(&cr));
         // DT carrying an S7 header.
-        assert!(probe(&[0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, 0x32, 0x01]));
+        assert!(probe(&[
+            0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, 0x32, 0x01
+        ]));
         // DT carrying something else.
-        assert!(!probe(&[0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, 0x47, 0x45]));
+        assert!(!probe(&[
+            0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, 0x47, 0x45
+        ]));
         assert!(!probe(b"GET / HTTP/1.1\r\n"));
         assert!(!probe(&[0x03, 0x00]));
     }

@@ -9,6 +9,14 @@
 
 use std::io::Write as _;
 
+/// A protocol code point with an optional name: every `open_enum!` type.
+pub trait Code: Copy {
+    /// The raw value.
+    fn code(self) -> u64;
+    /// The snake_case name, `None` when unknown.
+    fn code_name(self) -> Option<&'static str>;
+}
+
 /// Maximum nesting depth tracked for comma placement.
 const MAX_DEPTH: u32 = 63;
 
@@ -201,6 +209,12 @@ impl<'b> JsonWriter<'b> {
     /// `key` then `bytes_str`.
     pub fn field_bytes_str(&mut self, key: &str, value: &[u8]) -> &mut Self {
         self.key(key).bytes_str(value)
+    }
+
+    /// Writes a code point as two fields: `<key>` with its number and
+    /// `<name_key>` with its name (or `"unknown"`).
+    pub fn field_enum(&mut self, key: &str, name_key: &str, value: impl Code) -> &mut Self {
+        self.field_code(key, value.code(), name_key, value.code_name())
     }
 
     /// Writes an open-enum code as two fields: `<key>` with the number and

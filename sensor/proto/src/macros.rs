@@ -94,6 +94,15 @@ macro_rules! open_enum {
             }
         }
 
+        impl $crate::json::Code for $name {
+            fn code(self) -> u64 {
+                u64::from(<$ty>::from(self))
+            }
+            fn code_name(self) -> Option<&'static str> {
+                self.name()
+            }
+        }
+
         impl core::fmt::Display for $name {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 match self.name() {

@@ -310,7 +310,7 @@ fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>) {
     w.field_u64("sequence", u64::from(c.seq()));
     w.end_object();
     let f = m.function();
-    w.field_code("function_code", u64::from(f.raw()), "function", f.name());
+    w.field_enum("function_code", "function", f);
     if let Some(iin) = m.iin() {
         w.key("iin").begin_object();
         w.field_u64("raw", u64::from(iin.0));
@@ -434,31 +434,21 @@ fn write_point(w: &mut JsonWriter<'_>, group: u8, p: &Point<'_>) {
             time,
         } => {
             w.key("value").f64(value);
-            w.field_code(
-                "status",
-                u64::from(status.raw()),
-                "status_name",
-                status.name(),
-            );
+            w.field_enum("status", "status_name", status);
             write_time(w, time);
         }
         Value::Crob(c) => {
             w.field_u64("control_code", u64::from(c.code));
             let op = c.op_type();
-            w.field_code("op_type", u64::from(op.raw()), "operation", op.name());
+            w.field_enum("op_type", "operation", op);
             let tc = c.trip_close();
-            w.field_code("tcc", u64::from(tc.raw()), "trip_close", tc.name());
+            w.field_enum("tcc", "trip_close", tc);
             w.field_bool("queue", c.queue());
             w.field_bool("clear", c.clear());
             w.field_u64("count", u64::from(c.count));
             w.field_u64("on_time", u64::from(c.on_time));
             w.field_u64("off_time", u64::from(c.off_time));
-            w.field_code(
-                "status",
-                u64::from(c.status.raw()),
-                "status_name",
-                c.status.name(),
-            );
+            w.field_enum("status", "status_name", c.status);
         }
         Value::Time(ms) => {
             w.field_u64("time_ms", ms);
@@ -478,18 +468,8 @@ fn write_point(w: &mut JsonWriter<'_>, group: u8, p: &Point<'_>) {
             w.field_u64("delay", u64::from(d));
         }
         Value::Attribute(a) => {
-            w.field_code(
-                "attribute_code",
-                u64::from(a.variation.raw()),
-                "attribute",
-                a.variation.name(),
-            );
-            w.field_code(
-                "data_type_code",
-                u64::from(a.data_type.raw()),
-                "data_type",
-                a.data_type.name(),
-            );
+            w.field_enum("attribute_code", "attribute", a.variation);
+            w.field_enum("data_type_code", "data_type", a.data_type);
             if a.is_text() {
                 w.field_bytes_str("value", cap(a.value));
             } else if let Some(v) = a.as_int() {

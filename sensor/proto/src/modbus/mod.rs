@@ -133,12 +133,7 @@ impl Transaction<'_> {
 }
 
 fn write_function(w: &mut JsonWriter<'_>, function: FunctionCode) {
-    w.field_code(
-        "function_code",
-        u64::from(function.raw()),
-        "function",
-        function.name(),
-    );
+    w.field_enum("function_code", "function", function);
     w.field_str("access", function.access().name());
 }
 
@@ -183,12 +178,7 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
         Request::NoData => {}
         Request::Diagnostics { subfunction, data } => {
             w.key("diagnostic").begin_object();
-            w.field_code(
-                "subfunction",
-                u64::from(subfunction.raw()),
-                "name",
-                subfunction.name(),
-            );
+            w.field_enum("subfunction", "name", subfunction);
             w.field_hex("data", data);
             w.end_object();
         }
@@ -252,16 +242,16 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
         }
         Request::ReadDeviceIdentification { code, object_id } => {
             w.key("mei").begin_object();
-            w.field_code("type", 14, "name", MeiType::ReadDeviceIdentification.name());
+            w.field_enum("type", "name", MeiType::ReadDeviceIdentification);
             w.end_object();
             w.key("read_device_id").begin_object();
-            w.field_code("code", u64::from(code.raw()), "code_name", code.name());
+            w.field_enum("code", "code_name", code);
             w.field_u64("object_id", u64::from(object_id));
             w.end_object();
         }
         Request::Encapsulated { mei, data } => {
             w.key("mei").begin_object();
-            w.field_code("type", u64::from(mei.raw()), "name", mei.name());
+            w.field_enum("type", "name", mei);
             w.field_hex("data", data);
             w.end_object();
         }
@@ -272,7 +262,7 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
         } => {
             w.key("umas").begin_object();
             w.field_u64("session", u64::from(session));
-            w.field_code("code", u64::from(code.raw()), "name", code.name());
+            w.field_enum("code", "name", code);
             w.field_hex("data", data);
             w.end_object();
         }
@@ -286,7 +276,7 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
     match *body {
         Response::Exception(code) => {
             w.key("exception").begin_object();
-            w.field_code("code", u64::from(code.raw()), "name", code.name());
+            w.field_enum("code", "name", code);
             w.end_object();
         }
         Response::Bits { values } => {
@@ -306,12 +296,7 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
         }
         Response::Diagnostics { subfunction, data } => {
             w.key("diagnostic").begin_object();
-            w.field_code(
-                "subfunction",
-                u64::from(subfunction.raw()),
-                "name",
-                subfunction.name(),
-            );
+            w.field_enum("subfunction", "name", subfunction);
             w.field_hex("data", data);
             w.end_object();
         }
@@ -359,15 +344,10 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
         }
         Response::DeviceIdentification(id) => {
             w.key("mei").begin_object();
-            w.field_code("type", 14, "name", MeiType::ReadDeviceIdentification.name());
+            w.field_enum("type", "name", MeiType::ReadDeviceIdentification);
             w.end_object();
             w.key("device_identification").begin_object();
-            w.field_code(
-                "code",
-                u64::from(id.code.raw()),
-                "code_name",
-                id.code.name(),
-            );
+            w.field_enum("code", "code_name", id.code);
             w.field_u64("conformity_level", u64::from(id.conformity));
             w.field_bool("more_follows", id.more_follows);
             w.field_u64("next_object_id", u64::from(id.next_object_id));
@@ -391,7 +371,7 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
         }
         Response::Encapsulated { mei, data } => {
             w.key("mei").begin_object();
-            w.field_code("type", u64::from(mei.raw()), "name", mei.name());
+            w.field_enum("type", "name", mei);
             w.field_hex("data", data);
             w.end_object();
         }
@@ -402,7 +382,7 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
         } => {
             w.key("umas").begin_object();
             w.field_u64("session", u64::from(session));
-            w.field_code("code", u64::from(code.raw()), "name", code.name());
+            w.field_enum("code", "name", code);
             w.field_hex("data", data);
             w.end_object();
         }

@@ -189,12 +189,7 @@ impl Connection {
             }
         }
         if let Some(kind) = self.connection_type() {
-            w.field_code(
-                "connection_type",
-                u64::from(kind.raw()),
-                "connection_type_name",
-                kind.name(),
-            );
+            w.field_enum("connection_type", "connection_type_name", kind);
         }
         if let Some((rack, slot)) = self.rack_slot() {
             w.field_u64("rack", u64::from(rack));
@@ -462,7 +457,7 @@ impl<'a> Transaction<'a> {
         }
         if let Some(first) = self.messages().next() {
             let r = first.pdu.header.rosctr;
-            w.field_code("rosctr", u64::from(r.raw()), "rosctr_name", r.name());
+            w.field_enum("rosctr", "rosctr_name", r);
             w.field_u64("pdu_ref", u64::from(first.pdu.header.pdu_ref));
         }
         if let Some(req) = &self.request {
@@ -505,12 +500,7 @@ impl<'a> Transaction<'a> {
 fn write_plus(w: &mut JsonWriter<'_>, m: &PlusMessage<'_>) {
     let p = &m.pdu;
     w.field_str("direction", m.direction.name());
-    w.field_code(
-        "version",
-        u64::from(p.version.raw()),
-        "version_name",
-        p.version.name(),
-    );
+    w.field_enum("version", "version_name", p.version);
     w.field_u64("data_length", u64::from(p.data_len));
     w.field_bool("integrity", p.digest.is_some());
     if let Some(d) = p.digest {
@@ -524,14 +514,9 @@ fn write_plus(w: &mut JsonWriter<'_>, m: &PlusMessage<'_>) {
     w.field_bool("understood", p.message.is_ok());
     match &p.message {
         Ok(plus::Message::Data(h)) => {
-            w.field_code(
-                "opcode",
-                u64::from(h.opcode.raw()),
-                "opcode_name",
-                h.opcode.name(),
-            );
+            w.field_enum("opcode", "opcode_name", h.opcode);
             if let Some(f) = h.function {
-                w.field_code("function", u64::from(f.raw()), "function_name", f.name());
+                w.field_enum("function", "function_name", f);
             }
             if let Some(s) = h.sequence {
                 w.field_u64("sequence", u64::from(s));
@@ -560,22 +545,12 @@ fn write_plus(w: &mut JsonWriter<'_>, m: &PlusMessage<'_>) {
 fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>) {
     let pdu = &m.pdu;
     let h = pdu.header;
-    w.field_code(
-        "rosctr",
-        u64::from(h.rosctr.raw()),
-        "rosctr_name",
-        h.rosctr.name(),
-    );
+    w.field_enum("rosctr", "rosctr_name", h.rosctr);
     if let Some(f) = pdu.function() {
-        w.field_code("function", u64::from(f.raw()), "function_name", f.name());
+        w.field_enum("function", "function_name", f);
     }
     if let (Some(class), Some(code)) = (h.error_class, h.error_code) {
-        w.field_code(
-            "error_class",
-            u64::from(class.raw()),
-            "error_class_name",
-            class.name(),
-        );
+        w.field_enum("error_class", "error_class_name", class);
         w.field_u64("error_code", u64::from(code));
         if let Some(name) = h.error_word().and_then(|e| ErrorCode::from(e).name()) {
             w.field_str("error_name", name);
@@ -599,15 +574,10 @@ fn write_var_items(w: &mut JsonWriter<'_>, items: &s7::VarItems<'_>) {
         match item {
             s7::VarItem::Any(a) => {
                 w.field_code("syntax_id", 0x10, "syntax_id_name", Some("s7any"));
-                w.field_code(
-                    "transport_size",
-                    u64::from(a.transport_size.raw()),
-                    "transport_size_name",
-                    a.transport_size.name(),
-                );
+                w.field_enum("transport_size", "transport_size_name", a.transport_size);
                 w.field_u64("length", u64::from(a.length));
                 w.field_u64("db_number", u64::from(a.db_number));
-                w.field_code("area", u64::from(a.area.raw()), "area_name", a.area.name());
+                w.field_enum("area", "area_name", a.area);
                 if let Some(number) = a.number() {
                     w.field_u64("number", u64::from(number));
                 } else {
@@ -616,12 +586,7 @@ fn write_var_items(w: &mut JsonWriter<'_>, items: &s7::VarItems<'_>) {
                 }
             }
             s7::VarItem::Other { syntax_id, spec } => {
-                w.field_code(
-                    "syntax_id",
-                    u64::from(syntax_id.raw()),
-                    "syntax_id_name",
-                    syntax_id.name(),
-                );
+                w.field_enum("syntax_id", "syntax_id_name", syntax_id);
                 w.field_hex("spec", spec);
             }
         }
@@ -634,18 +599,8 @@ fn write_data_items(w: &mut JsonWriter<'_>, key: &str, items: &s7::DataItems<'_>
     w.key(key).begin_array();
     for item in items.iter() {
         w.begin_object();
-        w.field_code(
-            "return_code",
-            u64::from(item.return_code.raw()),
-            "return_code_name",
-            item.return_code.name(),
-        );
-        w.field_code(
-            "transport_size",
-            u64::from(item.transport_size.raw()),
-            "transport_size_name",
-            item.transport_size.name(),
-        );
+        w.field_enum("return_code", "return_code_name", item.return_code);
+        w.field_enum("transport_size", "transport_size_name", item.transport_size);
         w.field_u64("length", u64::from(item.length));
         w.field_hex("value", item.data);
         w.end_object();
@@ -654,12 +609,7 @@ fn write_data_items(w: &mut JsonWriter<'_>, key: &str, items: &s7::DataItems<'_>
 }
 
 fn write_block_id(w: &mut JsonWriter<'_>, id: &s7::BlockId) {
-    w.field_code(
-        "block_type",
-        u64::from(id.block_type.raw()),
-        "block_type_name",
-        id.block_type.name(),
-    );
+    w.field_enum("block_type", "block_type_name", id.block_type);
     if let Some(n) = id.number {
         w.field_u64("block_number", u64::from(n));
     }
@@ -698,12 +648,7 @@ fn write_body(w: &mut JsonWriter<'_>, body: &Body<'_>, pdu: &Pdu<'_>) {
             w.key("items").begin_array();
             for rc in codes.iter() {
                 w.begin_object();
-                w.field_code(
-                    "return_code",
-                    u64::from(rc.raw()),
-                    "return_code_name",
-                    rc.name(),
-                );
+                w.field_enum("return_code", "return_code_name", rc);
                 w.end_object();
             }
             w.end_array();
@@ -776,14 +721,9 @@ fn write_body(w: &mut JsonWriter<'_>, body: &Body<'_>, pdu: &Pdu<'_>) {
 
 fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
     w.key("userdata").begin_object();
-    w.field_code("type", u64::from(u.kind.raw()), "type_name", u.kind.name());
+    w.field_enum("type", "type_name", u.kind);
     w.field_u64("method", u64::from(u.method));
-    w.field_code(
-        "group",
-        u64::from(u.group.raw()),
-        "group_name",
-        u.group.name(),
-    );
+    w.field_enum("group", "group_name", u.group);
     w.field_code(
         "subfunction",
         u64::from(u.subfunction),
@@ -805,20 +745,10 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
     }
     w.end_object();
     if let Some(rc) = u.return_code {
-        w.field_code(
-            "return_code",
-            u64::from(rc.raw()),
-            "return_code_name",
-            rc.name(),
-        );
+        w.field_enum("return_code", "return_code_name", rc);
     }
     if let Some(ts) = u.transport_size {
-        w.field_code(
-            "transport_size",
-            u64::from(ts.raw()),
-            "transport_size_name",
-            ts.name(),
-        );
+        w.field_enum("transport_size", "transport_size_name", ts);
     }
     match u.detail {
         Detail::None => {
@@ -842,24 +772,14 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
             w.key("blocks").begin_array();
             for (t, count) in u.block_counts() {
                 w.begin_object();
-                w.field_code(
-                    "block_type",
-                    u64::from(t.raw()),
-                    "block_type_name",
-                    t.name(),
-                );
+                w.field_enum("block_type", "block_type_name", t);
                 w.field_u64("count", u64::from(count));
                 w.end_object();
             }
             w.end_array();
         }
         Detail::ListBlocksOfTypeRequest(t) => {
-            w.field_code(
-                "block_type",
-                u64::from(t.raw()),
-                "block_type_name",
-                t.name(),
-            );
+            w.field_enum("block_type", "block_type_name", t);
         }
         Detail::ListBlocksOfTypeResponse(_) => {
             w.key("blocks").begin_array();
@@ -867,12 +787,7 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
                 w.begin_object();
                 w.field_u64("block_number", u64::from(number));
                 w.field_u64("flags", u64::from(flags));
-                w.field_code(
-                    "language",
-                    u64::from(lang.raw()),
-                    "language_name",
-                    lang.name(),
-                );
+                w.field_enum("language", "language_name", lang);
                 w.end_object();
             }
             w.end_array();
@@ -884,19 +799,9 @@ fn write_userdata(w: &mut JsonWriter<'_>, u: &Userdata<'_>) {
         }
         Detail::BlockInfoResponse(info) => {
             w.key("block_info").begin_object();
-            w.field_code(
-                "block_type",
-                u64::from(info.block_type.raw()),
-                "block_type_name",
-                info.block_type.name(),
-            );
+            w.field_enum("block_type", "block_type_name", info.block_type);
             w.field_u64("block_number", u64::from(info.number));
-            w.field_code(
-                "language",
-                u64::from(info.language.raw()),
-                "language_name",
-                info.language.name(),
-            );
+            w.field_enum("language", "language_name", info.language);
             w.field_u64("flags", u64::from(info.flags));
             w.field_u64("load_memory_length", u64::from(info.load_memory_length));
             w.field_u64("mc7_code_length", u64::from(info.mc7_code_length));
@@ -989,13 +894,8 @@ fn write_szl_records(w: &mut JsonWriter<'_>, r: &szl::SzlResponse<'_>) {
         for m in r.modes() {
             w.begin_object();
             w.field_u64("event_id", u64::from(m.event_id));
-            w.field_code("mode", u64::from(m.mode.raw()), "mode_name", m.mode.name());
-            w.field_code(
-                "previous_mode",
-                u64::from(m.previous.raw()),
-                "previous_mode_name",
-                m.previous.name(),
-            );
+            w.field_enum("mode", "mode_name", m.mode);
+            w.field_enum("previous_mode", "previous_mode_name", m.previous);
             w.end_object();
         }
         w.end_array();

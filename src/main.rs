@@ -2,13 +2,17 @@
 //! analyzer and rules commands join it as they land).
 
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use otwatch_sensor::eve::{EventFilter, EveWriter};
 use otwatch_sensor::pipeline::PipelineConfig;
-use otwatch_sensor::replay::{replay_to_eve, ReplayReport};
+use otwatch_sensor::detect::rules::load::sources_from_path as rule_sources_from_path;
+use otwatch_sensor::detect::rules::{Errors, Ruleset};
+use otwatch_sensor::detect::{test_rules, Detect};
+use otwatch_sensor::replay::{replay, ReplayReport};
 
 /// Passive intrusion detection for industrial control networks.
 #[derive(Parser)]
@@ -30,20 +34,135 @@ enum Command {
         /// alert,modbus,s7comm,dnp3,flow,anomaly,stats (default: all).
         #[arg(long, value_name = "LIST")]
         events: Option<String>,
+        /// Rule file or folder of *.yaml rule files (default: the bundled
+        /// ruleset, rules/default).
+        #[arg(long, value_name = "PATH")]
+        rules: Option<PathBuf>,
         /// Capture files (pcap or pcapng), processed in order as one stream.
         #[arg(required = true, value_name = "PCAP")]
         pcaps: Vec<PathBuf>,
+    },
+    /// Validate rules and run their tests.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate a rule file or folder; lists every error with file:line:column.
+    Check {
+        /// Rule file or folder of *.yaml files.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+    /// Run the `tests:` of every rule (captures and the alerts they must raise).
+    Test {
+        /// Rule file or folder of *.yaml files.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Replay { eve, events, pcaps } => run_replay(eve, events, pcaps),
+        Command::Replay { eve, events, rules, pcaps } => run_replay(eve, events, rules, pcaps),
+        Command::Rules { command: RulesCommand::Check { path } } => rules_check(&path),
+        Command::Rules { command: RulesCommand::Test { path } } => rules_test(&path),
     }
 }
 
-fn run_replay(eve: Option<String>, events: Option<String>, pcaps: Vec<PathBuf>) -> ExitCode {
+/// Loads the rules of `--rules`, or the bundled ruleset.
+fn load_rules(path: Option<&Path>) -> Result<Ruleset, Errors> {
+    match path {
+        Some(p) => Ruleset::load(p),
+        None => Ruleset::bundled(),
+    }
+}
+
+fn rules_check(path: &Path) -> ExitCode {
+    match load_rules(Some(path)) {
+        Ok(set) => {
+            println!("{}: {} rules OK", path.display(), set.len());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s); nothing loaded", path.display(), errors.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn rules_test(path: &Path) -> ExitCode {
+    let loaded = rule_sources_from_path(path)
+        .and_then(|sources| Ok((Arc::new(Ruleset::from_sources(&sources)?), sources)))
+        .and_then(|(set, sources)| test_rules(&set, &sources).map(|o| (set, o)));
+    let (set, outcomes) = match loaded {
+        Ok(x) => x,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s); no test run", path.display(), errors.len());
+            return ExitCode::from(1);
+        }
+    };
+    let mut failed = 0;
+    let mut untested = 0;
+    for meta in set.rules() {
+        let mine: Vec<_> = outcomes.iter().filter(|o| o.rule == meta.id).collect();
+        if mine.is_empty() {
+            untested += 1;
+            println!("NO TESTS {} {}", meta.id, meta.name);
+            continue;
+        }
+        let ok = mine.iter().all(|o| o.passed());
+        println!("{} {} {}", if ok { "PASS" } else { "FAIL" }, meta.id, meta.name);
+        for o in mine {
+            let vars = if o.vars.is_empty() {
+                String::new()
+            } else {
+                format!(" vars {:?}", o.vars)
+            };
+            match (&o.actual, &o.error) {
+                (_, Some(e)) => println!("     FAIL {}{vars}: cannot replay: {e}", o.pcap.display()),
+                (Some(n), None) => println!(
+                    "     {} {}{vars}: {n} alert(s), expected {}",
+                    if o.passed() { "ok  " } else { "FAIL" },
+                    o.pcap.display(),
+                    o.expected
+                ),
+                (None, None) => {}
+            }
+            if !o.passed() {
+                failed += 1;
+            }
+        }
+    }
+    println!(
+        "{} rules, {} tests, {} failed, {} rules without tests",
+        set.len(),
+        outcomes.len(),
+        failed,
+        untested
+    );
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run_replay(eve: Option<String>, events: Option<String>, rules: Option<PathBuf>, pcaps: Vec<PathBuf>) -> ExitCode {
+    let ruleset = match load_rules(rules.as_deref()) {
+        Ok(set) => Arc::new(set),
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("otwatch replay: the rules have {} error(s)", errors.len());
+            return ExitCode::from(2);
+        }
+    };
     let filter = match events.as_deref().map(EventFilter::parse).transpose() {
         Ok(f) => f.unwrap_or_else(EventFilter::all),
         Err(msg) => {
@@ -78,7 +197,11 @@ fn run_replay(eve: Option<String>, events: Option<String>, pcaps: Vec<PathBuf>) 
             bar.set_position(done_before[file] + offset);
         }
     };
-    let (mut writer, report) = replay_to_eve(&pcaps, PipelineConfig::default(), writer, &mut progress);
+    let detect = Detect::new(ruleset, writer);
+    let (detect, mut report) = replay(&pcaps, PipelineConfig::default(), detect, &mut progress);
+    report.stats.alerts = detect.alerts();
+    let mut writer = detect.into_inner();
+    writer.stats(report.last_ts, &report.stats, report.elapsed.as_secs_f64());
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -2,6 +2,7 @@
 //!
 //! * [`assets`]: hosts, roles, peers and identities seen in the traffic.
 //! * [`capture`]: capture back-ends (pcap/pcapng files, memory-mapped).
+//! * [`detect`]: the rule engine as an output wrapper; EVE alerts; rule tests.
 //! * [`flow`]: the flow table with timeouts, caps and LRU eviction.
 //! * [`pipeline`]: decode → flows → reassembly → dissectors → output.
 //! * [`eve`]: EVE-style JSON lines.
@@ -11,6 +12,7 @@
 
 pub mod assets;
 pub mod capture;
+pub mod detect;
 pub mod eve;
 pub mod flow;
 pub mod pipeline;

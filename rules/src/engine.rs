@@ -1,0 +1,489 @@
+//! The compiled ruleset and the matcher.
+//!
+//! [`Ruleset`] is immutable and can be shared between workers. Rules are
+//! indexed by protocol, then by function (Modbus and DNP3 function code, S7
+//! job function or userdata group) or anomaly name, so an event is tested
+//! only against the rules that can match it plus the few that name no
+//! function. Content patterns of a protocol are compiled into one
+//! aho-corasick automaton, run at most once per event buffer and only when a
+//! candidate rule has a `content` condition.
+//!
+//! [`Engine`] is one worker's mutable state: threshold windows and per-flow
+//! flags, both in bounded tables (oldest entries evicted first).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+use otwatch_proto::event::{AppEvent, Event, Timestamp};
+
+use crate::compile::{compile, Limit, Rule, RuleMeta, RuleTest, Source, VarOverrides};
+use crate::cond::{PatternHits, Val};
+use crate::error::Errors;
+use crate::fields::{Field, Protocol, Scope};
+use crate::schema::{SuppressTrack, ThresholdType, Track};
+use crate::view::{buffers, each_value, FlowInfo};
+
+/// Threshold windows tracked at most (per engine).
+pub const MAX_TRACKED: usize = 65_536;
+/// Flows with flags tracked at most (per engine).
+pub const MAX_FLOWS: usize = 65_536;
+
+/// What a rule match produces.
+#[derive(Debug, Clone, Copy)]
+pub struct Alert<'a> {
+    /// The rule that fired.
+    pub rule: &'a RuleMeta,
+    /// Time of the packet that completed the matching PDU.
+    pub ts: Timestamp,
+}
+
+#[derive(Debug, Default)]
+struct ProtoIndex {
+    by_key: HashMap<u32, Vec<u32>>,
+    tx_any: Vec<u32>,
+    by_anomaly: HashMap<&'static str, Vec<u32>>,
+    anomaly_any: Vec<u32>,
+}
+
+/// A compiled, validated set of rules.
+#[derive(Debug)]
+pub struct Ruleset {
+    rules: Vec<Rule>,
+    needs_content: Vec<bool>,
+    index: [ProtoIndex; 5],
+    automata: [Option<AhoCorasick>; 5],
+    pattern_counts: [usize; 5],
+    flags: Vec<String>,
+}
+
+fn index_field(p: Protocol) -> &'static [Field] {
+    match p {
+        Protocol::Modbus => &[Field::MbFunction],
+        Protocol::S7comm => &[Field::S7Function, Field::S7UdGroup],
+        Protocol::Dnp3 => &[Field::DnFunction],
+        Protocol::Stream | Protocol::Decode => &[],
+    }
+}
+
+/// Index key of an S7 userdata group.
+const S7_USERDATA_KEY: u32 = 0x100;
+/// Index key of S7 PDUs with neither function nor userdata group.
+const S7_OTHER_KEY: u32 = 0x200;
+
+impl Ruleset {
+    /// Compiles rule sources; every error of every file, or a ruleset.
+    pub fn from_sources(sources: &[Source]) -> Result<Ruleset, Errors> {
+        Ruleset::from_sources_with_vars(sources, &VarOverrides::new())
+    }
+
+    /// Compiles rule sources with some variables replaced.
+    pub fn from_sources_with_vars(
+        sources: &[Source],
+        overrides: &VarOverrides,
+    ) -> Result<Ruleset, Errors> {
+        let compiled = compile(sources, overrides)?;
+        let mut index: [ProtoIndex; 5] = Default::default();
+        let mut needs_content = Vec::with_capacity(compiled.rules.len());
+        for (i, rule) in compiled.rules.iter().enumerate() {
+            let i = i as u32;
+            let p = rule.meta.protocol;
+            needs_content.push(rule.conds.iter().any(|c| c.field == Field::Content));
+            let ix = &mut index[p.index()];
+            if rule.anomaly {
+                let names = rule
+                    .conds
+                    .iter()
+                    .find(|c| c.field == Field::Anomaly)
+                    .and_then(|c| c.cond.positive_names());
+                match names {
+                    Some(names) => {
+                        for n in names {
+                            ix.by_anomaly.entry(n).or_default().push(i);
+                        }
+                    }
+                    None => ix.anomaly_any.push(i),
+                }
+                continue;
+            }
+            let keys = rule.conds.iter().find_map(|c| {
+                let f = index_field(p).iter().position(|f| *f == c.field)?;
+                if c.scope == Scope::Response {
+                    return None;
+                }
+                let codes = c.cond.positive_codes()?;
+                let base = if f == 1 { S7_USERDATA_KEY } else { 0 };
+                Some(
+                    codes
+                        .into_iter()
+                        .map(|k| base + k as u32)
+                        .collect::<Vec<_>>(),
+                )
+            });
+            match keys {
+                Some(keys) => {
+                    for k in keys {
+                        let list = ix.by_key.entry(k).or_default();
+                        if list.last() != Some(&i) {
+                            list.push(i);
+                        }
+                    }
+                }
+                None => ix.tx_any.push(i),
+            }
+        }
+        let mut automata: [Option<AhoCorasick>; 5] = Default::default();
+        let mut pattern_counts = [0; 5];
+        for p in Protocol::ALL {
+            let list = &compiled.patterns[p.index()].list;
+            pattern_counts[p.index()] = list.len();
+            if !list.is_empty() {
+                automata[p.index()] = AhoCorasick::new(list).ok();
+            }
+        }
+        Ok(Ruleset {
+            rules: compiled.rules,
+            needs_content,
+            index,
+            automata,
+            pattern_counts,
+            flags: compiled.flags,
+        })
+    }
+
+    /// Number of enabled rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there is no rule.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Every rule's description, in load order.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleMeta> {
+        self.rules.iter().map(|r| &r.meta)
+    }
+
+    /// Every rule with its tests.
+    pub fn tests(&self) -> impl Iterator<Item = (&RuleMeta, &[RuleTest])> {
+        self.rules.iter().map(|r| (&r.meta, r.tests.as_slice()))
+    }
+
+    /// Flow flag names used by the rules.
+    pub fn flow_flags(&self) -> &[String] {
+        &self.flags
+    }
+
+    /// Rules of `protocol` whose function index is `key`, plus the
+    /// unindexed ones (for tests and benchmarks).
+    pub fn candidates(&self, protocol: Protocol, key: u32) -> usize {
+        let ix = &self.index[protocol.index()];
+        ix.by_key.get(&key).map_or(0, Vec::len) + ix.tx_any.len()
+    }
+}
+
+/// Which content patterns occur in this event's buffers.
+struct Hits {
+    bits: [Vec<u64>; 2],
+    computed: bool,
+}
+
+impl PatternHits for Hits {
+    fn hit(&self, buf: usize, id: u32) -> bool {
+        let id = id as usize;
+        self.bits[buf]
+            .get(id / 64)
+            .is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TrackKey {
+    One(IpAddr),
+    Pair(IpAddr, IpAddr),
+    Flow(u64),
+    Rule,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: i64,
+    expires: i64,
+    count: u32,
+    alerts: u32,
+}
+
+/// One worker's matcher: a shared ruleset and this worker's state.
+pub struct Engine {
+    set: Arc<Ruleset>,
+    hits: Hits,
+    windows: HashMap<(u32, TrackKey), Window>,
+    flows: HashMap<u64, (u64, i64)>,
+    alerts: u64,
+}
+
+impl core::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine")
+            .field("rules", &self.set.len())
+            .field("windows", &self.windows.len())
+            .field("flows", &self.flows.len())
+            .field("alerts", &self.alerts)
+            .finish()
+    }
+}
+
+fn micros(ts: Timestamp) -> i64 {
+    ts.as_micros()
+}
+
+impl Engine {
+    /// An engine over `set`.
+    pub fn new(set: Arc<Ruleset>) -> Engine {
+        let words = |p: Protocol| set.pattern_counts[p.index()].div_ceil(64);
+        let max_words = Protocol::ALL.into_iter().map(words).max().unwrap_or(0);
+        Engine {
+            hits: Hits {
+                bits: [vec![0; max_words], vec![0; max_words]],
+                computed: false,
+            },
+            set,
+            windows: HashMap::new(),
+            flows: HashMap::new(),
+            alerts: 0,
+        }
+    }
+
+    /// The ruleset.
+    pub fn ruleset(&self) -> &Arc<Ruleset> {
+        &self.set
+    }
+
+    /// Alerts raised so far.
+    pub fn alerts(&self) -> u64 {
+        self.alerts
+    }
+
+    /// Forgets a flow's flags (call when the flow ends).
+    pub fn flow_end(&mut self, flow_id: u64) {
+        self.flows.remove(&flow_id);
+    }
+
+    /// Tests one event; calls `on_alert` for each alert. Returns the number
+    /// of alerts.
+    pub fn inspect(
+        &mut self,
+        flow: &FlowInfo,
+        event: &Event<'_>,
+        on_alert: &mut dyn FnMut(&Alert<'_>),
+    ) -> usize {
+        let set = Arc::clone(&self.set);
+        let (protocol, tx_key, anomaly) = match &event.app {
+            AppEvent::Modbus(tx) => (Protocol::Modbus, u32::from(tx.function().raw()), None),
+            AppEvent::Dnp3(tx) => (Protocol::Dnp3, u32::from(tx.function().raw()), None),
+            AppEvent::S7comm(tx) => {
+                let key = match (tx.function(), tx.userdata_function()) {
+                    (Some(f), _) => u32::from(f.raw()),
+                    (None, Some((g, _))) => S7_USERDATA_KEY + u32::from(g.raw()),
+                    (None, None) => S7_OTHER_KEY,
+                };
+                (Protocol::S7comm, key, None)
+            }
+            AppEvent::Anomaly(a) => {
+                let Some(p) = Protocol::ALL
+                    .into_iter()
+                    .find(|p| p.owns_anomaly(a.protocol))
+                else {
+                    return 0;
+                };
+                (p, 0, Some(a.name))
+            }
+        };
+        let ix = &set.index[protocol.index()];
+        let (first, second): (&[u32], &[u32]) = match anomaly {
+            Some(name) => (
+                ix.by_anomaly.get(name).map_or(&[][..], Vec::as_slice),
+                &ix.anomaly_any,
+            ),
+            None => (
+                ix.by_key.get(&tx_key).map_or(&[][..], Vec::as_slice),
+                &ix.tx_any,
+            ),
+        };
+        self.hits.computed = false;
+        let mut fired = 0;
+        for &ri in first.iter().chain(second) {
+            let rule = &set.rules[ri as usize];
+            if rule.flow_require != 0 {
+                let flags = self.flows.get(&flow.id).map_or(0, |f| f.0);
+                if flags & rule.flow_require != rule.flow_require {
+                    continue;
+                }
+            }
+            if set.needs_content[ri as usize] && !self.hits.computed {
+                self.compute_hits(&set, protocol, &event.app);
+            }
+            let hits = &self.hits;
+            let all = rule.conds.iter().all(|c| {
+                c.cond.eval(
+                    &mut |f| each_value(flow, &event.app, c.field, c.scope, f),
+                    hits,
+                )
+            });
+            if !all {
+                continue;
+            }
+            if rule.flow_set != 0 || rule.flow_unset != 0 {
+                self.update_flags(flow.id, rule.flow_set, rule.flow_unset, micros(event.ts));
+            }
+            if rule.noalert || suppressed(rule, flow, &self.hits) {
+                continue;
+            }
+            if let Some(limit) = rule.limit {
+                if !self.limit_allows(ri, limit, flow, micros(event.ts)) {
+                    continue;
+                }
+            }
+            fired += 1;
+            self.alerts += 1;
+            on_alert(&Alert {
+                rule: &rule.meta,
+                ts: event.ts,
+            });
+        }
+        fired
+    }
+
+    fn compute_hits(&mut self, set: &Ruleset, protocol: Protocol, app: &AppEvent<'_>) {
+        self.hits.computed = true;
+        let bufs = buffers(app);
+        for (b, buf) in bufs.iter().enumerate() {
+            let bits = &mut self.hits.bits[b];
+            bits.iter_mut().for_each(|w| *w = 0);
+            let (Some(buf), Some(ac)) = (buf, &set.automata[protocol.index()]) else {
+                continue;
+            };
+            for m in ac.find_overlapping_iter(*buf) {
+                let id = m.pattern().as_usize();
+                if let Some(w) = bits.get_mut(id / 64) {
+                    *w |= 1 << (id % 64);
+                }
+            }
+        }
+    }
+
+    fn update_flags(&mut self, flow: u64, set: u64, unset: u64, now: i64) {
+        if !self.flows.contains_key(&flow) && self.flows.len() >= MAX_FLOWS {
+            if let Some(oldest) = self.flows.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k) {
+                self.flows.remove(&oldest);
+            }
+        }
+        let entry = self.flows.entry(flow).or_insert((0, now));
+        entry.0 = (entry.0 | set) & !unset;
+        entry.1 = now;
+    }
+
+    fn limit_allows(&mut self, rule: u32, limit: Limit, flow: &FlowInfo, now: i64) -> bool {
+        let (track, count, seconds) = match limit {
+            Limit::Threshold {
+                track,
+                count,
+                seconds,
+                ..
+            }
+            | Limit::Filter {
+                track,
+                count,
+                seconds,
+            } => (track, count, seconds),
+        };
+        let key = match track {
+            Track::BySrc => TrackKey::One(flow.src),
+            Track::ByDst => TrackKey::One(flow.dest),
+            Track::ByPair => TrackKey::Pair(flow.src, flow.dest),
+            Track::ByFlow => TrackKey::Flow(flow.id),
+            Track::ByRule => TrackKey::Rule,
+        };
+        let span = i64::from(seconds) * 1_000_000;
+        if !self.windows.contains_key(&(rule, key)) && self.windows.len() >= MAX_TRACKED {
+            self.windows.retain(|_, w| w.expires > now);
+            if self.windows.len() >= MAX_TRACKED {
+                if let Some(oldest) = self
+                    .windows
+                    .iter()
+                    .min_by_key(|(_, w)| w.start)
+                    .map(|(k, _)| *k)
+                {
+                    self.windows.remove(&oldest);
+                }
+            }
+        }
+        let w = self.windows.entry((rule, key)).or_insert(Window {
+            start: now,
+            expires: now + span,
+            count: 0,
+            alerts: 0,
+        });
+        if now >= w.expires || now < w.start {
+            *w = Window {
+                start: now,
+                expires: now + span,
+                count: 0,
+                alerts: 0,
+            };
+        }
+        w.count += 1;
+        match limit {
+            Limit::Threshold {
+                kind: ThresholdType::Limit,
+                ..
+            } => {
+                if w.alerts < count {
+                    w.alerts += 1;
+                    true
+                } else {
+                    false
+                }
+            }
+            Limit::Threshold {
+                kind: ThresholdType::Threshold,
+                ..
+            } => {
+                if w.count >= count {
+                    w.count = 0;
+                    true
+                } else {
+                    false
+                }
+            }
+            Limit::Threshold {
+                kind: ThresholdType::Both,
+                ..
+            } => {
+                if w.count >= count && w.alerts == 0 {
+                    w.alerts = 1;
+                    true
+                } else {
+                    false
+                }
+            }
+            Limit::Filter { .. } => w.count > count,
+        }
+    }
+}
+
+fn suppressed(rule: &Rule, flow: &FlowInfo, hits: &dyn PatternHits) -> bool {
+    rule.suppress.iter().any(|(track, cond)| {
+        cond.eval(
+            &mut |f| match track {
+                SuppressTrack::BySrc => f(Val::Ip(flow.src)),
+                SuppressTrack::ByDst => f(Val::Ip(flow.dest)),
+                SuppressTrack::ByEither => f(Val::Ip(flow.src)) || f(Val::Ip(flow.dest)),
+            },
+            hits,
+        )
+    })
+}

@@ -1,0 +1,37 @@
+//! otwatch-rules: the YAML rule language of otwatch, its validation with
+//! file:line:column positions, its compiler and its matcher.
+//!
+//! * [`schema`]: the serde structs of a rule file (`deny_unknown_fields`)
+//!   and severities, tracking modes, threshold types.
+//! * [`fields`]: the field vocabulary, one table per protocol.
+//! * [`compile`]: parsing (serde-saphyr), semantic checks, compilation of
+//!   `match` conditions.
+//! * [`engine`]: the indexed [`Ruleset`] and the per-worker [`Engine`]
+//!   (thresholds, detection filters, suppression, per-flow flags).
+//! * [`load`]: rule files, folders and the bundled default ruleset.
+//! * [`error`]: every error with its position.
+//!
+//! The crate produces [`Alert`]s (which rule fired, when); writing them as
+//! EVE JSON lines is the sensor's job. The language is documented in
+//! `rules/README.md`.
+
+#![forbid(unsafe_code)]
+
+pub mod compile;
+mod cond;
+pub mod engine;
+pub mod error;
+pub mod fields;
+pub mod load;
+pub mod schema;
+mod view;
+
+pub use compile::{RuleMeta, RuleTest, Source, VarOverrides};
+pub use engine::{Alert, Engine, Ruleset};
+pub use error::{ErrorKind, Errors, Pos, RuleError};
+pub use fields::{Field, FieldDef, Kind, Protocol, Scope};
+pub use schema::{Severity, TestDef, ThresholdType, Track};
+pub use view::FlowInfo;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! Where rule text comes from: a file, a folder of `*.yaml` / `*.yml`
+//! files, or the bundled default ruleset compiled into the binary.
+
+use std::path::{Path, PathBuf};
+
+use crate::compile::Source;
+use crate::engine::Ruleset;
+use crate::error::{ErrorKind, Errors, Pos};
+
+/// The bundled default ruleset (`rules/default/*.yaml`), file by file.
+pub const BUNDLED: &[(&str, &str)] = &[
+    ("vars.yaml", include_str!("../default/vars.yaml")),
+    ("modbus.yaml", include_str!("../default/modbus.yaml")),
+    ("s7comm.yaml", include_str!("../default/s7comm.yaml")),
+    ("dnp3.yaml", include_str!("../default/dnp3.yaml")),
+];
+
+/// The folder of the bundled ruleset in the source tree; test captures of
+/// the bundled rules are relative to it.
+pub fn bundled_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("default")
+}
+
+/// The bundled ruleset's sources.
+pub fn bundled_sources() -> Vec<Source> {
+    BUNDLED
+        .iter()
+        .map(|(name, text)| Source {
+            name: format!("rules/default/{name}"),
+            text: (*text).to_owned(),
+            base: bundled_dir(),
+        })
+        .collect()
+}
+
+/// Reads a rule file, or every `*.yaml` / `*.yml` file of a folder (sorted
+/// by name, not recursive).
+pub fn sources_from_path(path: &Path) -> Result<Vec<Source>, Errors> {
+    let mut errors = Errors::default();
+    let io_err = |errors: &mut Errors, p: &Path, e: std::io::Error| {
+        errors.push(
+            &p.display().to_string(),
+            Pos::default(),
+            ErrorKind::Io,
+            format!("cannot read: {e}"),
+        );
+    };
+    let files = if path.is_dir() {
+        match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut files: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                    })
+                    .collect();
+                files.sort();
+                if files.is_empty() {
+                    errors.push(
+                        &path.display().to_string(),
+                        Pos::default(),
+                        ErrorKind::Io,
+                        "no *.yaml or *.yml rule files in this folder",
+                    );
+                }
+                files
+            }
+            Err(e) => {
+                io_err(&mut errors, path, e);
+                Vec::new()
+            }
+        }
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut sources = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => sources.push(Source {
+                name: file.display().to_string(),
+                text,
+                base: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            }),
+            Err(e) => io_err(&mut errors, &file, e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(sources)
+    } else {
+        Err(errors)
+    }
+}
+
+impl Ruleset {
+    /// Loads and compiles a rule file or folder.
+    pub fn load(path: &Path) -> Result<Ruleset, Errors> {
+        Ruleset::from_sources(&sources_from_path(path)?)
+    }
+
+    /// The bundled default ruleset.
+    pub fn bundled() -> Result<Ruleset, Errors> {
+        Ruleset::from_sources(&bundled_sources())
+    }
+
+    /// Compiles one YAML text (for tests and tools).
+    pub fn from_str(name: &str, text: &str) -> Result<Ruleset, Errors> {
+        Ruleset::from_sources(&[Source {
+            name: name.to_owned(),
+            text: text.to_owned(),
+            base: PathBuf::new(),
+        }])
+    }
+}

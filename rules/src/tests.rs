@@ -1,0 +1,663 @@
+//! Tests of the language: every error message, every operator on real
+//! Modbus bytes, request/response/joined matching, addresses, variables,
+//! content, thresholds, detection filters, suppression and flow flags.
+
+use std::sync::Arc;
+
+use otwatch_proto::event::{Anomaly, AppEvent, Event, Timestamp};
+use otwatch_proto::modbus::{self, pdu, FunctionCode};
+
+use crate::{Engine, ErrorKind, Errors, FlowInfo, Ruleset};
+
+fn load(yaml: &str) -> Ruleset {
+    Ruleset::from_str("t.yaml", yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn errors(yaml: &str) -> Errors {
+    match Ruleset::from_str("t.yaml", yaml) {
+        Ok(_) => panic!("loaded"),
+        Err(e) => e,
+    }
+}
+
+fn flow(src: &str, dest_port: u16) -> FlowInfo {
+    FlowInfo {
+        id: 7,
+        src: src.parse().expect("ip"),
+        src_port: 40_000,
+        dest: "10.0.0.10".parse().expect("ip"),
+        dest_port,
+    }
+}
+
+/// Runs one Modbus transaction (request and/or response PDU) at `secs`;
+/// returns the ids of the rules that fired.
+fn modbus_at(
+    engine: &mut Engine,
+    f: &FlowInfo,
+    secs: i64,
+    req: Option<&[u8]>,
+    rsp: Option<&[u8]>,
+) -> Vec<u32> {
+    let ts = Timestamp::new(secs, 0);
+    let tx = modbus::Transaction {
+        transaction_id: 1,
+        unit_id: 1,
+        request: req.map(|p| modbus::Message {
+            ts,
+            function: FunctionCode::from(p[0] & 0x7f),
+            pdu: p,
+            body: pdu::decode_request(p),
+        }),
+        response: rsp.map(|p| modbus::Message {
+            ts,
+            function: FunctionCode::from(p[0] & 0x7f),
+            pdu: p,
+            body: pdu::decode_response(p),
+        }),
+    };
+    let mut fired = Vec::new();
+    engine.inspect(
+        f,
+        &Event {
+            ts,
+            app: AppEvent::Modbus(&tx),
+        },
+        &mut |a| fired.push(a.rule.id),
+    );
+    fired
+}
+
+fn fires(rule_match: &str, req: Option<&[u8]>, rsp: Option<&[u8]>) -> bool {
+    let yaml = format!(
+        "vars:\n  masters: [10.0.0.1, 10.0.1.0/24]\n  none: []\nrules:\n  - id: 1\n    name: t\n    severity: low\n    protocol: modbus\n    description: d\n    match: {rule_match}\n"
+    );
+    let mut e = Engine::new(Arc::new(load(&yaml)));
+    !modbus_at(&mut e, &flow("10.0.0.5", 502), 0, req, rsp).is_empty()
+}
+
+const READ_100_10: &[u8] = &[0x03, 0x00, 0x64, 0x00, 0x0a];
+const WRITE_5_DEAD: &[u8] = &[0x06, 0x00, 0x05, 0xde, 0xad];
+const EXC_2: &[u8] = &[0x86, 0x02];
+const DIAG_4: &[u8] = &[0x08, 0x00, 0x04, 0x00, 0x00];
+
+#[test]
+fn bundled_ruleset_compiles() {
+    let set = Ruleset::bundled().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.len(), 47);
+    assert!(
+        set.tests().all(|(_, t)| !t.is_empty()),
+        "every bundled rule has a test"
+    );
+}
+
+#[test]
+fn equality_accepts_names_and_numbers() {
+    assert!(fires("{function: diagnostics}", Some(DIAG_4), None));
+    assert!(fires("{function: 8}", Some(DIAG_4), None));
+    assert!(fires("{function: '0x08'}", Some(DIAG_4), None));
+    assert!(fires(
+        "{modbus.diagnostic.subfunction: force_listen_only_mode}",
+        Some(DIAG_4),
+        None
+    ));
+    assert!(!fires("{function: read_coils}", Some(DIAG_4), None));
+}
+
+#[test]
+fn lists_match_any_of() {
+    assert!(fires(
+        "{function: [read_coils, read_holding_registers]}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(fires("{function: {in: [1, 3]}}", Some(READ_100_10), None));
+    assert!(!fires("{function: [1, 2]}", Some(READ_100_10), None));
+}
+
+#[test]
+fn ranges_and_comparisons_cover_every_address_touched() {
+    assert!(fires(
+        "{address: {range: [105, 200]}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(fires(
+        "{address: {range: '0-100'}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(!fires(
+        "{address: {range: [110, 200]}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(fires("{address: 109}", Some(READ_100_10), None));
+    assert!(fires(
+        "{quantity: {gt: 9, lt: 11}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(fires(
+        "{quantity: {ge: 10, le: 10}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(!fires("{quantity: {gte: 11}}", Some(READ_100_10), None));
+    assert!(!fires("{quantity: {lte: 9}}", Some(READ_100_10), None));
+}
+
+#[test]
+fn negation_and_exists() {
+    assert!(fires(
+        "{function: {not: read_coils}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(!fires("{function: {not: [3, 4]}}", Some(READ_100_10), None));
+    assert!(fires(
+        "{function: {not_in: [1, 2]}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(fires(
+        "{exception: {exists: false}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(!fires("{exception: any}", Some(READ_100_10), None));
+    assert!(fires("{exception: any}", Some(WRITE_5_DEAD), Some(EXC_2)));
+}
+
+#[test]
+fn masks_test_register_values() {
+    assert!(fires(
+        "{value: {mask: '0xde00', value: '0xde00'}}",
+        Some(WRITE_5_DEAD),
+        None
+    ));
+    assert!(fires(
+        "{value: {mask: '0x00ff'}}",
+        Some(&[0x06, 0, 5, 0, 0xff]),
+        None
+    ));
+    assert!(!fires(
+        "{value: {mask: 1}}",
+        Some(&[0x06, 0, 5, 0, 0xfe]),
+        None
+    ));
+    assert!(fires("{value: {any_bits: 1}}", Some(WRITE_5_DEAD), None));
+}
+
+#[test]
+fn request_response_and_joined_transactions() {
+    // The response of a write is an exception: joined match.
+    assert!(fires(
+        "{access: write, exception: illegal_data_address}",
+        Some(WRITE_5_DEAD),
+        Some(EXC_2)
+    ));
+    assert!(!fires(
+        "{access: write, exception: illegal_function}",
+        Some(WRITE_5_DEAD),
+        Some(EXC_2)
+    ));
+    // Scoped fields read only their message.
+    assert!(fires(
+        "{request.function: write_single_register}",
+        Some(WRITE_5_DEAD),
+        Some(EXC_2)
+    ));
+    assert!(fires("{response.function: 6}", None, Some(EXC_2)));
+    assert!(!fires("{request.function: 6}", None, Some(EXC_2)));
+    assert!(fires("{answered: false}", Some(WRITE_5_DEAD), None));
+    assert!(fires("{answered: true}", Some(WRITE_5_DEAD), Some(EXC_2)));
+    // A read response's register values.
+    assert!(fires(
+        "{response.value: 1234}",
+        Some(&[3, 0, 0, 0, 1]),
+        Some(&[3, 2, 0x04, 0xd2])
+    ));
+}
+
+#[test]
+fn addresses_ports_and_variables() {
+    assert!(fires("{src_ip: 10.0.0.0/24}", Some(READ_100_10), None));
+    assert!(!fires("{src_ip: 10.0.1.0/24}", Some(READ_100_10), None));
+    assert!(fires(
+        "{src_ip: {not_in: $masters}}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(!fires("{src_ip: $masters}", Some(READ_100_10), None));
+    assert!(fires("{ip: 10.0.0.10}", Some(READ_100_10), None));
+    assert!(fires(
+        "{dest_port: 502, src_port: '1024-65535'}",
+        Some(READ_100_10),
+        None
+    ));
+    assert!(!fires("{port: [102, 20000]}", Some(READ_100_10), None));
+    // An empty allow-list flags nothing.
+    assert!(!fires("{src_ip: {not_in: $none}}", Some(READ_100_10), None));
+}
+
+#[test]
+fn content_patterns_mix_text_and_hex() {
+    assert!(fires("{content: '|de ad|'}", Some(WRITE_5_DEAD), None));
+    assert!(fires(
+        "{request.content: ['|06 00|', '|05|']}",
+        Some(WRITE_5_DEAD),
+        None
+    ));
+    assert!(!fires(
+        "{content: ['|06 00|', '|ff|']}",
+        Some(WRITE_5_DEAD),
+        None
+    ));
+    assert!(!fires(
+        "{response.content: '|de ad|'}",
+        Some(WRITE_5_DEAD),
+        Some(EXC_2)
+    ));
+    assert!(fires("{content: {not: 'OTW'}}", Some(WRITE_5_DEAD), None));
+    assert!(fires(
+        "{function: umas, content: 'OTWATCH'}",
+        Some(b"\x5a\x00\x10OTWATCH-ROGUE"),
+        None
+    ));
+}
+
+fn rule_with(extra: &str) -> Engine {
+    let yaml = format!(
+        "rules:\n  - id: 9\n    name: t\n    severity: low\n    protocol: modbus\n    description: d\n    match: {{function: 3}}\n{extra}"
+    );
+    Engine::new(Arc::new(load(&yaml)))
+}
+
+fn count(e: &mut Engine, src: &str, times: &[i64]) -> usize {
+    let f = flow(src, 502);
+    times
+        .iter()
+        .map(|t| modbus_at(e, &f, *t, Some(READ_100_10), None).len())
+        .sum()
+}
+
+#[test]
+fn threshold_limit_caps_alerts_per_window() {
+    let mut e = rule_with("    threshold: {type: limit, track: by_src, count: 2, seconds: 10}\n");
+    assert_eq!(count(&mut e, "10.0.0.5", &[0, 1, 2, 3]), 2);
+    assert_eq!(count(&mut e, "10.0.0.6", &[4]), 1, "tracked per source");
+    assert_eq!(count(&mut e, "10.0.0.5", &[11, 12, 13]), 2, "new window");
+}
+
+#[test]
+fn threshold_alerts_every_nth_match() {
+    let mut e =
+        rule_with("    threshold: {type: threshold, track: by_pair, count: 3, seconds: 60}\n");
+    assert_eq!(count(&mut e, "10.0.0.5", &[0, 1, 2, 3, 4, 5, 6]), 2);
+}
+
+#[test]
+fn threshold_both_alerts_once_per_window_after_count() {
+    let mut e = rule_with("    threshold: {type: both, track: by_rule, count: 3, seconds: 60}\n");
+    assert_eq!(count(&mut e, "10.0.0.5", &[0, 1]), 0);
+    assert_eq!(count(&mut e, "10.0.0.6", &[2, 3, 4]), 1);
+    assert_eq!(count(&mut e, "10.0.0.6", &[61, 62, 63]), 1);
+}
+
+#[test]
+fn detection_filter_alerts_after_count() {
+    let mut e = rule_with("    detection_filter: {track: by_flow, count: 2, seconds: 60}\n");
+    assert_eq!(count(&mut e, "10.0.0.5", &[0, 1, 2, 3]), 2);
+}
+
+#[test]
+fn suppression_drops_listed_hosts() {
+    let mut e = rule_with("    suppress:\n      - {track: by_src, ip: [10.0.0.5]}\n");
+    assert_eq!(count(&mut e, "10.0.0.5", &[0]), 0);
+    assert_eq!(count(&mut e, "10.0.0.6", &[0]), 1);
+    let mut e = rule_with("    suppress:\n      - {track: by_either, ip: 10.0.0.10}\n");
+    assert_eq!(count(&mut e, "10.0.0.6", &[0]), 0);
+}
+
+#[test]
+fn flow_flags_correlate_a_sequence() {
+    let yaml = "rules:
+  - {id: 1, name: set, severity: info, protocol: modbus, description: d, noalert: true,
+     match: {function: diagnostics}, flow: {set: [diag]}}
+  - {id: 2, name: after, severity: high, protocol: modbus, description: d,
+     match: {function: 3}, flow: {require: [diag]}}
+  - {id: 3, name: clear, severity: info, protocol: modbus, description: d, noalert: true,
+     match: {function: 6}, flow: {unset: [diag]}}
+";
+    let mut e = Engine::new(Arc::new(load(yaml)));
+    let f = flow("10.0.0.5", 502);
+    assert!(modbus_at(&mut e, &f, 0, Some(READ_100_10), None).is_empty());
+    assert!(
+        modbus_at(&mut e, &f, 1, Some(DIAG_4), None).is_empty(),
+        "noalert"
+    );
+    assert_eq!(modbus_at(&mut e, &f, 2, Some(READ_100_10), None), vec![2]);
+    let other = FlowInfo { id: 8, ..f };
+    assert!(
+        modbus_at(&mut e, &other, 3, Some(READ_100_10), None).is_empty(),
+        "per flow"
+    );
+    assert!(modbus_at(&mut e, &f, 4, Some(WRITE_5_DEAD), None).is_empty());
+    assert!(
+        modbus_at(&mut e, &f, 5, Some(READ_100_10), None).is_empty(),
+        "unset"
+    );
+    e.flow_end(7);
+}
+
+#[test]
+fn anomaly_rules_match_by_name() {
+    let yaml = "rules:
+  - {id: 1, name: a, severity: low, protocol: modbus, description: d, match: {anomaly: non_modbus_traffic}}
+  - {id: 2, name: b, severity: low, protocol: stream, description: d, match: {anomaly: reassembly_gap, src_ip: 10.0.0.0/8}}
+";
+    let mut e = Engine::new(Arc::new(load(yaml)));
+    let f = flow("10.0.0.5", 502);
+    let mut fired = Vec::new();
+    for (protocol, name) in [
+        ("modbus", "non_modbus_traffic"),
+        ("modbus", "length_mismatch"),
+        ("stream", "reassembly_gap"),
+    ] {
+        let a = Anomaly {
+            protocol,
+            name,
+            detail: &"x",
+            direction: None,
+        };
+        let ev = Event {
+            ts: Timestamp::new(0, 0),
+            app: AppEvent::Anomaly(a),
+        };
+        e.inspect(&f, &ev, &mut |al| fired.push(al.rule.id));
+    }
+    assert_eq!(fired, vec![1, 2]);
+}
+
+#[test]
+fn indexes_rules_by_function() {
+    let mut yaml = String::from("rules:\n");
+    for i in 0..100u32 {
+        yaml.push_str(&format!(
+            "  - {{id: {i}, name: r, severity: low, protocol: modbus, description: d, match: {{function: {}}}}}\n",
+            1 + i % 20
+        ));
+    }
+    yaml.push_str("  - {id: 1000, name: any, severity: low, protocol: modbus, description: d, match: {unit_id: 1}}\n");
+    let set = load(&yaml);
+    assert_eq!(
+        set.candidates(crate::Protocol::Modbus, 3),
+        6,
+        "5 rules on function 3 + 1 unindexed"
+    );
+}
+
+// ---- error messages -------------------------------------------------------
+
+fn one_error(yaml: &str) -> crate::RuleError {
+    let e = errors(yaml);
+    assert_eq!(e.len(), 1, "{e}");
+    e.0[0].clone()
+}
+
+const HEAD: &str =
+    "rules:\n  - id: 1\n    name: t\n    severity: low\n    protocol: modbus\n    description: d\n";
+
+#[test]
+fn reports_unknown_rule_keys_with_position_and_choices() {
+    let e = one_error(&format!(
+        "{HEAD}    sevrity: high\n    match: {{function: 3}}\n"
+    ));
+    assert_eq!((e.pos.line, e.pos.column), (7, 5));
+    assert_eq!(e.kind, ErrorKind::Syntax);
+    assert!(
+        e.message.contains("unknown field `sevrity`") && e.message.contains("severity"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.to_string(), format!("t.yaml:7:5: {}", e.message));
+}
+
+#[test]
+fn reports_unknown_severity_with_choices() {
+    let yaml = "rules:\n  - id: 1\n    name: t\n    severity: hgh\n    protocol: modbus\n    description: d\n    match: {function: 3}\n";
+    let e = one_error(yaml);
+    assert_eq!((e.pos.line, e.pos.column), (4, 15));
+    assert!(
+        e.message.contains("unknown variant `hgh`") && e.message.contains("critical"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn reports_unknown_protocol_with_choices() {
+    let yaml = "rules:\n  - id: 1\n    name: t\n    severity: low\n    protocol: modbuss\n    description: d\n    match: {function: 3}\n";
+    let e = one_error(yaml);
+    assert!(
+        e.message.contains("modbuss") && e.message.contains("dnp3"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn reports_unknown_field_with_the_protocols_fields() {
+    let e = one_error(&format!("{HEAD}    match:\n      fucntion: 3\n"));
+    assert_eq!(
+        (e.pos.line, e.pos.column, e.kind),
+        (8, 7, ErrorKind::UnknownField)
+    );
+    assert!(
+        e.message
+            .starts_with("unknown field `fucntion` for protocol modbus; valid fields: src_ip,")
+            && e.message.contains("diagnostic.subfunction"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn reports_unscopable_fields() {
+    let e = one_error(&format!("{HEAD}    match:\n      request.unit_id: 3\n"));
+    assert_eq!(e.kind, ErrorKind::UnknownField);
+    assert!(
+        e.message
+            .contains("only some fields take request./response."),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn reports_unknown_enum_value_with_names() {
+    let e = one_error(&format!("{HEAD}    match:\n      function: read_colis\n"));
+    assert_eq!(
+        (e.pos.line, e.pos.column, e.kind),
+        (8, 17, ErrorKind::UnknownValue)
+    );
+    assert!(
+        e.message.starts_with(
+            "unknown value `read_colis` for modbus.function; valid names: read_coils,"
+        ),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn reports_numbers_out_of_range() {
+    let e = one_error(&format!("{HEAD}    match:\n      unit_id: 300\n"));
+    assert_eq!(e.kind, ErrorKind::BadValue);
+    assert_eq!(
+        e.message,
+        "modbus.unit_id takes a number from 0 to 255, found `300`"
+    );
+}
+
+#[test]
+fn reports_unknown_operators() {
+    let e = one_error(&format!("{HEAD}    match:\n      function: {{nott: 3}}\n"));
+    assert_eq!(
+        (e.kind, e.pos.line, e.pos.column),
+        (ErrorKind::BadOperator, 8, 18)
+    );
+    assert!(
+        e.message.starts_with(
+            "unknown operator `nott` for modbus.function; valid operators: eq, in, not,"
+        ),
+        "{}",
+        e.message
+    );
+    let e = one_error(&format!("{HEAD}    match:\n      src_ip: {{gt: 3}}\n"));
+    assert!(
+        e.message
+            .starts_with("unknown operator `gt` for modbus.src_ip"),
+        "{}",
+        e.message
+    );
+    let e = one_error(&format!("{HEAD}    match:\n      address: {{value: 3}}\n"));
+    assert_eq!(e.message, "`value` needs `mask`");
+}
+
+#[test]
+fn reports_bad_ranges_addresses_and_patterns() {
+    let e = one_error(&format!(
+        "{HEAD}    match:\n      address: {{range: [9, 3]}}\n"
+    ));
+    assert_eq!(
+        e.message,
+        "range 9-3 is empty: the first bound is above the second"
+    );
+    let e = one_error(&format!("{HEAD}    match:\n      src_ip: 10.0.0.300\n"));
+    assert!(
+        e.message
+            .starts_with("modbus.src_ip takes an address or network"),
+        "{}",
+        e.message
+    );
+    let e = one_error(&format!("{HEAD}    match:\n      content: '|4|'\n"));
+    assert_eq!(
+        e.message,
+        "bad content pattern `|4|`: odd number of hex digits between `|`"
+    );
+    let e = one_error(&format!("{HEAD}    match:\n      content: '|zz|'\n"));
+    assert!(e.message.contains("not a hex digit"), "{}", e.message);
+}
+
+#[test]
+fn reports_unknown_variables_and_anomalies() {
+    let e = one_error(&format!(
+        "vars:\n  a: [10.0.0.1]\n{HEAD}    match:\n      src_ip: $b\n"
+    ));
+    assert_eq!((e.kind, e.pos.line), (ErrorKind::UnknownVar, 10));
+    assert_eq!(e.message, "unknown variable `$b`; defined: a");
+    let e = one_error(&format!("{HEAD}    match:\n      anomaly: bogus\n"));
+    assert_eq!(e.kind, ErrorKind::UnknownValue);
+    assert!(
+        e.message.starts_with(
+            "unknown anomaly `bogus` for protocol modbus; valid names: bad_protocol_id,"
+        ),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn reports_rule_level_mistakes() {
+    let e = one_error(&format!(
+        "{HEAD}    attack: [T0814, X1]\n    match: {{function: 3}}\n"
+    ));
+    assert_eq!(
+        e.message,
+        "`X1` is not an ATT&CK technique id (T0801, T0843, T0836.001)"
+    );
+    let e = one_error(&format!(
+        "{HEAD}    match: {{anomaly: non_modbus_traffic, function: 3}}\n"
+    ));
+    assert!(
+        e.message.contains("cannot be combined with `anomaly`"),
+        "{}",
+        e.message
+    );
+    let e = one_error("rules:\n  - {id: 1, name: t, severity: low, protocol: stream, description: d, match: {src_ip: 10.0.0.1}}\n");
+    assert_eq!(
+        e.message,
+        "protocol stream has only anomaly events: `match` needs `anomaly`"
+    );
+    let e = one_error(&format!("{HEAD}    match: {{function: 3}}\n    threshold: {{type: limit, track: by_src, count: 0, seconds: 5}}\n"));
+    assert_eq!(e.message, "`count` must be at least 1");
+    let e = one_error(&format!("{HEAD}    match: {{function: 3}}\n    threshold: {{type: limit, track: by_src, count: 1, seconds: 5}}\n    detection_filter: {{track: by_src, count: 1, seconds: 5}}\n"));
+    assert_eq!(
+        e.message,
+        "a rule takes `threshold` or `detection_filter`, not both"
+    );
+    let e = one_error(&format!("{HEAD}    match: {{function: 3}}\n    threshold: {{type: sometimes, track: by_src, count: 1, seconds: 5}}\n"));
+    assert!(
+        e.message.contains("unknown variant `sometimes`") && e.message.contains("both"),
+        "{}",
+        e.message
+    );
+    let e = one_error("vars:\n  bad-name: []\nrules: []\n");
+    assert_eq!(
+        e.message,
+        "variable name `bad-name` must be letters, digits and `_`"
+    );
+}
+
+#[test]
+fn reports_duplicate_ids_and_yaml_errors() {
+    let e = one_error("rules:\n  - {id: 1, name: a, severity: low, protocol: modbus, description: d, match: {function: 3}}\n  - {id: 1, name: b, severity: low, protocol: modbus, description: d, match: {function: 4}}\n");
+    assert_eq!((e.kind, e.pos.line), (ErrorKind::DuplicateId, 3));
+    assert_eq!(e.message, "rule id 1 is already used at t.yaml:2:10");
+    let e = one_error("rules: [\n");
+    assert_eq!(e.kind, ErrorKind::Syntax);
+    let e = one_error("rulez: []\n");
+    assert!(e.message.contains("unknown field `rulez`"), "{}", e.message);
+}
+
+#[test]
+fn reports_every_error_of_a_file_at_once_and_loads_nothing() {
+    let yaml = "rules:
+  - id: 1
+    name: a
+    severity: low
+    protocol: modbus
+    description: d
+    match:
+      function: nope
+      unit: 3
+  - id: 2
+    name: b
+    severity: extreme
+    protocol: modbus
+    description: d
+    match: {function: 3}
+  - id: 3
+    name: c
+    severity: low
+    protocol: dnp3
+    description: d
+    match:
+      function: cold_restart
+      object.group: 999
+";
+    let e = errors(yaml);
+    let lines: Vec<(u32, ErrorKind)> = e.iter().map(|e| (e.pos.line, e.kind)).collect();
+    assert_eq!(
+        lines,
+        vec![
+            (8, ErrorKind::UnknownValue),
+            (9, ErrorKind::UnknownField),
+            (12, ErrorKind::Syntax),
+            (23, ErrorKind::BadValue)
+        ],
+        "{e}"
+    );
+}

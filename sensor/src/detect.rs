@@ -1,0 +1,362 @@
+//! Detection: the rule engine as an [`Output`] wrapper.
+//!
+//! [`Detect`] runs the [`Engine`] on every flow event and on every anomaly,
+//! writes an EVE `alert` line for each match through its inner output
+//! ([`AlertSink`]), then forwards the event unchanged. The alert carries
+//! Suricata's `alert` object, the flow fields, the protocol object of the
+//! transaction that fired and an `alert_id` unique across sensor restarts
+//! (a random run id from the OS and a sequence number), which the analyzer
+//! uses to ingest idempotently.
+//!
+//! [`test_rules`] runs the `tests:` of every rule (`otwatch rules test`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use otwatch_proto::event::{Anomaly, AppEvent, Direction, Event, Timestamp};
+use otwatch_proto::json::JsonWriter;
+pub use otwatch_rules as rules;
+use otwatch_rules::{Alert, Engine, FlowInfo, RuleMeta, Ruleset, Source, VarOverrides};
+
+use crate::eve::{write_app_object, write_ip, write_ts, EveWriter, EventType};
+use crate::flow::Endpoint;
+use crate::pipeline::{
+    AppProto, FlowMeta, FlowRecord, NullOutput, Output, PacketMeta, PipelineConfig,
+};
+
+/// Where a matched event is when an alert is written.
+#[derive(Debug, Clone, Copy)]
+pub enum AlertContext<'a> {
+    /// An event of a flow.
+    Flow {
+        /// The flow.
+        flow: &'a FlowMeta,
+        /// Its application protocol.
+        app: AppProto,
+    },
+    /// A frame outside any flow.
+    Packet(Option<&'a PacketMeta>),
+}
+
+/// An output that can also write alerts.
+pub trait AlertSink {
+    /// Writes one alert; `alert_id` is unique per alert.
+    fn alert(&mut self, cx: AlertContext<'_>, event: &Event<'_>, alert: &Alert<'_>, alert_id: &str);
+}
+
+impl AlertSink for NullOutput {
+    fn alert(&mut self, _: AlertContext<'_>, _: &Event<'_>, _: &Alert<'_>, _: &str) {}
+}
+
+fn proto_name(protocol: u8) -> &'static str {
+    match protocol {
+        6 => "TCP",
+        17 => "UDP",
+        1 => "ICMP",
+        58 => "IPv6-ICMP",
+        _ => "IP",
+    }
+}
+
+fn write_array(w: &mut JsonWriter<'_>, key: &str, items: &[String]) {
+    w.key(key).begin_array();
+    for i in items {
+        w.str(i);
+    }
+    w.end_array();
+}
+
+/// Writes the body of the EVE `alert` object.
+pub fn write_alert_object(w: &mut JsonWriter<'_>, rule: &RuleMeta) {
+    w.field_str("action", "allowed");
+    w.field_u64("gid", 1);
+    w.field_u64("signature_id", u64::from(rule.id));
+    w.field_u64("rev", u64::from(rule.rev));
+    w.field_str("signature", &rule.name);
+    w.field_str("category", &rule.category);
+    w.field_u64("severity", u64::from(rule.severity.suricata()));
+    w.key("metadata").begin_object();
+    write_array(w, "attack_id", &rule.attack);
+    w.key("severity_name").begin_array();
+    w.str(rule.severity.name());
+    w.end_array();
+    w.key("protocol").begin_array();
+    w.str(rule.protocol.name());
+    w.end_array();
+    if !rule.references.is_empty() {
+        write_array(w, "references", &rule.references);
+    }
+    w.end_object();
+}
+
+impl<W: Write> AlertSink for EveWriter<W> {
+    fn alert(
+        &mut self,
+        cx: AlertContext<'_>,
+        event: &Event<'_>,
+        alert: &Alert<'_>,
+        alert_id: &str,
+    ) {
+        if !self.wants(EventType::Alert) {
+            return;
+        }
+        self.line(|w| {
+            w.key("timestamp");
+            write_ts(w, alert.ts);
+            match cx {
+                AlertContext::Flow { flow, app } => {
+                    w.field_u64("flow_id", flow.id);
+                    w.field_str("event_type", "alert");
+                    if flow.vlan_count > 0 {
+                        w.key("vlan").begin_array();
+                        for v in flow.vlan.iter().take(usize::from(flow.vlan_count)) {
+                            w.u64(u64::from(*v));
+                        }
+                        w.end_array();
+                    }
+                    let (src, dst): (Endpoint, Endpoint) = match &event.app {
+                        AppEvent::Anomaly(a) if a.direction == Some(Direction::ToClient) => {
+                            (flow.server, flow.client)
+                        }
+                        _ => (flow.client, flow.server),
+                    };
+                    write_ip(w, "src_ip", src.ip);
+                    w.field_u64("src_port", u64::from(src.port));
+                    write_ip(w, "dest_ip", dst.ip);
+                    w.field_u64("dest_port", u64::from(dst.port));
+                    w.field_str("proto", proto_name(flow.protocol));
+                    if app != AppProto::Unknown {
+                        w.field_str("app_proto", app.name());
+                    }
+                }
+                AlertContext::Packet(packet) => {
+                    w.field_str("event_type", "alert");
+                    if let Some(p) = packet {
+                        write_ip(w, "src_ip", p.src);
+                        write_ip(w, "dest_ip", p.dst);
+                        w.field_str("proto", proto_name(p.protocol));
+                    }
+                }
+            }
+            w.key("alert").begin_object();
+            write_alert_object(w, alert.rule);
+            w.end_object();
+            write_app_object(w, &event.app);
+            w.field_str("alert_id", alert_id);
+        });
+    }
+}
+
+/// A random 64-bit run id from the operating system's randomness (std's
+/// hasher keys), mixed with the time and the process id.
+pub fn random_run_id() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// Runs the rule engine on the events going to `O`.
+pub struct Detect<O> {
+    engine: Engine,
+    inner: O,
+    run_id: u64,
+    seq: u64,
+    per_rule: HashMap<u32, u64>,
+}
+
+impl<O: Output + AlertSink> Detect<O> {
+    /// Wraps `inner` with the rules of `set`.
+    pub fn new(set: Arc<Ruleset>, inner: O) -> Detect<O> {
+        Detect::with_run_id(set, inner, random_run_id())
+    }
+
+    /// Wraps `inner`, with a given run id (tests).
+    pub fn with_run_id(set: Arc<Ruleset>, inner: O, run_id: u64) -> Detect<O> {
+        Detect {
+            engine: Engine::new(set),
+            inner,
+            run_id,
+            seq: 0,
+            per_rule: HashMap::new(),
+        }
+    }
+
+    /// Alerts raised.
+    pub fn alerts(&self) -> u64 {
+        self.engine.alerts()
+    }
+
+    /// Alerts raised per rule id.
+    pub fn alerts_per_rule(&self) -> BTreeMap<u32, u64> {
+        self.per_rule.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    /// The inner output.
+    pub fn inner(&self) -> &O {
+        &self.inner
+    }
+
+    /// The inner output, mutably.
+    pub fn inner_mut(&mut self) -> &mut O {
+        &mut self.inner
+    }
+
+    /// Gives the inner output back.
+    pub fn into_inner(self) -> O {
+        self.inner
+    }
+
+    fn run(&mut self, flow: &FlowInfo, cx: AlertContext<'_>, event: &Event<'_>) {
+        let Detect {
+            engine,
+            inner,
+            run_id,
+            seq,
+            per_rule,
+        } = self;
+        engine.inspect(flow, event, &mut |alert| {
+            *seq += 1;
+            *per_rule.entry(alert.rule.id).or_insert(0) += 1;
+            let mut id = [0u8; 40];
+            let mut cursor = std::io::Cursor::new(&mut id[..]);
+            let _ = write!(cursor, "{run_id:016x}-{seq}");
+            let len = cursor.position() as usize;
+            let text = core::str::from_utf8(&id[..len]).unwrap_or("");
+            inner.alert(cx, event, alert, text);
+        });
+    }
+}
+
+impl<O: Output + AlertSink> Output for Detect<O> {
+    fn flow_event(&mut self, flow: &FlowMeta, app: AppProto, event: &Event<'_>) {
+        let info = FlowInfo {
+            id: flow.id,
+            src: flow.client.ip,
+            src_port: flow.client.port,
+            dest: flow.server.ip,
+            dest_port: flow.server.port,
+        };
+        self.run(&info, AlertContext::Flow { flow, app }, event);
+        self.inner.flow_event(flow, app, event);
+    }
+
+    fn packet_anomaly(
+        &mut self,
+        ts: Timestamp,
+        packet: Option<&PacketMeta>,
+        anomaly: &Anomaly<'_>,
+    ) {
+        let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let info = FlowInfo {
+            id: 0,
+            src: packet.map_or(unspecified, |p| p.src),
+            src_port: 0,
+            dest: packet.map_or(unspecified, |p| p.dst),
+            dest_port: 0,
+        };
+        let event = Event {
+            ts,
+            app: AppEvent::Anomaly(*anomaly),
+        };
+        self.run(&info, AlertContext::Packet(packet), &event);
+        self.inner.packet_anomaly(ts, packet, anomaly);
+    }
+
+    fn flow_end(&mut self, flow: &FlowRecord<'_>) {
+        self.engine.flow_end(flow.meta.id);
+        self.inner.flow_end(flow);
+    }
+}
+
+/// The outcome of one rule test.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    /// Rule id.
+    pub rule: u32,
+    /// Rule name.
+    pub name: String,
+    /// Capture replayed.
+    pub pcap: PathBuf,
+    /// Variables replaced for the test.
+    pub vars: VarOverrides,
+    /// Alerts the test expects.
+    pub expected: u32,
+    /// Alerts raised (`None` when the capture could not be read).
+    pub actual: Option<u64>,
+    /// Why the capture could not be read.
+    pub error: Option<String>,
+}
+
+impl TestOutcome {
+    /// Whether the test passed.
+    pub fn passed(&self) -> bool {
+        self.actual == Some(u64::from(self.expected))
+    }
+}
+
+/// Replays `pcap` through `set`; alerts per rule id, or the file error.
+pub fn alerts_per_rule(
+    set: Arc<Ruleset>,
+    pcap: &std::path::Path,
+) -> Result<BTreeMap<u32, u64>, String> {
+    let detect = Detect::with_run_id(set, NullOutput, 0);
+    let (detect, report) = crate::replay::replay(
+        &[pcap.to_path_buf()],
+        PipelineConfig::default(),
+        detect,
+        &mut |_, _, _| {},
+    );
+    match report.error {
+        Some(e) => Err(e.to_string()),
+        None => Ok(detect.alerts_per_rule()),
+    }
+}
+
+/// Runs the tests of every rule of `sources`: each distinct (capture,
+/// variables) pair is replayed once through the whole ruleset (so rules
+/// that set flow flags for others take part), and each rule's alerts are
+/// compared with what its test expects.
+pub fn test_rules(
+    set: &Arc<Ruleset>,
+    sources: &[Source],
+) -> Result<Vec<TestOutcome>, otwatch_rules::Errors> {
+    let mut cache: HashMap<(PathBuf, VarOverrides), Result<BTreeMap<u32, u64>, String>> =
+        HashMap::new();
+    let mut outcomes = Vec::new();
+    for (meta, tests) in set.tests() {
+        for t in tests {
+            let key = (t.pcap.clone(), t.vars.clone());
+            if !cache.contains_key(&key) {
+                let ruleset = if t.vars.is_empty() {
+                    Arc::clone(set)
+                } else {
+                    Arc::new(Ruleset::from_sources_with_vars(sources, &t.vars)?)
+                };
+                cache.insert(key.clone(), alerts_per_rule(ruleset, &t.pcap));
+            }
+            let (actual, error) = match &cache[&key] {
+                Ok(counts) => (Some(counts.get(&meta.id).copied().unwrap_or(0)), None),
+                Err(e) => (None, Some(e.clone())),
+            };
+            outcomes.push(TestOutcome {
+                rule: meta.id,
+                name: meta.name.clone(),
+                pcap: t.pcap.clone(),
+                vars: t.vars.clone(),
+                expected: t.alerts,
+                actual,
+                error,
+            });
+        }
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,362 @@
+//! End to end: the bundled ruleset on the project's own captures (exact
+//! alerts, EVE alert lines), on the public corpus (every alert explained),
+//! and the `otwatch rules check` / `rules test` commands.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use otwatch_sensor::detect::alerts_per_rule;
+use otwatch_sensor::detect::rules::Ruleset;
+use serde_json::Value;
+
+fn otwatch(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_otwatch"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run otwatch")
+}
+
+fn eve_lines(pcap: &Path) -> Vec<Value> {
+    let out = otwatch(&[
+        "replay",
+        "--eve",
+        "-",
+        "--events",
+        "alert,modbus,s7comm,dnp3,anomaly",
+        pcap.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// Alerts per signature id the bundled rules must raise on each project
+/// capture (no variables configured), with the reason.
+fn expected(name: &str) -> Vec<(u64, usize)> {
+    match name {
+        // 8/4 force listen only, 8/1 twice, 8/10 clear counters.
+        "modbus_attack_diagnostics.pcap" => vec![(110001, 1), (110002, 2), (110003, 1)],
+        // Device id codes 3 and 4 (one alert per hour), server id, 108
+        // illegal-function and 38 illegal-address exceptions within seconds.
+        "modbus_attack_recon.pcap" => vec![
+            (110004, 1),
+            (110005, 1),
+            (110006, 1),
+            (110007, 1),
+            (110008, 1),
+        ],
+        // The rogue host is only flagged once $modbus_masters / $modbus_writers
+        // are set (the rule tests do that); nothing by default.
+        "modbus_attack_rogue_write.pcap" => vec![],
+        // 18 UMAS requests all refused with illegal function (a function scan
+        // to the device), 3 upload, 3 download, stop and start, reservation.
+        "modbus_attack_umas.pcap" => vec![
+            (110006, 1),
+            (110014, 3),
+            (110015, 3),
+            (110016, 2),
+            (110017, 1),
+        ],
+        // Server id read (once per hour) and two writes to register 1000,
+        // which the device refuses.
+        "modbus_pymodbus_polling.pcap" | "modbus_devid_xss.pcap" => vec![(110005, 1), (110011, 2)],
+        // Two stops, hot and cold start, request download, _DELE, two start
+        // uploads, password set and cleared.
+        "s7comm_attack_stop_start.pcap" => vec![
+            (120001, 2),
+            (120002, 1),
+            (120003, 1),
+            (120004, 1),
+            (120007, 1),
+            (120008, 2),
+            (120009, 1),
+            (120010, 1),
+        ],
+        // Reads, writes to DB1 and SZL reads: flagged only with allow-lists.
+        "s7comm_snap7.pcap" => vec![],
+        // Cold, warm restart, stop, initialize, start, disable unsolicited.
+        "dnp3_attack_restart.pcap" => vec![
+            (130001, 1),
+            (130002, 1),
+            (130003, 1),
+            (130004, 1),
+            (130005, 1),
+            (130006, 1),
+        ],
+        // Time writes g50v1 and g50v3.
+        "dnp3_dnp3py.pcap" => vec![(130007, 2)],
+        // HTTP on 502 (framed as a huge MBAP length, then non-Modbus), a read
+        // with trailing bytes and a write with a bad byte count, refused.
+        "synth_modbus_malformed.pcap" => vec![(110011, 1), (110012, 3), (110013, 1)],
+        // Download, block, end, _INSE and a hot start after the download.
+        "synth_s7comm_download.pcap" => vec![
+            (120002, 1),
+            (120004, 1),
+            (120005, 1),
+            (120006, 1),
+            (120013, 2),
+            (120014, 1),
+        ],
+        "synth_dnp3_misc.pcap" => vec![
+            (130008, 3),
+            (130009, 1),
+            (130010, 1),
+            (130011, 1),
+            (130012, 1),
+            (130013, 1),
+            (130014, 1),
+        ],
+        other => panic!("no expectation for {other}"),
+    }
+}
+
+const PROJECT_CAPTURES: &[&str] = &[
+    "modbus_attack_diagnostics.pcap",
+    "modbus_attack_recon.pcap",
+    "modbus_attack_rogue_write.pcap",
+    "modbus_attack_umas.pcap",
+    "modbus_pymodbus_polling.pcap",
+    "modbus_devid_xss.pcap",
+    "s7comm_attack_stop_start.pcap",
+    "s7comm_snap7.pcap",
+    "dnp3_attack_restart.pcap",
+    "dnp3_dnp3py.pcap",
+    "synth_modbus_malformed.pcap",
+    "synth_s7comm_download.pcap",
+    "synth_dnp3_misc.pcap",
+];
+
+#[test]
+fn replays_project_captures_with_exactly_the_expected_alerts() {
+    let mut ids = BTreeSet::new();
+    for name in PROJECT_CAPTURES {
+        let lines = eve_lines(&common::project_pcap(name));
+        let mut got: BTreeMap<u64, usize> = BTreeMap::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line["event_type"] != "alert" {
+                continue;
+            }
+            let alert = &line["alert"];
+            let sid = alert["signature_id"].as_u64().expect("signature_id");
+            *got.entry(sid).or_insert(0) += 1;
+            assert_eq!(alert["action"], "allowed");
+            assert_eq!(alert["gid"], 1);
+            assert!(
+                alert["rev"].as_u64().is_some()
+                    && alert["signature"].is_string()
+                    && alert["category"].is_string()
+            );
+            let severity = alert["severity"].as_u64().expect("severity");
+            assert!((1..=5).contains(&severity));
+            let meta = &alert["metadata"];
+            assert!(meta["attack_id"].as_array().is_some_and(|a| !a.is_empty()
+                && a.iter()
+                    .all(|t| t.as_str().is_some_and(|t| t.starts_with('T')))));
+            assert_eq!(meta["severity_name"].as_array().map(Vec::len), Some(1));
+            assert!(meta["protocol"][0].is_string());
+            for key in [
+                "timestamp",
+                "flow_id",
+                "src_ip",
+                "src_port",
+                "dest_ip",
+                "dest_port",
+                "proto",
+                "app_proto",
+            ] {
+                assert!(!line[key].is_null(), "{name}: alert without {key}: {line}");
+            }
+            let id = line["alert_id"].as_str().expect("alert_id").to_owned();
+            assert!(ids.insert(id.clone()), "alert_id {id} repeated");
+            // The event that fired follows its alerts: same timestamp (the
+            // packet that completed the PDU) and the same protocol object.
+            let event = lines[i + 1..]
+                .iter()
+                .find(|l| l["event_type"] != "alert")
+                .expect("event after alert");
+            assert_eq!(line["timestamp"], event["timestamp"], "{name}: {line}");
+            assert_eq!(line["flow_id"], event["flow_id"]);
+            let kind = event["event_type"].as_str().expect("type");
+            assert_eq!(
+                line[kind], event[kind],
+                "{name}: protocol object of the alert"
+            );
+        }
+        let want: BTreeMap<u64, usize> = expected(name).into_iter().collect();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn alert_ids_differ_between_runs() {
+    let pcap = common::project_pcap("dnp3_dnp3py.pcap");
+    let first: Vec<String> = eve_lines(&pcap)
+        .iter()
+        .filter(|l| l["event_type"] == "alert")
+        .map(|l| l["alert_id"].as_str().expect("id").to_owned())
+        .collect();
+    let second: Vec<String> = eve_lines(&pcap)
+        .iter()
+        .filter(|l| l["event_type"] == "alert")
+        .map(|l| l["alert_id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|id| !second.contains(id)));
+}
+
+#[test]
+fn replay_counts_alerts_in_stats_and_accepts_a_rules_path() {
+    let out = otwatch(&[
+        "replay",
+        "--rules",
+        "rules/default",
+        "--eve",
+        "-",
+        "--events",
+        "alert,stats",
+        "pcaps/dnp3_attack_restart.pcap",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let stats: Value =
+        serde_json::from_str(text.lines().last().expect("stats line")).expect("json");
+    assert_eq!(stats["stats"]["alerts"], 6);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alerts       6"));
+    let bad = otwatch(&[
+        "replay",
+        "--rules",
+        "no/such/rules",
+        "pcaps/dnp3_dnp3py.pcap",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn rules_test_passes_on_the_bundled_ruleset() {
+    let out = otwatch(&["rules", "test", "rules/default"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("0 failed, 0 rules without tests"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 47,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn rules_check_lists_every_error_with_its_position() {
+    let dir = std::env::temp_dir().join(format!("otwatch-rules-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.yaml");
+    std::fs::write(
+        &file,
+        "rules:\n  - id: 1\n    name: a\n    severity: low\n    protocol: modbus\n    description: d\n    match: {function: nope}\n  - id: 2\n    name: b\n    severity: low\n    protocol: s7comm\n    description: d\n    match: {are: db}\n",
+    )
+    .expect("write");
+    let out = otwatch(&["rules", "check", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let f = file.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{f}:7:23: unknown value `nope` for modbus.function; valid names:"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{f}:13:13: unknown field `are` for protocol s7comm; valid fields:"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 error(s); nothing loaded"), "{stderr}");
+    let ok = otwatch(&["rules", "check", "rules/default"]);
+    assert!(ok.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout).trim(),
+        "rules/default: 47 rules OK"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Alerts the bundled rules raise on the public corpus. Each is explained;
+/// every other capture of these folders raises none.
+fn corpus_expected(path: &str) -> Option<(Vec<(u32, u64)>, &'static str)> {
+    Some(match path {
+        "modbus/digitalbond_test_data_part1.pcap" | "modbus/suricata_modbus.pcap" => (
+            if path.starts_with("modbus/digital") {
+                vec![(110001, 3), (110002, 3), (110003, 2), (110005, 1), (110012, 3), (110013, 2)]
+            } else {
+                vec![(110001, 3), (110002, 3), (110003, 2), (110005, 1), (110012, 3), (110013, 1)]
+            },
+            "Quickdraw rule test data: force listen only, restart communications, clear counters, server id, malformed and non-Modbus PDUs",
+        ),
+        "modbus/icsnpp_modbus_example.pcap" => (vec![(110005, 1), (110012, 1)], "reads the server id; one response with a wrong byte count"),
+        "modbus/modicon_test.pcap" => (vec![(110012, 2), (110015, 55), (110017, 1)], "a Unity program download over UMAS (function 90): download blocks, reservation, two oversized ADUs"),
+        "modbus/zeek_4sics_min.pcap" => (vec![(110011, 1), (110012, 1)], "function 23 with a write quantity out of range, refused by the device"),
+        "modbus/zeek_fuzz_1011.pcap" => (vec![(110012, 1)], "fuzzer output: quantity out of range"),
+        "modbus/zeek_modbus_eit.pcap" => (vec![(110012, 1)], "a function 43 PDU whose length does not fit"),
+        "s7comm/downloading_block_db1.pcap" => (vec![(120004, 1), (120005, 3), (120006, 1), (120013, 1), (120014, 1)], "a DB1 download and insert"),
+        "s7comm/icsnpp_s7ident.pcap" => (vec![(120008, 4)], "block uploads during identification"),
+        "s7comm/snap7_s300_everything.pcap" => (vec![(120001, 1), (120003, 1), (120008, 13)], "snap7 demo: stop, cold start, block uploads"),
+        "s7comm/snap7_s300_stop.pcap" => (vec![(120001, 1)], "a PLC stop"),
+        "s7comm/step7_s300_download.pcap" => (vec![(120004, 1), (120005, 1), (120006, 1), (120013, 1), (120014, 1)], "a STEP 7 block download and insert"),
+        "s7comm/tia_s300_downloadhwconfig.pcap" => (
+            vec![(120001, 1), (120002, 1), (120004, 7), (120005, 13), (120006, 7), (120007, 3), (120013, 9), (120014, 8)],
+            "TIA Portal hardware configuration download: stop, delete, download, insert, restart",
+        ),
+        "dnp3/conformance_8_11_2_5_unsolicited_polled.pcap" => (vec![(130012, 1)], "conformance test sending 27 unsolicited responses in a burst"),
+        "dnp3/digitalbond_test_data_part1.pcap" | "dnp3/ndpi_dnp3.pcapng" | "dnp3/zeek_dnp3.pcap" => (
+            vec![(130001, 2), (130002, 2), (130003, 4), (130006, 7), (130007, 4), (130011, 4)],
+            "Quickdraw rule test data: restarts, stop application, disable unsolicited, time writes, broadcasts",
+        ),
+        "dnp3/emre_dnp3_value.pcap" => (vec![(130001, 1), (130002, 1), (130007, 1)], "a cold and a warm restart and a time write from the test master"),
+        "dnp3/emre_octet_string.pcap" | "dnp3/fw_lan_time_sync.pcap" | "dnp3/zeek_write.pcap" => (vec![(130007, 1)], "a time write (group 50)"),
+        "dnp3/fw_cold_restart.pcap" => (vec![(130001, 1)], "a cold restart"),
+        "dnp3/fw_file_list_directory.pcap" | "dnp3/fw_file_read.pcap" => (vec![(130008, 2)], "file open and close"),
+        "dnp3/fw_full_exchange.pcap" | "dnp3/suricata_dnp3_eve.pcap" => (vec![(130006, 1)], "disable unsolicited"),
+        "dnp3/qut_masquerading.pcap" => (vec![(130007, 7), (130012, 6)], "masquerading attack: time writes, unsolicited floods"),
+        "dnp3/zeek_file_del.pcap" => (vec![(130008, 1)], "a file delete"),
+        "dnp3/zeek_file_read.pcap" => (vec![(130007, 2), (130008, 2)], "file open/close and time writes"),
+        _ => return None,
+    })
+}
+
+#[test]
+fn corpus_alerts_are_all_explained() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let set = Arc::new(Ruleset::bundled().expect("bundled rules"));
+    for folder in ["modbus", "s7comm", "s7commplus", "dnp3", "mixed"] {
+        for path in common::captures_in(&corpus.join(folder)) {
+            let rel = format!(
+                "{folder}/{}",
+                path.file_name().and_then(|n| n.to_str()).expect("name")
+            );
+            let got: Vec<(u32, u64)> = alerts_per_rule(Arc::clone(&set), &path)
+                .unwrap_or_else(|e| panic!("{rel}: {e}"))
+                .into_iter()
+                .collect();
+            match corpus_expected(&rel) {
+                Some((want, why)) => assert_eq!(got, want, "{rel} ({why})"),
+                None => assert!(got.is_empty(), "{rel}: unexpected alerts {got:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The synthesized captures of the rule tests (`pcaps/synth_*.pcap`), for
+//! what the real peers cannot produce: python-snap7's server refuses block
+//! downloads, dnp3py has no file transfer, configuration functions,
+//! broadcasts or Secure Authentication, and no stack sends garbage on port
+//! 502 or bad CRCs on purpose.
+//!
+//! The frames are built with `otwatch_sensor::synth` (Ethernet/IPv4/TCP)
+//! and protocol bytes written field by field below. The test checks that the
+//! files in `pcaps/` are exactly what this code builds; run with
+//! `OTWATCH_WRITE_SYNTH=1` to (re)write them.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use otwatch_proto::dnp3::link::crc;
+use otwatch_sensor::synth::{flags, tcp_frame, Conversation, Host, PcapWriter};
+
+const T0: u32 = 1_796_000_000; // 2026-11-30
+
+fn host(last: u8, port: u16) -> Host {
+    Host {
+        mac: [2, 0, 10, 200, 7, last],
+        ip: Ipv4Addr::new(10, 200, 7, last),
+        port,
+    }
+}
+
+/// A capture being written: one conversation at a time, frames 10 ms apart.
+struct Capture {
+    pcap: PcapWriter,
+    micros: u64,
+}
+
+impl Capture {
+    fn new() -> Capture {
+        Capture {
+            pcap: PcapWriter::new(1),
+            micros: 0,
+        }
+    }
+
+    fn push(&mut self, frame: &[u8]) {
+        self.micros += 10_000;
+        let secs = T0 + (self.micros / 1_000_000) as u32;
+        self.pcap
+            .record(secs, (self.micros % 1_000_000) as u32, frame);
+    }
+
+    fn open(&mut self, c: &mut Conversation) {
+        for f in c.handshake() {
+            self.push(&f);
+        }
+    }
+
+    fn send_to_server(&mut self, c: &mut Conversation, payload: &[u8]) {
+        let f = c.to_server(payload);
+        self.push(&f);
+    }
+
+    fn send_to_client(&mut self, c: &mut Conversation, payload: &[u8]) {
+        let f = c.to_client(payload);
+        self.push(&f);
+    }
+
+    fn close(&mut self, c: &mut Conversation) {
+        let fin = tcp_frame(
+            &c.client,
+            &c.server,
+            c.client_seq,
+            c.server_seq,
+            flags::FIN | flags::ACK,
+            &[],
+        );
+        self.push(&fin);
+        let fin2 = tcp_frame(
+            &c.server,
+            &c.client,
+            c.server_seq,
+            c.client_seq.wrapping_add(1),
+            flags::FIN | flags::ACK,
+            &[],
+        );
+        self.push(&fin2);
+    }
+}
+
+fn mbap(tid: u16, unit: u8, pdu: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&tid.to_be_bytes());
+    v.extend_from_slice(&[0, 0]); // protocol id
+    v.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes());
+    v.push(unit);
+    v.extend_from_slice(pdu);
+    v
+}
+
+/// Non-Modbus bytes on port 502, and two PDUs whose length does not fit
+/// their function.
+fn modbus_malformed() -> Vec<u8> {
+    let mut cap = Capture::new();
+    let mut c = Conversation::new(host(40, 40_001), host(10, 502));
+    cap.open(&mut c);
+    cap.send_to_server(&mut c, b"GET / HTTP/1.0\r\nHost: plc\r\n\r\n");
+    cap.close(&mut c);
+    let mut c = Conversation::new(host(40, 40_002), host(10, 502));
+    cap.open(&mut c);
+    // Read holding registers 0, count 1, with two trailing bytes.
+    cap.send_to_server(
+        &mut c,
+        &mbap(1, 1, &[0x03, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff]),
+    );
+    cap.send_to_client(&mut c, &mbap(1, 1, &[0x83, 0x03]));
+    // Write multiple registers at 0, quantity 2, byte count 3 (must be 4).
+    cap.send_to_server(
+        &mut c,
+        &mbap(
+            2,
+            1,
+            &[0x10, 0x00, 0x00, 0x00, 0x02, 0x03, 0x00, 0x01, 0x00, 0x02],
+        ),
+    );
+    cap.send_to_client(&mut c, &mbap(2, 1, &[0x90, 0x03]));
+    cap.close(&mut c);
+    cap.pcap.into_bytes()
+}
+
+fn tpkt_dt(s7: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x03, 0x00];
+    v.extend_from_slice(&((4 + 3 + s7.len()) as u16).to_be_bytes());
+    v.extend_from_slice(&[0x02, 0xf0, 0x80]); // COTP DT, last unit
+    v.extend_from_slice(s7);
+    v
+}
+
+fn s7_job(pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x32, 0x01, 0x00, 0x00];
+    v.extend_from_slice(&pdu_ref.to_be_bytes());
+    v.extend_from_slice(&(param.len() as u16).to_be_bytes());
+    v.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    v.extend_from_slice(param);
+    v.extend_from_slice(data);
+    tpkt_dt(&v)
+}
+
+fn s7_ack_data(pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x32, 0x03, 0x00, 0x00];
+    v.extend_from_slice(&pdu_ref.to_be_bytes());
+    v.extend_from_slice(&(param.len() as u16).to_be_bytes());
+    v.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    v.extend_from_slice(&[0x00, 0x00]); // no error
+    v.extend_from_slice(param);
+    v.extend_from_slice(data);
+    tpkt_dt(&v)
+}
+
+/// Block control parameters: function, status 0, 0x0100, upload id 0,
+/// then the file name `_0A00003P` (DB 3, passive file system).
+fn block_param(function: u8) -> Vec<u8> {
+    let mut p = vec![function, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09];
+    p.extend_from_slice(b"_0A00003P");
+    p
+}
+
+fn pi_service(parameter: &[u8], service: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfd];
+    p.extend_from_slice(&(parameter.len() as u16).to_be_bytes());
+    p.extend_from_slice(parameter);
+    p.push(service.len() as u8);
+    p.extend_from_slice(service);
+    p
+}
+
+/// A DB download from an engineering station, then _INSE and a hot start.
+fn s7comm_download() -> Vec<u8> {
+    let mut cap = Capture::new();
+    let mut c = Conversation::new(host(50, 40_010), host(10, 102));
+    cap.open(&mut c);
+    // COTP CR / CC, calling TSAP 0x0100, called TSAP 0x0102 (rack 0, slot 2).
+    let cotp = |code: u8| {
+        let mut v = vec![
+            0x03, 0x00, 0x00, 0x16, 0x11, code, 0x00, 0x00, 0x00, 0x01, 0x00,
+        ];
+        v.extend_from_slice(&[
+            0xc0, 0x01, 0x0a, 0xc1, 0x02, 0x01, 0x00, 0xc2, 0x02, 0x01, 0x02,
+        ]);
+        v
+    };
+    cap.send_to_server(&mut c, &cotp(0xe0));
+    cap.send_to_client(&mut c, &cotp(0xd0));
+    let setup = [0xf0, 0x00, 0x00, 0x01, 0x00, 0x01, 0x01, 0xe0];
+    cap.send_to_server(&mut c, &s7_job(1, &setup, &[]));
+    cap.send_to_client(&mut c, &s7_ack_data(1, &setup, &[]));
+    // Request download of DB3: load memory length 000050, MC7 length 000020.
+    let mut p = block_param(0x1a);
+    p.push(0x0d);
+    p.extend_from_slice(b"1000050000020");
+    cap.send_to_server(&mut c, &s7_job(2, &p, &[]));
+    cap.send_to_client(&mut c, &s7_ack_data(2, &[0x1a], &[]));
+    // The PLC pulls the block (download block job from the PLC) …
+    cap.send_to_client(&mut c, &s7_job(3, &block_param(0x1b), &[]));
+    cap.send_to_server(
+        &mut c,
+        &s7_ack_data(
+            3,
+            &[0x1b, 0x00],
+            &[0x00, 0x04, 0x00, 0xfb, 0xde, 0xad, 0xbe, 0xef],
+        ),
+    );
+    // … and ends the download.
+    cap.send_to_client(&mut c, &s7_job(4, &block_param(0x1c), &[]));
+    cap.send_to_server(&mut c, &s7_ack_data(4, &[0x1c], &[]));
+    // Insert DB3 into the running program, then a hot start.
+    let mut blocks = vec![0x01, 0x00];
+    blocks.extend_from_slice(b"0A00003P");
+    cap.send_to_server(&mut c, &s7_job(5, &pi_service(&blocks, b"_INSE"), &[]));
+    cap.send_to_client(&mut c, &s7_ack_data(5, &[0x28, 0x00], &[]));
+    cap.send_to_server(&mut c, &s7_job(6, &pi_service(&[], b"P_PROGRAM"), &[]));
+    cap.send_to_client(&mut c, &s7_ack_data(6, &[0x28, 0x00], &[]));
+    cap.close(&mut c);
+    cap.pcap.into_bytes()
+}
+
+/// A DNP3 link frame with CRCs; `corrupt` spoils the first data CRC.
+fn link_frame(control: u8, dst: u16, src: u16, user: &[u8], corrupt: bool) -> Vec<u8> {
+    let mut head = vec![0x05, 0x64, (5 + user.len()) as u8, control];
+    head.extend_from_slice(&dst.to_le_bytes());
+    head.extend_from_slice(&src.to_le_bytes());
+    let mut v = head.clone();
+    v.extend_from_slice(&crc(&head).to_le_bytes());
+    for (i, block) in user.chunks(16).enumerate() {
+        v.extend_from_slice(block);
+        let mut c = crc(block);
+        if corrupt && i == 0 {
+            c ^= 0x5555;
+        }
+        v.extend_from_slice(&c.to_le_bytes());
+    }
+    v
+}
+
+const MASTER: u16 = 2;
+const OUTSTATION: u16 = 1;
+
+fn dnp3_request(seq: u8, function: u8, objects: &[u8], dst: u16) -> Vec<u8> {
+    let mut user = vec![0xc0 | (seq & 0x3f), 0xc0 | (seq & 0x0f), function];
+    user.extend_from_slice(objects);
+    link_frame(0xc4, dst, MASTER, &user, false)
+}
+
+fn dnp3_response(seq: u8, function: u8, control: u8, objects: &[u8]) -> Vec<u8> {
+    let mut user = vec![
+        0xc0 | (seq & 0x3f),
+        control | (seq & 0x0f),
+        function,
+        0x00,
+        0x00,
+    ];
+    user.extend_from_slice(objects);
+    link_frame(0x44, MASTER, OUTSTATION, &user, false)
+}
+
+/// File operations, configuration functions, a broadcast, an unsolicited
+/// storm, a Secure Authentication error and a burst of bad CRCs.
+fn dnp3_misc() -> Vec<u8> {
+    let mut cap = Capture::new();
+    let mut c = Conversation::new(host(20, 40_020), host(10, 20_000));
+    cap.open(&mut c);
+    let mut seq = 0u8;
+    for function in [25u8, 27, 30, 19, 31] {
+        // open file, delete file, abort file, save configuration, activate configuration
+        seq += 1;
+        cap.send_to_server(&mut c, &dnp3_request(seq, function, &[], OUTSTATION));
+        cap.send_to_client(&mut c, &dnp3_response(seq, 129, 0xc0, &[]));
+    }
+    // A read to the broadcast address 0xffff (nobody answers).
+    seq += 1;
+    cap.send_to_server(&mut c, &dnp3_request(seq, 1, &[0x3c, 0x01, 0x06], 0xffff));
+    // 25 unsolicited responses in a quarter of a second.
+    for i in 0..25u8 {
+        cap.send_to_client(&mut c, &dnp3_response(i, 130, 0xf0, &[]));
+    }
+    // A read answered by an authentication error (g120v7): challenge
+    // sequence 1, user 1, association 0, error 1 (authentication failed),
+    // time 0, no text.
+    seq += 1;
+    cap.send_to_server(
+        &mut c,
+        &dnp3_request(seq, 1, &[0x3c, 0x01, 0x06], OUTSTATION),
+    );
+    let mut obj = vec![120, 7, 0x5b, 0x01, 15, 0x00];
+    obj.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    cap.send_to_client(&mut c, &dnp3_response(seq, 131, 0xc0, &obj));
+    // Six frames whose data CRC is wrong.
+    for i in 0..6u8 {
+        let user = [0xc0 | i, 0xc0 | i, 0x01, 0x3c, 0x01, 0x06];
+        cap.send_to_server(&mut c, &link_frame(0xc4, OUTSTATION, MASTER, &user, true));
+    }
+    cap.close(&mut c);
+    cap.pcap.into_bytes()
+}
+
+#[test]
+fn synthesized_rule_captures_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let write = std::env::var_os("OTWATCH_WRITE_SYNTH").is_some();
+    for (name, bytes) in [
+        ("synth_modbus_malformed.pcap", modbus_malformed()),
+        ("synth_s7comm_download.pcap", s7comm_download()),
+        ("synth_dnp3_misc.pcap", dnp3_misc()),
+    ] {
+        let path = dir.join(name);
+        if write {
+            std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+        let on_disk = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with OTWATCH_WRITE_SYNTH=1)", path.display()));
+        assert!(
+            on_disk == bytes,
+            "{name} differs from what tests/rules_synth.rs builds; run with OTWATCH_WRITE_SYNTH=1"
+        );
+    }
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use otwatch_sensor::assets::{AssetLimits, Tracked};
 use otwatch_sensor::eve::{EventFilter, EveWriter};
 use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::detect::rules::load::sources_from_path as rule_sources_from_path;
@@ -197,10 +198,12 @@ fn run_replay(eve: Option<String>, events: Option<String>, rules: Option<PathBuf
             bar.set_position(done_before[file] + offset);
         }
     };
-    let detect = Detect::new(ruleset, writer);
+    let tracked = Tracked::new(writer, AssetLimits::default());
+    let detect = Detect::new(ruleset, tracked);
     let (detect, mut report) = replay(&pcaps, PipelineConfig::default(), detect, &mut progress);
     report.stats.alerts = detect.alerts();
-    let mut writer = detect.into_inner();
+    let Tracked { assets, inner: mut writer } = detect.into_inner();
+    assets.write_eve(&mut writer);
     writer.stats(report.last_ts, &report.stats, report.elapsed.as_secs_f64());
     if let Some(bar) = bar {
         bar.finish_and_clear();

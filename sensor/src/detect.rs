@@ -360,3 +360,9 @@ pub fn test_rules(
     }
     Ok(outcomes)
 }
+
+impl<O: Output + AlertSink> AlertSink for crate::assets::Tracked<O> {
+    fn alert(&mut self, cx: AlertContext<'_>, event: &Event<'_>, alert: &Alert<'_>, alert_id: &str) {
+        self.inner.alert(cx, event, alert, alert_id);
+    }
+}

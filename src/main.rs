@@ -1,6 +1,8 @@
 //! `otwatch`: the one command-line entry point (replay today; sensor,
 //! analyzer and rules commands join it as they land).
 
+mod serve;
+
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +45,43 @@ enum Command {
         #[arg(required = true, value_name = "PCAP")]
         pcaps: Vec<PathBuf>,
     },
+    /// The analyzer: alert store, HTTP API, live stream, exports and the web UI.
+    Analyzer {
+        /// Address to listen on (default 127.0.0.1:8080, or `listen` in the config).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Data directory (default ./otwatch-data, or `data_dir` in the config).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// YAML configuration file (validated at start, every error reported).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Bearer token sensors must present (or OTWATCH_TOKEN, or the config).
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
+        /// Rules whose list and YAML the UI shows (default: the bundled ruleset).
+        #[arg(long, value_name = "PATH")]
+        rules: Option<PathBuf>,
+    },
+    /// Analyzer and sensor in one process. With no arguments: replays the
+    /// bundled demo plant into ./otwatch-data and serves http://127.0.0.1:8080.
+    Run {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Data directory (default ./otwatch-data).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// YAML configuration file of the analyzer.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Rule file or folder (default: the bundled ruleset).
+        #[arg(long, value_name = "PATH")]
+        rules: Option<PathBuf>,
+        /// Capture files to replay instead of the demo plant.
+        #[arg(long = "pcap", value_name = "PCAP")]
+        pcaps: Vec<PathBuf>,
+    },
     /// Validate rules and run their tests.
     Rules {
         #[command(subcommand)]
@@ -70,6 +109,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay { eve, events, rules, pcaps } => run_replay(eve, events, rules, pcaps),
+        Command::Analyzer { listen, data, config, token, rules } => {
+            serve::run_analyzer(serve::ServeArgs { listen, data, config, rules, token })
+        }
+        Command::Run { listen, data, config, rules, pcaps } => {
+            serve::run_all(serve::ServeArgs { listen, data, config, rules, token: None }, pcaps)
+        }
         Command::Rules { command: RulesCommand::Check { path } } => rules_check(&path),
         Command::Rules { command: RulesCommand::Test { path } } => rules_test(&path),
     }

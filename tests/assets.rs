@@ -38,7 +38,8 @@ fn modbus_device_identification_names_the_plc_and_keeps_markup_as_text() {
     );
     let id = &plc["identity"];
     assert_eq!(id["vendor"], "<script>alert(1)</script>");
-    assert_eq!(id["product"], "OTW-PLC-1");
+    assert_eq!(id["product"], "<img src=x onerror=alert(1)>");
+    assert_eq!(id["order_number"], "OTW-PLC-1", "the Modbus product code");
     assert_eq!(id["firmware"], "1.2.3");
     assert_eq!(id["source"], "modbus_device_id");
     let master = &lines[1]["asset"];

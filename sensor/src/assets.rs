@@ -354,8 +354,11 @@ pub fn identity_of(event: &AppEvent<'_>) -> Identity {
             };
             Identity {
                 vendor: owned(id.object(DeviceObjectId::VendorName)),
-                product: owned(id.object(DeviceObjectId::ProductName))
-                    .or_else(|| owned(id.object(DeviceObjectId::ProductCode))),
+                // The product code is the vendor's part number: kept apart
+                // from the product name so that a basic stream (objects 0-2)
+                // and a regular one (0-6) do not overwrite each other.
+                product: owned(id.object(DeviceObjectId::ProductName)),
+                order_number: owned(id.object(DeviceObjectId::ProductCode)),
                 model: owned(id.object(DeviceObjectId::ModelName)),
                 firmware: owned(id.object(DeviceObjectId::MajorMinorRevision)),
                 source: Some("modbus_device_id"),

@@ -8,6 +8,7 @@
 //! * [`eve`]: EVE-style JSON lines.
 //! * [`stats`]: counters and their EVE rendering.
 //! * [`replay`]: offline analysis of capture files (`otwatch replay`).
+//! * [`ship`]: at-least-once delivery of alerts to an analyzer, with an on-disk spool.
 //! * [`synth`]: synthetic frames and pcap files for tests and benchmarks.
 
 pub mod assets;
@@ -17,5 +18,6 @@ pub mod eve;
 pub mod flow;
 pub mod pipeline;
 pub mod replay;
+pub mod ship;
 pub mod stats;
 pub mod synth;

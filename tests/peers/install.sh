@@ -7,7 +7,9 @@ DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY="${PYTHON:-python3}"
 export DEBIAN_FRONTEND=noninteractive
 
-APT_PKGS=(tcpdump tshark ethtool iproute2)
+# chromium: the browser of the UI tests (scripts/test-ui.sh); libpcap-dev: the `libpcap`
+# capture back-end; tcpreplay: scripts/bench-live.sh.
+APT_PKGS=(tcpdump tshark ethtool iproute2 rsyslog rsyslog-gnutls chromium libpcap-dev tcpreplay)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,135 @@
+//! Exports of stored alerts: syslog receivers (RFC 5424 or CEF over UDP, TCP
+//! or TLS) and an EVE JSON file with size-based rotation.
+//!
+//! The store is the spool: each export keeps a cursor (the id of the last
+//! alert it handed over, in `DATA_DIR/export-NAME.cursor`) and reads the
+//! alerts stored after it, oldest first, in batches. A batch that fails is
+//! retried with exponential backoff (1 s up to 60 s) until it goes through,
+//! so a SIEM that is down for a while misses nothing that retention kept.
+//! Delivery is at least once: a batch written to a TCP peer that then dies
+//! is sent again. UDP has no acknowledgement at all.
+
+pub mod format;
+mod sink;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::StartAt;
+use crate::metrics::label;
+use crate::Analyzer;
+
+pub(crate) use sink::Sink;
+
+/// Alerts read per batch.
+const BATCH: usize = 500;
+
+fn cursor_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("export-{name}.cursor"))
+}
+
+fn load_cursor(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn save_cursor(path: &Path, id: u64) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{id}\n"))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Starts one task per configured export.
+pub(crate) fn start(a: &Analyzer) -> Vec<tokio::task::JoinHandle<()>> {
+    let cfg = &a.inner.config;
+    let mut tasks = Vec::new();
+    for s in &cfg.exports.syslog {
+        let sink = Sink::syslog(s.clone());
+        tasks.push(tokio::spawn(run(
+            a.clone(),
+            format!("syslog-{}", s.name),
+            s.start,
+            sink,
+        )));
+    }
+    if let Some(e) = &cfg.exports.eve_file {
+        tasks.push(tokio::spawn(run(
+            a.clone(),
+            "eve-file".to_string(),
+            e.start,
+            Sink::eve_file(e.clone()),
+        )));
+    }
+    tasks
+}
+
+async fn run(a: Analyzer, name: String, start: StartAt, mut sink: Sink) {
+    let path = cursor_path(&a.inner.config.data_dir, &name);
+    let mut cursor = match load_cursor(&path) {
+        Some(c) => c,
+        None => {
+            let c = match start {
+                StartAt::Beginning => 0,
+                StartAt::End => a.inner.store.last_id().unwrap_or(0),
+            };
+            let _ = save_cursor(&path, c);
+            c
+        }
+    };
+    let m = a.inner.metrics.clone();
+    let labels = label("exporter", &name);
+    let mut committed = a.inner.committed.clone();
+    let mut stop = a.inner.shutdown.subscribe();
+    let mut backoff = Duration::from_secs(1);
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        if deadline.is_none() && *stop.borrow() {
+            // Shutting down: a few seconds to hand over what is left.
+            deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+        }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            break;
+        }
+        let store = a.inner.store.clone();
+        let after = cursor;
+        let batch = match tokio::task::spawn_blocking(move || store.after(after, BATCH)).await {
+            Ok(Ok(b)) => b,
+            _ => Vec::new(),
+        };
+        if batch.is_empty() {
+            if deadline.is_some() {
+                break;
+            }
+            tokio::select! {
+                _ = committed.changed() => {}
+                _ = stop.wait_for(|s| *s) => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+            continue;
+        }
+        match sink.send(&batch).await {
+            Ok(()) => {
+                backoff = Duration::from_secs(1);
+                cursor = batch.last().map_or(cursor, |b| b.0);
+                m.export_sent
+                    .get_or_create(&labels)
+                    .inc_by(batch.len() as u64);
+                if let Err(e) = save_cursor(&path, cursor) {
+                    tracing::warn!("export {name}: cannot save cursor: {e}");
+                }
+            }
+            Err(e) => {
+                m.export_errors.get_or_create(&labels).inc();
+                tracing::warn!("export {name}: {e}; retrying in {backoff:?}");
+                if deadline.is_some() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+    sink.close().await;
+}

@@ -1,0 +1,329 @@
+//! Parsing of ingest batches: NDJSON bodies of EVE lines.
+//!
+//! A batch is all or nothing: when any line is not JSON, or is an `alert`,
+//! `asset` or `stats` line without its required fields, the batch is refused
+//! with the number (1-based) and reason of every bad line, and nothing of it
+//! is stored; the shipper drops exactly those lines and sends the rest again.
+//! Lines of other event types (`modbus`, `flow`, …) are counted and dropped.
+//! Empty lines are skipped (they still count in line numbers).
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::parse_rfc3339;
+
+/// An alert ready to be stored.
+#[derive(Debug, Clone)]
+pub(crate) struct NewAlert {
+    pub(crate) ts: u64,
+    pub(crate) severity: u8,
+    pub(crate) sid: u32,
+    pub(crate) protocol: String,
+    pub(crate) src_ip: String,
+    pub(crate) dest_ip: String,
+    pub(crate) sensor: String,
+    pub(crate) alert_id: String,
+    /// The EVE line as received (without the line break).
+    pub(crate) json: Vec<u8>,
+}
+
+/// An `asset` line.
+#[derive(Debug, Clone)]
+pub(crate) struct AssetObs {
+    pub(crate) sensor: String,
+    pub(crate) ts: u64,
+    pub(crate) asset: serde_json::Value,
+}
+
+/// A `stats` line.
+#[derive(Debug, Clone)]
+pub(crate) struct StatsObs {
+    pub(crate) sensor: String,
+    pub(crate) ts: u64,
+    pub(crate) stats: serde_json::Value,
+}
+
+/// A parsed, valid batch.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) alerts: Vec<NewAlert>,
+    pub(crate) assets: Vec<AssetObs>,
+    pub(crate) stats: Vec<StatsObs>,
+    /// Lines of other event types.
+    pub(crate) other: u64,
+    /// Sensors named by the lines.
+    pub(crate) sensors: BTreeSet<String>,
+}
+
+/// Why one line of a batch was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineError {
+    /// 1-based line number in the request body.
+    pub line: usize,
+    /// What is wrong.
+    pub error: String,
+}
+
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(borrow, default)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sensor: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    alert_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    src_ip: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    dest_ip: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    app_proto: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    alert: Option<AlertObj<'a>>,
+    #[serde(default)]
+    asset: Option<serde_json::Value>,
+    #[serde(default)]
+    stats: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct AlertObj<'a> {
+    #[serde(default)]
+    signature_id: Option<u64>,
+    #[serde(default)]
+    severity: Option<u64>,
+    #[serde(borrow, default)]
+    signature: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    metadata: Option<Meta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Meta<'a> {
+    #[serde(borrow, default)]
+    protocol: Vec<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TypeOnly<'a> {
+    #[serde(borrow, default)]
+    event_type: Option<Cow<'a, str>>,
+}
+
+const MAX_ID: usize = 256;
+const MAX_SENSOR: usize = 128;
+
+/// Lines that may arrive and are counted but not stored.
+const OTHER_TYPES: [&str; 6] = ["modbus", "s7comm", "dnp3", "flow", "anomaly", "s7commplus"];
+
+enum Line {
+    Alert(NewAlert),
+    Asset(AssetObs),
+    Stats(StatsObs),
+    Other,
+}
+
+fn sensor_of(s: Option<Cow<'_, str>>) -> Result<String, String> {
+    match s {
+        None => Ok("unknown".to_string()),
+        Some(s) if s.is_empty() || s.len() > MAX_SENSOR => {
+            Err(format!("`sensor` must be 1 to {MAX_SENSOR} bytes"))
+        }
+        Some(s) => Ok(s.into_owned()),
+    }
+}
+
+fn timestamp_of(ts: Option<Cow<'_, str>>) -> Result<u64, String> {
+    let ts = ts.ok_or("missing `timestamp`")?;
+    parse_rfc3339(&ts).ok_or_else(|| format!("`timestamp` {ts:?} is not RFC 3339"))
+}
+
+fn ip_of(name: &str, v: Option<Cow<'_, str>>) -> Result<String, String> {
+    let v = v.ok_or_else(|| format!("missing `{name}`"))?;
+    v.parse::<IpAddr>()
+        .map_err(|_| format!("`{name}` {v:?} is not an IP address"))?;
+    Ok(v.into_owned())
+}
+
+fn parse_line(text: &str) -> Result<Line, String> {
+    let head: Head<'_> = match serde_json::from_str(text) {
+        Ok(h) => h,
+        Err(e) => {
+            // Maybe a line of a type whose fields we do not read: check it is JSON.
+            return match serde_json::from_str::<TypeOnly<'_>>(text) {
+                Ok(t)
+                    if t.event_type
+                        .as_deref()
+                        .is_some_and(|t| !matches!(t, "alert" | "asset" | "stats")) =>
+                {
+                    Ok(Line::Other)
+                }
+                Ok(_) => Err(format!("bad field: {e}")),
+                Err(e) => Err(format!("not a JSON object: {e}")),
+            };
+        }
+    };
+    let event_type = head.event_type.as_deref().ok_or("missing `event_type`")?;
+    match event_type {
+        "alert" => {
+            let ts = timestamp_of(head.timestamp)?;
+            let alert = head.alert.ok_or("missing `alert` object")?;
+            let sid = alert.signature_id.ok_or("missing `alert.signature_id`")?;
+            let sid = u32::try_from(sid)
+                .map_err(|_| format!("`alert.signature_id` {sid} is too large"))?;
+            let severity = alert.severity.ok_or("missing `alert.severity`")?;
+            let severity = u8::try_from(severity)
+                .ok()
+                .filter(|s| (1..=5).contains(s))
+                .ok_or_else(|| format!("`alert.severity` {severity} is not 1 to 5"))?;
+            alert.signature.ok_or("missing `alert.signature`")?;
+            let alert_id = head.alert_id.ok_or("missing `alert_id`")?;
+            if alert_id.is_empty() || alert_id.len() > MAX_ID {
+                return Err(format!("`alert_id` must be 1 to {MAX_ID} bytes"));
+            }
+            let protocol = alert
+                .metadata
+                .and_then(|m| m.protocol.into_iter().next())
+                .or(head.app_proto)
+                .map(|p| p.to_ascii_lowercase())
+                .unwrap_or_else(|| "unknown".to_string());
+            if protocol.len() > 32 {
+                return Err("protocol name longer than 32 bytes".into());
+            }
+            Ok(Line::Alert(NewAlert {
+                ts,
+                severity,
+                sid,
+                protocol,
+                src_ip: ip_of("src_ip", head.src_ip)?,
+                dest_ip: ip_of("dest_ip", head.dest_ip)?,
+                sensor: sensor_of(head.sensor)?,
+                alert_id: alert_id.into_owned(),
+                json: text.as_bytes().to_vec(),
+            }))
+        }
+        "asset" => {
+            let ts = timestamp_of(head.timestamp)?;
+            let asset = head.asset.ok_or("missing `asset` object")?;
+            let ip = asset
+                .get("ip")
+                .and_then(|v| v.as_str())
+                .ok_or("missing `asset.ip`")?;
+            ip.parse::<IpAddr>()
+                .map_err(|_| format!("`asset.ip` {ip:?} is not an IP address"))?;
+            if !asset
+                .get("identity")
+                .is_none_or(|i| i.is_object() || i.is_null())
+            {
+                return Err("`asset.identity` is not an object".into());
+            }
+            Ok(Line::Asset(AssetObs {
+                sensor: sensor_of(head.sensor)?,
+                ts,
+                asset,
+            }))
+        }
+        "stats" => {
+            let ts = timestamp_of(head.timestamp)?;
+            let stats = head
+                .stats
+                .filter(|s| s.is_object())
+                .ok_or("missing `stats` object")?;
+            Ok(Line::Stats(StatsObs {
+                sensor: sensor_of(head.sensor)?,
+                ts,
+                stats,
+            }))
+        }
+        t if OTHER_TYPES.contains(&t) || !t.is_empty() => Ok(Line::Other),
+        _ => Err("empty `event_type`".into()),
+    }
+}
+
+/// Parses a request body. Returns every bad line when there is one.
+pub(crate) fn parse_batch(body: &[u8]) -> Result<Batch, Vec<LineError>> {
+    let mut batch = Batch::default();
+    let mut errors = Vec::new();
+    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.trim_ascii();
+        if raw.is_empty() {
+            continue;
+        }
+        // Bytes that are not UTF-8 cannot be JSON; keep the line, with U+FFFD in their place.
+        let text = String::from_utf8_lossy(raw);
+        match parse_line(&text) {
+            Ok(Line::Alert(a)) => {
+                batch.sensors.insert(a.sensor.clone());
+                batch.alerts.push(a);
+            }
+            Ok(Line::Asset(a)) => {
+                batch.sensors.insert(a.sensor.clone());
+                batch.assets.push(a);
+            }
+            Ok(Line::Stats(s)) => {
+                batch.sensors.insert(s.sensor.clone());
+                batch.stats.push(s);
+            }
+            Ok(Line::Other) => batch.other += 1,
+            Err(error) => {
+                if errors.len() < 1000 {
+                    errors.push(LineError { line: i + 1, error });
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(batch)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALERT: &str = r#"{"timestamp":"2026-11-28T18:07:26.864895+0000","flow_id":1,"event_type":"alert","src_ip":"10.0.0.2","src_port":5000,"dest_ip":"10.0.0.1","dest_port":502,"proto":"TCP","app_proto":"modbus","alert":{"action":"allowed","gid":1,"signature_id":110001,"rev":1,"signature":"x","category":"c","severity":1,"metadata":{"protocol":["modbus"]}},"alert_id":"s1-1","sensor":"s1"}"#;
+
+    #[test]
+    fn parses_an_alert_and_counts_other_types() {
+        let body = format!("{ALERT}\n\n{{\"event_type\":\"modbus\",\"timestamp\":5}}\n{{\"event_type\":\"flow\"}}\n");
+        let b = parse_batch(body.as_bytes()).expect("valid");
+        assert_eq!(b.alerts.len(), 1);
+        assert_eq!(b.other, 2);
+        let a = &b.alerts[0];
+        assert_eq!(
+            (a.sid, a.severity, a.protocol.as_str(), a.sensor.as_str()),
+            (110001, 1, "modbus", "s1")
+        );
+        assert_eq!(a.ts, 1_795_889_246_864_895);
+    }
+
+    #[test]
+    fn reports_every_bad_line_with_its_number() {
+        let no_id = ALERT.replace(r#""alert_id":"s1-1","#, "");
+        let bad_sev = ALERT.replace(r#""severity":1"#, r#""severity":9"#);
+        let body = format!("{ALERT}\nnot json\n{no_id}\n{bad_sev}\n{{\"event_type\":\"asset\",\"timestamp\":\"2026-11-28T18:07:26Z\"}}\n");
+        let errs = parse_batch(body.as_bytes()).expect_err("invalid");
+        let lines: Vec<(usize, &str)> = errs.iter().map(|e| (e.line, e.error.as_str())).collect();
+        assert_eq!(lines[0].0, 2);
+        assert!(
+            lines[0].1.starts_with("not a JSON object"),
+            "{}",
+            lines[0].1
+        );
+        assert_eq!(
+            &lines[1..],
+            [
+                (3, "missing `alert_id`"),
+                (4, "`alert.severity` 9 is not 1 to 5"),
+                (5, "missing `asset` object")
+            ]
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! otwatch-analyzer: stores the alerts sensors send, serves them over HTTP and
+//! forwards them to a SOC.
+//!
+//! * [`config`]: the YAML configuration, validated with every error at once.
+//! * `ingest`: NDJSON batches of EVE lines from sensors (all-or-nothing).
+//! * `store`: the redb store, its indexes, counts and filtered queries.
+//! * `writer`: the one thread that writes, grouping requests into durable commits.
+//! * `record`: the stored form of an alert; [`State`] of triage.
+//! * [`assets`]: the asset inventory and the identity-changed alert.
+//! * `api`: the HTTP API (`/api/v1`, `/metrics`, `/healthz`), live stream (SSE).
+//! * [`export`]: syslog (RFC 5424, CEF; UDP, TCP, TLS) and EVE file exports.
+//! * [`rules`]: the rules the sensors run, shown with hit counts.
+//! * [`time`]: RFC 3339 timestamps as microseconds.
+//!
+//! Entry points: [`serve`] runs everything until a shutdown future resolves;
+//! [`Analyzer`] is the cloneable handle for embedding (`otwatch run`): open it,
+//! give it rules, feed it EVE lines in-process or over HTTP, serve its router.
+
+#![forbid(unsafe_code)]
+
+mod api;
+pub mod assets;
+pub mod config;
+pub mod export;
+mod ingest;
+mod metrics;
+mod record;
+mod render;
+pub mod rules;
+mod store;
+pub mod time;
+pub mod ui;
+mod writer;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub use config::{Config, ConfigError};
+pub use ingest::LineError;
+pub use record::State;
+pub use rules::RuleInfo;
+pub use store::{Filter, IngestReport, StoreError};
+
+use metrics::Metrics;
+use store::Store;
+use writer::{Hooks, Op, Published};
+
+/// Why the analyzer could not start or run.
+#[derive(Debug)]
+pub enum Error {
+    /// The configuration is invalid (every problem).
+    Config(Vec<ConfigError>),
+    /// The store could not be opened or written.
+    Store(StoreError),
+    /// A socket or file failed.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Config(errs) => {
+                write!(f, "invalid configuration:")?;
+                for e in errs {
+                    write!(f, "\n  {e}")?;
+                }
+                Ok(())
+            }
+            Error::Store(e) => e.fmt(f),
+            Error::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Why an ingest was refused.
+#[derive(Debug)]
+pub enum IngestError {
+    /// Bad lines (1-based numbers); nothing of the batch was stored.
+    Lines(Vec<LineError>),
+    /// The store failed or is shutting down.
+    Unavailable(String),
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<Store>,
+    pub(crate) ops: mpsc::Sender<Op>,
+    /// Replaced whole by `set_rules`, read by the rules endpoint: a plain
+    /// lock held only to clone or swap the list.
+    pub(crate) rules: RwLock<Arc<Vec<RuleInfo>>>,
+    pub(crate) stream: broadcast::Sender<Arc<Published>>,
+    pub(crate) committed: watch::Receiver<u64>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// Taken once by `close`.
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The analyzer: a cloneable handle on the store, the writer thread and the
+/// live stream. Everything it owns stops with [`Analyzer::close`].
+#[derive(Clone)]
+pub struct Analyzer {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Analyzer {
+    /// Validates `config`, opens the store and starts the writer thread.
+    pub fn open(config: Config) -> Result<Analyzer, Error> {
+        config.validate().map_err(Error::Config)?;
+        let store = Arc::new(Store::open(&config.data_dir).map_err(Error::Store)?);
+        let (ops_tx, ops_rx) = mpsc::channel(256);
+        let (stream, _) = broadcast::channel(config.stream_buffer);
+        let last = store.last_id().map_err(Error::Store)?;
+        let (committed_tx, committed) = watch::channel(last);
+        let metrics = Arc::new(Metrics::new());
+        let writer = writer::spawn(
+            store.clone(),
+            ops_rx,
+            Hooks {
+                stream: stream.clone(),
+                committed: committed_tx,
+                metrics: metrics.clone(),
+                data_dir: config.data_dir.clone(),
+            },
+        );
+        let (shutdown, _) = watch::channel(false);
+        let rules = RwLock::new(Arc::new(config.rules.clone()));
+        Ok(Analyzer {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                ops: ops_tx,
+                rules,
+                stream,
+                committed,
+                metrics,
+                shutdown,
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Replaces the list of rules shown by `/api/v1/rules`.
+    pub fn set_rules(&self, rules: Vec<RuleInfo>) {
+        let mut guard = self.inner.rules.write().unwrap_or_else(|e| e.into_inner());
+        *guard = Arc::new(rules);
+    }
+
+    /// The rules shown by `/api/v1/rules`.
+    pub fn rules(&self) -> Arc<Vec<RuleInfo>> {
+        self.inner
+            .rules
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Ingests an NDJSON body of EVE lines in-process (what `/api/v1/ingest`
+    /// does after checking the token). Returns once the batch is durable.
+    pub async fn ingest(&self, body: &[u8]) -> Result<IngestReport, IngestError> {
+        let m = &self.inner.metrics;
+        let batch = match ingest::parse_batch(body) {
+            Ok(b) => b,
+            Err(lines) => {
+                m.ingest_lines
+                    .get_or_create(&metrics::label("type", "rejected"))
+                    .inc_by(lines.len() as u64);
+                return Err(IngestError::Lines(lines));
+            }
+        };
+        for (t, n) in [
+            ("alert", batch.alerts.len() as u64),
+            ("asset", batch.assets.len() as u64),
+            ("stats", batch.stats.len() as u64),
+            ("other", batch.other),
+        ] {
+            m.ingest_lines
+                .get_or_create(&metrics::label("type", t))
+                .inc_by(n);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.send(Op::Ingest { batch, reply })
+            .await
+            .map_err(IngestError::Unavailable)?;
+        rx.await
+            .map_err(|_| IngestError::Unavailable("store stopped".into()))?
+            .map_err(IngestError::Unavailable)
+    }
+
+    pub(crate) async fn send(&self, op: Op) -> Result<(), String> {
+        if *self.inner.shutdown.borrow() {
+            return Err("shutting down".into());
+        }
+        self.inner
+            .ops
+            .send(op)
+            .await
+            .map_err(|_| "store stopped".to_string())
+    }
+
+    /// Sets the state of alerts by API id; returns the ids not found.
+    pub async fn set_state(
+        &self,
+        ids: Vec<u64>,
+        state: State,
+        by: &str,
+        note: &str,
+    ) -> Result<Vec<u64>, String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Op::SetState {
+            ids,
+            state,
+            by: by.to_string(),
+            note: note.to_string(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| "store stopped".to_string())?
+    }
+
+    /// Runs retention once (all chunks); returns alerts deleted by age and by size.
+    pub async fn run_retention(&self) -> Result<(u64, u64), String> {
+        let r = &self.inner.config.retention;
+        let (mut age, mut size) = (0, 0);
+        loop {
+            let (reply, rx) = oneshot::channel();
+            let max_age_us = u64::try_from(r.max_age.0.as_micros()).unwrap_or(u64::MAX);
+            self.send(Op::Retention {
+                max_age_us,
+                max_bytes: r.max_size.0,
+                reply,
+            })
+            .await?;
+            let rep = rx.await.map_err(|_| "store stopped".to_string())??;
+            age += rep.by_age;
+            size += rep.by_size;
+            if !rep.more {
+                return Ok((age, size));
+            }
+        }
+    }
+
+    /// The HTTP routes (`/api/v1/…`, `/metrics`, `/healthz`). Unknown paths
+    /// go to `ui` when given (the embedded web UI), else get a JSON 404.
+    pub fn router(&self, ui: Option<axum::Router>) -> axum::Router {
+        api::router(self.clone(), ui)
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, with the retention task
+    /// and the exports running; then stops them and closes the store. Alerts
+    /// acknowledged to a sensor are durable before the acknowledgement.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        ui: Option<axum::Router>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let background = self.start_background();
+        let stop = self.inner.shutdown.clone();
+        let mut stopped = self.inner.shutdown.subscribe();
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.send_replace(true);
+        });
+        let app = self.router(ui);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+        for task in background {
+            let _ = task.await;
+        }
+        self.close().await;
+        served.map_err(Error::Io)
+    }
+
+    /// Starts retention and exports; they end when shutdown is signalled.
+    fn start_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = export::start(self);
+        let a = self.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stop = a.inner.shutdown.subscribe();
+            let every = a.inner.config.retention.interval.0;
+            loop {
+                if let Err(e) = a.run_retention().await {
+                    tracing::warn!("retention: {e}");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        }));
+        tasks
+    }
+
+    /// Signals shutdown: the live streams end, new requests are refused.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Stops the writer after the requests already queued, and waits for it.
+    pub async fn close(&self) {
+        self.shutdown();
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(h) = handle {
+            let _ = self.inner.ops.send(Op::Stop).await;
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+}
+
+/// A bound, ready-to-run analyzer (for tests and embedding: the port is known
+/// before serving starts).
+pub struct Server {
+    analyzer: Analyzer,
+    listener: tokio::net::TcpListener,
+}
+
+impl Server {
+    /// Opens the analyzer and binds `config.listen`.
+    pub async fn bind(config: Config) -> Result<Server, Error> {
+        let listen = config.listen;
+        let analyzer = Analyzer::open(config)?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(Error::Io)?;
+        Ok(Server { analyzer, listener })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The analyzer handle.
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// Serves until `shutdown` resolves (see [`Analyzer::run`]).
+    pub async fn run(
+        self,
+        ui: Option<axum::Router>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        self.analyzer.run(self.listener, ui, shutdown).await
+    }
+}
+
+/// Validates `config`, opens the store, listens on `config.listen` and serves
+/// the API until `shutdown` resolves; then drains and closes everything.
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    Server::bind(config).await?.run(None, shutdown).await
+}

@@ -1,0 +1,190 @@
+//! Timestamps as microseconds since the Unix epoch, parsed from and written to
+//! the RFC 3339 forms EVE lines use (`2026-11-28T18:07:26.864895+0000`).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn digits(s: &[u8], at: usize, n: usize) -> Option<u32> {
+    let part = s.get(at..at + n)?;
+    let mut v = 0u32;
+    for &b in part {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(b - b'0');
+    }
+    Some(v)
+}
+
+/// Parses an RFC 3339 timestamp (`Z`, `+hh:mm` or `+hhmm` offsets, any number
+/// of fraction digits) into microseconds since the epoch. Times before 1970
+/// are refused.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let year = digits(b, 0, 4)?;
+    let month = digits(b, 5, 2)?;
+    let day = digits(b, 8, 2)?;
+    let hour = digits(b, 11, 2)?;
+    let min = digits(b, 14, 2)?;
+    let sec = digits(b, 17, 2)?;
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+    {
+        return None;
+    }
+    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+        return None;
+    }
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut micros = 0u64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 6 {
+                micros = micros * 10 + u64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return None;
+        }
+        for _ in n..6 {
+            micros *= 10;
+        }
+    }
+    let offset_secs: i64 = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = digits(b, i + 1, 2)?;
+            let rest = &b[i + 3..];
+            let om = match rest {
+                [b':', ..] if rest.len() == 3 => digits(b, i + 4, 2)?,
+                _ if rest.len() == 2 => digits(b, i + 3, 2)?,
+                _ => return None,
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let v = i64::from(oh * 3600 + om * 60);
+            if sign == b'+' {
+                v
+            } else {
+                -v
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(i64::from(year), month, day);
+    let secs = days * 86_400 + i64::from(hour * 3600 + min * 60 + sec) - offset_secs;
+    let secs = u64::try_from(secs).ok()?;
+    Some(secs * 1_000_000 + micros)
+}
+
+fn split(micros: u64) -> (i64, u32, u32, u64, u64, u64, u64) {
+    let secs = micros / 1_000_000;
+    let frac = micros % 1_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60, frac)
+}
+
+/// Formats as EVE does: `2026-11-28T18:07:26.864895+0000`.
+pub fn format_eve(micros: u64) -> String {
+    let (y, m, d, hh, mm, ss, frac) = split(micros);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{frac:06}+0000")
+}
+
+/// Formats as RFC 3339 / RFC 5424 want it: `2026-11-28T18:07:26.864895Z`.
+pub fn format_rfc3339(micros: u64) -> String {
+    let (y, m, d, hh, mm, ss, frac) = split(micros);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{frac:06}Z")
+}
+
+/// Parses a query-string time: RFC 3339, or an integer number of seconds
+/// since the epoch.
+pub fn parse_query_time(s: &str) -> Option<u64> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<u64>().ok()?.checked_mul(1_000_000);
+    }
+    parse_rfc3339(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_eve_timestamps() {
+        let t = parse_rfc3339("2026-11-28T18:07:26.864895+0000");
+        assert_eq!(t, Some(1_795_889_246_864_895));
+        assert_eq!(parse_rfc3339("2026-11-28T19:07:26.864895+01:00"), t);
+        assert_eq!(parse_rfc3339("2026-11-28T18:07:26.864895Z"), t);
+        assert_eq!(parse_rfc3339("2026-11-28T18:07:26.8648951Z"), t);
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+    }
+
+    #[test]
+    fn refuses_malformed_timestamps() {
+        for bad in [
+            "",
+            "2026-11-28",
+            "2026-11-28T18:07:26",
+            "2026-13-28T18:07:26Z",
+            "2026-11-28T18:07:26.Z",
+            "2026-11-28T18:07:26+000",
+            "2026-11-28T18:07:26Zjunk",
+            "1969-12-31T23:59:59Z",
+            "２026-11-28T18:07:26Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        let t = 1_795_889_246_864_895;
+        assert_eq!(format_eve(t), "2026-11-28T18:07:26.864895+0000");
+        assert_eq!(format_rfc3339(t), "2026-11-28T18:07:26.864895Z");
+        assert_eq!(parse_rfc3339(&format_eve(t)), Some(t));
+        assert_eq!(parse_query_time("1795889246"), Some(1_795_889_246_000_000));
+    }
+}

@@ -1,0 +1,320 @@
+//! The one thread that writes to the store.
+//!
+//! Requests (ingest batches, state changes, retention) arrive on a bounded
+//! channel; the thread takes every request waiting, applies them in one
+//! transaction, commits it durably, and only then answers each request, so
+//! an acknowledged batch survives a crash and concurrent sensors share one
+//! fsync. After the commit it publishes the new alerts to the live stream
+//! and the new last id to the exporters.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::ingest::{parse_batch, Batch};
+use crate::metrics::{label, Metrics};
+use crate::record::State;
+use crate::store::{apply_delta, Deltas, IngestReport, Store, StoreError, WriteTables};
+use crate::time::now_micros;
+
+/// A stored alert as published to the live stream.
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub(crate) id: u64,
+    pub(crate) record: Vec<u8>,
+}
+
+/// What retention did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetentionReport {
+    pub(crate) by_age: u64,
+    pub(crate) by_size: u64,
+    /// More is due: run again now.
+    pub(crate) more: bool,
+}
+
+pub(crate) enum Op {
+    Ingest {
+        batch: Batch,
+        reply: oneshot::Sender<Result<IngestReport, String>>,
+    },
+    SetState {
+        ids: Vec<u64>,
+        state: State,
+        by: String,
+        note: String,
+        reply: oneshot::Sender<Result<Vec<u64>, String>>,
+    },
+    Retention {
+        max_age_us: u64,
+        max_bytes: u64,
+        reply: oneshot::Sender<Result<RetentionReport, String>>,
+    },
+    Stop,
+}
+
+enum Outcome {
+    Ingest(IngestReport),
+    State(Vec<u64>),
+    Retention(RetentionReport),
+    None,
+}
+
+/// Deletions per retention request (keeps each transaction short).
+const RETENTION_CHUNK: u64 = 20_000;
+/// Alerts per grouped transaction before the writer commits.
+const GROUP_ALERTS: usize = 50_000;
+
+pub(crate) struct Hooks {
+    pub(crate) stream: broadcast::Sender<Arc<Published>>,
+    pub(crate) committed: watch::Sender<u64>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) data_dir: std::path::PathBuf,
+}
+
+/// Starts the writer thread.
+pub(crate) fn spawn(
+    store: Arc<Store>,
+    mut rx: mpsc::Receiver<Op>,
+    hooks: Hooks,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("otwatch-store".into())
+        .spawn(move || {
+            let mut w = Writer {
+                store,
+                hooks,
+                last_id: 0,
+                buf: Vec::with_capacity(4096),
+            };
+            w.last_id = w.store.last_id().unwrap_or(0);
+            w.refresh_gauges();
+            while let Some(first) = rx.blocking_recv() {
+                let mut ops = vec![first];
+                let mut alerts = 0;
+                while alerts < GROUP_ALERTS && !matches!(ops.last(), Some(Op::Stop)) {
+                    match rx.try_recv() {
+                        Ok(op) => {
+                            if let Op::Ingest { batch, .. } = &op {
+                                alerts += batch.alerts.len();
+                            }
+                            ops.push(op);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let stop = matches!(ops.last(), Some(Op::Stop));
+                w.run(ops);
+                if stop {
+                    break;
+                }
+            }
+        })
+        .unwrap_or_else(|e| panic!("cannot start the store thread: {e}"))
+}
+
+struct Writer {
+    store: Arc<Store>,
+    hooks: Hooks,
+    last_id: u64,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    fn next_id(&mut self, now: u64) -> u64 {
+        self.last_id = (self.last_id + 1).max(now << 8);
+        self.last_id
+    }
+
+    fn refresh_gauges(&self) {
+        let m = &self.hooks.metrics;
+        m.store_alerts
+            .set(self.store.count("total").unwrap_or(0) as i64);
+        m.store_bytes
+            .set(self.store.count("bytes").unwrap_or(0) as i64);
+        m.store_file_bytes
+            .set(Store::file_size(&self.hooks.data_dir) as i64);
+    }
+
+    fn run(&mut self, ops: Vec<Op>) {
+        let first_id = self.last_id;
+        let mut published = Vec::new();
+        let result = self.apply(&ops, &mut published);
+        let result = match result {
+            Ok(outcomes) => Ok(outcomes),
+            Err(e) => {
+                self.last_id = first_id.max(self.store.last_id().unwrap_or(first_id));
+                tracing::error!("store write failed: {e}");
+                Err(e.to_string())
+            }
+        };
+        let m = &self.hooks.metrics;
+        if result.is_ok() {
+            m.commits.inc();
+        }
+        for (i, op) in ops.into_iter().enumerate() {
+            let out = result.as_ref().map(|o| &o[i]).map_err(Clone::clone);
+            match (op, out) {
+                (Op::Ingest { reply, .. }, Ok(Outcome::Ingest(r))) => {
+                    m.alerts_stored.inc_by(r.stored);
+                    m.alerts_duplicate.inc_by(r.duplicates);
+                    m.identity_changes.inc_by(r.identity_changes);
+                    let _ = reply.send(Ok(r.clone()));
+                }
+                (Op::SetState { reply, ids, .. }, Ok(Outcome::State(missing))) => {
+                    m.state_changes.inc_by((ids.len() - missing.len()) as u64);
+                    let _ = reply.send(Ok(missing.clone()));
+                }
+                (Op::Retention { reply, .. }, Ok(Outcome::Retention(r))) => {
+                    m.alerts_deleted
+                        .get_or_create(&label("reason", "age"))
+                        .inc_by(r.by_age);
+                    m.alerts_deleted
+                        .get_or_create(&label("reason", "size"))
+                        .inc_by(r.by_size);
+                    let _ = reply.send(Ok(*r));
+                }
+                (Op::Ingest { reply, .. }, Err(e)) => {
+                    let _ = reply.send(Err(e));
+                }
+                (Op::SetState { reply, .. }, Err(e)) => {
+                    let _ = reply.send(Err(e));
+                }
+                (Op::Retention { reply, .. }, Err(e)) => {
+                    let _ = reply.send(Err(e));
+                }
+                _ => {}
+            }
+        }
+        if result.is_ok() {
+            if self.hooks.stream.receiver_count() > 0 {
+                for p in published {
+                    let _ = self.hooks.stream.send(Arc::new(p));
+                }
+            }
+            if self.last_id != first_id {
+                self.hooks.committed.send_replace(self.last_id);
+            }
+        }
+        self.refresh_gauges();
+    }
+
+    fn apply(
+        &mut self,
+        ops: &[Op],
+        published: &mut Vec<Published>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let txn = self.store.db.begin_write()?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        {
+            let mut t = WriteTables::open(&txn)?;
+            let mut d = Deltas::default();
+            let want_stream = self.hooks.stream.receiver_count() > 0;
+            for op in ops {
+                let now = now_micros();
+                let outcome = match op {
+                    Op::Ingest { batch, .. } => {
+                        let mut r = IngestReport {
+                            assets: batch.assets.len() as u64,
+                            stats: batch.stats.len() as u64,
+                            ignored: batch.other,
+                            ..Default::default()
+                        };
+                        let mut raised = Vec::new();
+                        for a in &batch.assets {
+                            if let Some(line) = t.merge_asset(a)? {
+                                raised.push(serde_json::to_vec(&line)?);
+                            }
+                        }
+                        let raised = if raised.is_empty() {
+                            None
+                        } else {
+                            let body = raised.join(&b'\n');
+                            parse_batch(&body).ok()
+                        };
+                        for a in batch
+                            .alerts
+                            .iter()
+                            .chain(raised.iter().flat_map(|b| b.alerts.iter()))
+                        {
+                            let id = self.next_id(now);
+                            if t.insert_alert(&mut d, id, a, now, &mut self.buf)? {
+                                r.stored += 1;
+                                if want_stream {
+                                    published.push(Published {
+                                        id,
+                                        record: self.buf.clone(),
+                                    });
+                                }
+                            } else {
+                                r.duplicates += 1;
+                            }
+                        }
+                        r.identity_changes = raised.map_or(0, |b| b.alerts.len() as u64);
+                        for s in &batch.sensors {
+                            let stats = batch
+                                .stats
+                                .iter()
+                                .filter(|x| &x.sensor == s)
+                                .max_by_key(|x| x.ts);
+                            t.touch_sensor(s, now, stats)?;
+                        }
+                        Outcome::Ingest(r)
+                    }
+                    Op::SetState {
+                        ids,
+                        state,
+                        by,
+                        note,
+                        ..
+                    } => {
+                        let mut missing = Vec::new();
+                        for &id in ids {
+                            if !t.set_state(&mut d, id, *state, by, note, now, &mut self.buf)? {
+                                missing.push(id);
+                            }
+                        }
+                        Outcome::State(missing)
+                    }
+                    Op::Retention {
+                        max_age_us,
+                        max_bytes,
+                        ..
+                    } => {
+                        let mut r = RetentionReport::default();
+                        let cutoff = now.saturating_sub(*max_age_us);
+                        let target = max_bytes / 10 * 9;
+                        // The live size after this transaction's earlier changes.
+                        let mut bytes = apply_delta(t.count("bytes")?, d.pending_bytes());
+                        let mut over = bytes > *max_bytes;
+                        while r.by_age + r.by_size < RETENTION_CHUNK {
+                            let Some((id, received)) = t.oldest()? else {
+                                break;
+                            };
+                            if received < cutoff {
+                                r.by_age += 1;
+                            } else if over && bytes > target {
+                                r.by_size += 1;
+                            } else {
+                                break;
+                            }
+                            let before = d.pending_bytes();
+                            t.delete_alert(&mut d, id)?;
+                            bytes =
+                                bytes.saturating_sub((before - d.pending_bytes()).max(0) as u64);
+                            over = over && bytes > target;
+                        }
+                        r.more = r.by_age + r.by_size == RETENTION_CHUNK;
+                        Outcome::Retention(r)
+                    }
+                    Op::Stop => Outcome::None,
+                };
+                outcomes.push(outcome);
+            }
+            t.flush(d)?;
+            t.set_meta("last_id", self.last_id)?;
+        }
+        txn.commit()?;
+        Ok(outcomes)
+    }
+}

@@ -1,0 +1,685 @@
+//! API tests: a real server on port 0, exact JSON answers.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+
+use common::*;
+use serde_json::{json, Value};
+
+/// Replaces the fields that depend on the clock with placeholders.
+fn scrub(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        if let Some(id) = o.get("id").and_then(Value::as_str) {
+            assert_eq!(id.len(), 16, "id {id}");
+            o.insert("id".into(), json!("ID"));
+        }
+        if o.contains_key("received") {
+            o.insert("received".into(), json!("RECEIVED"));
+        }
+        if o.get("state_at").is_some_and(|v| !v.is_null()) {
+            o.insert("state_at".into(), json!("STATE_AT"));
+        }
+    }
+    v
+}
+
+fn list(s: &TestServer, query: &str) -> Vec<Value> {
+    let (status, body) = get(&s.url(&format!("/api/v1/alerts?{query}")));
+    assert_eq!(status, 200, "{body}");
+    body["alerts"].as_array().expect("alerts").clone()
+}
+
+fn alert_ids(v: &[Value]) -> Vec<String> {
+    v.iter()
+        .map(|a| a["alert_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Ten alerts over ten minutes: s1-0 … s1-9.
+fn seed(s: &TestServer) {
+    let lines: Vec<Value> = (0..10u64)
+        .map(|n| {
+            let sev = (n % 5) as u8 + 1;
+            let proto = if n % 2 == 0 { "modbus" } else { "s7comm" };
+            let src = if n < 5 { "10.0.0.2" } else { "10.0.0.3" };
+            alert(
+                n,
+                110000 + (n % 3) as u32,
+                sev,
+                proto,
+                src,
+                "10.0.0.1",
+                n * 60,
+            )
+        })
+        .collect();
+    let (status, body) = ingest(s, &ndjson(&lines));
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn ingest_requires_the_bearer_token() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let body = ndjson(&[alert(1, 110001, 1, "modbus", "10.0.0.2", "10.0.0.1", 0)]);
+    let (status, v) = post(&s.url("/api/v1/ingest"), None, &body);
+    assert_eq!(
+        (status, v),
+        (401, json!({"error": "missing or wrong bearer token"}))
+    );
+    let (status, v) = post(&s.url("/api/v1/ingest"), Some("wrong-token"), &body);
+    assert_eq!(
+        (status, v),
+        (401, json!({"error": "missing or wrong bearer token"}))
+    );
+    assert_eq!(list(&s, "").len(), 0);
+}
+
+#[test]
+fn rejects_a_batch_with_bad_lines_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let good = alert(1, 110001, 1, "modbus", "10.0.0.2", "10.0.0.1", 0);
+    let mut no_sev = alert(2, 110001, 1, "modbus", "10.0.0.2", "10.0.0.1", 0);
+    no_sev["alert"]
+        .as_object_mut()
+        .expect("obj")
+        .remove("severity");
+    let mut bad_ip = alert(3, 110001, 1, "modbus", "10.0.0.2", "10.0.0.1", 0);
+    bad_ip["src_ip"] = json!("not-an-ip");
+    let body = format!(
+        "{good}\n{{\"event_type\":\"alert\"\n{no_sev}\n{{\"event_type\":\"flow\"}}\n{bad_ip}\n"
+    );
+    let (status, v) = ingest(&s, &body);
+    assert_eq!(status, 400);
+    assert_eq!(
+        v["error"],
+        "invalid lines; nothing of this batch was stored"
+    );
+    let lines: Vec<(u64, String)> = v["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap_or(0),
+                l["error"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0].0, 2);
+    assert!(
+        lines[0]
+            .1
+            .starts_with("not a JSON object: EOF while parsing"),
+        "{}",
+        lines[0].1
+    );
+    assert_eq!(lines[1], (3, "missing `alert.severity`".to_string()));
+    assert_eq!(
+        lines[2],
+        (5, "`src_ip` \"not-an-ip\" is not an IP address".to_string())
+    );
+    assert_eq!(list(&s, "").len(), 0);
+}
+
+#[test]
+fn a_retried_batch_is_stored_once_and_other_types_are_counted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let mut lines: Vec<Value> = (0..3)
+        .map(|n| alert(n, 110001, 2, "modbus", "10.0.0.2", "10.0.0.1", n))
+        .collect();
+    lines.push(json!({"event_type": "modbus", "timestamp": "x"}));
+    lines.push(json!({"event_type": "anomaly"}));
+    let body = ndjson(&lines);
+    let (status, v) = ingest(&s, &body);
+    assert_eq!(status, 200);
+    assert_eq!(
+        v,
+        json!({"stored": 3, "duplicates": 0, "assets": 0, "identity_changes": 0, "stats": 0, "ignored": 2})
+    );
+    let (status, v) = ingest(&s, &body);
+    assert_eq!(status, 200);
+    assert_eq!(
+        v,
+        json!({"stored": 0, "duplicates": 3, "assets": 0, "identity_changes": 0, "stats": 0, "ignored": 2})
+    );
+    assert_eq!(alert_ids(&list(&s, "")), ["s1-2", "s1-1", "s1-0"]);
+    let (_, stats) = get(&s.url("/api/v1/stats"));
+    assert_eq!(stats["alerts"], 3);
+}
+
+#[test]
+fn one_alert_has_its_flow_and_decoded_transaction() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let line = alert(7, 110001, 1, "modbus", "10.0.0.2", "10.0.0.1", 5);
+    ingest(&s, &ndjson(std::slice::from_ref(&line)));
+    let listed = list(&s, "");
+    let id = listed[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        scrub(listed[0].clone()),
+        json!({
+            "id": "ID", "timestamp": "2026-11-28T18:00:05.000001+0000", "received": "RECEIVED",
+            "severity": 1, "severity_name": "critical", "signature_id": 110001, "rev": 1,
+            "signature": "Rule 110001", "category": "Test", "protocol": "modbus",
+            "src_ip": "10.0.0.2", "src_port": 50000, "dest_ip": "10.0.0.1", "dest_port": 502,
+            "sensor": "s1", "alert_id": "s1-7", "attack": ["T0814"],
+            "state": "new", "state_by": null, "state_at": null, "state_note": null,
+        })
+    );
+    let (status, one) = get(&s.url(&format!("/api/v1/alerts/{id}")));
+    assert_eq!(status, 200);
+    let mut expected = listed[0].clone();
+    let o = expected.as_object_mut().expect("obj");
+    o.insert(
+        "flow".into(),
+        json!({"flow_id": 1007, "src_ip": "10.0.0.2", "src_port": 50000, "dest_ip": "10.0.0.1",
+               "dest_port": 502, "proto": "TCP", "app_proto": "modbus"}),
+    );
+    o.insert(
+        "transaction".into(),
+        json!({"modbus": {"transaction_id": 7, "request": {"function_code": 8, "function": "diagnostics"}}}),
+    );
+    o.insert("eve".into(), line);
+    assert_eq!(one, expected);
+    assert_eq!(
+        get(&s.url("/api/v1/alerts/00000000000000ff")),
+        (404, json!({"error": "no such alert"}))
+    );
+    assert_eq!(
+        get(&s.url("/api/v1/alerts/xyz")),
+        (400, json!({"error": "\"xyz\" is not an alert id"}))
+    );
+}
+
+#[test]
+fn filters_and_cursor_pagination() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    seed(&s);
+    assert_eq!(alert_ids(&list(&s, "severity=critical")), ["s1-5", "s1-0"]);
+    assert_eq!(
+        alert_ids(&list(&s, "severity=1,2")),
+        ["s1-6", "s1-5", "s1-1", "s1-0"]
+    );
+    assert_eq!(
+        alert_ids(&list(&s, "severity=1&severity=2&protocol=modbus")),
+        ["s1-6", "s1-0"]
+    );
+    assert_eq!(
+        alert_ids(&list(&s, "rule=110002")),
+        ["s1-8", "s1-5", "s1-2"]
+    );
+    assert_eq!(
+        alert_ids(&list(&s, "host=10.0.0.3&protocol=s7comm")),
+        ["s1-9", "s1-7", "s1-5"]
+    );
+    assert_eq!(
+        alert_ids(&list(&s, "src_ip=10.0.0.2&rule=110000")),
+        ["s1-3", "s1-0"]
+    );
+    assert_eq!(
+        alert_ids(&list(&s, "dest_ip=10.0.0.2")),
+        Vec::<String>::new()
+    );
+    assert_eq!(list(&s, "host=10.0.0.1").len(), 10);
+    assert_eq!(
+        alert_ids(&list(
+            &s,
+            "from=2026-11-28T18:02:00Z&to=2026-11-28T18:04:00.000001Z"
+        )),
+        ["s1-4", "s1-3", "s1-2"]
+    );
+    assert_eq!(alert_ids(&list(&s, "q=%22transaction_id%22%3A7")), ["s1-7"]);
+    assert_eq!(alert_ids(&list(&s, "q=RULE+110001&severity=5")), ["s1-4"]);
+    assert_eq!(
+        alert_ids(&list(&s, "sensor=s1&severity=4")),
+        ["s1-8", "s1-3"]
+    );
+    // Pages of three, newest first, every alert once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("/api/v1/alerts?limit=3&cursor={c}"),
+            None => "/api/v1/alerts?limit=3".to_string(),
+        };
+        let (status, page) = get(&s.url(&q));
+        assert_eq!(status, 200);
+        seen.extend(alert_ids(page["alerts"].as_array().expect("alerts")));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let all: Vec<String> = (0..10).rev().map(|n| format!("s1-{n}")).collect();
+    assert_eq!(seen, all);
+    // The same with a filter through an index.
+    let (_, page) = get(&s.url("/api/v1/alerts?protocol=modbus&limit=2"));
+    assert_eq!(
+        alert_ids(page["alerts"].as_array().expect("a")),
+        ["s1-8", "s1-6"]
+    );
+    let c = page["next_cursor"].as_str().expect("cursor");
+    let (_, page) = get(&s.url(&format!(
+        "/api/v1/alerts?protocol=modbus&limit=2&cursor={c}"
+    )));
+    assert_eq!(
+        alert_ids(page["alerts"].as_array().expect("a")),
+        ["s1-4", "s1-2"]
+    );
+}
+
+#[test]
+fn bad_parameters_are_400s_with_a_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    for (q, msg) in [
+        ("/api/v1/alerts?severity=huge", "`severity`: \"huge\" is not 1-5 or a name"),
+        ("/api/v1/alerts?severity=0", "`severity`: \"0\" is not 1-5 or a name"),
+        ("/api/v1/alerts?limit=0", "`limit`: \"0\" is not 1 to 1000"),
+        ("/api/v1/alerts?limit=abc", "`limit`: \"abc\" is not 1 to 1000"),
+        ("/api/v1/alerts?from=yesterday", "`from`: \"yesterday\" is not RFC 3339 or epoch seconds"),
+        ("/api/v1/alerts?from=20&to=10", "`from` is after `to`"),
+        ("/api/v1/alerts?cursor=zz", "`cursor` is not one this API returned"),
+        ("/api/v1/alerts?host=10.0.0", "`host`: \"10.0.0\" is not an IP address"),
+        ("/api/v1/alerts?state=done", "`state`: \"done\" is not new, acknowledged or closed"),
+        ("/api/v1/alerts?rule=-1", "`rule`: \"-1\" is not a rule id"),
+        ("/api/v1/alerts?limit=1&limit=2", "`limit` given twice"),
+        ("/api/v1/alerts?q=%ff", "the query string is not valid URL encoding"),
+        ("/api/v1/alerts?colour=red", "unknown parameter `colour`; known: from, to, severity, protocol, rule, host, src_ip, dest_ip, state, sensor, q, limit, cursor"),
+        ("/api/v1/counts", "missing `by` (severity, protocol, rule, host, sensor, state, time)"),
+        ("/api/v1/counts?by=colour", "`by`: \"colour\" is not severity, protocol, rule, host, sensor, state or time"),
+        ("/api/v1/counts?by=time&bucket=61", "`bucket` is a number of seconds, a multiple of 60"),
+        ("/api/v1/assets/not-an-ip", "\"not-an-ip\" is not an IP address"),
+        ("/api/v1/rules/x", "\"x\" is not a rule id"),
+    ] {
+        assert_eq!(get(&s.url(q)), (400, json!({ "error": msg })), "{q}");
+    }
+    assert_eq!(
+        get(&s.url("/api/v1/nothing")),
+        (404, json!({"error": "no such endpoint"}))
+    );
+    let (status, v) = post(
+        &s.url("/api/v1/alerts/state"),
+        None,
+        "{\"ids\":[],\"state\":\"closed\",\"by\":\"a\"}",
+    );
+    assert_eq!(
+        (status, v),
+        (400, json!({"error": "`ids` must list 1 to 10000 alerts"}))
+    );
+    let (status, v) = post(
+        &s.url("/api/v1/alerts/0000000000000001/ack"),
+        None,
+        "{\"by\":\"\"}",
+    );
+    assert_eq!(
+        (status, v),
+        (400, json!({"error": "`by` must be 1 to 128 bytes"}))
+    );
+    let (status, v) = post(
+        &s.url("/api/v1/alerts/0000000000000001/ack"),
+        None,
+        "{\"by\":\"a\",\"who\":1}",
+    );
+    assert_eq!(status, 400);
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("body: unknown field `who`")),
+        "{v}"
+    );
+}
+
+#[test]
+fn acknowledge_and_close_single_and_bulk() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    seed(&s);
+    let all = list(&s, "");
+    let id = |n: usize| all[9 - n]["id"].as_str().expect("id").to_string();
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/alerts/{}/ack", id(0))),
+        None,
+        r#"{"by":"alice","note":"looking"}"#,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            v["state"].clone(),
+            v["state_by"].clone(),
+            v["state_note"].clone()
+        ),
+        (json!("acknowledged"), json!("alice"), json!("looking"))
+    );
+    assert!(v["state_at"].as_str().is_some_and(|t| t.ends_with("+0000")));
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/alerts/{}/close", id(1))),
+        None,
+        r#"{"by":"bob"}"#,
+    );
+    assert_eq!(
+        (status, v["state"].clone(), v["state_note"].clone()),
+        (200, json!("closed"), Value::Null)
+    );
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/alerts/{}/state", id(2))),
+        None,
+        r#"{"state":"closed","by":"bob","note":"false positive"}"#,
+    );
+    assert_eq!((status, v["state"].clone()), (200, json!("closed")));
+    let body =
+        json!({"ids": [id(3), id(4), "00000000000000aa"], "state": "acknowledged", "by": "carol"})
+            .to_string();
+    let (status, v) = post(&s.url("/api/v1/alerts/state"), None, &body);
+    assert_eq!(
+        (status, v),
+        (
+            200,
+            json!({"updated": 2, "state": "acknowledged", "not_found": ["00000000000000aa"]})
+        )
+    );
+    assert_eq!(
+        alert_ids(&list(&s, "state=acknowledged")),
+        ["s1-4", "s1-3", "s1-0"]
+    );
+    assert_eq!(alert_ids(&list(&s, "state=closed")), ["s1-2", "s1-1"]);
+    assert_eq!(list(&s, "state=new").len(), 5);
+    assert_eq!(alert_ids(&list(&s, "q=false+positive")), ["s1-2"]);
+    let (_, c) = get(&s.url("/api/v1/counts?by=state"));
+    assert_eq!(
+        c,
+        json!({"by": "state", "counts": [{"key": "new", "count": 5}, {"key": "acknowledged", "count": 3}, {"key": "closed", "count": 2}]})
+    );
+    let (status, v) = post(
+        &s.url("/api/v1/alerts/00000000000000aa/close"),
+        None,
+        r#"{"by":"bob"}"#,
+    );
+    assert_eq!((status, v), (404, json!({"error": "no such alert"})));
+}
+
+#[test]
+fn counts_for_charts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    seed(&s);
+    let (_, v) = get(&s.url("/api/v1/counts?by=severity"));
+    assert_eq!(
+        v,
+        json!({"by": "severity", "counts": [
+            {"key": 1, "name": "critical", "count": 2}, {"key": 2, "name": "high", "count": 2},
+            {"key": 3, "name": "medium", "count": 2}, {"key": 4, "name": "low", "count": 2},
+            {"key": 5, "name": "info", "count": 2}]})
+    );
+    let (_, v) =
+        get(&s.url("/api/v1/counts?by=rule&from=2026-11-28T18:00:00Z&to=2026-11-28T18:04:59Z"));
+    assert_eq!(
+        v,
+        json!({"by": "rule", "counts": [{"key": 110000, "count": 2}, {"key": 110001, "count": 2}, {"key": 110002, "count": 1}]})
+    );
+    let (_, v) = get(&s.url("/api/v1/counts?by=host"));
+    assert_eq!(
+        v,
+        json!({"by": "host", "counts": [{"key": "10.0.0.1", "count": 10}, {"key": "10.0.0.2", "count": 5}, {"key": "10.0.0.3", "count": 5}]})
+    );
+    let (_, v) = get(&s.url("/api/v1/counts?by=time&bucket=300"));
+    assert_eq!(
+        v,
+        json!({"by": "time", "bucket": 300, "counts": [
+            {"start": "2026-11-28T18:00:00.000000+0000", "count": 5},
+            {"start": "2026-11-28T18:05:00.000000+0000", "count": 5}]})
+    );
+    let (_, v) = get(&s.url("/api/v1/counts?by=protocol"));
+    assert_eq!(
+        v,
+        json!({"by": "protocol", "counts": [{"key": "modbus", "count": 5}, {"key": "s7comm", "count": 5}]})
+    );
+}
+
+#[test]
+fn rules_with_hit_counts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    seed(&s);
+    let rule = |id: u32| otwatch_analyzer::RuleInfo {
+        id,
+        rev: 2,
+        name: format!("Rule {id}"),
+        severity: "high".into(),
+        protocol: "modbus".into(),
+        description: "d".into(),
+        attack: vec!["T0814".into()],
+        yaml: format!("- id: {id}\n"),
+    };
+    s.analyzer.set_rules(vec![rule(110000), rule(110005)]);
+    let (_, v) = get(&s.url("/api/v1/rules"));
+    assert_eq!(
+        v,
+        json!({"rules": [
+            {"id": 110000, "rev": 2, "name": "Rule 110000", "severity": "high", "protocol": "modbus",
+             "description": "d", "attack": ["T0814"], "hits": 4, "last_hit": "2026-11-28T18:09:00.000001+0000", "loaded": true},
+            {"id": 110005, "rev": 2, "name": "Rule 110005", "severity": "high", "protocol": "modbus",
+             "description": "d", "attack": ["T0814"], "hits": 0, "last_hit": null, "loaded": true},
+            {"id": 110001, "hits": 3, "last_hit": "2026-11-28T18:07:00.000001+0000", "loaded": false},
+            {"id": 110002, "hits": 3, "last_hit": "2026-11-28T18:08:00.000001+0000", "loaded": false}]})
+    );
+    let (_, v) = get(&s.url("/api/v1/rules/110005"));
+    assert_eq!(v["yaml"], "- id: 110005\n");
+    // The sensor may replace the list over HTTP with its token.
+    let mut req = agent().put(&s.url("/api/v1/rules"));
+    req = req.header("Authorization", &format!("Bearer {TOKEN}"));
+    let r = req
+        .send(serde_json::to_string(&vec![rule(1)]).expect("json"))
+        .expect("put");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(s.analyzer.rules().len(), 1);
+}
+
+#[test]
+fn sensors_with_their_last_stats() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let stats = |ts: &str, packets: u64| {
+        json!({"timestamp": ts, "event_type": "stats", "sensor": "s1",
+               "stats": {"capture": {"packets": packets, "bytes": packets * 60, "kernel_drops": 3}, "flow": {"active": 12, "created": 40}}})
+    };
+    let body = ndjson(&[
+        stats("2026-11-28T18:00:00.000000+0000", 100),
+        stats("2026-11-28T18:01:00.000000+0000", 200),
+        alert(1, 110001, 1, "modbus", "10.0.0.2", "10.0.0.1", 0),
+    ]);
+    let (status, v) = ingest(&s, &body);
+    assert_eq!(
+        (status, v["stats"].clone(), v["stored"].clone()),
+        (200, json!(2), json!(1))
+    );
+    // An older stats line arriving late does not replace the newer one.
+    ingest(&s, &ndjson(&[stats("2026-11-28T17:00:00.000000+0000", 5)]));
+    let (_, v) = get(&s.url("/api/v1/sensors"));
+    let sensor = &v["sensors"][0];
+    assert_eq!(sensor["name"], "s1");
+    assert_eq!(sensor["alerts"], 1);
+    assert_eq!(
+        sensor["last_stats"],
+        json!({"timestamp": "2026-11-28T18:01:00.000000+0000", "packets": 200, "bytes": 12000, "drops": 3, "flows": 12})
+    );
+}
+
+#[test]
+fn assets_merge_and_an_identity_change_raises_an_alert() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let asset = |fw: &str, ts: &str| {
+        json!({"timestamp": ts, "event_type": "asset", "sensor": "s1",
+               "asset": {"ip": "10.0.0.1", "mac": "00:11:22:33:44:55", "vlan": [10], "role": "server",
+                         "protocols": ["s7comm"], "first_seen": ts, "last_seen": ts,
+                         "peers": [{"ip": "10.0.0.2", "protocol": "s7comm", "port": 102}],
+                         "identity": {"vendor": "Siemens", "model": "6ES7 315-2EH14-0AB0", "firmware": fw,
+                                      "module_name": "CPU \"315\"]\n", "source": "s7_szl"}}})
+    };
+    let (status, v) = ingest(
+        &s,
+        &ndjson(&[asset("V3.2.6", "2026-11-28T18:00:00.000000+0000")]),
+    );
+    assert_eq!(
+        (status, v["assets"].clone(), v["identity_changes"].clone()),
+        (200, json!(1), json!(0))
+    );
+    // Same identity again (a retry, or the next report): nothing new.
+    let (_, v) = ingest(
+        &s,
+        &ndjson(&[asset("V3.2.6", "2026-11-28T18:01:00.000000+0000")]),
+    );
+    assert_eq!(v["identity_changes"], 0);
+    let (_, v) = ingest(
+        &s,
+        &ndjson(&[asset("V3.3.0", "2026-11-28T18:02:00.000000+0000")]),
+    );
+    assert_eq!(
+        (v["identity_changes"].clone(), v["stored"].clone()),
+        (json!(1), json!(1))
+    );
+    let (status, a) = get(&s.url("/api/v1/assets/10.0.0.1"));
+    assert_eq!(status, 200);
+    assert_eq!(a["first_seen"], "2026-11-28T18:00:00.000000+0000");
+    assert_eq!(a["last_seen"], "2026-11-28T18:02:00.000000+0000");
+    assert_eq!(a["identity"]["firmware"], "V3.3.0");
+    assert_eq!(a["identity_changes"], 1);
+    assert_eq!(a["roles"], json!(["server"]));
+    assert_eq!(
+        a["peers"],
+        json!([{"ip": "10.0.0.2", "protocol": "s7comm", "port": 102}])
+    );
+    let (_, all) = get(&s.url("/api/v1/assets?protocol=s7comm"));
+    assert_eq!(all["assets"].as_array().map(Vec::len), Some(1));
+    let (_, none) = get(&s.url("/api/v1/assets?protocol=modbus"));
+    assert_eq!(none, json!({"assets": []}));
+    assert_eq!(
+        get(&s.url("/api/v1/assets/10.9.9.9")),
+        (404, json!({"error": "no such asset"}))
+    );
+    let alerts = list(&s, "rule=900001");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        scrub(alerts[0].clone()),
+        json!({"id": "ID", "timestamp": "2026-11-28T18:02:00.000000+0000", "received": "RECEIVED",
+               "severity": 2, "severity_name": "high", "signature_id": 900001, "rev": 1,
+               "signature": "Asset identity changed", "category": "Asset change", "protocol": "s7comm",
+               "src_ip": "10.0.0.1", "src_port": 0, "dest_ip": "10.0.0.1", "dest_port": 0, "sensor": "s1",
+               "alert_id": "asset-identity:10.0.0.1:1795888920000000", "attack": ["T0839"],
+               "state": "new", "state_by": null, "state_at": null, "state_note": null})
+    );
+    let (_, one) = get(&s.url(&format!(
+        "/api/v1/alerts/{}",
+        alerts[0]["id"].as_str().expect("id")
+    )));
+    assert_eq!(
+        one["transaction"]["asset_change"]["changed"],
+        json!(["firmware"])
+    );
+    assert_eq!(
+        one["transaction"]["asset_change"]["old"]["firmware"],
+        "V3.2.6"
+    );
+    assert_eq!(
+        one["transaction"]["asset_change"]["new"]["firmware"],
+        "V3.3.0"
+    );
+}
+
+#[test]
+fn stream_sends_new_alerts_as_server_sent_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let r = agent()
+        .get(&s.url("/api/v1/stream?severity=1"))
+        .call()
+        .expect("stream");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let mut reader = BufReader::new(r.into_body().into_reader());
+    // Subscribed once the headers arrived: a low-severity alert is filtered out, a critical one comes.
+    let body = ndjson(&[
+        alert(1, 110001, 4, "modbus", "10.0.0.2", "10.0.0.1", 0),
+        alert(2, 110001, 1, "modbus", "10.0.0.2", "10.0.0.1", 1),
+    ]);
+    assert_eq!(ingest(&s, &body).0, 200);
+    let mut event = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read");
+        let line = line.trim_end().to_string();
+        if line.is_empty() && !event.is_empty() {
+            break;
+        }
+        if !line.is_empty() && !line.starts_with(':') {
+            event.push(line);
+        }
+    }
+    assert_eq!(event[0], "event: alert");
+    let data: Value = serde_json::from_str(
+        event
+            .iter()
+            .find_map(|l| l.strip_prefix("data: "))
+            .expect("data"),
+    )
+    .expect("json");
+    assert_eq!(data["alert_id"], "s1-2");
+    assert_eq!(
+        event.iter().find_map(|l| l.strip_prefix("id: ")),
+        data["id"].as_str()
+    );
+    drop(reader);
+    s.stop();
+}
+
+#[test]
+fn metrics_and_health() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    seed(&s);
+    assert_eq!(get(&s.url("/healthz")), (200, json!({"status": "ok"})));
+    let mut r = agent().get(&s.url("/metrics")).call().expect("metrics");
+    let text = r.body_mut().read_to_string().expect("text");
+    for want in [
+        "otwatch_analyzer_alerts_stored_total 10",
+        "otwatch_analyzer_store_alerts 10",
+        "otwatch_analyzer_ingest_lines_total{type=\"alert\"} 10",
+        "otwatch_analyzer_ingest_requests_total{result=\"ok\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == want),
+            "missing {want:?} in\n{text}"
+        );
+    }
+}
+
+#[test]
+fn api_token_protects_the_query_api_when_set() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = config(dir.path());
+    c.api_token = Some("ui-token-123".into());
+    let s = TestServer::start(c);
+    assert_eq!(
+        get(&s.url("/api/v1/alerts")),
+        (401, json!({"error": "missing or wrong bearer token"}))
+    );
+    let r = agent()
+        .get(&s.url("/api/v1/alerts"))
+        .header("Authorization", "Bearer ui-token-123")
+        .call()
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(get(&s.url("/healthz")).0, 200);
+}

@@ -1,0 +1,301 @@
+//! Exports against a real receiver: Debian's rsyslog, started with its own
+//! configuration on loopback ports (UDP, TCP with octet counting, TLS), writing
+//! what it receives to a file in a temporary folder. Also the EVE file export
+//! and its rotation. Needs `rsyslogd` with its gtls module (`rsyslog`,
+//! `rsyslog-gnutls`) and `openssl` (tests/peers/install.sh installs them).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use otwatch_analyzer::config::{ByteSize, EveFileConfig, Format, StartAt, SyslogConfig, Transport};
+use serde_json::{json, Value};
+
+struct Rsyslog(Child);
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_tcp() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn free_udp() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn sh(dir: &Path, cmd: &str) {
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .status()
+        .expect("sh");
+    assert!(st.success(), "{cmd}");
+}
+
+/// A CA and a server certificate for `localhost` / 127.0.0.1.
+fn make_certs(dir: &Path) {
+    sh(dir, "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=otwatch-test-ca");
+    sh(
+        dir,
+        "openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=localhost",
+    );
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    sh(dir, "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext");
+}
+
+fn start_rsyslog(dir: &Path, udp: u16, tcp: u16, tls: u16) -> Rsyslog {
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).expect("work");
+    let d = dir.display();
+    let conf = format!(
+        r#"global(workDirectory="{d}/work"
+       defaultNetstreamDriverCAFile="{d}/ca.pem"
+       defaultNetstreamDriverCertFile="{d}/srv.pem"
+       defaultNetstreamDriverKeyFile="{d}/srv.key")
+module(load="imudp")
+module(load="imtcp")
+input(type="imudp" address="127.0.0.1" port="{udp}" name="udp")
+input(type="imtcp" address="127.0.0.1" port="{tcp}" name="tcp")
+input(type="imtcp" address="127.0.0.1" port="{tls}" name="tls"
+      streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+template(name="t" type="string" string="%inputname%~~%pri%~~%hostname%~~%app-name%~~%msgid%~~%structured-data%~~%msg%\n")
+action(type="omfile" file="{d}/out.log" template="t")
+"#
+    );
+    std::fs::write(dir.join("rsyslog.conf"), conf).expect("conf");
+    let child = Command::new("rsyslogd")
+        .args(["-n", "-f"])
+        .arg(dir.join("rsyslog.conf"))
+        .arg("-i")
+        .arg(dir.join("rsyslog.pid"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("rsyslogd (apt-get install rsyslog rsyslog-gnutls)");
+    let r = Rsyslog(child);
+    let t0 = Instant::now();
+    // Probing the plain TCP port only (a probe on the TLS port makes rsyslog log a failed handshake).
+    while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "rsyslogd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = tls;
+    r
+}
+
+fn received(dir: &Path) -> Vec<String> {
+    let bytes = std::fs::read(dir.join("out.log")).unwrap_or_default();
+    let text = String::from_utf8(bytes).expect("rsyslog wrote valid UTF-8");
+    text.lines().map(str::to_string).collect()
+}
+
+fn wait_for(dir: &Path, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let t0 = Instant::now();
+    loop {
+        let lines = received(dir);
+        if pred(&lines) {
+            return lines;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{what}: got {lines:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn syslog(name: &str, port: u16, transport: Transport, format: Format) -> SyslogConfig {
+    SyslogConfig {
+        name: name.into(),
+        address: format!("127.0.0.1:{port}"),
+        transport,
+        format,
+        facility: "local4".into(),
+        hostname: "otwatch-test".into(),
+        max_message: 8192,
+        ca_file: None,
+        server_name: None,
+        start: StartAt::Beginning,
+    }
+}
+
+/// A field with quotes, `]`, a backslash, newlines, a NUL, bytes the sensor
+/// wrote as `\u00XX`, and a raw byte that is not UTF-8.
+fn hostile_body() -> Vec<u8> {
+    let mut a = alert(1, 110001, 1, "modbus", "10.0.0.2", "10.0.0.1", 0);
+    a["modbus"]["request"]["device"] = json!("PLC \"A\"]\\x\nnext line\r\u{0}\u{ff}\u{85}end|=RAW");
+    let text = a.to_string();
+    let mut bytes = text.replace("RAW", "\u{1}").into_bytes();
+    let at = bytes.iter().rposition(|&b| b == 1).expect("marker");
+    bytes[at] = 0xfe;
+    bytes.push(b'\n');
+    bytes
+}
+
+#[test]
+fn syslog_over_udp_tcp_and_tls_reaches_rsyslog_escaped_and_retried() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    make_certs(d);
+    let (udp, tcp, tls) = (free_udp(), free_tcp(), free_tcp());
+    let mut c = config(&d.join("data"));
+    c.exports
+        .syslog
+        .push(syslog("tcp", tcp, Transport::Tcp, Format::Rfc5424));
+    let mut t = syslog("tls", tls, Transport::Tls, Format::Rfc5424);
+    t.ca_file = Some(d.join("ca.pem"));
+    t.server_name = Some("localhost".into());
+    c.exports.syslog.push(t);
+    c.exports
+        .syslog
+        .push(syslog("udp", udp, Transport::Udp, Format::Cef));
+    let s = TestServer::start(c);
+
+    // The receiver is down: the alert waits in the store and is retried.
+    let r = agent()
+        .post(&s.url("/api/v1/ingest"))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .send(&hostile_body()[..])
+        .expect("ingest");
+    assert_eq!(r.status().as_u16(), 200);
+    std::thread::sleep(Duration::from_millis(1200));
+    let _rsyslog = start_rsyslog(d, udp, tcp, tls);
+    let lines = wait_for(d, "the first alert over TCP and TLS", |l| {
+        l.iter().any(|x| x.starts_with("tcp~~")) && l.iter().any(|x| x.starts_with("tls~~"))
+    });
+    let want_sd = "[otwatch-tx@32473 modbus.request.device=\"PLC \\\"A\\\"\\]\\\\x\\nnext line\\r\\x00\u{ff}\\x85end|=\u{fffd}\" \
+                   modbus.request.function=\"diagnostics\" modbus.request.function_code=\"8\" modbus.transaction_id=\"1\"]";
+    for input in ["tcp", "tls"] {
+        let l: Vec<&String> = lines
+            .iter()
+            .filter(|x| x.starts_with(&format!("{input}~~")))
+            .collect();
+        assert_eq!(l.len(), 1, "{input}: {lines:#?}");
+        let f: Vec<&str> = l[0].splitn(7, "~~").collect();
+        assert_eq!(
+            &f[..5],
+            [input, "162", "otwatch-test", "otwatch", "alert"],
+            "{input}"
+        );
+        assert!(f[5].starts_with("[otwatch@32473 id=\""), "{}", f[5]);
+        assert!(f[5].contains(" alert_id=\"s1-1\" sid=\"110001\" rev=\"1\" severity=\"1\" severity_name=\"critical\""), "{}", f[5]);
+        assert!(f[5].ends_with(want_sd), "{input}: {}", f[5]);
+        assert_eq!(f[6], "Rule 110001");
+    }
+
+    // With the receiver up, new alerts flow on every transport.
+    let batch: Vec<Value> = (2..5)
+        .map(|n| alert(n, 110002, 3, "s7comm", "10.0.0.3", "10.0.0.1", n))
+        .collect();
+    assert_eq!(ingest(&s, &ndjson(&batch)).0, 200);
+    let lines = wait_for(d, "three more per transport", |l| {
+        ["tcp~~", "tls~~", "udp~~"].iter().all(|p| {
+            l.iter()
+                .filter(|x| x.starts_with(p) && x.contains("110002"))
+                .count()
+                == 3
+        })
+    });
+    let cef: Vec<&String> = lines
+        .iter()
+        .filter(|x| x.starts_with("udp~~") && x.contains("110002"))
+        .collect();
+    let f: Vec<&str> = cef[0].splitn(7, "~~").collect();
+    assert_eq!(
+        &f[..6],
+        ["udp", "164", "otwatch-test", "otwatch", "alert", "-"]
+    );
+    assert!(
+        f[6].starts_with(&format!(
+            "CEF:0|otwatch|otwatch|{}|110002|Rule 110002|5|rt=",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        f[6]
+    );
+    assert!(f[6].contains(" src=10.0.0.3 spt=50000 dst=10.0.0.1 dpt=502 proto=TCP app=s7comm cat=Test act=allowed "), "{}", f[6]);
+    // Each message is one line: nothing injected a line break.
+    assert!(
+        lines
+            .iter()
+            .all(|l| ["tcp~~", "tls~~", "udp~~"].iter().any(|p| l.starts_with(p))),
+        "{lines:#?}"
+    );
+    s.stop();
+}
+
+#[test]
+fn eve_file_export_rotates_by_size() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let path = d.join("eve").join("alerts.json");
+    let mut c = config(&d.join("data"));
+    c.exports.eve_file = Some(EveFileConfig {
+        path: path.clone(),
+        max_size: ByteSize(4096),
+        keep: 2,
+        start: StartAt::Beginning,
+    });
+    let s = TestServer::start(c);
+    let batch: Vec<Value> = (0..40)
+        .map(|n| alert(n, 110001, 2, "modbus", "10.0.0.2", "10.0.0.1", n))
+        .collect();
+    assert_eq!(ingest(&s, &ndjson(&batch)).0, 200);
+    s.stop();
+    let read = |p: &Path| -> Vec<Value> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect()
+    };
+    let current = read(&path);
+    let one = read(&d.join("eve/alerts.json.1"));
+    let two = read(&d.join("eve/alerts.json.2"));
+    assert!(!d.join("eve/alerts.json.3").exists());
+    for f in ["alerts.json", "alerts.json.1", "alerts.json.2"] {
+        assert!(
+            std::fs::metadata(d.join("eve").join(f))
+                .expect("file")
+                .len()
+                <= 4096,
+            "{f}"
+        );
+    }
+    // The newest alerts, in order, across the kept files.
+    let ids: Vec<String> = two
+        .iter()
+        .chain(&one)
+        .chain(&current)
+        .map(|v| v["alert_id"].as_str().unwrap_or("").to_string())
+        .collect();
+    let n = ids.len();
+    assert!(n > 10 && n < 40, "{n}");
+    let want: Vec<String> = (40 - n..40).map(|i| format!("s1-{i}")).collect();
+    assert_eq!(ids, want);
+    assert_eq!(current.last(), Some(&batch[39]));
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Browser tests of the web UI (alerts-ui/tests): an analyzer with the embedded
+# UI on a free port, fed with what `otwatch replay` makes of the bundled
+# captures, driven by Debian's Chromium through npm playwright-core.
+# Installs nothing: `.ci/run` installs chromium and runs `npm ci` in alerts-ui.
+# Screenshots of every page land in alerts-ui/tests/screenshots/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+missing=()
+[ -x "$CHROMIUM" ] || missing+=("$CHROMIUM (apt-get install -y chromium)")
+[ -d alerts-ui/node_modules/playwright-core ] || missing+=("alerts-ui/node_modules (cd alerts-ui && npm ci)")
+command -v node >/dev/null || missing+=("node (Node.js 20)")
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'test-ui: missing %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+
+# The binaries the tests start; cargo only rebuilds what changed (scripts/test
+# has built them already).
+cargo build --release --locked -p otwatch -p otwatch-analyzer --bin otwatch --bin analyzer-ui-testd
+
+rm -rf alerts-ui/tests/screenshots
+cd alerts-ui
+CHROMIUM="$CHROMIUM" node --test --test-concurrency=1 --test-reporter=spec tests/
+echo "test-ui: screenshots in alerts-ui/tests/screenshots/"

@@ -1,0 +1,351 @@
+//! `otwatch analyzer` and `otwatch run`: the analyzer on its own, and the
+//! analyzer with a sensor in one process (the demo and the simplest
+//! deployment).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use otwatch_analyzer::{Config, RuleInfo, Server};
+use otwatch_sensor::assets::{AssetLimits, Tracked};
+use otwatch_sensor::detect::rules::load::{bundled_sources, sources_from_path};
+use otwatch_sensor::detect::rules::{Ruleset, Source};
+use otwatch_sensor::detect::Detect;
+use otwatch_sensor::eve::{EventFilter, EveWriter};
+use otwatch_sensor::pipeline::PipelineConfig;
+use otwatch_sensor::replay::replay;
+
+/// The demo plant (pcaps/demo.pcap), bundled so that `otwatch run` works
+/// from any folder.
+const DEMO_PCAP: &[u8] = include_bytes!("../pcaps/demo.pcap");
+
+/// Token of the in-process sensor of `otwatch run` (it never leaves the process).
+const LOCAL_TOKEN: &str = "otwatch-run-local-sensor";
+
+/// Lines handed to the analyzer per ingest call.
+const BATCH_LINES: usize = 1000;
+
+/// Where the analyzer listens and stores, from flags and an optional config file.
+pub(crate) struct ServeArgs {
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) data: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) rules: Option<PathBuf>,
+    pub(crate) token: Option<String>,
+}
+
+fn build_config(args: &ServeArgs, default_data: &str, default_token: Option<&str>) -> Result<Config, Vec<String>> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| vec![e])?,
+        None => {
+            let token = args.token.clone().or_else(|| std::env::var("OTWATCH_TOKEN").ok());
+            let Some(token) = token.or(default_token.map(str::to_owned)) else {
+                return Err(vec![
+                    "an ingest token is needed: --token, OTWATCH_TOKEN, or ingest_tokens in --config".into(),
+                ]);
+            };
+            Config::new(PathBuf::from(default_data), token)
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data) = &args.data {
+        config.data_dir = data.clone();
+    }
+    if let Some(token) = default_token {
+        if !config.ingest_tokens.iter().any(|t| t == token) {
+            config.ingest_tokens.push(token.to_owned());
+        }
+    }
+    config
+        .validate()
+        .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<String>>())?;
+    Ok(config)
+}
+
+/// The rules to load and show: `--rules PATH` or the bundled ruleset.
+fn load_rules(path: Option<&Path>) -> Result<(Arc<Ruleset>, Vec<RuleInfo>), String> {
+    let sources = match path {
+        Some(p) => sources_from_path(p).map_err(|e| e.to_string())?,
+        None => bundled_sources(),
+    };
+    let set = Ruleset::from_sources(&sources).map_err(|e| e.to_string())?;
+    let infos = set
+        .rules()
+        .map(|meta| RuleInfo {
+            id: meta.id,
+            rev: meta.rev,
+            name: meta.name.clone(),
+            severity: meta.severity.name().to_owned(),
+            protocol: meta.protocol.name().to_owned(),
+            description: meta.description.clone(),
+            attack: meta.attack.clone(),
+            yaml: rule_yaml(&sources, &meta.file, meta.line),
+        })
+        .collect();
+    Ok((Arc::new(set), infos))
+}
+
+/// The YAML text of the rule starting at `line` of `file`: its `- ` line and
+/// every following line indented deeper.
+fn rule_yaml(sources: &[Source], file: &str, line: u32) -> String {
+    let Some(source) = sources.iter().find(|s| s.name == file) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = source.text.lines().collect();
+    let start = (line as usize).saturating_sub(1);
+    let Some(first) = lines.get(start) else {
+        return String::new();
+    };
+    let indent = first.len() - first.trim_start().len();
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate().skip(start) {
+        let this = l.len() - l.trim_start().len();
+        if i > start && !l.trim().is_empty() && this <= indent {
+            break;
+        }
+        out.push_str(l.get(indent.min(l.len())..).unwrap_or(l));
+        out.push('\n');
+    }
+    out.trim_end().to_owned() + "\n"
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// `otwatch analyzer`.
+pub(crate) fn run_analyzer(args: ServeArgs) -> ExitCode {
+    let config = match build_config(&args, "otwatch-data", None) {
+        Ok(c) => c,
+        Err(errors) => return config_errors("otwatch analyzer", &errors),
+    };
+    let (_, rules) = match load_rules(args.rules.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}\notwatch analyzer: the rules have errors");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("otwatch analyzer: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("otwatch analyzer: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        server.analyzer().set_rules(rules);
+        eprintln!("otwatch analyzer: serving http://{}", server.local_addr());
+        match server.run(Some(otwatch_analyzer::ui::router()), stop_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("otwatch analyzer: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+fn config_errors(who: &str, errors: &[String]) -> ExitCode {
+    for e in errors {
+        eprintln!("{who}: config: {e}");
+    }
+    eprintln!("{who}: {} configuration error(s); nothing started", errors.len());
+    ExitCode::from(2)
+}
+
+/// `otwatch run`: replays `pcaps` (default: the bundled demo plant) into an
+/// in-process analyzer and serves the UI until SIGINT/SIGTERM.
+pub(crate) fn run_all(args: ServeArgs, pcaps: Vec<PathBuf>) -> ExitCode {
+    let mut args = args;
+    if args.listen.is_none() && args.config.is_none() {
+        args.listen = Some(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    }
+    let config = match build_config(&args, "otwatch-data", Some(LOCAL_TOKEN)) {
+        Ok(c) => c,
+        Err(errors) => return config_errors("otwatch run", &errors),
+    };
+    let (ruleset, rules) = match load_rules(args.rules.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}\notwatch run: the rules have errors");
+            return ExitCode::from(2);
+        }
+    };
+    let pcaps = if pcaps.is_empty() {
+        let demo = config.data_dir.join("demo.pcap");
+        if let Err(e) = std::fs::create_dir_all(&config.data_dir).and_then(|()| std::fs::write(&demo, DEMO_PCAP)) {
+            eprintln!("otwatch run: cannot write the demo capture to {}: {e}", demo.display());
+            return ExitCode::from(1);
+        }
+        vec![demo]
+    } else {
+        pcaps
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("otwatch run: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("otwatch run: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let analyzer = server.analyzer().clone();
+        analyzer.set_rules(rules);
+        let url = format!("http://{}", server.local_addr());
+        let serving = tokio::spawn(server.run(Some(otwatch_analyzer::ui::router()), stop_signal()));
+        // The sensor half: replay on a blocking thread, EVE lines into memory.
+        let replayed = tokio::task::spawn_blocking(move || {
+            let filter = EventFilter::parse("alert,asset,stats").unwrap_or_else(|_| EventFilter::all());
+            let eve = EveWriter::new(Vec::new(), filter);
+            let detect = Detect::new(ruleset, Tracked::new(eve, AssetLimits::default()));
+            let (detect, mut report) = replay(&pcaps, PipelineConfig::default(), detect, &mut |_, _, _| {});
+            report.stats.alerts = detect.alerts();
+            let Tracked { assets, inner: mut eve } = detect.into_inner();
+            assets.write_eve(&mut eve);
+            eve.stats(report.last_ts, &report.stats, report.elapsed.as_secs_f64());
+            (eve.into_inner(), report)
+        })
+        .await;
+        let (lines, report) = match replayed {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("otwatch run: the sensor stopped: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        if let Some(err) = &report.error {
+            eprintln!("otwatch run: {err}");
+        }
+        let mut stored = 0u64;
+        for batch in batches(&lines, BATCH_LINES) {
+            match analyzer.ingest(&with_sensor(batch, "otwatch-run")).await {
+                Ok(r) => stored += r.stored,
+                Err(e) => eprintln!("otwatch run: ingest: {e:?}"),
+            }
+        }
+        eprintln!(
+            "otwatch run: {} packets, {} alerts ({} new in the store); serving {url} (Ctrl-C to stop)",
+            report.stats.packets, report.stats.alerts, stored
+        );
+        match serving.await {
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Ok(Err(e)) => {
+                eprintln!("otwatch run: {e}");
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("otwatch run: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// Splits EVE output into batches of at most `n` lines.
+fn batches(text: &[u8], n: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = 0;
+        for _ in 0..n {
+            match rest[end..].iter().position(|&b| b == b'\n') {
+                Some(i) => end += i + 1,
+                None => {
+                    end = rest.len();
+                    break;
+                }
+            }
+            if end >= rest.len() {
+                break;
+            }
+        }
+        let (batch, after) = rest.split_at(end);
+        rest = after;
+        Some(batch)
+    })
+}
+
+/// Adds `"sensor":"<name>"` to every line (as the shipping client does).
+fn with_sensor(batch: &[u8], name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(batch.len() + 32 * 64);
+    for line in batch.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if line.first() == Some(&b'{') && line.len() > 1 {
+            out.extend_from_slice(b"{\"sensor\":\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\",");
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_split_on_line_boundaries() {
+        let text = b"a\nb\nc\nd\ne";
+        let got: Vec<&[u8]> = batches(text, 2).collect();
+        assert_eq!(got, vec![&b"a\nb\n"[..], b"c\nd\n", b"e"]);
+    }
+
+    #[test]
+    fn sensor_name_is_added_to_each_line() {
+        assert_eq!(with_sensor(b"{\"a\":1}\n{\"b\":2}\n", "s1"), b"{\"sensor\":\"s1\",\"a\":1}\n{\"sensor\":\"s1\",\"b\":2}\n");
+    }
+
+    #[test]
+    fn rule_yaml_is_cut_from_its_file() {
+        let sources = bundled_sources();
+        let set = Ruleset::from_sources(&sources).expect("bundled rules");
+        let first = set.rules().next().expect("a rule");
+        let yaml = rule_yaml(&sources, &first.file, first.line);
+        assert!(yaml.starts_with(&format!("- id: {}", first.id)), "{yaml}");
+        assert!(yaml.contains("match:"), "{yaml}");
+        assert!(!yaml.contains(&format!("- id: {}", first.id + 1)), "{yaml}");
+    }
+}

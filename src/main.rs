@@ -45,6 +45,10 @@ enum Command {
         #[arg(required = true, value_name = "PCAP")]
         pcaps: Vec<PathBuf>,
     },
+    /// Listen on an interface (or read capture files) and send alerts to an
+    /// analyzer and/or EVE lines to a file. SIGINT/SIGTERM stop it cleanly,
+    /// SIGHUP reloads the rules.
+    Sensor(Box<SensorArgs>),
     /// The analyzer: alert store, HTTP API, live stream, exports and the web UI.
     Analyzer {
         /// Address to listen on (default 127.0.0.1:8080, or `listen` in the config).
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay { eve, events, rules, pcaps } => run_replay(eve, events, rules, pcaps),
+        Command::Sensor(args) => run_sensor(*args),
         Command::Analyzer { listen, data, config, token, rules } => {
             serve::run_analyzer(serve::ServeArgs { listen, data, config, rules, token })
         }
@@ -316,4 +321,313 @@ fn print_summary(report: &ReplayReport) {
         report.elapsed.as_secs_f64(),
         report.packets_per_sec()
     );
+}
+
+/// Arguments of `otwatch sensor`.
+#[derive(clap::Args)]
+struct SensorArgs {
+    /// Interface to listen on (a SPAN or TAP port). Needs root; see --user.
+    #[arg(long, value_name = "IF", required_unless_present = "pcap", conflicts_with = "pcap")]
+    iface: Option<String>,
+    /// Read capture files instead of an interface (one pipeline, as `replay`).
+    #[arg(long, value_name = "FILE")]
+    pcap: Vec<PathBuf>,
+    /// Worker threads, each with its own capture ring and flows (default: one per core).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Capture back-end: afpacket (default) or libpcap (default with --bpf;
+    /// needs a build with `--features libpcap`).
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
+    /// BPF capture filter in tcpdump syntax (libpcap back-end).
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long)]
+    no_promisc: bool,
+    /// AF_PACKET ring block size in bytes (a power of two, page multiple).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    ring_block_size: u32,
+    /// AF_PACKET ring blocks per worker.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    ring_blocks: u32,
+    /// Milliseconds after which a partly filled ring block is handed over.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    ring_timeout_ms: u32,
+    /// Rule file or folder of *.yaml rule files (default: the bundled ruleset).
+    /// Reloaded on SIGHUP; a reload with errors keeps the old rules.
+    #[arg(long, value_name = "PATH")]
+    rules: Option<PathBuf>,
+    /// Where to write EVE JSON lines: a file, or `-` for standard output.
+    #[arg(long, value_name = "FILE|-")]
+    eve: Option<String>,
+    /// Event types written to --eve, comma-separated (default: all).
+    #[arg(long, value_name = "LIST")]
+    events: Option<String>,
+    /// Analyzer base URL (http://HOST:PORT); alerts and stats are shipped to
+    /// its /api/v1/ingest, through an on-disk spool.
+    #[arg(long, value_name = "URL")]
+    analyzer: Option<String>,
+    /// Bearer token for the analyzer (default: $OTWATCH_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Name of this sensor in shipped lines (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    sensor_name: Option<String>,
+    /// Spool folder for alerts not yet acknowledged by the analyzer.
+    #[arg(long, value_name = "DIR", default_value = "otwatch-spool")]
+    spool: PathBuf,
+    /// After opening the capture, switch to this user (e.g. nobody): no
+    /// root, no capabilities from then on.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+}
+
+/// `otwatch sensor`: live capture (or files) → rules → EVE lines / analyzer.
+fn run_sensor(args: SensorArgs) -> ExitCode {
+    use otwatch_sensor::live::{self, Capture, Control, EveSink, LiveConfig, LiveStatsLine, SensorOutput, Signals};
+    use otwatch_sensor::ship::{ShipConfig, Shipper};
+
+    let fail = |msg: String| {
+        eprintln!("otwatch sensor: {msg}");
+        ExitCode::from(2)
+    };
+    // Everything is checked before anything starts.
+    let ruleset = match load_rules(args.rules.as_deref()) {
+        Ok(set) => Arc::new(set),
+        Err(errors) => {
+            eprintln!("{errors}");
+            return fail(format!("the rules have {} error(s)", errors.len()));
+        }
+    };
+    let filter = match args.events.as_deref().map(EventFilter::parse).transpose() {
+        Ok(f) => f.unwrap_or_else(EventFilter::all),
+        Err(msg) => return fail(msg),
+    };
+    let mut config = LiveConfig::new(args.iface.clone().unwrap_or_default());
+    if let Some(n) = args.workers {
+        config.workers = n;
+    }
+    config.backend = match args.backend.as_deref() {
+        Some(name) => match live::Backend::parse(name) {
+            Ok(b) => b,
+            Err(msg) => return fail(msg),
+        },
+        None if args.bpf.is_some() => live::Backend::Libpcap,
+        None => live::Backend::AfPacket,
+    };
+    config.bpf = args.bpf.clone();
+    config.promisc = !args.no_promisc;
+    config.ring.block_size = args.ring_block_size;
+    config.ring.block_count = args.ring_blocks;
+    config.ring.block_timeout_ms = args.ring_timeout_ms;
+    if args.iface.is_some() {
+        if let Err(errors) = config.validate() {
+            return fail(errors.join("; "));
+        }
+    }
+    let user = match args.user.as_deref().map(live::lookup_user).transpose() {
+        Ok(u) => u,
+        Err(e) => return fail(format!("--user: {e}")),
+    };
+
+    // Outputs, opened while still privileged.
+    let eve = match args.eve.as_deref() {
+        None => None,
+        Some("-") => Some(EveSink::new(Box::new(io::stdout()))),
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(EveSink::new(Box::new(f))),
+            Err(e) => return fail(format!("cannot create {path}: {e}")),
+        },
+    };
+    let ship_config = match &args.analyzer {
+        None => None,
+        Some(url) => {
+            let token = args.token.clone().or_else(|| std::env::var("OTWATCH_TOKEN").ok()).unwrap_or_default();
+            let name = args.sensor_name.clone().unwrap_or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .unwrap_or_else(|_| "otwatch-sensor".to_owned())
+            });
+            if let Err(e) = std::fs::create_dir_all(&args.spool) {
+                return fail(format!("cannot create spool {}: {e}", args.spool.display()));
+            }
+            if let Some(u) = user.filter(|_| args.iface.is_some()) {
+                // The spool is written after the privilege drop.
+                let mut paths = vec![args.spool.clone()];
+                if let Ok(dir) = std::fs::read_dir(&args.spool) {
+                    paths.extend(dir.filter_map(|e| e.ok().map(|e| e.path())));
+                }
+                for p in paths {
+                    if let Err(e) = std::os::unix::fs::chown(&p, Some(u.uid), Some(u.gid)) {
+                        return fail(format!("cannot hand {} to --user: {e}", p.display()));
+                    }
+                }
+            }
+            Some(ShipConfig::new(url.clone(), token, name, args.spool.clone()))
+        }
+    };
+    let start_shipper = |cfg: Option<ShipConfig>| -> Result<Option<Arc<Shipper>>, ExitCode> {
+        match cfg.map(Shipper::start).transpose() {
+            Ok(s) => Ok(s.map(Arc::new)),
+            Err(e) => Err(fail(format!("cannot start the analyzer client: {e}"))),
+        }
+    };
+
+    let Some(iface) = args.iface.clone() else {
+        // Files: one pipeline, the same outputs.
+        let shipper = match start_shipper(ship_config) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let output = SensorOutput::new(ruleset, eve.clone().map(|s| (s, filter)), shipper.clone());
+        let (output, mut report) = replay(&args.pcap, PipelineConfig::default(), output, &mut |_, _, _| {});
+        report.stats.alerts = output.alerts();
+        if let Some(mut tee) = output.into_tee() {
+            tee.stats(report.last_ts, &report.stats, None, report.elapsed.as_secs_f64());
+            if let Err(e) = tee.finish() {
+                eprintln!("otwatch sensor: writing EVE output failed: {e}");
+            }
+        }
+        finish_shipper(shipper);
+        print_summary(&report);
+        if let Some(err) = &report.error {
+            eprintln!("otwatch sensor: error: {err}");
+            return ExitCode::from(1);
+        }
+        return ExitCode::SUCCESS;
+    };
+
+    let capture = match Capture::open(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("otwatch sensor: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(name) = &args.user {
+        match live::drop_privileges(name) {
+            Ok(c) => eprintln!("otwatch sensor: running as {name} (uid {}, gid {})", c.uid, c.gid),
+            Err(e) => {
+                eprintln!("otwatch sensor: cannot drop privileges: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("cannot install signal handlers: {e}")),
+    };
+    let shipper = match start_shipper(ship_config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    eprintln!(
+        "otwatch sensor: listening on {iface} ({}, {} workers, {} rules)",
+        config.backend.name(),
+        capture.workers(),
+        ruleset.len()
+    );
+    let control = Control::new(ruleset.clone());
+    let rules_path = args.rules.clone();
+    let (outputs, mut report) = live::run(
+        capture,
+        PipelineConfig::default(),
+        |_| SensorOutput::new(ruleset.clone(), eve.clone().map(|s| (s, filter)), shipper.clone()),
+        &control,
+        |control| {
+            if signals.terminated() {
+                control.shutdown();
+            }
+            if signals.take_hangup() {
+                // A bad rule file keeps the rules in force and says why.
+                match load_rules(rules_path.as_deref()) {
+                    Ok(set) => {
+                        eprintln!("otwatch sensor: rules reloaded ({} rules)", set.len());
+                        control.publish(Arc::new(set));
+                    }
+                    Err(errors) => {
+                        eprintln!("{errors}");
+                        eprintln!("otwatch sensor: rules not reloaded ({} error(s)); keeping the old rules", errors.len());
+                    }
+                }
+            }
+        },
+    );
+    report.stats.alerts = outputs.iter().map(SensorOutput::alerts).sum();
+    let live_line = LiveStatsLine {
+        iface: iface.clone(),
+        backend: config.backend.name(),
+        workers: report.workers.len(),
+        kernel: report.kernel,
+    };
+    let mut write_error = None;
+    let ts = if report.last_ts.secs == 0 { live::now() } else { report.last_ts };
+    for (i, mut output) in outputs.into_iter().enumerate() {
+        if let Some(e) = output.take_write_error() {
+            write_error.get_or_insert(e);
+        }
+        if let Some(mut tee) = output.into_tee() {
+            if i == 0 {
+                tee.stats(ts, &report.stats, Some(&live_line), report.elapsed.as_secs_f64());
+            }
+            if let Err(e) = tee.finish() {
+                write_error.get_or_insert(e);
+            }
+        }
+    }
+    finish_shipper(shipper);
+    print_live_summary(&report);
+    let mut code = ExitCode::SUCCESS;
+    if let Some(e) = write_error {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("otwatch sensor: writing EVE output failed: {e}");
+            code = ExitCode::from(1);
+        }
+    }
+    for (i, e) in report.errors() {
+        eprintln!("otwatch sensor: worker {i} stopped: {e}");
+        code = ExitCode::from(1);
+    }
+    code
+}
+
+/// Delivers what the shipper holds (up to 10 s; the rest stays spooled).
+fn finish_shipper(shipper: Option<Arc<otwatch_sensor::ship::Shipper>>) {
+    let Some(shipper) = shipper else { return };
+    match Arc::try_unwrap(shipper) {
+        Ok(s) => {
+            let st = s.shutdown(std::time::Duration::from_secs(10));
+            eprintln!(
+                "analyzer     {} lines delivered in {} batches, {} pending in the spool, {} dropped (queue full {}, spool full {})",
+                st.delivered,
+                st.batches,
+                st.pending,
+                st.queue_full + st.spool_dropped,
+                st.queue_full,
+                st.spool_dropped
+            );
+        }
+        Err(_) => eprintln!("otwatch sensor: analyzer client still in use; lines stay in the spool"),
+    }
+}
+
+fn print_live_summary(report: &otwatch_sensor::live::LiveReport) {
+    let replay_like = ReplayReport {
+        stats: report.stats.clone(),
+        elapsed: report.elapsed,
+        last_ts: report.last_ts,
+        error: None,
+    };
+    print_summary(&replay_like);
+    let k = &report.kernel;
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "kernel       {} packets, {} dropped, {} ring freezes", k.packets, k.drops, k.freezes);
+    for (i, w) in report.workers.iter().enumerate() {
+        let _ = writeln!(
+            err,
+            "  worker {i:<3} {} packets, {} kernel drops, {} rule reloads",
+            w.stats.packets, w.kernel.drops, w.updates
+        );
+    }
 }

@@ -12,7 +12,7 @@ use otwatch_sensor::assets::{AssetLimits, Tracked};
 use otwatch_sensor::detect::rules::load::{bundled_sources, sources_from_path};
 use otwatch_sensor::detect::rules::{Ruleset, Source};
 use otwatch_sensor::detect::Detect;
-use otwatch_sensor::eve::{EventFilter, EveWriter};
+use otwatch_sensor::eve::{EveWriter, EventFilter};
 use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::replay::replay;
 
@@ -35,11 +35,18 @@ pub(crate) struct ServeArgs {
     pub(crate) token: Option<String>,
 }
 
-fn build_config(args: &ServeArgs, default_data: &str, default_token: Option<&str>) -> Result<Config, Vec<String>> {
+fn build_config(
+    args: &ServeArgs,
+    default_data: &str,
+    default_token: Option<&str>,
+) -> Result<Config, Vec<String>> {
     let mut config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| vec![e])?,
         None => {
-            let token = args.token.clone().or_else(|| std::env::var("OTWATCH_TOKEN").ok());
+            let token = args
+                .token
+                .clone()
+                .or_else(|| std::env::var("OTWATCH_TOKEN").ok());
             let Some(token) = token.or(default_token.map(str::to_owned)) else {
                 return Err(vec![
                     "an ingest token is needed: --token, OTWATCH_TOKEN, or ingest_tokens in --config".into(),
@@ -59,9 +66,12 @@ fn build_config(args: &ServeArgs, default_data: &str, default_token: Option<&str
             config.ingest_tokens.push(token.to_owned());
         }
     }
-    config
-        .validate()
-        .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<String>>())?;
+    config.validate().map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<String>>()
+    })?;
     Ok(config)
 }
 
@@ -166,7 +176,10 @@ pub(crate) fn run_analyzer(args: ServeArgs) -> ExitCode {
         };
         server.analyzer().set_rules(rules);
         eprintln!("otwatch analyzer: serving http://{}", server.local_addr());
-        match server.run(Some(otwatch_analyzer::ui::router()), stop_signal()).await {
+        match server
+            .run(Some(otwatch_analyzer::ui::router()), stop_signal())
+            .await
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("otwatch analyzer: {e}");
@@ -180,7 +193,10 @@ fn config_errors(who: &str, errors: &[String]) -> ExitCode {
     for e in errors {
         eprintln!("{who}: config: {e}");
     }
-    eprintln!("{who}: {} configuration error(s); nothing started", errors.len());
+    eprintln!(
+        "{who}: {} configuration error(s); nothing started",
+        errors.len()
+    );
     ExitCode::from(2)
 }
 
@@ -204,8 +220,13 @@ pub(crate) fn run_all(args: ServeArgs, pcaps: Vec<PathBuf>) -> ExitCode {
     };
     let pcaps = if pcaps.is_empty() {
         let demo = config.data_dir.join("demo.pcap");
-        if let Err(e) = std::fs::create_dir_all(&config.data_dir).and_then(|()| std::fs::write(&demo, DEMO_PCAP)) {
-            eprintln!("otwatch run: cannot write the demo capture to {}: {e}", demo.display());
+        if let Err(e) = std::fs::create_dir_all(&config.data_dir)
+            .and_then(|()| std::fs::write(&demo, DEMO_PCAP))
+        {
+            eprintln!(
+                "otwatch run: cannot write the demo capture to {}: {e}",
+                demo.display()
+            );
             return ExitCode::from(1);
         }
         vec![demo]
@@ -335,7 +356,10 @@ mod tests {
 
     #[test]
     fn sensor_name_is_added_to_each_line() {
-        assert_eq!(with_sensor(b"{\"a\":1}\n{\"b\":2}\n", "s1"), b"{\"sensor\":\"s1\",\"a\":1}\n{\"sensor\":\"s1\",\"b\":2}\n");
+        assert_eq!(
+            with_sensor(b"{\"a\":1}\n{\"b\":2}\n", "s1"),
+            b"{\"sensor\":\"s1\",\"a\":1}\n{\"sensor\":\"s1\",\"b\":2}\n"
+        );
     }
 
     #[test]

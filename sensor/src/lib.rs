@@ -8,7 +8,7 @@
 //! * [`eve`]: EVE-style JSON lines.
 //! * [`stats`]: counters and their EVE rendering.
 //! * [`replay`]: offline analysis of capture files (`otwatch replay`).
-//! * [`ship`]: at-least-once delivery of alerts to an analyzer, with an on-disk spool.
+//! * [`live`]: live capture workers, signals, reloads (`otwatch sensor`).
 //! * [`synth`]: synthetic frames and pcap files for tests and benchmarks.
 
 pub mod assets;
@@ -16,6 +16,7 @@ pub mod capture;
 pub mod detect;
 pub mod eve;
 pub mod flow;
+pub mod live;
 pub mod pipeline;
 pub mod replay;
 pub mod ship;

@@ -2,8 +2,15 @@
 //!
 //! * [`file`]: pcap and pcapng files, memory-mapped; frames are borrowed from
 //!   the mapping.
+//! * [`afpacket`]: live capture from a Linux AF_PACKET TPACKET_V3 ring with
+//!   fanout; frames are borrowed from the ring (the one module with `unsafe`).
+//! * [`libpcap`]: live capture through libpcap with BPF filters (feature
+//!   `libpcap`).
 
+pub mod afpacket;
 pub mod file;
+#[cfg(feature = "libpcap")]
+pub mod libpcap;
 
 use otwatch_proto::event::Timestamp;
 use otwatch_proto::wire::LinkType;

@@ -1,0 +1,944 @@
+//! End-to-end live capture: real Modbus (pymodbus), S7comm (python-snap7)
+//! and DNP3 (dnp3py) peers talk across a private network of namespaces while
+//! `otwatch sensor` listens on the host side of a veth, with 2 workers.
+//!
+//! The network of each test (names and addresses unique to the test, so the
+//! tests run in parallel; removed by a `Drop` guard even when a test fails):
+//!
+//! ```text
+//!   ns otwlN-plc  eth0 10.201.N.10  (servers: Modbus 502, S7 102, DNP3 20000)
+//!   ns otwlN-mst  eth0 10.201.N.20  (the configured master)
+//!   ns otwlN-rog  eth0 10.201.N.30  (a host that is not on any list)
+//!          \            |            /
+//!           ns otwlN-sw: bridge br0 with learning off on every port,
+//!           so it floods every frame to every port (a hub: a SPAN port)
+//!                       |
+//!           veth otwlNtap1 (in otwlN-sw) ── otwlNtap (host): the sensor listens here
+//! ```
+//!
+//! The host end `otwlNtap` has no address and IPv6 off: nothing on the host
+//! sends on it, so its TX counters must not move while the sensor runs —
+//! which proves that the sensor never transmits.
+//!
+//! Needs root, `ip` (iproute2) and the Python peers (`tests/peers/install.sh`).
+//! Without root the tests are skipped with a message; `OTWATCH_SKIP_LIVE=1`
+//! skips them too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PEERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the live tests can run here; says why not.
+fn live_tests_enabled(name: &str) -> bool {
+    if std::env::var_os("OTWATCH_SKIP_LIVE").is_some() {
+        eprintln!("{name}: skipped (OTWATCH_SKIP_LIVE is set)");
+        return false;
+    }
+    if !is_root() {
+        eprintln!("{name}: skipped: needs root (network namespaces and a raw socket)");
+        return false;
+    }
+    let peers = Command::new("python3")
+        .args(["-c", "import pymodbus, snap7, dnp3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(peers, "{name}: the Python peers are missing: run tests/peers/install.sh (or set OTWATCH_SKIP_LIVE=1)");
+    true
+}
+
+/// Runs a command and panics with its output if it fails.
+fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command, ignoring failure (cleanup).
+fn run_quiet(args: &[&str]) {
+    let _ = Command::new(args[0])
+        .args(&args[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The test network; everything in it is removed on drop.
+struct Net {
+    id: u8,
+}
+
+impl Net {
+    fn ns(&self, role: &str) -> String {
+        format!("otwl{}-{role}", self.id)
+    }
+
+    fn tap(&self) -> String {
+        format!("otwl{}tap", self.id)
+    }
+
+    fn ip(&self, host: u8) -> String {
+        format!("10.201.{}.{host}", self.id)
+    }
+
+    fn plc_ip(&self) -> String {
+        self.ip(10)
+    }
+
+    fn master_ip(&self) -> String {
+        self.ip(20)
+    }
+
+    fn rogue_ip(&self) -> String {
+        self.ip(30)
+    }
+
+    const HOSTS: [(&'static str, u8); 3] = [("plc", 10), ("mst", 20), ("rog", 30)];
+
+    fn create(id: u8) -> Net {
+        let net = Net { id };
+        net.remove(); // leftovers of a killed run
+        let sw = net.ns("sw");
+        for role in ["sw", "plc", "mst", "rog"] {
+            let ns = net.ns(role);
+            run(&["ip", "netns", "add", &ns]);
+            run(&[
+                "ip",
+                "netns",
+                "exec",
+                &ns,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ]);
+            run(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        }
+        run(&[
+            "ip",
+            "-n",
+            &sw,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+        ]);
+        run(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
+        let mut ports = Vec::new();
+        for (role, host) in Net::HOSTS {
+            let ns = net.ns(role);
+            let outer = format!("otwl{id}{role}0");
+            let inner = format!("otwl{id}{role}1");
+            run(&[
+                "ip", "-n", &sw, "link", "add", &outer, "type", "veth", "peer", "name", &inner,
+                "netns", &ns,
+            ]);
+            run(&["ip", "-n", &ns, "link", "set", &inner, "name", "eth0"]);
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "link",
+                "set",
+                "eth0",
+                "address",
+                &format!("02:00:0a:c9:{id:02x}:{host:02x}"),
+            ]);
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", net.ip(host)),
+                "dev",
+                "eth0",
+            ]);
+            run(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+            // No offloads: every frame is a real <= MTU frame.
+            run_quiet(&[
+                "ip", "netns", "exec", &ns, "ethtool", "-K", "eth0", "tso", "off", "gso", "off",
+                "gro", "off",
+            ]);
+            ports.push(outer);
+        }
+        // The monitoring port: one end on the hub, the other on the host.
+        let tap = net.tap();
+        let tap_peer = format!("{tap}1");
+        run(&[
+            "ip", "link", "add", &tap, "type", "veth", "peer", "name", &tap_peer, "netns", &sw,
+        ]);
+        std::fs::write(format!("/proc/sys/net/ipv6/conf/{tap}/disable_ipv6"), "1")
+            .expect("disable IPv6 on the tap");
+        run_quiet(&[
+            "ethtool", "-K", &tap, "tso", "off", "gso", "off", "gro", "off",
+        ]);
+        ports.push(tap_peer);
+        for port in &ports {
+            run(&["ip", "-n", &sw, "link", "set", port, "master", "br0"]);
+            // No learning: the bridge floods every frame to every port.
+            run(&[
+                "ip",
+                "-n",
+                &sw,
+                "link",
+                "set",
+                port,
+                "type",
+                "bridge_slave",
+                "learning",
+                "off",
+            ]);
+            run(&["ip", "-n", &sw, "link", "set", port, "up"]);
+        }
+        run(&["ip", "link", "set", &tap, "up"]);
+        net
+    }
+
+    fn remove(&self) {
+        for role in ["plc", "mst", "rog", "sw"] {
+            let ns = self.ns(role);
+            // Only processes inside this test's own namespaces, by pid.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    run_quiet(&["kill", "-KILL", pid]);
+                }
+            }
+        }
+        run_quiet(&["ip", "link", "del", &self.tap()]);
+        for role in ["plc", "mst", "rog", "sw"] {
+            run_quiet(&["ip", "netns", "del", &self.ns(role)]);
+        }
+    }
+
+    fn tx_counters(&self) -> (u64, u64) {
+        let read = |name: &str| -> u64 {
+            let path = format!("/sys/class/net/{}/statistics/{name}", self.tap());
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{path}: {e}"))
+                .trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{path}: {e}"))
+        };
+        (read("tx_packets"), read("tx_bytes"))
+    }
+
+    fn rx_packets(&self) -> u64 {
+        let path = format!("/sys/class/net/{}/statistics/rx_packets", self.tap());
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Runs a peer script to completion inside namespace `role`.
+    fn client(&self, role: &str, script: &str, args: &[&str]) {
+        let mut cmd = vec!["ip", "netns", "exec"];
+        let ns = self.ns(role);
+        cmd.push(&ns);
+        cmd.extend(["timeout", "120", "python3"]);
+        let path = format!("{PEERS}/{script}");
+        cmd.push(&path);
+        cmd.extend(args);
+        run(&cmd);
+    }
+
+    /// Starts a server script in the PLC namespace and waits until it listens.
+    fn server(&self, script: &str, port: u16, extra: &[&str]) -> Process {
+        let ns = self.ns("plc");
+        let plc = self.plc_ip();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns,
+                "python3",
+                &format!("{PEERS}/{script}"),
+                &plc,
+                &port.to_string(),
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {script}: {e}"));
+        let process = Process(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns,
+                    "ss",
+                    "-Hltn",
+                    &format!("sport = :{port}"),
+                ])
+                .output()
+                .expect("ss");
+            if String::from_utf8_lossy(&out.stdout).contains("LISTEN") {
+                return process;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{script} never listened on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// A child process killed (by its pid) on drop.
+struct Process(Child);
+
+impl Process {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn signal(&self, sig: &str) {
+        run(&["kill", &format!("-{sig}"), &self.pid().to_string()]);
+    }
+
+    /// Waits for the exit status, up to `timeout`.
+    fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process {} did not exit within {timeout:?}",
+                self.pid()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Rules for the test network: the bundled rules with the site lists filled
+/// in (the master is the only allowed client and writer).
+fn rules_for(net: &Net, dir: &Path) -> PathBuf {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir rules");
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default");
+    for name in ["modbus.yaml", "s7comm.yaml", "dnp3.yaml"] {
+        std::fs::copy(bundled.join(name), rules.join(name)).expect("copy rules");
+    }
+    let m = net.master_ip();
+    let vars = format!(
+        "vars:\n  modbus_masters: [{m}]\n  modbus_writers: [{m}]\n  s7_clients: [{m}]\n  s7_writers: [{m}]\n  s7_szl_readers: [{m}]\n  dnp3_masters: [{m}]\n"
+    );
+    std::fs::write(rules.join("vars.yaml"), vars).expect("write vars");
+    rules
+}
+
+struct Sensor {
+    process: Process,
+    stderr: PathBuf,
+    eve: PathBuf,
+}
+
+impl Sensor {
+    fn start(net: &Net, dir: &Path, backend: &str, rules: &Path, analyzer_url: &str) -> Sensor {
+        let eve = dir.join("eve.json");
+        let stderr = dir.join("sensor.err");
+        let spool = dir.join("spool");
+        let child = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+            .args([
+                "sensor",
+                "--iface",
+                &net.tap(),
+                "--workers",
+                "2",
+                "--backend",
+                backend,
+                "--user",
+                "nobody",
+            ])
+            .args(["--ring-blocks", "8", "--ring-timeout-ms", "20"])
+            .arg("--rules")
+            .arg(rules)
+            .arg("--eve")
+            .arg(&eve)
+            .args([
+                "--analyzer",
+                analyzer_url,
+                "--token",
+                "live-test-token",
+                "--sensor-name",
+                "live-test",
+            ])
+            .arg("--spool")
+            .arg(&spool)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start otwatch sensor");
+        let mut sensor = Sensor {
+            process: Process(child),
+            stderr,
+            eve,
+        };
+        sensor.wait_for_stderr("listening on", Duration::from_secs(20));
+        sensor
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.stderr_text().contains(needle) {
+            if let Ok(Some(status)) = self.process.0.try_wait() {
+                panic!(
+                    "sensor exited ({status}) before saying {needle:?}; stderr:\n{}",
+                    self.stderr_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sensor never said {needle:?}; stderr:\n{}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The process status fields (Uid, Gid, CapEff…).
+    fn proc_status(&self, key: &str) -> String {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))
+            .expect("/proc status");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}:")))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status must be success.
+    fn stop(mut self) -> (String, Vec<Value>) {
+        self.process.signal("TERM");
+        let status = self.process.wait(Duration::from_secs(30));
+        let stderr = self.stderr_text();
+        assert!(
+            status.success(),
+            "sensor exited with {status}; stderr:\n{stderr}"
+        );
+        let eve = std::fs::read_to_string(&self.eve).expect("EVE file");
+        let lines = eve
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad EVE line {l}: {e}")))
+            .collect();
+        (stderr, lines)
+    }
+}
+
+fn of_type<'a>(lines: &'a [Value], t: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["event_type"] == t).collect()
+}
+
+fn alerts_by_signature(lines: &[Value]) -> BTreeMap<u64, usize> {
+    let mut by = BTreeMap::new();
+    for a in of_type(lines, "alert") {
+        *by.entry(a["alert"]["signature_id"].as_u64().unwrap_or(0))
+            .or_insert(0) += 1;
+    }
+    by
+}
+
+/// The whole scenario for one back-end: normal polling then attacks, for
+/// each protocol, with the sensor on the host side of the tap.
+fn sensor_sees_attacks_of_real_peers(id: u8, backend: &str) {
+    let net = Net::create(id);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The sensor runs as nobody after the drop: its spool lives in here.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let rules = rules_for(&net, dir.path());
+    // The real analyzer, in this process, on a free loopback port.
+    let analyzer = RealAnalyzer::start("live-test-token");
+    let tx_before = net.tx_counters();
+    let rx_before = net.rx_packets();
+    let sensor = Sensor::start(&net, dir.path(), backend, &rules, &analyzer.url);
+
+    // The sensor dropped root once the sockets were open.
+    assert_eq!(
+        sensor.proc_status("Uid"),
+        "65534 65534 65534 65534",
+        "uid after the privilege drop"
+    );
+    assert_eq!(
+        sensor.proc_status("Gid"),
+        "65534 65534 65534 65534",
+        "gid after the privilege drop"
+    );
+    assert_eq!(
+        sensor.proc_status("CapEff"),
+        "0000000000000000",
+        "no capabilities left"
+    );
+    assert_eq!(
+        sensor.proc_status("CapPrm"),
+        "0000000000000000",
+        "no capabilities left"
+    );
+
+    let plc = net.plc_ip();
+    {
+        // Modbus: normal polling, diagnostics with force-listen-only, and writes
+        // from a host that is not on any list.
+        let _server = net.server("modbus_server.py", 502, &["--identity", "normal"]);
+        net.client("mst", "modbus_client.py", &["polling", &plc, "502"]);
+        net.client("mst", "modbus_client.py", &["diagnostics", &plc, "502"]);
+        net.client("rog", "modbus_client.py", &["rogue-writer", &plc, "502"]);
+    }
+    {
+        // S7comm: normal reads/writes, then PLC stop and hot/cold start.
+        let _server = net.server("s7_server.py", 102, &[]);
+        net.client("mst", "s7_client.py", &["normal", &plc, "102"]);
+        net.client("mst", "s7_client.py", &["stop-start", &plc, "102"]);
+    }
+    {
+        // DNP3: normal polling and controls, then cold restart and disable
+        // unsolicited.
+        let _server = net.server("dnp3_outstation.py", 20000, &[]);
+        net.client("mst", "dnp3_master.py", &["normal", &plc, "20000"]);
+        net.client("mst", "dnp3_master.py", &["restart", &plc, "20000"]);
+    }
+    // Let the last FINs reach the rings.
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Never transmit: the interface the sensor listened on sent nothing while
+    // hundreds of frames arrived on it.
+    let tx_after = net.tx_counters();
+    let rx_after = net.rx_packets();
+    assert!(
+        rx_after > rx_before + 300,
+        "traffic reached the tap: rx {rx_before} -> {rx_after}"
+    );
+    assert_eq!(
+        tx_after,
+        tx_before,
+        "tx_packets/tx_bytes of {} moved",
+        net.tap()
+    );
+
+    let (stderr, eve) = sensor.stop();
+    eprintln!("{stderr}");
+    check_events(&net, &eve);
+    check_alerts(&eve);
+
+    // The stats line carries the live-capture counters: no kernel drops.
+    let stats = of_type(&eve, "stats");
+    assert_eq!(stats.len(), 1, "one stats line");
+    let live = &stats[0]["stats"]["live_capture"];
+    assert_eq!(live["workers"], 2);
+    assert_eq!(live["backend"], backend);
+    assert_eq!(live["kernel_drops"], 0, "kernel drops: {live}");
+    assert!(live["kernel_packets"].as_u64().unwrap_or(0) > 300, "{live}");
+
+    // Every alert reached the analyzer (after the shutdown flush of the spool)
+    // and is visible through its API, with the sensor's name.
+    let eve_alerts = of_type(&eve, "alert");
+    let listed = analyzer.get("/api/v1/alerts?limit=1000");
+    let stored: Vec<&Value> = listed["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .collect();
+    let ids = |lines: &[&Value]| -> BTreeSet<String> {
+        lines
+            .iter()
+            .map(|a| a["alert_id"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(stored.len(), eve_alerts.len(), "alerts stored vs written");
+    assert_eq!(
+        ids(&stored),
+        ids(&eve_alerts),
+        "the same alerts, by alert_id"
+    );
+    assert!(stored.iter().all(|a| a["sensor"] == "live-test"));
+    let mut by_rule: BTreeMap<u64, u64> = BTreeMap::new();
+    for a in &stored {
+        *by_rule
+            .entry(a["signature_id"].as_u64().unwrap_or(0))
+            .or_insert(0) += 1;
+    }
+    let mut written: BTreeMap<u64, u64> = BTreeMap::new();
+    for a in &eve_alerts {
+        *written
+            .entry(a["alert"]["signature_id"].as_u64().unwrap_or(0))
+            .or_insert(0) += 1;
+    }
+    assert_eq!(by_rule, written, "alerts per rule in the analyzer");
+    let sensors = analyzer.get("/api/v1/sensors");
+    assert!(
+        sensors.to_string().contains("live-test"),
+        "the sensor's stats line reached the analyzer: {sensors}"
+    );
+}
+
+/// The analyzer, run in this process on a free loopback port for one test.
+struct RealAnalyzer {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl RealAnalyzer {
+    fn start(token: &str) -> RealAnalyzer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = otwatch_analyzer::Config::new(dir.path().join("data"), token);
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let server = otwatch_analyzer::Server::bind(config)
+                    .await
+                    .expect("analyzer");
+                let _ = addr_tx.send(server.local_addr());
+                let _ = server
+                    .run(None, async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        let addr = addr_rx.recv().expect("analyzer address");
+        RealAnalyzer {
+            url: format!("http://{addr}"),
+            stop: Some(stop),
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    /// GET `path` and parse the JSON body (plain HTTP/1.1, no client crate).
+    fn get(&self, path: &str) -> Value {
+        let host = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(host).expect("connect analyzer");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request");
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).expect("reply");
+        let text = String::from_utf8_lossy(&reply);
+        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP reply");
+        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+impl Drop for RealAnalyzer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Events the scenario must produce, with the reason beside each.
+fn check_events(net: &Net, eve: &[Value]) {
+    let modbus = of_type(eve, "modbus");
+    // Force listen only: diagnostics (8) sub-function 4, from the master.
+    assert!(
+        modbus
+            .iter()
+            .any(|e| e["modbus"]["request"]["function_code"] == 8
+                && e["modbus"]["request"]["diagnostic"]["subfunction"] == 4
+                && e["src_ip"] == net.master_ip()),
+        "force listen only"
+    );
+    // The rogue host's writes: 6, 16, 5, 15, 6.
+    let rogue_writes: Vec<u64> = modbus
+        .iter()
+        .filter(|e| e["src_ip"] == net.rogue_ip() && e["modbus"]["request"]["access"] == "write")
+        .filter_map(|e| e["modbus"]["request"]["function_code"].as_u64())
+        .collect();
+    assert_eq!(
+        rogue_writes,
+        [6, 16, 5, 15, 6],
+        "writes from the unlisted host"
+    );
+
+    let s7 = of_type(eve, "s7comm");
+    let s7_functions: Vec<&str> = s7
+        .iter()
+        .filter_map(|e| e["s7comm"]["request"]["function_name"].as_str())
+        .collect();
+    assert_eq!(
+        s7_functions.iter().filter(|f| **f == "plc_stop").count(),
+        2,
+        "two PLC STOPs"
+    );
+    let starts: Vec<&str> = s7
+        .iter()
+        .filter(|e| e["s7comm"]["request"]["function_name"] == "plc_control")
+        .filter_map(|e| e["s7comm"]["request"]["start_mode"].as_str())
+        .collect();
+    assert!(
+        starts.contains(&"hot_start") && starts.contains(&"cold_start"),
+        "hot and cold start: {starts:?}"
+    );
+
+    let dnp3 = of_type(eve, "dnp3");
+    let dnp3_functions: BTreeSet<&str> = dnp3
+        .iter()
+        .filter_map(|e| e["dnp3"]["request"]["function"].as_str())
+        .collect();
+    for f in [
+        "read",
+        "cold_restart",
+        "warm_restart",
+        "disable_unsolicited",
+        "direct_operate",
+    ] {
+        assert!(dnp3_functions.contains(f), "DNP3 {f}: {dnp3_functions:?}");
+    }
+
+    // Fanout keeps each flow whole on one worker: one flow record per TCP
+    // connection the clients made, each with packets both ways (a flow split
+    // over two workers would end as two one-sided records).
+    let flows: Vec<&Value> = of_type(eve, "flow")
+        .into_iter()
+        .filter(|f| f["proto"] == "TCP")
+        .collect();
+    let per_port = |port: u64| flows.iter().filter(|f| f["dest_port"] == port).count();
+    assert_eq!(
+        per_port(502),
+        3,
+        "Modbus connections: polling, diagnostics, rogue"
+    );
+    assert_eq!(per_port(102), 2, "S7 connections: normal, stop-start");
+    assert_eq!(per_port(20000), 2, "DNP3 connections: normal, restart");
+    for f in &flows {
+        assert!(
+            f["flow"]["pkts_toserver"].as_u64() > Some(0)
+                && f["flow"]["pkts_toclient"].as_u64() > Some(0),
+            "one-sided flow: {f}"
+        );
+    }
+}
+
+/// Alerts of the bundled rules for the attacks (counts as in the rules' own
+/// capture tests).
+fn check_alerts(eve: &[Value]) {
+    let by = alerts_by_signature(eve);
+    let expect = [
+        (110001, 1, "Modbus force listen only"),
+        (
+            110009,
+            1,
+            "Modbus client not a configured master (limit 1 per host)",
+        ),
+        (110010, 5, "Modbus writes from a host not allowed to write"),
+        (120001, 2, "S7 PLC stop, twice"),
+        (120003, 1, "S7 cold start"),
+        (130001, 1, "DNP3 cold restart"),
+        (130006, 1, "DNP3 disable unsolicited"),
+    ];
+    for (sid, n, why) in expect {
+        assert_eq!(
+            by.get(&sid).copied().unwrap_or(0),
+            n,
+            "{why} ({sid}); all alerts: {by:?}"
+        );
+    }
+}
+
+#[test]
+fn afpacket_sensor_sees_attacks_of_real_peers() {
+    if !live_tests_enabled("afpacket_sensor_sees_attacks_of_real_peers") {
+        return;
+    }
+    sensor_sees_attacks_of_real_peers(1, "afpacket");
+}
+
+#[test]
+fn libpcap_sensor_sees_attacks_of_real_peers() {
+    if !cfg!(feature = "libpcap") {
+        eprintln!(
+            "libpcap_sensor_sees_attacks_of_real_peers: skipped: built without --features libpcap"
+        );
+        return;
+    }
+    if !live_tests_enabled("libpcap_sensor_sees_attacks_of_real_peers") {
+        return;
+    }
+    sensor_sees_attacks_of_real_peers(2, "libpcap");
+}
+
+fn rule(id: u32, name: &str, function: &str) -> String {
+    format!(
+        "rules:\n  - id: {id}\n    rev: 1\n    name: {name}\n    severity: high\n    protocol: modbus\n    category: Test\n    description: A live reload test rule.\n    match:\n      function: {function}\n"
+    )
+}
+
+/// SIGHUP reloads the rules between two packets: a rule file with an error
+/// keeps the old rules (and says why, with file:line), a good one replaces
+/// them; capture goes on throughout, nothing dropped.
+#[test]
+fn sighup_reloads_rules_and_keeps_old_rules_on_error() {
+    if !live_tests_enabled("sighup_reloads_rules_and_keeps_old_rules_on_error") {
+        return;
+    }
+    let net = Net::create(3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, rule(990001, "test diagnostics", "diagnostics")).expect("write rules");
+    let analyzer = RealAnalyzer::start("live-test-token");
+    let mut sensor = Sensor::start(&net, dir.path(), "afpacket", &rules, &analyzer.url);
+    let plc = net.plc_ip();
+    let _server = net.server("modbus_server.py", 502, &["--identity", "normal"]);
+
+    // 1. The first rules: diagnostics (18 diagnostics requests in the scenario).
+    net.client("mst", "modbus_client.py", &["diagnostics", &plc, "502"]);
+
+    // 2. A broken file: the old rules stay.
+    std::fs::write(&rules, "rules:\n  - id: 990002\n    name: [unclosed\n").expect("write rules");
+    sensor.process.signal("HUP");
+    sensor.wait_for_stderr("rules not reloaded", Duration::from_secs(10));
+    assert!(
+        sensor.stderr_text().contains("rules.yaml:"),
+        "the error names the file: {}",
+        sensor.stderr_text()
+    );
+    net.client("mst", "modbus_client.py", &["diagnostics", &plc, "502"]);
+
+    // 3. A good file: new rules from the next packet on.
+    std::fs::write(
+        &rules,
+        rule(
+            990003,
+            "test read holding registers",
+            "read_holding_registers",
+        ),
+    )
+    .expect("write rules");
+    sensor.process.signal("HUP");
+    sensor.wait_for_stderr("rules reloaded (1 rules)", Duration::from_secs(10));
+    // Workers take the new rules within a poll interval.
+    std::thread::sleep(Duration::from_millis(300));
+    net.client("mst", "modbus_client.py", &["diagnostics", &plc, "502"]);
+    std::thread::sleep(Duration::from_millis(200));
+
+    let (stderr, eve) = sensor.stop();
+    let by = alerts_by_signature(&eve);
+    // The diagnostics scenario sends 13 diagnostics requests and 3 reads of
+    // holding registers per run.
+    let per_run_diag = of_type(&eve, "modbus")
+        .iter()
+        .filter(|e| e["modbus"]["request"]["function_code"] == 8)
+        .count()
+        / 3;
+    assert_eq!(per_run_diag, 13, "diagnostics requests per run");
+    assert_eq!(
+        by.get(&990001).copied(),
+        Some(2 * per_run_diag),
+        "old rules for runs 1 and 2: {by:?}"
+    );
+    assert_eq!(
+        by.get(&990002),
+        None,
+        "the broken rule never loaded: {by:?}"
+    );
+    assert_eq!(
+        by.get(&990003).copied(),
+        Some(3),
+        "new rule for run 3 only: {by:?}"
+    );
+    // Nothing lost across reloads: every transaction of the three runs.
+    let flows = of_type(&eve, "flow")
+        .into_iter()
+        .filter(|f| f["dest_port"] == 502)
+        .count();
+    assert_eq!(flows, 3, "three connections, each whole");
+    assert!(stderr.contains(", 0 dropped,"), "no kernel drops: {stderr}");
+}

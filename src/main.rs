@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use otwatch_sensor::assets::{AssetLimits, Tracked};
-use otwatch_sensor::eve::{EventFilter, EveWriter};
-use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::detect::rules::load::sources_from_path as rule_sources_from_path;
 use otwatch_sensor::detect::rules::{Errors, Ruleset};
 use otwatch_sensor::detect::{test_rules, Detect};
+use otwatch_sensor::eve::{EveWriter, EventFilter};
+use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::replay::{replay, ReplayReport};
 
 /// Passive intrusion detection for industrial control networks.
@@ -112,16 +112,48 @@ enum RulesCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Replay { eve, events, rules, pcaps } => run_replay(eve, events, rules, pcaps),
+        Command::Replay {
+            eve,
+            events,
+            rules,
+            pcaps,
+        } => run_replay(eve, events, rules, pcaps),
         Command::Sensor(args) => run_sensor(*args),
-        Command::Analyzer { listen, data, config, token, rules } => {
-            serve::run_analyzer(serve::ServeArgs { listen, data, config, rules, token })
-        }
-        Command::Run { listen, data, config, rules, pcaps } => {
-            serve::run_all(serve::ServeArgs { listen, data, config, rules, token: None }, pcaps)
-        }
-        Command::Rules { command: RulesCommand::Check { path } } => rules_check(&path),
-        Command::Rules { command: RulesCommand::Test { path } } => rules_test(&path),
+        Command::Analyzer {
+            listen,
+            data,
+            config,
+            token,
+            rules,
+        } => serve::run_analyzer(serve::ServeArgs {
+            listen,
+            data,
+            config,
+            rules,
+            token,
+        }),
+        Command::Run {
+            listen,
+            data,
+            config,
+            rules,
+            pcaps,
+        } => serve::run_all(
+            serve::ServeArgs {
+                listen,
+                data,
+                config,
+                rules,
+                token: None,
+            },
+            pcaps,
+        ),
+        Command::Rules {
+            command: RulesCommand::Check { path },
+        } => rules_check(&path),
+        Command::Rules {
+            command: RulesCommand::Test { path },
+        } => rules_test(&path),
     }
 }
 
@@ -141,7 +173,11 @@ fn rules_check(path: &Path) -> ExitCode {
         }
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("{}: {} error(s); nothing loaded", path.display(), errors.len());
+            eprintln!(
+                "{}: {} error(s); nothing loaded",
+                path.display(),
+                errors.len()
+            );
             ExitCode::from(1)
         }
     }
@@ -169,7 +205,12 @@ fn rules_test(path: &Path) -> ExitCode {
             continue;
         }
         let ok = mine.iter().all(|o| o.passed());
-        println!("{} {} {}", if ok { "PASS" } else { "FAIL" }, meta.id, meta.name);
+        println!(
+            "{} {} {}",
+            if ok { "PASS" } else { "FAIL" },
+            meta.id,
+            meta.name
+        );
         for o in mine {
             let vars = if o.vars.is_empty() {
                 String::new()
@@ -177,7 +218,9 @@ fn rules_test(path: &Path) -> ExitCode {
                 format!(" vars {:?}", o.vars)
             };
             match (&o.actual, &o.error) {
-                (_, Some(e)) => println!("     FAIL {}{vars}: cannot replay: {e}", o.pcap.display()),
+                (_, Some(e)) => {
+                    println!("     FAIL {}{vars}: cannot replay: {e}", o.pcap.display())
+                }
                 (Some(n), None) => println!(
                     "     {} {}{vars}: {n} alert(s), expected {}",
                     if o.passed() { "ok  " } else { "FAIL" },
@@ -205,7 +248,12 @@ fn rules_test(path: &Path) -> ExitCode {
     }
 }
 
-fn run_replay(eve: Option<String>, events: Option<String>, rules: Option<PathBuf>, pcaps: Vec<PathBuf>) -> ExitCode {
+fn run_replay(
+    eve: Option<String>,
+    events: Option<String>,
+    rules: Option<PathBuf>,
+    pcaps: Vec<PathBuf>,
+) -> ExitCode {
     let ruleset = match load_rules(rules.as_deref()) {
         Ok(set) => Arc::new(set),
         Err(errors) => {
@@ -252,7 +300,10 @@ fn run_replay(eve: Option<String>, events: Option<String>, rules: Option<PathBuf
     let detect = Detect::new(ruleset, tracked);
     let (detect, mut report) = replay(&pcaps, PipelineConfig::default(), detect, &mut progress);
     report.stats.alerts = detect.alerts();
-    let Tracked { assets, inner: mut writer } = detect.into_inner();
+    let Tracked {
+        assets,
+        inner: mut writer,
+    } = detect.into_inner();
     assets.write_eve(&mut writer);
     writer.stats(report.last_ts, &report.stats, report.elapsed.as_secs_f64());
     if let Some(bar) = bar {
@@ -308,7 +359,10 @@ fn print_summary(report: &ReplayReport) {
         );
     }
     for (link, n) in &s.unsupported_link {
-        let _ = writeln!(err, "warning: {n} frames of link type {link} skipped (not decoded by otwatch)");
+        let _ = writeln!(
+            err,
+            "warning: {n} frames of link type {link} skipped (not decoded by otwatch)"
+        );
     }
     let _ = writeln!(err, "anomalies    {}", s.anomaly_total());
     for ((proto, name), n) in &s.anomalies {
@@ -327,7 +381,12 @@ fn print_summary(report: &ReplayReport) {
 #[derive(clap::Args)]
 struct SensorArgs {
     /// Interface to listen on (a SPAN or TAP port). Needs root; see --user.
-    #[arg(long, value_name = "IF", required_unless_present = "pcap", conflicts_with = "pcap")]
+    #[arg(
+        long,
+        value_name = "IF",
+        required_unless_present = "pcap",
+        conflicts_with = "pcap"
+    )]
     iface: Option<String>,
     /// Read capture files instead of an interface (one pipeline, as `replay`).
     #[arg(long, value_name = "FILE")]
@@ -385,7 +444,9 @@ struct SensorArgs {
 
 /// `otwatch sensor`: live capture (or files) → rules → EVE lines / analyzer.
 fn run_sensor(args: SensorArgs) -> ExitCode {
-    use otwatch_sensor::live::{self, Capture, Control, EveSink, LiveConfig, LiveStatsLine, SensorOutput, Signals};
+    use otwatch_sensor::live::{
+        self, Capture, Control, EveSink, LiveConfig, LiveStatsLine, SensorOutput, Signals,
+    };
     use otwatch_sensor::ship::{ShipConfig, Shipper};
 
     let fail = |msg: String| {
@@ -443,7 +504,11 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
     let ship_config = match &args.analyzer {
         None => None,
         Some(url) => {
-            let token = args.token.clone().or_else(|| std::env::var("OTWATCH_TOKEN").ok()).unwrap_or_default();
+            let token = args
+                .token
+                .clone()
+                .or_else(|| std::env::var("OTWATCH_TOKEN").ok())
+                .unwrap_or_default();
             let name = args.sensor_name.clone().unwrap_or_else(|| {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
                     .map(|h| h.trim().to_owned())
@@ -464,7 +529,12 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
                     }
                 }
             }
-            Some(ShipConfig::new(url.clone(), token, name, args.spool.clone()))
+            Some(ShipConfig::new(
+                url.clone(),
+                token,
+                name,
+                args.spool.clone(),
+            ))
         }
     };
     let start_shipper = |cfg: Option<ShipConfig>| -> Result<Option<Arc<Shipper>>, ExitCode> {
@@ -481,10 +551,20 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
             Err(code) => return code,
         };
         let output = SensorOutput::new(ruleset, eve.clone().map(|s| (s, filter)), shipper.clone());
-        let (output, mut report) = replay(&args.pcap, PipelineConfig::default(), output, &mut |_, _, _| {});
+        let (output, mut report) = replay(
+            &args.pcap,
+            PipelineConfig::default(),
+            output,
+            &mut |_, _, _| {},
+        );
         report.stats.alerts = output.alerts();
         if let Some(mut tee) = output.into_tee() {
-            tee.stats(report.last_ts, &report.stats, None, report.elapsed.as_secs_f64());
+            tee.stats(
+                report.last_ts,
+                &report.stats,
+                None,
+                report.elapsed.as_secs_f64(),
+            );
             if let Err(e) = tee.finish() {
                 eprintln!("otwatch sensor: writing EVE output failed: {e}");
             }
@@ -507,7 +587,10 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
     };
     if let Some(name) = &args.user {
         match live::drop_privileges(name) {
-            Ok(c) => eprintln!("otwatch sensor: running as {name} (uid {}, gid {})", c.uid, c.gid),
+            Ok(c) => eprintln!(
+                "otwatch sensor: running as {name} (uid {}, gid {})",
+                c.uid, c.gid
+            ),
             Err(e) => {
                 eprintln!("otwatch sensor: cannot drop privileges: {e}");
                 return ExitCode::from(1);
@@ -533,7 +616,13 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
     let (outputs, mut report) = live::run(
         capture,
         PipelineConfig::default(),
-        |_| SensorOutput::new(ruleset.clone(), eve.clone().map(|s| (s, filter)), shipper.clone()),
+        |_| {
+            SensorOutput::new(
+                ruleset.clone(),
+                eve.clone().map(|s| (s, filter)),
+                shipper.clone(),
+            )
+        },
         &control,
         |control| {
             if signals.terminated() {
@@ -562,14 +651,23 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
         kernel: report.kernel,
     };
     let mut write_error = None;
-    let ts = if report.last_ts.secs == 0 { live::now() } else { report.last_ts };
+    let ts = if report.last_ts.secs == 0 {
+        live::now()
+    } else {
+        report.last_ts
+    };
     for (i, mut output) in outputs.into_iter().enumerate() {
         if let Some(e) = output.take_write_error() {
             write_error.get_or_insert(e);
         }
         if let Some(mut tee) = output.into_tee() {
             if i == 0 {
-                tee.stats(ts, &report.stats, Some(&live_line), report.elapsed.as_secs_f64());
+                tee.stats(
+                    ts,
+                    &report.stats,
+                    Some(&live_line),
+                    report.elapsed.as_secs_f64(),
+                );
             }
             if let Err(e) = tee.finish() {
                 write_error.get_or_insert(e);
@@ -608,7 +706,9 @@ fn finish_shipper(shipper: Option<Arc<otwatch_sensor::ship::Shipper>>) {
                 st.spool_dropped
             );
         }
-        Err(_) => eprintln!("otwatch sensor: analyzer client still in use; lines stay in the spool"),
+        Err(_) => {
+            eprintln!("otwatch sensor: analyzer client still in use; lines stay in the spool")
+        }
     }
 }
 
@@ -622,7 +722,11 @@ fn print_live_summary(report: &otwatch_sensor::live::LiveReport) {
     print_summary(&replay_like);
     let k = &report.kernel;
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "kernel       {} packets, {} dropped, {} ring freezes", k.packets, k.drops, k.freezes);
+    let _ = writeln!(
+        err,
+        "kernel       {} packets, {} dropped, {} ring freezes",
+        k.packets, k.drops, k.freezes
+    );
     for (i, w) in report.workers.iter().enumerate() {
         let _ = writeln!(
             err,

@@ -362,7 +362,13 @@ pub fn test_rules(
 }
 
 impl<O: Output + AlertSink> AlertSink for crate::assets::Tracked<O> {
-    fn alert(&mut self, cx: AlertContext<'_>, event: &Event<'_>, alert: &Alert<'_>, alert_id: &str) {
+    fn alert(
+        &mut self,
+        cx: AlertContext<'_>,
+        event: &Event<'_>,
+        alert: &Alert<'_>,
+        alert_id: &str,
+    ) {
         self.inner.alert(cx, event, alert, alert_id);
     }
 }

@@ -9,15 +9,15 @@
 
 use std::net::IpAddr;
 
+use otwatch_proto::dnp3::{self, Dnp3Config, Dnp3Dissector};
 use otwatch_proto::event::{Anomaly, AppEvent, Context, Direction, Event, EventSink, Timestamp};
+use otwatch_proto::event::{DatagramDissector, StreamDissector};
 use otwatch_proto::ipfrag::{Defragmenter, FragLimits, FragOutcome};
 use otwatch_proto::modbus::{self, ModbusConfig, ModbusDissector};
 use otwatch_proto::reassembly::{ReassemblyLimits, StreamChunk, TcpStream};
+use otwatch_proto::s7comm::{self, S7Config, S7Dissector};
 use otwatch_proto::stream::StreamBuffer;
 use otwatch_proto::wire::{self, IpInfo, LinkInfo, MacAddr, Transport};
-use otwatch_proto::dnp3::{self, Dnp3Config, Dnp3Dissector};
-use otwatch_proto::event::{DatagramDissector, StreamDissector};
-use otwatch_proto::s7comm::{self, S7Config, S7Dissector};
 
 use crate::capture::Frame;
 use crate::flow::{EndReason, Endpoint, FlowConfig, FlowKey, FlowTable, TimeoutClass};
@@ -146,7 +146,9 @@ impl Output for NullOutput {
 
 enum App {
     /// Waiting for the first payload to recognise the protocol.
-    Detecting { tries: u8 },
+    Detecting {
+        tries: u8,
+    },
     /// Not an application protocol otwatch decodes.
     Unknown,
     Modbus(ModbusDissector),
@@ -205,7 +207,10 @@ impl FlowState {
     fn memory(&self) -> usize {
         match &self.tcp {
             Some(t) => {
-                t.streams[0].memory() + t.streams[1].memory() + t.held[0].memory() + t.held[1].memory()
+                t.streams[0].memory()
+                    + t.streams[1].memory()
+                    + t.held[0].memory()
+                    + t.held[1].memory()
             }
             None => 0,
         }
@@ -272,7 +277,12 @@ impl<O: Output> EventSink for FlowSink<'_, O> {
 fn count_s7(s: &mut crate::stats::AppStats, tx: &s7comm::Transaction<'_>) {
     s.transactions += 1;
     let mut key = KeyBuf::default();
-    for (m, is_request) in tx.request.iter().map(|m| (m, true)).chain(tx.response.iter().map(|m| (m, false))) {
+    for (m, is_request) in tx
+        .request
+        .iter()
+        .map(|m| (m, true))
+        .chain(tx.response.iter().map(|m| (m, false)))
+    {
         if is_request {
             s.requests += 1;
         } else {
@@ -357,7 +367,13 @@ impl<O: Output> Pipeline<O> {
         let mut ended = Vec::new();
         self.flows.drain(&mut |f, r| ended.push((f, r)));
         for (flow, reason) in ended {
-            end_flow(flow, reason, &self.config, &mut self.output, &mut self.stats);
+            end_flow(
+                flow,
+                reason,
+                &self.config,
+                &mut self.output,
+                &mut self.stats,
+            );
         }
         self.stats.flows = self.flows.stats;
         self.stats.ipv4_reassembled = self.defrag.stats.reassembled;
@@ -399,23 +415,47 @@ impl<O: Output> Pipeline<O> {
             match ip.src {
                 IpAddr::V4(_) => {
                     self.stats.ipv4_fragments += 1;
-                    let Transport::Other(payload) = packet.transport else { return };
+                    let Transport::Other(payload) = packet.transport else {
+                        return;
+                    };
                     let outcome = self.defrag.add(
-                        frame.ts, ip.src, ip.dst, ip.protocol, frag.id, frag.offset, frag.more, payload,
+                        frame.ts,
+                        ip.src,
+                        ip.dst,
+                        ip.protocol,
+                        frag.id,
+                        frag.offset,
+                        frag.more,
+                        payload,
                     );
                     match outcome {
                         FragOutcome::Complete(datagram) => {
-                            let whole = IpInfo { fragment: None, ..ip };
+                            let whole = IpInfo {
+                                fragment: None,
+                                ..ip
+                            };
                             match wire::decode_transport(&whole, &datagram) {
                                 Ok(t) => self.transport(frame.ts, &packet.link, &whole, t),
                                 Err(err) => self.decode_error(frame.ts, &whole, err),
                             }
                         }
                         FragOutcome::OverlapMismatch => {
-                            self.ip_anomaly(frame.ts, &ip, "ipv4", "fragment_overlap_mismatch", &"overlapping IPv4 fragments carry different bytes");
+                            self.ip_anomaly(
+                                frame.ts,
+                                &ip,
+                                "ipv4",
+                                "fragment_overlap_mismatch",
+                                &"overlapping IPv4 fragments carry different bytes",
+                            );
                         }
                         FragOutcome::TooLarge => {
-                            self.ip_anomaly(frame.ts, &ip, "ipv4", "fragment_too_large", &"IPv4 fragments extend beyond 65535 bytes");
+                            self.ip_anomaly(
+                                frame.ts,
+                                &ip,
+                                "ipv4",
+                                "fragment_too_large",
+                                &"IPv4 fragments extend beyond 65535 bytes",
+                            );
                         }
                         FragOutcome::Held => {}
                     }
@@ -423,7 +463,13 @@ impl<O: Output> Pipeline<O> {
                 IpAddr::V6(_) => {
                     self.stats.ipv6_fragments += 1;
                     if frag.offset == 0 {
-                        self.ip_anomaly(frame.ts, &ip, "ipv6", "fragment_not_reassembled", &"IPv6 fragment seen; IPv6 fragments are counted, not reassembled");
+                        self.ip_anomaly(
+                            frame.ts,
+                            &ip,
+                            "ipv6",
+                            "fragment_not_reassembled",
+                            &"IPv6 fragment seen; IPv6 fragments are counted, not reassembled",
+                        );
                     }
                 }
             }
@@ -437,7 +483,14 @@ impl<O: Output> Pipeline<O> {
         self.ip_anomaly(ts, ip, "decode", err.name(), &err);
     }
 
-    fn ip_anomaly(&mut self, ts: Timestamp, ip: &IpInfo, protocol: &'static str, name: &'static str, detail: &dyn core::fmt::Display) {
+    fn ip_anomaly(
+        &mut self,
+        ts: Timestamp,
+        ip: &IpInfo,
+        protocol: &'static str,
+        name: &'static str,
+        detail: &dyn core::fmt::Display,
+    ) {
         self.stats.count_anomaly(protocol, name);
         let meta = PacketMeta {
             src: ip.src,
@@ -457,7 +510,13 @@ impl<O: Output> Pipeline<O> {
         let mut ended: Vec<(FlowState, EndReason)> = Vec::new();
         self.flows.expire(now, &mut |f, r| ended.push((f, r)));
         for (flow, reason) in ended {
-            end_flow(flow, reason, &self.config, &mut self.output, &mut self.stats);
+            end_flow(
+                flow,
+                reason,
+                &self.config,
+                &mut self.output,
+                &mut self.stats,
+            );
         }
     }
 
@@ -465,13 +524,22 @@ impl<O: Output> Pipeline<O> {
         match transport {
             Transport::Tcp(tcp, payload) => {
                 self.stats.tcp += 1;
-                let src = Endpoint { ip: ip.src, port: tcp.src_port };
-                let dst = Endpoint { ip: ip.dst, port: tcp.dst_port };
-                let syn_only = tcp.flags.has(wire::TcpFlags::SYN) && !tcp.flags.has(wire::TcpFlags::ACK);
+                let src = Endpoint {
+                    ip: ip.src,
+                    port: tcp.src_port,
+                };
+                let dst = Endpoint {
+                    ip: ip.dst,
+                    port: tcp.dst_port,
+                };
+                let syn_only =
+                    tcp.flags.has(wire::TcpFlags::SYN) && !tcp.flags.has(wire::TcpFlags::ACK);
                 let syn_ack = tcp.flags.has(wire::TcpFlags::SYN | wire::TcpFlags::ACK);
                 let slot = self.flow_slot(ts, link, src, dst, ip.protocol, syn_only, syn_ack);
                 let config = self.config;
-                let Some(flow) = self.flows.get_mut(slot) else { return };
+                let Some(flow) = self.flows.get_mut(slot) else {
+                    return;
+                };
                 let dir = flow.direction(src);
                 let d = dir.index();
                 flow.last = ts;
@@ -479,11 +547,18 @@ impl<O: Output> Pipeline<O> {
                 flow.bytes[d] += payload.len() as u64;
                 flow.tcp_flags[d] |= tcp.flags.0;
                 if tcp.flags.has(wire::TcpFlags::RST)
-                    || flow.tcp_flags[0] & wire::TcpFlags::FIN != 0 && flow.tcp_flags[1] & wire::TcpFlags::FIN != 0
+                    || flow.tcp_flags[0] & wire::TcpFlags::FIN != 0
+                        && flow.tcp_flags[1] & wire::TcpFlags::FIN != 0
                 {
                     flow.closed = true;
                 }
-                let FlowState { meta, tcp: state, app, anomalies, .. } = flow;
+                let FlowState {
+                    meta,
+                    tcp: state,
+                    app,
+                    anomalies,
+                    ..
+                } = flow;
                 let state = state.get_or_insert_with(|| {
                     Box::new(TcpState {
                         streams: [TcpStream::new(), TcpStream::new()],
@@ -509,7 +584,16 @@ impl<O: Output> Pipeline<O> {
                     // The peer's acknowledgement reveals bytes the capture lost.
                     let other_held = &mut held[1 - d];
                     other.acknowledged(tcp.ack, &config.reassembly, &mut |chunk| {
-                        on_chunk(chunk, dir.reverse(), ts, app, other_held, &mut sink, meta, &config);
+                        on_chunk(
+                            chunk,
+                            dir.reverse(),
+                            ts,
+                            app,
+                            other_held,
+                            &mut sink,
+                            meta,
+                            &config,
+                        );
                     });
                 }
                 let this_held = &mut held[d];
@@ -533,11 +617,19 @@ impl<O: Output> Pipeline<O> {
             }
             Transport::Udp(udp, payload) => {
                 self.stats.udp += 1;
-                let src = Endpoint { ip: ip.src, port: udp.src_port };
-                let dst = Endpoint { ip: ip.dst, port: udp.dst_port };
+                let src = Endpoint {
+                    ip: ip.src,
+                    port: udp.src_port,
+                };
+                let dst = Endpoint {
+                    ip: ip.dst,
+                    port: udp.dst_port,
+                };
                 let slot = self.flow_slot(ts, link, src, dst, ip.protocol, false, false);
                 let config = self.config;
-                let Some(flow) = self.flows.get_mut(slot) else { return };
+                let Some(flow) = self.flows.get_mut(slot) else {
+                    return;
+                };
                 let dir = flow.direction(src);
                 flow.last = ts;
                 flow.packets[dir.index()] += 1;
@@ -545,7 +637,10 @@ impl<O: Output> Pipeline<O> {
                 if !payload.is_empty() {
                     if let App::Detecting { tries } = &mut flow.app {
                         let meta = &flow.meta;
-                        if meta.server.port == dnp3::PORT || meta.client.port == dnp3::PORT || dnp3::probe(payload) {
+                        if meta.server.port == dnp3::PORT
+                            || meta.client.port == dnp3::PORT
+                            || dnp3::probe(payload)
+                        {
                             flow.app = App::Dnp3(Box::new(Dnp3Dissector::new(config.dnp3)));
                         } else {
                             *tries += 1;
@@ -554,7 +649,12 @@ impl<O: Output> Pipeline<O> {
                             }
                         }
                     }
-                    let FlowState { meta, app, anomalies, .. } = flow;
+                    let FlowState {
+                        meta,
+                        app,
+                        anomalies,
+                        ..
+                    } = flow;
                     let proto = app.proto();
                     if let Some(dissector) = app.datagram() {
                         let mut sink = FlowSink {
@@ -564,7 +664,10 @@ impl<O: Output> Pipeline<O> {
                             stats: &mut self.stats,
                             anomalies,
                         };
-                        let mut cx = Context { ts, sink: &mut sink };
+                        let mut cx = Context {
+                            ts,
+                            sink: &mut sink,
+                        };
                         dissector.parse_datagram(dir, payload, &mut cx);
                     }
                 }
@@ -572,10 +675,18 @@ impl<O: Output> Pipeline<O> {
             }
             Transport::Other(payload) => {
                 self.stats.other_ip += 1;
-                let src = Endpoint { ip: ip.src, port: 0 };
-                let dst = Endpoint { ip: ip.dst, port: 0 };
+                let src = Endpoint {
+                    ip: ip.src,
+                    port: 0,
+                };
+                let dst = Endpoint {
+                    ip: ip.dst,
+                    port: 0,
+                };
                 let slot = self.flow_slot(ts, link, src, dst, ip.protocol, false, false);
-                let Some(flow) = self.flows.get_mut(slot) else { return };
+                let Some(flow) = self.flows.get_mut(slot) else {
+                    return;
+                };
                 let dir = flow.direction(src);
                 flow.last = ts;
                 flow.packets[dir.index()] += 1;
@@ -647,9 +758,17 @@ impl<O: Output> Pipeline<O> {
             _ => TimeoutClass::Other,
         };
         let mut ended = Vec::new();
-        let slot = self.flows.insert(key, ts, class, state, &mut |f, r| ended.push((f, r)));
+        let slot = self
+            .flows
+            .insert(key, ts, class, state, &mut |f, r| ended.push((f, r)));
         for (flow, reason) in ended {
-            end_flow(flow, reason, &self.config, &mut self.output, &mut self.stats);
+            end_flow(
+                flow,
+                reason,
+                &self.config,
+                &mut self.output,
+                &mut self.stats,
+            );
         }
         slot
     }
@@ -657,7 +776,9 @@ impl<O: Output> Pipeline<O> {
 
 /// Picks the dissector of a TCP flow from its server port, or by probing.
 fn detect(app: &mut App, meta: &FlowMeta, config: &PipelineConfig, first: &[u8], dir: Direction) {
-    let App::Detecting { tries } = app else { return };
+    let App::Detecting { tries } = app else {
+        return;
+    };
     if meta.server.port == modbus::PORT {
         *app = App::Modbus(ModbusDissector::new(config.modbus));
         return;
@@ -708,7 +829,9 @@ fn on_chunk<O: Output>(
                 detect(app, meta, config, data, dir);
                 sink.app = app.proto();
             }
-            let Some(dissector) = app.stream() else { return };
+            let Some(dissector) = app.stream() else {
+                return;
+            };
             let mut cx = Context { ts, sink };
             if let Err(overflow) = held.feed(dissector, dir, data, MAX_HELD, &mut cx) {
                 cx.anomaly("stream", "stream_buffer_overflow", &overflow, Some(dir));
@@ -742,7 +865,11 @@ struct GapDetail {
 
 impl core::fmt::Display for GapDetail {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{} bytes missing from the stream (capture loss); resynchronising", self.len)
+        write!(
+            f,
+            "{} bytes missing from the stream (capture loss); resynchronising",
+            self.len
+        )
     }
 }
 
@@ -767,7 +894,11 @@ struct BufferFullDetail {
 
 impl core::fmt::Display for BufferFullDetail {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "out-of-order buffer full at {} bytes; the hole is skipped", self.buffered)
+        write!(
+            f,
+            "out-of-order buffer full at {} bytes; the hole is skipped",
+            self.buffered
+        )
     }
 }
 
@@ -801,14 +932,21 @@ fn end_flow<O: Output>(
         if let Some(mut state) = tcp {
             let TcpState { streams, held } = &mut *state;
             for (d, (stream, held)) in streams.iter_mut().zip(held.iter_mut()).enumerate() {
-                let dir = if d == 0 { Direction::ToServer } else { Direction::ToClient };
+                let dir = if d == 0 {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                };
                 stream.flush(&config.reassembly, &mut |chunk| {
                     on_chunk(chunk, dir, last, &mut app, held, &mut sink, &meta, config);
                 });
                 sink.stats.add_stream(&stream.stats);
             }
         }
-        let mut cx = Context { ts: last, sink: &mut sink };
+        let mut cx = Context {
+            ts: last,
+            sink: &mut sink,
+        };
         if meta.protocol == wire::transport::IPPROTO_UDP {
             if let Some(dissector) = app.datagram() {
                 dissector.flush(&mut cx);

@@ -58,6 +58,14 @@ pub(crate) struct Batch {
     pub(crate) sensors: BTreeSet<String>,
 }
 
+impl Batch {
+    fn note_sensor(&mut self, sensor: &str) {
+        if !self.sensors.contains(sensor) {
+            self.sensors.insert(sensor.to_string());
+        }
+    }
+}
+
 /// Why one line of a batch was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineError {
@@ -258,15 +266,15 @@ pub(crate) fn parse_batch(body: &[u8]) -> Result<Batch, Vec<LineError>> {
         let text = String::from_utf8_lossy(raw);
         match parse_line(&text) {
             Ok(Line::Alert(a)) => {
-                batch.sensors.insert(a.sensor.clone());
+                batch.note_sensor(&a.sensor);
                 batch.alerts.push(a);
             }
             Ok(Line::Asset(a)) => {
-                batch.sensors.insert(a.sensor.clone());
+                batch.note_sensor(&a.sensor);
                 batch.assets.push(a);
             }
             Ok(Line::Stats(s)) => {
-                batch.sensors.insert(s.sensor.clone());
+                batch.note_sensor(&s.sensor);
                 batch.stats.push(s);
             }
             Ok(Line::Other) => batch.other += 1,

@@ -97,6 +97,9 @@ pub(crate) struct Inner {
     pub(crate) committed: watch::Receiver<u64>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// Ingest requests being parsed or queued (the writer waits for them to
+    /// group commits).
+    pub(crate) incoming: Arc<std::sync::atomic::AtomicUsize>,
     /// Taken once by `close`.
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -118,6 +121,7 @@ impl Analyzer {
         let last = store.last_id().map_err(Error::Store)?;
         let (committed_tx, committed) = watch::channel(last);
         let metrics = Arc::new(Metrics::new());
+        let incoming = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writer = writer::spawn(
             store.clone(),
             ops_rx,
@@ -126,6 +130,7 @@ impl Analyzer {
                 committed: committed_tx,
                 metrics: metrics.clone(),
                 data_dir: config.data_dir.clone(),
+                incoming: incoming.clone(),
             },
         );
         let (shutdown, _) = watch::channel(false);
@@ -140,6 +145,7 @@ impl Analyzer {
                 committed,
                 metrics,
                 shutdown,
+                incoming,
                 writer: Mutex::new(Some(writer)),
             }),
         })
@@ -169,7 +175,15 @@ impl Analyzer {
     /// does after checking the token). Returns once the batch is durable.
     pub async fn ingest(&self, body: &[u8]) -> Result<IngestReport, IngestError> {
         let m = &self.inner.metrics;
-        let batch = match ingest::parse_batch(body) {
+        // Counted until the writer takes the batch, so that it can wait for
+        // this one to group it with others into one commit.
+        let incoming = &self.inner.incoming;
+        incoming.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let batch = ingest::parse_batch(body);
+        if batch.is_err() {
+            incoming.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        let batch = match batch {
             Ok(b) => b,
             Err(lines) => {
                 m.ingest_lines
@@ -189,9 +203,10 @@ impl Analyzer {
                 .inc_by(n);
         }
         let (reply, rx) = oneshot::channel();
-        self.send(Op::Ingest { batch, reply })
-            .await
-            .map_err(IngestError::Unavailable)?;
+        if let Err(e) = self.send(Op::Ingest { batch, reply }).await {
+            incoming.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            return Err(IngestError::Unavailable(e));
+        }
         rx.await
             .map_err(|_| IngestError::Unavailable("store stopped".into()))?
             .map_err(IngestError::Unavailable)

@@ -2,12 +2,26 @@
 //!
 //! Alerts are keyed by a `u64` id that grows with the time they were stored
 //! (`received µs << 8`, kept strictly increasing), so retention by age and the
-//! exports' cursors walk the primary table in order. Secondary indexes are
-//! tables of `(value, event time, id) → ()`; a filtered query walks the index
-//! of its most selective filter newest-first and checks the other filters on
-//! each record's fixed header, never scanning everything. Running totals per
-//! value (`COUNTS`) choose that index and serve the rule hit counts; per-minute
-//! totals (`ROLLUP`) serve the charts.
+//! exports' cursors walk the primary table in order.
+//!
+//! The secondary indexes (event time, severity, protocol, rule, host) share
+//! one table of posting chunks: `(prefix, newest event time, its id) → packed
+//! (event time, id) pairs`, newest first. A transaction writes one chunk per
+//! indexed value it saw (split so that a chunk spans at most [`CHUNK_SPAN`] of
+//! event time and holds at most [`CHUNK_ENTRIES`]), so storing a batch costs a
+//! few hundred B-tree inserts rather than several per alert. Chunks of one
+//! value may overlap in time (late alerts, spooled batches); a walk merges
+//! them newest-first through a heap, starting [`CHUNK_SPAN`] above its upper
+//! bound, which is as far as an overlapping chunk can reach. Retention deletes
+//! alerts without touching the chunks: a walk skips ids that are gone, and a
+//! chunk is dropped once every id it names is below the oldest alert
+//! (`INDEX_GC` finds those). Triage states other than `new` have a plain
+//! `(state, event time, id)` index, since they change one alert at a time.
+//!
+//! A filtered query walks the index of its most selective filter newest-first
+//! and checks the other filters on each record's fixed header, never scanning
+//! everything. Running totals per value (`COUNTS`) choose that index and serve
+//! the rule hit counts; per-minute totals (`ROLLUP`) serve the charts.
 //!
 //! Every write goes through one writer thread (see [`crate::writer`]), which
 //! groups concurrent requests into one transaction; readers use MVCC read
@@ -17,24 +31,22 @@ use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::assets::{self, Asset};
 use crate::ingest::{AssetObs, NewAlert, StatsObs};
 use crate::record::{RecordView, State};
 
 pub(crate) const ALERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("alerts");
-pub(crate) const BY_TIME: TableDefinition<'_, (u64, u64), ()> = TableDefinition::new("idx_time");
-pub(crate) const BY_SEV: TableDefinition<'_, (u8, u64, u64), ()> =
-    TableDefinition::new("idx_severity");
-pub(crate) const BY_PROTO: TableDefinition<'_, (&str, u64, u64), ()> =
-    TableDefinition::new("idx_protocol");
-pub(crate) const BY_RULE: TableDefinition<'_, (u32, u64, u64), ()> =
-    TableDefinition::new("idx_rule");
-pub(crate) const BY_HOST: TableDefinition<'_, (&str, u64, u64), ()> =
-    TableDefinition::new("idx_host");
+/// Posting chunks: `(prefix, newest event time, its id) → (ts, id)…` (see [`prefix`]).
+pub(crate) const INDEX: TableDefinition<'_, (&[u8], u64, u64), &[u8]> =
+    TableDefinition::new("index_chunks");
+/// The chunks each transaction wrote, by the largest id it stored:
+/// `id → (u16 prefix length, prefix, u64 ts, u64 id)…`.
+pub(crate) const INDEX_GC: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("index_gc");
+/// Alerts in a state other than `new`: `(state, event time, id) → ()`.
 pub(crate) const BY_STATE: TableDefinition<'_, (u8, u64, u64), ()> =
-    TableDefinition::new("idx_state");
+    TableDefinition::new("idx_triaged");
 pub(crate) const DEDUP: TableDefinition<'_, &str, u64> = TableDefinition::new("dedup");
 pub(crate) const COUNTS: TableDefinition<'_, &str, u64> = TableDefinition::new("counts");
 pub(crate) const ROLLUP: TableDefinition<'_, (u8, u64, &str), u64> = TableDefinition::new("rollup");
@@ -45,6 +57,45 @@ pub(crate) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("me
 /// Bytes an alert costs beyond its record: index entries, de-duplication key,
 /// B-tree overhead (measured with the `store` benchmark).
 pub(crate) const INDEX_OVERHEAD: u64 = 800;
+
+/// Event time one posting chunk may span (µs).
+pub(crate) const CHUNK_SPAN: u64 = 1_000_000;
+/// Entries one posting chunk may hold.
+pub(crate) const CHUNK_ENTRIES: usize = 512;
+/// The layout version of the store, kept in `META` under `schema`.
+const SCHEMA: u64 = 2;
+
+/// Index prefixes: a tag byte, then the value.
+pub(crate) mod prefix {
+    /// Every alert (the event-time index).
+    pub(crate) fn time(out: &mut Vec<u8>) {
+        out.clear();
+        out.push(b't');
+    }
+    /// Alerts of a severity.
+    pub(crate) fn severity(out: &mut Vec<u8>, s: u8) {
+        out.clear();
+        out.extend_from_slice(&[b's', s]);
+    }
+    /// Alerts of a protocol.
+    pub(crate) fn protocol(out: &mut Vec<u8>, p: &str) {
+        out.clear();
+        out.push(b'p');
+        out.extend_from_slice(p.as_bytes());
+    }
+    /// Alerts of a rule.
+    pub(crate) fn rule(out: &mut Vec<u8>, sid: u32) {
+        out.clear();
+        out.push(b'r');
+        out.extend_from_slice(&sid.to_be_bytes());
+    }
+    /// Alerts from or to a host.
+    pub(crate) fn host(out: &mut Vec<u8>, ip: &str) {
+        out.clear();
+        out.push(b'h');
+        out.extend_from_slice(ip.as_bytes());
+    }
+}
 
 /// Rollup kinds (first key element of `ROLLUP`).
 pub(crate) mod kind {
@@ -114,19 +165,31 @@ impl Store {
             .create(dir.join("alerts.redb"))?;
         let txn = db.begin_write()?;
         {
-            txn.open_table(ALERTS)?;
-            txn.open_table(BY_TIME)?;
-            txn.open_table(BY_SEV)?;
-            txn.open_table(BY_PROTO)?;
-            txn.open_table(BY_RULE)?;
-            txn.open_table(BY_HOST)?;
+            let alerts = txn.open_table(ALERTS)?;
+            let mut meta = txn.open_table(META)?;
+            let schema = meta.get("schema")?.map(|g| g.value());
+            match schema {
+                Some(SCHEMA) => {}
+                None if ReadableTableMetadata::is_empty(&alerts)? => {
+                    meta.insert("schema", SCHEMA)?;
+                }
+                found => {
+                    return Err(StoreError(format!(
+                        "{} was written by another version of otwatch (layout {}, this one reads {SCHEMA}); \
+                         move it away to start a new store",
+                        dir.join("alerts.redb").display(),
+                        found.map_or("1".to_string(), |v| v.to_string()),
+                    )))
+                }
+            }
+            txn.open_table(INDEX)?;
+            txn.open_table(INDEX_GC)?;
             txn.open_table(BY_STATE)?;
             txn.open_table(DEDUP)?;
             txn.open_table(COUNTS)?;
             txn.open_table(ROLLUP)?;
             txn.open_table(ASSETS)?;
             txn.open_table(SENSORS)?;
-            txn.open_table(META)?;
         }
         txn.commit()?;
         Ok(Store { db })
@@ -143,11 +206,8 @@ impl Store {
 /// Tables of one write transaction.
 pub(crate) struct WriteTables<'t> {
     alerts: redb::Table<'t, u64, &'static [u8]>,
-    time: redb::Table<'t, (u64, u64), ()>,
-    sev: redb::Table<'t, (u8, u64, u64), ()>,
-    proto: redb::Table<'t, (&'static str, u64, u64), ()>,
-    rule: redb::Table<'t, (u32, u64, u64), ()>,
-    host: redb::Table<'t, (&'static str, u64, u64), ()>,
+    index: redb::Table<'t, (&'static [u8], u64, u64), &'static [u8]>,
+    index_gc: redb::Table<'t, u64, &'static [u8]>,
     state: redb::Table<'t, (u8, u64, u64), ()>,
     dedup: redb::Table<'t, &'static str, u64>,
     counts: redb::Table<'t, &'static str, u64>,
@@ -157,11 +217,73 @@ pub(crate) struct WriteTables<'t> {
     meta: redb::Table<'t, &'static str, u64>,
 }
 
-/// Count and rollup changes gathered during a transaction, written once at its end.
+/// A quick hasher for the per-transaction maps (multiply-rotate over 8-byte
+/// words); their keys come from authenticated sensors and live for one
+/// transaction, so flooding resistance buys nothing here.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct QuickHasher(u64);
+
+impl std::hash::Hasher for QuickHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let mut w = [0u8; 8];
+        let tail = chunks.remainder();
+        w[..tail.len()].copy_from_slice(tail);
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w) ^ (tail.len() as u64) << 59)
+            .wrapping_mul(K);
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type QuickMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<QuickHasher>>;
+
+/// Index prefix → `(event time, id)` of the alerts stored in this transaction.
+type Postings = QuickMap<Box<[u8]>, Vec<(u64, u64)>>;
+
+/// Count, rollup and index changes gathered during a transaction, written
+/// once at its end.
+///
+/// Keys are built in scratch buffers and looked up by reference, so an alert
+/// allocates only for a value not seen before in the transaction.
 #[derive(Default)]
 pub(crate) struct Deltas {
-    counts: HashMap<String, i64>,
-    rollup: HashMap<(u8, u64, String), i64>,
+    counts: QuickMap<Box<str>, i64>,
+    /// `(kind, minute)` → value → change.
+    rollup: QuickMap<(u8, u64), QuickMap<Box<str>, i64>>,
+    postings: Postings,
+    scratch: String,
+    key: Vec<u8>,
+}
+
+/// Adds `d` to `map[key]`, allocating the key only when it is new.
+fn bump(map: &mut QuickMap<Box<str>, i64>, key: &str, d: i64) {
+    match map.get_mut(key) {
+        Some(v) => *v += d,
+        None => {
+            map.insert(key.into(), d);
+        }
+    }
 }
 
 impl Deltas {
@@ -170,37 +292,79 @@ impl Deltas {
         self.counts.get("bytes").copied().unwrap_or(0)
     }
 
-    fn count(&mut self, key: String, d: i64) {
-        *self.counts.entry(key).or_default() += d;
+    /// Adds `d` to the running total `prefix` followed by `value`.
+    fn count(&mut self, prefix: &str, value: impl std::fmt::Display, d: i64) {
+        use std::fmt::Write;
+        self.scratch.clear();
+        self.scratch.push_str(prefix);
+        let _ = write!(self.scratch, "{value}");
+        bump(&mut self.counts, &self.scratch, d);
     }
 
-    fn roll(&mut self, k: u8, minute: u64, v: String, d: i64) {
-        *self.rollup.entry((k, minute, v)).or_default() += d;
+    fn roll(&mut self, k: u8, minute: u64, v: impl std::fmt::Display, d: i64) {
+        use std::fmt::Write;
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{v}");
+        bump(
+            self.rollup.entry((k, minute)).or_default(),
+            &self.scratch,
+            d,
+        );
+    }
+
+    /// Adds `(ts, id)` to the postings of the prefix in `self.key`.
+    fn post_key(&mut self, ts: u64, id: u64) {
+        match self.postings.get_mut(self.key.as_slice()) {
+            Some(v) => v.push((ts, id)),
+            None => {
+                self.postings
+                    .insert(self.key.as_slice().into(), vec![(ts, id)]);
+            }
+        }
+    }
+
+    /// Indexes a new alert.
+    fn post(&mut self, r: &RecordView<'_>, id: u64) {
+        prefix::time(&mut self.key);
+        self.post_key(r.ts, id);
+        prefix::severity(&mut self.key, r.severity);
+        self.post_key(r.ts, id);
+        prefix::protocol(&mut self.key, r.protocol);
+        self.post_key(r.ts, id);
+        prefix::rule(&mut self.key, r.sid);
+        self.post_key(r.ts, id);
+        prefix::host(&mut self.key, r.src_ip);
+        self.post_key(r.ts, id);
+        if r.dest_ip != r.src_ip {
+            prefix::host(&mut self.key, r.dest_ip);
+            self.post_key(r.ts, id);
+        }
     }
 
     /// Adds (`d = 1`) or removes (`d = -1`) an alert.
     fn alert(&mut self, r: &RecordView<'_>, stored_len: usize, d: i64) {
         let m = r.ts / MINUTE;
-        self.count("total".into(), d);
-        self.count(
-            "bytes".into(),
+        bump(&mut self.counts, "total", d);
+        bump(
+            &mut self.counts,
+            "bytes",
             d * (stored_len as i64 + INDEX_OVERHEAD as i64),
         );
-        self.count(format!("sev:{}", r.severity), d);
-        self.count(format!("proto:{}", r.protocol), d);
-        self.count(format!("rule:{}", r.sid), d);
-        self.count(format!("state:{}", r.state.code()), d);
-        self.count(format!("sensor:{}", r.sensor), d);
-        self.count(format!("host:{}", r.src_ip), d);
-        self.roll(kind::TIME, m, String::new(), d);
-        self.roll(kind::SEVERITY, m, r.severity.to_string(), d);
-        self.roll(kind::PROTOCOL, m, r.protocol.to_string(), d);
-        self.roll(kind::RULE, m, r.sid.to_string(), d);
-        self.roll(kind::SENSOR, m, r.sensor.to_string(), d);
-        self.roll(kind::HOST, m, r.src_ip.to_string(), d);
+        self.count("sev:", r.severity, d);
+        self.count("proto:", r.protocol, d);
+        self.count("rule:", r.sid, d);
+        self.count("state:", r.state.code(), d);
+        self.count("sensor:", r.sensor, d);
+        self.count("host:", r.src_ip, d);
+        self.roll(kind::TIME, m, "", d);
+        self.roll(kind::SEVERITY, m, r.severity, d);
+        self.roll(kind::PROTOCOL, m, r.protocol, d);
+        self.roll(kind::RULE, m, r.sid, d);
+        self.roll(kind::SENSOR, m, r.sensor, d);
+        self.roll(kind::HOST, m, r.src_ip, d);
         if r.dest_ip != r.src_ip {
-            self.count(format!("host:{}", r.dest_ip), d);
-            self.roll(kind::HOST, m, r.dest_ip.to_string(), d);
+            self.count("host:", r.dest_ip, d);
+            self.roll(kind::HOST, m, r.dest_ip, d);
         }
     }
 }
@@ -244,11 +408,8 @@ impl<'t> WriteTables<'t> {
     pub(crate) fn open(txn: &'t redb::WriteTransaction) -> Result<WriteTables<'t>> {
         Ok(WriteTables {
             alerts: txn.open_table(ALERTS)?,
-            time: txn.open_table(BY_TIME)?,
-            sev: txn.open_table(BY_SEV)?,
-            proto: txn.open_table(BY_PROTO)?,
-            rule: txn.open_table(BY_RULE)?,
-            host: txn.open_table(BY_HOST)?,
+            index: txn.open_table(INDEX)?,
+            index_gc: txn.open_table(INDEX_GC)?,
             state: txn.open_table(BY_STATE)?,
             dedup: txn.open_table(DEDUP)?,
             counts: txn.open_table(COUNTS)?,
@@ -268,28 +429,80 @@ impl<'t> WriteTables<'t> {
         Ok(self.counts.get(key)?.map(|v| v.value()).unwrap_or(0))
     }
 
-    fn index(&mut self, r: &RecordView<'_>, id: u64) -> Result<()> {
-        self.time.insert((r.ts, id), ())?;
-        self.sev.insert((r.severity, r.ts, id), ())?;
-        self.proto.insert((r.protocol, r.ts, id), ())?;
-        self.rule.insert((r.sid, r.ts, id), ())?;
-        self.host.insert((r.src_ip, r.ts, id), ())?;
-        if r.dest_ip != r.src_ip {
-            self.host.insert((r.dest_ip, r.ts, id), ())?;
+    /// Writes the posting chunks gathered in `d`, and one `INDEX_GC` record
+    /// listing them under the largest id they name.
+    fn write_postings(&mut self, postings: Postings) -> Result<()> {
+        let mut value = Vec::with_capacity(CHUNK_ENTRIES * 16);
+        let mut written = Vec::new();
+        let mut max_id = 0;
+        for (prefix, mut entries) in postings {
+            entries.sort_unstable_by(|a, b| b.cmp(a));
+            let mut rest = entries.as_slice();
+            while let Some(&(ts0, id0)) = rest.first() {
+                let n = rest
+                    .iter()
+                    .take(CHUNK_ENTRIES)
+                    .take_while(|(ts, _)| ts0 - ts <= CHUNK_SPAN)
+                    .count();
+                let (chunk, tail) = rest.split_at(n);
+                value.clear();
+                for &(ts, id) in chunk {
+                    value.extend_from_slice(&ts.to_le_bytes());
+                    value.extend_from_slice(&id.to_le_bytes());
+                    max_id = max_id.max(id);
+                }
+                self.index.insert((&*prefix, ts0, id0), value.as_slice())?;
+                // Prefixes are a tag and an address or protocol name: short.
+                let len = prefix.len().min(usize::from(u16::MAX));
+                written.extend_from_slice(&(len as u16).to_le_bytes());
+                written.extend_from_slice(&prefix[..len]);
+                written.extend_from_slice(&ts0.to_le_bytes());
+                written.extend_from_slice(&id0.to_le_bytes());
+                rest = tail;
+            }
         }
-        self.state.insert((r.state.code(), r.ts, id), ())?;
+        if !written.is_empty() {
+            self.index_gc.insert(max_id, written.as_slice())?;
+        }
         Ok(())
     }
 
-    fn unindex(&mut self, r: &RecordView<'_>, id: u64) -> Result<()> {
-        self.time.remove((r.ts, id))?;
-        self.sev.remove((r.severity, r.ts, id))?;
-        self.proto.remove((r.protocol, r.ts, id))?;
-        self.rule.remove((r.sid, r.ts, id))?;
-        self.host.remove((r.src_ip, r.ts, id))?;
-        self.host.remove((r.dest_ip, r.ts, id))?;
-        self.state.remove((r.state.code(), r.ts, id))?;
-        Ok(())
+    /// Drops the posting chunks of transactions whose alerts are all below
+    /// `oldest` (deleted), `limit` transactions at most; returns how many
+    /// transactions and chunks.
+    pub(crate) fn drop_stale_chunks(&mut self, oldest: u64, limit: u64) -> Result<(u64, u64)> {
+        let (mut done, mut chunks) = (0, 0);
+        while done < limit {
+            let Some((max_id, list)) = self
+                .index_gc
+                .first()?
+                .map(|(k, v)| (k.value(), v.value().to_vec()))
+            else {
+                break;
+            };
+            if max_id >= oldest {
+                break;
+            }
+            let mut rest = list.as_slice();
+            while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+                let len = usize::from(u16::from_le_bytes(*len));
+                if tail.len() < len + 16 {
+                    break;
+                }
+                let (prefix, tail) = tail.split_at(len);
+                let (ts, tail) = tail.split_at(8);
+                let (id, tail) = tail.split_at(8);
+                let ts = u64::from_le_bytes(ts.try_into().unwrap_or_default());
+                let id = u64::from_le_bytes(id.try_into().unwrap_or_default());
+                if self.index.remove((prefix, ts, id))?.is_some() {
+                    chunks += 1;
+                }
+                rest = tail;
+            }
+            self.index_gc.remove(max_id)?;
+            done += 1;
+        }
+        Ok((done, chunks))
     }
 
     /// Stores an alert unless its `(sensor, alert_id)` is stored already.
@@ -326,7 +539,7 @@ impl<'t> WriteTables<'t> {
         };
         r.encode(buf);
         self.alerts.insert(id, buf.as_slice())?;
-        self.index(&r, id)?;
+        d.post(&r, id);
         d.alert(&r, buf.len(), 1);
         Ok(true)
     }
@@ -339,7 +552,10 @@ impl<'t> WriteTables<'t> {
         let Some(r) = RecordView::decode(&bytes) else {
             return Ok(true);
         };
-        self.unindex(&r, id)?;
+        // The posting chunks keep naming the id until `drop_stale_chunks`.
+        if r.state != State::New {
+            self.state.remove((r.state.code(), r.ts, id))?;
+        }
         self.dedup
             .remove(dedup_key(r.sensor, r.alert_id).as_str())?;
         d.alert(&r, bytes.len(), -1);
@@ -373,11 +589,19 @@ impl<'t> WriteTables<'t> {
         };
         new.encode(buf);
         self.alerts.insert(id, buf.as_slice())?;
-        self.state.remove((old.state.code(), old.ts, id))?;
-        self.state.insert((state.code(), old.ts, id), ())?;
-        d.count(format!("state:{}", old.state.code()), -1);
-        d.count(format!("state:{}", state.code()), 1);
-        d.count("bytes".into(), buf.len() as i64 - bytes.len() as i64);
+        if old.state != State::New {
+            self.state.remove((old.state.code(), old.ts, id))?;
+        }
+        if state != State::New {
+            self.state.insert((state.code(), old.ts, id), ())?;
+        }
+        d.count("state:", old.state.code(), -1);
+        d.count("state:", state.code(), 1);
+        bump(
+            &mut d.counts,
+            "bytes",
+            buf.len() as i64 - bytes.len() as i64,
+        );
         Ok(true)
     }
 
@@ -437,34 +661,35 @@ impl<'t> WriteTables<'t> {
         Ok(())
     }
 
-    /// Writes the gathered count changes.
+    /// Writes the gathered postings and count changes.
     pub(crate) fn flush(&mut self, d: Deltas) -> Result<()> {
+        self.write_postings(d.postings)?;
         for (k, delta) in d.counts {
             if delta == 0 {
                 continue;
             }
-            let old = self.counts.get(k.as_str())?.map(|g| g.value()).unwrap_or(0);
+            let k: &str = &k;
+            let old = self.counts.get(k)?.map(|g| g.value()).unwrap_or(0);
             let new = apply_delta(old, delta);
             if new == 0 && k != "total" && k != "bytes" {
-                self.counts.remove(k.as_str())?;
+                self.counts.remove(k)?;
             } else {
-                self.counts.insert(k.as_str(), new)?;
+                self.counts.insert(k, new)?;
             }
         }
-        for ((k, m, v), delta) in d.rollup {
-            if delta == 0 {
-                continue;
-            }
-            let old = self
-                .rollup
-                .get((k, m, v.as_str()))?
-                .map(|g| g.value())
-                .unwrap_or(0);
-            let new = apply_delta(old, delta);
-            if new == 0 {
-                self.rollup.remove((k, m, v.as_str()))?;
-            } else {
-                self.rollup.insert((k, m, v.as_str()), new)?;
+        for ((k, m), values) in d.rollup {
+            for (v, delta) in values {
+                if delta == 0 {
+                    continue;
+                }
+                let key = (k, m, &*v);
+                let old = self.rollup.get(key)?.map(|g| g.value()).unwrap_or(0);
+                let new = apply_delta(old, delta);
+                if new == 0 {
+                    self.rollup.remove(key)?;
+                } else {
+                    self.rollup.insert(key, new)?;
+                }
             }
         }
         Ok(())
@@ -579,23 +804,81 @@ struct Span {
     hi: Bound<(u64, u64)>,
 }
 
-macro_rules! walk {
-    ($txn:expr, $def:expr, $prefix:expr, $span:expr) => {{
-        let table = $txn.open_table($def)?;
-        let p = $prefix;
-        let lo = Bound::Included((p, $span.lo.0, $span.lo.1));
-        let hi = match $span.hi {
-            Bound::Included((t, i)) => Bound::Included((p, t, i)),
-            Bound::Excluded((t, i)) => Bound::Excluded((p, t, i)),
-            Bound::Unbounded => Bound::Included((p, u64::MAX, u64::MAX)),
+/// Posting chunks newest-first: `((newest ts, its id), packed entries)`.
+type ChunkIter = Box<dyn Iterator<Item = Result<((u64, u64), Vec<u8>)>>>;
+
+/// Walks the posting chunks of one prefix newest-first within a span.
+///
+/// Chunks come in the order of their newest entry; entries of the chunks
+/// loaded so far wait in a heap, and the heap's top is returned once no chunk
+/// still to load can hold anything newer.
+struct ChunkWalk {
+    chunks: std::iter::Peekable<ChunkIter>,
+    heap: std::collections::BinaryHeap<(u64, u64)>,
+    span: Span,
+}
+
+impl ChunkWalk {
+    fn open(txn: &redb::ReadTransaction, prefix: &[u8], span: Span) -> Result<KeyIter> {
+        let table = txn.open_table(INDEX)?;
+        // A chunk that overlaps the span has its newest entry at most
+        // `CHUNK_SPAN` above the span's top.
+        let top = match span.hi {
+            Bound::Included((t, _)) | Bound::Excluded((t, _)) => t.saturating_add(CHUNK_SPAN),
+            Bound::Unbounded => u64::MAX,
         };
-        let range = table.range((lo, hi))?;
-        Box::new(range.rev().map(|e| {
-            let (k, _) = e?;
+        let p = prefix.to_vec();
+        let range = table.range((p.as_slice(), span.lo.0, 0u64)..=(p.as_slice(), top, u64::MAX))?;
+        let chunks: ChunkIter = Box::new(range.rev().map(|e| {
+            let (k, v) = e?;
             let (_, ts, id) = k.value();
-            Ok((ts, id))
-        })) as KeyIter
-    }};
+            Ok(((ts, id), v.value().to_vec()))
+        }));
+        Ok(Box::new(ChunkWalk {
+            chunks: chunks.peekable(),
+            heap: Default::default(),
+            span,
+        }))
+    }
+
+    fn in_span(&self, k: (u64, u64)) -> bool {
+        k >= self.span.lo
+            && match self.span.hi {
+                Bound::Included(h) => k <= h,
+                Bound::Excluded(h) => k < h,
+                Bound::Unbounded => true,
+            }
+    }
+}
+
+impl Iterator for ChunkWalk {
+    type Item = Result<(u64, u64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let top = self.heap.peek().copied();
+            let load = match self.chunks.peek() {
+                None => false,
+                Some(Err(_)) => return self.chunks.next().map(|r| r.map(|(k, _)| k)),
+                Some(Ok((newest, _))) => top.is_none_or(|t| *newest > t),
+            };
+            if !load {
+                return self.heap.pop().map(Ok);
+            }
+            if let Some(Ok((_, bytes))) = self.chunks.next() {
+                for e in bytes.chunks_exact(16) {
+                    let mut ts = [0u8; 8];
+                    let mut id = [0u8; 8];
+                    ts.copy_from_slice(&e[..8]);
+                    id.copy_from_slice(&e[8..]);
+                    let k = (u64::from_le_bytes(ts), u64::from_le_bytes(id));
+                    if self.in_span(k) {
+                        self.heap.push(k);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One page of a query.
@@ -680,7 +963,8 @@ impl Store {
                 );
             }
         }
-        if !f.state.is_empty() {
+        // Only triaged states are indexed; `new` is most alerts anyway.
+        if !f.state.is_empty() && !f.state.contains(&State::New) {
             consider(
                 f.state
                     .iter()
@@ -690,21 +974,26 @@ impl Store {
             );
         }
         drop(counts);
+        let mut p = Vec::new();
+        let mut walk = |fill: &dyn Fn(&mut Vec<u8>)| {
+            fill(&mut p);
+            ChunkWalk::open(&txn, &p, span)
+        };
         let iters: Vec<KeyIter> = match best.1 {
             1 => f
                 .severity
                 .iter()
-                .map(|s| Ok(walk!(txn, BY_SEV, *s, span)))
+                .map(|s| walk(&|p| prefix::severity(p, *s)))
                 .collect::<Result<_>>()?,
             2 => f
                 .protocol
                 .iter()
-                .map(|s| Ok(walk!(txn, BY_PROTO, s.as_str(), span)))
+                .map(|s| walk(&|p| prefix::protocol(p, s)))
                 .collect::<Result<_>>()?,
             3 => f
                 .rule
                 .iter()
-                .map(|s| Ok(walk!(txn, BY_RULE, *s, span)))
+                .map(|s| walk(&|p| prefix::rule(p, *s)))
                 .collect::<Result<_>>()?,
             4..=6 => {
                 let list = match best.1 {
@@ -713,22 +1002,31 @@ impl Store {
                     _ => &f.dest_ip,
                 };
                 list.iter()
-                    .map(|s| Ok(walk!(txn, BY_HOST, s.as_str(), span)))
+                    .map(|s| walk(&|p| prefix::host(p, s)))
                     .collect::<Result<_>>()?
             }
-            7 => f
-                .state
-                .iter()
-                .map(|s| Ok(walk!(txn, BY_STATE, s.code(), span)))
-                .collect::<Result<_>>()?,
-            _ => {
-                let table = txn.open_table(BY_TIME)?;
-                let range = table.range((Bound::Included(span.lo), span.hi))?;
-                vec![Box::new(range.rev().map(|e| {
-                    let (k, _) = e?;
-                    Ok(k.value())
-                })) as KeyIter]
+            7 => {
+                let table = txn.open_table(BY_STATE)?;
+                f.state
+                    .iter()
+                    .map(|s| {
+                        let c = s.code();
+                        let lo = Bound::Included((c, span.lo.0, span.lo.1));
+                        let hi = match span.hi {
+                            Bound::Included((t, i)) => Bound::Included((c, t, i)),
+                            Bound::Excluded((t, i)) => Bound::Excluded((c, t, i)),
+                            Bound::Unbounded => Bound::Included((c, u64::MAX, u64::MAX)),
+                        };
+                        let range = table.range((lo, hi))?;
+                        Ok(Box::new(range.rev().map(|e| {
+                            let (k, _) = e?;
+                            let (_, ts, id) = k.value();
+                            Ok((ts, id))
+                        })) as KeyIter)
+                    })
+                    .collect::<Result<_>>()?
             }
+            _ => vec![walk(&prefix::time)?],
         };
         let keys = MergeDesc {
             iters: iters.into_iter().map(Iterator::peekable).collect(),
@@ -854,9 +1152,11 @@ impl Store {
     /// The event time of a rule's newest alert.
     pub(crate) fn rule_last_hit(&self, sid: u32) -> Result<Option<u64>> {
         let txn = self.db.begin_read()?;
-        let t = txn.open_table(BY_RULE)?;
+        let t = txn.open_table(INDEX)?;
+        let mut p = Vec::new();
+        prefix::rule(&mut p, sid);
         let last = t
-            .range((sid, 0u64, 0u64)..=(sid, u64::MAX, u64::MAX))?
+            .range((p.as_slice(), 0u64, 0u64)..=(p.as_slice(), u64::MAX, u64::MAX))?
             .next_back();
         match last {
             Some(e) => Ok(Some(e?.0.value().1)),
@@ -904,6 +1204,161 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small deterministic generator (xorshift).
+    fn next(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    fn alert(n: u64, ts: u64) -> NewAlert {
+        NewAlert {
+            ts,
+            severity: 1 + (n % 3) as u8,
+            sid: 100 + (n % 4) as u32,
+            protocol: ["modbus", "dnp3"][(n % 2) as usize].to_string(),
+            src_ip: format!("10.0.0.{}", n % 5),
+            dest_ip: format!("10.0.1.{}", n % 2),
+            sensor: "s1".into(),
+            alert_id: format!("a-{n:06}"),
+            json: format!("{{\"n\":{n}}}").into_bytes(),
+        }
+    }
+
+    /// Every page of a query, by cursor, as `(ts, id)` keys.
+    fn walk_pages(store: &Store, f: &Filter, limit: usize) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.query(f, cursor, limit).expect("query");
+            for (id, bytes) in &page.alerts {
+                let r = RecordView::decode(bytes).expect("record");
+                out.push((r.ts, *id));
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn overlapping_chunks_are_merged_newest_first_and_retention_drops_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut all: Vec<(u64, u64, NewAlert)> = Vec::new();
+        let mut id = 1000u64;
+        let base = 1_800_000_000_000_000u64;
+        // Eight transactions: most alerts close together in time, some late
+        // (up to 10 s old) so that chunks of one value overlap, some spread
+        // widely so that one transaction writes several chunks per value.
+        for txn_no in 0..8u64 {
+            let txn = store.db.begin_write().expect("txn");
+            {
+                let mut t = WriteTables::open(&txn).expect("tables");
+                let mut d = Deltas::default();
+                let mut buf = Vec::new();
+                for i in 0..300u64 {
+                    let n = txn_no * 300 + i;
+                    let jitter = next(&mut seed) % 10_000_000;
+                    let ts = match n % 7 {
+                        0 => base + txn_no * 5_000_000 - jitter,
+                        1 => base + next(&mut seed) % 3_600_000_000,
+                        _ => base + txn_no * 5_000_000 + i * 1_000,
+                    };
+                    id += 1;
+                    let a = alert(n, ts);
+                    assert!(t
+                        .insert_alert(&mut d, id, &a, id, &mut buf)
+                        .expect("insert"));
+                    all.push((ts, id, a));
+                }
+                t.flush(d).expect("flush");
+            }
+            txn.commit().expect("commit");
+        }
+        let expect = |f: &Filter, all: &[(u64, u64, NewAlert)]| {
+            let mut v: Vec<(u64, u64)> = all
+                .iter()
+                .filter(|(ts, _, a)| {
+                    (f.severity.is_empty() || f.severity.contains(&a.severity))
+                        && (f.rule.is_empty() || f.rule.contains(&a.sid))
+                        && (f.host.is_empty()
+                            || f.host.iter().any(|h| *h == a.src_ip || *h == a.dest_ip))
+                        && f.from.is_none_or(|x| *ts >= x)
+                        && f.to.is_none_or(|x| *ts <= x)
+                })
+                .map(|(ts, id, _)| (*ts, *id))
+                .collect();
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            v
+        };
+        let filters = [
+            Filter::default(),
+            Filter {
+                severity: vec![2],
+                ..Default::default()
+            },
+            Filter {
+                severity: vec![1, 3],
+                from: Some(base + 4_000_000),
+                to: Some(base + 30_000_000),
+                ..Default::default()
+            },
+            Filter {
+                rule: vec![101],
+                ..Default::default()
+            },
+            Filter {
+                host: vec!["10.0.0.3".into(), "10.0.1.1".into()],
+                ..Default::default()
+            },
+        ];
+        for f in &filters {
+            let want = expect(f, &all);
+            assert!(!want.is_empty());
+            for limit in [7, 50, 1000] {
+                assert_eq!(walk_pages(&store, f, limit), want, "{f:?} limit {limit}");
+            }
+        }
+        let chunks = |store: &Store| {
+            let txn = store.db.begin_read().expect("read");
+            let t = txn.open_table(INDEX).expect("index");
+            ReadableTableMetadata::len(&t).expect("len")
+        };
+        let before = chunks(&store);
+        // Retention: delete the 1,200 oldest ids, then drop their chunks.
+        let txn = store.db.begin_write().expect("txn");
+        let (txns, dropped) = {
+            let mut t = WriteTables::open(&txn).expect("tables");
+            let mut d = Deltas::default();
+            for (_, id, _) in &all[..1200] {
+                assert!(t.delete_alert(&mut d, *id).expect("delete"));
+            }
+            let oldest = t.oldest().expect("oldest").expect("some").0;
+            assert_eq!(oldest, all[1200].1);
+            let gc = t.drop_stale_chunks(oldest, u64::MAX).expect("gc");
+            t.flush(d).expect("flush");
+            gc
+        };
+        txn.commit().expect("commit");
+        // The first four transactions named only the deleted alerts.
+        assert_eq!(txns, 4);
+        assert!(dropped > 0);
+        assert_eq!(chunks(&store), before - dropped);
+        let left = &all[1200..];
+        for f in &filters {
+            assert_eq!(
+                walk_pages(&store, f, 50),
+                expect(f, left),
+                "{f:?} after retention"
+            );
+        }
+        assert_eq!(store.count("total").expect("count"), left.len() as u64);
+    }
 
     #[test]
     fn case_insensitive_search() {

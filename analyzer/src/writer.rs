@@ -7,6 +7,7 @@
 //! fsync. After the commit it publishes the new alerts to the live stream
 //! and the new last id to the exporters.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -62,6 +63,10 @@ enum Outcome {
 
 /// Deletions per retention request (keeps each transaction short).
 const RETENTION_CHUNK: u64 = 20_000;
+/// Transactions' index chunks dropped per retention request.
+const GC_TRANSACTIONS: u64 = 200;
+/// How long the writer waits for batches being parsed to join a commit.
+const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 /// Alerts per grouped transaction before the writer commits.
 const GROUP_ALERTS: usize = 50_000;
 
@@ -70,6 +75,8 @@ pub(crate) struct Hooks {
     pub(crate) committed: watch::Sender<u64>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) data_dir: std::path::PathBuf,
+    /// Ingest requests being parsed or queued, not yet taken by the writer.
+    pub(crate) incoming: Arc<AtomicUsize>,
 }
 
 /// Starts the writer thread.
@@ -90,15 +97,32 @@ pub(crate) fn spawn(
             w.last_id = w.store.last_id().unwrap_or(0);
             w.refresh_gauges();
             while let Some(first) = rx.blocking_recv() {
-                let mut ops = vec![first];
-                let mut alerts = 0;
+                let incoming = w.hooks.incoming.clone();
+                let take = |op: Op, ops: &mut Vec<Op>| {
+                    let n = match &op {
+                        Op::Ingest { batch, .. } => {
+                            incoming.fetch_sub(1, Ordering::AcqRel);
+                            batch.alerts.len()
+                        }
+                        _ => 0,
+                    };
+                    ops.push(op);
+                    n
+                };
+                let mut ops = Vec::new();
+                let mut alerts = take(first, &mut ops);
+                // Group what is queued, and what is being parsed right now
+                // (other sensors' batches, up to `GROUP_WAIT`): one commit,
+                // one fsync, one write of each index page for all of them.
+                let started = std::time::Instant::now();
                 while alerts < GROUP_ALERTS && !matches!(ops.last(), Some(Op::Stop)) {
                     match rx.try_recv() {
-                        Ok(op) => {
-                            if let Op::Ingest { batch, .. } = &op {
-                                alerts += batch.alerts.len();
-                            }
-                            ops.push(op);
+                        Ok(op) => alerts += take(op, &mut ops),
+                        Err(_)
+                            if incoming.load(Ordering::Acquire) > 0
+                                && started.elapsed() < GROUP_WAIT =>
+                        {
+                            std::thread::sleep(std::time::Duration::from_micros(200));
                         }
                         Err(_) => break,
                     }
@@ -305,6 +329,11 @@ impl Writer {
                             over = over && bytes > target;
                         }
                         r.more = r.by_age + r.by_size == RETENTION_CHUNK;
+                        // Index chunks whose alerts are all gone now.
+                        let oldest = t.oldest()?.map_or(self.last_id + 1, |(id, _)| id);
+                        if t.drop_stale_chunks(oldest, GC_TRANSACTIONS)?.0 == GC_TRANSACTIONS {
+                            r.more = true;
+                        }
                         Outcome::Retention(r)
                     }
                     Op::Stop => Outcome::None,

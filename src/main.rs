@@ -1,6 +1,7 @@
 //! `otwatch`: the one command-line entry point (replay today; sensor,
 //! analyzer and rules commands join it as they land).
 
+mod capture;
 mod serve;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -69,6 +70,8 @@ enum Command {
     },
     /// Analyzer and sensor in one process. With no arguments: replays the
     /// bundled demo plant into ./otwatch-data and serves http://127.0.0.1:8080.
+    /// With --iface: listens live (as root) until SIGINT/SIGTERM, SIGHUP
+    /// reloads the rules.
     Run {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
@@ -85,6 +88,13 @@ enum Command {
         /// Capture files to replay instead of the demo plant.
         #[arg(long = "pcap", value_name = "PCAP")]
         pcaps: Vec<PathBuf>,
+        /// Listen on this interface (a SPAN or TAP port; needs root) instead
+        /// of replaying captures; alerts, assets and stats go to the
+        /// in-process analyzer.
+        #[arg(long, value_name = "IF", conflicts_with = "pcaps")]
+        iface: Option<String>,
+        #[command(flatten)]
+        capture: capture::CaptureOpts,
     },
     /// Validate rules and run their tests.
     Rules {
@@ -138,6 +148,8 @@ fn main() -> ExitCode {
             config,
             rules,
             pcaps,
+            iface,
+            capture,
         } => serve::run_all(
             serve::ServeArgs {
                 listen,
@@ -147,6 +159,7 @@ fn main() -> ExitCode {
                 token: None,
             },
             pcaps,
+            iface.map(|iface| (iface, capture)),
         ),
         Command::Rules {
             command: RulesCommand::Check { path },
@@ -391,28 +404,8 @@ struct SensorArgs {
     /// Read capture files instead of an interface (one pipeline, as `replay`).
     #[arg(long, value_name = "FILE")]
     pcap: Vec<PathBuf>,
-    /// Worker threads, each with its own capture ring and flows (default: one per core).
-    #[arg(long, value_name = "N")]
-    workers: Option<usize>,
-    /// Capture back-end: afpacket (default) or libpcap (default with --bpf;
-    /// needs a build with `--features libpcap`).
-    #[arg(long, value_name = "NAME")]
-    backend: Option<String>,
-    /// BPF capture filter in tcpdump syntax (libpcap back-end).
-    #[arg(long, value_name = "EXPR")]
-    bpf: Option<String>,
-    /// Do not put the interface in promiscuous mode.
-    #[arg(long)]
-    no_promisc: bool,
-    /// AF_PACKET ring block size in bytes (a power of two, page multiple).
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
-    ring_block_size: u32,
-    /// AF_PACKET ring blocks per worker.
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    ring_blocks: u32,
-    /// Milliseconds after which a partly filled ring block is handed over.
-    #[arg(long, value_name = "MS", default_value_t = 50)]
-    ring_timeout_ms: u32,
+    #[command(flatten)]
+    capture: capture::CaptureOpts,
     /// Rule file or folder of *.yaml rule files (default: the bundled ruleset).
     /// Reloaded on SIGHUP; a reload with errors keeps the old rules.
     #[arg(long, value_name = "PATH")]
@@ -423,8 +416,8 @@ struct SensorArgs {
     /// Event types written to --eve, comma-separated (default: all).
     #[arg(long, value_name = "LIST")]
     events: Option<String>,
-    /// Analyzer base URL (http://HOST:PORT); alerts and stats are shipped to
-    /// its /api/v1/ingest, through an on-disk spool.
+    /// Analyzer base URL (http://HOST:PORT); alerts, assets and stats are
+    /// shipped to its /api/v1/ingest, through an on-disk spool.
     #[arg(long, value_name = "URL")]
     analyzer: Option<String>,
     /// Bearer token for the analyzer (default: $OTWATCH_TOKEN).
@@ -444,13 +437,13 @@ struct SensorArgs {
 
 /// `otwatch sensor`: live capture (or files) → rules → EVE lines / analyzer.
 fn run_sensor(args: SensorArgs) -> ExitCode {
-    use otwatch_sensor::live::{
-        self, Capture, Control, EveSink, LiveConfig, LiveStatsLine, SensorOutput, Signals,
-    };
+    use otwatch_sensor::assets::AssetLimits;
+    use otwatch_sensor::live::{self, EveSink, SensorOutput, SensorShared};
     use otwatch_sensor::ship::{ShipConfig, Shipper};
 
+    const WHO: &str = "otwatch sensor";
     let fail = |msg: String| {
-        eprintln!("otwatch sensor: {msg}");
+        eprintln!("{WHO}: {msg}");
         ExitCode::from(2)
     };
     // Everything is checked before anything starts.
@@ -465,28 +458,15 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
         Ok(f) => f.unwrap_or_else(EventFilter::all),
         Err(msg) => return fail(msg),
     };
-    let mut config = LiveConfig::new(args.iface.clone().unwrap_or_default());
-    if let Some(n) = args.workers {
-        config.workers = n;
-    }
-    config.backend = match args.backend.as_deref() {
-        Some(name) => match live::Backend::parse(name) {
-            Ok(b) => b,
-            Err(msg) => return fail(msg),
-        },
-        None if args.bpf.is_some() => live::Backend::Libpcap,
-        None => live::Backend::AfPacket,
+    let config = match args
+        .iface
+        .as_deref()
+        .map(|i| args.capture.config(i))
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(msg) => return fail(msg),
     };
-    config.bpf = args.bpf.clone();
-    config.promisc = !args.no_promisc;
-    config.ring.block_size = args.ring_block_size;
-    config.ring.block_count = args.ring_blocks;
-    config.ring.block_timeout_ms = args.ring_timeout_ms;
-    if args.iface.is_some() {
-        if let Err(errors) = config.validate() {
-            return fail(errors.join("; "));
-        }
-    }
     let user = match args.user.as_deref().map(live::lookup_user).transpose() {
         Ok(u) => u,
         Err(e) => return fail(format!("--user: {e}")),
@@ -537,28 +517,30 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
             ))
         }
     };
-    let start_shipper = |cfg: Option<ShipConfig>| -> Result<Option<Arc<Shipper>>, ExitCode> {
-        match cfg.map(Shipper::start).transpose() {
-            Ok(s) => Ok(s.map(Arc::new)),
-            Err(e) => Err(fail(format!("cannot start the analyzer client: {e}"))),
-        }
-    };
 
-    let Some(iface) = args.iface.clone() else {
+    let Some(config) = config else {
         // Files: one pipeline, the same outputs.
-        let shipper = match start_shipper(ship_config) {
-            Ok(s) => s,
-            Err(code) => return code,
+        let shipper = match ship_config.map(Shipper::start).transpose() {
+            Ok(s) => s.map(Arc::new),
+            Err(e) => return fail(format!("cannot start the analyzer client: {e}")),
         };
-        let output = SensorOutput::new(ruleset, eve.clone().map(|s| (s, filter)), shipper.clone());
-        let (output, mut report) = replay(
+        let shared = SensorShared::new(AssetLimits::default());
+        let output = SensorOutput::new(
+            ruleset,
+            eve.clone().map(|s| (s, filter)),
+            shipper.clone(),
+            &shared,
+        );
+        let (mut output, mut report) = replay(
             &args.pcap,
             PipelineConfig::default(),
             output,
             &mut |_, _, _| {},
         );
         report.stats.alerts = output.alerts();
+        output.publish_assets();
         if let Some(mut tee) = output.into_tee() {
+            tee.assets(&shared.assets.take_changed());
             tee.stats(
                 report.last_ts,
                 &report.stats,
@@ -566,172 +548,37 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
                 report.elapsed.as_secs_f64(),
             );
             if let Err(e) = tee.finish() {
-                eprintln!("otwatch sensor: writing EVE output failed: {e}");
+                eprintln!("{WHO}: writing EVE output failed: {e}");
             }
         }
-        finish_shipper(shipper);
+        capture::finish_shipper(WHO, shipper);
         print_summary(&report);
         if let Some(err) = &report.error {
-            eprintln!("otwatch sensor: error: {err}");
+            eprintln!("{WHO}: error: {err}");
             return ExitCode::from(1);
         }
         return ExitCode::SUCCESS;
     };
 
-    let capture = match Capture::open(&config) {
+    let capture = match capture::open_capture(WHO, &config) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("otwatch sensor: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    if let Some(name) = &args.user {
-        match live::drop_privileges(name) {
-            Ok(c) => eprintln!(
-                "otwatch sensor: running as {name} (uid {}, gid {})",
-                c.uid, c.gid
-            ),
-            Err(e) => {
-                eprintln!("otwatch sensor: cannot drop privileges: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    }
-    let signals = match Signals::install() {
-        Ok(s) => s,
-        Err(e) => return fail(format!("cannot install signal handlers: {e}")),
-    };
-    let shipper = match start_shipper(ship_config) {
-        Ok(s) => s,
         Err(code) => return code,
     };
-    eprintln!(
-        "otwatch sensor: listening on {iface} ({}, {} workers, {} rules)",
-        config.backend.name(),
-        capture.workers(),
-        ruleset.len()
-    );
-    let control = Control::new(ruleset.clone());
     let rules_path = args.rules.clone();
-    let (outputs, mut report) = live::run(
+    let reload: capture::Reload = Box::new(move || match load_rules(rules_path.as_deref()) {
+        Ok(set) => Ok(Arc::new(set)),
+        Err(errors) => Err(format!("{errors}\n{} error(s)", errors.len())),
+    });
+    capture::run_live(
+        capture::LiveJob {
+            who: WHO,
+            config,
+            rules: ruleset,
+            reload,
+            eve: eve.map(|s| (s, filter)),
+            ship: ship_config,
+            user: args.user.clone(),
+        },
         capture,
-        PipelineConfig::default(),
-        |_| {
-            SensorOutput::new(
-                ruleset.clone(),
-                eve.clone().map(|s| (s, filter)),
-                shipper.clone(),
-            )
-        },
-        &control,
-        |control| {
-            if signals.terminated() {
-                control.shutdown();
-            }
-            if signals.take_hangup() {
-                // A bad rule file keeps the rules in force and says why.
-                match load_rules(rules_path.as_deref()) {
-                    Ok(set) => {
-                        eprintln!("otwatch sensor: rules reloaded ({} rules)", set.len());
-                        control.publish(Arc::new(set));
-                    }
-                    Err(errors) => {
-                        eprintln!("{errors}");
-                        eprintln!("otwatch sensor: rules not reloaded ({} error(s)); keeping the old rules", errors.len());
-                    }
-                }
-            }
-        },
-    );
-    report.stats.alerts = outputs.iter().map(SensorOutput::alerts).sum();
-    let live_line = LiveStatsLine {
-        iface: iface.clone(),
-        backend: config.backend.name(),
-        workers: report.workers.len(),
-        kernel: report.kernel,
-    };
-    let mut write_error = None;
-    let ts = if report.last_ts.secs == 0 {
-        live::now()
-    } else {
-        report.last_ts
-    };
-    for (i, mut output) in outputs.into_iter().enumerate() {
-        if let Some(e) = output.take_write_error() {
-            write_error.get_or_insert(e);
-        }
-        if let Some(mut tee) = output.into_tee() {
-            if i == 0 {
-                tee.stats(
-                    ts,
-                    &report.stats,
-                    Some(&live_line),
-                    report.elapsed.as_secs_f64(),
-                );
-            }
-            if let Err(e) = tee.finish() {
-                write_error.get_or_insert(e);
-            }
-        }
-    }
-    finish_shipper(shipper);
-    print_live_summary(&report);
-    let mut code = ExitCode::SUCCESS;
-    if let Some(e) = write_error {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("otwatch sensor: writing EVE output failed: {e}");
-            code = ExitCode::from(1);
-        }
-    }
-    for (i, e) in report.errors() {
-        eprintln!("otwatch sensor: worker {i} stopped: {e}");
-        code = ExitCode::from(1);
-    }
-    code
-}
-
-/// Delivers what the shipper holds (up to 10 s; the rest stays spooled).
-fn finish_shipper(shipper: Option<Arc<otwatch_sensor::ship::Shipper>>) {
-    let Some(shipper) = shipper else { return };
-    match Arc::try_unwrap(shipper) {
-        Ok(s) => {
-            let st = s.shutdown(std::time::Duration::from_secs(10));
-            eprintln!(
-                "analyzer     {} lines delivered in {} batches, {} pending in the spool, {} dropped (queue full {}, spool full {})",
-                st.delivered,
-                st.batches,
-                st.pending,
-                st.queue_full + st.spool_dropped,
-                st.queue_full,
-                st.spool_dropped
-            );
-        }
-        Err(_) => {
-            eprintln!("otwatch sensor: analyzer client still in use; lines stay in the spool")
-        }
-    }
-}
-
-fn print_live_summary(report: &otwatch_sensor::live::LiveReport) {
-    let replay_like = ReplayReport {
-        stats: report.stats.clone(),
-        elapsed: report.elapsed,
-        last_ts: report.last_ts,
-        error: None,
-    };
-    print_summary(&replay_like);
-    let k = &report.kernel;
-    let mut err = io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "kernel       {} packets, {} dropped, {} ring freezes",
-        k.packets, k.drops, k.freezes
-    );
-    for (i, w) in report.workers.iter().enumerate() {
-        let _ = writeln!(
-            err,
-            "  worker {i:<3} {} packets, {} kernel drops, {} rule reloads",
-            w.stats.packets, w.kernel.drops, w.updates
-        );
-    }
+    )
 }

@@ -2,7 +2,7 @@
 //! analyzer with a sensor in one process (the demo and the simplest
 //! deployment).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,8 +13,12 @@ use otwatch_sensor::detect::rules::load::{bundled_sources, sources_from_path};
 use otwatch_sensor::detect::rules::{Ruleset, Source};
 use otwatch_sensor::detect::Detect;
 use otwatch_sensor::eve::{EveWriter, EventFilter};
+use otwatch_sensor::live::{Capture, LiveConfig};
 use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::replay::replay;
+use otwatch_sensor::ship::ShipConfig;
+
+use crate::capture::{open_capture, run_live, CaptureOpts, LiveJob, Reload};
 
 /// The demo plant (pcaps/demo.pcap), bundled so that `otwatch run` works
 /// from any folder.
@@ -22,6 +26,12 @@ const DEMO_PCAP: &[u8] = include_bytes!("../pcaps/demo.pcap");
 
 /// Token of the in-process sensor of `otwatch run` (it never leaves the process).
 const LOCAL_TOKEN: &str = "otwatch-run-local-sensor";
+
+/// Name of the in-process sensor in the analyzer.
+const LOCAL_SENSOR: &str = "otwatch-run";
+
+/// Command name in messages.
+const WHO: &str = "otwatch run";
 
 /// Lines handed to the analyzer per ingest call.
 const BATCH_LINES: usize = 1000;
@@ -201,8 +211,14 @@ fn config_errors(who: &str, errors: &[String]) -> ExitCode {
 }
 
 /// `otwatch run`: replays `pcaps` (default: the bundled demo plant) into an
-/// in-process analyzer and serves the UI until SIGINT/SIGTERM.
-pub(crate) fn run_all(args: ServeArgs, pcaps: Vec<PathBuf>) -> ExitCode {
+/// in-process analyzer and serves the UI until SIGINT/SIGTERM; with `live`
+/// (an interface and its capture options), listens on the interface instead
+/// ([`serve_live`]).
+pub(crate) fn run_all(
+    args: ServeArgs,
+    pcaps: Vec<PathBuf>,
+    live: Option<(String, CaptureOpts)>,
+) -> ExitCode {
     let mut args = args;
     if args.listen.is_none() && args.config.is_none() {
         args.listen = Some(SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -218,6 +234,21 @@ pub(crate) fn run_all(args: ServeArgs, pcaps: Vec<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some((iface, opts)) = live {
+        let live = match opts.config(&iface) {
+            Ok(c) => c,
+            Err(msg) => {
+                eprintln!("{WHO}: {msg}");
+                return ExitCode::from(2);
+            }
+        };
+        // The capture opens (as root) before anything is served.
+        let capture = match open_capture(WHO, &live) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        return serve_live(config, (ruleset, rules), args.rules.clone(), live, capture);
+    }
     let pcaps = if pcaps.is_empty() {
         let demo = config.data_dir.join("demo.pcap");
         if let Err(e) = std::fs::create_dir_all(&config.data_dir)
@@ -277,7 +308,7 @@ pub(crate) fn run_all(args: ServeArgs, pcaps: Vec<PathBuf>) -> ExitCode {
         }
         let mut stored = 0u64;
         for batch in batches(&lines, BATCH_LINES) {
-            match analyzer.ingest(&with_sensor(batch, "otwatch-run")).await {
+            match analyzer.ingest(&with_sensor(batch, LOCAL_SENSOR)).await {
                 Ok(r) => stored += r.stored,
                 Err(e) => eprintln!("otwatch run: ingest: {e:?}"),
             }
@@ -298,6 +329,100 @@ pub(crate) fn run_all(args: ServeArgs, pcaps: Vec<PathBuf>) -> ExitCode {
             }
         }
     })
+}
+
+/// `otwatch run --iface`: the analyzer on its listener, and live capture
+/// (the same run as `otwatch sensor --iface`) shipping alerts, assets and
+/// stats to it with the local token, until SIGINT/SIGTERM; then the capture
+/// flushes into the analyzer, and only then does the analyzer stop. SIGHUP
+/// reloads the rules of the sensor and of the UI's rule list.
+fn serve_live(
+    config: Config,
+    (ruleset, infos): (Arc<Ruleset>, Vec<RuleInfo>),
+    rules_path: Option<PathBuf>,
+    live: LiveConfig,
+    capture: Capture,
+) -> ExitCode {
+    let spool = config.data_dir.join("spool");
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{WHO}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{WHO}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let analyzer = server.analyzer().clone();
+        analyzer.set_rules(infos);
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(
+            server.run(Some(otwatch_analyzer::ui::router()), async move {
+                let _ = stopped.await;
+            }),
+        );
+        eprintln!("{WHO}: serving http://{addr} (Ctrl-C to stop)");
+        let reload: Reload = Box::new(move || {
+            let (set, infos) = load_rules(rules_path.as_deref())?;
+            analyzer.set_rules(infos);
+            Ok(set)
+        });
+        let job = LiveJob {
+            who: WHO,
+            config: live,
+            rules: ruleset,
+            reload,
+            eve: None,
+            ship: Some(ShipConfig::new(
+                format!("http://{}", reachable(addr)),
+                LOCAL_TOKEN,
+                LOCAL_SENSOR,
+                spool,
+            )),
+            user: None,
+        };
+        let code = match tokio::task::spawn_blocking(move || run_live(job, capture)).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("{WHO}: the sensor stopped: {e}");
+                ExitCode::from(1)
+            }
+        };
+        // Every line is delivered: the analyzer can stop.
+        let _ = stop.send(());
+        match serving.await {
+            Ok(Ok(())) => code,
+            Ok(Err(e)) => {
+                eprintln!("{WHO}: {e}");
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("{WHO}: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// The address a client on this host uses to reach a listener on `addr`
+/// (loopback for a wildcard listener).
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
 }
 
 /// Splits EVE output into batches of at most `n` lines.
@@ -346,6 +471,16 @@ fn with_sensor(batch: &[u8], name: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcard_listeners_are_reached_on_loopback() {
+        let v4: SocketAddr = "0.0.0.0:8080".parse().expect("addr");
+        let v6: SocketAddr = "[::]:8080".parse().expect("addr");
+        let set: SocketAddr = "10.0.0.5:8080".parse().expect("addr");
+        assert_eq!(reachable(v4).to_string(), "127.0.0.1:8080");
+        assert_eq!(reachable(v6).to_string(), "[::1]:8080");
+        assert_eq!(reachable(set), set);
+    }
 
     #[test]
     fn batches_split_on_line_boundaries() {

@@ -1,6 +1,8 @@
 //! End-to-end live capture: real Modbus (pymodbus), S7comm (python-snap7)
 //! and DNP3 (dnp3py) peers talk across a private network of namespaces while
-//! `otwatch sensor` listens on the host side of a veth, with 2 workers.
+//! `otwatch sensor` (shipping to an analyzer in this test process) or
+//! `otwatch run` (analyzer and sensor in one process, read back through its
+//! own API) listens on the host side of a veth, with 2 workers.
 //!
 //! The network of each test (names and addresses unique to the test, so the
 //! tests run in parallel; removed by a `Drop` guard even when a test fails):
@@ -126,6 +128,9 @@ impl Net {
         for role in ["sw", "plc", "mst", "rog"] {
             let ns = net.ns(role);
             run(&["ip", "netns", "add", &ns]);
+            // No IPv6, and no IGMP reports for link-local groups (bridge
+            // ports would send them when they come up): the only IP traffic
+            // on the network is the peers' own, so flow counts are exact.
             run(&[
                 "ip",
                 "netns",
@@ -135,6 +140,7 @@ impl Net {
                 "-qw",
                 "net.ipv6.conf.all.disable_ipv6=1",
                 "net.ipv6.conf.default.disable_ipv6=1",
+                "net.ipv4.igmp_link_local_mcast_reports=0",
             ]);
             run(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
         }
@@ -577,14 +583,22 @@ fn sensor_sees_attacks_of_real_peers(id: u8, backend: &str) {
     check_events(&net, &eve);
     check_alerts(&eve);
 
-    // The stats line carries the live-capture counters: no kernel drops.
-    let stats = of_type(&eve, "stats");
-    assert_eq!(stats.len(), 1, "one stats line");
-    let live = &stats[0]["stats"]["live_capture"];
+    // Stats lines come every stats interval while listening; the last one,
+    // written once every flow had ended, closes the file and carries the
+    // live-capture counters: no kernel drops, under our names and Suricata's.
+    let last = eve.last().expect("EVE lines");
+    assert_eq!(last["event_type"], "stats", "the final stats line is last");
+    let live = &last["stats"]["live_capture"];
     assert_eq!(live["workers"], 2);
     assert_eq!(live["backend"], backend);
     assert_eq!(live["kernel_drops"], 0, "kernel drops: {live}");
     assert!(live["kernel_packets"].as_u64().unwrap_or(0) > 300, "{live}");
+    let capture = &last["stats"]["capture"];
+    assert_eq!(capture["kernel_drops"], 0, "{capture}");
+    assert_eq!(capture["kernel_packets"], live["kernel_packets"]);
+
+    // Asset lines: the latest line of each host says all that is known.
+    check_asset_lines(&net, &eve);
 
     // Every alert reached the analyzer (after the shutdown flush of the spool)
     // and is visible through its API, with the sensor's name.
@@ -669,30 +683,35 @@ impl RealAnalyzer {
         }
     }
 
-    /// GET `path` and parse the JSON body (plain HTTP/1.1, no client crate).
+    /// GET `path` and parse the JSON body.
     fn get(&self, path: &str) -> Value {
-        let host = self.url.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(host).expect("connect analyzer");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("request");
-        let mut reply = Vec::new();
-        stream.read_to_end(&mut reply).expect("reply");
-        let text = String::from_utf8_lossy(&reply);
-        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP reply");
-        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+        http_get(self.url.trim_start_matches("http://"), path)
     }
+}
+
+/// GET `path` from `host` (HOST:PORT) and parse the JSON body (plain
+/// HTTP/1.1, no client crate); the answer must be 200.
+fn http_get(host: &str, path: &str) -> Value {
+    let mut stream = std::net::TcpStream::connect(host).expect("connect analyzer");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).expect("reply");
+    let text = String::from_utf8_lossy(&reply);
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP reply");
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -800,6 +819,45 @@ fn check_events(net: &Net, eve: &[Value]) {
             "one-sided flow: {f}"
         );
     }
+}
+
+/// The latest `asset` line of each host of the full scenario: the PLC serves
+/// all three protocols to the master; the rogue host is a Modbus client.
+fn check_asset_lines(net: &Net, eve: &[Value]) {
+    let mut latest: BTreeMap<String, &Value> = BTreeMap::new();
+    for line in of_type(eve, "asset") {
+        let ip = line["asset"]["ip"].as_str().unwrap_or("").to_owned();
+        latest.insert(ip, &line["asset"]);
+    }
+    assert_eq!(
+        latest.keys().cloned().collect::<BTreeSet<String>>(),
+        BTreeSet::from([net.plc_ip(), net.master_ip(), net.rogue_ip()]),
+        "hosts with asset lines"
+    );
+    let plc = latest[&net.plc_ip()];
+    assert_eq!(plc["role"], "server");
+    assert_eq!(
+        plc["protocols"],
+        serde_json::json!(["modbus", "dnp3", "s7comm"])
+    );
+    // Three servers share the PLC's address. The Modbus device
+    // identification (polling run) came first, the S7 SZL read later: each
+    // identity field holds its most recent value, whichever worker saw it.
+    assert_eq!(plc["identity"]["source"], "s7_szl", "{plc}");
+    assert_eq!(plc["identity"]["vendor"], "Siemens", "{plc}");
+    let master = latest[&net.master_ip()];
+    assert_eq!(master["role"], "client");
+    assert_eq!(
+        master["protocols"],
+        serde_json::json!(["modbus", "dnp3", "s7comm"])
+    );
+    let rogue = latest[&net.rogue_ip()];
+    assert_eq!(rogue["role"], "client");
+    assert_eq!(rogue["protocols"], serde_json::json!(["modbus"]));
+    assert_eq!(
+        rogue["peers"],
+        serde_json::json!([{"ip": net.plc_ip(), "protocol": "modbus", "port": 502}])
+    );
 }
 
 /// Alerts of the bundled rules for the attacks (counts as in the rules' own
@@ -941,4 +999,296 @@ fn sighup_reloads_rules_and_keeps_old_rules_on_error() {
         .count();
     assert_eq!(flows, 3, "three connections, each whole");
     assert!(stderr.contains(", 0 dropped,"), "no kernel drops: {stderr}");
+}
+
+/// `otwatch run --iface`: the analyzer and a live sensor in one process.
+struct RunAll {
+    process: Process,
+    stderr: PathBuf,
+    /// HOST:PORT of its HTTP listener.
+    host: String,
+}
+
+impl RunAll {
+    fn start(net: &Net, dir: &Path, backend: &str, rules: &Path) -> RunAll {
+        let stderr = dir.join("run.err");
+        let child = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+            .args(["run", "--iface", &net.tap(), "--workers", "2"])
+            .args(["--backend", backend])
+            .args(["--listen", "127.0.0.1:0", "--stats-interval", "1"])
+            .args(["--ring-blocks", "8", "--ring-timeout-ms", "20"])
+            .arg("--data")
+            .arg(dir.join("data"))
+            .arg("--rules")
+            .arg(rules)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start otwatch run");
+        let mut run = RunAll {
+            process: Process(child),
+            stderr,
+            host: String::new(),
+        };
+        run.wait_for_stderr("listening on", Duration::from_secs(30));
+        // The analyzer was bound on a free port before the capture started.
+        let text = run.stderr_text();
+        run.host = text
+            .split("serving http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in:\n{text}"))
+            .to_owned();
+        run
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.stderr_text().contains(needle) {
+            if let Ok(Some(status)) = self.process.0.try_wait() {
+                panic!(
+                    "otwatch run exited ({status}) before saying {needle:?}; stderr:\n{}",
+                    self.stderr_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "otwatch run never said {needle:?}; stderr:\n{}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn get(&self, path: &str) -> Value {
+        http_get(&self.host, path)
+    }
+
+    /// Polls `path` until `done` holds for its answer. After `timeout` it
+    /// stops the process (for its summary) and panics with the last answer.
+    fn get_until(&mut self, path: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.get(path);
+            if done(&v) {
+                return v;
+            }
+            if Instant::now() >= deadline {
+                self.process.signal("TERM");
+                let _ = self.process.0.wait();
+                panic!(
+                    "{path} never reached the expected state: {v}\nstderr:\n{}",
+                    self.stderr_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// `otwatch run --iface <veth>` as a user starts it: one process holding the
+/// analyzer and 2 capture workers. Real pymodbus peers poll the PLC and
+/// then a rogue host writes to it; the alerts, the asset inventory and the
+/// sensor's stats are read back from the process's own API while it runs,
+/// then SIGTERM stops it cleanly.
+fn run_iface_serves_live_alerts_and_assets(id: u8, backend: &str) {
+    let net = Net::create(id);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = rules_for(&net, dir.path());
+    let tx_before = net.tx_counters();
+    let mut run = RunAll::start(&net, dir.path(), backend, &rules);
+    assert!(
+        run.get("/api/v1/alerts")["alerts"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "nothing before the traffic"
+    );
+
+    let plc = net.plc_ip();
+    let _server = net.server("modbus_server.py", 502, &["--identity", "normal"]);
+    net.client("mst", "modbus_client.py", &["polling", &plc, "502"]);
+    // The attack, three times over: three connections from one host, which
+    // the kernel's flow hash spreads over the two workers.
+    for _ in 0..3 {
+        net.client("rog", "modbus_client.py", &["rogue-writer", &plc, "502"]);
+    }
+
+    // Alerts per rule, with the reason (the counts of the rules' own tests on
+    // recorded captures of the same scenarios):
+    let expected: BTreeMap<u64, (u64, String)> = BTreeMap::from([
+        // Report server id, read twice by the polling master; limit 1 per
+        // client and server per hour.
+        (110005, (1, net.master_ip())),
+        // Register 1000 written twice by the polling master; it does not
+        // exist, and the PLC answers with an exception.
+        (110011, (2, net.master_ip())),
+        // The rogue host is not a master: limit 1 per source per hour,
+        // counted once whichever workers its three connections landed on
+        // (thresholds are shared by the workers).
+        (110009, (1, net.rogue_ip())),
+        // Five writes per rogue-writer run (6, 16, 5, 15, 6), three runs.
+        (110010, (15, net.rogue_ip())),
+    ]);
+    let total: u64 = expected.values().map(|(n, _)| n).sum();
+    let count = |v: &Value| v["alerts"].as_array().map_or(0, Vec::len) as u64;
+    run.get_until("/api/v1/alerts?limit=1000", Duration::from_secs(30), |v| {
+        count(v) >= total
+    });
+    // Nothing more comes after a few more batches.
+    std::thread::sleep(Duration::from_secs(3));
+    let listed = run.get("/api/v1/alerts?limit=1000");
+    let mut by_rule: BTreeMap<u64, (u64, String)> = BTreeMap::new();
+    for a in listed["alerts"].as_array().expect("alerts") {
+        assert_eq!(a["sensor"], "otwatch-run", "{a}");
+        let e = by_rule
+            .entry(a["signature_id"].as_u64().unwrap_or(0))
+            .or_insert((0, String::new()));
+        e.0 += 1;
+        let src = a["src_ip"].as_str().unwrap_or("").to_owned();
+        assert!(e.1.is_empty() || e.1 == src, "one source per rule: {a}");
+        e.1 = src;
+    }
+    assert_eq!(by_rule, expected, "alerts per rule and their source");
+
+    // The inventory fills in while capture runs (asset lines every stats
+    // interval, the sessions still open or just closed).
+    let assets = run.get_until("/api/v1/assets", Duration::from_secs(20), |v| {
+        let ips: BTreeSet<&str> = v["assets"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["ip"].as_str()).collect())
+            .unwrap_or_default();
+        ips.contains(net.plc_ip().as_str())
+            && ips.contains(net.master_ip().as_str())
+            && ips.contains(net.rogue_ip().as_str())
+            && v["assets"].as_array().is_some_and(|a| {
+                a.iter().any(|x| {
+                    x["ip"] == net.plc_ip() && x["peers"].as_array().map_or(0, Vec::len) == 2
+                })
+            })
+    });
+    let find = |ip: &str| -> &Value {
+        assets["assets"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["ip"] == ip))
+            .unwrap_or_else(|| panic!("asset {ip}: {assets}"))
+    };
+    let plc_asset = find(&net.plc_ip());
+    assert_eq!(plc_asset["roles"], serde_json::json!(["server"]));
+    assert_eq!(plc_asset["protocols"], serde_json::json!(["modbus"]));
+    assert_eq!(plc_asset["sensors"], serde_json::json!(["otwatch-run"]));
+    let peers: BTreeSet<(String, u64)> = plc_asset["peers"]
+        .as_array()
+        .expect("peers")
+        .iter()
+        .map(|p| {
+            (
+                p["ip"].as_str().unwrap_or("").to_owned(),
+                p["port"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        peers,
+        BTreeSet::from([(net.master_ip(), 502), (net.rogue_ip(), 502)])
+    );
+    let identity = &plc_asset["identity"];
+    assert_eq!(identity["vendor"], "otwatch-test-vendor", "{plc_asset}");
+    assert_eq!(identity["source"], "modbus_device_id");
+    assert_eq!(
+        plc_asset["identity_changes"], 0,
+        "the same identity in every report"
+    );
+    for ip in [net.master_ip(), net.rogue_ip()] {
+        let a = find(&ip);
+        assert_eq!(a["roles"], serde_json::json!(["client"]), "{a}");
+        assert_eq!(a["protocols"], serde_json::json!(["modbus"]), "{a}");
+    }
+
+    // Periodic stats reached the analyzer too, with the kernel's counters
+    // under Suricata's names (the sensor health view reads `drops` there).
+    let sensors = run.get_until("/api/v1/sensors", Duration::from_secs(10), |v| {
+        v["sensors"].as_array().is_some_and(|s| {
+            s.iter().any(|x| {
+                x["name"] == "otwatch-run"
+                    && x["stats"]["capture"]["kernel_packets"]
+                        .as_u64()
+                        .unwrap_or(0)
+                        > 100
+            })
+        })
+    });
+    let me = sensors["sensors"]
+        .as_array()
+        .and_then(|s| s.iter().find(|x| x["name"] == "otwatch-run"))
+        .expect("the in-process sensor");
+    assert_eq!(me["last_stats"]["drops"], 0, "{me}");
+    assert_eq!(me["stats"]["live_capture"]["workers"], 2, "{me}");
+    assert_eq!(me["stats"]["live_capture"]["backend"], backend, "{me}");
+
+    // The network is quiet now: no frame will drive the flow table's idle
+    // sweep, yet the four closed Modbus connections (polling and three
+    // rogue runs) must time out (30 s after their FINs) on the workers'
+    // idle ticks, and the periodic stats say so.
+    let sensors = run.get_until("/api/v1/sensors", Duration::from_secs(60), |v| {
+        v["sensors"].as_array().is_some_and(|s| {
+            s.iter().any(|x| {
+                x["name"] == "otwatch-run" && x["stats"]["flow"]["timed_out"].as_u64() == Some(4)
+            })
+        })
+    });
+    let flow = &sensors["sensors"]
+        .as_array()
+        .and_then(|s| s.iter().find(|x| x["name"] == "otwatch-run"))
+        .expect("the in-process sensor")["stats"]["flow"];
+    assert_eq!(
+        flow["created"], 4,
+        "the four connections, nothing else: {flow}"
+    );
+    assert_eq!(flow["active"], 0, "{flow}");
+
+    // SIGTERM: a clean stop, every flow flushed, nothing dropped.
+    run.process.signal("TERM");
+    let status = run.process.wait(Duration::from_secs(30));
+    let stderr = run.stderr_text();
+    assert!(
+        status.success(),
+        "otwatch run exited with {status}; stderr:\n{stderr}"
+    );
+    assert!(stderr.contains(", 0 dropped,"), "no kernel drops: {stderr}");
+    assert!(
+        stderr.contains("0 pending in the spool"),
+        "every line delivered before the analyzer stopped: {stderr}"
+    );
+    assert_eq!(
+        net.tx_counters(),
+        tx_before,
+        "the sensor never transmits on {}",
+        net.tap()
+    );
+}
+
+#[test]
+fn afpacket_run_iface_serves_live_alerts_and_assets() {
+    if !live_tests_enabled("afpacket_run_iface_serves_live_alerts_and_assets") {
+        return;
+    }
+    run_iface_serves_live_alerts_and_assets(4, "afpacket");
+}
+
+#[test]
+fn libpcap_run_iface_serves_live_alerts_and_assets() {
+    if !cfg!(feature = "libpcap") {
+        eprintln!(
+            "libpcap_run_iface_serves_live_alerts_and_assets: skipped: built without --features libpcap"
+        );
+        return;
+    }
+    if !live_tests_enabled("libpcap_run_iface_serves_live_alerts_and_assets") {
+        return;
+    }
+    run_iface_serves_live_alerts_and_assets(5, "libpcap");
 }

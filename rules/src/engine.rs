@@ -8,12 +8,15 @@
 //! aho-corasick automaton, run at most once per event buffer and only when a
 //! candidate rule has a `content` condition.
 //!
-//! [`Engine`] is one worker's mutable state: threshold windows and per-flow
-//! flags, both in bounded tables (oldest entries evicted first).
+//! [`Engine`] is one worker's mutable state: per-flow flags (each worker owns
+//! its flows) and a handle on the [`Thresholds`], the threshold and
+//! detection-filter windows, which the engines of several workers may share
+//! so that a source spread over flows on different workers is counted once.
+//! Both tables are bounded (oldest entries evicted first).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use aho_corasick::AhoCorasick;
 use otwatch_proto::event::{AppEvent, Event, Timestamp};
@@ -25,7 +28,7 @@ use crate::fields::{Field, Protocol, Scope};
 use crate::schema::{SuppressTrack, ThresholdType, Track};
 use crate::view::{buffers, each_value, FlowInfo};
 
-/// Threshold windows tracked at most (per engine).
+/// Threshold windows tracked at most (per [`Thresholds`] table).
 pub const MAX_TRACKED: usize = 65_536;
 /// Flows with flags tracked at most (per engine).
 pub const MAX_FLOWS: usize = 65_536;
@@ -216,11 +219,56 @@ struct Window {
     alerts: u32,
 }
 
-/// One worker's matcher: a shared ruleset and this worker's state.
+/// Windows keyed by rule id (not position, so that they survive a reload
+/// that reorders the rules) and what the rule tracks.
+type Windows = HashMap<(u32, TrackKey), Window>;
+
+/// The threshold and detection-filter windows of one or more [`Engine`]s.
+///
+/// Cloning gives another handle on the same table. Live capture gives every
+/// worker's engine a handle on one table, so `threshold: {track: by_src,
+/// count: 5}` counts five matches of a source whichever workers its flows
+/// landed on. The lock is taken only after a rule with a `threshold` or
+/// `detection_filter` matched an event (rare next to the events tested), so
+/// matching itself stays lock-free.
+#[derive(Debug, Clone, Default)]
+pub struct Thresholds {
+    // Shared by the workers' engines; see above for when it is taken.
+    windows: Arc<Mutex<Windows>>,
+}
+
+impl Thresholds {
+    /// An empty table.
+    pub fn new() -> Thresholds {
+        Thresholds::default()
+    }
+
+    /// Windows currently tracked.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no window is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Windows> {
+        // A window is plain data updated in place: a panic elsewhere while
+        // the lock was held cannot leave it half-written in a way that
+        // matters, so poisoning is ignored.
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One worker's matcher: a shared ruleset, this worker's flow flags and a
+/// (possibly shared) threshold table.
 pub struct Engine {
     set: Arc<Ruleset>,
     hits: Hits,
-    windows: HashMap<(u32, TrackKey), Window>,
+    thresholds: Thresholds,
     flows: HashMap<u64, (u64, i64)>,
     alerts: u64,
 }
@@ -229,7 +277,7 @@ impl core::fmt::Debug for Engine {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Engine")
             .field("rules", &self.set.len())
-            .field("windows", &self.windows.len())
+            .field("windows", &self.thresholds.len())
             .field("flows", &self.flows.len())
             .field("alerts", &self.alerts)
             .finish()
@@ -241,8 +289,14 @@ fn micros(ts: Timestamp) -> i64 {
 }
 
 impl Engine {
-    /// An engine over `set`.
+    /// An engine over `set` with a threshold table of its own.
     pub fn new(set: Arc<Ruleset>) -> Engine {
+        Engine::with_thresholds(set, Thresholds::new())
+    }
+
+    /// An engine over `set` counting thresholds in `thresholds` (shared with
+    /// the engines of other workers).
+    pub fn with_thresholds(set: Arc<Ruleset>, thresholds: Thresholds) -> Engine {
         let words = |p: Protocol| set.pattern_counts[p.index()].div_ceil(64);
         let max_words = Protocol::ALL.into_iter().map(words).max().unwrap_or(0);
         Engine {
@@ -251,7 +305,7 @@ impl Engine {
                 computed: false,
             },
             set,
-            windows: HashMap::new(),
+            thresholds,
             flows: HashMap::new(),
             alerts: 0,
         }
@@ -265,6 +319,11 @@ impl Engine {
     /// Alerts raised so far.
     pub fn alerts(&self) -> u64 {
         self.alerts
+    }
+
+    /// The threshold table (a handle to share with other engines).
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
     }
 
     /// Forgets a flow's flags (call when the flow ends).
@@ -343,7 +402,7 @@ impl Engine {
                 continue;
             }
             if let Some(limit) = rule.limit {
-                if !self.limit_allows(ri, limit, flow, micros(event.ts)) {
+                if !self.limit_allows(rule.meta.id, limit, flow, micros(event.ts)) {
                     continue;
                 }
             }
@@ -386,7 +445,7 @@ impl Engine {
         entry.1 = now;
     }
 
-    fn limit_allows(&mut self, rule: u32, limit: Limit, flow: &FlowInfo, now: i64) -> bool {
+    fn limit_allows(&self, rule: u32, limit: Limit, flow: &FlowInfo, now: i64) -> bool {
         let (track, count, seconds) = match limit {
             Limit::Threshold {
                 track,
@@ -408,26 +467,26 @@ impl Engine {
             Track::ByRule => TrackKey::Rule,
         };
         let span = i64::from(seconds) * 1_000_000;
-        if !self.windows.contains_key(&(rule, key)) && self.windows.len() >= MAX_TRACKED {
-            self.windows.retain(|_, w| w.expires > now);
-            if self.windows.len() >= MAX_TRACKED {
-                if let Some(oldest) = self
-                    .windows
-                    .iter()
-                    .min_by_key(|(_, w)| w.start)
-                    .map(|(k, _)| *k)
-                {
-                    self.windows.remove(&oldest);
+        let mut windows = self.thresholds.lock();
+        if !windows.contains_key(&(rule, key)) && windows.len() >= MAX_TRACKED {
+            windows.retain(|_, w| w.expires > now);
+            if windows.len() >= MAX_TRACKED {
+                if let Some(oldest) = windows.iter().min_by_key(|(_, w)| w.start).map(|(k, _)| *k) {
+                    windows.remove(&oldest);
                 }
             }
         }
-        let w = self.windows.entry((rule, key)).or_insert(Window {
+        let w = windows.entry((rule, key)).or_insert(Window {
             start: now,
             expires: now + span,
             count: 0,
             alerts: 0,
         });
-        if now >= w.expires || now < w.start {
+        // Workers do not see events in one time order: an event a little
+        // older than the window's start (another worker's) counts in it.
+        // One older than a whole window means time went back (another
+        // capture): a new window.
+        if now >= w.expires || now < w.start.saturating_sub(span) {
             *w = Window {
                 start: now,
                 expires: now + span,

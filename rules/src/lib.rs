@@ -27,7 +27,7 @@ pub mod schema;
 mod view;
 
 pub use compile::{RuleMeta, RuleTest, Source, VarOverrides};
-pub use engine::{Alert, Engine, Ruleset};
+pub use engine::{Alert, Engine, Ruleset, Thresholds};
 pub use error::{ErrorKind, Errors, Pos, RuleError};
 pub use fields::{Field, FieldDef, Kind, Protocol, Scope};
 pub use schema::{Severity, TestDef, ThresholdType, Track};

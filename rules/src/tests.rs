@@ -305,6 +305,58 @@ fn threshold_both_alerts_once_per_window_after_count() {
     assert_eq!(count(&mut e, "10.0.0.6", &[61, 62, 63]), 1);
 }
 
+/// Two engines (two workers) over one ruleset, sharing a threshold table.
+fn two_workers(extra: &str) -> (Engine, Engine) {
+    let a = rule_with(extra);
+    let b = Engine::with_thresholds(Arc::clone(a.ruleset()), a.thresholds().clone());
+    (a, b)
+}
+
+#[test]
+fn shared_threshold_limit_counts_a_source_across_workers() {
+    let (mut a, mut b) =
+        two_workers("    threshold: {type: limit, track: by_src, count: 2, seconds: 10}\n");
+    // One source, flows on two workers: 2 alerts in the window in all, not 2 each.
+    let f1 = flow("10.0.0.5", 502);
+    let f2 = FlowInfo { id: 8, ..f1 };
+    let mut fired = 0;
+    for (t, on_a) in [(0, true), (1, false), (2, true), (3, false)] {
+        let (e, f) = if on_a { (&mut a, &f1) } else { (&mut b, &f2) };
+        fired += modbus_at(e, f, t, Some(READ_100_10), None).len();
+    }
+    assert_eq!(fired, 2);
+    assert_eq!(a.thresholds().len(), 1, "one window for the source");
+    // Unshared engines would have allowed 2 each.
+    let mut c = rule_with("    threshold: {type: limit, track: by_src, count: 2, seconds: 10}\n");
+    let mut d = rule_with("    threshold: {type: limit, track: by_src, count: 2, seconds: 10}\n");
+    let apart = count(&mut c, "10.0.0.5", &[0, 2]) + count(&mut d, "10.0.0.5", &[1, 3]);
+    assert_eq!(apart, 4);
+}
+
+#[test]
+fn shared_threshold_counts_late_events_of_another_worker() {
+    let (mut a, mut b) =
+        two_workers("    threshold: {type: threshold, track: by_src, count: 3, seconds: 60}\n");
+    // Worker a is ahead in time; b's events, a little older, still count in
+    // the window a opened: the third match alerts.
+    assert_eq!(count(&mut a, "10.0.0.5", &[10]), 0);
+    assert_eq!(count(&mut b, "10.0.0.5", &[9]), 0);
+    assert_eq!(count(&mut b, "10.0.0.5", &[8]), 1);
+    // An event more than a window older than the start begins a new window.
+    assert_eq!(count(&mut a, "10.0.0.5", &[-100, -99]), 0);
+    assert_eq!(count(&mut b, "10.0.0.5", &[-98]), 1);
+}
+
+#[test]
+fn shared_detection_filter_spans_workers() {
+    let (mut a, mut b) =
+        two_workers("    detection_filter: {track: by_src, count: 2, seconds: 60}\n");
+    assert_eq!(count(&mut a, "10.0.0.5", &[0]), 0);
+    assert_eq!(count(&mut b, "10.0.0.5", &[1]), 0);
+    assert_eq!(count(&mut a, "10.0.0.5", &[2]), 1, "third match overall");
+    assert_eq!(count(&mut b, "10.0.0.5", &[3]), 1);
+}
+
 #[test]
 fn detection_filter_alerts_after_count() {
     let mut e = rule_with("    detection_filter: {track: by_flow, count: 2, seconds: 60}\n");

@@ -7,11 +7,18 @@
 //! events and flow ends, and forwards everything unchanged. The table is
 //! bounded ([`AssetLimits`]); [`AssetTable::write_eve`] renders one `asset`
 //! line per host for the analyzer's inventory.
+//!
+//! Live capture has one table per worker (no lock on the hot path) and one
+//! [`SharedAssets`]: every report interval each worker moves what it
+//! observed into it ([`SharedAssets::absorb`]), and the reporting thread
+//! writes the hosts observed since its last report
+//! ([`SharedAssets::take_changed`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasherDefault;
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use otwatch_proto::event::{Anomaly, AppEvent, Event, Timestamp};
 use otwatch_proto::modbus::{DeviceObjectId, Response};
@@ -156,6 +163,57 @@ pub struct Asset {
     pub peers: BTreeSet<Peer>,
     /// Identity, when revealed.
     pub identity: Identity,
+    /// Time of the last event that revealed identity fields.
+    pub identity_seen: Timestamp,
+}
+
+impl Asset {
+    /// Takes the observations of `other` (the same host seen elsewhere):
+    /// roles, protocols and peers are joined (peers up to `max_peers`),
+    /// first/last seen widened, MAC and VLAN updated, and identity fields
+    /// taken from both, the more recently revealed winning where both know
+    /// a field (workers report in any order).
+    pub fn merge(&mut self, other: Asset, max_peers: usize) {
+        let Asset {
+            ip: _,
+            mac,
+            vlan,
+            vlan_count,
+            client,
+            server,
+            protocols,
+            first_seen,
+            last_seen,
+            peers,
+            identity,
+            identity_seen,
+        } = other;
+        if mac.is_some() {
+            self.mac = mac;
+        }
+        if vlan_count > 0 || self.vlan_count == 0 {
+            self.vlan = vlan;
+            self.vlan_count = vlan_count;
+        }
+        self.client |= client;
+        self.server |= server;
+        self.protocols.extend(protocols);
+        self.first_seen = self.first_seen.min(first_seen);
+        self.last_seen = self.last_seen.max(last_seen);
+        for peer in peers {
+            if self.peers.len() >= max_peers {
+                break;
+            }
+            self.peers.insert(peer);
+        }
+        if identity_seen >= self.identity_seen {
+            self.identity.merge(identity);
+            self.identity_seen = identity_seen;
+        } else {
+            let newer = std::mem::replace(&mut self.identity, identity);
+            self.identity.merge(newer);
+        }
+    }
 }
 
 /// The asset table.
@@ -191,6 +249,25 @@ impl AssetTable {
         self.assets.get(ip)
     }
 
+    /// Moves every host of `other` into this table, merging hosts known to
+    /// both; `other` is left empty (its `untracked` count moves too).
+    /// `on_host` is called with each host taken.
+    pub fn absorb(&mut self, other: &mut AssetTable, on_host: &mut dyn FnMut(IpAddr)) {
+        let max_peers = self.limits.max_peers;
+        self.untracked += std::mem::take(&mut other.untracked);
+        for (ip, asset) in other.assets.drain() {
+            if let Some(known) = self.assets.get_mut(&ip) {
+                known.merge(asset, max_peers);
+            } else if self.assets.len() < self.limits.max_assets {
+                self.assets.insert(ip, asset);
+            } else {
+                self.untracked += 1;
+                continue;
+            }
+            on_host(ip);
+        }
+    }
+
     fn entry(&mut self, ip: IpAddr, ts: Timestamp) -> Option<&mut Asset> {
         if !self.assets.contains_key(&ip) {
             if self.assets.len() >= self.limits.max_assets {
@@ -211,6 +288,7 @@ impl AssetTable {
                     last_seen: ts,
                     peers: BTreeSet::new(),
                     identity: Identity::default(),
+                    identity_seen: Timestamp::default(),
                 },
             );
         }
@@ -269,6 +347,7 @@ impl AssetTable {
         self.observe_flow(flow, app, event.ts, event.ts);
         if let Some(asset) = self.entry(flow.server.ip, event.ts) {
             asset.identity.merge(identity);
+            asset.identity_seen = asset.identity_seen.max(event.ts);
         }
     }
 
@@ -412,6 +491,83 @@ pub fn identity_of(event: &AppEvent<'_>) -> Identity {
     }
 }
 
+/// The asset table of a live capture, shared by its workers: a cloneable
+/// handle.
+#[derive(Debug, Clone, Default)]
+pub struct SharedAssets {
+    // Taken by each worker once per report interval (to move its own
+    // table in) and by the reporting thread (to copy out what changed);
+    // never per packet or per event.
+    inner: Arc<Mutex<Shared>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    table: AssetTable,
+    changed: BTreeSet<IpAddr>,
+}
+
+impl SharedAssets {
+    /// An empty table bounded by `limits`.
+    pub fn new(limits: AssetLimits) -> SharedAssets {
+        SharedAssets {
+            inner: Arc::new(Mutex::new(Shared {
+                table: AssetTable::new(limits),
+                changed: BTreeSet::new(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // Hosts are merged whole; a panicking worker cannot leave one
+        // half-merged in a way later merges would trip over.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Moves a worker's observations in; `local` is left empty.
+    pub fn absorb(&self, local: &mut AssetTable) {
+        if local.is_empty() && local.untracked == 0 {
+            return;
+        }
+        let mut shared = self.lock();
+        let Shared { table, changed } = &mut *shared;
+        table.absorb(local, &mut |ip| {
+            changed.insert(ip);
+        });
+    }
+
+    /// The hosts observed since the last call (all they are known for, not
+    /// just the new observations), as a table of their own to write.
+    pub fn take_changed(&self) -> AssetTable {
+        let mut shared = self.lock();
+        let Shared { table, changed } = &mut *shared;
+        let mut out = AssetTable::new(table.limits);
+        for ip in std::mem::take(changed) {
+            if let Some(a) = table.assets.get(&ip) {
+                out.assets.insert(ip, a.clone());
+            }
+        }
+        out
+    }
+
+    /// Hosts known.
+    pub fn len(&self) -> usize {
+        self.lock().table.len()
+    }
+
+    /// Whether no host is known.
+    pub fn is_empty(&self) -> bool {
+        self.lock().table.is_empty()
+    }
+
+    /// Hosts not tracked because the table was full.
+    pub fn untracked(&self) -> u64 {
+        self.lock().table.untracked
+    }
+}
+
 /// An [`Output`] wrapper that keeps the asset table up to date.
 pub struct Tracked<O: Output> {
     /// The table.
@@ -451,5 +607,155 @@ impl<O: Output> Output for Tracked<O> {
         self.assets
             .observe_flow(flow.meta, flow.app, flow.meta.start, flow.end);
         self.inner.flow_end(flow);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Endpoint;
+
+    fn flow(client: &str, server: &str, port: u16, start: i64) -> FlowMeta {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        FlowMeta {
+            id: 1,
+            client: Endpoint {
+                ip: ip(client),
+                port: 40_000,
+            },
+            server: Endpoint {
+                ip: ip(server),
+                port,
+            },
+            protocol: 6,
+            vlan: [0; 2],
+            vlan_count: 0,
+            start: Timestamp::new(start, 0),
+            client_mac: None,
+            server_mac: Some(MacAddr([2, 0, 0, 0, 0, 10])),
+        }
+    }
+
+    fn observe(table: &mut AssetTable, client: &str, app: AppProto, port: u16, t: (i64, i64)) {
+        let f = flow(client, "10.0.0.10", port, t.0);
+        table.observe_flow(&f, app, f.start, Timestamp::new(t.1, 0));
+    }
+
+    #[test]
+    fn workers_tables_merge_into_one_host_each() {
+        let shared = SharedAssets::new(AssetLimits::default());
+        // Two workers saw the PLC, each with another client and protocol.
+        let mut w0 = AssetTable::new(AssetLimits::default());
+        let mut w1 = AssetTable::new(AssetLimits::default());
+        observe(&mut w0, "10.0.0.20", AppProto::Modbus, 502, (100, 150));
+        observe(&mut w1, "10.0.0.30", AppProto::S7comm, 102, (90, 120));
+        shared.absorb(&mut w0);
+        shared.absorb(&mut w1);
+        assert!(w0.is_empty() && w1.is_empty(), "moved, not copied");
+
+        let changed = shared.take_changed();
+        assert_eq!(changed.len(), 3);
+        let plc = changed
+            .get(&"10.0.0.10".parse().expect("ip"))
+            .expect("the PLC");
+        assert!(plc.server && !plc.client);
+        assert_eq!(
+            plc.protocols.iter().copied().collect::<Vec<_>>(),
+            [AppProto::Modbus, AppProto::S7comm]
+        );
+        assert_eq!(plc.peers.len(), 2);
+        assert_eq!(plc.first_seen, Timestamp::new(90, 0), "earliest of both");
+        assert_eq!(plc.last_seen, Timestamp::new(150, 0), "latest of both");
+        assert_eq!(plc.mac, Some(MacAddr([2, 0, 0, 0, 0, 10])));
+
+        // Nothing new: nothing to write.
+        assert!(shared.take_changed().is_empty());
+        // One host seen again: only the hosts of that observation, with
+        // everything known about them.
+        observe(&mut w1, "10.0.0.30", AppProto::S7comm, 102, (200, 210));
+        shared.absorb(&mut w1);
+        let changed = shared.take_changed();
+        let mut ips: Vec<String> = changed.assets.keys().map(|ip| ip.to_string()).collect();
+        ips.sort();
+        assert_eq!(ips, ["10.0.0.10", "10.0.0.30"]);
+        let plc = changed
+            .get(&"10.0.0.10".parse().expect("ip"))
+            .expect("the PLC");
+        assert_eq!(plc.peers.len(), 2, "still both peers");
+        assert_eq!(plc.last_seen, Timestamp::new(210, 0));
+    }
+
+    fn plc_with(identity: Identity, seen: i64) -> Asset {
+        Asset {
+            ip: "10.0.0.10".parse().expect("ip"),
+            mac: None,
+            vlan: [0; 2],
+            vlan_count: 0,
+            client: false,
+            server: true,
+            protocols: BTreeSet::new(),
+            first_seen: Timestamp::new(seen, 0),
+            last_seen: Timestamp::new(seen, 0),
+            peers: BTreeSet::new(),
+            identity,
+            identity_seen: Timestamp::new(seen, 0),
+        }
+    }
+
+    #[test]
+    fn the_more_recent_identity_wins_whatever_the_merge_order() {
+        let modbus = || Identity {
+            vendor: Some(b"Acme".to_vec()),
+            model: Some(b"M1".to_vec()),
+            source: Some("modbus_device_id"),
+            ..Identity::default()
+        };
+        let s7 = || Identity {
+            vendor: Some(b"Siemens".to_vec()),
+            serial: Some(b"S C-1".to_vec()),
+            source: Some("s7_szl"),
+            ..Identity::default()
+        };
+        // The S7 answer (t=200) came after the Modbus one (t=100); the
+        // workers that saw them report in either order.
+        for older_first in [true, false] {
+            let (first, second) = if older_first {
+                (plc_with(modbus(), 100), plc_with(s7(), 200))
+            } else {
+                (plc_with(s7(), 200), plc_with(modbus(), 100))
+            };
+            let mut merged = first;
+            merged.merge(second, 8);
+            let id = &merged.identity;
+            assert_eq!(id.vendor.as_deref(), Some(&b"Siemens"[..]), "{older_first}");
+            assert_eq!(id.source, Some("s7_szl"), "{older_first}");
+            assert_eq!(id.serial.as_deref(), Some(&b"S C-1"[..]));
+            assert_eq!(
+                id.model.as_deref(),
+                Some(&b"M1"[..]),
+                "fields only one knows stay"
+            );
+            assert_eq!(merged.identity_seen, Timestamp::new(200, 0));
+            assert_eq!(merged.first_seen, Timestamp::new(100, 0));
+        }
+    }
+
+    #[test]
+    fn shared_table_keeps_its_bounds() {
+        let limits = AssetLimits {
+            max_assets: 2,
+            max_peers: 1,
+        };
+        let shared = SharedAssets::new(limits);
+        let mut w = AssetTable::new(AssetLimits::default());
+        observe(&mut w, "10.0.0.20", AppProto::Modbus, 502, (1, 2));
+        shared.absorb(&mut w);
+        observe(&mut w, "10.0.0.30", AppProto::Modbus, 502, (3, 4));
+        shared.absorb(&mut w);
+        assert_eq!(shared.len(), 2, "the PLC and the first client");
+        assert_eq!(shared.untracked(), 1, "the second client");
+        let all = shared.take_changed();
+        let plc = all.get(&"10.0.0.10".parse().expect("ip")).expect("PLC");
+        assert_eq!(plc.peers.len(), 1, "max_peers");
     }
 }

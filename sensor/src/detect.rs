@@ -20,7 +20,7 @@ use std::sync::Arc;
 use otwatch_proto::event::{Anomaly, AppEvent, Direction, Event, Timestamp};
 use otwatch_proto::json::JsonWriter;
 pub use otwatch_rules as rules;
-use otwatch_rules::{Alert, Engine, FlowInfo, RuleMeta, Ruleset, Source, VarOverrides};
+use otwatch_rules::{Alert, Engine, FlowInfo, RuleMeta, Ruleset, Source, Thresholds, VarOverrides};
 
 use crate::eve::{write_app_object, write_ip, write_ts, EveWriter, EventType};
 use crate::flow::Endpoint;
@@ -181,13 +181,33 @@ impl<O: Output + AlertSink> Detect<O> {
 
     /// Wraps `inner`, with a given run id (tests).
     pub fn with_run_id(set: Arc<Ruleset>, inner: O, run_id: u64) -> Detect<O> {
+        Detect::build(Engine::new(set), inner, run_id)
+    }
+
+    /// Wraps `inner` with the rules of `set`, counting thresholds and
+    /// detection filters in `thresholds` (shared by the workers of a live
+    /// capture, so a source is counted once whichever worker sees it).
+    pub fn with_thresholds(set: Arc<Ruleset>, inner: O, thresholds: Thresholds) -> Detect<O> {
+        Detect::build(
+            Engine::with_thresholds(set, thresholds),
+            inner,
+            random_run_id(),
+        )
+    }
+
+    fn build(engine: Engine, inner: O, run_id: u64) -> Detect<O> {
         Detect {
-            engine: Engine::new(set),
+            engine,
             inner,
             run_id,
             seq: 0,
             per_rule: HashMap::new(),
         }
+    }
+
+    /// The threshold table of the rule engine.
+    pub fn thresholds(&self) -> &Thresholds {
+        self.engine.thresholds()
     }
 
     /// Alerts raised.

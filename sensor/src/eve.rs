@@ -184,6 +184,11 @@ impl<W: Write> EveWriter<W> {
         self.out
     }
 
+    /// The underlying writer, by reference.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
     /// Lines written.
     pub fn lines(&self) -> u64 {
         self.lines

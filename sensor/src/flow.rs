@@ -352,6 +352,14 @@ impl<T> FlowTable<T> {
         }
     }
 
+    /// Visits every tracked flow (in slot order), e.g. to report on flows
+    /// that are still open.
+    pub fn for_each(&self, f: &mut dyn FnMut(&T)) {
+        for value in self.slots.iter().filter_map(|s| s.value.as_ref()) {
+            f(value);
+        }
+    }
+
     /// Ends every flow (end of capture).
     pub fn drain(&mut self, ended: &mut dyn FnMut(T, EndReason)) {
         for class in 0..CLASSES {

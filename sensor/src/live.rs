@@ -16,6 +16,16 @@
 //!    [`LiveConfig::poll`], and on shutdown lets each worker drain its ring,
 //!    end its flows ([`Pipeline::finish`]) and flush its output, then returns
 //!    every output and a [`LiveReport`].
+//! 5. [`LiveReporter`], called from the tick, writes `stats` and `asset`
+//!    lines every [`LiveConfig::report_interval`], and the last ones at the
+//!    end.
+//!
+//! A worker whose ring stays empty for a poll interval runs its pipeline's
+//! idle-flow sweep ([`Pipeline::tick`]) with the current time in the
+//! frames' time base, so flows on a quiet network still time out. Every
+//! report interval it hands its open flows and gathered observations to its
+//! output ([`LiveOutput::active_flow`], [`LiveOutput::report`]) and
+//! publishes its counters ([`Control::stats`]).
 //!
 //! Each worker needs its own [`Output`]: `run` takes a factory. Outputs are
 //! [`LiveOutput`]s: they can be flushed (a worker flushes when idle and every
@@ -25,15 +35,22 @@
 //! published version once per ring block (an atomic load): no lock on the hot
 //! path.
 //!
-//! [`SensorOutput`] is the output of `otwatch sensor`: the rule engine, EVE
-//! lines to one shared writer ([`EveSink`], written in whole per-worker
-//! batches under a mutex) and alerts to the analyzer ([`Shipper`]).
+//! [`SensorOutput`] is the output of `otwatch sensor` and `otwatch run
+//! --iface`: the rule engine, EVE lines to one shared writer ([`EveSink`],
+//! written in whole per-worker batches under a mutex), alerts to the
+//! analyzer ([`Shipper`]) and the hosts seen. The workers' outputs share a
+//! [`SensorShared`]: the rules' threshold windows and the asset table, each
+//! behind a lock taken only when a thresholded rule matched or at a report.
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use otwatch_sensor::detect::rules::Ruleset;
 //! use otwatch_sensor::eve::EventFilter;
-//! use otwatch_sensor::live::{self, Capture, Control, EveSink, LiveConfig, SensorOutput, Signals};
+//! use otwatch_sensor::assets::AssetLimits;
+//! use otwatch_sensor::live::{
+//!     self, Capture, Control, EveSink, EveTee, LiveConfig, LiveReporter, LiveStatsLine,
+//!     SensorOutput, SensorShared, Signals,
+//! };
 //! use otwatch_sensor::pipeline::PipelineConfig;
 //!
 //! let rules = Arc::new(Ruleset::bundled().expect("bundled rules"));
@@ -43,11 +60,23 @@
 //! live::drop_privileges("nobody").expect("privilege drop");
 //! let signals = Signals::install().expect("signals");
 //! let eve = EveSink::new(Box::new(std::io::stdout()));
+//! let shared = SensorShared::new(AssetLimits::default());
+//! let line = LiveStatsLine {
+//!     iface: "eth1".into(),
+//!     backend: config.backend.name(),
+//!     workers: capture.workers(),
+//!     kernel: Default::default(),
+//! };
+//! let tee = EveTee::new(Some((eve.clone(), EventFilter::all())), None);
+//! let mut reporter = LiveReporter::new(tee, shared.assets.clone(), line, config.report_interval);
 //! let control = Control::new(rules.clone());
 //! let (outputs, report) = live::run(
 //!     capture,
 //!     PipelineConfig::default(),
-//!     |_worker| SensorOutput::new(rules.clone(), Some((eve.clone(), EventFilter::all())), None),
+//!     |_worker| {
+//!         let eve = Some((eve.clone(), EventFilter::all()));
+//!         SensorOutput::new(rules.clone(), eve, None, &shared)
+//!     },
 //!     &control,
 //!     |control| {
 //!         if signals.terminated() {
@@ -58,6 +87,7 @@
 //!                 control.publish(Arc::new(set));
 //!             }
 //!         }
+//!         reporter.tick(control);
 //!     },
 //! );
 //! for output in outputs {
@@ -65,6 +95,7 @@
 //!         let _ = tee.finish();
 //!     }
 //! }
+//! let _ = reporter.finish(&report);
 //! eprintln!("{} packets, {} kernel drops", report.stats.packets, report.kernel.drops);
 //! ```
 
@@ -75,9 +106,10 @@ use std::time::{Duration, Instant};
 
 use otwatch_proto::event::{Anomaly, Event, Timestamp};
 
+use crate::assets::{AssetLimits, AssetTable, SharedAssets, Tracked};
 use crate::capture::afpacket::{self, KernelStats, Ring, RingConfig, RingOptions};
 use crate::capture::Frame;
-use crate::detect::rules::{Alert, Ruleset};
+use crate::detect::rules::{Alert, Ruleset, Thresholds};
 use crate::detect::{AlertContext, AlertSink, Detect};
 use crate::eve::{write_ts, EveWriter, EventFilter, EventType};
 use crate::pipeline::{
@@ -143,11 +175,15 @@ pub struct LiveConfig {
     pub poll: Duration,
     /// Kernel counters are read this often.
     pub stats_interval: Duration,
+    /// Workers publish their counters and the hosts they saw this often,
+    /// for the periodic `stats` and `asset` lines ([`LiveReporter`]).
+    pub report_interval: Duration,
 }
 
 impl LiveConfig {
     /// Defaults for `iface`: AF_PACKET, one worker per core (at least 1),
-    /// promiscuous, 1 MiB × 32 blocks per worker, 100 ms poll.
+    /// promiscuous, 1 MiB × 32 blocks per worker, 100 ms poll, a report
+    /// every 10 s.
     pub fn new(iface: impl Into<String>) -> LiveConfig {
         LiveConfig {
             iface: iface.into(),
@@ -160,6 +196,7 @@ impl LiveConfig {
             pcap_buffer_bytes: 32 << 20,
             poll: Duration::from_millis(100),
             stats_interval: Duration::from_secs(1),
+            report_interval: Duration::from_secs(10),
         }
     }
 
@@ -188,6 +225,9 @@ impl LiveConfig {
         }
         if self.poll.is_zero() {
             errors.push("poll interval must be above zero".to_owned());
+        }
+        if self.report_interval.is_zero() {
+            errors.push("stats interval must be above zero".to_owned());
         }
         if errors.is_empty() {
             Ok(())
@@ -321,6 +361,23 @@ pub trait LiveOutput: Output + Send {
     /// Writes out what is buffered (called when the worker is idle, every
     /// poll interval, and at the end).
     fn flush(&mut self);
+
+    /// A flow that is still open, with its last activity: every report
+    /// interval the worker visits its open flows (long-lived OT sessions
+    /// may not end for months) before calling [`LiveOutput::report`].
+    fn active_flow(&mut self, flow: &FlowMeta, app: AppProto, last: Timestamp) {
+        let _ = (flow, app, last);
+    }
+
+    /// Publishes what the output gathered since the last report (e.g. the
+    /// hosts it saw); called every report interval and once after the
+    /// worker's flows ended.
+    fn report(&mut self) {}
+
+    /// Alerts raised so far, for the periodic `stats` lines.
+    fn alert_count(&self) -> u64 {
+        0
+    }
 }
 
 /// Live counters of one worker, updated once per ring block / per poll.
@@ -336,6 +393,10 @@ pub struct WorkerCounters {
     pub kernel_drops: AtomicU64,
     /// Ring freezes (AF_PACKET) / drops by the interface (libpcap).
     pub kernel_freezes: AtomicU64,
+    /// The pipeline's counters at the worker's last report. The worker
+    /// replaces them once per report interval and [`Control::stats`] reads
+    /// them; never touched per packet.
+    pub stats: Mutex<SensorStats>,
 }
 
 /// A snapshot of every worker's counters, summed.
@@ -420,6 +481,15 @@ impl<U> Control<U> {
             sum.kernel.packets += c.kernel_packets.load(Ordering::Relaxed);
             sum.kernel.drops += c.kernel_drops.load(Ordering::Relaxed);
             sum.kernel.freezes += c.kernel_freezes.load(Ordering::Relaxed);
+        }
+        sum
+    }
+
+    /// Every worker's pipeline counters as of its last report, summed.
+    pub fn stats(&self) -> SensorStats {
+        let mut sum = SensorStats::default();
+        for c in lock(&self.counters).iter() {
+            merge_stats(&mut sum, &lock(&c.stats));
         }
         sum
     }
@@ -524,10 +594,17 @@ struct Worker<'c, O: LiveOutput> {
     last_ts: Timestamp,
     last_flush: Instant,
     last_stats: Instant,
+    last_report: Instant,
     poll: Duration,
     stats_interval: Duration,
+    report_interval: Duration,
     packets: u64,
     bytes: u64,
+    /// When `last_ts` was current (the block of the last frame was taken),
+    /// on the monotonic clock: with it an idle worker knows the time in its
+    /// frames' time base without a frame.
+    clock: Option<Instant>,
+    clock_packets: u64,
 }
 
 impl<O: LiveOutput> Worker<'_, O> {
@@ -539,8 +616,14 @@ impl<O: LiveOutput> Worker<'_, O> {
         self.pipeline.packet(frame);
     }
 
-    /// Between blocks: publish counters, take a new configuration, flush.
+    /// Between blocks: publish counters, take a new configuration, report,
+    /// flush.
     fn housekeeping(&mut self, idle: bool) {
+        let now = Instant::now();
+        if self.packets != self.clock_packets {
+            self.clock_packets = self.packets;
+            self.clock = Some(now);
+        }
         self.counters.packets.store(self.packets, Ordering::Relaxed);
         self.counters.bytes.store(self.bytes, Ordering::Relaxed);
         let version = self.control.version();
@@ -550,10 +633,38 @@ impl<O: LiveOutput> Worker<'_, O> {
             self.pipeline.output().update(&update);
             self.updates += 1;
         }
-        if idle || self.last_flush.elapsed() >= self.poll {
-            self.pipeline.output().flush();
-            self.last_flush = Instant::now();
+        if now.duration_since(self.last_report) >= self.report_interval {
+            self.last_report = now;
+            self.report();
         }
+        if idle || now.duration_since(self.last_flush) >= self.poll {
+            self.pipeline.output().flush();
+            self.last_flush = now;
+        }
+    }
+
+    /// No frame came within a poll: run the pipeline's idle-flow sweep at
+    /// the current time in the frames' time base (the last frame's
+    /// timestamp plus the time since it was taken), so that flows on a
+    /// quiet network still time out.
+    fn idle_tick(&mut self) {
+        let Some(seen) = self.clock else {
+            // No frame yet: no flow to expire.
+            return;
+        };
+        self.pipeline.tick(advance(self.last_ts, seen.elapsed()));
+    }
+
+    /// Hands open flows and gathered observations to the output and
+    /// publishes the pipeline's counters.
+    fn report(&mut self) {
+        self.pipeline
+            .for_each_flow(&mut |out, flow, app, last| out.active_flow(flow, app, last));
+        self.pipeline.output().report();
+        let alerts = self.pipeline.output().alert_count();
+        let mut stats = self.pipeline.stats().clone();
+        stats.alerts = alerts;
+        *lock(&self.counters.stats) = stats;
     }
 
     fn due_stats(&mut self) -> bool {
@@ -578,8 +689,12 @@ impl<O: LiveOutput> Worker<'_, O> {
     fn finish(mut self, kernel: KernelStats, error: Option<io::Error>) -> (O, WorkerReport) {
         self.housekeeping(true);
         self.store_kernel(&kernel);
-        let (mut output, stats) = self.pipeline.finish();
+        let (mut output, mut stats) = self.pipeline.finish();
+        // The flows just ended: what they showed goes out with the rest.
+        output.report();
         output.flush();
+        stats.alerts = output.alert_count();
+        *lock(&self.counters.stats) = stats.clone();
         let report = WorkerReport {
             stats,
             kernel,
@@ -589,6 +704,19 @@ impl<O: LiveOutput> Worker<'_, O> {
         };
         (output, report)
     }
+}
+
+/// `ts` moved on by `by` (saturating; never panics).
+fn advance(ts: Timestamp, by: Duration) -> Timestamp {
+    let mut secs = ts
+        .secs
+        .saturating_add(i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
+    let mut nanos = ts.nanos.min(999_999_999) + by.subsec_nanos();
+    if nanos >= 1_000_000_000 {
+        nanos -= 1_000_000_000;
+        secs = secs.saturating_add(1);
+    }
+    Timestamp { secs, nanos }
 }
 
 fn run_afpacket<O: LiveOutput>(
@@ -625,6 +753,7 @@ fn run_afpacket<O: LiveOutput>(
                 if stopping {
                     break;
                 }
+                w.idle_tick();
                 w.housekeeping(true);
             }
             Err(e) => {
@@ -670,9 +799,15 @@ fn run_libpcap<O: LiveOutput>(
         })
     };
     while !w.control.is_shutdown() {
+        let before = w.packets;
         if let Err(e) = source.for_each(requested, &mut |frame| w.frame(frame)) {
             error = Some(e);
             break;
+        }
+        // `for_each` returns every poll interval (the control thread breaks
+        // the loop): no frame in it means a quiet network.
+        if w.packets == before {
+            w.idle_tick();
         }
         w.housekeeping(false);
         if w.due_stats() {
@@ -736,10 +871,14 @@ where
                 last_ts: Timestamp::default(),
                 last_flush: Instant::now(),
                 last_stats: Instant::now(),
+                last_report: Instant::now(),
                 poll: config.poll,
                 stats_interval: config.stats_interval,
+                report_interval: config.report_interval,
                 packets: 0,
                 bytes: 0,
+                clock: None,
+                clock_packets: 0,
             };
             let builder = std::thread::Builder::new().name(format!("otwatch-w{i}"));
             let spawned = match source {
@@ -964,6 +1103,25 @@ impl std::fmt::Debug for EveTee {
 }
 
 impl EveTee {
+    /// Lines to `eve` (the event types of its filter) and to `ship` (the
+    /// types the analyzer stores, [`ship_filter`]).
+    pub fn new(eve: Option<(Arc<EveSink>, EventFilter)>, ship: Option<Arc<Shipper>>) -> EveTee {
+        EveTee {
+            eve: eve.map(|(sink, filter)| EveWriter::new(EveBatch::new(sink), filter)),
+            ship: ship.map(|s| EveWriter::new(ShipLines(s), ship_filter())),
+        }
+    }
+
+    /// Writes one `asset` line per host of `assets` to both.
+    pub fn assets(&mut self, assets: &AssetTable) {
+        if let Some(w) = &mut self.eve {
+            assets.write_eve(w);
+        }
+        if let Some(w) = &mut self.ship {
+            assets.write_eve(w);
+        }
+    }
+
     /// Writes the `stats` line (with the live-capture counters) to both.
     pub fn stats(
         &mut self,
@@ -1048,11 +1206,36 @@ pub fn ship_filter() -> EventFilter {
     EventFilter::parse("alert,stats,asset").unwrap_or_else(|_| EventFilter::all())
 }
 
-/// The output of `otwatch sensor`: rules, then EVE lines and alerts.
-/// A reload ([`Control::publish`] with a new [`Ruleset`]) swaps the rule
-/// engine between two packets; flows keep their state, thresholds restart.
+/// What the workers of one sensor share: the threshold table of the rules
+/// (so that a source is counted once whichever workers its flows landed
+/// on) and the asset table. Cloning gives handles on the same tables.
+#[derive(Debug, Clone, Default)]
+pub struct SensorShared {
+    /// Threshold and detection-filter windows.
+    pub thresholds: Thresholds,
+    /// Hosts seen, for the `asset` lines.
+    pub assets: SharedAssets,
+}
+
+impl SensorShared {
+    /// Empty tables; at most `limits` hosts.
+    pub fn new(limits: AssetLimits) -> SensorShared {
+        SensorShared {
+            thresholds: Thresholds::new(),
+            assets: SharedAssets::new(limits),
+        }
+    }
+}
+
+/// The output of `otwatch sensor` and `otwatch run --iface`: rules, then
+/// EVE lines and alerts, and the hosts seen (kept by worker, moved into the
+/// shared asset table at each report). A reload ([`Control::publish`] with a
+/// new [`Ruleset`]) swaps the rule engine between two packets; flows keep
+/// their state, per-flow flags restart, threshold windows carry over (they
+/// are keyed by rule id).
 pub struct SensorOutput {
-    detect: Option<Detect<EveTee>>,
+    detect: Option<Detect<Tracked<EveTee>>>,
+    shared: SensorShared,
     alerts_before: u64,
     write_error: Option<io::Error>,
 }
@@ -1066,18 +1249,22 @@ impl std::fmt::Debug for SensorOutput {
 }
 
 impl SensorOutput {
-    /// Rules from `rules`, lines to `eve` (with `filter`) and to `ship`.
+    /// Rules from `rules`, lines to `eve` (with `filter`) and to `ship`;
+    /// thresholds counted and hosts gathered in `shared`.
     pub fn new(
         rules: Arc<Ruleset>,
         eve: Option<(Arc<EveSink>, EventFilter)>,
         ship: Option<Arc<Shipper>>,
+        shared: &SensorShared,
     ) -> SensorOutput {
-        let tee = EveTee {
-            eve: eve.map(|(sink, filter)| EveWriter::new(EveBatch::new(sink), filter)),
-            ship: ship.map(|s| EveWriter::new(ShipLines(s), ship_filter())),
-        };
+        let tracked = Tracked::new(EveTee::new(eve, ship), AssetLimits::default());
         SensorOutput {
-            detect: Some(Detect::new(rules, tee)),
+            detect: Some(Detect::with_thresholds(
+                rules,
+                tracked,
+                shared.thresholds.clone(),
+            )),
+            shared: shared.clone(),
             alerts_before: 0,
             write_error: None,
         }
@@ -1093,9 +1280,16 @@ impl SensorOutput {
         self.write_error.take()
     }
 
+    /// Moves the hosts seen so far into the shared asset table.
+    pub fn publish_assets(&mut self) {
+        if let Some(d) = &mut self.detect {
+            self.shared.assets.absorb(&mut d.inner_mut().assets);
+        }
+    }
+
     /// The EVE and analyzer writers.
     pub fn into_tee(self) -> Option<EveTee> {
-        self.detect.map(Detect::into_inner)
+        self.detect.map(|d| d.into_inner().inner)
     }
 }
 
@@ -1130,18 +1324,38 @@ impl LiveOutput for SensorOutput {
     fn update(&mut self, rules: &Arc<Ruleset>) {
         if let Some(old) = self.detect.take() {
             self.alerts_before += old.alerts();
-            self.detect = Some(Detect::new(rules.clone(), old.into_inner()));
+            self.detect = Some(Detect::with_thresholds(
+                rules.clone(),
+                old.into_inner(),
+                self.shared.thresholds.clone(),
+            ));
         }
     }
 
     fn flush(&mut self) {
         if let Some(d) = &mut self.detect {
-            if let Some(w) = &mut d.inner_mut().eve {
+            if let Some(w) = &mut d.inner_mut().inner.eve {
                 if let Err(e) = w.finish() {
                     self.write_error.get_or_insert(e);
                 }
             }
         }
+    }
+
+    fn active_flow(&mut self, flow: &FlowMeta, app: AppProto, last: Timestamp) {
+        if let Some(d) = &mut self.detect {
+            d.inner_mut()
+                .assets
+                .observe_flow(flow, app, flow.start, last);
+        }
+    }
+
+    fn report(&mut self) {
+        self.publish_assets();
+    }
+
+    fn alert_count(&self) -> u64 {
+        self.alerts()
     }
 }
 
@@ -1158,9 +1372,11 @@ pub struct LiveStatsLine {
     pub kernel: KernelStats,
 }
 
-/// Writes an EVE `stats` line; with `live`, a `live_capture` object carries
-/// the interface, back-end, workers and the kernel's counters
-/// (`kernel_packets`, `kernel_drops`, `kernel_freezes`).
+/// Writes an EVE `stats` line; with `live`, the kernel's counters appear
+/// as Suricata writes them (`capture.kernel_packets`,
+/// `capture.kernel_drops`) and in a `live_capture` object with the
+/// interface, back-end and workers (`kernel_packets`, `kernel_drops`,
+/// `kernel_freezes`).
 pub fn write_stats_line<W: Write>(
     eve: &mut EveWriter<W>,
     ts: Timestamp,
@@ -1176,7 +1392,7 @@ pub fn write_stats_line<W: Write>(
         write_ts(w, ts);
         w.field_str("event_type", "stats");
         w.key("stats").begin_object();
-        stats.write_eve(w, elapsed_secs);
+        stats.write_eve_live(w, elapsed_secs, live.map(|l| &l.kernel));
         if let Some(live) = live {
             w.key("live_capture").begin_object();
             w.field_str("interface", &live.iface);
@@ -1189,6 +1405,86 @@ pub fn write_stats_line<W: Write>(
         }
         w.end_object();
     });
+}
+
+/// Writes the `stats` and `asset` lines of a live run: every
+/// [`LiveConfig::report_interval`] from the caller's tick (the counters and
+/// hosts the workers published at their last report), and once more at the
+/// end. Asset lines are written for the hosts seen since the last report,
+/// each with everything known about it.
+pub struct LiveReporter {
+    tee: EveTee,
+    assets: SharedAssets,
+    live: LiveStatsLine,
+    interval: Duration,
+    start: Instant,
+    last: Instant,
+    error: Option<io::Error>,
+}
+
+impl std::fmt::Debug for LiveReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveReporter")
+            .field("iface", &self.live.iface)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+impl LiveReporter {
+    /// A reporter writing to `tee`, hosts from `assets`, for the capture
+    /// described by `live`, every `interval`.
+    pub fn new(
+        tee: EveTee,
+        assets: SharedAssets,
+        live: LiveStatsLine,
+        interval: Duration,
+    ) -> LiveReporter {
+        let now = Instant::now();
+        LiveReporter {
+            tee,
+            assets,
+            live,
+            interval,
+            start: now,
+            last: now,
+            error: None,
+        }
+    }
+
+    /// Writes the periodic lines when the interval has passed (call from
+    /// [`run`]'s tick).
+    pub fn tick<U>(&mut self, control: &Control<U>) {
+        if self.last.elapsed() < self.interval {
+            return;
+        }
+        self.last = Instant::now();
+        self.live.kernel = control.counters().kernel;
+        let stats = control.stats();
+        self.write(&stats);
+    }
+
+    fn write(&mut self, stats: &SensorStats) {
+        let changed = self.assets.take_changed();
+        self.tee.assets(&changed);
+        let elapsed = self.start.elapsed().as_secs_f64();
+        self.tee.stats(now(), stats, Some(&self.live), elapsed);
+        if let Err(e) = self.tee.finish() {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// The last lines, from the final report (every flow ended, every
+    /// worker's hosts published); returns the first write error.
+    pub fn finish(mut self, report: &LiveReport) -> io::Result<()> {
+        self.live.kernel = report.kernel;
+        self.live.workers = report.workers.len();
+        self.write(&report.stats);
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The current time as a timestamp (for lines written when no frame was
@@ -1261,6 +1557,139 @@ mod tests {
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert_eq!(Backend::parse("libpcap"), Ok(Backend::Libpcap));
         assert!(Backend::parse("dpdk").is_err());
+    }
+
+    #[test]
+    fn advance_carries_nanoseconds_and_saturates() {
+        let ts = Timestamp::new(100, 900_000_000);
+        assert_eq!(
+            advance(ts, Duration::from_millis(250)),
+            Timestamp::new(101, 150_000_000)
+        );
+        assert_eq!(advance(ts, Duration::ZERO), ts);
+        let end = advance(
+            Timestamp::new(i64::MAX, 999_999_999),
+            Duration::from_secs(5),
+        );
+        assert_eq!(end.secs, i64::MAX, "no overflow");
+        assert!(end.nanos < 1_000_000_000);
+    }
+
+    #[test]
+    fn live_stats_line_has_suricata_kernel_counters() {
+        let mut w = EveWriter::new(Vec::new(), EventFilter::all());
+        let stats = SensorStats {
+            packets: 10,
+            ..SensorStats::default()
+        };
+        let live = LiveStatsLine {
+            iface: "eth1".into(),
+            backend: "afpacket",
+            workers: 2,
+            kernel: KernelStats {
+                packets: 12,
+                drops: 2,
+                freezes: 1,
+            },
+        };
+        write_stats_line(&mut w, Timestamp::new(0, 0), &stats, Some(&live), 1.0);
+        write_stats_line(&mut w, Timestamp::new(0, 0), &stats, None, 1.0);
+        let text = String::from_utf8(w.into_inner()).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_default())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        let capture = &lines[0]["stats"]["capture"];
+        assert_eq!(capture["packets"], 10);
+        assert_eq!(capture["kernel_packets"], 12);
+        assert_eq!(capture["kernel_drops"], 2);
+        let kept = &lines[0]["stats"]["live_capture"];
+        assert_eq!(kept["kernel_packets"], 12);
+        assert_eq!(kept["kernel_drops"], 2);
+        assert_eq!(kept["kernel_freezes"], 1);
+        // Without live capture there are no kernel counters at all.
+        assert!(lines[1]["stats"]["capture"].get("kernel_drops").is_none());
+        assert!(lines[1]["stats"].get("live_capture").is_none());
+    }
+
+    #[test]
+    fn reporter_writes_changed_assets_then_stats() {
+        struct Shared(Arc<Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                lock(&self.0).extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = EveSink::new(Box::new(Shared(seen.clone())));
+        let shared = SensorShared::new(AssetLimits::default());
+        let line = LiveStatsLine {
+            iface: "eth1".into(),
+            backend: "afpacket",
+            workers: 1,
+            kernel: KernelStats::default(),
+        };
+        let tee = EveTee::new(Some((sink, EventFilter::all())), None);
+        let mut reporter =
+            LiveReporter::new(tee, shared.assets.clone(), line, Duration::from_secs(3600));
+        // A worker's output saw a Modbus flow and reported it.
+        let mut local = AssetTable::new(AssetLimits::default());
+        let flow = FlowMeta {
+            id: 1,
+            client: crate::flow::Endpoint {
+                ip: "10.0.0.20"
+                    .parse()
+                    .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+                port: 40_000,
+            },
+            server: crate::flow::Endpoint {
+                ip: "10.0.0.10"
+                    .parse()
+                    .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+                port: 502,
+            },
+            protocol: 6,
+            vlan: [0; 2],
+            vlan_count: 0,
+            start: Timestamp::new(1, 0),
+            client_mac: None,
+            server_mac: None,
+        };
+        local.observe_flow(&flow, AppProto::Modbus, flow.start, Timestamp::new(2, 0));
+        shared.assets.absorb(&mut local);
+        // Not due yet: nothing written.
+        let control = Control::new(Arc::new(()));
+        reporter.tick(&control);
+        assert!(lock(&seen).is_empty());
+        let report = LiveReport {
+            workers: Vec::new(),
+            stats: SensorStats::default(),
+            kernel: KernelStats::default(),
+            elapsed: Duration::ZERO,
+            last_ts: Timestamp::default(),
+        };
+        assert!(reporter.finish(&report).is_ok());
+        let text = String::from_utf8(lock(&seen).clone()).unwrap_or_default();
+        let types: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                format!("{}:{}", v["event_type"], v["asset"]["ip"])
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "\"asset\":\"10.0.0.10\"",
+                "\"asset\":\"10.0.0.20\"",
+                "\"stats\":null"
+            ]
+        );
     }
 
     #[test]

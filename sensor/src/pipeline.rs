@@ -354,12 +354,35 @@ impl<O: Output> Pipeline<O> {
     /// Counters so far.
     pub fn stats(&mut self) -> &SensorStats {
         self.stats.flows = self.flows.stats;
+        self.stats.ipv4_reassembled = self.defrag.stats.reassembled;
         &self.stats
     }
 
     /// The output.
     pub fn output(&mut self) -> &mut O {
         &mut self.output
+    }
+
+    /// Runs the idle-flow sweep at `now` without a packet, as a packet
+    /// stamped `now` would: flows idle past their timeout end (their pending
+    /// requests are reported unanswered by the dissector's flush, and their
+    /// `flow` records go to the output). Live capture calls this when the
+    /// network is quiet, with the wall clock in the frames' time base; on a
+    /// busy network the packets' own timestamps drive the sweep. Runs at most
+    /// once per second of `now`, and never for a time already swept.
+    pub fn tick(&mut self, now: Timestamp) {
+        if now.secs > self.last_expiry {
+            self.last_expiry = now.secs;
+            self.expire(now);
+        }
+    }
+
+    /// Calls `f` with the output and each open flow's facts, application
+    /// protocol and last activity (live capture reports open flows'
+    /// hosts as assets without waiting for the flows to end).
+    pub fn for_each_flow(&mut self, f: &mut dyn FnMut(&mut O, &FlowMeta, AppProto, Timestamp)) {
+        let Pipeline { flows, output, .. } = self;
+        flows.for_each(&mut |flow| f(output, &flow.meta, flow.app.proto(), flow.last));
     }
 
     /// Ends every flow (end of capture); returns the output and the counters.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use otwatch_proto::json::JsonWriter;
 use otwatch_proto::reassembly::StreamStats;
 
+use crate::capture::afpacket::KernelStats;
 use crate::flow::FlowStats;
 
 /// PDU counters of one application protocol.
@@ -147,10 +148,26 @@ impl SensorStats {
 
     /// Writes the body of the EVE `stats` object.
     pub fn write_eve(&self, w: &mut JsonWriter<'_>, elapsed_secs: f64) {
+        self.write_eve_live(w, elapsed_secs, None);
+    }
+
+    /// Writes the body of the EVE `stats` object; with `kernel` (live
+    /// capture), `capture` also carries the kernel's counters under
+    /// Suricata's names, `kernel_packets` and `kernel_drops`.
+    pub fn write_eve_live(
+        &self,
+        w: &mut JsonWriter<'_>,
+        elapsed_secs: f64,
+        kernel: Option<&KernelStats>,
+    ) {
         w.key("uptime").f64(elapsed_secs);
         w.key("capture").begin_object();
         w.field_u64("packets", self.packets);
         w.field_u64("bytes", self.bytes);
+        if let Some(k) = kernel {
+            w.field_u64("kernel_packets", k.packets);
+            w.field_u64("kernel_drops", k.drops);
+        }
         w.end_object();
         w.key("decoder").begin_object();
         w.field_u64("non_ip", self.non_ip);

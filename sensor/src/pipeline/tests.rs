@@ -346,3 +346,101 @@ fn flows_time_out_and_emit_pending_requests() {
     );
     assert!(first["modbus"].get("response").is_none());
 }
+
+/// Lines written so far by a pipeline's EVE writer, parsed.
+fn lines_so_far(p: &mut Pipeline<EveWriter<Vec<u8>>>) -> Vec<Value> {
+    String::from_utf8_lossy(p.output().get_ref())
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON"))
+        .collect()
+}
+
+#[test]
+fn tick_expires_quiet_flows_and_reports_unanswered_requests() {
+    // A request that is never answered, then silence: no packet will come
+    // to drive the idle sweep, so only `tick` can end the flow.
+    let mut config = PipelineConfig::default();
+    config.flows.timeouts[TimeoutClass::TcpEstablished as usize] = 30;
+    let mut p = Pipeline::new(config, EveWriter::new(Vec::new(), EventFilter::all()));
+    let mut c = Conversation::new(client(), server());
+    let mut frames: Vec<Vec<u8>> = c.handshake().into();
+    frames.push(c.to_server(&REQ));
+    let start = 1_700_000_000;
+    for f in &frames {
+        p.packet(Frame {
+            ts: Timestamp::new(start, 0),
+            link_type: LinkType::Ethernet,
+            data: f,
+            wire_len: f.len() as u32,
+        });
+    }
+    assert!(
+        lines_so_far(&mut p).is_empty(),
+        "the request waits for its response"
+    );
+
+    // Before the timeout: nothing ends.
+    p.tick(Timestamp::new(start + 29, 999_999_999));
+    assert!(lines_so_far(&mut p).is_empty(), "29.9 s idle is not 30");
+    assert_eq!(p.stats().flows.active, 1);
+
+    // At the timeout: the flow ends, its pending request is reported alone.
+    p.tick(Timestamp::new(start + 30, 0));
+    let lines = lines_so_far(&mut p);
+    let modbus = of_type(&lines, "modbus");
+    assert_eq!(modbus.len(), 1, "{lines:?}");
+    assert_eq!(modbus[0]["modbus"]["request"]["function_code"], 3);
+    assert!(
+        modbus[0]["modbus"].get("response").is_none(),
+        "unanswered: {}",
+        modbus[0]
+    );
+    let flows = of_type(&lines, "flow");
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0]["flow"]["reason"], "timeout");
+    assert_eq!(flows[0]["flow_id"], modbus[0]["flow_id"]);
+    let stats = p.stats().clone();
+    assert_eq!(stats.flows.timed_out, 1);
+    assert_eq!(stats.flows.active, 0);
+    assert_eq!(stats.packets, 4, "tick is not a packet");
+
+    // A tick for a time already swept (or earlier) does nothing; the flow
+    // is gone, so the end of the capture has nothing left to flush.
+    p.tick(Timestamp::new(start + 30, 500));
+    p.tick(Timestamp::new(start + 1, 0));
+    assert_eq!(lines_so_far(&mut p).len(), lines.len());
+    let (_, stats) = p.finish();
+    assert_eq!(stats.flows.flushed, 0);
+    assert_eq!(stats.flows.timed_out, 1);
+}
+
+#[test]
+fn for_each_flow_lists_open_flows_with_their_protocol() {
+    let mut p = Pipeline::new(
+        PipelineConfig::default(),
+        EveWriter::new(Vec::new(), EventFilter::all()),
+    );
+    let frames = exchange(REQ.len(), RESP.len());
+    for (i, f) in frames.iter().enumerate() {
+        p.packet(Frame {
+            ts: Timestamp::new(1_700_000_000, i as u32 * 1000),
+            link_type: LinkType::Ethernet,
+            data: f,
+            wire_len: f.len() as u32,
+        });
+    }
+    let mut seen = Vec::new();
+    p.for_each_flow(&mut |_, meta, app, last| {
+        seen.push((meta.client.ip, meta.server.port, app, last))
+    });
+    assert_eq!(
+        seen,
+        vec![(
+            client().ip.into(),
+            502,
+            AppProto::Modbus,
+            // The last frame's time.
+            Timestamp::new(1_700_000_000, (frames.len() as u32 - 1) * 1000)
+        )]
+    );
+}

@@ -1,0 +1,266 @@
+//! Live capture from the command line, shared by `otwatch sensor --iface`
+//! and `otwatch run --iface`: the capture options ([`CaptureOpts`]), opening
+//! the capture while still privileged ([`open_capture`]), and the run itself
+//! ([`run_live`]): workers until SIGINT/SIGTERM, rule reloads on SIGHUP,
+//! periodic `stats` and `asset` lines, then the flush of flows, EVE lines
+//! and the analyzer client, and the summary.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use otwatch_sensor::assets::AssetLimits;
+use otwatch_sensor::detect::rules::Ruleset;
+use otwatch_sensor::eve::EventFilter;
+use otwatch_sensor::live::{
+    self, Capture, Control, EveSink, EveTee, LiveConfig, LiveReport, LiveReporter, LiveStatsLine,
+    SensorOutput, SensorShared, Signals,
+};
+use otwatch_sensor::pipeline::PipelineConfig;
+use otwatch_sensor::replay::ReplayReport;
+use otwatch_sensor::ship::{ShipConfig, Shipper};
+
+/// Capture options of `otwatch sensor` and `otwatch run` (used with `--iface`).
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct CaptureOpts {
+    /// Worker threads, each with its own capture ring and flows (default: one per core).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Capture back-end: afpacket (default) or libpcap (default with --bpf;
+    /// needs a build with `--features libpcap`).
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
+    /// BPF capture filter in tcpdump syntax (libpcap back-end).
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long)]
+    no_promisc: bool,
+    /// AF_PACKET ring block size in bytes (a power of two, page multiple).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    ring_block_size: u32,
+    /// AF_PACKET ring blocks per worker.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    ring_blocks: u32,
+    /// Milliseconds after which a partly filled ring block is handed over.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    ring_timeout_ms: u32,
+    /// Seconds between two `stats` lines (and `asset` lines for the hosts
+    /// seen in between) while listening.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    stats_interval: u64,
+}
+
+impl CaptureOpts {
+    /// The capture settings for `iface`, checked (every problem at once).
+    pub(crate) fn config(&self, iface: &str) -> Result<LiveConfig, String> {
+        let mut config = LiveConfig::new(iface);
+        if let Some(n) = self.workers {
+            config.workers = n;
+        }
+        config.backend = match self.backend.as_deref() {
+            Some(name) => live::Backend::parse(name)?,
+            None if self.bpf.is_some() => live::Backend::Libpcap,
+            None => live::Backend::AfPacket,
+        };
+        config.bpf = self.bpf.clone();
+        config.promisc = !self.no_promisc;
+        config.ring.block_size = self.ring_block_size;
+        config.ring.block_count = self.ring_blocks;
+        config.ring.block_timeout_ms = self.ring_timeout_ms;
+        config.report_interval = Duration::from_secs(self.stats_interval);
+        config.validate().map_err(|errors| errors.join("; "))?;
+        Ok(config)
+    }
+}
+
+/// Opens one capture source per worker (needs root or CAP_NET_RAW).
+pub(crate) fn open_capture(who: &str, config: &LiveConfig) -> Result<Capture, ExitCode> {
+    Capture::open(config).map_err(|e| {
+        eprintln!("{who}: {e}");
+        ExitCode::from(1)
+    })
+}
+
+/// Reloads the rules on SIGHUP: the new ruleset, or why the old one stays
+/// (every error, with file:line:column).
+pub(crate) type Reload = Box<dyn FnMut() -> Result<Arc<Ruleset>, String> + Send>;
+
+/// Everything a live run needs besides the open capture.
+pub(crate) struct LiveJob {
+    /// Command name for messages (`otwatch sensor`, `otwatch run`).
+    pub(crate) who: &'static str,
+    /// Capture settings (those `capture` was opened with).
+    pub(crate) config: LiveConfig,
+    /// The rules in force at the start.
+    pub(crate) rules: Arc<Ruleset>,
+    /// What SIGHUP does.
+    pub(crate) reload: Reload,
+    /// EVE lines: where, and which event types.
+    pub(crate) eve: Option<(Arc<EveSink>, EventFilter)>,
+    /// The analyzer to ship alerts, assets and stats to.
+    pub(crate) ship: Option<ShipConfig>,
+    /// Switch to this user once the capture is open.
+    pub(crate) user: Option<String>,
+}
+
+/// Runs live capture on `capture` until SIGINT/SIGTERM (or a worker fails),
+/// then ends every flow, writes the last `asset` and `stats` lines, delivers
+/// what the analyzer client holds and prints the summary. Exit status 0,
+/// or 1 when a worker failed or EVE lines could not be written.
+pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
+    let LiveJob {
+        who,
+        config,
+        rules,
+        mut reload,
+        eve,
+        ship,
+        user,
+    } = job;
+    if let Some(name) = &user {
+        match live::drop_privileges(name) {
+            Ok(c) => eprintln!("{who}: running as {name} (uid {}, gid {})", c.uid, c.gid),
+            Err(e) => {
+                eprintln!("{who}: cannot drop privileges: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{who}: cannot install signal handlers: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let shipper = match ship.map(Shipper::start).transpose() {
+        Ok(s) => s.map(Arc::new),
+        Err(e) => {
+            eprintln!("{who}: cannot start the analyzer client: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "{who}: listening on {} ({}, {} workers, {} rules)",
+        config.iface,
+        config.backend.name(),
+        capture.workers(),
+        rules.len()
+    );
+    let shared = SensorShared::new(AssetLimits::default());
+    let line = LiveStatsLine {
+        iface: config.iface.clone(),
+        backend: config.backend.name(),
+        workers: capture.workers(),
+        kernel: Default::default(),
+    };
+    let mut reporter = LiveReporter::new(
+        EveTee::new(eve.clone(), shipper.clone()),
+        shared.assets.clone(),
+        line,
+        config.report_interval,
+    );
+    let control = Control::new(rules.clone());
+    let (outputs, mut report) = live::run(
+        capture,
+        PipelineConfig::default(),
+        |_| SensorOutput::new(rules.clone(), eve.clone(), shipper.clone(), &shared),
+        &control,
+        |control| {
+            if signals.terminated() {
+                control.shutdown();
+            }
+            if signals.take_hangup() {
+                // A bad rule file keeps the rules in force and says why.
+                match reload() {
+                    Ok(set) => {
+                        eprintln!("{who}: rules reloaded ({} rules)", set.len());
+                        control.publish(set);
+                    }
+                    Err(why) => {
+                        eprintln!("{why}");
+                        eprintln!("{who}: rules not reloaded; keeping the old rules");
+                    }
+                }
+            }
+            reporter.tick(control);
+        },
+    );
+    report.stats.alerts = outputs.iter().map(SensorOutput::alerts).sum();
+    let mut write_error = None;
+    for mut output in outputs {
+        if let Some(e) = output.take_write_error() {
+            write_error.get_or_insert(e);
+        }
+        if let Some(mut tee) = output.into_tee() {
+            if let Err(e) = tee.finish() {
+                write_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Err(e) = reporter.finish(&report) {
+        write_error.get_or_insert(e);
+    }
+    finish_shipper(who, shipper);
+    print_live_summary(&report);
+    let mut code = ExitCode::SUCCESS;
+    if let Some(e) = write_error {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("{who}: writing EVE output failed: {e}");
+            code = ExitCode::from(1);
+        }
+    }
+    for (i, e) in report.errors() {
+        eprintln!("{who}: worker {i} stopped: {e}");
+        code = ExitCode::from(1);
+    }
+    code
+}
+
+/// Delivers what the shipper holds (up to 10 s; the rest stays spooled).
+pub(crate) fn finish_shipper(who: &str, shipper: Option<Arc<Shipper>>) {
+    let Some(shipper) = shipper else { return };
+    match Arc::try_unwrap(shipper) {
+        Ok(s) => {
+            let st = s.shutdown(Duration::from_secs(10));
+            eprintln!(
+                "analyzer     {} lines delivered in {} batches, {} pending in the spool, {} dropped (queue full {}, spool full {})",
+                st.delivered,
+                st.batches,
+                st.pending,
+                st.queue_full + st.spool_dropped,
+                st.queue_full,
+                st.spool_dropped
+            );
+        }
+        Err(_) => {
+            eprintln!("{who}: analyzer client still in use; lines stay in the spool")
+        }
+    }
+}
+
+fn print_live_summary(report: &LiveReport) {
+    let replay_like = ReplayReport {
+        stats: report.stats.clone(),
+        elapsed: report.elapsed,
+        last_ts: report.last_ts,
+        error: None,
+    };
+    crate::print_summary(&replay_like);
+    let k = &report.kernel;
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "kernel       {} packets, {} dropped, {} ring freezes",
+        k.packets, k.drops, k.freezes
+    );
+    for (i, w) in report.workers.iter().enumerate() {
+        let _ = writeln!(
+            err,
+            "  worker {i:<3} {} packets, {} kernel drops, {} rule reloads",
+            w.stats.packets, w.kernel.drops, w.updates
+        );
+    }
+}

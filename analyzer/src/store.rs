@@ -150,10 +150,15 @@ pub(crate) struct Store {
 
 fn dedup_key(sensor: &str, alert_id: &str) -> String {
     let mut k = String::with_capacity(sensor.len() + alert_id.len() + 1);
+    dedup_key_into(&mut k, sensor, alert_id);
+    k
+}
+
+fn dedup_key_into(k: &mut String, sensor: &str, alert_id: &str) {
+    k.clear();
     k.push_str(sensor);
     k.push('\0');
     k.push_str(alert_id);
-    k
 }
 
 impl Store {
@@ -274,6 +279,42 @@ pub(crate) struct Deltas {
     postings: Postings,
     scratch: String,
     key: Vec<u8>,
+    dedup: String,
+}
+
+/// A value in a count or rollup key, written without the formatting machinery
+/// (this runs several times per stored alert).
+trait KeyPart {
+    fn push_to(self, out: &mut String);
+}
+
+impl KeyPart for &str {
+    fn push_to(self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl KeyPart for u32 {
+    fn push_to(self, out: &mut String) {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        let mut n = self;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend(digits[i..].iter().map(|&b| char::from(b)));
+    }
+}
+
+impl KeyPart for u8 {
+    fn push_to(self, out: &mut String) {
+        u32::from(self).push_to(out);
+    }
 }
 
 /// Adds `d` to `map[key]`, allocating the key only when it is new.
@@ -293,18 +334,16 @@ impl Deltas {
     }
 
     /// Adds `d` to the running total `prefix` followed by `value`.
-    fn count(&mut self, prefix: &str, value: impl std::fmt::Display, d: i64) {
-        use std::fmt::Write;
+    fn count(&mut self, prefix: &str, value: impl KeyPart, d: i64) {
         self.scratch.clear();
         self.scratch.push_str(prefix);
-        let _ = write!(self.scratch, "{value}");
+        value.push_to(&mut self.scratch);
         bump(&mut self.counts, &self.scratch, d);
     }
 
-    fn roll(&mut self, k: u8, minute: u64, v: impl std::fmt::Display, d: i64) {
-        use std::fmt::Write;
+    fn roll(&mut self, k: u8, minute: u64, v: impl KeyPart, d: i64) {
         self.scratch.clear();
-        let _ = write!(self.scratch, "{v}");
+        v.push_to(&mut self.scratch);
         bump(
             self.rollup.entry((k, minute)).or_default(),
             &self.scratch,
@@ -514,11 +553,15 @@ impl<'t> WriteTables<'t> {
         received: u64,
         buf: &mut Vec<u8>,
     ) -> Result<bool> {
-        let key = dedup_key(&a.sensor, &a.alert_id);
+        let mut key = std::mem::take(&mut d.dedup);
+        dedup_key_into(&mut key, &a.sensor, &a.alert_id);
         let first = self.dedup.insert(key.as_str(), id)?.map(|g| g.value());
         if let Some(first) = first {
             // A retried line: put the first id back.
             self.dedup.insert(key.as_str(), first)?;
+        }
+        d.dedup = key;
+        if first.is_some() {
             return Ok(false);
         }
         let r = RecordView {

@@ -132,12 +132,20 @@ fn rule_yaml(sources: &[Source], file: &str, line: u32) -> String {
     out.trim_end().to_owned() + "\n"
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// The tokio runtime, or the reason it could not start (said on stderr).
+fn runtime(who: &str) -> Result<tokio::runtime::Runtime, ()> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
+        .map_err(|e| eprintln!("{who}: cannot start the runtime: {e}"))
+}
+
+/// Opens the store and binds the listener, or says why not on stderr.
+async fn bind(who: &str, config: Config) -> Result<Server, ()> {
+    Server::bind(config)
+        .await
+        .map_err(|e| eprintln!("{who}: {e}"))
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -169,20 +177,12 @@ pub(crate) fn run_analyzer(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("otwatch analyzer: {e}");
-            return ExitCode::from(1);
-        }
+    let Ok(rt) = runtime("otwatch analyzer") else {
+        return ExitCode::from(1);
     };
     rt.block_on(async move {
-        let server = match Server::bind(config).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("otwatch analyzer: {e}");
-                return ExitCode::from(1);
-            }
+        let Ok(server) = bind("otwatch analyzer", config).await else {
+            return ExitCode::from(1);
         };
         server.analyzer().set_rules(rules);
         eprintln!("otwatch analyzer: serving http://{}", server.local_addr());
@@ -264,20 +264,12 @@ pub(crate) fn run_all(
     } else {
         pcaps
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("otwatch run: {e}");
-            return ExitCode::from(1);
-        }
+    let Ok(rt) = runtime("otwatch run") else {
+        return ExitCode::from(1);
     };
     rt.block_on(async move {
-        let server = match Server::bind(config).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("otwatch run: {e}");
-                return ExitCode::from(1);
-            }
+        let Ok(server) = bind("otwatch run", config).await else {
+            return ExitCode::from(1);
         };
         let analyzer = server.analyzer().clone();
         analyzer.set_rules(rules);
@@ -344,20 +336,12 @@ fn serve_live(
     capture: Capture,
 ) -> ExitCode {
     let spool = config.data_dir.join("spool");
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("{WHO}: {e}");
-            return ExitCode::from(1);
-        }
+    let Ok(rt) = runtime(WHO) else {
+        return ExitCode::from(1);
     };
     rt.block_on(async move {
-        let server = match Server::bind(config).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("{WHO}: {e}");
-                return ExitCode::from(1);
-            }
+        let Ok(server) = bind(WHO, config).await else {
+            return ExitCode::from(1);
         };
         let analyzer = server.analyzer().clone();
         analyzer.set_rules(infos);

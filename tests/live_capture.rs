@@ -341,6 +341,27 @@ impl Process {
         run(&["kill", &format!("-{sig}"), &self.pid().to_string()]);
     }
 
+    /// Waits until the file `log` (this process's stderr) contains `needle`,
+    /// up to `timeout`; fails early if the process exits.
+    fn wait_for_text(&mut self, log: &Path, who: &str, needle: &str, timeout: Duration) {
+        let text = || std::fs::read_to_string(log).unwrap_or_default();
+        let deadline = Instant::now() + timeout;
+        while !text().contains(needle) {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                panic!(
+                    "{who} exited ({status}) before saying {needle:?}; stderr:\n{}",
+                    text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{who} never said {needle:?}; stderr:\n{}",
+                text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits for the exit status, up to `timeout`.
     fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + timeout;
@@ -440,21 +461,8 @@ impl Sensor {
     }
 
     fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.stderr_text().contains(needle) {
-            if let Ok(Some(status)) = self.process.0.try_wait() {
-                panic!(
-                    "sensor exited ({status}) before saying {needle:?}; stderr:\n{}",
-                    self.stderr_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sensor never said {needle:?}; stderr:\n{}",
-                self.stderr_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.process
+            .wait_for_text(&self.stderr, "sensor", needle, timeout);
     }
 
     /// The process status fields (Uid, Gid, CapEff…).
@@ -1047,21 +1055,8 @@ impl RunAll {
     }
 
     fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.stderr_text().contains(needle) {
-            if let Ok(Some(status)) = self.process.0.try_wait() {
-                panic!(
-                    "otwatch run exited ({status}) before saying {needle:?}; stderr:\n{}",
-                    self.stderr_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "otwatch run never said {needle:?}; stderr:\n{}",
-                self.stderr_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.process
+            .wait_for_text(&self.stderr, "otwatch run", needle, timeout);
     }
 
     fn get(&self, path: &str) -> Value {

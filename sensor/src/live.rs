@@ -1505,18 +1505,21 @@ pub fn lookup_user(user: &str) -> io::Result<Credentials> {
 mod tests {
     use super::*;
 
+    /// A writer into a buffer the test keeps a handle on.
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            lock(&self.0).extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn batches_hand_over_whole_lines_only() {
-        struct Shared(Arc<Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-                lock(&self.0).extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = EveSink::new(Box::new(Shared(seen.clone())));
         let mut a = EveBatch::new(sink.clone());
@@ -1615,16 +1618,6 @@ mod tests {
 
     #[test]
     fn reporter_writes_changed_assets_then_stats() {
-        struct Shared(Arc<Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-                lock(&self.0).extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = EveSink::new(Box::new(Shared(seen.clone())));
         let shared = SensorShared::new(AssetLimits::default());

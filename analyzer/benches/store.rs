@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 
 use otwatch_analyzer::{Config, Server};
 
+/// The allocator the `otwatch` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 2026-11-01T00:00:00Z in µs since the epoch.
 const DAY0: u64 = 1_793_491_200_000_000;
 

@@ -262,8 +262,12 @@ pub(crate) fn parse_batch(body: &[u8]) -> Result<Batch, Vec<LineError>> {
         if raw.is_empty() {
             continue;
         }
-        // Bytes that are not UTF-8 cannot be JSON; keep the line, with U+FFFD in their place.
-        let text = String::from_utf8_lossy(raw);
+        // Bytes that are not UTF-8 cannot be JSON; keep the line, with U+FFFD
+        // in their place (checked with the fast validator first).
+        let text = match std::str::from_utf8(raw) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         match parse_line(&text) {
             Ok(Line::Alert(a)) => {
                 batch.note_sensor(&a.sensor);

@@ -4,15 +4,22 @@
 //! (`received µs << 8`, kept strictly increasing), so retention by age and the
 //! exports' cursors walk the primary table in order.
 //!
-//! The secondary indexes (event time, severity, protocol, rule, host) share
-//! one table of posting chunks: `(prefix, newest event time, its id) → packed
-//! (event time, id) pairs`, newest first. A transaction writes one chunk per
-//! indexed value it saw (split so that a chunk spans at most [`CHUNK_SPAN`] of
-//! event time and holds at most [`CHUNK_ENTRIES`]), so storing a batch costs a
-//! few hundred B-tree inserts rather than several per alert. Chunks of one
-//! value may overlap in time (late alerts, spooled batches); a walk merges
-//! them newest-first through a heap, starting [`CHUNK_SPAN`] above its upper
-//! bound, which is as far as an overlapping chunk can reach. Retention deletes
+//! The secondary indexes (event time, severity, protocol, rule, host) are
+//! posting lists kept at two levels:
+//!
+//! * fresh: each transaction appends one list per indexed value it saw,
+//!   keyed `(its first id, prefix)` (`INDEX_FRESH`), so its writes land at
+//!   the end of one B-tree instead of dirtying a page per value;
+//! * merged: every [`FRESH_TXNS`] transactions (or [`FRESH_ENTRIES`] entries)
+//!   the fresh lists are merged per value into chunks keyed `(prefix, newest
+//!   event time, its id)` (`INDEX`), split so that a chunk spans at most
+//!   [`CHUNK_SPAN`] of event time and holds at most [`CHUNK_ENTRIES`].
+//!
+//! Every list holds packed `(event time, id)` pairs, newest first. Chunks of
+//! one value may overlap in time (late alerts, spooled batches); a walk takes
+//! the value's fresh lists and its merged chunks from [`CHUNK_SPAN`] above its
+//! upper bound (as far as an overlapping chunk can reach), newest first, and
+//! merges their entries through a heap. Retention deletes
 //! alerts without touching the chunks: a walk skips ids that are gone, and a
 //! chunk is dropped once every id it names is below the oldest alert
 //! (`INDEX_GC` finds those). Triage states other than `new` have a plain
@@ -41,7 +48,10 @@ pub(crate) const ALERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new(
 /// Posting chunks: `(prefix, newest event time, its id) → (ts, id)…` (see [`prefix`]).
 pub(crate) const INDEX: TableDefinition<'_, (&[u8], u64, u64), &[u8]> =
     TableDefinition::new("index_chunks");
-/// The chunks each transaction wrote, by the largest id it stored:
+/// Fresh posting lists: `(first id of the transaction, prefix) → (ts, id)…`.
+pub(crate) const INDEX_FRESH: TableDefinition<'_, (u64, &[u8]), &[u8]> =
+    TableDefinition::new("index_fresh");
+/// The chunks each merge wrote, by the largest id they name:
 /// `id → (u16 prefix length, prefix, u64 ts, u64 id)…`.
 pub(crate) const INDEX_GC: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("index_gc");
 /// Alerts in a state other than `new`: `(state, event time, id) → ()`.
@@ -62,6 +72,10 @@ pub(crate) const INDEX_OVERHEAD: u64 = 800;
 pub(crate) const CHUNK_SPAN: u64 = 1_000_000;
 /// Entries one posting chunk may hold.
 pub(crate) const CHUNK_ENTRIES: usize = 512;
+/// Transactions whose fresh posting lists are merged together.
+pub(crate) const FRESH_TXNS: u64 = 32;
+/// Fresh entries that start a merge even before [`FRESH_TXNS`] transactions.
+pub(crate) const FRESH_ENTRIES: u64 = 256 * 1024;
 /// The layout version of the store, kept in `META` under `schema`.
 const SCHEMA: u64 = 2;
 
@@ -188,6 +202,7 @@ impl Store {
                 }
             }
             txn.open_table(INDEX)?;
+            txn.open_table(INDEX_FRESH)?;
             txn.open_table(INDEX_GC)?;
             txn.open_table(BY_STATE)?;
             txn.open_table(DEDUP)?;
@@ -212,6 +227,7 @@ impl Store {
 pub(crate) struct WriteTables<'t> {
     alerts: redb::Table<'t, u64, &'static [u8]>,
     index: redb::Table<'t, (&'static [u8], u64, u64), &'static [u8]>,
+    fresh: redb::Table<'t, (u64, &'static [u8]), &'static [u8]>,
     index_gc: redb::Table<'t, u64, &'static [u8]>,
     state: redb::Table<'t, (u8, u64, u64), ()>,
     dedup: redb::Table<'t, &'static str, u64>,
@@ -220,6 +236,8 @@ pub(crate) struct WriteTables<'t> {
     assets: redb::Table<'t, &'static str, &'static [u8]>,
     sensors: redb::Table<'t, &'static str, &'static [u8]>,
     meta: redb::Table<'t, &'static str, u64>,
+    /// When fresh posting lists are merged: `(transactions, entries)`.
+    pub(crate) merge_at: (u64, u64),
 }
 
 /// A quick hasher for the per-transaction maps (multiply-rotate over 8-byte
@@ -277,6 +295,8 @@ pub(crate) struct Deltas {
     /// `(kind, minute)` → value → change.
     rollup: QuickMap<(u8, u64), QuickMap<Box<str>, i64>>,
     postings: Postings,
+    /// The first id posted in this transaction.
+    first_id: Option<u64>,
     scratch: String,
     key: Vec<u8>,
     dedup: String,
@@ -364,6 +384,7 @@ impl Deltas {
 
     /// Indexes a new alert.
     fn post(&mut self, r: &RecordView<'_>, id: u64) {
+        self.first_id.get_or_insert(id);
         prefix::time(&mut self.key);
         self.post_key(r.ts, id);
         prefix::severity(&mut self.key, r.severity);
@@ -448,6 +469,7 @@ impl<'t> WriteTables<'t> {
         Ok(WriteTables {
             alerts: txn.open_table(ALERTS)?,
             index: txn.open_table(INDEX)?,
+            fresh: txn.open_table(INDEX_FRESH)?,
             index_gc: txn.open_table(INDEX_GC)?,
             state: txn.open_table(BY_STATE)?,
             dedup: txn.open_table(DEDUP)?,
@@ -456,6 +478,7 @@ impl<'t> WriteTables<'t> {
             assets: txn.open_table(ASSETS)?,
             sensors: txn.open_table(SENSORS)?,
             meta: txn.open_table(META)?,
+            merge_at: (FRESH_TXNS, FRESH_ENTRIES),
         })
     }
 
@@ -468,8 +491,52 @@ impl<'t> WriteTables<'t> {
         Ok(self.counts.get(key)?.map(|v| v.value()).unwrap_or(0))
     }
 
-    /// Writes the posting chunks gathered in `d`, and one `INDEX_GC` record
-    /// listing them under the largest id they name.
+    /// Appends this transaction's posting lists to the fresh level under
+    /// `first_id`, and merges that level when it is due.
+    fn write_fresh(&mut self, postings: Postings, first_id: u64) -> Result<()> {
+        let mut value = Vec::new();
+        let mut entries = 0;
+        for (prefix, mut list) in postings {
+            list.sort_unstable_by(|a, b| b.cmp(a));
+            value.clear();
+            for &(ts, id) in &list {
+                value.extend_from_slice(&ts.to_le_bytes());
+                value.extend_from_slice(&id.to_le_bytes());
+            }
+            entries += list.len() as u64;
+            self.fresh.insert((first_id, &*prefix), value.as_slice())?;
+        }
+        let txns = self.meta.get("fresh_txns")?.map_or(0, |g| g.value()) + 1;
+        let entries = self.meta.get("fresh_entries")?.map_or(0, |g| g.value()) + entries;
+        if txns >= self.merge_at.0 || entries >= self.merge_at.1 {
+            self.merge_fresh()
+        } else {
+            self.meta.insert("fresh_txns", txns)?;
+            self.meta.insert("fresh_entries", entries)?;
+            Ok(())
+        }
+    }
+
+    /// Merges every fresh posting list into chunks per value.
+    pub(crate) fn merge_fresh(&mut self) -> Result<()> {
+        let mut merged = Postings::default();
+        for e in self.fresh.iter()? {
+            let (k, v) = e?;
+            let (_, prefix) = k.value();
+            let list = match merged.get_mut(prefix) {
+                Some(list) => list,
+                None => merged.entry(prefix.into()).or_default(),
+            };
+            list.extend(entries(v.value()));
+        }
+        self.fresh.retain(|_, _| false)?;
+        self.meta.insert("fresh_txns", 0)?;
+        self.meta.insert("fresh_entries", 0)?;
+        self.write_postings(merged)
+    }
+
+    /// Writes posting chunks, and one `INDEX_GC` record listing them under
+    /// the largest id they name.
     fn write_postings(&mut self, postings: Postings) -> Result<()> {
         let mut value = Vec::with_capacity(CHUNK_ENTRIES * 16);
         let mut written = Vec::new();
@@ -706,7 +773,9 @@ impl<'t> WriteTables<'t> {
 
     /// Writes the gathered postings and count changes.
     pub(crate) fn flush(&mut self, d: Deltas) -> Result<()> {
-        self.write_postings(d.postings)?;
+        if let Some(first_id) = d.first_id {
+            self.write_fresh(d.postings, first_id)?;
+        }
         for (k, delta) in d.counts {
             if delta == 0 {
                 continue;
@@ -847,8 +916,11 @@ struct Span {
     hi: Bound<(u64, u64)>,
 }
 
-/// Posting chunks newest-first: `((newest ts, its id), packed entries)`.
-type ChunkIter = Box<dyn Iterator<Item = Result<((u64, u64), Vec<u8>)>>>;
+/// A posting list or chunk: `((newest ts, its id), packed entries)`.
+type Chunk = ((u64, u64), Vec<u8>);
+
+/// Posting chunks newest-first.
+type ChunkIter = Box<dyn Iterator<Item = Result<Chunk>>>;
 
 /// Walks the posting chunks of one prefix newest-first within a span.
 ///
@@ -861,8 +933,57 @@ struct ChunkWalk {
     span: Span,
 }
 
+/// The packed `(ts, id)` entries of a posting list.
+fn entries(bytes: &[u8]) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ {
+    bytes.chunks_exact(16).map(|e| {
+        let (ts, id) = e.split_at(8);
+        (
+            u64::from_le_bytes(ts.try_into().unwrap_or_default()),
+            u64::from_le_bytes(id.try_into().unwrap_or_default()),
+        )
+    })
+}
+
+/// The fresh posting lists of `prefix` that may hold entries in `span`, as
+/// `((newest ts, its id), entries)` newest first.
+fn fresh_lists(
+    txn: &redb::ReadTransaction,
+    prefix: &[u8],
+    span: Span,
+) -> Result<Vec<Chunk>> {
+    let table = txn.open_table(INDEX_FRESH)?;
+    let mut out = Vec::new();
+    let mut from = 0u64;
+    // One list per transaction at most: step from transaction to transaction.
+    while let Some(first) = table.range((from, &[][..])..)?.next() {
+        let seq = first?.0.value().0;
+        if let Some(v) = table.get((seq, prefix))? {
+            let bytes = v.value();
+            let newest = entries(bytes).next();
+            let oldest = entries(bytes).next_back();
+            if let (Some(newest), Some(oldest)) = (newest, oldest) {
+                let below_top = match span.hi {
+                    Bound::Included(h) => oldest <= h,
+                    Bound::Excluded(h) => oldest < h,
+                    Bound::Unbounded => true,
+                };
+                if newest >= span.lo && below_top {
+                    out.push((newest, bytes.to_vec()));
+                }
+            }
+        }
+        let Some(next) = seq.checked_add(1) else {
+            break;
+        };
+        from = next;
+    }
+    out.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+    Ok(out)
+}
+
 impl ChunkWalk {
     fn open(txn: &redb::ReadTransaction, prefix: &[u8], span: Span) -> Result<KeyIter> {
+        let mut fresh = fresh_lists(txn, prefix, span)?.into_iter().peekable();
         let table = txn.open_table(INDEX)?;
         // A chunk that overlaps the span has its newest entry at most
         // `CHUNK_SPAN` above the span's top.
@@ -872,10 +993,26 @@ impl ChunkWalk {
         };
         let p = prefix.to_vec();
         let range = table.range((p.as_slice(), span.lo.0, 0u64)..=(p.as_slice(), top, u64::MAX))?;
-        let chunks: ChunkIter = Box::new(range.rev().map(|e| {
-            let (k, v) = e?;
-            let (_, ts, id) = k.value();
-            Ok(((ts, id), v.value().to_vec()))
+        let mut merged = range
+            .rev()
+            .map(|e| {
+                let (k, v) = e?;
+                let (_, ts, id) = k.value();
+                Ok(((ts, id), v.value().to_vec()))
+            })
+            .peekable();
+        // Both levels newest first, by each list's newest entry.
+        let chunks: ChunkIter = Box::new(std::iter::from_fn(move || {
+            let take_fresh = match (fresh.peek(), merged.peek()) {
+                (Some(f), Some(Ok(m))) => f.0 > m.0,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_fresh {
+                fresh.next().map(Ok)
+            } else {
+                merged.next()
+            }
         }));
         Ok(Box::new(ChunkWalk {
             chunks: chunks.peekable(),
@@ -909,12 +1046,7 @@ impl Iterator for ChunkWalk {
                 return self.heap.pop().map(Ok);
             }
             if let Some(Ok((_, bytes))) = self.chunks.next() {
-                for e in bytes.chunks_exact(16) {
-                    let mut ts = [0u8; 8];
-                    let mut id = [0u8; 8];
-                    ts.copy_from_slice(&e[..8]);
-                    id.copy_from_slice(&e[8..]);
-                    let k = (u64::from_le_bytes(ts), u64::from_le_bytes(id));
+                for k in entries(&bytes) {
                     if self.in_span(k) {
                         self.heap.push(k);
                     }
@@ -1195,16 +1327,20 @@ impl Store {
     /// The event time of a rule's newest alert.
     pub(crate) fn rule_last_hit(&self, sid: u32) -> Result<Option<u64>> {
         let txn = self.db.begin_read()?;
-        let t = txn.open_table(INDEX)?;
         let mut p = Vec::new();
         prefix::rule(&mut p, sid);
-        let last = t
+        let span = Span {
+            lo: (0, 0),
+            hi: Bound::Unbounded,
+        };
+        let fresh = fresh_lists(&txn, &p, span)?.first().map(|l| l.0 .0);
+        let t = txn.open_table(INDEX)?;
+        let merged = t
             .range((p.as_slice(), 0u64, 0u64)..=(p.as_slice(), u64::MAX, u64::MAX))?
-            .next_back();
-        match last {
-            Some(e) => Ok(Some(e?.0.value().1)),
-            None => Ok(None),
-        }
+            .next_back()
+            .transpose()?
+            .map(|e| e.0.value().1);
+        Ok(fresh.max(merged))
     }
 
     /// Every asset, by address.
@@ -1297,11 +1433,14 @@ mod tests {
         let base = 1_800_000_000_000_000u64;
         // Eight transactions: most alerts close together in time, some late
         // (up to 10 s old) so that chunks of one value overlap, some spread
-        // widely so that one transaction writes several chunks per value.
+        // widely so that one merge writes several chunks per value. Fresh
+        // lists are merged every three transactions: the walks below read
+        // both levels.
         for txn_no in 0..8u64 {
             let txn = store.db.begin_write().expect("txn");
             {
                 let mut t = WriteTables::open(&txn).expect("tables");
+                t.merge_at = (3, u64::MAX);
                 let mut d = Deltas::default();
                 let mut buf = Vec::new();
                 for i in 0..300u64 {
@@ -1372,6 +1511,19 @@ mod tests {
             let t = txn.open_table(INDEX).expect("index");
             ReadableTableMetadata::len(&t).expect("len")
         };
+        let fresh = |store: &Store| {
+            let txn = store.db.begin_read().expect("read");
+            let t = txn.open_table(INDEX_FRESH).expect("fresh");
+            ReadableTableMetadata::len(&t).expect("len")
+        };
+        assert!(fresh(&store) > 0);
+        assert_eq!(
+            store.rule_last_hit(101).expect("last hit"),
+            all.iter()
+                .filter(|(_, _, a)| a.sid == 101)
+                .map(|(ts, _, _)| *ts)
+                .max()
+        );
         let before = chunks(&store);
         // Retention: delete the 1,200 oldest ids, then drop their chunks.
         let txn = store.db.begin_write().expect("txn");
@@ -1388,8 +1540,8 @@ mod tests {
             gc
         };
         txn.commit().expect("commit");
-        // The first four transactions named only the deleted alerts.
-        assert_eq!(txns, 4);
+        // The first merge (transactions 1 to 3) named only deleted alerts.
+        assert_eq!(txns, 1);
         assert!(dropped > 0);
         assert_eq!(chunks(&store), before - dropped);
         let left = &all[1200..];
@@ -1401,6 +1553,17 @@ mod tests {
             );
         }
         assert_eq!(store.count("total").expect("count"), left.len() as u64);
+        // Merging fresh lists that name deleted alerts changes no answer.
+        let txn = store.db.begin_write().expect("txn");
+        WriteTables::open(&txn)
+            .expect("tables")
+            .merge_fresh()
+            .expect("merge");
+        txn.commit().expect("commit");
+        assert_eq!(fresh(&store), 0);
+        for f in &filters {
+            assert_eq!(walk_pages(&store, f, 50), expect(f, left), "{f:?} merged");
+        }
     }
 
     #[test]

@@ -320,12 +320,42 @@ fn main() {
     // The file grows in regions ahead of need; compacted, it shows what the data takes.
     let path = dir.path().join("alerts.redb");
     if let Ok(mut db) = redb::Database::open(&path) {
+        print_tables(&db, lines);
         while db.compact().unwrap_or(false) {}
         drop(db);
         let compacted = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         println!(
             "store compacted: {compacted} bytes = {:.0} bytes/alert (the EVE line alone: ~{line_len} bytes)",
             compacted as f64 / lines as f64
+        );
+    }
+}
+
+/// Where the bytes go: per table, what its keys and values take and what its
+/// B-tree pages take, per alert.
+fn print_tables(db: &redb::Database, alerts: u64) {
+    use redb::{ReadableDatabase, ReadableTableMetadata, TableHandle};
+    let Ok(txn) = db.begin_read() else { return };
+    let Ok(tables) = txn.list_tables() else {
+        return;
+    };
+    println!(
+        "{:<14} {:>12} {:>16} {:>16}",
+        "table", "entries", "data B/alert", "pages B/alert"
+    );
+    for handle in tables {
+        let name = handle.name().to_string();
+        let Ok(t) = txn.open_untyped_table(handle) else {
+            continue;
+        };
+        let (Ok(stats), Ok(len)) = (t.stats(), t.len()) else {
+            continue;
+        };
+        let pages = (stats.leaf_pages() + stats.branch_pages()) * 4096;
+        println!(
+            "{name:<14} {len:>12} {:>16.0} {:>16.0}",
+            stats.stored_bytes() as f64 / alerts as f64,
+            pages as f64 / alerts as f64,
         );
     }
 }

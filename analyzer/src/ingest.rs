@@ -15,19 +15,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::parse_rfc3339;
 
-/// An alert ready to be stored.
-#[derive(Debug, Clone)]
+/// An alert of a batch. Its text lives in the batch (the line in
+/// [`Batch::text`], the fields it is indexed by in [`Batch::fields`]), so
+/// parsing allocates nothing per alert.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct NewAlert {
+    ts: u64,
+    severity: u8,
+    sid: u32,
+    /// Where protocol, src_ip, dest_ip, sensor and alert_id end in
+    /// `Batch::fields`, each starting where the one before ends.
+    ends: [usize; 5],
+    /// Where the first field starts.
+    start: usize,
+    /// The EVE line (without the line break) in `Batch::text`.
+    line: (usize, usize),
+}
+
+/// An alert ready to be stored, borrowing its batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AlertRef<'a> {
     pub(crate) ts: u64,
     pub(crate) severity: u8,
     pub(crate) sid: u32,
-    pub(crate) protocol: String,
-    pub(crate) src_ip: String,
-    pub(crate) dest_ip: String,
-    pub(crate) sensor: String,
-    pub(crate) alert_id: String,
+    pub(crate) protocol: &'a str,
+    pub(crate) src_ip: &'a str,
+    pub(crate) dest_ip: &'a str,
+    pub(crate) sensor: &'a str,
+    pub(crate) alert_id: &'a str,
     /// The EVE line as received (without the line break).
-    pub(crate) json: Vec<u8>,
+    pub(crate) json: &'a [u8],
 }
 
 /// An `asset` line.
@@ -49,6 +66,10 @@ pub(crate) struct StatsObs {
 /// A parsed, valid batch.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
+    /// The request body (bytes that are not UTF-8 replaced by U+FFFD).
+    text: String,
+    /// The fields alerts are indexed by, one after the other.
+    fields: String,
     pub(crate) alerts: Vec<NewAlert>,
     pub(crate) assets: Vec<AssetObs>,
     pub(crate) stats: Vec<StatsObs>,
@@ -63,6 +84,31 @@ impl Batch {
         if !self.sensors.contains(sensor) {
             self.sensors.insert(sensor.to_string());
         }
+    }
+
+    /// The batch's alerts, in order.
+    pub(crate) fn alert_refs(&self) -> impl Iterator<Item = AlertRef<'_>> {
+        self.alerts.iter().map(|a| {
+            let field = |i: usize| {
+                let from = if i == 0 { a.start } else { a.ends[i - 1] };
+                self.fields.get(from..a.ends[i]).unwrap_or_default()
+            };
+            AlertRef {
+                ts: a.ts,
+                severity: a.severity,
+                sid: a.sid,
+                protocol: field(0),
+                src_ip: field(1),
+                dest_ip: field(2),
+                sensor: field(3),
+                alert_id: field(4),
+                json: self
+                    .text
+                    .as_bytes()
+                    .get(a.line.0..a.line.1)
+                    .unwrap_or_default(),
+            }
+        })
     }
 }
 
@@ -136,14 +182,19 @@ enum Line {
     Other,
 }
 
-fn sensor_of(s: Option<Cow<'_, str>>) -> Result<String, String> {
-    match s {
-        None => Ok("unknown".to_string()),
+/// The sensor a line names (`unknown` when it names none).
+fn sensor_name<'a>(s: &'a Option<Cow<'_, str>>) -> Result<&'a str, String> {
+    match s.as_deref() {
+        None => Ok("unknown"),
         Some(s) if s.is_empty() || s.len() > MAX_SENSOR => {
             Err(format!("`sensor` must be 1 to {MAX_SENSOR} bytes"))
         }
-        Some(s) => Ok(s.into_owned()),
+        Some(s) => Ok(s),
     }
+}
+
+fn sensor_of(s: Option<Cow<'_, str>>) -> Result<String, String> {
+    sensor_name(&s).map(str::to_string)
 }
 
 fn timestamp_of(ts: Option<Cow<'_, str>>) -> Result<u64, String> {
@@ -151,14 +202,15 @@ fn timestamp_of(ts: Option<Cow<'_, str>>) -> Result<u64, String> {
     parse_rfc3339(&ts).ok_or_else(|| format!("`timestamp` {ts:?} is not RFC 3339"))
 }
 
-fn ip_of(name: &str, v: Option<Cow<'_, str>>) -> Result<String, String> {
-    let v = v.ok_or_else(|| format!("missing `{name}`"))?;
+fn ip_of<'a>(name: &str, v: &'a Option<Cow<'_, str>>) -> Result<&'a str, String> {
+    let v = v.as_deref().ok_or_else(|| format!("missing `{name}`"))?;
     v.parse::<IpAddr>()
         .map_err(|_| format!("`{name}` {v:?} is not an IP address"))?;
-    Ok(v.into_owned())
+    Ok(v)
 }
 
-fn parse_line(text: &str) -> Result<Line, String> {
+/// Parses one line; an alert's indexed fields are appended to `fields`.
+fn parse_line(text: &str, fields: &mut String) -> Result<Line, String> {
     let head: Head<'_> = match serde_json::from_str(text) {
         Ok(h) => h,
         Err(e) => {
@@ -190,29 +242,38 @@ fn parse_line(text: &str) -> Result<Line, String> {
                 .filter(|s| (1..=5).contains(s))
                 .ok_or_else(|| format!("`alert.severity` {severity} is not 1 to 5"))?;
             alert.signature.ok_or("missing `alert.signature`")?;
-            let alert_id = head.alert_id.ok_or("missing `alert_id`")?;
+            let alert_id = head.alert_id.as_deref().ok_or("missing `alert_id`")?;
             if alert_id.is_empty() || alert_id.len() > MAX_ID {
                 return Err(format!("`alert_id` must be 1 to {MAX_ID} bytes"));
             }
             let protocol = alert
                 .metadata
                 .and_then(|m| m.protocol.into_iter().next())
-                .or(head.app_proto)
-                .map(|p| p.to_ascii_lowercase())
-                .unwrap_or_else(|| "unknown".to_string());
+                .or(head.app_proto);
+            let protocol = protocol.as_deref().unwrap_or("unknown");
             if protocol.len() > 32 {
                 return Err("protocol name longer than 32 bytes".into());
+            }
+            let src_ip = ip_of("src_ip", &head.src_ip)?;
+            let dest_ip = ip_of("dest_ip", &head.dest_ip)?;
+            let sensor = sensor_name(&head.sensor)?;
+            let start = fields.len();
+            fields.extend(protocol.chars().map(|c| c.to_ascii_lowercase()));
+            let mut ends = [fields.len(); 5];
+            for (end, field) in ends[1..]
+                .iter_mut()
+                .zip([src_ip, dest_ip, sensor, alert_id])
+            {
+                fields.push_str(field);
+                *end = fields.len();
             }
             Ok(Line::Alert(NewAlert {
                 ts,
                 severity,
                 sid,
-                protocol,
-                src_ip: ip_of("src_ip", head.src_ip)?,
-                dest_ip: ip_of("dest_ip", head.dest_ip)?,
-                sensor: sensor_of(head.sensor)?,
-                alert_id: alert_id.into_owned(),
-                json: text.as_bytes().to_vec(),
+                ends,
+                start,
+                line: (0, text.len()),
             }))
         }
         "asset" => {
@@ -255,22 +316,38 @@ fn parse_line(text: &str) -> Result<Line, String> {
 
 /// Parses a request body. Returns every bad line when there is one.
 pub(crate) fn parse_batch(body: &[u8]) -> Result<Batch, Vec<LineError>> {
-    let mut batch = Batch::default();
+    // Bytes that are not UTF-8 cannot be JSON; keep the lines, with U+FFFD
+    // in their place (checked with the fast validator first).
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text.to_string(),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    let mut batch = Batch {
+        fields: String::with_capacity(text.len() / 8),
+        ..Batch::default()
+    };
     let mut errors = Vec::new();
-    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
-        let raw = raw.trim_ascii();
-        if raw.is_empty() {
+    let mut next = 0;
+    for (i, raw) in text.split('\n').enumerate() {
+        let at = next;
+        next += raw.len() + 1;
+        let line = raw.trim_ascii();
+        if line.is_empty() {
             continue;
         }
-        // Bytes that are not UTF-8 cannot be JSON; keep the line, with U+FFFD
-        // in their place (checked with the fast validator first).
-        let text = match std::str::from_utf8(raw) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(raw),
-        };
-        match parse_line(&text) {
-            Ok(Line::Alert(a)) => {
-                batch.note_sensor(&a.sensor);
+        let at = at + (raw.len() - raw.trim_ascii_start().len());
+        let mark = batch.fields.len();
+        let parsed = parse_line(line, &mut batch.fields);
+        if parsed.is_err() {
+            batch.fields.truncate(mark);
+        }
+        match parsed {
+            Ok(Line::Alert(mut a)) => {
+                a.line = (at, at + line.len());
+                let sensor = batch.fields.get(a.ends[2]..a.ends[3]).unwrap_or_default();
+                if !batch.sensors.contains(sensor) {
+                    batch.sensors.insert(sensor.to_string());
+                }
                 batch.alerts.push(a);
             }
             Ok(Line::Asset(a)) => {
@@ -290,6 +367,7 @@ pub(crate) fn parse_batch(body: &[u8]) -> Result<Batch, Vec<LineError>> {
         }
     }
     if errors.is_empty() {
+        batch.text = text;
         Ok(batch)
     } else {
         Err(errors)
@@ -308,12 +386,50 @@ mod tests {
         let b = parse_batch(body.as_bytes()).expect("valid");
         assert_eq!(b.alerts.len(), 1);
         assert_eq!(b.other, 2);
-        let a = &b.alerts[0];
+        let a = b.alert_refs().next().expect("one alert");
         assert_eq!(
-            (a.sid, a.severity, a.protocol.as_str(), a.sensor.as_str()),
+            (a.sid, a.severity, a.protocol, a.sensor),
             (110001, 1, "modbus", "s1")
         );
+        assert_eq!(
+            (a.src_ip, a.dest_ip, a.alert_id),
+            ("10.0.0.2", "10.0.0.1", "s1-1")
+        );
+        assert_eq!(a.json, ALERT.as_bytes());
         assert_eq!(a.ts, 1_795_889_246_864_895);
+    }
+
+    #[test]
+    fn alerts_keep_their_own_line_and_fields() {
+        // A line of another type with a byte that is not UTF-8 (replaced by
+        // U+FFFD, three bytes: later offsets move), blanks around lines,
+        // CRLF line ends, an escaped sensor name and an upper-case protocol.
+        let second = ALERT
+            .replace(r#""sensor":"s1""#, r#""sensor":"s\u0032""#)
+            .replace(r#""protocol":["modbus"]"#, r#""protocol":["DNP3"]"#)
+            .replace("s1-1", "s2-9");
+        let mut body = b"{\"event_type\":\"flow\",\"x\":\"\xff\"}\r\n  ".to_vec();
+        body.extend_from_slice(ALERT.as_bytes());
+        body.extend_from_slice(b" \r\n\n\t");
+        body.extend_from_slice(second.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        let b = parse_batch(&body).expect("valid");
+        let got: Vec<_> = b
+            .alert_refs()
+            .map(|a| (a.protocol, a.sensor, a.alert_id, a.json))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("modbus", "s1", "s1-1", ALERT.as_bytes()),
+                ("dnp3", "s2", "s2-9", second.as_bytes())
+            ]
+        );
+        assert_eq!(b.other, 1);
+        assert_eq!(
+            b.sensors.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["s1", "s2"]
+        );
     }
 
     #[test]

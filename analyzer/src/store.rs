@@ -41,7 +41,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::assets::{self, Asset};
-use crate::ingest::{AssetObs, NewAlert, StatsObs};
+use crate::ingest::{AlertRef, AssetObs, StatsObs};
 use crate::record::{RecordView, State};
 
 pub(crate) const ALERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("alerts");
@@ -616,12 +616,12 @@ impl<'t> WriteTables<'t> {
         &mut self,
         d: &mut Deltas,
         id: u64,
-        a: &NewAlert,
+        a: &AlertRef<'_>,
         received: u64,
         buf: &mut Vec<u8>,
     ) -> Result<bool> {
         let mut key = std::mem::take(&mut d.dedup);
-        dedup_key_into(&mut key, &a.sensor, &a.alert_id);
+        dedup_key_into(&mut key, a.sensor, a.alert_id);
         let first = self.dedup.insert(key.as_str(), id)?.map(|g| g.value());
         if let Some(first) = first {
             // A retried line: put the first id back.
@@ -638,14 +638,14 @@ impl<'t> WriteTables<'t> {
             state: State::New,
             sid: a.sid,
             state_at: 0,
-            protocol: &a.protocol,
-            src_ip: &a.src_ip,
-            dest_ip: &a.dest_ip,
-            sensor: &a.sensor,
-            alert_id: &a.alert_id,
+            protocol: a.protocol,
+            src_ip: a.src_ip,
+            dest_ip: a.dest_ip,
+            sensor: a.sensor,
+            alert_id: a.alert_id,
             state_by: "",
             state_note: "",
-            json: &a.json,
+            json: a.json,
         };
         r.encode(buf);
         self.alerts.insert(id, buf.as_slice())?;
@@ -946,11 +946,7 @@ fn entries(bytes: &[u8]) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ {
 
 /// The fresh posting lists of `prefix` that may hold entries in `span`, as
 /// `((newest ts, its id), entries)` newest first.
-fn fresh_lists(
-    txn: &redb::ReadTransaction,
-    prefix: &[u8],
-    span: Span,
-) -> Result<Vec<Chunk>> {
+fn fresh_lists(txn: &redb::ReadTransaction, prefix: &[u8], span: Span) -> Result<Vec<Chunk>> {
     let table = txn.open_table(INDEX_FRESH)?;
     let mut out = Vec::new();
     let mut from = 0u64;
@@ -1392,17 +1388,44 @@ mod tests {
         *seed
     }
 
+    /// A test alert's fields.
+    struct NewAlert {
+        ts: u64,
+        severity: u8,
+        sid: u32,
+        protocol: &'static str,
+        src_ip: String,
+        dest_ip: String,
+        alert_id: String,
+        json: String,
+    }
+
+    impl NewAlert {
+        fn view(&self) -> AlertRef<'_> {
+            AlertRef {
+                ts: self.ts,
+                severity: self.severity,
+                sid: self.sid,
+                protocol: self.protocol,
+                src_ip: &self.src_ip,
+                dest_ip: &self.dest_ip,
+                sensor: "s1",
+                alert_id: &self.alert_id,
+                json: self.json.as_bytes(),
+            }
+        }
+    }
+
     fn alert(n: u64, ts: u64) -> NewAlert {
         NewAlert {
             ts,
             severity: 1 + (n % 3) as u8,
             sid: 100 + (n % 4) as u32,
-            protocol: ["modbus", "dnp3"][(n % 2) as usize].to_string(),
+            protocol: ["modbus", "dnp3"][(n % 2) as usize],
             src_ip: format!("10.0.0.{}", n % 5),
             dest_ip: format!("10.0.1.{}", n % 2),
-            sensor: "s1".into(),
             alert_id: format!("a-{n:06}"),
-            json: format!("{{\"n\":{n}}}").into_bytes(),
+            json: format!("{{\"n\":{n}}}"),
         }
     }
 
@@ -1454,7 +1477,7 @@ mod tests {
                     id += 1;
                     let a = alert(n, ts);
                     assert!(t
-                        .insert_alert(&mut d, id, &a, id, &mut buf)
+                        .insert_alert(&mut d, id, &a.view(), id, &mut buf)
                         .expect("insert"));
                     all.push((ts, id, a));
                 }

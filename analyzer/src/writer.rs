@@ -257,12 +257,11 @@ impl Writer {
                             parse_batch(&body).ok()
                         };
                         for a in batch
-                            .alerts
-                            .iter()
-                            .chain(raised.iter().flat_map(|b| b.alerts.iter()))
+                            .alert_refs()
+                            .chain(raised.iter().flat_map(Batch::alert_refs))
                         {
                             let id = self.next_id(now);
-                            if t.insert_alert(&mut d, id, a, now, &mut self.buf)? {
+                            if t.insert_alert(&mut d, id, &a, now, &mut self.buf)? {
                                 r.stored += 1;
                                 if want_stream {
                                     published.push(Published {

@@ -100,6 +100,8 @@ pub(crate) struct Inner {
     /// Ingest requests being parsed or queued (the writer waits for them to
     /// group commits).
     pub(crate) incoming: Arc<std::sync::atomic::AtomicUsize>,
+    /// Where each export is (retention counts what they miss).
+    pub(crate) export_cursors: export::Cursors,
     /// Taken once by `close`.
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -122,6 +124,7 @@ impl Analyzer {
         let (committed_tx, committed) = watch::channel(last);
         let metrics = Arc::new(Metrics::new());
         let incoming = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let export_cursors = export::Cursors::default();
         let writer = writer::spawn(
             store.clone(),
             ops_rx,
@@ -131,6 +134,7 @@ impl Analyzer {
                 metrics: metrics.clone(),
                 data_dir: config.data_dir.clone(),
                 incoming: incoming.clone(),
+                export_cursors: export_cursors.clone(),
             },
         );
         let (shutdown, _) = watch::channel(false);
@@ -146,6 +150,7 @@ impl Analyzer {
                 metrics,
                 shutdown,
                 incoming,
+                export_cursors,
                 writer: Mutex::new(Some(writer)),
             }),
         })
@@ -243,16 +248,28 @@ impl Analyzer {
         rx.await.map_err(|_| "store stopped".to_string())?
     }
 
-    /// Runs retention once (all chunks); returns alerts deleted by age and by size.
+    /// Runs retention once with the configured limits (all chunks); returns
+    /// alerts deleted by age and by size.
     pub async fn run_retention(&self) -> Result<(u64, u64), String> {
         let r = &self.inner.config.retention;
+        self.retain(r.max_age.0, r.max_size.0).await
+    }
+
+    /// Deletes, oldest first, the alerts received longer than `max_age` ago,
+    /// then more while the store's live data exceeds `max_bytes` (down to 90 %
+    /// of it); returns alerts deleted by age and by size.
+    pub async fn retain(
+        &self,
+        max_age: std::time::Duration,
+        max_bytes: u64,
+    ) -> Result<(u64, u64), String> {
         let (mut age, mut size) = (0, 0);
+        let max_age_us = u64::try_from(max_age.as_micros()).unwrap_or(u64::MAX);
         loop {
             let (reply, rx) = oneshot::channel();
-            let max_age_us = u64::try_from(r.max_age.0.as_micros()).unwrap_or(u64::MAX);
             self.send(Op::Retention {
                 max_age_us,
-                max_bytes: r.max_size.0,
+                max_bytes,
                 reply,
             })
             .await?;

@@ -26,10 +26,12 @@ pub(crate) struct Published {
 }
 
 /// What retention did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct RetentionReport {
     pub(crate) by_age: u64,
     pub(crate) by_size: u64,
+    /// Per export: deleted alerts it had not sent yet.
+    pub(crate) missed: Vec<(String, u64)>,
     /// More is due: run again now.
     pub(crate) more: bool,
 }
@@ -77,6 +79,9 @@ pub(crate) struct Hooks {
     pub(crate) data_dir: std::path::PathBuf,
     /// Ingest requests being parsed or queued, not yet taken by the writer.
     pub(crate) incoming: Arc<AtomicUsize>,
+    /// Where the exports are: retention counts the alerts it deletes
+    /// before an export sent them.
+    pub(crate) export_cursors: crate::export::Cursors,
 }
 
 /// Starts the writer thread.
@@ -196,7 +201,12 @@ impl Writer {
                     m.alerts_deleted
                         .get_or_create(&label("reason", "size"))
                         .inc_by(r.by_size);
-                    let _ = reply.send(Ok(*r));
+                    for (name, n) in &r.missed {
+                        m.export_skipped
+                            .get_or_create(&label("exporter", name))
+                            .inc_by(*n);
+                    }
+                    let _ = reply.send(Ok(r.clone()));
                 }
                 (Op::Ingest { reply, .. }, Err(e)) => {
                     let _ = reply.send(Err(e));
@@ -305,6 +315,8 @@ impl Writer {
                         ..
                     } => {
                         let mut r = RetentionReport::default();
+                        let mut exports = self.hooks.export_cursors.snapshot();
+                        let mut missed = vec![0u64; exports.len()];
                         let cutoff = now.saturating_sub(*max_age_us);
                         let target = max_bytes / 10 * 9;
                         // The live size after this transaction's earlier changes.
@@ -323,11 +335,20 @@ impl Writer {
                             }
                             let before = d.pending_bytes();
                             t.delete_alert(&mut d, id)?;
+                            for ((_, sent), n) in exports.iter().zip(&mut missed) {
+                                *n += u64::from(id > *sent);
+                            }
                             bytes =
                                 bytes.saturating_sub((before - d.pending_bytes()).max(0) as u64);
                             over = over && bytes > target;
                         }
                         r.more = r.by_age + r.by_size == RETENTION_CHUNK;
+                        r.missed = exports
+                            .drain(..)
+                            .zip(missed)
+                            .filter(|(_, n)| *n > 0)
+                            .map(|((name, _), n)| (name, n))
+                            .collect();
                         // Index chunks whose alerts are all gone now.
                         let oldest = t.oldest()?.map_or(self.last_id + 1, |(id, _)| id);
                         if t.drop_stale_chunks(oldest, GC_TRANSACTIONS)?.0 == GC_TRANSACTIONS {

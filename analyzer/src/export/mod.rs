@@ -13,6 +13,7 @@ pub mod format;
 mod sink;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::StartAt;
@@ -38,43 +39,67 @@ fn save_cursor(path: &Path, id: u64) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Starts one task per configured export.
-pub(crate) fn start(a: &Analyzer) -> Vec<tokio::task::JoinHandle<()>> {
-    let cfg = &a.inner.config;
-    let mut tasks = Vec::new();
-    for s in &cfg.exports.syslog {
-        let sink = Sink::syslog(s.clone());
-        tasks.push(tokio::spawn(run(
-            a.clone(),
-            format!("syslog-{}", s.name),
-            s.start,
-            sink,
-        )));
+/// Each running export's name and the id of the last alert it handed over,
+/// for retention to count what it deletes before an export sent it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Cursors(Arc<Mutex<Vec<(String, u64)>>>);
+
+impl Cursors {
+    fn set(&self, name: &str, id: u64) {
+        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match list.iter_mut().find(|(n, _)| n == name) {
+            Some(entry) => entry.1 = id,
+            None => list.push((name.to_string(), id)),
+        }
     }
-    if let Some(e) = &cfg.exports.eve_file {
-        tasks.push(tokio::spawn(run(
-            a.clone(),
-            "eve-file".to_string(),
-            e.start,
-            Sink::eve_file(e.clone()),
-        )));
+
+    /// A copy of every export's cursor.
+    pub(crate) fn snapshot(&self) -> Vec<(String, u64)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
-    tasks
 }
 
-async fn run(a: Analyzer, name: String, start: StartAt, mut sink: Sink) {
-    let path = cursor_path(&a.inner.config.data_dir, &name);
-    let mut cursor = match load_cursor(&path) {
-        Some(c) => c,
-        None => {
-            let c = match start {
-                StartAt::Beginning => 0,
-                StartAt::End => a.inner.store.last_id().unwrap_or(0),
+/// Starts one task per configured export. Their cursors are known (and
+/// registered) before this returns, so retention never misses one.
+pub(crate) fn start(a: &Analyzer) -> Vec<tokio::task::JoinHandle<()>> {
+    let cfg = &a.inner.config;
+    let mut exports: Vec<(String, StartAt, Sink)> = cfg
+        .exports
+        .syslog
+        .iter()
+        .map(|s| {
+            (
+                format!("syslog-{}", s.name),
+                s.start,
+                Sink::syslog(s.clone()),
+            )
+        })
+        .collect();
+    if let Some(e) = &cfg.exports.eve_file {
+        exports.push(("eve-file".to_string(), e.start, Sink::eve_file(e.clone())));
+    }
+    exports
+        .into_iter()
+        .map(|(name, start, sink)| {
+            let path = cursor_path(&cfg.data_dir, &name);
+            let cursor = match load_cursor(&path) {
+                Some(c) => c,
+                None => {
+                    let c = match start {
+                        StartAt::Beginning => 0,
+                        StartAt::End => a.inner.store.last_id().unwrap_or(0),
+                    };
+                    let _ = save_cursor(&path, c);
+                    c
+                }
             };
-            let _ = save_cursor(&path, c);
-            c
-        }
-    };
+            a.inner.export_cursors.set(&name, cursor);
+            tokio::spawn(run(a.clone(), name, path, cursor, sink))
+        })
+        .collect()
+}
+
+async fn run(a: Analyzer, name: String, path: PathBuf, mut cursor: u64, mut sink: Sink) {
     let m = a.inner.metrics.clone();
     let labels = label("exporter", &name);
     let mut committed = a.inner.committed.clone();
@@ -110,6 +135,7 @@ async fn run(a: Analyzer, name: String, start: StartAt, mut sink: Sink) {
             Ok(()) => {
                 backoff = Duration::from_secs(1);
                 cursor = batch.last().map_or(cursor, |b| b.0);
+                a.inner.export_cursors.set(&name, cursor);
                 m.export_sent
                     .get_or_create(&labels)
                     .inc_by(batch.len() as u64);

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::{RecordView, State};
 use crate::time::parse_rfc3339;
 
 /// An alert of a batch. Its text lives in the batch (the line in
@@ -30,21 +31,6 @@ pub(crate) struct NewAlert {
     start: usize,
     /// The EVE line (without the line break) in `Batch::text`.
     line: (usize, usize),
-}
-
-/// An alert ready to be stored, borrowing its batch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AlertRef<'a> {
-    pub(crate) ts: u64,
-    pub(crate) severity: u8,
-    pub(crate) sid: u32,
-    pub(crate) protocol: &'a str,
-    pub(crate) src_ip: &'a str,
-    pub(crate) dest_ip: &'a str,
-    pub(crate) sensor: &'a str,
-    pub(crate) alert_id: &'a str,
-    /// The EVE line as received (without the line break).
-    pub(crate) json: &'a [u8],
 }
 
 /// An `asset` line.
@@ -86,22 +72,27 @@ impl Batch {
         }
     }
 
-    /// The batch's alerts, in order.
-    pub(crate) fn alert_refs(&self) -> impl Iterator<Item = AlertRef<'_>> {
+    /// The batch's alerts, in order, as new records (not received yet).
+    pub(crate) fn alert_refs(&self) -> impl Iterator<Item = RecordView<'_>> {
         self.alerts.iter().map(|a| {
             let field = |i: usize| {
                 let from = if i == 0 { a.start } else { a.ends[i - 1] };
                 self.fields.get(from..a.ends[i]).unwrap_or_default()
             };
-            AlertRef {
+            RecordView {
                 ts: a.ts,
+                received: 0,
                 severity: a.severity,
+                state: State::New,
                 sid: a.sid,
+                state_at: 0,
                 protocol: field(0),
                 src_ip: field(1),
                 dest_ip: field(2),
                 sensor: field(3),
                 alert_id: field(4),
+                state_by: "",
+                state_note: "",
                 json: self
                     .text
                     .as_bytes()

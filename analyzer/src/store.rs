@@ -41,7 +41,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::assets::{self, Asset};
-use crate::ingest::{AlertRef, AssetObs, StatsObs};
+use crate::ingest::{AssetObs, StatsObs};
 use crate::record::{RecordView, State};
 
 pub(crate) const ALERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("alerts");
@@ -620,7 +620,7 @@ impl<'t> WriteTables<'t> {
         &mut self,
         d: &mut Deltas,
         id: u64,
-        a: &AlertRef<'_>,
+        a: &RecordView<'_>,
         received: u64,
         buf: &mut Vec<u8>,
     ) -> Result<bool> {
@@ -636,20 +636,12 @@ impl<'t> WriteTables<'t> {
             return Ok(false);
         }
         let r = RecordView {
-            ts: a.ts,
             received,
-            severity: a.severity,
             state: State::New,
-            sid: a.sid,
             state_at: 0,
-            protocol: a.protocol,
-            src_ip: a.src_ip,
-            dest_ip: a.dest_ip,
-            sensor: a.sensor,
-            alert_id: a.alert_id,
             state_by: "",
             state_note: "",
-            json: a.json,
+            ..*a
         };
         r.encode(buf);
         self.alerts.insert(id, buf.as_slice())?;
@@ -1405,16 +1397,21 @@ mod tests {
     }
 
     impl NewAlert {
-        fn view(&self) -> AlertRef<'_> {
-            AlertRef {
+        fn view(&self) -> RecordView<'_> {
+            RecordView {
                 ts: self.ts,
+                received: 0,
                 severity: self.severity,
+                state: State::New,
                 sid: self.sid,
+                state_at: 0,
                 protocol: self.protocol,
                 src_ip: &self.src_ip,
                 dest_ip: &self.dest_ip,
                 sensor: "s1",
                 alert_id: &self.alert_id,
+                state_by: "",
+                state_note: "",
                 json: self.json.as_bytes(),
             }
         }

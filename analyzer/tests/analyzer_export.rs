@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use otwatch_analyzer::config::{ByteSize, EveFileConfig, Format, StartAt, SyslogConfig, Transport};
+use otwatch_analyzer::config::{ByteSize, EveFileConfig, Format, StartAt, Transport};
 use serde_json::{json, Value};
 
 struct Rsyslog(Child);
@@ -125,21 +125,6 @@ fn wait_for(dir: &Path, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<Str
             "{what}: got {lines:#?}"
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn syslog(name: &str, port: u16, transport: Transport, format: Format) -> SyslogConfig {
-    SyslogConfig {
-        name: name.into(),
-        address: format!("127.0.0.1:{port}"),
-        transport,
-        format,
-        facility: "local4".into(),
-        hostname: "otwatch-test".into(),
-        max_message: 8192,
-        ca_file: None,
-        server_name: None,
-        start: StartAt::Beginning,
     }
 }
 

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use otwatch_analyzer::config::{ByteSize, Format, StartAt, SyslogConfig, Transport};
+use otwatch_analyzer::config::{ByteSize, Format, Transport};
 use otwatch_analyzer::Config;
 use serde_json::Value;
 
@@ -60,18 +60,9 @@ fn retention_deletes_the_oldest_by_size_then_by_age_and_counts_what_an_export_mi
     let data = dir.path().join("data");
     let soc_port = closed_port();
     let with_soc = |mut c: Config| {
-        c.exports.syslog.push(SyslogConfig {
-            name: "soc".into(),
-            address: format!("127.0.0.1:{soc_port}"),
-            transport: Transport::Tcp,
-            format: Format::Rfc5424,
-            facility: "local4".into(),
-            hostname: "otwatch-test".into(),
-            max_message: 8192,
-            ca_file: None,
-            server_name: None,
-            start: StartAt::Beginning,
-        });
+        c.exports
+            .syslog
+            .push(syslog("soc", soc_port, Transport::Tcp, Format::Rfc5424));
         c
     };
 

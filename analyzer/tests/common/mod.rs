@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use otwatch_analyzer::config::{Format, StartAt, SyslogConfig, Transport};
 use otwatch_analyzer::{Analyzer, Config, Server};
 use serde_json::{json, Value};
 
@@ -153,4 +154,20 @@ pub fn config(dir: &std::path::Path) -> Config {
     let mut c = Config::new(dir, TOKEN);
     c.retention.interval = otwatch_analyzer::config::HumanDuration(Duration::from_secs(3600));
     c
+}
+
+/// A syslog export named `name` to a loopback port, from the first alert.
+pub fn syslog(name: &str, port: u16, transport: Transport, format: Format) -> SyslogConfig {
+    SyslogConfig {
+        name: name.into(),
+        address: format!("127.0.0.1:{port}"),
+        transport,
+        format,
+        facility: "local4".into(),
+        hostname: "otwatch-test".into(),
+        max_message: 8192,
+        ca_file: None,
+        server_name: None,
+        start: StartAt::Beginning,
+    }
 }

@@ -19,7 +19,7 @@ fi
 
 # The binaries the tests start; cargo only rebuilds what changed (scripts/test
 # has built them already).
-cargo build --release --locked -p otwatch -p otwatch-analyzer --bin otwatch --bin analyzer-ui-testd
+cargo build --release --locked -p otwatch -p otwatch-analyzer --bin otwatch --bin analyzer-testd
 
 rm -rf alerts-ui/tests/screenshots
 cd alerts-ui

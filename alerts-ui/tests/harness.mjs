@@ -58,7 +58,7 @@ function stopper(child, dir) {
   };
 }
 
-/** The analyzer test daemon with the UI (analyzer/src/bin/analyzer-ui-testd.rs). */
+/** The analyzer test daemon with the UI (analyzer/src/bin/analyzer-testd.rs --ui). */
 export async function startAnalyzerTestd() {
   const dir = await mkdtemp(join(tmpdir(), 'otwatch-ui-'));
   const config = join(dir, 'analyzer.yaml');
@@ -68,9 +68,9 @@ export async function startAnalyzerTestd() {
     `ingest_tokens: [${TOKEN}]`,
     '',
   ].join('\n'));
-  const bin = join(BIN, 'analyzer-ui-testd');
+  const bin = join(BIN, 'analyzer-testd');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build --release -p otwatch-analyzer first`);
-  const child = spawn(bin, [config], {stdio: ['ignore', 'pipe', 'pipe']});
+  const child = spawn(bin, ['--ui', config], {stdio: ['ignore', 'pipe', 'pipe']});
   const m = await waitForLine(child, /listening (\S+)/, 15000);
   const server = {url: `http://${m[1]}`, token: TOKEN, stop: stopper(child, dir)};
   await putRules(server, join(ROOT, 'rules/default'));

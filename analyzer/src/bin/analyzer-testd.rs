@@ -1,17 +1,25 @@
-//! Test daemon for the durability and export tests: `analyzer-testd CONFIG.yaml`
-//! validates the config, serves until SIGTERM or SIGINT, and prints
-//! `listening ADDR` on stdout once the socket is bound.
+//! Test daemon: `analyzer-testd [--ui] CONFIG.yaml` validates the config,
+//! serves until SIGTERM or SIGINT, and prints `listening ADDR` on stdout once
+//! the socket is bound. The durability and export tests start it plain; the
+//! browser tests of the web UI (`scripts/test-ui.sh`) with `--ui`, which puts
+//! the embedded UI (`otwatch_analyzer::ui`) behind the API as the router's
+//! fallback.
 
 #![forbid(unsafe_code)]
 
 use std::io::Write;
 
 fn main() {
-    let Some(path) = std::env::args().nth(1) else {
-        eprintln!("usage: analyzer-testd CONFIG.yaml");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let ui = args.first().is_some_and(|a| a == "--ui");
+    if ui {
+        args.remove(0);
+    }
+    let [path] = args.as_slice() else {
+        eprintln!("usage: analyzer-testd [--ui] CONFIG.yaml");
         std::process::exit(2);
     };
-    let config = match otwatch_analyzer::Config::load(std::path::Path::new(&path)) {
+    let config = match otwatch_analyzer::Config::load(std::path::Path::new(path)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -34,13 +42,12 @@ fn main() {
         println!("listening {}", server.local_addr());
         let _ = std::io::stdout().flush();
         server
-            .run(None, async {
-                let mut term =
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(s) => s,
-                        Err(_) => return std::future::pending().await,
-                    };
+            .run(ui.then(otwatch_analyzer::ui::router), async {
+                let Ok(mut term) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                else {
+                    return std::future::pending().await;
+                };
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = tokio::signal::ctrl_c() => {}

@@ -105,6 +105,18 @@ struct Counters {
     pending_lines: AtomicU64,
 }
 
+impl Counters {
+    /// `lines` lines taking `bytes` bytes of spool are no longer pending;
+    /// `lost` counts them as dropped.
+    fn gone(&self, lines: u64, bytes: u64, lost: bool) {
+        self.pending_lines.fetch_sub(lines, Ordering::Relaxed);
+        self.spool_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        if lost {
+            self.spool_dropped.fetch_add(lines, Ordering::Relaxed);
+        }
+    }
+}
+
 /// A snapshot of a shipper's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShipStats {
@@ -459,25 +471,12 @@ impl Worker {
         out.extend_from_slice(b"}\n");
         let len = out.len() as u64;
         // Make room: drop the oldest sealed batches while the spool would overflow.
-        while self.counters.spool_bytes.load(Ordering::Relaxed) + len > self.cfg.spool_max_bytes {
-            let Some(old) = self.sealed.pop_front() else {
-                break;
-            };
-            let _ = fs::remove_file(&old.path);
-            self.counters
-                .spool_bytes
-                .fetch_sub(old.bytes, Ordering::Relaxed);
-            self.counters
-                .spool_dropped
-                .fetch_add(old.lines, Ordering::Relaxed);
-            self.counters
-                .pending_lines
-                .fetch_sub(old.lines, Ordering::Relaxed);
-        }
+        while self.counters.spool_bytes.load(Ordering::Relaxed) + len > self.cfg.spool_max_bytes
+            && self.discard_front(true)
+        {}
         if self.counters.spool_bytes.load(Ordering::Relaxed) + len > self.cfg.spool_max_bytes {
             // Only the open batch is left and it is full: drop this line.
-            self.counters.spool_dropped.fetch_add(1, Ordering::Relaxed);
-            self.counters.pending_lines.fetch_sub(1, Ordering::Relaxed);
+            self.counters.gone(1, 0, true);
             return;
         }
         if self
@@ -495,8 +494,7 @@ impl Worker {
             {
                 Ok(f) => self.open = Some((BufWriter::new(f), 0, 0, Instant::now())),
                 Err(_) => {
-                    self.counters.spool_dropped.fetch_add(1, Ordering::Relaxed);
-                    self.counters.pending_lines.fetch_sub(1, Ordering::Relaxed);
+                    self.counters.gone(1, 0, true);
                     return;
                 }
             }
@@ -505,8 +503,7 @@ impl Worker {
             return;
         };
         if open.0.write_all(&out).is_err() {
-            self.counters.spool_dropped.fetch_add(1, Ordering::Relaxed);
-            self.counters.pending_lines.fetch_sub(1, Ordering::Relaxed);
+            self.counters.gone(1, 0, true);
             return;
         }
         open.1 += len;
@@ -529,19 +526,28 @@ impl Worker {
         self.next_seq += 1;
         let path = self.cfg.spool_dir.join(segment_name(seq));
         if !synced || fs::rename(self.cfg.spool_dir.join(OPEN), &path).is_err() {
-            self.counters
-                .spool_dropped
-                .fetch_add(lines, Ordering::Relaxed);
-            self.counters
-                .pending_lines
-                .fetch_sub(lines, Ordering::Relaxed);
-            self.counters
-                .spool_bytes
-                .fetch_sub(bytes, Ordering::Relaxed);
+            self.counters.gone(lines, bytes, true);
             let _ = fs::remove_file(self.cfg.spool_dir.join(OPEN));
             return;
         }
         self.sealed.push_back(Segment { path, bytes, lines });
+    }
+
+    /// Deletes the oldest sealed segment, its lines delivered or (`lost`)
+    /// dropped; returns whether there was one.
+    fn discard_front(&mut self, lost: bool) -> bool {
+        let Some(seg) = self.sealed.pop_front() else {
+            return false;
+        };
+        let _ = fs::remove_file(&seg.path);
+        self.counters.gone(seg.lines, seg.bytes, lost);
+        if !lost {
+            self.counters
+                .delivered
+                .fetch_add(seg.lines, Ordering::Relaxed);
+            self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     fn fail(&mut self) {
@@ -564,22 +570,9 @@ impl Worker {
         let Some(seg) = self.sealed.front() else {
             return true;
         };
-        let body = match fs::read(&seg.path) {
-            Ok(b) => b,
-            Err(_) => {
-                if let Some(s) = self.sealed.pop_front() {
-                    self.counters
-                        .spool_dropped
-                        .fetch_add(s.lines, Ordering::Relaxed);
-                    self.counters
-                        .pending_lines
-                        .fetch_sub(s.lines, Ordering::Relaxed);
-                    self.counters
-                        .spool_bytes
-                        .fetch_sub(s.bytes, Ordering::Relaxed);
-                }
-                return true;
-            }
+        let Ok(body) = fs::read(&seg.path) else {
+            self.discard_front(true);
+            return true;
         };
         let resp = self
             .agent
@@ -599,19 +592,7 @@ impl Worker {
         match status {
             200 => {
                 self.backoff = self.cfg.backoff_initial;
-                if let Some(s) = self.sealed.pop_front() {
-                    let _ = fs::remove_file(&s.path);
-                    self.counters
-                        .delivered
-                        .fetch_add(s.lines, Ordering::Relaxed);
-                    self.counters.batches.fetch_add(1, Ordering::Relaxed);
-                    self.counters
-                        .pending_lines
-                        .fetch_sub(s.lines, Ordering::Relaxed);
-                    self.counters
-                        .spool_bytes
-                        .fetch_sub(s.bytes, Ordering::Relaxed);
-                }
+                self.discard_front(false);
                 true
             }
             400 => match bad_lines(&text) {
@@ -653,28 +634,16 @@ impl Worker {
         let ok = fs::write(&tmp, &kept).is_ok() && fs::rename(&tmp, &seg.path).is_ok();
         self.counters.rejected.fetch_add(removed, Ordering::Relaxed);
         self.counters
-            .pending_lines
-            .fetch_sub(removed, Ordering::Relaxed);
-        self.counters.spool_bytes.fetch_sub(
-            seg.bytes.saturating_sub(kept.len() as u64),
-            Ordering::Relaxed,
-        );
+            .gone(removed, seg.bytes.saturating_sub(kept.len() as u64), false);
         seg.bytes = kept.len() as u64;
         seg.lines = seg.lines.saturating_sub(removed);
-        if !ok || seg.lines == 0 {
+        if !ok {
+            self.discard_front(true);
+        } else if seg.lines == 0 {
+            // Nothing left to deliver: not a delivery, not a loss.
             if let Some(s) = self.sealed.pop_front() {
                 let _ = fs::remove_file(&s.path);
-                self.counters
-                    .spool_bytes
-                    .fetch_sub(s.bytes, Ordering::Relaxed);
-                self.counters
-                    .pending_lines
-                    .fetch_sub(s.lines, Ordering::Relaxed);
-                if !ok {
-                    self.counters
-                        .spool_dropped
-                        .fetch_add(s.lines, Ordering::Relaxed);
-                }
+                self.counters.gone(0, s.bytes, false);
             }
         }
     }

@@ -369,10 +369,15 @@ async fn list_alerts(Ax(a): Ax<Analyzer>, headers: HeaderMap, RawQuery(q): RawQu
 async fn one_alert(Ax(a): Ax<Analyzer>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
     check_api_token(&a, &headers)?;
     let id = parse_id(&id).ok_or_else(|| bad(format!("{id:?} is not an alert id")))?;
-    let bytes = read(&a, move |s| s.get(id))
+    alert_json(&a, id, detail_of).await
+}
+
+/// Alert `id` as stored now, rendered by `view` (its summary or its detail).
+async fn alert_json(a: &Analyzer, id: u64, view: fn(u64, &[u8]) -> Option<Value>) -> ApiResult {
+    let bytes = read(a, move |s| s.get(id))
         .await?
         .ok_or_else(|| not_found("no such alert"))?;
-    let v = detail_of(id, &bytes).ok_or_else(|| {
+    let v = view(id, &bytes).ok_or_else(|| {
         ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,
             "unreadable record".into(),
@@ -439,16 +444,7 @@ async fn single_state(
     if !missing.is_empty() {
         return Err(not_found("no such alert"));
     }
-    let bytes = read(&a, move |s| s.get(id))
-        .await?
-        .ok_or_else(|| not_found("no such alert"))?;
-    let v = summary_of(id, &bytes).ok_or_else(|| {
-        ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "unreadable record".into(),
-        )
-    })?;
-    Ok(Json(v).into_response())
+    alert_json(&a, id, summary_of).await
 }
 
 async fn alert_state(

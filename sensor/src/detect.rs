@@ -22,7 +22,7 @@ use otwatch_proto::json::JsonWriter;
 pub use otwatch_rules as rules;
 use otwatch_rules::{Alert, Engine, FlowInfo, RuleMeta, Ruleset, Source, Thresholds, VarOverrides};
 
-use crate::eve::{write_app_object, write_ip, write_ts, EveWriter, EventType};
+use crate::eve::{write_app_object, write_header, write_packet_header, EveWriter, EventType};
 use crate::flow::Endpoint;
 use crate::pipeline::{
     AppProto, FlowMeta, FlowRecord, NullOutput, Output, PacketMeta, PipelineConfig,
@@ -50,16 +50,6 @@ pub trait AlertSink {
 
 impl AlertSink for NullOutput {
     fn alert(&mut self, _: AlertContext<'_>, _: &Event<'_>, _: &Alert<'_>, _: &str) {}
-}
-
-fn proto_name(protocol: u8) -> &'static str {
-    match protocol {
-        6 => "TCP",
-        17 => "UDP",
-        1 => "ICMP",
-        58 => "IPv6-ICMP",
-        _ => "IP",
-    }
 }
 
 fn write_array(w: &mut JsonWriter<'_>, key: &str, items: &[String]) {
@@ -105,41 +95,19 @@ impl<W: Write> AlertSink for EveWriter<W> {
             return;
         }
         self.line(|w| {
-            w.key("timestamp");
-            write_ts(w, alert.ts);
             match cx {
                 AlertContext::Flow { flow, app } => {
-                    w.field_u64("flow_id", flow.id);
-                    w.field_str("event_type", "alert");
-                    if flow.vlan_count > 0 {
-                        w.key("vlan").begin_array();
-                        for v in flow.vlan.iter().take(usize::from(flow.vlan_count)) {
-                            w.u64(u64::from(*v));
-                        }
-                        w.end_array();
-                    }
+                    // An anomaly seen in the server's answer points from it.
                     let (src, dst): (Endpoint, Endpoint) = match &event.app {
                         AppEvent::Anomaly(a) if a.direction == Some(Direction::ToClient) => {
                             (flow.server, flow.client)
                         }
                         _ => (flow.client, flow.server),
                     };
-                    write_ip(w, "src_ip", src.ip);
-                    w.field_u64("src_port", u64::from(src.port));
-                    write_ip(w, "dest_ip", dst.ip);
-                    w.field_u64("dest_port", u64::from(dst.port));
-                    w.field_str("proto", proto_name(flow.protocol));
-                    if app != AppProto::Unknown {
-                        w.field_str("app_proto", app.name());
-                    }
+                    write_header(w, alert.ts, flow, "alert", src, dst, Some(app));
                 }
                 AlertContext::Packet(packet) => {
-                    w.field_str("event_type", "alert");
-                    if let Some(p) = packet {
-                        write_ip(w, "src_ip", p.src);
-                        write_ip(w, "dest_ip", p.dst);
-                        w.field_str("proto", proto_name(p.protocol));
-                    }
+                    write_packet_header(w, alert.ts, "alert", packet);
                 }
             }
             w.key("alert").begin_object();

@@ -120,8 +120,25 @@ fn proto_name(protocol: u8) -> &'static str {
     }
 }
 
+/// Writes the fields a line about a packet outside any flow starts with.
+pub(crate) fn write_packet_header(
+    w: &mut JsonWriter<'_>,
+    ts: Timestamp,
+    event_type: &str,
+    packet: Option<&PacketMeta>,
+) {
+    w.key("timestamp");
+    write_ts(w, ts);
+    w.field_str("event_type", event_type);
+    if let Some(p) = packet {
+        write_ip(w, "src_ip", p.src);
+        write_ip(w, "dest_ip", p.dst);
+        w.field_str("proto", proto_name(p.protocol));
+    }
+}
+
 /// Writes the fields every flow-scoped line starts with.
-fn write_header(
+pub(crate) fn write_header(
     w: &mut JsonWriter<'_>,
     ts: Timestamp,
     flow: &FlowMeta,
@@ -329,14 +346,7 @@ impl<W: Write> Output for EveWriter<W> {
             return;
         }
         self.line(|w| {
-            w.key("timestamp");
-            write_ts(w, ts);
-            w.field_str("event_type", "anomaly");
-            if let Some(p) = packet {
-                write_ip(w, "src_ip", p.src);
-                write_ip(w, "dest_ip", p.dst);
-                w.field_str("proto", proto_name(p.protocol));
-            }
+            write_packet_header(w, ts, "anomaly", packet);
             w.key("anomaly").begin_object();
             write_anomaly(w, anomaly);
             w.end_object();

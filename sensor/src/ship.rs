@@ -291,6 +291,17 @@ struct Probe<'a> {
 
 impl Worker {
     fn new(cfg: ShipConfig, counters: Arc<Counters>) -> io::Result<Worker> {
+        if !cfg.url.starts_with("http://") {
+            // Without this, every batch would fail and be retried forever.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the analyzer URL {:?} must be http://HOST:PORT (the sensor does not speak TLS \
+                     to the analyzer: ship over a management network or through a tunnel)",
+                    cfg.url
+                ),
+            ));
+        }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(cfg.timeout))
             .http_status_as_error(false)
@@ -693,6 +704,18 @@ mod tests {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+
+    #[test]
+    fn refuses_an_analyzer_url_it_cannot_reach_at_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for url in ["https://analyzer:8443", "analyzer:8080", ""] {
+            let mut c = cfg(dir.path());
+            c.url = url.into();
+            let e = Shipper::start(c).err().expect("refused");
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{url}");
+            assert!(e.to_string().contains("must be http://HOST:PORT"), "{e}");
+        }
     }
 
     #[test]

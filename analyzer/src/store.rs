@@ -320,24 +320,13 @@ impl KeyPart for &str {
 
 impl KeyPart for u32 {
     fn push_to(self, out: &mut String) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        let mut n = self;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.extend(digits[i..].iter().map(|&b| char::from(b)));
+        out.push_str(itoa::Buffer::new().format(self));
     }
 }
 
 impl KeyPart for u8 {
     fn push_to(self, out: &mut String) {
-        u32::from(self).push_to(out);
+        out.push_str(itoa::Buffer::new().format(self));
     }
 }
 

@@ -33,10 +33,8 @@ const REQ: [u8; 12] = [0, 6, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2];
 /// Its response: registers 1000, 1001.
 const RESP: [u8; 13] = [0, 6, 0, 0, 0, 7, 1, 3, 4, 0x03, 0xe8, 0x03, 0xe9];
 
-/// Runs frames through a pipeline; returns the EVE lines (parsed).
-fn run(frames: &[Vec<u8>]) -> (Vec<Value>, SensorStats) {
-    let eve = EveWriter::new(Vec::new(), EventFilter::all());
-    let mut p = Pipeline::new(PipelineConfig::default(), eve);
+/// Feeds Ethernet frames to a pipeline, 1 ms apart.
+fn feed<O: Output>(p: &mut Pipeline<O>, frames: &[Vec<u8>]) {
     for (i, f) in frames.iter().enumerate() {
         p.packet(Frame {
             ts: Timestamp::new(1_700_000_000, i as u32 * 1000),
@@ -45,6 +43,13 @@ fn run(frames: &[Vec<u8>]) -> (Vec<Value>, SensorStats) {
             wire_len: f.len() as u32,
         });
     }
+}
+
+/// Runs frames through a pipeline; returns the EVE lines (parsed).
+fn run(frames: &[Vec<u8>]) -> (Vec<Value>, SensorStats) {
+    let eve = EveWriter::new(Vec::new(), EventFilter::all());
+    let mut p = Pipeline::new(PipelineConfig::default(), eve);
+    feed(&mut p, frames);
     let (mut eve, stats) = p.finish();
     let _ = eve.finish();
     let text = String::from_utf8(eve_bytes(eve)).expect("utf8");
@@ -421,14 +426,7 @@ fn for_each_flow_lists_open_flows_with_their_protocol() {
         EveWriter::new(Vec::new(), EventFilter::all()),
     );
     let frames = exchange(REQ.len(), RESP.len());
-    for (i, f) in frames.iter().enumerate() {
-        p.packet(Frame {
-            ts: Timestamp::new(1_700_000_000, i as u32 * 1000),
-            link_type: LinkType::Ethernet,
-            data: f,
-            wire_len: f.len() as u32,
-        });
-    }
+    feed(&mut p, &frames);
     let mut seen = Vec::new();
     p.for_each_flow(&mut |_, meta, app, last| {
         seen.push((meta.client.ip, meta.server.port, app, last))

@@ -36,6 +36,16 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Days in `month` (1–12) of `year` (proleptic Gregorian).
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
 fn digits(s: &[u8], at: usize, n: usize) -> Option<u32> {
     let part = s.get(at..at + n)?;
     let mut v = 0u32;
@@ -50,7 +60,8 @@ fn digits(s: &[u8], at: usize, n: usize) -> Option<u32> {
 
 /// Parses an RFC 3339 timestamp (`Z`, `+hh:mm` or `+hhmm` offsets, any number
 /// of fraction digits) into microseconds since the epoch. Times before 1970
-/// are refused.
+/// and dates that do not exist (February 30, April 31, February 29 of a
+/// common year) are refused.
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     let year = digits(b, 0, 4)?;
@@ -68,7 +79,13 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
         return None;
     }
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || min > 59
+        || sec > 60
+    {
         return None;
     }
     let mut i = 19;
@@ -160,6 +177,29 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-28T18:07:26.864895Z"), t);
         assert_eq!(parse_rfc3339("2026-11-28T18:07:26.8648951Z"), t);
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        // Leap days of leap years are real days.
+        assert_eq!(
+            parse_rfc3339("2028-02-29T00:00:00Z"),
+            Some(1_835_395_200_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2000-02-29T00:00:00Z"),
+            Some(951_782_400_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-31T23:59:59Z"),
+            Some(1_798_761_599_000_000)
+        );
+    }
+
+    #[test]
+    fn query_times_refuse_impossible_dates() {
+        assert_eq!(parse_query_time("2026-02-30T12:00:00Z"), None);
+        assert_eq!(parse_query_time("2026-02-30"), None);
+        assert_eq!(
+            parse_query_time("2026-02-28T12:00:00Z"),
+            Some(1_772_280_000_000_000)
+        );
     }
 
     #[test]
@@ -174,6 +214,12 @@ mod tests {
             "2026-11-28T18:07:26Zjunk",
             "1969-12-31T23:59:59Z",
             "２026-11-28T18:07:26Z",
+            // Days that do not exist: they used to become March 2 / May 1.
+            "2026-02-30T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-11-00T00:00:00Z",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }

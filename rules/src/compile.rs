@@ -116,19 +116,61 @@ pub(crate) struct Rule {
     pub(crate) tests: Vec<RuleTest>,
 }
 
+/// Longest content pattern, in bytes once `|hex|` runs are decoded. The
+/// longest PDU a pattern searches is a few kilobytes (Modbus 253 bytes, an
+/// S7 PDU up to the negotiated size, 960 bytes on most PLCs, a DNP3
+/// application fragment 2048 bytes by default): a longer pattern can never
+/// match.
+pub const MAX_CONTENT_LEN: usize = 4096;
+/// Most content patterns in one rule (entries of its `content` lists and
+/// `$var` lists together).
+pub const MAX_CONTENT_PER_RULE: usize = 64;
+/// Most distinct content patterns of one protocol in a ruleset.
+pub const MAX_CONTENT_PER_PROTOCOL: usize = 4096;
+/// Most bytes of distinct content patterns of one protocol in a ruleset:
+/// bounds the automaton's size.
+pub const MAX_CONTENT_BYTES_PER_PROTOCOL: usize = 1 << 20;
+
 /// Content patterns of one protocol.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Patterns {
     pub(crate) list: Vec<Vec<u8>>,
+    /// Position of each pattern in `list`, so that interning stays linear
+    /// in the number of patterns.
+    ids: HashMap<Vec<u8>, u32>,
+    /// Bytes of the patterns in `list`.
+    pub(crate) bytes: usize,
+    /// Patterns of the rule being compiled (reset per rule).
+    in_rule: usize,
+    /// Whether a protocol-wide limit was reported (it is said once).
+    full: bool,
+}
+
+/// Why a pattern was not added.
+enum InternError {
+    /// The protocol has [`MAX_CONTENT_PER_PROTOCOL`] patterns already.
+    Count,
+    /// The pattern would take the protocol past
+    /// [`MAX_CONTENT_BYTES_PER_PROTOCOL`].
+    Bytes,
 }
 
 impl Patterns {
-    fn intern(&mut self, bytes: Vec<u8>) -> u32 {
-        if let Some(i) = self.list.iter().position(|p| *p == bytes) {
-            return i as u32;
+    fn intern(&mut self, bytes: Vec<u8>) -> Result<u32, InternError> {
+        if let Some(&i) = self.ids.get(&bytes) {
+            return Ok(i);
         }
+        if self.list.len() >= MAX_CONTENT_PER_PROTOCOL {
+            return Err(InternError::Count);
+        }
+        if self.bytes + bytes.len() > MAX_CONTENT_BYTES_PER_PROTOCOL {
+            return Err(InternError::Bytes);
+        }
+        let id = u32::try_from(self.list.len()).map_err(|_| InternError::Count)?;
+        self.bytes += bytes.len();
+        self.ids.insert(bytes.clone(), id);
         self.list.push(bytes);
-        (self.list.len() - 1) as u32
+        Ok(id)
     }
 }
 
@@ -208,6 +250,11 @@ pub(crate) fn compile(sources: &[Source], overrides: &VarOverrides) -> Result<Co
     let mut vars: HashMap<String, Var> = HashMap::new();
     let mut defs: Vec<(usize, RuleDef, u32)> = Vec::new();
     for (si, src) in sources.iter().enumerate() {
+        if src.text.len() as u64 > crate::load::MAX_RULE_FILE_BYTES {
+            let msg = crate::load::too_large(src.text.len() as u64);
+            errors.push(&src.name, Pos::default(), ErrorKind::Io, msg);
+            continue;
+        }
         let file: FileDef = match serde_saphyr::from_str_with_options(&src.text, yaml_options()) {
             Ok(f) => f,
             Err(e) => {
@@ -401,6 +448,7 @@ fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled
     let mut conds = Vec::new();
     let mut anomaly = false;
     let mut only_common = None;
+    out.patterns[protocol.index()].in_rule = 0;
     match &def.match_.value {
         Node::Map(entries) => {
             for (key, value) in entries {
@@ -763,6 +811,74 @@ pub(crate) fn parse_pattern(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A pattern as shown in an error: the text, or its start and length when
+/// it is long.
+fn shown_pattern(s: &str) -> String {
+    const SHOWN: usize = 40;
+    match s.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("`{}…` ({} characters)", &s[..cut], s.chars().count()),
+        None => format!("`{s}`"),
+    }
+}
+
+/// The leaf of one content pattern, within the length and count limits.
+fn content_leaf(
+    cx: &mut Ctx<'_>,
+    protocol: Protocol,
+    node: &Spanned<Node>,
+    s: &str,
+    patterns: &mut Patterns,
+) -> Option<Vec<Leaf>> {
+    let bytes = match parse_pattern(s) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let msg = format!("bad content pattern {}: {e}", shown_pattern(s));
+            cx.err(&node.referenced, ErrorKind::BadValue, msg);
+            return None;
+        }
+    };
+    if bytes.len() > MAX_CONTENT_LEN {
+        let msg = format!(
+            "content pattern {} is {} bytes, more than the limit of {MAX_CONTENT_LEN} bytes (no {} PDU is that long)",
+            shown_pattern(s),
+            bytes.len(),
+            protocol.name()
+        );
+        cx.err(&node.referenced, ErrorKind::BadValue, msg);
+        return None;
+    }
+    patterns.in_rule += 1;
+    if patterns.in_rule > MAX_CONTENT_PER_RULE {
+        // Said once per rule, at the first pattern over the limit.
+        if patterns.in_rule == MAX_CONTENT_PER_RULE + 1 {
+            let msg = format!(
+                "more than {MAX_CONTENT_PER_RULE} content patterns in one rule; split the rule"
+            );
+            cx.err(&node.referenced, ErrorKind::Invalid, msg);
+        }
+        return None;
+    }
+    match patterns.intern(bytes) {
+        Ok(id) => Some(vec![Leaf::Pattern(id)]),
+        Err(_) if patterns.full => None,
+        Err(e) => {
+            patterns.full = true;
+            let msg = match e {
+                InternError::Count => format!(
+                    "more than {MAX_CONTENT_PER_PROTOCOL} distinct content patterns for protocol {} in the ruleset",
+                    protocol.name()
+                ),
+                InternError::Bytes => format!(
+                    "the distinct content patterns of protocol {} exceed {MAX_CONTENT_BYTES_PER_PROTOCOL} bytes in the ruleset",
+                    protocol.name()
+                ),
+            };
+            cx.err(&node.referenced, ErrorKind::Invalid, msg);
+            None
+        }
+    }
+}
+
 /// Leaves of one scalar literal (not `$var`, not `any`).
 fn leaves(
     cx: &mut Ctx<'_>,
@@ -827,17 +943,7 @@ fn leaves(
             Some(p) if p <= 0xffff => Some(vec![Leaf::Eq(p)]),
             _ => bad(cx),
         },
-        (Kind::Content, Node::Str(s)) => match parse_pattern(s) {
-            Ok(bytes) => Some(vec![Leaf::Pattern(patterns.intern(bytes))]),
-            Err(e) => {
-                cx.err(
-                    &node.referenced,
-                    ErrorKind::BadValue,
-                    format!("bad content pattern `{s}`: {e}"),
-                );
-                None
-            }
-        },
+        (Kind::Content, Node::Str(s)) => content_leaf(cx, protocol, node, s, patterns),
         (Kind::Anomaly, Node::Str(s)) => {
             match protocol.anomalies().iter().find(|n| **n == s.as_str()) {
                 Some(n) => Some(vec![Leaf::Name(n)]),

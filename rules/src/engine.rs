@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use otwatch_proto::event::{AppEvent, Event, Timestamp};
 
 use crate::compile::{compile, Limit, Rule, RuleMeta, RuleTest, Source, VarOverrides};
@@ -138,12 +138,25 @@ impl Ruleset {
         }
         let mut automata: [Option<AhoCorasick>; 5] = Default::default();
         let mut pattern_counts = [0; 5];
+        let mut errors = Errors::default();
         for p in Protocol::ALL {
-            let list = &compiled.patterns[p.index()].list;
-            pattern_counts[p.index()] = list.len();
-            if !list.is_empty() {
-                automata[p.index()] = AhoCorasick::new(list).ok();
+            let patterns = &compiled.patterns[p.index()];
+            pattern_counts[p.index()] = patterns.list.len();
+            if patterns.list.is_empty() {
+                continue;
             }
+            match automaton(&patterns.list, patterns.bytes) {
+                Ok(ac) => automata[p.index()] = Some(ac),
+                Err(e) => errors.push(
+                    "<ruleset>",
+                    crate::error::Pos::default(),
+                    crate::error::ErrorKind::Invalid,
+                    format!("content patterns of protocol {}: {e}", p.name()),
+                ),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         Ok(Ruleset {
             rules: compiled.rules,
@@ -186,6 +199,27 @@ impl Ruleset {
         let ix = &self.index[protocol.index()];
         ix.by_key.get(&key).map_or(0, Vec::len) + ix.tx_any.len()
     }
+}
+
+/// Content patterns of one protocol up to this many bytes in all are
+/// compiled to a DFA (the fastest search); more to a contiguous NFA.
+///
+/// aho-corasick's DFA construction follows failure links for every state
+/// and byte class, which is quadratic in the pattern length for periodic
+/// patterns (64 kB of `A` took tens of seconds); its NFAs are built in time
+/// linear in the patterns. Below this size the DFA's cost is bounded by a
+/// small constant.
+pub const DFA_MAX_PATTERN_BYTES: usize = 1024;
+
+/// The automaton of one protocol's content patterns (`bytes`: their total
+/// length).
+fn automaton(list: &[Vec<u8>], bytes: usize) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    let kind = if bytes <= DFA_MAX_PATTERN_BYTES {
+        AhoCorasickKind::DFA
+    } else {
+        AhoCorasickKind::ContiguousNFA
+    };
+    AhoCorasick::builder().kind(Some(kind)).build(list)
 }
 
 /// Which content patterns occur in this event's buffers.

@@ -15,6 +15,40 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("dnp3.yaml", include_str!("../default/dnp3.yaml")),
 ];
 
+/// Largest rule file read, in bytes (the whole bundled ruleset is a few
+/// tens of kilobytes).
+pub const MAX_RULE_FILE_BYTES: u64 = 8 << 20;
+
+/// The error for a rule file of `size` bytes, over [`MAX_RULE_FILE_BYTES`].
+pub(crate) fn too_large(size: u64) -> String {
+    format!(
+        "file is {size} bytes, more than the limit of {MAX_RULE_FILE_BYTES} bytes for a rule file"
+    )
+}
+
+/// Reads a file of at most [`MAX_RULE_FILE_BYTES`] bytes (never more into
+/// memory, even if it grows while read).
+fn read_limited(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .len();
+    if size > MAX_RULE_FILE_BYTES {
+        return Err(too_large(size));
+    }
+    let mut text = String::new();
+    file.take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let read = text.len() as u64;
+    if read > MAX_RULE_FILE_BYTES {
+        return Err(too_large(read));
+    }
+    Ok(text)
+}
+
 /// The folder of the bundled ruleset in the source tree; test captures of
 /// the bundled rules are relative to it.
 pub fn bundled_dir() -> PathBuf {
@@ -37,13 +71,8 @@ pub fn bundled_sources() -> Vec<Source> {
 /// by name, not recursive).
 pub fn sources_from_path(path: &Path) -> Result<Vec<Source>, Errors> {
     let mut errors = Errors::default();
-    let io_err = |errors: &mut Errors, p: &Path, e: std::io::Error| {
-        errors.push(
-            &p.display().to_string(),
-            Pos::default(),
-            ErrorKind::Io,
-            format!("cannot read: {e}"),
-        );
+    let io_err = |errors: &mut Errors, p: &Path, e: String| {
+        errors.push(&p.display().to_string(), Pos::default(), ErrorKind::Io, e);
     };
     let files = if path.is_dir() {
         match std::fs::read_dir(path) {
@@ -66,7 +95,7 @@ pub fn sources_from_path(path: &Path) -> Result<Vec<Source>, Errors> {
                 files
             }
             Err(e) => {
-                io_err(&mut errors, path, e);
+                io_err(&mut errors, path, format!("cannot read: {e}"));
                 Vec::new()
             }
         }
@@ -75,7 +104,7 @@ pub fn sources_from_path(path: &Path) -> Result<Vec<Source>, Errors> {
     };
     let mut sources = Vec::new();
     for file in files {
-        match std::fs::read_to_string(&file) {
+        match read_limited(&file) {
             Ok(text) => sources.push(Source {
                 name: file.display().to_string(),
                 text,

@@ -713,3 +713,233 @@ fn reports_every_error_of_a_file_at_once_and_loads_nothing() {
         "{e}"
     );
 }
+
+// ---- input limits -----------------------------------------------------------
+
+/// A rule file with one Modbus rule whose `content` is `pattern` (line 8,
+/// column 16).
+fn content_rule(pattern: &str) -> String {
+    format!("{HEAD}    match:\n      content: '{pattern}'\n")
+}
+
+/// A fresh folder under the system's temporary folder, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("otwatch-rules-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_64k_content_pattern_is_refused_quickly_with_its_position() {
+    // 64 kB of one byte: the periodic pattern that made the automaton's
+    // construction quadratic (minutes) before the length limit.
+    let started = std::time::Instant::now();
+    let e = one_error(&content_rule(&"A".repeat(65_536)));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (e.kind, e.pos.line, e.pos.column),
+        (ErrorKind::BadValue, 8, 16)
+    );
+    assert_eq!(
+        e.message,
+        format!(
+            "content pattern `{}…` (65536 characters) is 65536 bytes, more than the limit of 4096 bytes (no modbus PDU is that long)",
+            "A".repeat(40)
+        )
+    );
+    // The limit counts decoded bytes: 4097 bytes written as hex.
+    let hex = format!("|{}|", "41 ".repeat(4097).trim_end());
+    let e = one_error(&content_rule(&hex));
+    assert!(e.message.contains("is 4097 bytes"), "{}", e.message);
+}
+
+#[test]
+fn a_content_pattern_at_the_limit_compiles_fast_and_matches() {
+    // 4096 bytes of one value: the worst case for a DFA, built as an NFA.
+    let pattern = "A".repeat(crate::compile::MAX_CONTENT_LEN);
+    let started = std::time::Instant::now();
+    let set = load(&content_rule(&pattern));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let mut e = Engine::new(Arc::new(set));
+    let f = flow("10.0.0.5", 502);
+    // A buffer that holds the pattern after a function code byte, and one
+    // byte short of it.
+    let mut pdu = vec![0x41; crate::compile::MAX_CONTENT_LEN + 1];
+    pdu[0] = 0x10;
+    assert_eq!(modbus_at(&mut e, &f, 0, Some(&pdu), None), vec![1]);
+    pdu[1] = 0x00;
+    assert!(modbus_at(&mut e, &f, 1, Some(&pdu), None).is_empty());
+}
+
+#[test]
+fn many_long_periodic_patterns_build_in_linear_time() {
+    // 256 distinct patterns of 4096 bytes (1 MiB, the per-protocol limit),
+    // each one byte followed by 4095 `A`: before, the DFA took about
+    // n² steps per pattern.
+    let mut rules = String::from("rules:\n");
+    for r in 0..4 {
+        rules.push_str(&format!(
+            "  - id: {}\n    name: t\n    severity: low\n    protocol: modbus\n    description: d\n    match:\n      content:\n        in:\n",
+            r + 1
+        ));
+        for i in 0..64 {
+            rules.push_str(&format!(
+                "          - '|{:02x}|{}'\n",
+                r * 64 + i,
+                "A".repeat(4095)
+            ));
+        }
+    }
+    let started = std::time::Instant::now();
+    let set = load(&rules);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(set.len(), 4);
+    // One more distinct pattern (two leading `B`: unlike every pattern
+    // above) is past the byte limit of the protocol.
+    rules.push_str(&format!(
+        "  - id: 9\n    name: t\n    severity: low\n    protocol: modbus\n    description: d\n    match:\n      content: 'BB{}'\n",
+        "A".repeat(4094)
+    ));
+    let e = one_error(&rules);
+    assert_eq!((e.kind, e.pos.line), (ErrorKind::Invalid, 4 * 72 + 8));
+    assert_eq!(
+        e.message,
+        "the distinct content patterns of protocol modbus exceed 1048576 bytes in the ruleset"
+    );
+}
+
+#[test]
+fn content_pattern_counts_are_limited_per_rule_and_per_protocol() {
+    // 65 patterns in one rule: refused once, at the 65th (line 8 + 65).
+    let mut yaml = format!("{HEAD}    match:\n      content:\n");
+    for i in 0..65 {
+        yaml.push_str(&format!("        - 'p{i}'\n"));
+    }
+    let e = one_error(&yaml);
+    assert_eq!(
+        (e.kind, e.pos.line, e.pos.column),
+        (ErrorKind::Invalid, 73, 11)
+    );
+    assert_eq!(
+        e.message,
+        "more than 64 content patterns in one rule; split the rule"
+    );
+    // 64 in one rule load.
+    let at_limit: String = yaml
+        .lines()
+        .take(8 + 64)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(load(&at_limit).len(), 1);
+
+    // 4097 distinct patterns over 65 rules: refused once, at the 4097th.
+    let mut yaml = String::from("rules:\n");
+    for r in 0..65 {
+        yaml.push_str(&format!(
+            "  - id: {}\n    name: t\n    severity: low\n    protocol: modbus\n    description: d\n    match:\n      content: {{in: [",
+            r + 1
+        ));
+        for i in 0..64 {
+            yaml.push_str(&format!("'r{r}p{i}', "));
+        }
+        yaml.push_str("]}\n");
+    }
+    let e = one_error(&yaml);
+    assert_eq!((e.kind, e.pos.line), (ErrorKind::Invalid, 64 * 7 + 8));
+    assert_eq!(
+        e.message,
+        "more than 4096 distinct content patterns for protocol modbus in the ruleset"
+    );
+    // The same pattern in many rules counts once.
+    let mut same = String::from("rules:\n");
+    for r in 0..5000 {
+        same.push_str(&format!(
+            "  - {{id: {}, name: t, severity: low, protocol: modbus, description: d, match: {{content: 'same'}}}}\n",
+            r + 1
+        ));
+    }
+    assert_eq!(load(&same).len(), 5000);
+}
+
+#[test]
+fn rules_check_of_a_1_4_mb_pattern_file_returns_promptly() {
+    // `otwatch rules check PATH` is `Ruleset::load(PATH)`.
+    let dir = TempDir::new("big-pattern");
+    let path = dir.0.join("big.yaml");
+    std::fs::write(&path, content_rule(&"|de ad|".repeat(200_000))).expect("write");
+    let started = std::time::Instant::now();
+    let e = match Ruleset::load(&path) {
+        Ok(_) => panic!("loaded"),
+        Err(e) => e,
+    };
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.len(), 1, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{}:8:16: content pattern `|de ad||de ad|",
+            path.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("is 400000 bytes, more than the limit of 4096 bytes"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_rule_file_size_limit_is_named_in_its_error() {
+    let dir = TempDir::new("big-file");
+    let path = dir.0.join("huge.yaml");
+    let size = crate::load::MAX_RULE_FILE_BYTES + 1;
+    let mut text = String::from("rules: []\n");
+    text.push_str(&"#".repeat(size as usize - text.len() - 1));
+    text.push('\n');
+    std::fs::write(&path, &text).expect("write");
+    let e = match Ruleset::load(&path) {
+        Ok(_) => panic!("loaded"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: file is 8388609 bytes, more than the limit of 8388608 bytes for a rule file",
+            path.display()
+        )
+    );
+    assert_eq!(e.0[0].kind, ErrorKind::Io);
+    // Text given directly is held to the same limit.
+    let e = errors(&text);
+    assert_eq!(
+        e.to_string(),
+        "t.yaml: file is 8388609 bytes, more than the limit of 8388608 bytes for a rule file"
+    );
+}

@@ -25,7 +25,9 @@ fn addr(bytes: &[u8]) -> IpAddr {
 
 /// Decodes an IPv4 header; returns its facts and the payload, trimmed to the
 /// total length (Ethernet padding removed). A total length beyond the captured
-/// bytes keeps what was captured (snap length or truncation).
+/// bytes keeps what was captured (snap length or truncation) and clears
+/// [`IpInfo::complete`]. The header checksum is not verified here
+/// ([`super::checksum::ipv4_header`] does).
 pub fn decode(bytes: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
     need(bytes, field::MIN_LEN, Layer::Ipv4)?;
     let version = bytes[field::VER_IHL] >> 4;
@@ -40,12 +42,13 @@ pub fn decode(bytes: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
     need(bytes, header_len, Layer::Ipv4)?;
     let total_len = be16(bytes, field::TOTAL_LEN);
     // TSO-captured packets carry total length 0; treat as "all captured bytes".
-    let end = if total_len == 0 {
-        bytes.len()
+    let (end, complete) = if total_len == 0 {
+        (bytes.len(), false)
     } else if usize::from(total_len) < header_len {
         return Err(DecodeError::BadIpv4TotalLength(total_len));
     } else {
-        usize::from(total_len).min(bytes.len())
+        let declared = usize::from(total_len);
+        (declared.min(bytes.len()), declared <= bytes.len())
     };
     let flags_frag = be16(bytes, field::FLAGS_FRAG);
     let more = flags_frag & 0x2000 != 0;
@@ -61,6 +64,8 @@ pub fn decode(bytes: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
         protocol: bytes[field::PROTOCOL],
         ttl: bytes[field::TTL],
         fragment,
+        header_len: header_len as u16,
+        complete,
     };
     Ok((info, &bytes[header_len..end]))
 }

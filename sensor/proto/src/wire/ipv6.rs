@@ -29,10 +29,11 @@ pub fn decode(bytes: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
         return Err(DecodeError::BadIpVersion(version));
     }
     let payload_len = usize::from(be16(bytes, 4));
-    let end = if payload_len == 0 {
-        bytes.len() // jumbogram or TSO: keep what was captured
+    let (end, complete) = if payload_len == 0 {
+        (bytes.len(), false) // jumbogram or TSO: keep what was captured
     } else {
-        (HEADER_LEN + payload_len).min(bytes.len())
+        let declared = HEADER_LEN + payload_len;
+        (declared.min(bytes.len()), declared <= bytes.len())
     };
     let mut next = bytes[6];
     let ttl = bytes[7];
@@ -81,6 +82,8 @@ pub fn decode(bytes: &[u8]) -> Result<(IpInfo, &[u8]), DecodeError> {
             protocol: next,
             ttl,
             fragment,
+            header_len: (end - rest.len()).min(usize::from(u16::MAX)) as u16,
+            complete,
         },
         rest,
     ))

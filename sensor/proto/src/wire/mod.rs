@@ -8,8 +8,12 @@
 //!
 //! Layers: [`ethernet`] (with 802.1Q / 802.1ad VLAN tags), Linux cooked capture
 //! SLL and SLL2, raw IP and BSD loopback, then [`ipv4`] / [`ipv6`] (extension
-//! headers skipped), then TCP and UDP in [`transport`].
+//! headers skipped), then TCP and UDP in [`transport`]. [`checksum`] verifies
+//! IPv4 header, TCP and UDP checksums on request (decoding never does: a
+//! capture taken behind checksum offload carries unfilled checksums, and the
+//! pipeline decides what to believe).
 
+pub mod checksum;
 pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
@@ -258,6 +262,13 @@ pub struct IpInfo {
     pub ttl: u8,
     /// Set for IP fragments.
     pub fragment: Option<Fragment>,
+    /// Bytes of the IP header (IPv4 options, IPv6 extension headers
+    /// included).
+    pub header_len: u16,
+    /// Every byte the IP length field declares was captured (false for a
+    /// snap-length cut and for length 0, which segmentation offload leaves):
+    /// only then can the transport checksum be verified.
+    pub complete: bool,
 }
 
 /// The transport layer of a packet.
@@ -280,6 +291,23 @@ pub struct Packet<'a> {
     pub ip: Option<IpInfo>,
     /// Transport layer and its payload.
     pub transport: Transport<'a>,
+    /// The IP packet from its first header byte, trimmed to the IP length
+    /// (empty for non-IP frames).
+    pub network: &'a [u8],
+    /// The transport header and payload as the IP length delimits them (the
+    /// bytes a TCP or UDP checksum covers; the IP payload for other protocols).
+    pub segment: &'a [u8],
+}
+
+impl<'a> Packet<'a> {
+    /// The IPv4 header, options included (`None` for IPv6 and non-IP frames).
+    pub fn ipv4_header(&self) -> Option<&'a [u8]> {
+        let ip = self.ip.as_ref()?;
+        if !ip.src.is_ipv4() {
+            return None;
+        }
+        self.network.get(..usize::from(ip.header_len))
+    }
 }
 
 /// Decodes one frame of the given link type.
@@ -333,6 +361,8 @@ pub fn decode(link_type: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeErr
                 link,
                 ip: None,
                 transport: Transport::Other(frame),
+                network: &[],
+                segment: frame,
             })
         }
     };
@@ -349,14 +379,21 @@ pub fn decode_network(link: LinkInfo, network: &[u8]) -> Result<Packet<'_>, Deco
                 link,
                 ip: None,
                 transport: Transport::Other(network),
+                network: &[],
+                segment: network,
             })
         }
     };
     let transport = decode_transport(&ip, payload)?;
+    let whole = network
+        .get(..usize::from(ip.header_len) + payload.len())
+        .unwrap_or(network);
     Ok(Packet {
         link,
         ip: Some(ip),
         transport,
+        network: whole,
+        segment: payload,
     })
 }
 

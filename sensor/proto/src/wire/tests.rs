@@ -280,3 +280,69 @@ fn fragments_keep_their_payload_for_reassembly() {
     assert_eq!((frag.offset, frag.more, frag.id), (0, true, 0xc92e));
     assert!(matches!(p.transport, Transport::Other(rest) if rest.len() == 43));
 }
+
+#[test]
+fn reads_the_window_scale_of_a_syn_only() {
+    // A Linux SYN: 10.0.0.1:40000 -> 10.0.0.2:502, data offset 10 words.
+    let syn = hex(concat!(
+        "4500 003c 0000 4000 4006 0000 0a000001 0a000002", // IPv4, total 60, TCP
+        "9c40 01f6 00000100 00000000",                     // ports, seq 256, ack 0
+        "a0 02 faf0 0000 0000",                            // 10 words, SYN, window 64240
+        "0204 05b4",                                       // MSS 1460
+        "0402",                                            // SACK permitted
+        "080a 00000001 00000000",                          // timestamps
+        "01",                                              // NOP
+        "0303 07",                                         // window scale 7
+    ));
+    let p = decode(LinkType::RawIp, &syn).expect("valid");
+    let Transport::Tcp(tcp, _) = p.transport else {
+        panic!("tcp")
+    };
+    assert_eq!((tcp.window, tcp.window_scale), (64240, Some(7)));
+    // A shift above 14 is clamped (RFC 7323 2.3).
+    let mut big = syn.clone();
+    big[59] = 20;
+    let Transport::Tcp(tcp, _) = decode(LinkType::RawIp, &big).expect("valid").transport else {
+        panic!("tcp")
+    };
+    assert_eq!(tcp.window_scale, Some(14));
+    // The same options on a segment without SYN are not read.
+    let mut ack = syn.clone();
+    ack[33] = 0x10;
+    let Transport::Tcp(tcp, _) = decode(LinkType::RawIp, &ack).expect("valid").transport else {
+        panic!("tcp")
+    };
+    assert_eq!(tcp.window_scale, None);
+    // A malformed option (length 0) ends the search without an error.
+    let mut bad = syn;
+    bad[41] = 0; // MSS option length 0
+    let Transport::Tcp(tcp, _) = decode(LinkType::RawIp, &bad).expect("valid").transport else {
+        panic!("tcp")
+    };
+    assert_eq!(tcp.window_scale, None);
+}
+
+#[test]
+fn keeps_the_ip_packet_and_segment_for_checksums() {
+    let frame = pymodbus_frame();
+    let p = decode(LinkType::Ethernet, &frame).expect("valid");
+    assert_eq!(p.network.len(), 63, "IPv4 total length");
+    assert_eq!(p.ipv4_header().map(<[u8]>::len), Some(20));
+    assert_eq!(p.segment.len(), 43, "TCP header 32 + Modbus 11");
+    let ip = p.ip.expect("ip");
+    assert!(ip.complete);
+    assert_eq!(ip.header_len, 20);
+    // This frame was captured on the sending host (veth): the IPv4 header
+    // checksum is real, the TCP one is the pseudo-header sum left for the card.
+    assert_eq!(
+        checksum::ipv4_header(p.ipv4_header().expect("v4")),
+        checksum::Verdict::Good
+    );
+    assert!(matches!(
+        checksum::transport(&ip, p.segment),
+        checksum::Verdict::Bad { offload: true, .. }
+    ));
+    // Cut by a snap length: the IP length promises more than was captured.
+    let cut = decode(LinkType::Ethernet, &frame[..70]).expect("valid");
+    assert!(!cut.ip.expect("ip").complete);
+}

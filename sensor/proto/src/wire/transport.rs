@@ -44,8 +44,12 @@ pub struct TcpHeader {
     pub ack: u32,
     /// Flags.
     pub flags: TcpFlags,
-    /// Receive window.
+    /// Receive window (unscaled, as carried).
     pub window: u16,
+    /// Window scale shift from the window scale option (RFC 7323 2.2); only
+    /// read on SYN segments, where the option is allowed. Shifts above 14 are
+    /// clamped to 14 as the RFC requires.
+    pub window_scale: Option<u8>,
 }
 
 /// The fields of a UDP header.
@@ -72,8 +76,36 @@ pub fn decode_tcp(bytes: &[u8]) -> Result<(TcpHeader, &[u8]), DecodeError> {
         ack: be32(bytes, 8),
         flags: TcpFlags(bytes[13]),
         window: be16(bytes, 14),
+        window_scale: None,
+    };
+    let header = if header.flags.has(TcpFlags::SYN) {
+        TcpHeader {
+            window_scale: window_scale(bytes.get(20..header_len).unwrap_or(&[])),
+            ..header
+        }
+    } else {
+        header
     };
     Ok((header, &bytes[header_len..]))
+}
+
+/// TCP option kinds read here.
+const OPT_END: u8 = 0;
+const OPT_NOP: u8 = 1;
+const OPT_WINDOW_SCALE: u8 = 3;
+
+/// Finds the window scale option in a SYN's options; a malformed option list
+/// ends the search (the segment is still decoded).
+fn window_scale(mut options: &[u8]) -> Option<u8> {
+    loop {
+        match *options {
+            [] | [OPT_END, ..] => return None,
+            [OPT_NOP, ref rest @ ..] => options = rest,
+            [OPT_WINDOW_SCALE, 3, shift, ..] => return Some(shift.min(14)),
+            [_, len, ..] if len >= 2 => options = options.get(usize::from(len)..)?,
+            _ => return None,
+        }
+    }
 }
 
 /// Decodes a UDP header; returns it and the datagram payload (trimmed to the

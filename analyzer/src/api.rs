@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::auth::{self, Gate};
 use crate::metrics::label;
 use crate::record::{RecordView, State};
 use crate::render::{detail_of, id_text, parse_id, summary_of};
@@ -61,8 +62,15 @@ async fn read<T: Send + 'static>(
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-pub(crate) fn router(a: Analyzer, ui: Option<Router>) -> Router {
+/// The routes, behind the access layer ([`crate::auth`]); `port` names the
+/// session cookie.
+pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Router {
     let max_body = usize::try_from(a.inner.config.max_body.0).unwrap_or(usize::MAX);
+    let gate = Gate {
+        analyzer: a.clone(),
+        cookie: Arc::from(auth::cookie_name(port)),
+    };
+    let (g1, g2) = (gate.clone(), gate.clone());
     let api = Router::new()
         .route("/alerts", get(list_alerts))
         .route("/alerts/state", post(bulk_state))
@@ -82,6 +90,15 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>) -> Router {
             "/ingest",
             post(ingest).layer(DefaultBodyLimit::max(max_body)),
         )
+        .route(
+            "/login",
+            post(move |h: HeaderMap, b: Bytes| auth::login(g1.clone(), h, b))
+                .layer(DefaultBodyLimit::max(4096)),
+        )
+        .route(
+            "/logout",
+            post(move |h: HeaderMap| auth::logout(g2.clone(), h)),
+        )
         .fallback(|| async { not_found("no such endpoint") });
     let r = Router::new()
         .nest("/api/v1", api)
@@ -92,48 +109,7 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>) -> Router {
         None => r.fallback(|| async { not_found("no such page") }),
     };
     r.with_state(a)
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-/// Compares without an early exit on the first differing byte.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-fn check_ingest_token(a: &Analyzer, headers: &HeaderMap) -> Result<(), ApiError> {
-    let ok =
-        bearer(headers).is_some_and(|t| a.inner.config.ingest_tokens.iter().any(|k| same(k, t)));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token".into(),
-        ))
-    }
-}
-
-fn check_api_token(a: &Analyzer, headers: &HeaderMap) -> Result<(), ApiError> {
-    match &a.inner.config.api_token {
-        None => Ok(()),
-        Some(k) if bearer(headers).is_some_and(|t| same(k, t)) => Ok(()),
-        Some(_) => Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token".into(),
-        )),
-    }
+        .layer(axum::middleware::from_fn_with_state(gate, auth::layer))
 }
 
 async fn metrics_text(Ax(a): Ax<Analyzer>) -> Response {
@@ -147,14 +123,8 @@ async fn metrics_text(Ax(a): Ax<Analyzer>) -> Response {
         .into_response()
 }
 
-async fn ingest(Ax(a): Ax<Analyzer>, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn ingest(Ax(a): Ax<Analyzer>, body: Bytes) -> ApiResult {
     let m = &a.inner.metrics;
-    if let Err(e) = check_ingest_token(&a, &headers) {
-        m.ingest_requests
-            .get_or_create(&label("result", "unauthorized"))
-            .inc();
-        return Err(e);
-    }
     match a.ingest(&body).await {
         Ok(r) => {
             m.ingest_requests
@@ -338,8 +308,7 @@ fn parse_cursor(s: &str) -> Option<(u64, u64)> {
     ))
 }
 
-async fn list_alerts(Ax(a): Ax<Analyzer>, headers: HeaderMap, RawQuery(q): RawQuery) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn list_alerts(Ax(a): Ax<Analyzer>, RawQuery(q): RawQuery) -> ApiResult {
     let p = Params::parse(q)?;
     let mut known = FILTER_KEYS.to_vec();
     known.extend(["limit", "cursor"]);
@@ -366,8 +335,7 @@ async fn list_alerts(Ax(a): Ax<Analyzer>, headers: HeaderMap, RawQuery(q): RawQu
     Ok(Json(json!({"alerts": alerts, "next_cursor": page.next.map(cursor_text)})).into_response())
 }
 
-async fn one_alert(Ax(a): Ax<Analyzer>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn one_alert(Ax(a): Ax<Analyzer>, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id).ok_or_else(|| bad(format!("{id:?} is not an alert id")))?;
     alert_json(&a, id, detail_of).await
 }
@@ -420,14 +388,7 @@ async fn change_state(
         .map_err(unavailable)
 }
 
-async fn single_state(
-    a: Analyzer,
-    headers: HeaderMap,
-    id: String,
-    body: Bytes,
-    fixed: Option<State>,
-) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn single_state(a: Analyzer, id: String, body: Bytes, fixed: Option<State>) -> ApiResult {
     let id = parse_id(&id).ok_or_else(|| bad(format!("{id:?} is not an alert id")))?;
     let b = parse_body(&body)?;
     if b.ids.is_some() {
@@ -447,35 +408,19 @@ async fn single_state(
     alert_json(&a, id, summary_of).await
 }
 
-async fn alert_state(
-    Ax(a): Ax<Analyzer>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    single_state(a, headers, id, body, None).await
+async fn alert_state(Ax(a): Ax<Analyzer>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    single_state(a, id, body, None).await
 }
 
-async fn alert_ack(
-    Ax(a): Ax<Analyzer>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    single_state(a, headers, id, body, Some(State::Acknowledged)).await
+async fn alert_ack(Ax(a): Ax<Analyzer>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    single_state(a, id, body, Some(State::Acknowledged)).await
 }
 
-async fn alert_close(
-    Ax(a): Ax<Analyzer>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    single_state(a, headers, id, body, Some(State::Closed)).await
+async fn alert_close(Ax(a): Ax<Analyzer>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    single_state(a, id, body, Some(State::Closed)).await
 }
 
-async fn bulk_state(Ax(a): Ax<Analyzer>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn bulk_state(Ax(a): Ax<Analyzer>, body: Bytes) -> ApiResult {
     let b = parse_body(&body)?;
     let state = b.state.as_deref().ok_or_else(|| bad("missing `state`"))?;
     let state = State::parse(state).ok_or_else(|| {
@@ -503,8 +448,7 @@ async fn bulk_state(Ax(a): Ax<Analyzer>, headers: HeaderMap, body: Bytes) -> Api
     )
 }
 
-async fn counts(Ax(a): Ax<Analyzer>, headers: HeaderMap, RawQuery(q): RawQuery) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn counts(Ax(a): Ax<Analyzer>, RawQuery(q): RawQuery) -> ApiResult {
     let p = Params::parse(q)?;
     p.check_known(&["by", "from", "to", "bucket"])?;
     let by = p
@@ -598,8 +542,7 @@ fn rule_json(r: &RuleInfo, hits: u64, last: Option<u64>, with_yaml: bool) -> Val
     v
 }
 
-async fn list_rules(Ax(a): Ax<Analyzer>, headers: HeaderMap) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn list_rules(Ax(a): Ax<Analyzer>) -> ApiResult {
     let rules = a.rules();
     let rows = read(&a, move |s| {
         let hits = s.counts_with_prefix("rule:")?;
@@ -631,8 +574,7 @@ async fn list_rules(Ax(a): Ax<Analyzer>, headers: HeaderMap) -> ApiResult {
     Ok(Json(json!({"rules": rows})).into_response())
 }
 
-async fn one_rule(Ax(a): Ax<Analyzer>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn one_rule(Ax(a): Ax<Analyzer>, Path(id): Path<String>) -> ApiResult {
     let id: u32 = id
         .parse()
         .map_err(|_| bad(format!("{id:?} is not a rule id")))?;
@@ -649,8 +591,7 @@ async fn one_rule(Ax(a): Ax<Analyzer>, headers: HeaderMap, Path(id): Path<String
     Ok(Json(rule_json(&rule, hits, last, true)).into_response())
 }
 
-async fn put_rules(Ax(a): Ax<Analyzer>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    check_ingest_token(&a, &headers)?;
+async fn put_rules(Ax(a): Ax<Analyzer>, body: Bytes) -> ApiResult {
     let rules: Vec<RuleInfo> =
         serde_json::from_slice(&body).map_err(|e| bad(format!("body: {e}")))?;
     let mut ids = HashSet::new();
@@ -679,8 +620,7 @@ fn stats_summary(stats: &Value) -> Value {
     })
 }
 
-async fn sensors(Ax(a): Ax<Analyzer>, headers: HeaderMap) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn sensors(Ax(a): Ax<Analyzer>) -> ApiResult {
     let (list, counts) = read(&a, |s| Ok((s.sensors()?, s.counts_with_prefix("sensor:")?))).await?;
     let out: Vec<Value> = list
         .into_iter()
@@ -703,8 +643,7 @@ async fn sensors(Ax(a): Ax<Analyzer>, headers: HeaderMap) -> ApiResult {
     Ok(Json(json!({"sensors": out})).into_response())
 }
 
-async fn list_assets(Ax(a): Ax<Analyzer>, headers: HeaderMap, RawQuery(q): RawQuery) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn list_assets(Ax(a): Ax<Analyzer>, RawQuery(q): RawQuery) -> ApiResult {
     let p = Params::parse(q)?;
     p.check_known(&["protocol", "role", "q"])?;
     let protocols: Vec<String> = p
@@ -728,8 +667,7 @@ async fn list_assets(Ax(a): Ax<Analyzer>, headers: HeaderMap, RawQuery(q): RawQu
     Ok(Json(json!({"assets": out})).into_response())
 }
 
-async fn one_asset(Ax(a): Ax<Analyzer>, headers: HeaderMap, Path(ip): Path<String>) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn one_asset(Ax(a): Ax<Analyzer>, Path(ip): Path<String>) -> ApiResult {
     let ip: std::net::IpAddr = ip
         .parse()
         .map_err(|_| bad(format!("{ip:?} is not an IP address")))?;
@@ -740,8 +678,7 @@ async fn one_asset(Ax(a): Ax<Analyzer>, headers: HeaderMap, Path(ip): Path<Strin
     Ok(Json(asset).into_response())
 }
 
-async fn store_stats(Ax(a): Ax<Analyzer>, headers: HeaderMap) -> ApiResult {
-    check_api_token(&a, &headers)?;
+async fn store_stats(Ax(a): Ax<Analyzer>) -> ApiResult {
     let dir = a.inner.config.data_dir.clone();
     let (total, bytes, sev) = read(&a, |s| {
         Ok((
@@ -801,7 +738,6 @@ async fn stream(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    check_api_token(&a, &headers)?;
     let p = Params::parse(q)?;
     p.check_known(&FILTER_KEYS)?;
     let filter = filter_of(&p)?;

@@ -20,11 +20,21 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Folder holding the alert store and the export cursors.
     pub data_dir: PathBuf,
-    /// Bearer tokens sensors present to `/api/v1/ingest` (and `PUT /api/v1/rules`).
+    /// Bearer tokens sensors present to `/api/v1/ingest` and `PUT /api/v1/rules`
+    /// (the only two routes they open).
     pub ingest_tokens: Vec<String>,
-    /// When set, every other `/api/v1` endpoint wants this bearer token too.
+    /// The token of every other route (a bearer token, or the web UI's login).
+    /// When absent: `$OTWATCH_API_TOKEN`, else `DATA_DIR/api-token`, made at
+    /// first start (see [`crate::auth`]).
     #[serde(default)]
     pub api_token: Option<String>,
+    /// Serve `/metrics` without credentials (for a Prometheus that cannot send
+    /// a bearer token). Off by default.
+    #[serde(default)]
+    pub metrics_open: bool,
+    /// Limits of the HTTP server.
+    #[serde(default)]
+    pub http: HttpConfig,
     /// Largest ingest request body.
     #[serde(default = "default_max_body")]
     pub max_body: ByteSize,
@@ -64,6 +74,30 @@ impl Default for RetentionConfig {
             max_age: default_max_age(),
             max_size: default_max_size(),
             interval: default_interval(),
+        }
+    }
+}
+
+/// Limits of the HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Time a client has to send a request's headers, counted from the
+    /// connection's start or from the end of its previous answer: a connection
+    /// idle this long between requests is closed too.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: HumanDuration,
+    /// Connections served at once; further clients wait in the kernel's
+    /// accept queue until one closes.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_timeout: default_header_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -195,6 +229,12 @@ fn default_max_size() -> ByteSize {
 fn default_interval() -> HumanDuration {
     HumanDuration(Duration::from_secs(60))
 }
+fn default_header_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_max_connections() -> usize {
+    512
+}
 fn default_stream_buffer() -> usize {
     4096
 }
@@ -262,6 +302,8 @@ impl Config {
             data_dir: data_dir.into(),
             ingest_tokens: vec![token.into()],
             api_token: None,
+            metrics_open: false,
+            http: HttpConfig::default(),
             max_body: default_max_body(),
             retention: RetentionConfig::default(),
             exports: ExportsConfig::default(),
@@ -299,6 +341,26 @@ impl Config {
         }
         if let Some(t) = &self.api_token {
             check_token("api_token", t, &mut err);
+            if self.ingest_tokens.iter().any(|k| k == t) {
+                err(
+                    "api_token".into(),
+                    "must differ from every ingest token (an ingest token only ingests)".into(),
+                );
+            }
+        }
+        if self.http.header_timeout.0 < Duration::from_millis(100)
+            || self.http.header_timeout.0 > Duration::from_secs(3600)
+        {
+            err(
+                "http.header_timeout".into(),
+                "must be between 100ms and 1h".into(),
+            );
+        }
+        if self.http.max_connections == 0 || self.http.max_connections > 65_536 {
+            err(
+                "http.max_connections".into(),
+                "must be between 1 and 65536".into(),
+            );
         }
         if self.max_body.0 < 1024 {
             err("max_body".into(), "must be at least 1 KiB".into());
@@ -395,7 +457,7 @@ impl Config {
     }
 }
 
-fn check_token(field: &str, t: &str, err: &mut impl FnMut(String, String)) {
+pub(crate) fn check_token(field: &str, t: &str, err: &mut impl FnMut(String, String)) {
     if t.len() < 8 {
         err(field.into(), "must be at least 8 characters".into());
     } else if !t.bytes().all(|b| b.is_ascii_graphic()) {
@@ -491,6 +553,10 @@ listen: 127.0.0.1:8080
 data_dir: /var/lib/otwatch
 ingest_tokens: [sensor-token-1]
 api_token: ui-token-123
+metrics_open: true
+http:
+  header_timeout: 10s
+  max_connections: 64
 retention:
   max_age: 30d
   max_size: 2GiB
@@ -526,7 +592,13 @@ rules:
         assert_eq!(c.retention.max_size.0, 2 << 30);
         assert_eq!(c.exports.syslog[1].format, Format::Cef);
         assert_eq!(c.rules[0].id, 110001);
+        assert!(c.metrics_open);
+        assert_eq!(c.http.header_timeout.0, Duration::from_secs(10));
+        assert_eq!(c.http.max_connections, 64);
         assert_eq!(c.validate(), Ok(()));
+        let d = Config::from_yaml("data_dir: /x\ningest_tokens: [abcdefgh]\n").expect("parses");
+        assert!(!d.metrics_open, "/metrics needs the API token by default");
+        assert_eq!(d.http.header_timeout.0, Duration::from_secs(30));
     }
 
     #[test]
@@ -545,6 +617,8 @@ rules:
     #[test]
     fn reports_every_error_at_once() {
         let mut c = Config::new("", "short");
+        c.api_token = Some("short".into());
+        c.http.max_connections = 0;
         c.retention.max_size = ByteSize(10);
         c.exports.syslog.push(SyslogConfig {
             name: "Bad Name".into(),
@@ -569,6 +643,9 @@ rules:
             [
                 "data_dir: must not be empty",
                 "ingest_tokens[0]: must be at least 8 characters",
+                "api_token: must be at least 8 characters",
+                "api_token: must differ from every ingest token (an ingest token only ingests)",
+                "http.max_connections: must be between 1 and 65536",
                 "retention.max_size: must be at least 1 MiB",
                 "exports.syslog[0].name: 1 to 64 characters from [a-z0-9_-]",
                 "exports.syslog[0].address: `nowhere` is not host:port",

@@ -8,6 +8,10 @@
 //! * `record`: the stored form of an alert; [`State`] of triage.
 //! * [`assets`]: the asset inventory and the identity-changed alert.
 //! * `api`: the HTTP API (`/api/v1`, `/metrics`, `/healthz`), live stream (SSE).
+//! * [`auth`]: who may call which route (API token, ingest tokens, the UI's
+//!   session cookie), where the API token comes from.
+//! * `http`: the HTTP/1.1 server under the routes (connection cap, header and
+//!   idle timeouts).
 //! * [`export`]: syslog (RFC 5424, CEF; UDP, TCP, TLS) and EVE file exports.
 //! * [`rules`]: the rules the sensors run, shown with hit counts.
 //! * [`time`]: RFC 3339 timestamps as microseconds.
@@ -20,8 +24,10 @@
 
 mod api;
 pub mod assets;
+pub mod auth;
 pub mod config;
 pub mod export;
+mod http;
 mod ingest;
 mod metrics;
 mod record;
@@ -31,6 +37,20 @@ mod store;
 pub mod time;
 pub mod ui;
 mod writer;
+
+/// Entry points for the fuzz targets (`fuzz/`), compiled only when fuzzing.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// Parses an ingest request body as the ingest endpoint does; every
+    /// alert of an accepted batch is walked.
+    pub fn parse_batch(body: &[u8]) {
+        if let Ok(batch) = crate::ingest::parse_batch(body) {
+            for alert in batch.alert_refs() {
+                let _ = alert;
+            }
+        }
+    }
+}
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,6 +77,8 @@ pub enum Error {
     Store(StoreError),
     /// A socket or file failed.
     Io(std::io::Error),
+    /// The API token could not be found, read or made.
+    Access(String),
 }
 
 impl std::fmt::Display for Error {
@@ -71,6 +93,7 @@ impl std::fmt::Display for Error {
             }
             Error::Store(e) => e.fmt(f),
             Error::Io(e) => write!(f, "{e}"),
+            Error::Access(e) => write!(f, "API token: {e}"),
         }
     }
 }
@@ -88,6 +111,8 @@ pub enum IngestError {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
+    /// The accepted credentials and the browser sessions.
+    pub(crate) access: auth::Access,
     pub(crate) store: Arc<Store>,
     pub(crate) ops: mpsc::Sender<Op>,
     /// Replaced whole by `set_rules`, read by the rules endpoint: a plain
@@ -118,6 +143,8 @@ impl Analyzer {
     pub fn open(config: Config) -> Result<Analyzer, Error> {
         config.validate().map_err(Error::Config)?;
         let store = Arc::new(Store::open(&config.data_dir).map_err(Error::Store)?);
+        // After the store: the data directory exists for a generated token.
+        let access = auth::Access::new(&config)?;
         let (ops_tx, ops_rx) = mpsc::channel(256);
         let (stream, _) = broadcast::channel(config.stream_buffer);
         let last = store.last_id().map_err(Error::Store)?;
@@ -142,6 +169,7 @@ impl Analyzer {
         Ok(Analyzer {
             inner: Arc::new(Inner {
                 config,
+                access,
                 store,
                 ops: ops_tx,
                 rules,
@@ -159,6 +187,17 @@ impl Analyzer {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The API token in force: the configuration's `api_token`, else
+    /// `$OTWATCH_API_TOKEN`, else `DATA_DIR/api-token` (made at first start).
+    pub fn api_token(&self) -> &str {
+        self.inner.access.api_token()
+    }
+
+    /// Where [`Analyzer::api_token`] came from.
+    pub fn api_token_source(&self) -> auth::TokenSource {
+        self.inner.access.source()
     }
 
     /// Replaces the list of rules shown by `/api/v1/rules`.
@@ -282,10 +321,11 @@ impl Analyzer {
         }
     }
 
-    /// The HTTP routes (`/api/v1/…`, `/metrics`, `/healthz`). Unknown paths
-    /// go to `ui` when given (the embedded web UI), else get a JSON 404.
+    /// The HTTP routes (`/api/v1/…`, `/metrics`, `/healthz`) behind the
+    /// access layer ([`auth`]). Unknown paths go to `ui` when given (the
+    /// embedded web UI), else get a JSON 404.
     pub fn router(&self, ui: Option<axum::Router>) -> axum::Router {
-        api::router(self.clone(), ui)
+        api::router(self.clone(), ui, None)
     }
 
     /// Serves on `listener` until `shutdown` resolves, with the retention task
@@ -304,12 +344,12 @@ impl Analyzer {
             shutdown.await;
             stop.send_replace(true);
         });
-        let app = self.router(ui);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await;
+        let port = listener.local_addr().ok().map(|a| a.port());
+        let app = api::router(self.clone(), ui, port);
+        let served = http::serve(listener, app, &self.inner.config.http, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await;
         for task in background {
             let _ = task.await;
         }

@@ -83,7 +83,7 @@ fn acknowledged_batches_survive_sigkill_and_the_spool_delivers_the_rest() {
     std::fs::write(
         &cfg,
         format!(
-            "listen: 127.0.0.1:{port}\ndata_dir: {}\ningest_tokens: [{TOKEN}]\n",
+            "listen: 127.0.0.1:{port}\ndata_dir: {}\ningest_tokens: [{TOKEN}]\napi_token: {API_TOKEN}\n",
             dir.path().join("data").display()
         ),
     )

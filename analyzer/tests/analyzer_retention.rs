@@ -19,7 +19,11 @@ fn closed_port() -> u16 {
 
 /// The value of one metric line (`name{labels}`), 0 when it is absent.
 fn metric(s: &TestServer, name: &str) -> u64 {
-    let mut r = agent().get(&s.url("/metrics")).call().expect("metrics");
+    let mut r = agent()
+        .get(&s.url("/metrics"))
+        .header("Authorization", &format!("Bearer {API_TOKEN}"))
+        .call()
+        .expect("metrics");
     let text = r.body_mut().read_to_string().expect("text");
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())

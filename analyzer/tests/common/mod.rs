@@ -8,7 +8,10 @@ use otwatch_analyzer::config::{Format, StartAt, SyslogConfig, Transport};
 use otwatch_analyzer::{Analyzer, Config, Server};
 use serde_json::{json, Value};
 
+/// The ingest token of the test configurations.
 pub const TOKEN: &str = "sensor-token-1";
+/// The API token of the test configurations ([`config`]); [`get`] sends it.
+pub const API_TOKEN: &str = "api-token-for-tests";
 
 /// An analyzer serving on a port of its own, on a runtime of its own.
 pub struct TestServer {
@@ -19,7 +22,16 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub fn start(mut config: Config) -> TestServer {
+    pub fn start(config: Config) -> TestServer {
+        TestServer::start_with(config, false)
+    }
+
+    /// With the embedded web UI behind the API.
+    pub fn start_ui(config: Config) -> TestServer {
+        TestServer::start_with(config, true)
+    }
+
+    fn start_with(mut config: Config, ui: bool) -> TestServer {
         config.listen = "127.0.0.1:0".parse().expect("addr");
         let (tx, rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -34,7 +46,7 @@ impl TestServer {
                 tx.send((server.local_addr(), server.analyzer().clone()))
                     .expect("send");
                 server
-                    .run(None, async move {
+                    .run(ui.then(otwatch_analyzer::ui::router), async move {
                         let _ = stop_rx.await;
                     })
                     .await
@@ -82,9 +94,18 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
-/// GET → (status, JSON body).
+/// GET with the API token → (status, JSON body).
 pub fn get(url: &str) -> (u16, Value) {
-    let mut r = agent().get(url).call().expect("request");
+    get_as(url, Some(API_TOKEN))
+}
+
+/// GET with `token` as the bearer token (none: no credentials) → (status, JSON body).
+pub fn get_as(url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req = agent().get(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut r = req.call().expect("request");
     let status = r.status().as_u16();
     let text = r.body_mut().read_to_string().expect("body");
     (
@@ -152,6 +173,7 @@ pub fn ndjson(lines: &[Value]) -> String {
 
 pub fn config(dir: &std::path::Path) -> Config {
     let mut c = Config::new(dir, TOKEN);
+    c.api_token = Some(API_TOKEN.into());
     c.retention.interval = otwatch_analyzer::config::HumanDuration(Duration::from_secs(3600));
     c
 }

@@ -1,0 +1,118 @@
+//! The HTTP/1.1 server under the routes: at most `http.max_connections`
+//! connections at once (the next clients wait in the kernel's accept queue),
+//! and a connection that does not send a request's headers within
+//! `http.header_timeout` — counted from its start, or from the end of its
+//! previous answer, so an idle keep-alive connection too — is closed. A live
+//! stream is an answer in progress: it stays open.
+//!
+//! On shutdown the listener closes, idle connections close at once, and
+//! answers in progress get [`DRAIN`] to finish.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::HttpConfig;
+
+/// How long shutdown waits for answers in progress.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Whether an accept error concerns only the one connection (the next
+/// accept may succeed at once).
+fn one_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted
+    )
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: &HttpConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let max = limits.max_connections.clamp(1, 65_536);
+    let slots = Arc::new(Semaphore::new(max));
+    let header_timeout = limits.header_timeout.0;
+    let (stop_tx, mut stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        stop_tx.send_replace(true);
+    });
+    let mut warned_full = false;
+    loop {
+        if slots.available_permits() == 0 && !warned_full {
+            warned_full = true;
+            tracing::warn!("{max} HTTP connections open (http.max_connections): new ones wait");
+        }
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let tcp = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, _)) => tcp,
+                Err(e) if one_connection(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to close.
+                    tracing::error!("accepting an HTTP connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        if slots.available_permits() > max / 2 {
+            warned_full = false;
+        }
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .keep_alive(true);
+            let conn = builder.serve_connection(TokioIo::new(tcp), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!("HTTP connection: {e}");
+                    }
+                    return;
+                }
+                _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+            }
+            if let Err(e) = conn.await {
+                tracing::debug!("HTTP connection at shutdown: {e}");
+            }
+        });
+    }
+    drop(listener);
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "HTTP: {} connection(s) still busy after {DRAIN:?}; closing them",
+            max - slots.available_permits()
+        );
+    }
+    Ok(())
+}

@@ -72,6 +72,11 @@ enum Command {
         /// Bearer token sensors must present (or OTWATCH_TOKEN, or the config).
         #[arg(long, value_name = "TOKEN")]
         token: Option<String>,
+        /// Token of the API and of the UI's login (else api_token in the
+        /// config, else OTWATCH_API_TOKEN, else DATA/api-token, made at first
+        /// start).
+        #[arg(long, value_name = "TOKEN")]
+        api_token: Option<String>,
         /// Rules whose list and YAML the UI shows (default: the bundled ruleset).
         #[arg(long, value_name = "PATH")]
         rules: Option<PathBuf>,
@@ -93,6 +98,11 @@ enum Command {
         /// Rule file or folder (default: the bundled ruleset).
         #[arg(long, value_name = "PATH")]
         rules: Option<PathBuf>,
+        /// Token of the API and of the UI's login (else api_token in the
+        /// config, else OTWATCH_API_TOKEN, else DATA/api-token, made at first
+        /// start and printed as a login link).
+        #[arg(long, value_name = "TOKEN")]
+        api_token: Option<String>,
         /// Capture files to replay instead of the demo plant.
         #[arg(long = "pcap", value_name = "PCAP")]
         pcaps: Vec<PathBuf>,
@@ -142,6 +152,7 @@ fn main() -> ExitCode {
             data,
             config,
             token,
+            api_token,
             rules,
         } => serve::run_analyzer(serve::ServeArgs {
             listen,
@@ -149,12 +160,14 @@ fn main() -> ExitCode {
             config,
             rules,
             token,
+            api_token,
         }),
         Command::Run {
             listen,
             data,
             config,
             rules,
+            api_token,
             pcaps,
             iface,
             capture,
@@ -165,6 +178,7 @@ fn main() -> ExitCode {
                 config,
                 rules,
                 token: None,
+                api_token,
             },
             pcaps,
             iface.map(|iface| (iface, capture)),

@@ -1,6 +1,13 @@
 //! `otwatch analyzer` and `otwatch run`: the analyzer on its own, and the
 //! analyzer with a sensor in one process (the demo and the simplest
 //! deployment).
+//!
+//! The API token is `--api-token`, else the config's `api_token`, else
+//! `$OTWATCH_API_TOKEN`, else `DATA/api-token` (made at first start); both
+//! commands print the UI's address, as a login link when the token is the
+//! one kept in the data directory. `otwatch run` hands its replay to the
+//! analyzer in process; its live capture ships over HTTP with an ingest token
+//! made at random at each start.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -24,9 +31,6 @@ use crate::capture::{open_capture, run_live, CaptureOpts, LiveJob, Reload};
 /// from any folder.
 const DEMO_PCAP: &[u8] = include_bytes!("../pcaps/demo.pcap");
 
-/// Token of the in-process sensor of `otwatch run` (it never leaves the process).
-const LOCAL_TOKEN: &str = "otwatch-run-local-sensor";
-
 /// Name of the in-process sensor in the analyzer.
 const LOCAL_SENSOR: &str = "otwatch-run";
 
@@ -43,12 +47,17 @@ pub(crate) struct ServeArgs {
     pub(crate) config: Option<PathBuf>,
     pub(crate) rules: Option<PathBuf>,
     pub(crate) token: Option<String>,
+    /// `--api-token`: before the config's `api_token` and the environment.
+    pub(crate) api_token: Option<String>,
 }
 
+/// The analyzer's configuration from `args`. `local` is an ingest token of
+/// this process's own sensor: added to the configured ones, and the only one
+/// when none is configured.
 fn build_config(
     args: &ServeArgs,
     default_data: &str,
-    default_token: Option<&str>,
+    local: Option<&str>,
 ) -> Result<Config, Vec<String>> {
     let mut config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| vec![e])?,
@@ -57,7 +66,7 @@ fn build_config(
                 .token
                 .clone()
                 .or_else(|| std::env::var("OTWATCH_TOKEN").ok());
-            let Some(token) = token.or(default_token.map(str::to_owned)) else {
+            let Some(token) = token.or(local.map(str::to_owned)) else {
                 return Err(vec![
                     "an ingest token is needed: --token, OTWATCH_TOKEN, or ingest_tokens in --config".into(),
                 ]);
@@ -71,7 +80,10 @@ fn build_config(
     if let Some(data) = &args.data {
         config.data_dir = data.clone();
     }
-    if let Some(token) = default_token {
+    if let Some(t) = &args.api_token {
+        config.api_token = Some(t.clone());
+    }
+    if let Some(token) = local {
         if !config.ingest_tokens.iter().any(|t| t == token) {
             config.ingest_tokens.push(token.to_owned());
         }
@@ -185,7 +197,8 @@ pub(crate) fn run_analyzer(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         };
         server.analyzer().set_rules(rules);
-        eprintln!("otwatch analyzer: serving http://{}", server.local_addr());
+        let who = "otwatch analyzer";
+        eprintln!("{who}: serving {}", ui_address(who, &server, &args));
         match server
             .run(Some(otwatch_analyzer::ui::router()), stop_signal())
             .await
@@ -223,7 +236,7 @@ pub(crate) fn run_all(
     if args.listen.is_none() && args.config.is_none() {
         args.listen = Some(SocketAddr::from(([127, 0, 0, 1], 8080)));
     }
-    let config = match build_config(&args, "otwatch-data", Some(LOCAL_TOKEN)) {
+    let (config, local_token) = match run_config(&args, live.is_some()) {
         Ok(c) => c,
         Err(errors) => return config_errors("otwatch run", &errors),
     };
@@ -247,7 +260,8 @@ pub(crate) fn run_all(
             Ok(c) => c,
             Err(code) => return code,
         };
-        return serve_live(config, (ruleset, rules), args.rules.clone(), live, capture);
+        let local = (LOCAL_SENSOR, local_token);
+        return serve_live(config, (ruleset, rules), &args, local, live, capture);
     }
     let pcaps = if pcaps.is_empty() {
         let demo = config.data_dir.join("demo.pcap");
@@ -273,7 +287,7 @@ pub(crate) fn run_all(
         };
         let analyzer = server.analyzer().clone();
         analyzer.set_rules(rules);
-        let url = format!("http://{}", server.local_addr());
+        let url = ui_address(WHO, &server, &args);
         let serving = tokio::spawn(server.run(Some(otwatch_analyzer::ui::router()), stop_signal()));
         // The sensor half: replay on a blocking thread, EVE lines into memory.
         let replayed = tokio::task::spawn_blocking(move || {
@@ -331,10 +345,12 @@ pub(crate) fn run_all(
 fn serve_live(
     config: Config,
     (ruleset, infos): (Arc<Ruleset>, Vec<RuleInfo>),
-    rules_path: Option<PathBuf>,
+    args: &ServeArgs,
+    (sensor, token): (&str, String),
     live: LiveConfig,
     capture: Capture,
 ) -> ExitCode {
+    let rules_path = args.rules.clone();
     let spool = config.data_dir.join("spool");
     let Ok(rt) = runtime(WHO) else {
         return ExitCode::from(1);
@@ -346,13 +362,14 @@ fn serve_live(
         let analyzer = server.analyzer().clone();
         analyzer.set_rules(infos);
         let addr = server.local_addr();
+        let url = ui_address(WHO, &server, args);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(
             server.run(Some(otwatch_analyzer::ui::router()), async move {
                 let _ = stopped.await;
             }),
         );
-        eprintln!("{WHO}: serving http://{addr} (Ctrl-C to stop)");
+        eprintln!("{WHO}: serving {url} (Ctrl-C to stop)");
         let reload: Reload = Box::new(move || {
             let (set, infos) = load_rules(rules_path.as_deref())?;
             analyzer.set_rules(infos);
@@ -366,8 +383,8 @@ fn serve_live(
             eve: None,
             ship: Some(ShipConfig::new(
                 format!("http://{}", reachable(addr)),
-                LOCAL_TOKEN,
-                LOCAL_SENSOR,
+                token,
+                sensor,
                 spool,
             )),
             user: None,
@@ -393,6 +410,44 @@ fn serve_live(
             }
         }
     })
+}
+
+/// The configuration of `otwatch run` and the ingest token of its own live
+/// sensor: made at random now, never a constant, and accepted only when the
+/// sensor ships over HTTP (`live`); a replay is handed to the analyzer in
+/// process and needs none.
+fn run_config(args: &ServeArgs, live: bool) -> Result<(Config, String), Vec<String>> {
+    let local = otwatch_analyzer::auth::random_token()
+        .map_err(|e| vec![format!("no random source for the local token: {e}")])?;
+    let configured = args.config.is_some()
+        || args.token.is_some()
+        || std::env::var_os("OTWATCH_TOKEN").is_some();
+    // With no ingest token configured, the analyzer still wants one: the
+    // random one, which nobody outside this process knows.
+    let add = live || !configured;
+    let config = build_config(args, "otwatch-data", add.then_some(local.as_str()))?;
+    Ok((config, local))
+}
+
+/// Where the UI is: a login link (`http://HOST:PORT/?token=…`) when the API
+/// token is the data directory's, whose file only this user can read; the
+/// bare address when the operator gave the token (it is not echoed).
+fn ui_address(who: &str, server: &Server, args: &ServeArgs) -> String {
+    use otwatch_analyzer::auth::{TokenSource, TOKEN_ENV, TOKEN_FILE};
+    let a = server.analyzer();
+    let base = format!("http://{}/", reachable(server.local_addr()));
+    let file = a.config().data_dir.join(TOKEN_FILE);
+    let from = match a.api_token_source() {
+        TokenSource::Config if args.api_token.is_some() => "--api-token",
+        TokenSource::Config => "the config's api_token",
+        TokenSource::Environment => TOKEN_ENV,
+        TokenSource::Generated => {
+            eprintln!("{who}: made an API token, kept in {}", file.display());
+            return format!("{base}?token={}", a.api_token());
+        }
+        TokenSource::File => return format!("{base}?token={}", a.api_token()),
+    };
+    format!("{base} (log in with the API token of {from})")
 }
 
 /// The address a client on this host uses to reach a listener on `addr`
@@ -479,6 +534,84 @@ mod tests {
             with_sensor(b"{\"a\":1}\n{\"b\":2}\n", "s1"),
             b"{\"sensor\":\"s1\",\"a\":1}\n{\"sensor\":\"s1\",\"b\":2}\n"
         );
+    }
+
+    /// The status of one request to `addr` (plain HTTP/1.1, no client crate).
+    fn status(addr: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> u16 {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).expect("reply");
+        reply
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn run_with_its_own_tokens_accepts_no_built_in_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cfg = dir.path().join("analyzer.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "data_dir: {}\ningest_tokens: [configured-sensor-token]\napi_token: configured-api-token\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("config");
+        let args = ServeArgs {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            data: None,
+            config: Some(cfg),
+            rules: None,
+            token: None,
+            api_token: None,
+        };
+        // Live: the configured token and one made at random for this start.
+        let (live, local) = run_config(&args, true).expect("config");
+        assert_eq!(
+            live.ingest_tokens,
+            ["configured-sensor-token", local.as_str()]
+        );
+        assert_eq!(local.len(), 64, "32 random bytes in hex");
+        let (_, again) = run_config(&args, true).expect("config");
+        assert_ne!(local, again, "a new token at each start");
+        // Replay goes in process: only the configured token.
+        let (replay, _) = run_config(&args, false).expect("config");
+        assert_eq!(replay.ingest_tokens, ["configured-sensor-token"]);
+
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let server = rt.block_on(Server::bind(live)).expect("bind");
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = rt.spawn(server.run(None, async move {
+            let _ = stopped.await;
+        }));
+        let line = r#"{"timestamp":"2026-11-28T18:00:00.000000+0000","event_type":"alert","src_ip":"10.0.0.9","src_port":1,"dest_ip":"10.0.0.1","dest_port":502,"proto":"TCP","app_proto":"modbus","alert":{"signature_id":1,"rev":1,"signature":"forged","category":"x","severity":1},"alert_id":"forged-1","sensor":"x"}"#;
+        // The token `otwatch run` used to accept from anyone opens nothing.
+        let old = "otwatch-run-local-sensor";
+        assert_eq!(status(addr, "POST", "/api/v1/ingest", old, line), 401);
+        assert_eq!(status(addr, "PUT", "/api/v1/rules", old, "[]"), 401);
+        assert_eq!(status(addr, "GET", "/api/v1/alerts", old, ""), 401);
+        // The random one ingests and reports rules, and reads nothing.
+        assert_eq!(status(addr, "POST", "/api/v1/ingest", &local, line), 200);
+        assert_eq!(status(addr, "GET", "/api/v1/alerts", &local, ""), 403);
+        assert_eq!(status(addr, "GET", "/api/v1/alerts", &again, ""), 401);
+        assert_eq!(
+            status(addr, "GET", "/api/v1/alerts", "configured-api-token", ""),
+            200
+        );
+        let _ = stop.send(());
+        rt.block_on(serving).expect("join").expect("served");
     }
 
     #[test]

@@ -653,6 +653,8 @@ fn sensor_sees_attacks_of_real_peers(id: u8, backend: &str) {
 /// The analyzer, run in this process on a free loopback port for one test.
 struct RealAnalyzer {
     url: String,
+    /// The API token its configuration sets.
+    api_token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -663,6 +665,8 @@ impl RealAnalyzer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = otwatch_analyzer::Config::new(dir.path().join("data"), token);
         config.listen = "127.0.0.1:0".parse().expect("addr");
+        let api_token = "live-test-api-token".to_string();
+        config.api_token = Some(api_token.clone());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -685,6 +689,7 @@ impl RealAnalyzer {
         let addr = addr_rx.recv().expect("analyzer address");
         RealAnalyzer {
             url: format!("http://{addr}"),
+            api_token,
             stop: Some(stop),
             thread: Some(thread),
             _dir: dir,
@@ -693,17 +698,21 @@ impl RealAnalyzer {
 
     /// GET `path` and parse the JSON body.
     fn get(&self, path: &str) -> Value {
-        http_get(self.url.trim_start_matches("http://"), path)
+        http_get(
+            self.url.trim_start_matches("http://"),
+            &self.api_token,
+            path,
+        )
     }
 }
 
-/// GET `path` from `host` (HOST:PORT) and parse the JSON body (plain
-/// HTTP/1.1, no client crate); the answer must be 200.
-fn http_get(host: &str, path: &str) -> Value {
+/// GET `path` from `host` (HOST:PORT) with the API token `token` and parse
+/// the JSON body (plain HTTP/1.1, no client crate); the answer must be 200.
+fn http_get(host: &str, token: &str, path: &str) -> Value {
     let mut stream = std::net::TcpStream::connect(host).expect("connect analyzer");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     )
     .expect("request");
     let mut reply = Vec::new();
@@ -1015,6 +1024,8 @@ struct RunAll {
     stderr: PathBuf,
     /// HOST:PORT of its HTTP listener.
     host: String,
+    /// The API token of its login link.
+    api_token: String,
 }
 
 impl RunAll {
@@ -1037,16 +1048,23 @@ impl RunAll {
             process: Process(child),
             stderr,
             host: String::new(),
+            api_token: String::new(),
         };
         run.wait_for_stderr("listening on", Duration::from_secs(30));
         // The analyzer was bound on a free port before the capture started.
         let text = run.stderr_text();
-        run.host = text
+        // `serving http://HOST:PORT/?token=TOKEN`: the login link, with the
+        // API token the process made in its data directory.
+        let link = text
             .split("serving http://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in:\n{text}"))
-            .to_owned();
+            .unwrap_or_else(|| panic!("no address in:\n{text}"));
+        let (host, token) = link
+            .split_once("/?token=")
+            .unwrap_or_else(|| panic!("no login link in:\n{text}"));
+        run.host = host.to_owned();
+        run.api_token = token.to_owned();
         run
     }
 
@@ -1060,7 +1078,7 @@ impl RunAll {
     }
 
     fn get(&self, path: &str) -> Value {
-        http_get(&self.host, path)
+        http_get(&self.host, &self.api_token, path)
     }
 
     /// Polls `path` until `done` holds for its answer. After `timeout` it

@@ -426,6 +426,15 @@ pub(crate) fn cookie_name(port: Option<u16>) -> String {
     }
 }
 
+/// Why a request is refused: its status and message.
+struct Refusal(StatusCode, &'static str);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        deny(self.0, self.1)
+    }
+}
+
 fn deny(status: StatusCode, msg: &str) -> Response {
     let mut r = (status, Json(json!({ "error": msg }))).into_response();
     if status == StatusCode::UNAUTHORIZED {
@@ -455,7 +464,7 @@ fn origin_host(v: &str) -> Option<&str> {
 
 /// The same-origin and JSON-body checks of a state change made with the
 /// session cookie.
-fn csrf_check(headers: &HeaderMap) -> Result<(), Response> {
+fn csrf_check(headers: &HeaderMap) -> Result<(), Refusal> {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let from = headers
         .get(header::ORIGIN)
@@ -466,7 +475,7 @@ fn csrf_check(headers: &HeaderMap) -> Result<(), Response> {
         _ => false,
     };
     if !same_site {
-        return Err(deny(
+        return Err(Refusal(
             StatusCode::FORBIDDEN,
             "a change made with the session cookie must come from this server's page (Origin or Referer of this Host)",
         ));
@@ -477,7 +486,7 @@ fn csrf_check(headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(deny(
+        return Err(Refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "a change made with the session cookie takes Content-Type: application/json",
         ));
@@ -508,12 +517,12 @@ pub(crate) async fn layer(State(g): State<Gate>, req: Request, next: Next) -> Re
     let who = access.who(req.headers(), &g.cookie);
     let verdict = match (need, who) {
         (Need::Sensor, Who::Sensor | Who::ApiBearer) => Ok(()),
-        (Need::Sensor, Who::Session) => Err(deny(StatusCode::FORBIDDEN, NO_SESSION_INGEST)),
+        (Need::Sensor, Who::Session) => Err(Refusal(StatusCode::FORBIDDEN, NO_SESSION_INGEST)),
         (Need::Api, Who::ApiBearer) => Ok(()),
         (Need::Api, Who::Session) if changes_state(req.method()) => csrf_check(req.headers()),
         (Need::Api, Who::Session) => Ok(()),
-        (Need::Api, Who::Sensor) => Err(deny(StatusCode::FORBIDDEN, INGEST_ONLY)),
-        _ => Err(deny(StatusCode::UNAUTHORIZED, NEED_CREDENTIALS)),
+        (Need::Api, Who::Sensor) => Err(Refusal(StatusCode::FORBIDDEN, INGEST_ONLY)),
+        _ => Err(Refusal(StatusCode::UNAUTHORIZED, NEED_CREDENTIALS)),
     };
     match verdict {
         Ok(()) => next.run(req).await,
@@ -526,7 +535,7 @@ pub(crate) async fn layer(State(g): State<Gate>, req: Request, next: Next) -> Re
                     .get_or_create(&label("result", "unauthorized"))
                     .inc();
             }
-            r
+            r.into_response()
         }
     }
 }
@@ -586,7 +595,7 @@ struct LoginBody {
 /// the session cookie.
 pub(crate) async fn login(g: Gate, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if let Err(r) = csrf_check(&headers) {
-        return r;
+        return r.into_response();
     }
     let Ok(b) = serde_json::from_slice::<LoginBody>(&body) else {
         return deny(StatusCode::BAD_REQUEST, "body: expected {\"token\": \"…\"}");
@@ -708,9 +717,7 @@ mod tests {
         ];
         assert!(csrf_check(&headers(&referer)).is_ok());
         let status = |pairs: &[(&'static str, &str)]| {
-            csrf_check(&headers(pairs))
-                .err()
-                .map(|r| r.status().as_u16())
+            csrf_check(&headers(pairs)).err().map(|r| r.0.as_u16())
         };
         assert_eq!(
             status(&[

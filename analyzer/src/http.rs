@@ -33,6 +33,12 @@ fn one_connection(e: &std::io::Error) -> bool {
     )
 }
 
+/// Resolves once `stop` holds `true` (the guard `wait_for` returns is not
+/// kept: it may not be held across an await of a task that moves threads).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves.
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -59,7 +65,7 @@ pub(crate) async fn serve(
                 Ok(s) => s,
                 Err(_) => break,
             },
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stopped(&mut stop) => break,
         };
         let tcp = tokio::select! {
             r = listener.accept() => match r {
@@ -72,7 +78,7 @@ pub(crate) async fn serve(
                     continue;
                 }
             },
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stopped(&mut stop) => break,
         };
         if slots.available_permits() > max / 2 {
             warned_full = false;
@@ -96,7 +102,7 @@ pub(crate) async fn serve(
                     }
                     return;
                 }
-                _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+                _ = stopped(&mut stop) => conn.as_mut().graceful_shutdown(),
             }
             if let Err(e) = conn.await {
                 tracing::debug!("HTTP connection at shutdown: {e}");
@@ -115,4 +121,30 @@ pub(crate) async fn serve(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn the_server_can_run_on_a_spawned_task() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let served = serve(
+                listener,
+                axum::Router::new(),
+                &HttpConfig::default(),
+                async {},
+            );
+            // `tokio::spawn` (as `otwatch run` does) needs this.
+            is_send(&served);
+        });
+    }
 }

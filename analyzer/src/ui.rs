@@ -8,6 +8,10 @@
 //! origin, no inline script): data shown by the UI comes from packets, and the
 //! page renders it as text, with the policy as a second wall.
 //!
+//! These files hold no data and are served to anyone (they include the login
+//! form); everything the page shows comes from `/api/v1`, behind the access
+//! layer ([`crate::auth`]), which also answers the login link `/?token=…`.
+//!
 //! ```ignore
 //! let app = analyzer.router(Some(otwatch_analyzer::ui::router()));
 //! ```

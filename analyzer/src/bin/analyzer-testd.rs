@@ -3,7 +3,9 @@
 //! the socket is bound. The durability and export tests start it plain; the
 //! browser tests of the web UI (`scripts/test-ui.sh`) with `--ui`, which puts
 //! the embedded UI (`otwatch_analyzer::ui`) behind the API as the router's
-//! fallback.
+//! fallback. Credentials are the analyzer's: without `api_token` in the
+//! config (or `OTWATCH_API_TOKEN`), the API token is the data directory's
+//! `api-token` file, made at first start.
 
 #![forbid(unsafe_code)]
 

@@ -305,6 +305,11 @@ impl<T> FlowTable<T> {
         id
     }
 
+    /// The flow in `slot`, to read.
+    pub fn get(&self, slot: u32) -> Option<&T> {
+        self.slots.get(slot as usize)?.value.as_ref()
+    }
+
     /// The flow in `slot`.
     pub fn get_mut(&mut self, slot: u32) -> Option<&mut T> {
         self.slots.get_mut(slot as usize)?.value.as_mut()

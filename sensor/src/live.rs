@@ -564,6 +564,7 @@ pub fn merge_stats(into: &mut SensorStats, from: &SensorStats) {
         *into.decode_errors.entry(k).or_insert(0) += v;
     }
     into.add_stream(&from.stream);
+    into.merge_checks(from);
     into.flows.created += from.flows.created;
     into.flows.timed_out += from.flows.timed_out;
     into.flows.evicted += from.flows.evicted;

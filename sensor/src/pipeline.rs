@@ -14,14 +14,19 @@ use otwatch_proto::event::{Anomaly, AppEvent, Context, Direction, Event, EventSi
 use otwatch_proto::event::{DatagramDissector, StreamDissector};
 use otwatch_proto::ipfrag::{Defragmenter, FragLimits, FragOutcome};
 use otwatch_proto::modbus::{self, ModbusConfig, ModbusDissector};
-use otwatch_proto::reassembly::{ReassemblyLimits, StreamChunk, TcpStream};
+use otwatch_proto::reassembly::{ReassemblyLimits, StreamChunk, TcpStream, WindowScale};
 use otwatch_proto::s7comm::{self, S7Config, S7Dissector};
 use otwatch_proto::stream::StreamBuffer;
+use otwatch_proto::wire::checksum::{self as csum, Verdict};
 use otwatch_proto::wire::{self, IpInfo, LinkInfo, MacAddr, Transport};
 
 use crate::capture::Frame;
 use crate::flow::{EndReason, Endpoint, FlowConfig, FlowKey, FlowTable, TimeoutClass};
 use crate::stats::SensorStats;
+
+pub mod checksum;
+
+use checksum::{ChecksumMode, Checksums, Decision};
 
 /// Settings of a pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,6 +43,8 @@ pub struct PipelineConfig {
     pub dnp3: Dnp3Config,
     /// S7comm limits.
     pub s7comm: S7Config,
+    /// How IPv4 header, TCP and UDP checksums are verified.
+    pub checksums: ChecksumMode,
 }
 
 /// Bytes a stream dissector may leave unconsumed before the stream is
@@ -189,7 +196,12 @@ const DETECT_TRIES: u8 = 4;
 struct TcpState {
     streams: [TcpStream; 2],
     held: [StreamBuffer; 2],
+    scale: WindowScale,
 }
+
+/// `FlowState::proven` bits: a direction carried a verified checksum.
+const PROVEN_IP: u8 = 1;
+const PROVEN_L4: u8 = 2;
 
 struct FlowState {
     meta: FlowMeta,
@@ -201,6 +213,10 @@ struct FlowState {
     app: App,
     anomalies: u32,
     closed: bool,
+    /// Per direction, `PROVEN_*` bits: checksums that verified on a segment
+    /// other than a SYN (offload's unfilled checksums are then not believed
+    /// on that direction).
+    proven: [u8; 2],
 }
 
 impl FlowState {
@@ -333,6 +349,7 @@ pub struct Pipeline<O: Output> {
     config: PipelineConfig,
     flows: FlowTable<FlowState>,
     defrag: Defragmenter,
+    checksums: Checksums,
     output: O,
     stats: SensorStats,
     last_expiry: i64,
@@ -345,6 +362,7 @@ impl<O: Output> Pipeline<O> {
             config,
             flows: FlowTable::new(config.flows),
             defrag: Defragmenter::new(config.fragments),
+            checksums: Checksums::new(config.checksums),
             output,
             stats: SensorStats::default(),
             last_expiry: i64::MIN,
@@ -353,9 +371,15 @@ impl<O: Output> Pipeline<O> {
 
     /// Counters so far.
     pub fn stats(&mut self) -> &SensorStats {
+        self.sync_stats();
+        &self.stats
+    }
+
+    fn sync_stats(&mut self) {
         self.stats.flows = self.flows.stats;
         self.stats.ipv4_reassembled = self.defrag.stats.reassembled;
-        &self.stats
+        self.stats.defrag = self.defrag.stats;
+        self.stats.checksum = self.checksums.stats;
     }
 
     /// The output.
@@ -398,8 +422,7 @@ impl<O: Output> Pipeline<O> {
                 &mut self.stats,
             );
         }
-        self.stats.flows = self.flows.stats;
-        self.stats.ipv4_reassembled = self.defrag.stats.reassembled;
+        self.sync_stats();
         (self.output, self.stats)
     }
 
@@ -434,6 +457,11 @@ impl<O: Output> Pipeline<O> {
             self.stats.non_ip += 1;
             return;
         };
+        let verifying = self.checksums.verifying();
+        let ip_verdict = match packet.ipv4_header() {
+            Some(header) if verifying => csum::ipv4_header(header),
+            _ => Verdict::Absent,
+        };
         if let Some(frag) = ip.fragment {
             match ip.src {
                 IpAddr::V4(_) => {
@@ -441,6 +469,12 @@ impl<O: Output> Pipeline<O> {
                     let Transport::Other(payload) = packet.transport else {
                         return;
                     };
+                    // A fragment belongs to no flow yet: nothing proves its
+                    // direction verified.
+                    if self.checksums.judge(&[ip_verdict], || false) == Decision::Drop {
+                        self.bad_checksum(frame.ts, &ip, None, ip_verdict, Verdict::Absent);
+                        return;
+                    }
                     let outcome = self.defrag.add(
                         frame.ts,
                         ip.src,
@@ -451,25 +485,42 @@ impl<O: Output> Pipeline<O> {
                         frag.more,
                         payload,
                     );
+                    let overlap = matches!(
+                        outcome,
+                        FragOutcome::OverlapMismatch | FragOutcome::CompleteOverlapMismatch(_)
+                    );
+                    if overlap {
+                        self.ip_anomaly(
+                            frame.ts,
+                            &ip,
+                            "ipv4",
+                            "fragment_overlap_mismatch",
+                            &"overlapping IPv4 fragments carry different bytes; the first copy is kept",
+                        );
+                    }
                     match outcome {
-                        FragOutcome::Complete(datagram) => {
+                        FragOutcome::Complete(datagram)
+                        | FragOutcome::CompleteOverlapMismatch(datagram) => {
                             let whole = IpInfo {
                                 fragment: None,
+                                complete: true,
                                 ..ip
                             };
+                            let l4 = if verifying {
+                                csum::transport(&whole, &datagram)
+                            } else {
+                                Verdict::Absent
+                            };
                             match wire::decode_transport(&whole, &datagram) {
-                                Ok(t) => self.transport(frame.ts, &packet.link, &whole, t),
+                                Ok(t) => self.transport(
+                                    frame.ts,
+                                    &packet.link,
+                                    &whole,
+                                    t,
+                                    [Verdict::Absent, l4],
+                                ),
                                 Err(err) => self.decode_error(frame.ts, &whole, err),
                             }
-                        }
-                        FragOutcome::OverlapMismatch => {
-                            self.ip_anomaly(
-                                frame.ts,
-                                &ip,
-                                "ipv4",
-                                "fragment_overlap_mismatch",
-                                &"overlapping IPv4 fragments carry different bytes",
-                            );
                         }
                         FragOutcome::TooLarge => {
                             self.ip_anomaly(
@@ -477,10 +528,10 @@ impl<O: Output> Pipeline<O> {
                                 &ip,
                                 "ipv4",
                                 "fragment_too_large",
-                                &"IPv4 fragments extend beyond 65535 bytes",
+                                &"IPv4 fragments extend beyond 65535 bytes or the reassembly budget",
                             );
                         }
-                        FragOutcome::Held => {}
+                        FragOutcome::OverlapMismatch | FragOutcome::Held => {}
                     }
                 }
                 IpAddr::V6(_) => {
@@ -498,7 +549,46 @@ impl<O: Output> Pipeline<O> {
             }
             return;
         }
-        self.transport(frame.ts, &packet.link, &ip, packet.transport);
+        let l4_verdict = if verifying {
+            csum::transport(&ip, packet.segment)
+        } else {
+            Verdict::Absent
+        };
+        self.transport(
+            frame.ts,
+            &packet.link,
+            &ip,
+            packet.transport,
+            [ip_verdict, l4_verdict],
+        );
+    }
+
+    /// Counts and reports a packet dropped for a bad checksum.
+    fn bad_checksum(
+        &mut self,
+        ts: Timestamp,
+        ip: &IpInfo,
+        ports: Option<(u16, u16)>,
+        ip_verdict: Verdict,
+        l4: Verdict,
+    ) {
+        let (name, verdict) = if ip_verdict.is_bad() {
+            ("bad_ipv4_checksum", ip_verdict)
+        } else if ip.protocol == wire::transport::IPPROTO_UDP {
+            ("bad_udp_checksum", l4)
+        } else {
+            ("bad_tcp_checksum", l4)
+        };
+        *self.stats.decode_errors.entry(name).or_insert(0) += 1;
+        if !self.checksums.anomaly_allowed(ts.secs) {
+            return;
+        }
+        let detail = ChecksumDetail {
+            what: name,
+            verdict,
+            ports,
+        };
+        self.ip_anomaly(ts, ip, "decode", name, &detail);
     }
 
     fn decode_error(&mut self, ts: Timestamp, ip: &IpInfo, err: wire::DecodeError) {
@@ -543,7 +633,48 @@ impl<O: Output> Pipeline<O> {
         }
     }
 
-    fn transport(&mut self, ts: Timestamp, link: &LinkInfo, ip: &IpInfo, transport: Transport<'_>) {
+    /// Judges a TCP or UDP packet by its checksums (the IPv4 header's, the
+    /// transport's); false when it is dropped.
+    #[allow(clippy::too_many_arguments)]
+    fn checksums_accept(
+        &mut self,
+        ts: Timestamp,
+        link: &LinkInfo,
+        ip: &IpInfo,
+        src: Endpoint,
+        dst: Endpoint,
+        verdicts: [Verdict; 2],
+    ) -> bool {
+        let flows = &self.flows;
+        let proven = || {
+            let key = FlowKey::new(src, dst, ip.protocol, link.vlan);
+            flows
+                .find(&key)
+                .and_then(|slot| flows.get(slot))
+                .is_some_and(|f| {
+                    let bits = f.proven[f.direction(src).index()];
+                    let need_ip = verdicts[0].is_bad() && bits & PROVEN_IP != 0;
+                    let need_l4 = verdicts[1].is_bad() && bits & PROVEN_L4 != 0;
+                    need_ip || need_l4
+                })
+        };
+        if self.checksums.judge(&verdicts, proven) == Decision::Accept {
+            return true;
+        }
+        self.bad_checksum(ts, ip, Some((src.port, dst.port)), verdicts[0], verdicts[1]);
+        false
+    }
+
+    fn transport(
+        &mut self,
+        ts: Timestamp,
+        link: &LinkInfo,
+        ip: &IpInfo,
+        transport: Transport<'_>,
+        verdicts: [Verdict; 2],
+    ) {
+        let good = |v: Verdict, bit: u8| if v == Verdict::Good { bit } else { 0 };
+        let proof = good(verdicts[0], PROVEN_IP) | good(verdicts[1], PROVEN_L4);
         match transport {
             Transport::Tcp(tcp, payload) => {
                 self.stats.tcp += 1;
@@ -555,8 +686,11 @@ impl<O: Output> Pipeline<O> {
                     ip: ip.dst,
                     port: tcp.dst_port,
                 };
-                let syn_only =
-                    tcp.flags.has(wire::TcpFlags::SYN) && !tcp.flags.has(wire::TcpFlags::ACK);
+                if !self.checksums_accept(ts, link, ip, src, dst, verdicts) {
+                    return;
+                }
+                let syn = tcp.flags.has(wire::TcpFlags::SYN);
+                let syn_only = syn && !tcp.flags.has(wire::TcpFlags::ACK);
                 let syn_ack = tcp.flags.has(wire::TcpFlags::SYN | wire::TcpFlags::ACK);
                 let slot = self.flow_slot(ts, link, src, dst, ip.protocol, syn_only, syn_ack);
                 let config = self.config;
@@ -565,6 +699,11 @@ impl<O: Output> Pipeline<O> {
                 };
                 let dir = flow.direction(src);
                 let d = dir.index();
+                if !syn {
+                    // Offload fills a SYN's checksum in software on some
+                    // systems and leaves the rest of the connection unfilled.
+                    flow.proven[d] |= proof;
+                }
                 flow.last = ts;
                 flow.packets[d] += 1;
                 flow.bytes[d] += payload.len() as u64;
@@ -586,9 +725,17 @@ impl<O: Output> Pipeline<O> {
                     Box::new(TcpState {
                         streams: [TcpStream::new(), TcpStream::new()],
                         held: [StreamBuffer::default(), StreamBuffer::default()],
+                        scale: WindowScale::default(),
                     })
                 });
-                let TcpState { streams, held } = &mut **state;
+                let TcpState {
+                    streams,
+                    held,
+                    scale,
+                } = &mut **state;
+                if syn {
+                    scale.syn(d, tcp.window_scale);
+                }
                 let mut sink = FlowSink {
                     meta,
                     app: app.proto(),
@@ -618,6 +765,8 @@ impl<O: Output> Pipeline<O> {
                             &config,
                         );
                     });
+                    // This side's window bounds what the other may send.
+                    other.window_update(tcp.ack, scale.bytes(d, tcp.window, syn));
                 }
                 let this_held = &mut held[d];
                 this.segment(
@@ -648,12 +797,16 @@ impl<O: Output> Pipeline<O> {
                     ip: ip.dst,
                     port: udp.dst_port,
                 };
+                if !self.checksums_accept(ts, link, ip, src, dst, verdicts) {
+                    return;
+                }
                 let slot = self.flow_slot(ts, link, src, dst, ip.protocol, false, false);
                 let config = self.config;
                 let Some(flow) = self.flows.get_mut(slot) else {
                     return;
                 };
                 let dir = flow.direction(src);
+                flow.proven[dir.index()] |= proof;
                 flow.last = ts;
                 flow.packets[dir.index()] += 1;
                 flow.bytes[dir.index()] += payload.len() as u64;
@@ -774,6 +927,7 @@ impl<O: Output> Pipeline<O> {
             app: App::Detecting { tries: 0 },
             anomalies: 0,
             closed: false,
+            proven: [0; 2],
         };
         let class = match protocol {
             wire::transport::IPPROTO_TCP => TimeoutClass::TcpNew,
@@ -879,6 +1033,81 @@ fn on_chunk<O: Output>(
             let detail = BufferFullDetail { buffered };
             cx.anomaly("stream", "reassembly_buffer_full", &detail, Some(dir));
         }
+        StreamChunk::OutsideWindow {
+            seq,
+            len,
+            ack,
+            window_end,
+        } => {
+            let mut cx = Context { ts, sink };
+            let detail = WindowDetail {
+                seq,
+                len,
+                ack,
+                window_end,
+            };
+            cx.anomaly("stream", "segment_outside_window", &detail, Some(dir));
+        }
+    }
+}
+
+struct WindowDetail {
+    seq: u32,
+    len: u32,
+    ack: u32,
+    window_end: u32,
+}
+
+impl core::fmt::Display for WindowDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} bytes at sequence {} lie far outside the receiver's window {}..{}; the receiver drops them, so does reassembly",
+            self.len, self.seq, self.ack, self.window_end
+        )
+    }
+}
+
+struct ChecksumDetail {
+    what: &'static str,
+    verdict: Verdict,
+    ports: Option<(u16, u16)>,
+}
+
+impl core::fmt::Display for ChecksumDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let header = match self.what {
+            "bad_ipv4_checksum" => "IPv4 header",
+            "bad_udp_checksum" => "UDP",
+            _ => "TCP",
+        };
+        match self.verdict {
+            Verdict::Bad {
+                stored, expected, ..
+            } => write!(
+                f,
+                "{header} checksum {stored:#06x} is wrong (should be {expected:#06x}); the endpoint drops the packet, so does the sensor"
+            )?,
+            _ => write!(f, "{header} checksum is wrong; the packet is dropped")?,
+        }
+        if let Some((sp, dp)) = self.ports {
+            write!(f, " (ports {sp} -> {dp})")?;
+        }
+        Ok(())
+    }
+}
+
+struct IncompleteDetail {
+    bytes: usize,
+}
+
+impl core::fmt::Display for IncompleteDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} bytes of an unfinished PDU were left when the flow ended",
+            self.bytes
+        )
     }
 }
 
@@ -919,7 +1148,7 @@ impl core::fmt::Display for BufferFullDetail {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "out-of-order buffer full at {} bytes; the hole is skipped",
+            "a segment could not be held in the out-of-order buffer ({} bytes held)",
             self.buffered
         )
     }
@@ -953,7 +1182,7 @@ fn end_flow<O: Output>(
             anomalies: &mut anomalies,
         };
         if let Some(mut state) = tcp {
-            let TcpState { streams, held } = &mut *state;
+            let TcpState { streams, held, .. } = &mut *state;
             for (d, (stream, held)) in streams.iter_mut().zip(held.iter_mut()).enumerate() {
                 let dir = if d == 0 {
                     Direction::ToServer
@@ -964,6 +1193,14 @@ fn end_flow<O: Output>(
                     on_chunk(chunk, dir, last, &mut app, held, &mut sink, &meta, config);
                 });
                 sink.stats.add_stream(&stream.stats);
+                if !held.is_empty() && app.stream().is_some() {
+                    let detail = IncompleteDetail { bytes: held.len() };
+                    let mut cx = Context {
+                        ts: last,
+                        sink: &mut sink,
+                    };
+                    cx.anomaly("stream", "incomplete_pdu_at_close", &detail, Some(dir));
+                }
             }
         }
         let mut cx = Context {

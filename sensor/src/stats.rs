@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use otwatch_proto::ipfrag::FragStats;
 use otwatch_proto::json::JsonWriter;
 use otwatch_proto::reassembly::StreamStats;
 
 use crate::capture::afpacket::KernelStats;
 use crate::flow::FlowStats;
+use crate::pipeline::checksum::ChecksumStats;
 
 /// PDU counters of one application protocol.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,6 +68,10 @@ pub struct SensorStats {
     pub ipv4_reassembled: u64,
     /// IPv6 fragments seen (counted, not reassembled).
     pub ipv6_fragments: u64,
+    /// IPv4 defragmenter counters (evictions, timeouts, overlaps).
+    pub defrag: FragStats,
+    /// Checksum verification: state and counters.
+    pub checksum: ChecksumStats,
     /// TCP segments.
     pub tcp: u64,
     /// UDP datagrams.
@@ -105,6 +111,21 @@ impl SensorStats {
         self.stream.gaps += s.gaps;
         self.stream.gap_bytes += s.gap_bytes;
         self.stream.overlap_mismatches += s.overlap_mismatches;
+        self.stream.outside_window += s.outside_window;
+        self.stream.dropped_segments += s.dropped_segments;
+        self.stream.implausible_acks += s.implausible_acks;
+    }
+
+    /// Adds another worker's checksum and defragmenter counters.
+    pub fn merge_checks(&mut self, from: &SensorStats) {
+        self.checksum.merge(&from.checksum);
+        let (d, f) = (&mut self.defrag, &from.defrag);
+        d.fragments += f.fragments;
+        d.reassembled += f.reassembled;
+        d.evicted += f.evicted;
+        d.timed_out += f.timed_out;
+        d.overlap_mismatches += f.overlap_mismatches;
+        d.too_large += f.too_large;
     }
 
     /// Writes the body of the EVE `stats` object.
@@ -142,11 +163,30 @@ impl SensorStats {
         w.field_u64("ipv4_fragments", self.ipv4_fragments);
         w.field_u64("ipv4_reassembled", self.ipv4_reassembled);
         w.field_u64("ipv6_fragments", self.ipv6_fragments);
+        w.key("defrag").begin_object();
+        w.field_u64("reassembled", self.defrag.reassembled);
+        w.field_u64("evicted", self.defrag.evicted);
+        w.field_u64("timed_out", self.defrag.timed_out);
+        w.field_u64("overlap_mismatches", self.defrag.overlap_mismatches);
+        w.field_u64("too_large", self.defrag.too_large);
+        w.end_object();
         w.key("errors").begin_object();
         for (name, n) in &self.decode_errors {
             w.field_u64(name, *n);
         }
         w.end_object();
+        w.end_object();
+        let c = &self.checksum;
+        w.key("checksum").begin_object();
+        w.field_str("mode", c.state.name());
+        w.field_u64("verified", c.verified);
+        w.field_u64("bad", c.bad);
+        w.field_u64("dropped", c.dropped);
+        w.field_u64("offload_accepted", c.offload_accepted);
+        w.field_u64("accepted_in_sample", c.accepted_in_sample);
+        w.field_u64("sampled", c.sampled);
+        w.field_u64("sample_bad", c.sample_bad);
+        w.field_u64("anomalies_suppressed", c.anomalies_suppressed);
         w.end_object();
         w.key("flow").begin_object();
         w.field_u64("created", self.flows.created);
@@ -162,6 +202,9 @@ impl SensorStats {
         w.field_u64("gaps", self.stream.gaps);
         w.field_u64("gap_bytes", self.stream.gap_bytes);
         w.field_u64("overlap_mismatches", self.stream.overlap_mismatches);
+        w.field_u64("outside_window_segments", self.stream.outside_window);
+        w.field_u64("dropped_segments", self.stream.dropped_segments);
+        w.field_u64("implausible_acks", self.stream.implausible_acks);
         w.end_object();
         w.key("app_layer").begin_object();
         for (proto, s) in &self.app {

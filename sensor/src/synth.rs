@@ -1,6 +1,9 @@
 //! Synthetic captures for tests and benchmarks: Ethernet/IPv4/TCP/UDP frames
-//! and a pcap file writer. Checksums are left zero (otwatch does not verify
-//! them, as a passive sensor behind checksum offload must not).
+//! and a pcap file writer. Checksums are left zero unless
+//! [`fill_checksums`] computes them: a capture whose checksums all fail is
+//! taken for one recorded behind checksum offload and believed by the
+//! pipeline's default `auto` mode, while a frame that must be believed over
+//! a corrupted copy (insertion tests) needs real checksums.
 
 use std::net::Ipv4Addr;
 
@@ -103,6 +106,28 @@ fn ethernet_ipv4(f: &mut Vec<u8>, src: &Host, dst: &Host, protocol: u8, l4_len: 
     f.extend_from_slice(&[0, 0]); // checksum
     f.extend_from_slice(&src.ip.octets());
     f.extend_from_slice(&dst.ip.octets());
+}
+
+/// Computes the IPv4 header checksum and the TCP or UDP checksum of an
+/// Ethernet + IPv4 frame built here (other frames are left as they are).
+pub fn fill_checksums(frame: &mut [u8]) {
+    use otwatch_proto::wire::checksum;
+    use std::net::IpAddr;
+    let Some(ip) = frame.get_mut(14..) else {
+        return;
+    };
+    if ip.len() < 20 || ip[0] != 0x45 {
+        return;
+    }
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]])).min(ip.len());
+    let protocol = ip[9];
+    let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
+    let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
+    let fragmented = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
+    checksum::fill_ipv4_header(&mut ip[..20]);
+    if !fragmented && (protocol == 6 || protocol == 17) && total > 20 {
+        checksum::fill_transport(src, dst, protocol, &mut ip[20..total]);
+    }
 }
 
 /// TCP flag bits for [`tcp_frame`].

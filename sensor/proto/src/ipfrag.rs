@@ -2,10 +2,18 @@
 //!
 //! Fragments are grouped by (source, destination, protocol, identification).
 //! A datagram is returned whole once every byte from 0 to the end of the last
-//! fragment is present. Memory is bounded by [`FragLimits`]: past the limit the
-//! oldest datagram is dropped and counted. Fragments that overlap with
-//! different bytes (an evasion technique) are reported.
+//! fragment is present. Memory is bounded by [`FragLimits`]: bytes held
+//! (Linux's default, 4 MiB, counting a fixed cost per datagram besides its
+//! bytes) and datagrams held. When a new datagram does not fit, the oldest
+//! datagram of the source holding the most bytes is dropped, so a flood of
+//! fragments from other sources cannot push out a datagram in progress (a
+//! flood from the same source, or from a source holding more, still can).
+//! Every eviction and timeout is counted ([`FragStats`]). Fragments that
+//! overlap earlier bytes with different content (an evasion technique) are
+//! reported on every path, the fragment that completes a datagram included;
+//! the first copy wins.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::event::Timestamp;
@@ -15,7 +23,8 @@ use crate::event::Timestamp;
 pub struct FragLimits {
     /// Datagrams being reassembled at once.
     pub max_datagrams: usize,
-    /// Bytes held across all datagrams.
+    /// Bytes held across all datagrams, [`DATAGRAM_OVERHEAD`] per datagram
+    /// included.
     pub max_bytes: usize,
     /// Seconds a datagram may wait for its missing fragments.
     pub timeout_secs: u64,
@@ -24,12 +33,16 @@ pub struct FragLimits {
 impl Default for FragLimits {
     fn default() -> Self {
         FragLimits {
-            max_datagrams: 1024,
+            max_datagrams: 4096,
             max_bytes: 4 * 1024 * 1024,
             timeout_secs: 30,
         }
     }
 }
+
+/// Bytes charged to each datagram besides its data (key, ranges,
+/// bookkeeping), so that many tiny datagrams also fill the byte budget.
+pub const DATAGRAM_OVERHEAD: usize = 128;
 
 /// What happened to one fragment.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,9 +51,14 @@ pub enum FragOutcome {
     Held,
     /// The datagram is complete: its payload (transport header first).
     Complete(Vec<u8>),
+    /// The datagram is complete, and the fragment that completed it
+    /// overlapped earlier bytes with different content (the first copy is
+    /// in the payload).
+    CompleteOverlapMismatch(Vec<u8>),
     /// The fragment overlaps earlier bytes with different content.
     OverlapMismatch,
-    /// Dropped: the datagram would exceed 65 535 bytes.
+    /// Dropped: the datagram would exceed 65 535 bytes, or the whole byte
+    /// budget of the reassembler.
     TooLarge,
 }
 
@@ -57,6 +75,9 @@ pub struct FragStats {
     pub timed_out: u64,
     /// Overlaps with differing bytes.
     pub overlap_mismatches: u64,
+    /// Fragments dropped because their datagram would exceed 65 535 bytes
+    /// (or the whole byte budget).
+    pub too_large: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,8 +90,9 @@ struct Key {
 
 #[derive(Debug)]
 struct Datagram {
-    key: Key,
     first_seen: Timestamp,
+    /// Arrival order, to find a source's oldest datagram.
+    order: u64,
     data: Vec<u8>,
     /// Received byte ranges, sorted and merged.
     have: Vec<(u32, u32)>,
@@ -78,12 +100,28 @@ struct Datagram {
     total: Option<u32>,
 }
 
+impl Datagram {
+    fn cost(&self) -> usize {
+        self.data.len() + DATAGRAM_OVERHEAD
+    }
+}
+
+/// Bytes and datagrams one source holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    bytes: usize,
+    datagrams: usize,
+}
+
 /// The reassembler.
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     limits: FragLimits,
-    datagrams: Vec<Datagram>,
+    datagrams: HashMap<Key, Datagram>,
+    sources: HashMap<IpAddr, Usage>,
     held: usize,
+    arrivals: u64,
+    last_expiry: Option<i64>,
     /// Counters.
     pub stats: FragStats,
 }
@@ -111,9 +149,13 @@ impl Defragmenter {
         payload: &[u8],
     ) -> FragOutcome {
         self.stats.fragments += 1;
-        self.expire(ts);
+        if self.last_expiry != Some(ts.secs) {
+            self.last_expiry = Some(ts.secs);
+            self.expire(ts);
+        }
         let end = offset + payload.len() as u32;
         if end > 65_535 {
+            self.stats.too_large += 1;
             return FragOutcome::TooLarge;
         }
         let key = Key {
@@ -122,34 +164,51 @@ impl Defragmenter {
             protocol,
             id,
         };
-        let index = match self.datagrams.iter().position(|d| d.key == key) {
-            Some(i) => i,
-            None => {
-                while self.datagrams.len() >= self.limits.max_datagrams
-                    || (self.held + payload.len() > self.limits.max_bytes
-                        && !self.datagrams.is_empty())
-                {
-                    let old = self.datagrams.remove(0);
-                    self.held -= old.data.len();
-                    self.stats.evicted += 1;
-                }
-                self.datagrams.push(Datagram {
-                    key,
-                    first_seen: ts,
-                    data: Vec::new(),
-                    have: Vec::new(),
-                    total: None,
-                });
-                self.datagrams.len() - 1
-            }
+        let grow = match self.datagrams.get(&key) {
+            Some(d) => (end as usize).saturating_sub(d.data.len()),
+            None => end as usize + DATAGRAM_OVERHEAD,
         };
-        let dgram = &mut self.datagrams[index];
-        let mut mismatch = false;
+        let is_new = !self.datagrams.contains_key(&key);
+        while (is_new && self.datagrams.len() >= self.limits.max_datagrams)
+            || self.held + grow > self.limits.max_bytes
+        {
+            if !self.evict_one(&key) {
+                break;
+            }
+        }
+        if self.held + grow > self.limits.max_bytes {
+            // Larger than the whole budget even alone: dropped, and with it
+            // what was held of the datagram.
+            self.stats.too_large += 1;
+            if let Some(old) = self.datagrams.remove(&key) {
+                self.release(src, old.cost());
+                self.stats.evicted += 1;
+            }
+            return FragOutcome::TooLarge;
+        }
+        let order = self.arrivals;
+        self.arrivals += 1;
+        let dgram = self.datagrams.entry(key).or_insert_with(|| Datagram {
+            first_seen: ts,
+            order,
+            data: Vec::new(),
+            have: Vec::new(),
+            total: None,
+        });
+        let usage = self.sources.entry(src).or_default();
+        if is_new {
+            usage.datagrams += 1;
+            usage.bytes += DATAGRAM_OVERHEAD;
+            self.held += DATAGRAM_OVERHEAD;
+        }
         if dgram.data.len() < end as usize {
-            self.held += end as usize - dgram.data.len();
+            let added = end as usize - dgram.data.len();
+            self.held += added;
+            usage.bytes += added;
             dgram.data.resize(end as usize, 0);
         }
         // Compare overlaps with what is already there; first copy wins.
+        let mut mismatch = false;
         for (i, &byte) in payload.iter().enumerate() {
             let at = offset + i as u32;
             let present = dgram.have.iter().any(|&(s, e)| s <= at && at < e);
@@ -173,13 +232,18 @@ impl Defragmenter {
             _ => false,
         };
         if complete {
-            let mut dgram = self.datagrams.remove(index);
-            self.held -= dgram.data.len();
-            if let Some(total) = dgram.total {
-                dgram.data.truncate(total as usize);
+            if let Some(mut dgram) = self.datagrams.remove(&key) {
+                self.release(src, dgram.cost());
+                if let Some(total) = dgram.total {
+                    dgram.data.truncate(total as usize);
+                }
+                self.stats.reassembled += 1;
+                return if mismatch {
+                    FragOutcome::CompleteOverlapMismatch(dgram.data)
+                } else {
+                    FragOutcome::Complete(dgram.data)
+                };
             }
-            self.stats.reassembled += 1;
-            return FragOutcome::Complete(dgram.data);
         }
         if mismatch {
             FragOutcome::OverlapMismatch
@@ -188,24 +252,69 @@ impl Defragmenter {
         }
     }
 
+    /// Drops the oldest datagram of the source holding the most bytes (never
+    /// `keep`); false when there is nothing else to drop.
+    fn evict_one(&mut self, keep: &Key) -> bool {
+        let heaviest = self
+            .sources
+            .iter()
+            .filter(|(_, u)| u.datagrams > 0)
+            .max_by_key(|(_, u)| (u.bytes, u.datagrams))
+            .map(|(&ip, _)| ip);
+        let pick = |src: Option<IpAddr>| {
+            self.datagrams
+                .iter()
+                .filter(|(k, _)| *k != keep && src.is_none_or(|s| k.src == s))
+                .min_by_key(|(_, d)| d.order)
+                .map(|(k, _)| *k)
+        };
+        // The heaviest source's oldest datagram; when that source holds only
+        // the datagram being added to, the oldest of anyone else.
+        let Some(victim) = pick(heaviest).or_else(|| pick(None)) else {
+            return false;
+        };
+        if let Some(old) = self.datagrams.remove(&victim) {
+            self.release(victim.src, old.cost());
+            self.stats.evicted += 1;
+        }
+        true
+    }
+
+    fn release(&mut self, src: IpAddr, cost: usize) {
+        self.held = self.held.saturating_sub(cost);
+        if let Some(u) = self.sources.get_mut(&src) {
+            u.bytes = u.bytes.saturating_sub(cost);
+            u.datagrams = u.datagrams.saturating_sub(1);
+            if u.datagrams == 0 {
+                self.sources.remove(&src);
+            }
+        }
+    }
+
     fn expire(&mut self, now: Timestamp) {
         let timeout = self.limits.timeout_secs;
-        let before = self.datagrams.len();
-        let mut freed = 0;
-        self.datagrams.retain(|d| {
-            let keep = now.secs_since(d.first_seen) < timeout;
-            if !keep {
-                freed += d.data.len();
+        let expired: Vec<Key> = self
+            .datagrams
+            .iter()
+            .filter(|(_, d)| now.secs_since(d.first_seen) >= timeout)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(old) = self.datagrams.remove(&key) {
+                self.release(key.src, old.cost());
+                self.stats.timed_out += 1;
             }
-            keep
-        });
-        self.held -= freed;
-        self.stats.timed_out += (before - self.datagrams.len()) as u64;
+        }
     }
 
     /// Datagrams being reassembled.
     pub fn pending(&self) -> usize {
         self.datagrams.len()
+    }
+
+    /// Bytes held (data and per-datagram overhead).
+    pub fn held_bytes(&self) -> usize {
+        self.held
     }
 }
 
@@ -290,5 +399,107 @@ mod tests {
             ),
             FragOutcome::TooLarge
         );
+    }
+
+    const C: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
+
+    #[test]
+    fn junk_from_other_sources_cannot_evict_a_datagram_in_progress() {
+        for junk in [1_100u32, 5_000] {
+            let mut d = Defragmenter::new(FragLimits::default());
+            let ts = Timestamp::new(1, 0);
+            // The first half of A's datagram.
+            assert_eq!(
+                d.add(ts, A, B, 6, 7, 0, true, &[0x11; 16]),
+                FragOutcome::Held
+            );
+            // Incomplete first fragments of other datagrams from ten other
+            // sources, 48 bytes each.
+            for i in 0..junk {
+                let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, (i % 10) as u8));
+                d.add(ts, src, B, 17, i, 0, true, &[0xee; 48]);
+            }
+            let evicted = u64::from(junk).saturating_sub(4095);
+            assert_eq!(d.stats.evicted, evicted, "{junk} junk fragments");
+            assert!(d.held_bytes() <= FragLimits::default().max_bytes);
+            // A's last fragment still completes the datagram.
+            let mut whole = vec![0x11; 16];
+            whole.extend_from_slice(&[0x22; 8]);
+            assert_eq!(
+                d.add(ts, A, B, 6, 7, 16, false, &[0x22; 8]),
+                FragOutcome::Complete(whole),
+                "{junk} junk fragments"
+            );
+        }
+    }
+
+    #[test]
+    fn the_source_holding_most_is_evicted_first_by_bytes() {
+        let limits = FragLimits {
+            max_datagrams: 100,
+            max_bytes: 4 * (DATAGRAM_OVERHEAD + 1000),
+            timeout_secs: 30,
+        };
+        let mut d = Defragmenter::new(limits);
+        let ts = Timestamp::new(1, 0);
+        d.add(ts, A, B, 6, 1, 0, true, &[1; 100]); // A: small, oldest
+        d.add(ts, C, B, 6, 2, 0, true, &[2; 1000]);
+        d.add(ts, C, B, 6, 3, 0, true, &[3; 1000]);
+        d.add(ts, C, B, 6, 4, 0, true, &[4; 1000]);
+        // Does not fit: C holds the most, its oldest (id 2) goes.
+        d.add(ts, B, A, 6, 5, 0, true, &[5; 1000]);
+        assert_eq!(d.stats.evicted, 1);
+        assert_eq!(d.pending(), 4);
+        assert_eq!(
+            d.add(ts, A, B, 6, 1, 100, false, &[9; 4]),
+            FragOutcome::Complete([vec![1; 100], vec![9; 4]].concat())
+        );
+        // C's second datagram is still there, its first is not.
+        assert_eq!(
+            d.add(ts, C, B, 6, 3, 1000, false, &[7]),
+            FragOutcome::Complete([vec![3; 1000], vec![7]].concat())
+        );
+        assert_eq!(d.add(ts, C, B, 6, 2, 1000, false, &[7]), FragOutcome::Held);
+    }
+
+    #[test]
+    fn a_datagram_larger_than_the_budget_is_dropped_and_counted() {
+        let limits = FragLimits {
+            max_datagrams: 8,
+            max_bytes: 1024,
+            timeout_secs: 30,
+        };
+        let mut d = Defragmenter::new(limits);
+        let ts = Timestamp::new(1, 0);
+        assert_eq!(d.add(ts, A, B, 6, 1, 0, true, &[0; 800]), FragOutcome::Held);
+        assert_eq!(
+            d.add(ts, A, B, 6, 1, 800, true, &[0; 800]),
+            FragOutcome::TooLarge
+        );
+        assert_eq!((d.stats.too_large, d.stats.evicted, d.pending()), (1, 1, 0));
+        assert_eq!(d.held_bytes(), 0);
+    }
+
+    #[test]
+    fn an_overlap_in_the_completing_fragment_is_reported() {
+        let mut d = Defragmenter::new(FragLimits::default());
+        let ts = Timestamp::new(1, 0);
+        assert_eq!(
+            d.add(ts, A, B, 6, 3, 0, true, b"abcdefgh"),
+            FragOutcome::Held
+        );
+        // The last fragment starts 4 bytes early with other bytes there.
+        assert_eq!(
+            d.add(ts, A, B, 6, 3, 4, false, b"WXYZij"),
+            FragOutcome::CompleteOverlapMismatch(b"abcdefghij".to_vec())
+        );
+        assert_eq!(d.stats.overlap_mismatches, 1);
+        // The same bytes again are no mismatch.
+        d.add(ts, A, B, 6, 4, 0, true, b"abcdefgh");
+        assert_eq!(
+            d.add(ts, A, B, 6, 4, 4, false, b"efghij"),
+            FragOutcome::Complete(b"abcdefghij".to_vec())
+        );
+        assert_eq!(d.held_bytes(), 0);
     }
 }

@@ -10,9 +10,23 @@
 //!   the bytes already delivered (kept in a small history window) or from a
 //!   buffered segment, [`StreamChunk::OverlapMismatch`] reports an evasion
 //!   attempt and the first copy wins.
-//! * A hole is skipped ([`StreamChunk::Gap`]) when the buffer is full or when
-//!   the peer acknowledges bytes this side never saw (they were lost by the
-//!   capture), so the dissector can resynchronise instead of waiting forever.
+//! * The receiver's window is tracked from its acknowledgements
+//!   ([`TcpStream::window_update`]): a segment far outside
+//!   `[ack, ack + window]` is one the receiver drops, so it is reported
+//!   ([`StreamChunk::OutsideWindow`]) and never moves the stream.
+//! * Once the peer has been seen, a hole is skipped ([`StreamChunk::Gap`])
+//!   only when the peer acknowledges bytes this side never saw (they were
+//!   lost by the capture); a segment too far ahead to buffer, or arriving when
+//!   the buffer is full, is dropped and reported instead
+//!   ([`StreamChunk::BufferFull`]). A forged acknowledgement is the one way
+//!   left to make the stream skip: the sensor cannot tell it from the peer's
+//!   own (the sender ignores an acknowledgement of data it never sent, the
+//!   sensor does not see that). An acknowledgement beyond the window the
+//!   receiver itself advertised is not believed.
+//! * Before anything of the peer was seen (a capture of one direction only),
+//!   a hole is also skipped when the buffer is full or the hole is larger than
+//!   the buffer, and a segment nowhere near the stream starts it over, so the
+//!   dissector can resynchronise instead of waiting forever.
 //! * A session whose handshake was not captured is picked up at the first
 //!   segment that carries data.
 
@@ -55,10 +69,25 @@ pub enum StreamChunk<'a> {
         /// Number of overlapping bytes compared.
         len: u32,
     },
-    /// The out-of-order buffer hit its limit; a gap follows.
+    /// A segment could not be held: the out-of-order buffer hit its limit,
+    /// or the segment lies further ahead than the buffer reaches. Before the
+    /// peer was seen a gap follows; afterwards the segment is dropped and the
+    /// hole waits for the peer's acknowledgement.
     BufferFull {
         /// Bytes buffered when the limit was hit.
         buffered: usize,
+    },
+    /// A segment lies far outside the receiver's window: the receiver drops
+    /// it, so reassembly ignores it (insertion or desynchronisation attempt).
+    OutsideWindow {
+        /// Sequence number of the segment's first data byte.
+        seq: u32,
+        /// Payload bytes.
+        len: u32,
+        /// The receiver's last acknowledgement.
+        ack: u32,
+        /// The right edge of its window (`ack + window`).
+        window_end: u32,
     },
 }
 
@@ -77,6 +106,14 @@ pub struct StreamStats {
     pub gap_bytes: u64,
     /// Overlaps whose bytes differed.
     pub overlap_mismatches: u64,
+    /// Segments ignored because they lay far outside the receiver's window.
+    pub outside_window: u64,
+    /// Segments dropped because they could not be buffered (after the peer
+    /// was seen; the hole waits for its acknowledgement).
+    pub dropped_segments: u64,
+    /// Acknowledgements ignored because they acknowledged bytes beyond the
+    /// window the receiver had advertised.
+    pub implausible_acks: u64,
 }
 
 #[derive(Debug)]
@@ -88,6 +125,62 @@ struct Pending {
 /// Sequence numbers farther than this from the stream (either way) are a
 /// desynchronisation, not a retransmission or a hole to wait for.
 pub const MAX_SEQ_DISTANCE: u32 = 16 * 1024 * 1024;
+
+/// How far beyond either edge of the receiver's window a segment may lie
+/// before it counts as outside: the window itself, and at least this much
+/// (the capture may show a segment before the acknowledgement that opened
+/// the window for it).
+pub const MIN_WINDOW_SLACK: u32 = 64 * 1024;
+
+/// Largest window shift (RFC 7323 2.3).
+pub const MAX_WINDOW_SHIFT: u8 = 14;
+
+/// Window scaling of a connection, from the two SYNs (RFC 7323 2.2): each
+/// side's advertised windows are shifted by its own option, and only when
+/// both SYNs carried one. When a SYN was not captured the shift is unknown
+/// and [`MAX_WINDOW_SHIFT`] is assumed: the largest window any connection
+/// could have, so that no real segment is taken for one outside it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WindowScale {
+    /// Per side (client, server): `None` until its SYN is seen, then the
+    /// shift its window scale option offered (`Some(None)` without one).
+    syn: [Option<Option<u8>>; 2],
+}
+
+impl WindowScale {
+    /// Records the SYN (or SYN-ACK) of `side` (0 client, 1 server) and the
+    /// shift it offered.
+    pub fn syn(&mut self, side: usize, shift: Option<u8>) {
+        if let Some(slot) = self.syn.get_mut(side) {
+            *slot = Some(shift.map(|s| s.min(MAX_WINDOW_SHIFT)));
+        }
+    }
+
+    /// The shift of the windows that `side` advertises on segments other
+    /// than SYNs.
+    pub fn shift(&self, side: usize) -> u8 {
+        match (self.syn[0], self.syn[1]) {
+            (Some(Some(a)), Some(Some(b))) => {
+                if side == 0 {
+                    a
+                } else {
+                    b
+                }
+            }
+            (Some(_), Some(_)) => 0,
+            _ => MAX_WINDOW_SHIFT,
+        }
+    }
+
+    /// The window in bytes of a segment sent by `side`.
+    pub fn bytes(&self, side: usize, window: u16, syn: bool) -> u32 {
+        if syn {
+            u32::from(window)
+        } else {
+            u32::from(window) << self.shift(side)
+        }
+    }
+}
 
 /// Wrapping sequence-number comparison: `a` is before `b`.
 #[inline]
@@ -113,8 +206,12 @@ pub struct TcpStream {
     /// Write position in `history` once it is full.
     history_pos: usize,
     fin_seen: bool,
-    /// Highest sequence number the peer acknowledged.
+    /// Highest sequence number the peer acknowledged beyond `next` (a hole
+    /// the peer proved received).
     acked: Option<u32>,
+    /// The peer's latest acknowledgement and the right edge of its window
+    /// (`ack + window`), once a segment of the peer was seen.
+    peer: Option<(u32, u32)>,
     /// Counters.
     pub stats: StreamStats,
 }
@@ -160,6 +257,17 @@ impl TcpStream {
             }
             return;
         }
+        if let Some((ack, window_end)) = self.outside_window(data_seq, payload.len()) {
+            // The receiver drops it: so does reassembly (FIN included).
+            self.stats.outside_window += 1;
+            out(StreamChunk::OutsideWindow {
+                seq: data_seq,
+                len: payload.len() as u32,
+                ack,
+                window_end,
+            });
+            return;
+        }
         let next = match self.next {
             Some(next) => next,
             None => {
@@ -172,8 +280,9 @@ impl TcpStream {
         if seq_diff(next, data_seq) > MAX_SEQ_DISTANCE
             && seq_diff(data_seq, next) > MAX_SEQ_DISTANCE
         {
-            // Nowhere near the stream: a desynchronised or forged sequence
-            // number. Start over at this segment.
+            // Nowhere near the stream, but where the receiver expects data
+            // (or the receiver was never seen): a desynchronised stream.
+            // Start over at this segment.
             self.resync_at(data_seq, out);
             self.deliver(payload, limits, out);
         } else if !seq_lt(next, end) {
@@ -181,27 +290,7 @@ impl TcpStream {
             self.stats.retransmitted += 1;
             self.compare_history(data_seq, payload, next, out);
         } else if seq_lt(next, data_seq) {
-            let hole = seq_diff(data_seq, next) as usize;
-            let acked_hole = matches!(self.acked, Some(a) if !seq_lt(a, data_seq));
-            if acked_hole || hole > limits.max_buffered {
-                // The peer already acknowledged the missing bytes, or the hole
-                // is larger than we would ever buffer: skip it now.
-                let target = match self.pending.first() {
-                    Some(p) if seq_lt(p.seq, data_seq) => p.seq,
-                    _ => data_seq,
-                };
-                self.skip_to(target, out);
-                self.drain_pending(limits, out);
-                if self.next == Some(data_seq) {
-                    self.deliver(payload, limits, out);
-                    self.drain_pending(limits, out);
-                } else {
-                    self.buffer(data_seq, payload, limits, out);
-                }
-            } else {
-                // Ahead of what we have: hold it until the hole is filled.
-                self.buffer(data_seq, payload, limits, out);
-            }
+            self.ahead(data_seq, payload, limits, out);
         } else {
             // In order, possibly overlapping what was delivered already.
             let skip = seq_diff(next, data_seq) as usize;
@@ -230,6 +319,12 @@ impl TcpStream {
         if !seq_lt(next, ack) {
             return;
         }
+        if !self.plausible_ack(ack) {
+            // Acknowledges bytes the sender could not have sent yet: not
+            // proof of anything (the sender would ignore it too).
+            self.stats.implausible_acks += 1;
+            return;
+        }
         match self.acked {
             Some(prev) if !seq_lt(prev, ack) => {}
             _ => self.acked = Some(ack),
@@ -239,6 +334,118 @@ impl TcpStream {
                 let target = first.seq;
                 self.skip_to(target, out);
                 self.drain_pending(limits, out);
+            }
+        }
+    }
+
+    /// The peer (this direction's receiver) sent a segment acknowledging
+    /// `ack` with a window of `window` bytes (already scaled, see
+    /// [`WindowScale`]). An acknowledgement beyond the window the peer had
+    /// advertised is ignored.
+    pub fn window_update(&mut self, ack: u32, window: u32) {
+        match self.peer {
+            Some((prev, _)) if seq_lt(ack, prev) => {} // an older acknowledgement
+            Some(_) if !self.plausible_ack(ack) => {}
+            _ => self.peer = Some((ack, ack.wrapping_add(window))),
+        }
+    }
+
+    /// Whether an acknowledgement lies within what the peer's last window
+    /// allowed the sender to send.
+    fn plausible_ack(&self, ack: u32) -> bool {
+        match self.peer {
+            Some((prev, end)) => !seq_lt(end.wrapping_add(Self::slack(prev, end)), ack),
+            None => true,
+        }
+    }
+
+    fn slack(ack: u32, window_end: u32) -> u32 {
+        seq_diff(window_end, ack).clamp(MIN_WINDOW_SLACK, MAX_SEQ_DISTANCE)
+    }
+
+    /// `Some((ack, window_end))` when `[seq, seq + len)` lies far outside the
+    /// peer's window: wholly after its right edge, or wholly before its
+    /// acknowledgement, by more than the slack.
+    fn outside_window(&self, seq: u32, len: usize) -> Option<(u32, u32)> {
+        let (ack, window_end) = self.peer?;
+        let slack = Self::slack(ack, window_end);
+        let end = seq.wrapping_add(len as u32);
+        let after = seq_lt(window_end.wrapping_add(slack), seq);
+        let before = seq_lt(end, ack.wrapping_sub(slack));
+        (after || before).then_some((ack, window_end))
+    }
+
+    /// Whether a segment of the peer was seen (its acknowledgements can then
+    /// prove holes, and nothing else may skip one).
+    pub fn peer_seen(&self) -> bool {
+        self.peer.is_some()
+    }
+
+    /// A data segment starting after `next`.
+    fn ahead<F>(&mut self, data_seq: u32, payload: &[u8], limits: &ReassemblyLimits, out: &mut F)
+    where
+        F: FnMut(StreamChunk<'_>),
+    {
+        let Some(next) = self.next else { return };
+        if let Some(acked) = self.acked.filter(|&a| seq_lt(next, a)) {
+            // The peer received bytes we never saw: skip the hole up to what
+            // it acknowledged, or to the first byte we hold, if earlier.
+            let mut target = if seq_lt(acked, data_seq) {
+                acked
+            } else {
+                data_seq
+            };
+            if let Some(p) = self.pending.first() {
+                if seq_lt(p.seq, target) {
+                    target = p.seq;
+                }
+            }
+            self.skip_to(target, out);
+            self.drain_pending(limits, out);
+        }
+        let Some(next) = self.next else { return };
+        if next == data_seq {
+            self.deliver(payload, limits, out);
+            self.drain_pending(limits, out);
+            return;
+        }
+        if !seq_lt(next, data_seq) {
+            // The skip or the buffered data reached into this segment.
+            let skip = seq_diff(next, data_seq) as usize;
+            if skip < payload.len() {
+                self.compare_history(data_seq, &payload[..skip], next, out);
+                self.deliver(&payload[skip..], limits, out);
+                self.drain_pending(limits, out);
+            } else {
+                self.compare_history(data_seq, payload, next, out);
+            }
+            return;
+        }
+        let hole = seq_diff(data_seq, next) as usize;
+        if hole <= limits.max_buffered {
+            // Ahead of what we have: hold it until the hole is filled.
+            self.buffer(data_seq, payload, limits, out);
+        } else if self.peer.is_some() {
+            // Too far ahead to hold, and nothing proves the hole lost: the
+            // segment is dropped; the peer's acknowledgements will tell.
+            self.stats.dropped_segments += 1;
+            out(StreamChunk::BufferFull {
+                buffered: self.buffered,
+            });
+        } else {
+            // Nothing of the peer seen: the hole is larger than we would ever
+            // buffer, skip it now.
+            let target = match self.pending.first() {
+                Some(p) if seq_lt(p.seq, data_seq) => p.seq,
+                _ => data_seq,
+            };
+            self.skip_to(target, out);
+            self.drain_pending(limits, out);
+            if self.next == Some(data_seq) {
+                self.deliver(payload, limits, out);
+                self.drain_pending(limits, out);
+            } else {
+                self.buffer(data_seq, payload, limits, out);
             }
         }
     }
@@ -411,6 +618,13 @@ impl TcpStream {
             out(StreamChunk::BufferFull {
                 buffered: self.buffered,
             });
+            if self.peer.is_some() {
+                // The hole stays until the peer's acknowledgement proves it
+                // lost (or the bytes arrive): a flood of out-of-order
+                // segments cannot make the stream skip.
+                self.stats.dropped_segments += 1;
+                return;
+            }
             // Give up on the hole: skip to the first buffered byte (or to this
             // segment when nothing is buffered) and deliver what follows.
             let target = match self.pending.first() {
@@ -521,6 +735,7 @@ mod tests {
         Gap(u32),
         Mismatch(u32, u32),
         Full,
+        Outside(u32),
     }
 
     fn feed(
@@ -541,6 +756,7 @@ mod tests {
             StreamChunk::Gap { len } => Got::Gap(len),
             StreamChunk::OverlapMismatch { seq, len } => Got::Mismatch(seq, len),
             StreamChunk::BufferFull { .. } => Got::Full,
+            StreamChunk::OutsideWindow { seq, .. } => Got::Outside(seq),
         }
     }
 
@@ -789,5 +1005,168 @@ mod tests {
         // bytes older than the history are not compared
         s.segment(0, false, false, b"Z", &limits, &mut |c| got.push(to_got(c)));
         assert_eq!(got.last(), Some(&Got::Mismatch(7, 1)));
+    }
+
+    /// Runs `f` with a collector of chunks; returns what it collected.
+    fn collect(f: impl FnOnce(&mut Sink<'_>)) -> Vec<Got> {
+        let mut got = Vec::new();
+        let mut push = |c: StreamChunk<'_>| got.push(to_got(c));
+        let mut sink: Sink<'_> = &mut push;
+        f(&mut sink);
+        got
+    }
+
+    type Sink<'a> = &'a mut dyn FnMut(StreamChunk<'_>);
+
+    #[test]
+    fn a_segment_far_beyond_the_window_never_moves_the_stream() {
+        // The receiver acknowledged 1000 with a window of 64240 bytes (no
+        // scaling); a 12-byte segment at 1000 + 1,000,000 is one it drops.
+        let limits = ReassemblyLimits::default();
+        let mut s = TcpStream::new();
+        s.window_update(1000, 64_240);
+        let mut got = feed(&mut s, &[(1000, false, b"ab")], limits);
+        got.extend(collect(|out| {
+            s.segment(1_001_000, false, false, b"forged-bytes", &limits, out)
+        }));
+        got.extend(collect(|out| {
+            s.segment(1002, false, false, b"cd", &limits, out)
+        }));
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(b"ab".to_vec()),
+                Got::Outside(1_001_000),
+                Got::Data(b"cd".to_vec())
+            ]
+        );
+        assert_eq!(s.stats.outside_window, 1);
+        assert_eq!(s.stats.gaps, 0);
+        // Far behind the acknowledgement, and 2^31 away (the old resync
+        // path), alike.
+        let got = collect(|out| {
+            s.segment(
+                1004u32.wrapping_sub(500_000),
+                false,
+                false,
+                b"x",
+                &limits,
+                out,
+            );
+            s.segment(0x8000_0000, false, false, b"y", &limits, out);
+        });
+        assert_eq!(
+            got,
+            vec![
+                Got::Outside(1004u32.wrapping_sub(500_000)),
+                Got::Outside(0x8000_0000)
+            ]
+        );
+        // Just past the right edge is still accepted (slack): buffered.
+        let got = collect(|out| s.segment(1000 + 64_240 + 10, false, false, b"z", &limits, out));
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!(s.stats.out_of_order, 1);
+    }
+
+    #[test]
+    fn without_the_peer_a_wild_segment_still_resynchronises() {
+        // One direction only: nothing says where the receiver is.
+        let limits = ReassemblyLimits::default();
+        let mut s = TcpStream::new();
+        assert!(!s.peer_seen());
+        let got = feed(
+            &mut s,
+            &[(10, false, b"a"), (0x9000_0000, false, b"b")],
+            limits,
+        );
+        assert_eq!(got[1], Got::Gap(0x9000_0000 - 11));
+    }
+
+    #[test]
+    fn once_the_peer_is_seen_a_far_hole_waits_for_its_acknowledgement() {
+        let limits = ReassemblyLimits::default();
+        let mut s = TcpStream::new();
+        // A scaled window of 8 MiB: 200 kB ahead is inside it, but beyond
+        // what the buffer holds.
+        s.window_update(0, 8 << 20);
+        let mut got = feed(
+            &mut s,
+            &[(0, false, b"a"), (200_001, false, b"far")],
+            limits,
+        );
+        assert_eq!(got, vec![Got::Data(b"a".to_vec()), Got::Full]);
+        assert_eq!((s.stats.dropped_segments, s.stats.gaps), (1, 0));
+        // The peer acknowledges up to 200,001: the hole was real capture loss.
+        got = collect(|out| s.acknowledged(200_001, &limits, out));
+        assert!(got.is_empty(), "nothing buffered to skip to yet");
+        got = collect(|out| s.segment(200_004, false, false, b"next", &limits, out));
+        assert_eq!(
+            got,
+            vec![Got::Gap(200_000)],
+            "skipped to the acknowledgement; the 3 bytes after it are a hole small enough to buffer across"
+        );
+        got = collect(|out| s.segment(200_001, false, false, b"far", &limits, out));
+        assert_eq!(
+            got,
+            vec![Got::Data(b"far".to_vec()), Got::Data(b"next".to_vec())]
+        );
+    }
+
+    #[test]
+    fn a_flood_of_out_of_order_segments_cannot_skip_a_hole_once_the_peer_is_seen() {
+        let limits = ReassemblyLimits {
+            max_buffered: 64,
+            max_segments: 4,
+            history: 16,
+        };
+        let mut s = TcpStream::new();
+        s.window_update(0, 65_535);
+        let mut got = feed(&mut s, &[(0, false, b"a")], limits);
+        // Five forged one-byte segments after a one-byte hole at 1.
+        for i in 0..5u32 {
+            got.extend(collect(|out| {
+                s.segment(3 + 2 * i, false, false, b"X", &limits, out)
+            }));
+        }
+        assert_eq!(got, vec![Got::Data(b"a".to_vec()), Got::Full]);
+        // The real bytes then fill the hole and everything lines up.
+        got = collect(|out| s.segment(1, false, false, b"bc", &limits, out));
+        assert_eq!(got[0], Got::Data(b"bc".to_vec()));
+        assert_eq!(s.stats.gaps, 0);
+        assert_eq!(s.stats.dropped_segments, 1);
+    }
+
+    #[test]
+    fn an_acknowledgement_beyond_the_advertised_window_proves_nothing() {
+        let limits = ReassemblyLimits::default();
+        let mut s = TcpStream::new();
+        s.window_update(100, 1000);
+        let mut got = feed(&mut s, &[(100, false, b"a"), (110, false, b"b")], limits);
+        // 5,000,000 is far past 1100 + slack: the sender could not have sent it.
+        got.extend(collect(|out| s.acknowledged(5_000_000, &limits, out)));
+        s.window_update(5_000_000, 1000);
+        assert_eq!(got, vec![Got::Data(b"a".to_vec())]);
+        assert_eq!(s.stats.implausible_acks, 1);
+        // A plausible one does skip the hole.
+        got = collect(|out| s.acknowledged(111, &limits, out));
+        assert_eq!(got, vec![Got::Gap(9), Got::Data(b"b".to_vec())]);
+    }
+
+    #[test]
+    fn window_scale_needs_both_syns_and_is_assumed_largest_when_unseen() {
+        let mut w = WindowScale::default();
+        assert_eq!(w.shift(0), MAX_WINDOW_SHIFT, "no SYN seen");
+        w.syn(0, Some(7));
+        assert_eq!(w.shift(1), MAX_WINDOW_SHIFT, "only the client's SYN");
+        w.syn(1, None);
+        assert_eq!((w.shift(0), w.shift(1)), (0, 0), "the server declined");
+        w.syn(1, Some(20));
+        assert_eq!(
+            (w.shift(0), w.shift(1)),
+            (7, 14),
+            "both offered; 20 clamped"
+        );
+        assert_eq!(w.bytes(1, 100, false), 100 << 14);
+        assert_eq!(w.bytes(1, 100, true), 100, "a SYN's window is never scaled");
     }
 }

@@ -8,6 +8,7 @@ use otwatch_proto::event::Timestamp;
 use otwatch_proto::wire::LinkType;
 use serde_json::Value;
 
+use super::checksum::ChecksumMode;
 use super::*;
 use crate::eve::{EveWriter, EventFilter};
 use crate::synth::{self, Conversation, Host};
@@ -441,4 +442,322 @@ fn for_each_flow_lists_open_flows_with_their_protocol() {
             Timestamp::new(1_700_000_000, (frames.len() as u32 - 1) * 1000)
         )]
     );
+}
+
+// ---- What the endpoints accept: checksums, the receive window, fragments.
+
+/// Diagnostics, force listen only mode (function 8, sub-function 4): tid 9,
+/// unit 1, data 0x0000. The bundled rule 110001 alerts on it.
+const FORCE_LISTEN_ONLY: [u8; 12] = [0, 9, 0, 0, 0, 6, 1, 8, 0, 4, 0, 0];
+/// A benign copy of the same bytes: diagnostics sub-function 0 (return
+/// query data).
+const QUERY_DATA: [u8; 12] = [0, 9, 0, 0, 0, 6, 1, 8, 0, 0, 0, 0];
+
+/// Frames with their checksums computed, as a SPAN port records them.
+fn checksummed(frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    frames
+        .into_iter()
+        .map(|mut f| {
+            synth::fill_checksums(&mut f);
+            f
+        })
+        .collect()
+}
+
+/// Runs frames through the bundled rules; EVE lines, stats, alerts per rule.
+fn run_with_rules(
+    config: PipelineConfig,
+    frames: &[Vec<u8>],
+) -> (
+    Vec<Value>,
+    SensorStats,
+    std::collections::BTreeMap<u32, u64>,
+) {
+    use crate::detect::rules::Ruleset;
+    use crate::detect::Detect;
+    let set = std::sync::Arc::new(Ruleset::bundled().expect("bundled rules"));
+    let detect = Detect::with_run_id(set, EveWriter::new(Vec::new(), EventFilter::all()), 1);
+    let mut p = Pipeline::new(config, detect);
+    feed(&mut p, frames);
+    let (detect, stats) = p.finish();
+    let per_rule = detect.alerts_per_rule();
+    let text = String::from_utf8(detect.into_inner().into_inner()).expect("utf8");
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON"))
+        .collect();
+    (lines, stats, per_rule)
+}
+
+/// The handshake, then `attack` (the frames before the real request), the
+/// real force-listen-only request and its echo, all checksummed.
+fn insertion(attack: impl FnOnce(&mut Conversation) -> Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut c = Conversation::new(client(), server());
+    let mut frames: Vec<Vec<u8>> = checksummed(c.handshake().into());
+    frames.extend(attack(&mut c));
+    let mut real = checksummed(vec![c.to_server(&FORCE_LISTEN_ONLY)]);
+    frames.append(&mut real);
+    // The server acknowledges the request (no echo in listen-only mode).
+    frames.extend(checksummed(vec![synth::tcp_frame(
+        &server(),
+        &client(),
+        c.server_seq,
+        c.client_seq,
+        synth::flags::ACK,
+        &[],
+    )]));
+    frames
+}
+
+/// A copy of the next client segment carrying `payload`, checksummed, then
+/// corrupted by `spoil`.
+fn forged_copy(c: &Conversation, payload: &[u8], spoil: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut f = synth::tcp_frame(
+        &client(),
+        &server(),
+        c.client_seq,
+        c.server_seq,
+        synth::flags::PSH | synth::flags::ACK,
+        payload,
+    );
+    synth::fill_checksums(&mut f);
+    spoil(&mut f);
+    f
+}
+
+fn assert_listen_only_alert(
+    lines: &[Value],
+    per_rule: &std::collections::BTreeMap<u32, u64>,
+    why: &str,
+) {
+    let m = of_type(lines, "modbus");
+    assert_eq!(m.len(), 1, "{why}: {lines:?}");
+    assert_eq!(
+        m[0]["modbus"]["request"]["diagnostic"]["subfunction"], 4,
+        "{why}: {}",
+        m[0]
+    );
+    assert_eq!(per_rule.get(&110001), Some(&1), "{why}: {per_rule:?}");
+}
+
+#[test]
+fn insertion_with_a_bad_tcp_checksum_is_dropped_and_the_attack_alerts() {
+    // Issue 13 case 3: the benign copy has a TCP checksum the PLC rejects.
+    let frames = insertion(|c| {
+        vec![forged_copy(c, &QUERY_DATA, |f| {
+            f[14 + 20 + 16] ^= 0x5a; // TCP checksum, high byte
+        })]
+    });
+    let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+    assert_listen_only_alert(&lines, &per_rule, "bad TCP checksum");
+    assert_eq!(stats.decode_errors.get("bad_tcp_checksum"), Some(&1));
+    assert_eq!(anomalies(&lines), ["bad_tcp_checksum"]);
+    assert_eq!(stats.checksum.dropped, 1);
+    assert_eq!(
+        stats.stream.overlap_mismatches, 0,
+        "the copy never reached reassembly"
+    );
+}
+
+#[test]
+fn insertion_with_a_bad_ipv4_checksum_is_dropped_and_the_attack_alerts() {
+    // Issue 13 case 3, the IPv4 header variant (TCP checksum correct).
+    let frames = insertion(|c| {
+        vec![forged_copy(c, &QUERY_DATA, |f| {
+            f[14 + 10] ^= 0x01; // IPv4 header checksum
+        })]
+    });
+    let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+    assert_listen_only_alert(&lines, &per_rule, "bad IPv4 checksum");
+    assert_eq!(stats.decode_errors.get("bad_ipv4_checksum"), Some(&1));
+    assert_eq!(anomalies(&lines), ["bad_ipv4_checksum"]);
+}
+
+#[test]
+fn a_forged_copy_with_the_offload_mark_is_dropped_on_a_verified_direction() {
+    // The TCP checksum set to the pseudo-header sum, as offload leaves it:
+    // believed only on a direction that never verified.
+    let frames = insertion(|c| {
+        vec![forged_copy(c, &QUERY_DATA, |f| {
+            let src = std::net::IpAddr::V4(client().ip);
+            let dst = std::net::IpAddr::V4(server().ip);
+            let len = f.len() - 34;
+            let partial = otwatch_proto::wire::checksum::fold(
+                otwatch_proto::wire::checksum::pseudo_header(src, dst, 6, len),
+            );
+            f[14 + 20 + 16..14 + 20 + 18].copy_from_slice(&partial.to_be_bytes());
+        })]
+    });
+    let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+    assert_listen_only_alert(&lines, &per_rule, "offload-marked copy");
+    assert_eq!(stats.decode_errors.get("bad_tcp_checksum"), Some(&1));
+}
+
+#[test]
+fn checksums_off_believes_the_first_copy_as_before() {
+    // With verification off the insertion wins again (the behaviour the
+    // default now prevents): the first copy is decoded, the real one is a
+    // changed retransmission.
+    let frames = insertion(|c| {
+        vec![forged_copy(c, &QUERY_DATA, |f| {
+            f[14 + 20 + 16] ^= 0x5a;
+        })]
+    });
+    let config = PipelineConfig {
+        checksums: ChecksumMode::Off,
+        ..PipelineConfig::default()
+    };
+    let (lines, _, per_rule) = run_with_rules(config, &frames);
+    let m = of_type(&lines, "modbus");
+    assert_eq!(m[0]["modbus"]["request"]["diagnostic"]["subfunction"], 0);
+    assert_eq!(per_rule.get(&110001), None);
+    assert!(anomalies(&lines).contains(&"overlap_mismatch".to_string()));
+}
+
+#[test]
+fn a_capture_with_unfilled_checksums_still_decodes() {
+    // Every synthesized frame has zero checksums, like a capture taken
+    // behind offload: auto believes them (the exchange decodes), on drops
+    // them all.
+    let frames = exchange(REQ.len(), RESP.len());
+    let (lines, stats) = run(&frames);
+    assert_eq!(of_type(&lines, "modbus").len(), 1);
+    assert_eq!(stats.checksum.dropped, 0);
+    assert_eq!(stats.checksum.accepted_in_sample, stats.checksum.bad);
+    let config = PipelineConfig {
+        checksums: ChecksumMode::On,
+        ..PipelineConfig::default()
+    };
+    let (lines, stats, _) = run_with_rules(config, &frames);
+    assert!(of_type(&lines, "modbus").is_empty());
+    assert_eq!(stats.checksum.dropped, frames.len() as u64);
+    assert_eq!(stats.flows.created, 0, "dropped before the flow table");
+}
+
+#[test]
+fn a_segment_far_outside_the_window_does_not_move_the_stream() {
+    // Issue 13 case 4: 12 bytes at sequence + 1,000,000, outside the PLC's
+    // window of 64,240 bytes (no window scaling in the handshake), then the
+    // attack at the right sequence number.
+    let frames = insertion(|c| {
+        vec![{
+            let mut f = synth::tcp_frame(
+                &client(),
+                &server(),
+                c.client_seq.wrapping_add(1_000_000),
+                c.server_seq,
+                synth::flags::PSH | synth::flags::ACK,
+                &QUERY_DATA,
+            );
+            synth::fill_checksums(&mut f);
+            f
+        }]
+    });
+    let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+    assert_listen_only_alert(&lines, &per_rule, "far segment");
+    assert_eq!(anomalies(&lines), ["segment_outside_window"]);
+    assert_eq!(stats.stream.outside_window, 1);
+    assert_eq!(stats.stream.gaps, 0);
+    assert_eq!(
+        stats.anomalies.get(&("stream", "segment_outside_window")),
+        Some(&1)
+    );
+}
+
+/// Splits the IP payload of an Ethernet/IPv4 frame into fragments at `cuts`
+/// (multiples of 8), with identification `id`.
+fn fragments(frame: &[u8], id: u16, cuts: &[usize]) -> Vec<Vec<u8>> {
+    let ip = &frame[14..];
+    let payload = &ip[20..];
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(payload.len());
+    bounds
+        .windows(2)
+        .map(|w| {
+            let (start, end) = (w[0], w[1]);
+            let part = &payload[start..end];
+            let mut f = frame[..14].to_vec();
+            let mut h = ip[..20].to_vec();
+            h[2..4].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+            h[4..6].copy_from_slice(&id.to_be_bytes());
+            let more = end < payload.len();
+            let flags_off = (if more { 0x2000 } else { 0 }) | (start / 8) as u16;
+            h[6..8].copy_from_slice(&flags_off.to_be_bytes());
+            f.extend_from_slice(&h);
+            f.extend_from_slice(part);
+            synth::fill_checksums(&mut f);
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn junk_fragments_from_other_sources_do_not_evict_the_attack() {
+    // Issue 13 case 5: the attack's request in two fragments, with junk
+    // incomplete fragments from ten other sources in between (the issue's
+    // 1,100, which filled the old table of 1,024 datagrams, and 5,000, more
+    // than the 4,096 datagrams the table now holds).
+    for junk in [1_100u32, 5_000] {
+        let mut c = Conversation::new(client(), server());
+        let mut frames = checksummed(c.handshake().into());
+        let mut request = c.to_server(&FORCE_LISTEN_ONLY);
+        synth::fill_checksums(&mut request);
+        let parts = fragments(&request, 0x4242, &[16]);
+        frames.push(parts[0].clone());
+        for i in 0..junk {
+            let from = Host {
+                mac: [2, 0, 0, 0, 1, 1],
+                ip: Ipv4Addr::new(192, 0, 2, (i % 10) as u8 + 1),
+                port: 1000,
+            };
+            let mut udp = synth::udp_frame(&from, &server(), &[0xee; 40]);
+            synth::fill_checksums(&mut udp);
+            frames.push(fragments(&udp, i as u16, &[24])[0].clone());
+        }
+        frames.push(parts[1].clone());
+        let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+        assert_listen_only_alert(&lines, &per_rule, &format!("{junk} junk fragments"));
+        assert_eq!(stats.defrag.reassembled, 1);
+        assert_eq!(
+            stats.defrag.evicted,
+            u64::from(junk).saturating_sub(4_095),
+            "evictions are counted"
+        );
+    }
+}
+
+#[test]
+fn an_overlap_in_the_completing_fragment_is_reported() {
+    // Issue 13 case 5, second half: the fragment that completes the attack
+    // starts 8 bytes early and carries other bytes there (another Modbus
+    // transaction id): the first copy wins and the overlap is reported.
+    let mut c = Conversation::new(client(), server());
+    let mut frames = checksummed(c.handshake().into());
+    let mut request = c.to_server(&FORCE_LISTEN_ONLY);
+    synth::fill_checksums(&mut request);
+    // IP payload: TCP header 0..20, Modbus 20..32; first fragment 0..24.
+    frames.push(fragments(&request, 0x4343, &[24])[0].clone());
+    let mut other = request.clone();
+    other[14 + 20 + 20 + 1] = 7; // Modbus transaction id 9 -> 7, inside 16..24
+    frames.push(fragments(&other, 0x4343, &[16])[1].clone()); // 16..32, last
+    let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+    assert_listen_only_alert(&lines, &per_rule, "overlapping last fragment");
+    let m = of_type(&lines, "modbus");
+    assert_eq!(m[0]["modbus"]["transaction_id"], 9, "the first copy wins");
+    assert_eq!(anomalies(&lines), ["fragment_overlap_mismatch"]);
+    assert_eq!(stats.defrag.overlap_mismatches, 1);
+}
+
+#[test]
+fn a_pdu_left_incomplete_at_close_is_an_anomaly() {
+    let mut c = Conversation::new(client(), server());
+    let mut frames: Vec<Vec<u8>> = c.handshake().into();
+    frames.push(c.to_server(&REQ));
+    frames.push(c.to_client(&RESP));
+    frames.push(c.to_server(&REQ[..7])); // the capture ends mid-request
+    let (lines, _) = run(&frames);
+    assert_eq!(anomalies(&lines), ["incomplete_pdu_at_close"]);
+    let a = of_type(&lines, "anomaly");
+    assert!(a[0]["anomaly"].to_string().contains("7 bytes"), "{}", a[0]);
 }

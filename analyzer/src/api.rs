@@ -102,7 +102,7 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
         .fallback(|| async { not_found("no such endpoint") });
     let r = Router::new()
         .nest("/api/v1", api)
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text));
     let r = match ui {
         Some(ui) => r.fallback_service(ui),
@@ -110,6 +110,23 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
     };
     r.with_state(a)
         .layer(axum::middleware::from_fn_with_state(gate, auth::layer))
+}
+
+/// `/healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"degraded",
+/// "reason":…,"since":…}` while store writes fail (reads still work).
+async fn healthz(Ax(a): Ax<Analyzer>) -> Response {
+    match a.inner.store.failure() {
+        None => Json(json!({"status": "ok"})).into_response(),
+        Some((reason, since)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "degraded",
+                "reason": reason,
+                "since": crate::time::format_rfc3339(since),
+            })),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics_text(Ax(a): Ax<Analyzer>) -> Response {

@@ -22,6 +22,8 @@ pub(crate) struct Metrics {
     pub(crate) store_bytes: Gauge,
     pub(crate) store_file_bytes: Gauge,
     pub(crate) commits: Counter,
+    pub(crate) store_write_errors: Counter,
+    pub(crate) store_failing: Gauge,
     pub(crate) stream_clients: Gauge,
     pub(crate) stream_skipped: Counter,
     pub(crate) export_sent: Family<Labels, Counter>,
@@ -50,6 +52,8 @@ impl Metrics {
             store_bytes: Gauge::default(),
             store_file_bytes: Gauge::default(),
             commits: Counter::default(),
+            store_write_errors: Counter::default(),
+            store_failing: Gauge::default(),
             stream_clients: Gauge::default(),
             stream_skipped: Counter::default(),
             export_sent: Family::default(),
@@ -104,6 +108,16 @@ impl Metrics {
             m.store_file_bytes.clone(),
         );
         r.register("commits", "Store transactions committed", m.commits.clone());
+        r.register(
+            "store_write_errors",
+            "Store transactions that failed (a full disk, an I/O error); their requests were answered 503",
+            m.store_write_errors.clone(),
+        );
+        r.register(
+            "store_failing",
+            "1 while store writes fail (ingest answers 503 and /healthz reports degraded), else 0",
+            m.store_failing.clone(),
+        );
         r.register(
             "stream_clients",
             "Connected live-stream clients",

@@ -36,7 +36,8 @@
 
 use std::collections::HashMap;
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
@@ -129,41 +130,129 @@ const MINUTE: u64 = 60_000_000;
 
 /// A storage failure.
 #[derive(Debug)]
-pub struct StoreError(pub String);
+pub struct StoreError {
+    message: String,
+    /// Set when the file system failed (a full disk, an I/O error): the
+    /// database then refuses every later write until it is reopened.
+    io: Option<std::io::ErrorKind>,
+}
+
+impl StoreError {
+    /// A failure that is not an I/O error.
+    pub fn new(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            io: None,
+        }
+    }
+
+    /// What failed.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the file system failed (full, or an I/O error), as opposed
+    /// to a problem with the data written.
+    pub fn is_io(&self) -> bool {
+        self.io.is_some()
+    }
+
+    /// Whether the file system is full (or over quota).
+    pub(crate) fn is_full(&self) -> bool {
+        matches!(
+            self.io,
+            Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+        )
+    }
+
+    /// What an operator is told: the cause of an I/O failure in plain words.
+    pub(crate) fn cause(&self) -> String {
+        match self.io {
+            Some(std::io::ErrorKind::StorageFull) => "no space left on device".to_owned(),
+            Some(std::io::ErrorKind::QuotaExceeded) => "disk quota exceeded".to_owned(),
+            _ => self.message.clone(),
+        }
+    }
+}
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "store: {}", self.0)
+        write!(f, "store: {}", self.message)
     }
 }
 
 impl std::error::Error for StoreError {}
 
+/// The I/O error kind inside a redb error, if it is one. A previous I/O
+/// failure (the database latched it) counts as one.
+fn io_kind(e: &redb::Error) -> Option<std::io::ErrorKind> {
+    match e {
+        redb::Error::Io(e) => Some(e.kind()),
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed => Some(std::io::ErrorKind::Other),
+        _ => None,
+    }
+}
+
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError(e.to_string())
+                let e: redb::Error = e.into();
+                StoreError { message: e.to_string(), io: io_kind(&e) }
             }
         }
     )*};
 }
 from_redb!(
-    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError,
-    std::io::Error,
-    serde_json::Error
+    redb::CommitError
 );
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        StoreError {
+            message: e.to_string(),
+            io: io_kind(&e),
+        }
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError {
+            message: e.to_string(),
+            io: Some(e.kind()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::new(e.to_string())
+    }
+}
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
-/// The database.
+/// The error of a read or write while [`Store::reopen`] runs or after it failed.
+const REOPENING: &str = "the store is being reopened after a failed write; try again";
+
+/// The database, and whether writes to it work.
+///
+/// After a failed write to its file (a full disk, an I/O error) redb
+/// refuses every later operation on that handle, reads included, until the
+/// database is closed and opened again. [`Store::reopen`] does that: the
+/// last committed state is read back (nothing acknowledged is lost), reads
+/// work again at once, and writes once the file system has room.
 pub(crate) struct Store {
-    pub(crate) db: Database,
+    dir: PathBuf,
+    /// `None` only while [`Store::reopen`] runs or after it failed.
+    db: RwLock<Option<Database>>,
+    /// Why writes fail, and since when (µs); `None` while they work.
+    failure: Mutex<Option<(String, u64)>>,
 }
 
 fn dedup_key(sensor: &str, alert_id: &str) -> String {
@@ -183,6 +272,15 @@ impl Store {
     /// Opens (or creates) `DIR/alerts.redb`.
     pub(crate) fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
+        let db = Store::open_db(dir)?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            db: RwLock::new(Some(db)),
+            failure: Mutex::new(None),
+        })
+    }
+
+    fn open_db(dir: &Path) -> Result<Database> {
         let db = Database::builder()
             .set_cache_size(256 << 20)
             .create(dir.join("alerts.redb"))?;
@@ -197,7 +295,7 @@ impl Store {
                     meta.insert("schema", SCHEMA)?;
                 }
                 found => {
-                    return Err(StoreError(format!(
+                    return Err(StoreError::new(format!(
                         "{} was written by another version of otwatch (layout {}, this one reads {SCHEMA}); \
                          move it away to start a new store",
                         dir.join("alerts.redb").display(),
@@ -216,7 +314,80 @@ impl Store {
             txn.open_table(SENSORS)?;
         }
         txn.commit()?;
-        Ok(Store { db })
+        Ok(db)
+    }
+
+    fn handle(&self) -> std::sync::RwLockReadGuard<'_, Option<Database>> {
+        // The slot is swapped whole: a panic elsewhere cannot leave it half-written.
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a database is open (false after a failed [`Store::reopen`]).
+    pub(crate) fn is_open(&self) -> bool {
+        self.handle().is_some()
+    }
+
+    /// A read transaction.
+    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction> {
+        match self.handle().as_ref() {
+            Some(db) => Ok(db.begin_read()?),
+            None => Err(StoreError::new(REOPENING)),
+        }
+    }
+
+    /// A write transaction (only the writer thread writes).
+    pub(crate) fn begin_write(&self) -> Result<redb::WriteTransaction> {
+        match self.handle().as_ref() {
+            Some(db) => Ok(db.begin_write()?),
+            None => Err(StoreError::new(REOPENING)),
+        }
+    }
+
+    /// Closes the database and opens it again, after a failed write: redb
+    /// recovers the last commit. Reads in progress on the old handle fail
+    /// (they are answered with an error and may be retried). On failure the
+    /// store has no database until the next successful call.
+    pub(crate) fn reopen(&self) -> Result<()> {
+        let old = self
+            .db
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // Closing releases the file's lock; the error of a database that
+        // already failed says nothing new.
+        if let Some(old) = old {
+            let _ = old.close();
+        }
+        let db = Store::open_db(&self.dir)?;
+        *self.db.write().unwrap_or_else(PoisonError::into_inner) = Some(db);
+        Ok(())
+    }
+
+    /// Records that writes fail (`Some(why)`) or work again (`None`);
+    /// returns whether that changed.
+    pub(crate) fn set_failure(&self, why: Option<String>) -> bool {
+        let mut f = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        let changed = f.is_some() != why.is_some();
+        *f = match (f.take(), why) {
+            (Some((_, since)), Some(why)) => Some((why, since)),
+            (None, Some(why)) => Some((why, crate::time::now_micros())),
+            (_, None) => None,
+        };
+        changed
+    }
+
+    /// Why writes fail and since when (µs since the epoch), or `None` when
+    /// they work.
+    pub(crate) fn failure(&self) -> Option<(String, u64)> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The data directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Bytes of the database file.
@@ -1056,7 +1227,7 @@ impl Store {
         cursor: Option<(u64, u64)>,
         limit: usize,
     ) -> Result<Page> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let from = f.from.unwrap_or(0);
         let to = f.to.unwrap_or(u64::MAX);
         let hi = match cursor {
@@ -1217,14 +1388,14 @@ impl Store {
 
     /// One alert's stored bytes.
     pub(crate) fn get(&self, id: u64) -> Result<Option<Vec<u8>>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(ALERTS)?;
         Ok(t.get(id)?.map(|g| g.value().to_vec()))
     }
 
     /// Alerts stored after `id` (exports, stream resume), oldest first.
     pub(crate) fn after(&self, id: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(ALERTS)?;
         let mut out = Vec::new();
         for e in t
@@ -1239,21 +1410,21 @@ impl Store {
 
     /// The newest id stored (0 when empty).
     pub(crate) fn last_id(&self) -> Result<u64> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(META)?;
         Ok(t.get("last_id")?.map(|g| g.value()).unwrap_or(0))
     }
 
     /// A running total (`total`, `bytes`, `sev:1`, `rule:110001`, …).
     pub(crate) fn count(&self, key: &str) -> Result<u64> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(COUNTS)?;
         Ok(t.get(key)?.map(|g| g.value()).unwrap_or(0))
     }
 
     /// Every running total whose key starts with `prefix` (prefix stripped).
     pub(crate) fn counts_with_prefix(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(COUNTS)?;
         let mut out = Vec::new();
         for e in t.range(prefix..)? {
@@ -1275,7 +1446,7 @@ impl Store {
         to: u64,
         bucket: u64,
     ) -> Result<Vec<(String, u64)>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(ROLLUP)?;
         let (m0, m1) = (from / MINUTE, to / MINUTE);
         let mut sums: HashMap<String, u64> = HashMap::new();
@@ -1307,7 +1478,7 @@ impl Store {
 
     /// The event time of a rule's newest alert.
     pub(crate) fn rule_last_hit(&self, sid: u32) -> Result<Option<u64>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let mut p = Vec::new();
         prefix::rule(&mut p, sid);
         let span = Span {
@@ -1326,7 +1497,7 @@ impl Store {
 
     /// Every asset, by address.
     pub(crate) fn assets(&self) -> Result<Vec<Asset>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(ASSETS)?;
         let mut out = Vec::new();
         for e in t.iter()? {
@@ -1340,7 +1511,7 @@ impl Store {
 
     /// One asset.
     pub(crate) fn asset(&self, ip: &str) -> Result<Option<Asset>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(ASSETS)?;
         Ok(t.get(ip)?
             .and_then(|g| serde_json::from_slice(g.value()).ok()))
@@ -1348,7 +1519,7 @@ impl Store {
 
     /// Every sensor that sent something.
     pub(crate) fn sensors(&self) -> Result<Vec<SensorRecord>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(SENSORS)?;
         let mut out = Vec::new();
         for e in t.iter()? {
@@ -1450,7 +1621,7 @@ mod tests {
         // lists are merged every three transactions: the walks below read
         // both levels.
         for txn_no in 0..8u64 {
-            let txn = store.db.begin_write().expect("txn");
+            let txn = store.begin_write().expect("txn");
             {
                 let mut t = WriteTables::open(&txn).expect("tables");
                 t.merge_at = (3, u64::MAX);
@@ -1520,12 +1691,12 @@ mod tests {
             }
         }
         let chunks = |store: &Store| {
-            let txn = store.db.begin_read().expect("read");
+            let txn = store.begin_read().expect("read");
             let t = txn.open_table(INDEX).expect("index");
             ReadableTableMetadata::len(&t).expect("len")
         };
         let fresh = |store: &Store| {
-            let txn = store.db.begin_read().expect("read");
+            let txn = store.begin_read().expect("read");
             let t = txn.open_table(INDEX_FRESH).expect("fresh");
             ReadableTableMetadata::len(&t).expect("len")
         };
@@ -1539,7 +1710,7 @@ mod tests {
         );
         let before = chunks(&store);
         // Retention: delete the 1,200 oldest ids, then drop their chunks.
-        let txn = store.db.begin_write().expect("txn");
+        let txn = store.begin_write().expect("txn");
         let (txns, dropped) = {
             let mut t = WriteTables::open(&txn).expect("tables");
             let mut d = Deltas::default();
@@ -1567,7 +1738,7 @@ mod tests {
         }
         assert_eq!(store.count("total").expect("count"), left.len() as u64);
         // Merging fresh lists that name deleted alerts changes no answer.
-        let txn = store.db.begin_write().expect("txn");
+        let txn = store.begin_write().expect("txn");
         WriteTables::open(&txn)
             .expect("tables")
             .merge_fresh()

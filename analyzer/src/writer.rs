@@ -71,6 +71,33 @@ const GC_TRANSACTIONS: u64 = 200;
 const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 /// Alerts per grouped transaction before the writer commits.
 const GROUP_ALERTS: usize = 50_000;
+/// While writes fail: the first retry after this long, then twice as long
+/// after each failed retry, up to [`RETRY_MAX`].
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
+/// The longest wait between two retries of a failing store.
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(15);
+/// Bytes the writer must be able to write to a probe file in the data
+/// directory before it retries a store whose disk was full.
+const PROBE_BYTES: usize = 1 << 20;
+/// The probe file (removed after each probe).
+const PROBE_FILE: &str = "write-probe.tmp";
+
+/// Writes failed: every request is answered with `reason` until a retry
+/// succeeds.
+struct Failing {
+    /// `store write failed: CAUSE; retrying`.
+    reason: String,
+    /// The failure was a full disk (or quota): retries wait until a probe
+    /// file can be written.
+    full: bool,
+    since: std::time::Instant,
+    last_try: std::time::Instant,
+    wait: std::time::Duration,
+    /// Writes tried and failed.
+    attempts: u64,
+    /// Requests answered with `reason` without a write.
+    refused: u64,
+}
 
 pub(crate) struct Hooks {
     pub(crate) stream: broadcast::Sender<Arc<Published>>,
@@ -98,6 +125,7 @@ pub(crate) fn spawn(
                 hooks,
                 last_id: 0,
                 buf: Vec::with_capacity(4096),
+                failing: None,
             };
             w.last_id = w.store.last_id().unwrap_or(0);
             w.refresh_gauges();
@@ -147,6 +175,7 @@ struct Writer {
     hooks: Hooks,
     last_id: u64,
     buf: Vec<u8>,
+    failing: Option<Failing>,
 }
 
 impl Writer {
@@ -157,25 +186,127 @@ impl Writer {
 
     fn refresh_gauges(&self) {
         let m = &self.hooks.metrics;
-        m.store_alerts
-            .set(self.store.count("total").unwrap_or(0) as i64);
-        m.store_bytes
-            .set(self.store.count("bytes").unwrap_or(0) as i64);
+        // Kept as they were when the store cannot be read.
+        if let Ok(n) = self.store.count("total") {
+            m.store_alerts.set(n as i64);
+        }
+        if let Ok(n) = self.store.count("bytes") {
+            m.store_bytes.set(n as i64);
+        }
         m.store_file_bytes
             .set(Store::file_size(&self.hooks.data_dir) as i64);
+    }
+
+    /// Whether a failing store may be tried again now.
+    fn may_retry(&self) -> bool {
+        let Some(f) = &self.failing else {
+            return true;
+        };
+        if f.last_try.elapsed() < f.wait {
+            return false;
+        }
+        !f.full || probe(self.store.dir())
+    }
+
+    /// After a failed write: reopen the store if the file system failed
+    /// (redb refuses everything after that until reopened), record the
+    /// failing state, say it once.
+    fn failed(&mut self, e: &crate::store::StoreError) -> String {
+        let m = &self.hooks.metrics;
+        m.store_write_errors.inc();
+        if !e.is_io() {
+            // The data, not the disk: this request fails, the next ones are tried.
+            return format!("store write failed: {}", e.message());
+        }
+        let reason = format!("store write failed: {}; retrying", e.cause());
+        if let Err(re) = self.store.reopen() {
+            // Reads fail too until a retry reopens it.
+            eprintln!(
+                "otwatch analyzer: cannot reopen the store in {}: {}",
+                self.store.dir().display(),
+                re.message()
+            );
+        }
+        let now = std::time::Instant::now();
+        let full = e.is_full();
+        match &mut self.failing {
+            Some(f) => {
+                f.reason = reason.clone();
+                f.full = full;
+                f.last_try = now;
+                f.wait = (f.wait * 2).min(RETRY_MAX);
+                f.attempts += 1;
+            }
+            None => {
+                eprintln!(
+                    "otwatch analyzer: {reason} (data directory {}); ingest and state changes answer 503, reads go on",
+                    self.store.dir().display()
+                );
+                self.failing = Some(Failing {
+                    reason: reason.clone(),
+                    full,
+                    since: now,
+                    last_try: now,
+                    wait: RETRY_FIRST,
+                    attempts: 1,
+                    refused: 0,
+                });
+            }
+        }
+        m.store_failing.set(1);
+        self.store.set_failure(Some(reason.clone()));
+        reason
+    }
+
+    /// Opens the store again if an earlier reopen failed.
+    fn ensure_open(&self) -> Result<(), StoreError> {
+        if self.store.is_open() {
+            Ok(())
+        } else {
+            self.store.reopen()
+        }
+    }
+
+    /// After a successful write: leave the failing state, say it once.
+    fn recovered(&mut self) {
+        if let Some(f) = self.failing.take() {
+            eprintln!(
+                "otwatch analyzer: store writes work again after {:.1} s ({} failed writes, {} requests refused meanwhile)",
+                f.since.elapsed().as_secs_f64(),
+                f.attempts,
+                f.refused
+            );
+            self.hooks.metrics.store_failing.set(0);
+            self.store.set_failure(None);
+        }
     }
 
     fn run(&mut self, ops: Vec<Op>) {
         let first_id = self.last_id;
         let mut published = Vec::new();
-        let result = self.apply(&ops, &mut published);
-        let result = match result {
-            Ok(outcomes) => Ok(outcomes),
-            Err(e) => {
-                self.last_id = first_id.max(self.store.last_id().unwrap_or(first_id));
-                tracing::error!("store write failed: {e}");
-                Err(e.to_string())
+        let result = match self.failing {
+            // Failing, and not time to retry: answer at once, touch nothing.
+            Some(_) if !self.may_retry() => {
+                let f = self.failing.as_mut().map(|f| {
+                    f.refused += ops.len() as u64;
+                    f.reason.clone()
+                });
+                Err(f.unwrap_or_default())
             }
+            _ => match self
+                .ensure_open()
+                .and_then(|()| self.apply(&ops, &mut published))
+            {
+                Ok(outcomes) => {
+                    self.recovered();
+                    Ok(outcomes)
+                }
+                Err(e) => {
+                    let why = self.failed(&e);
+                    self.last_id = first_id.max(self.store.last_id().unwrap_or(first_id));
+                    Err(why)
+                }
+            },
         };
         let m = &self.hooks.metrics;
         if result.is_ok() {
@@ -238,7 +369,7 @@ impl Writer {
         ops: &[Op],
         published: &mut Vec<Published>,
     ) -> Result<Vec<Outcome>, StoreError> {
-        let txn = self.store.db.begin_write()?;
+        let txn = self.store.begin_write()?;
         let mut outcomes = Vec::with_capacity(ops.len());
         {
             let mut t = WriteTables::open(&txn)?;
@@ -366,4 +497,19 @@ impl Writer {
         txn.commit()?;
         Ok(outcomes)
     }
+}
+
+/// Whether [`PROBE_BYTES`] can be written to the data directory (the probe
+/// file is removed either way).
+fn probe(dir: &std::path::Path) -> bool {
+    use std::io::Write;
+    let path = dir.join(PROBE_FILE);
+    let written = std::fs::File::create(&path)
+        .and_then(|mut f| {
+            f.write_all(&[0u8; 4096].repeat(PROBE_BYTES / 4096))?;
+            f.sync_data()
+        })
+        .is_ok();
+    let _ = std::fs::remove_file(&path);
+    written
 }

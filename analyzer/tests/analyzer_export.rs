@@ -233,6 +233,149 @@ fn syslog_over_udp_tcp_and_tls_reaches_rsyslog_escaped_and_retried() {
     s.stop();
 }
 
+/// Alert lines of a rule on every Modbus device identification answer,
+/// from our capture of a pymodbus server whose identity is hostile markup
+/// (`pcaps/modbus_devid_xss.pcap`: basic and regular streams, function 43 /
+/// MEI 14), as the sensor writes them.
+fn device_identification_alerts() -> Vec<Value> {
+    use otwatch_sensor::assets::{AssetLimits, Tracked};
+    use otwatch_sensor::detect::rules::Ruleset;
+    use otwatch_sensor::detect::Detect;
+    use otwatch_sensor::eve::{EveWriter, EventFilter};
+    use otwatch_sensor::pipeline::PipelineConfig;
+    use otwatch_sensor::replay::replay;
+    let rules = Ruleset::from_str(
+        "devid.yaml",
+        "rules:\n  - id: 990043\n    name: Modbus device identification read\n    severity: low\n    protocol: modbus\n    description: every MEI 14 answer\n    match:\n      function: encapsulated_interface_transport\n      answered: true\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let eve = EveWriter::new(Vec::new(), EventFilter::parse("alert").expect("filter"));
+    let detect = Detect::new(
+        std::sync::Arc::new(rules),
+        Tracked::new(eve, AssetLimits::default()),
+    );
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcaps/modbus_devid_xss.pcap");
+    let (detect, report) = replay(
+        &[pcap],
+        PipelineConfig::default(),
+        detect,
+        &mut |_, _, _| {},
+    );
+    assert!(report.error.is_none(), "{:?}", report.error);
+    let text = String::from_utf8(detect.into_inner().inner.into_inner()).expect("utf8");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+/// The SD-PARAMs of the `otwatch-tx` element of an rsyslog line, unescaped.
+fn tx_params(sd: &str) -> Vec<(String, String)> {
+    let start = sd.find("[otwatch-tx@32473").expect("otwatch-tx") + "[otwatch-tx@32473".len();
+    let mut out = Vec::new();
+    let mut chars = sd[start..].chars().peekable();
+    loop {
+        match chars.next() {
+            Some(' ') => {}
+            Some(']') | None => return out,
+            Some(c) => {
+                let mut name = c.to_string();
+                for c in chars.by_ref() {
+                    if c == '=' {
+                        break;
+                    }
+                    name.push(c);
+                }
+                assert_eq!(chars.next(), Some('"'), "{sd}");
+                let mut value = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => value.push(chars.next().expect("escaped")),
+                        '"' => break,
+                        c => value.push(c),
+                    }
+                }
+                out.push((name, value));
+            }
+        }
+    }
+}
+
+#[test]
+fn syslog_names_every_device_identification_field_apart() {
+    let lines = device_identification_alerts();
+    // Two basic-stream answers (objects 0-2) and one regular (0-6).
+    let regular: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["modbus"]["response"]["device_identification"]["code_name"] == "regular")
+        .collect();
+    assert_eq!((lines.len(), regular.len()), (3, 1), "{lines:#?}");
+    let objects = regular[0]["modbus"]["response"]["device_identification"]["objects"]
+        .as_object()
+        .expect("objects")
+        .clone();
+    assert_eq!(objects.len(), 7, "{objects:?}");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    make_certs(d);
+    let (udp, tcp, tls) = (free_udp(), free_tcp(), free_tcp());
+    let _rsyslog = start_rsyslog(d, udp, tcp, tls);
+    let mut c = config(&d.join("data"));
+    c.exports
+        .syslog
+        .push(syslog("tcp", tcp, Transport::Tcp, Format::Rfc5424));
+    let s = TestServer::start(c);
+    assert_eq!(ingest(&s, &ndjson(&lines)).0, 200);
+    let got = wait_for(d, "three device identification alerts", |l| {
+        l.iter().filter(|x| x.contains("990043")).count() == 3
+    });
+    s.stop();
+    let line = got
+        .iter()
+        .find(|l| l.contains("modbus.devid.code_name=\"regular\""))
+        .unwrap_or_else(|| panic!("no regular-stream alert: {got:#?}"));
+    let f: Vec<&str> = line.splitn(7, "~~").collect();
+    let params = tx_params(f[5]);
+    // Every name once, each within RFC 5424's 32 characters.
+    let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.iter().all(|n| n.len() <= 32), "{names:?}");
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), params.len(), "{params:?}");
+    let value = |n: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {n} in {params:?}"))
+    };
+    // Each identity field under its own name, with the value the PLC sent
+    // (markup kept as text: escaping is the SIEM's display concern).
+    let want = [
+        ("vendor_name", "modbus.devid.vendor_name"),
+        ("product_code", "modbus.devid.product_code"),
+        ("major_minor_revision", "modbus.devid.revision"),
+        ("vendor_url", "modbus.devid.vendor_url"),
+        ("product_name", "modbus.devid.product_name"),
+        ("model_name", "modbus.devid.model_name"),
+        ("user_application_name", "modbus.devid.user_app_name"),
+    ];
+    for (object, name) in want {
+        assert_eq!(
+            value(name),
+            objects[object].as_str().expect("text"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        value("modbus.devid.vendor_name"),
+        "<script>alert(1)</script>"
+    );
+    assert_eq!(value("modbus.devid.vendor_url"), "javascript:alert(1)");
+    assert_eq!(value("modbus.devid.code_name"), "regular");
+    assert_eq!(value("modbus.devid.request_code_name"), "regular");
+}
+
 #[test]
 fn eve_file_export_rotates_by_size() {
     let dir = tempfile::tempdir().expect("tmp");

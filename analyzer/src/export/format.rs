@@ -10,6 +10,15 @@
 //! never cut in half. Input is always a Rust string (the ingest turned any
 //! byte that was not UTF-8 into U+FFFD, and the sensor writes raw bytes as
 //! `\u00XX`), so the output is always valid UTF-8.
+//!
+//! RFC 5424 messages carry the decoded transaction as one SD-PARAM per leaf
+//! (`[otwatch-tx@32473 modbus.request.function="…" …]`), named by its dotted
+//! path. An SD-NAME has at most 32 characters, so a longer path is renamed,
+//! never cut, and every name is unique within its message (see [`Names`]):
+//! the Modbus device identification fields become `modbus.devid.NAME`
+//! (`vendor_name`, `product_code`, `revision`, `vendor_url`, `product_name`,
+//! `model_name`, `user_app_name`, …), any other long path
+//! `FIRST~HASH.END` (`s7comm~1f2e3d.0.order_number`).
 
 use serde_json::Value;
 
@@ -75,16 +84,134 @@ fn msg_escape(s: &str) -> String {
     out
 }
 
-/// An SD PARAM-NAME: printable US-ASCII except `=`, space, `]`, `"`; 1–32 characters.
-fn sd_name(s: &str) -> String {
+/// Longest SD-NAME (RFC 5424 §6.3.3).
+const MAX_NAME: usize = 32;
+
+/// Short names of transaction fields whose dotted path is longer than
+/// [`MAX_NAME`], by path prefix: the prefix is replaced, then the rest of
+/// the path is looked up in [`SHORT_LEAVES`]. The Modbus device
+/// identification (function 43 / MEI 14) fields are the ones a SIEM needs
+/// told apart: vendor, product code, revision, URL, product, model,
+/// application.
+const SHORT_PREFIXES: &[(&str, &str)] = &[
+    (
+        "modbus.response.device_identification.objects.",
+        "modbus.devid.",
+    ),
+    ("modbus.response.device_identification.", "modbus.devid."),
+    ("modbus.request.read_device_id.", "modbus.devid.request_"),
+];
+
+/// Field names shortened after a [`SHORT_PREFIXES`] replacement.
+const SHORT_LEAVES: &[(&str, &str)] = &[
+    ("major_minor_revision", "revision"),
+    ("user_application_name", "user_app_name"),
+];
+
+/// `s` with every character an SD-NAME cannot hold (anything but printable
+/// US-ASCII other than `=`, `]`, `"`) replaced by `_`; `_` when empty.
+fn name_chars(s: &str) -> String {
     let name: String = s
         .chars()
-        .filter(|c| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"'))
-        .take(32)
+        .map(|c| {
+            if c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if name.is_empty() {
         "_".into()
     } else {
+        name
+    }
+}
+
+/// FNV-1a (32 bits) of `s` and a salt, for the fallback names.
+fn fnv1a(s: &str, salt: u32) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes().chain(salt.to_le_bytes()) {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// The name from the tables, if `path` has one and it fits.
+fn table_name(path: &str) -> Option<String> {
+    let (prefix, short) = SHORT_PREFIXES.iter().find(|(p, _)| path.starts_with(p))?;
+    let rest = &path[prefix.len()..];
+    let rest = SHORT_LEAVES
+        .iter()
+        .find(|(l, _)| *l == rest)
+        .map_or(rest, |(_, s)| s);
+    let name = format!("{short}{rest}");
+    (name.len() <= MAX_NAME).then_some(name)
+}
+
+/// The fallback name of a long `path`: its first dotted part (at most 8
+/// characters), `~`, six hex digits of a hash of the whole path (and the
+/// salt), `.`, then as much of the end of the path as fits, cut at a dot
+/// where one is in reach.
+fn hashed_name(path: &str, salt: u32) -> String {
+    let head: String = path
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(8)
+        .collect();
+    let mut name = format!("{head}~{:06x}", fnv1a(path, salt) & 0x00ff_ffff);
+    let room = MAX_NAME - name.len() - 1;
+    // `path` is ASCII (see `name_chars`): any byte offset is a boundary.
+    let tail = if path.len() <= room {
+        path
+    } else {
+        let start = path.len() - room;
+        let tail = &path[start..];
+        let mid_part = path.as_bytes()[start - 1] != b'.';
+        match tail.find('.') {
+            Some(i) if mid_part && i + 1 < tail.len() => &tail[i + 1..],
+            _ => tail,
+        }
+    };
+    name.push('.');
+    name.push_str(tail);
+    name
+}
+
+/// SD-NAMEs of one message's transaction fields, unique within it.
+///
+/// * A path of at most 32 characters is its own name (characters an
+///   SD-NAME cannot hold become `_`).
+/// * A longer one takes its short name from [`SHORT_PREFIXES`] and
+///   [`SHORT_LEAVES`] (`modbus.response.device_identification.objects.
+///   vendor_name` → `modbus.devid.vendor_name`).
+/// * Any other long path, or a name already taken in this message, gets
+///   [`hashed_name`]: `s7comm~1f2e3d.0.order_number`, salted again
+///   until it is unused.
+#[derive(Default)]
+struct Names {
+    used: std::collections::HashSet<String>,
+}
+
+impl Names {
+    fn name(&mut self, path: &str) -> String {
+        let path = name_chars(path);
+        let first = if path.len() <= MAX_NAME {
+            Some(path.clone())
+        } else {
+            table_name(&path)
+        };
+        let name = match first {
+            Some(n) if !self.used.contains(&n) => n,
+            _ => (0u32..)
+                .map(|salt| hashed_name(&path, salt))
+                .find(|n| !self.used.contains(n))
+                .unwrap_or_else(|| "_".to_owned()),
+        };
+        self.used.insert(name.clone());
         name
     }
 }
@@ -229,9 +356,10 @@ pub(crate) fn rfc5424(
         }
     }
     main.push(']');
+    let mut names = Names::default();
     let mut tx: Vec<String> = transaction(eve)
         .into_iter()
-        .map(|(k, v)| format!(" {}=\"{}\"", sd_name(&k), sd_escape(&v)))
+        .map(|(k, v)| format!(" {}=\"{}\"", names.name(&k), sd_escape(&v)))
         .collect();
     let msg = msg_escape(&text(&alert["signature"]));
     // Drop transaction fields from the end until the header and the SD fit with room for some text.
@@ -424,6 +552,149 @@ mod tests {
         let m = rfc5424(0x10, &record(b"{}"), &e, 16, "otwatch", 420);
         assert!(m.len() <= 420);
         assert!(!String::from_utf8(m).expect("utf8").contains("otwatch-tx"));
+    }
+
+    /// The `modbus` object of a read device identification transaction, as
+    /// the sensor writes it (function 43, MEI 14, regular stream).
+    fn device_identification() -> Value {
+        json!({"transaction_id": 9, "unit_id": 1,
+               "request": {"function_code": 43, "function": "encapsulated_interface_transport", "access": "identification",
+                           "mei": {"type": 14, "name": "read_device_identification"},
+                           "read_device_id": {"code": 2, "code_name": "regular", "object_id": 0}},
+               "response": {"function_code": 43, "function": "encapsulated_interface_transport", "access": "identification",
+                            "mei": {"type": 14, "name": "read_device_identification"},
+                            "device_identification": {"code": 2, "code_name": "regular", "conformity_level": 130,
+                                "more_follows": false, "next_object_id": 0, "object_count": 8,
+                                "objects": {"vendor_name": "Vendor", "product_code": "OTW-PLC-1",
+                                            "major_minor_revision": "1.2.3", "vendor_url": "http://vendor.example",
+                                            "product_name": "Product", "model_name": "Model",
+                                            "user_application_name": "App", "0x80": "private"}}}})
+    }
+
+    fn names_of(tx: &Value) -> Vec<(String, String)> {
+        let eve = json!({"modbus": tx});
+        let mut names = Names::default();
+        transaction(&eve)
+            .into_iter()
+            .map(|(k, v)| (names.name(&k), v))
+            .collect()
+    }
+
+    #[test]
+    fn device_identification_fields_get_unique_short_names() {
+        let got = names_of(&device_identification());
+        let find = |n: &str| {
+            got.iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("no {n} in {got:?}"))
+        };
+        assert_eq!(find("modbus.devid.vendor_name"), "Vendor");
+        assert_eq!(find("modbus.devid.product_code"), "OTW-PLC-1");
+        assert_eq!(find("modbus.devid.revision"), "1.2.3");
+        assert_eq!(find("modbus.devid.vendor_url"), "http://vendor.example");
+        assert_eq!(find("modbus.devid.product_name"), "Product");
+        assert_eq!(find("modbus.devid.model_name"), "Model");
+        assert_eq!(find("modbus.devid.user_app_name"), "App");
+        assert_eq!(find("modbus.devid.0x80"), "private");
+        assert_eq!(find("modbus.devid.conformity_level"), "130");
+        assert_eq!(find("modbus.devid.next_object_id"), "0");
+        assert_eq!(find("modbus.devid.code_name"), "regular");
+        assert_eq!(find("modbus.devid.request_code_name"), "regular");
+        assert_eq!(find("modbus.devid.request_object_id"), "0");
+        // Short paths keep their names.
+        assert_eq!(
+            find("modbus.response.mei.name"),
+            "read_device_identification"
+        );
+        assert_eq!(find("modbus.request.function_code"), "43");
+        let mut names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(names.iter().all(|n| n.len() <= 32), "{names:?}");
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "a name is used twice");
+        assert_eq!(n, 29, "every leaf: 2 + 8 request + 19 response");
+    }
+
+    #[test]
+    fn other_long_paths_and_taken_names_get_hashed_names() {
+        // Long paths with no table entry, differing only far from the end
+        // or only at the end; a field that spells a short name itself; a
+        // key with characters an SD-NAME cannot hold.
+        let tx = json!({
+            "response": {"userdata": {"szl": {"records": [
+                {"order_number": "A", "index": 1}, {"order_number": "B", "index": 2}]}}},
+            "devid": {"vendor_name": "spoof"},
+            "request": {"a very \"long\" = ]key that keeps going and going": 1},
+            "x".repeat(40): {"y": 1, "z": 2}
+        });
+        let eve = json!({"s7comm": tx});
+        let mut names = Names::default();
+        let mut got: Vec<(String, String, String)> = Vec::new();
+        for (k, v) in transaction(&eve) {
+            let n = names.name(&k);
+            got.push((k, n, v));
+        }
+        for (path, name, _) in &got {
+            assert!(name.len() <= 32, "{path} → {name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"')),
+                "{path} → {name}"
+            );
+        }
+        let mut all: Vec<&str> = got.iter().map(|(_, n, _)| n.as_str()).collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), got.len(), "{got:?}");
+        let name = |p: &str| {
+            got.iter()
+                .find(|(k, _, _)| k == p)
+                .map(|(_, n, _)| n.clone())
+                .unwrap_or_else(|| panic!("no {p}"))
+        };
+        let a = name("s7comm.response.userdata.szl.records.0.order_number");
+        assert!(
+            a.starts_with("s7comm~") && a.ends_with(".0.order_number"),
+            "{a}"
+        );
+        let b = name("s7comm.response.userdata.szl.records.1.order_number");
+        assert!(b.ends_with(".1.order_number"), "{b}");
+        assert_eq!(name("s7comm.devid.vendor_name"), "s7comm.devid.vendor_name");
+        let hostile = name("s7comm.request.a very \"long\" = ]key that keeps going and going");
+        assert!(
+            hostile.starts_with("s7comm~") && hostile.ends_with("_going_and_going"),
+            "{hostile}"
+        );
+        // Deterministic: the same message gets the same names.
+        let mut again = Names::default();
+        let second: Vec<String> = transaction(&eve)
+            .into_iter()
+            .map(|(k, _)| again.name(&k))
+            .collect();
+        assert_eq!(
+            second,
+            got.iter().map(|(_, n, _)| n.clone()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_name_taken_by_a_short_field_sends_the_long_one_to_a_hash() {
+        // A sensor line that has both `modbus.devid.vendor_name` (short,
+        // its own name) and the long device identification path.
+        let tx = json!({"devid": {"vendor_name": "spoof"},
+                        "response": {"device_identification": {"objects": {"vendor_name": "real"}}}});
+        let got = names_of(&tx);
+        assert_eq!(
+            got[0],
+            ("modbus.devid.vendor_name".to_owned(), "spoof".to_owned())
+        );
+        assert!(
+            got[1].0.starts_with("modbus~") && got[1].0.ends_with(".vendor_name"),
+            "{got:?}"
+        );
+        assert_eq!(got[1].1, "real");
     }
 
     #[test]

@@ -247,7 +247,21 @@ impl CaptureFile {
             // A section header decides the byte order of what follows.
             if rest.get(..4) == Some(&[0x0a, 0x0d, 0x0d, 0x0a]) {
                 let (after, shb) = pcap_parser::pcapng::parse_sectionheaderblock(rest)
-                    .map_err(|e| self.parse_error(offset, e))?;
+                    .map_err(|e| match e {
+                        nom::Err::Incomplete(_) => self.parse_error(offset, e),
+                        nom::Err::Error(PcapError::HeaderNotRecognized)
+                        | nom::Err::Failure(PcapError::HeaderNotRecognized) => self.error(
+                            offset,
+                            FileErrorKind::Corrupt(
+                                "section header block: byte-order magic is neither 0x1a2b3c4d nor 0x4d3c2b1a"
+                                    .into(),
+                            ),
+                        ),
+                        _ => {
+                            let big = rest.get(8..12) == Some(&[0x1a, 0x2b, 0x3c, 0x4d]);
+                            self.error(offset, pcapng_problem(rest, big))
+                        }
+                    })?;
                 big = shb.big_endian();
                 ifaces.clear();
                 rest = after;
@@ -258,7 +272,12 @@ impl CaptureFile {
             } else {
                 pcap_parser::pcapng::parse_block_le(rest)
             };
-            let (after, block) = parsed.map_err(|e| self.parse_error(offset, e))?;
+            let (after, block) = parsed.map_err(|e| match e {
+                // Incomplete inside a block the file holds whole is a field
+                // that runs past its block, not a cut file.
+                nom::Err::Incomplete(_) if !block_fits(rest, big) => self.parse_error(offset, e),
+                _ => self.error(offset, pcapng_problem(rest, big)),
+            })?;
             rest = after;
             let end = (data.len() - rest.len()) as u64;
             match block {
@@ -319,6 +338,95 @@ impl CaptureFile {
         }
         Ok(stats)
     }
+}
+
+/// The name of a pcapng block type (pcapng specification, section 11.1).
+fn block_name(kind: u32) -> &'static str {
+    match kind {
+        0x0a0d_0d0a => "section header block",
+        0x0000_0001 => "interface description block",
+        0x0000_0002 => "packet block (obsolete)",
+        0x0000_0003 => "simple packet block",
+        0x0000_0004 => "name resolution block",
+        0x0000_0005 => "interface statistics block",
+        0x0000_0006 => "enhanced packet block",
+        0x0000_000a => "decryption secrets block",
+        0x0000_0bad | 0x4000_0bad => "custom block",
+        0x8000_0001 => "process information block",
+        _ => "block of an unknown type",
+    }
+}
+
+/// Whether the pcapng block at the start of `rest` declares a length the
+/// file holds.
+fn block_fits(rest: &[u8], big: bool) -> bool {
+    match rest.get(4..8) {
+        Some(&[a, b, c, d]) => {
+            let len = if big {
+                u32::from_be_bytes([a, b, c, d])
+            } else {
+                u32::from_le_bytes([a, b, c, d])
+            };
+            len as usize <= rest.len()
+        }
+        _ => false,
+    }
+}
+
+/// Says in words what is wrong with the pcapng block at the start of `block`
+/// after pcap-parser refused it: the parser reports only that a check
+/// failed.
+fn pcapng_problem(block: &[u8], big: bool) -> FileErrorKind {
+    let word = |at: usize| {
+        block.get(at..at + 4).map(|b| {
+            let b = [b[0], b[1], b[2], b[3]];
+            if big {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        })
+    };
+    let (Some(kind), Some(len)) = (word(0), word(4)) else {
+        return FileErrorKind::Truncated {
+            needed: Some(8usize.saturating_sub(block.len())),
+        };
+    };
+    let name = block_name(kind);
+    let len_usize = len as usize;
+    if len < 12 {
+        return FileErrorKind::Corrupt(format!(
+            "{name} (type {kind:#010x}): block length {len} is below the minimum of 12"
+        ));
+    }
+    if len % 4 != 0 {
+        return FileErrorKind::Corrupt(format!(
+            "{name} (type {kind:#010x}): block length {len} is not a multiple of 4"
+        ));
+    }
+    if len_usize > block.len() {
+        return FileErrorKind::Truncated {
+            needed: Some(len_usize - block.len()),
+        };
+    }
+    let trailer = word(len_usize - 4).unwrap_or(0);
+    if trailer != len {
+        return FileErrorKind::Corrupt(format!(
+            "{name} (type {kind:#010x}): block length {len} does not match its trailer {trailer}"
+        ));
+    }
+    if kind == 6 {
+        let caplen = word(20).unwrap_or(0);
+        let padded = u64::from(caplen).div_ceil(4) * 4;
+        if 32 + padded > u64::from(len) {
+            return FileErrorKind::Corrupt(format!(
+                "enhanced packet block: captured length {caplen} runs past the block of {len} bytes"
+            ));
+        }
+    }
+    FileErrorKind::Corrupt(format!(
+        "{name} (type {kind:#010x}) of {len} bytes is malformed: its fields or options do not fit the block"
+    ))
 }
 
 /// Re-exported so callers can name pcap link types.
@@ -521,5 +629,78 @@ mod tests {
         let (seen, result) = frames(&f.0);
         result.expect("ok");
         assert_eq!(seen[0].1, LinkType::Other(165));
+    }
+
+    #[test]
+    fn a_corrupt_pcapng_block_is_named_in_words() {
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        shb.extend_from_slice(&[1, 0, 0, 0]);
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        let mut head = pcapng_block(0x0a0d_0d0a, &shb);
+        head.extend(pcapng_block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        // An enhanced packet block: interface 0, timestamp 0, 4 bytes captured
+        // of 4, the data; then one corruption each.
+        let mut epb = Vec::new();
+        for v in [0u32, 0, 0, 4, 4] {
+            epb.extend_from_slice(&v.to_le_bytes());
+        }
+        epb.extend_from_slice(&[1, 2, 3, 4]);
+        let good = pcapng_block(6, &epb);
+        let with = |edit: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = good.clone();
+            edit(&mut b);
+            let mut file = head.clone();
+            file.extend(b);
+            file
+        };
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "trailer",
+                with(&|b| b[32..36].copy_from_slice(&40u32.to_le_bytes())),
+                "enhanced packet block (type 0x00000006): block length 36 does not match its trailer 40",
+            ),
+            (
+                "short",
+                with(&|b| b[4..8].copy_from_slice(&8u32.to_le_bytes())),
+                "block length 8 is below the minimum of 12",
+            ),
+            (
+                "unaligned",
+                with(&|b| {
+                    b[4..8].copy_from_slice(&18u32.to_le_bytes());
+                }),
+                "block length 18 is not a multiple of 4",
+            ),
+            (
+                "epb",
+                {
+                    // An enhanced packet block claiming 200 captured bytes in 36.
+                    let mut epb = Vec::new();
+                    for v in [0u32, 0, 0, 200, 200] {
+                        epb.extend_from_slice(&v.to_le_bytes());
+                    }
+                    epb.extend_from_slice(&[0; 4]);
+                    let mut file = head.clone();
+                    file.extend(pcapng_block(6, &epb));
+                    file
+                },
+                "enhanced packet block: captured length 200 runs past the block of 36 bytes",
+            ),
+        ];
+        for (name, bytes, want) in cases {
+            let f = TempFile::with(&format!("corrupt-{name}.pcapng"), &bytes);
+            let err = frames(&f.0).1.expect_err(name);
+            assert_eq!(err.offset, head.len() as u64, "{name}");
+            let text = err.to_string();
+            assert!(text.contains(want), "{name}: {text}");
+            assert!(!text.contains("Verify"), "{name}: {text}");
+        }
+        // A block that runs past the end of the file is a truncation.
+        let mut cut = head.clone();
+        cut.extend_from_slice(&good[..12]);
+        let f = TempFile::with("corrupt-cut.pcapng", &cut);
+        let err = frames(&f.0).1.expect_err("cut");
+        assert!(matches!(err.kind, FileErrorKind::Truncated { .. }), "{err}");
     }
 }

@@ -1431,6 +1431,21 @@ impl core::fmt::Display for Overflow {
     }
 }
 
+struct TpduOversize {
+    tpdu: usize,
+    size: u32,
+}
+
+impl core::fmt::Display for TpduOversize {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "TPDU of {} bytes exceeds the negotiated TPDU size of {} bytes",
+            self.tpdu, self.size
+        )
+    }
+}
+
 impl StreamDissector for S7Dissector {
     fn parse(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>) -> usize {
         let mut pos = 0;
@@ -1470,6 +1485,16 @@ impl StreamDissector for S7Dissector {
                 return pos; // need the rest of the packet
             };
             state.framed = true;
+            if let Some(size) = self.conn.tpdu_size {
+                // The TPDU (COTP header and data) may not exceed the size the
+                // connection request and confirm negotiated (ISO 8073
+                // 13.3.4 b); the PDU is still decoded.
+                let tpdu = frame.len();
+                if tpdu > size as usize {
+                    let detail = TpduOversize { tpdu, size };
+                    cx.anomaly(NAME, "tpkt_exceeds_tpdu_size", &detail, Some(dir));
+                }
+            }
             self.on_tpkt(dir, frame, cx);
             pos += len;
         }

@@ -1730,3 +1730,31 @@ fn probes_other_ports() {
     assert!(probe(&plus_v2_response()));
     assert!(!probe(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"));
 }
+
+#[test]
+fn a_tpkt_longer_than_the_negotiated_tpdu_size_is_an_anomaly() {
+    // CR and CC negotiate 1024-byte TPDUs; a DT TPDU of exactly 1024 bytes
+    // is fine, one of 1096 bytes is not (it is still reassembled).
+    let dt = |tpkt_len: u16| {
+        let mut f = hex("03 00"); // TPKT v3
+        f.extend_from_slice(&tpkt_len.to_be_bytes()); // length
+        f.extend(hex("02 f0 00")); // COTP DT, LI 2, not the last TPDU
+        f.resize(usize::from(tpkt_len), 0); // data
+        f
+    };
+    let frames = vec![
+        (C2S, cr()),
+        (S2C, cc()),
+        (C2S, dt(4 + 1024)),
+        (C2S, dt(1100)),
+    ];
+    let rec = run(&frames);
+    assert_eq!(rec.anomalies, ["tpkt_exceeds_tpdu_size"]);
+    // Before a size is negotiated nothing is checked.
+    let rec = run(&[(C2S, dt(1100))]);
+    assert!(
+        !rec.anomalies.contains(&"tpkt_exceeds_tpdu_size"),
+        "{:?}",
+        rec.anomalies
+    );
+}

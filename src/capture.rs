@@ -203,7 +203,7 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
     if let Err(e) = reporter.finish(&report) {
         write_error.get_or_insert(e);
     }
-    finish_shipper(who, shipper);
+    finish_shipper(who, shipper, false);
     print_live_summary(&report);
     let mut code = ExitCode::SUCCESS;
     if let Some(e) = write_error {
@@ -219,24 +219,47 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
     code
 }
 
-/// Delivers what the shipper holds (up to 10 s; the rest stays spooled).
-pub(crate) fn finish_shipper(who: &str, shipper: Option<Arc<Shipper>>) {
-    let Some(shipper) = shipper else { return };
+/// How long the end of a run waits for the analyzer: live, for every line
+/// to be delivered; offline, for the next delivery (the spool may hold a
+/// backlog the analyzer is still working through).
+const SHIP_WAIT: Duration = Duration::from_secs(10);
+
+/// Delivers what the shipper holds and stops it; says on stderr what was
+/// delivered, what stays in the spool for the next start and what was
+/// dropped. Live (`offline` false) it stops after [`SHIP_WAIT`]; offline it
+/// waits while the analyzer keeps taking batches and stops [`SHIP_WAIT`]
+/// after the last one. Returns the lines dropped because the spool was full.
+pub(crate) fn finish_shipper(who: &str, shipper: Option<Arc<Shipper>>, offline: bool) -> u64 {
+    let Some(shipper) = shipper else { return 0 };
     match Arc::try_unwrap(shipper) {
         Ok(s) => {
-            let st = s.shutdown(Duration::from_secs(10));
+            let st = if offline {
+                s.drain(SHIP_WAIT);
+                s.shutdown(Duration::ZERO)
+            } else {
+                s.shutdown(SHIP_WAIT)
+            };
             eprintln!(
-                "analyzer     {} lines delivered in {} batches, {} pending in the spool, {} dropped (queue full {}, spool full {})",
-                st.delivered,
-                st.batches,
-                st.pending,
-                st.queue_full + st.spool_dropped,
-                st.queue_full,
-                st.spool_dropped
+                "analyzer     {} lines delivered in {} batches, {} pending in the spool, {} dropped (spool full), {} refused by the analyzer",
+                st.delivered, st.batches, st.pending, st.spool_dropped, st.rejected
             );
+            if st.pending > 0 {
+                eprintln!(
+                    "{who}: {} lines were not delivered in time; they stay in the spool for the next start",
+                    st.pending
+                );
+            }
+            if st.spool_dropped > 0 {
+                eprintln!(
+                    "{who}: {} lines were dropped because the spool was full while the analyzer did not take them",
+                    st.spool_dropped
+                );
+            }
+            st.spool_dropped
         }
         Err(_) => {
-            eprintln!("{who}: analyzer client still in use; lines stay in the spool")
+            eprintln!("{who}: analyzer client still in use; lines stay in the spool");
+            0
         }
     }
 }

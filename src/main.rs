@@ -451,6 +451,11 @@ struct SensorArgs {
     /// Spool folder for alerts not yet acknowledged by the analyzer.
     #[arg(long, value_name = "DIR", default_value = "otwatch-spool")]
     spool: PathBuf,
+    /// Bound of the spool in bytes. When it is full, live capture drops the
+    /// oldest lines; --pcap waits for the analyzer, and drops (and exits 1)
+    /// only while the analyzer does not take them.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    spool_max_bytes: u64,
     /// After opening the capture, switch to this user (e.g. nobody): no
     /// root, no capabilities from then on.
     #[arg(long, value_name = "USER")]
@@ -461,7 +466,7 @@ struct SensorArgs {
 fn run_sensor(args: SensorArgs) -> ExitCode {
     use otwatch_sensor::assets::AssetLimits;
     use otwatch_sensor::live::{self, EveSink, SensorOutput, SensorShared};
-    use otwatch_sensor::ship::{ShipConfig, Shipper};
+    use otwatch_sensor::ship::{ShipConfig, Shipper, WhenFull};
 
     const WHO: &str = "otwatch sensor";
     let fail = |msg: String| {
@@ -531,12 +536,13 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
                     }
                 }
             }
-            Some(ShipConfig::new(
-                url.clone(),
-                token,
-                name,
-                args.spool.clone(),
-            ))
+            let mut ship = ShipConfig::new(url.clone(), token, name, args.spool.clone());
+            ship.spool_max_bytes = args.spool_max_bytes;
+            if args.iface.is_none() {
+                // Files go only as fast as the analyzer takes their alerts.
+                ship.when_full = WhenFull::Wait;
+            }
+            Some(ship)
         }
     };
 
@@ -573,10 +579,13 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
                 eprintln!("{WHO}: writing EVE output failed: {e}");
             }
         }
-        capture::finish_shipper(WHO, shipper);
+        let dropped = capture::finish_shipper(WHO, shipper, true);
         print_summary(&report);
         if let Some(err) = &report.error {
             eprintln!("{WHO}: error: {err}");
+            return ExitCode::from(1);
+        }
+        if dropped > 0 {
             return ExitCode::from(1);
         }
         return ExitCode::SUCCESS;

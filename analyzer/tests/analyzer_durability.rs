@@ -166,8 +166,8 @@ fn acknowledged_batches_survive_sigkill_and_the_spool_delivers_the_rest() {
     let st = shipper.shutdown(Duration::from_secs(30));
     assert_eq!(st.pending, 0, "{st:?}");
     assert_eq!(
-        (st.delivered, st.spool_dropped, st.queue_full, st.rejected),
-        (shipped, 0, 0, 0),
+        (st.delivered, st.spool_dropped, st.rejected),
+        (shipped, 0, 0),
         "{st:?}"
     );
     assert!(

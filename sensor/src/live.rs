@@ -1064,7 +1064,8 @@ impl Write for EveBatch {
 }
 
 /// Lines for the analyzer: each `write` (one whole line from `EveWriter`)
-/// goes onto the shipper's queue, which never blocks.
+/// is appended to the shipper's spool in the calling worker, which never
+/// waits for the analyzer (see [`crate::ship`]).
 #[derive(Clone)]
 pub struct ShipLines(pub Arc<Shipper>);
 
@@ -1076,7 +1077,7 @@ impl std::fmt::Debug for ShipLines {
 
 impl Write for ShipLines {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        // A full queue is counted by the shipper (`queue_full`).
+        // A line lost to a full spool is counted by the shipper (`spool_dropped`).
         self.0.send_line(line);
         Ok(line.len())
     }

@@ -1,35 +1,73 @@
 //! Shipping of EVE lines to the analyzer, at least once.
 //!
-//! The pipeline hands lines to [`Shipper::send_line`], which never blocks: the
-//! line goes onto a bounded channel (or is counted in `queue_full` when the
-//! channel is full). One background thread takes lines off the channel, keeps
-//! only the event types the analyzer stores (`alert`, `asset`, `stats` by
-//! default), adds `"sensor"` (and an `"alert_id"` to an alert without one),
-//! and appends them to an on-disk spool. Lines are grouped into sealed spool
-//! segments of at most `batch_lines` lines / `batch_bytes` bytes, or after
-//! `batch_wait`; each sealed segment is POSTed as one NDJSON batch to
-//! `/api/v1/ingest` and deleted only after the analyzer answered 200. A
-//! failure (connection refused, timeout, 5xx, 401) leaves it in the spool and
-//! is retried with exponential backoff (with jitter) while new lines keep
-//! being spooled; a 400 names the bad lines, which are dropped (counted in
-//! `rejected`) before the rest is sent again. Segments left by an earlier
-//! run are delivered first, so nothing is lost while the analyzer is down or
-//! the sensor restarts; a retried batch is stored once by the analyzer
-//! thanks to `alert_id`.
+//! Two roles, never waiting on each other's slow part:
 //!
-//! The spool is bounded by `spool_max_bytes`: when it is full, the oldest
-//! sealed segment is deleted and its lines are counted in `spool_dropped`.
-//! [`Shipper::shutdown`] spools what is queued and tries to deliver everything
-//! before its deadline; what is left stays in the spool for the next start.
+//! * **Spool writer: the caller of [`Shipper::send_line`].** The line is
+//!   checked (a JSON object of an event type the analyzer stores: `alert`,
+//!   `asset`, `stats` by default), given `"sensor"` (and an `"alert_id"` when
+//!   an alert has none), and appended to the open spool segment on disk, in
+//!   the caller's thread, under one lock. There is no queue in memory that
+//!   could fill: the cost of a line is a JSON scan and a buffered write into
+//!   the page cache, whatever the analyzer does. A segment is sealed (renamed
+//!   to its sequence number) after `batch_lines` lines or `batch_bytes` bytes,
+//!   by the writer, or after `batch_wait`, by the sender.
+//! * **Sender: one background thread.** It makes each sealed segment durable
+//!   (`fdatasync`, off the writer's path) and POSTs the oldest one as an
+//!   NDJSON batch to `/api/v1/ingest`; the segment is deleted only after the
+//!   analyzer answered 200. A failure (connection refused, timeout, 5xx, 401)
+//!   leaves it in the spool; it is retried with exponential backoff (with
+//!   jitter) while the writer keeps appending. A 400 names the bad lines,
+//!   which are dropped (counted in `rejected`) before the rest is sent again.
+//!   Segments left by an earlier run are delivered first; a retried batch is
+//!   stored once by the analyzer thanks to `alert_id`.
+//!
+//! # Delivery guarantee
+//!
+//! Every line accepted by `send_line` is, at any moment, in exactly one of
+//! these states, each counted in [`ShipStats`]: in the spool (`pending`),
+//! acknowledged by the analyzer (`delivered`), refused by it as invalid
+//! (`rejected`), or dropped because the spool was full (`spool_dropped`); a
+//! line that is not a JSON object or not a shipped event type is counted in
+//! `invalid` / `filtered` instead of being spooled. Nothing else loses a line.
+//!
+//! The spool is bounded by `spool_max_bytes`. What happens when a line does
+//! not fit is [`ShipConfig::when_full`]: [`WhenFull::DropOldest`] (live
+//! capture, which must never stall) deletes the oldest sealed segment not
+//! being sent and counts its lines in `spool_dropped`; [`WhenFull::Wait`]
+//! (offline replays) holds the writer back while the analyzer accepts
+//! batches (counted in `held_back`) and drops only while deliveries fail.
+//! Drops are said on stderr when they start and at most every 10 seconds.
+//!
+//! [`Shipper::shutdown`] seals the open segment and delivers until the spool
+//! is empty or its timeout passed, whatever the analyzer does: a request
+//! never outlives the deadline, and a sender that is still stuck a short
+//! grace after it is abandoned without touching the spool. What is not
+//! delivered stays in the spool for the next start. [`Shipper::drain`]
+//! (the end of an offline replay) waits instead until the spool is empty or
+//! no batch was delivered for a while.
 
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// What a writer does with a line that does not fit in the spool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenFull {
+    /// Delete the oldest sealed segment that is not being sent and count its
+    /// lines in `spool_dropped` (live capture: the capture threads never wait
+    /// for the analyzer).
+    #[default]
+    DropOldest,
+    /// Wait while the analyzer accepts batches (each delivery frees room);
+    /// drop the oldest segment only while deliveries fail (offline replays,
+    /// which may go only as fast as the analyzer takes their alerts).
+    Wait,
+}
 
 /// Shipper settings.
 #[derive(Debug, Clone)]
@@ -44,8 +82,8 @@ pub struct ShipConfig {
     pub spool_dir: PathBuf,
     /// Bound of the spool on disk.
     pub spool_max_bytes: u64,
-    /// Lines waiting between `send_line` and the spool.
-    pub queue_lines: usize,
+    /// What a full spool does (see [`WhenFull`]).
+    pub when_full: WhenFull,
     /// Lines per batch at most.
     pub batch_lines: usize,
     /// Bytes per batch at most.
@@ -63,7 +101,8 @@ pub struct ShipConfig {
 }
 
 impl ShipConfig {
-    /// Defaults: 256 MiB spool, batches of 1000 lines / 4 MiB / 1 s, backoff 0.25 s to 30 s.
+    /// Defaults: 256 MiB spool that drops its oldest batches when full,
+    /// batches of 1000 lines / 4 MiB / 1 s, backoff 0.25 s to 30 s.
     pub fn new(
         url: impl Into<String>,
         token: impl Into<String>,
@@ -76,7 +115,7 @@ impl ShipConfig {
             sensor: sensor.into(),
             spool_dir: spool_dir.into(),
             spool_max_bytes: 256 << 20,
-            queue_lines: 10_000,
+            when_full: WhenFull::DropOldest,
             batch_lines: 1000,
             batch_bytes: 4 << 20,
             batch_wait: Duration::from_secs(1),
@@ -92,7 +131,7 @@ impl ShipConfig {
 #[derive(Debug, Default)]
 struct Counters {
     accepted: AtomicU64,
-    queue_full: AtomicU64,
+    held_back: AtomicU64,
     filtered: AtomicU64,
     invalid: AtomicU64,
     spooled: AtomicU64,
@@ -122,15 +161,15 @@ impl Counters {
 pub struct ShipStats {
     /// Lines taken by `send_line`.
     pub accepted: u64,
-    /// Lines refused because the queue was full.
-    pub queue_full: u64,
+    /// Lines whose writer waited for room in a full spool ([`WhenFull::Wait`]).
+    pub held_back: u64,
     /// Lines of event types not shipped.
     pub filtered: u64,
     /// Lines that were not a JSON object (not shipped).
     pub invalid: u64,
     /// Lines written to the spool.
     pub spooled: u64,
-    /// Spooled lines deleted unsent because the spool was full.
+    /// Lines dropped unsent because the spool was full (or could not be written).
     pub spool_dropped: u64,
     /// Lines the analyzer acknowledged.
     pub delivered: u64,
@@ -142,75 +181,199 @@ pub struct ShipStats {
     pub failures: u64,
     /// Bytes in the spool now.
     pub spool_bytes: u64,
-    /// Lines in the spool or queue, not yet acknowledged.
+    /// Lines in the spool, not yet acknowledged.
     pub pending: u64,
 }
 
-enum Msg {
-    Line(Vec<u8>),
-    Flush(mpsc::Sender<()>),
-    Stop(Instant),
-}
+/// How long `shutdown` waits past its deadline for a sender whose last
+/// request overran before leaving it behind.
+const GRACE: Duration = Duration::from_millis(250);
+/// Spool drops are said on stderr at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+/// Longest sleep of the sender with nothing to do.
+const IDLE: Duration = Duration::from_millis(500);
+const OPEN: &str = "open.ndjson";
 
 /// The shipping client (see the module doc).
 pub struct Shipper {
-    tx: SyncSender<Msg>,
-    counters: Arc<Counters>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for Shipper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shipper")
+            .field("spool", &self.shared.cfg.spool_dir)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// What the writers and the sender share.
+struct Shared {
+    cfg: ShipConfig,
+    counters: Counters,
+    /// `"sensor":"<name>"` as JSON, ready to append.
+    sensor_field: Vec<u8>,
+    /// `"alert_id":"<sensor>-<boot>-` as JSON, without the number and the closing quote.
+    id_prefix: Vec<u8>,
+    boot: u64,
+    /// One lock for the spool: writers append under it, the sender takes a
+    /// segment and gives it back under it (never across a request), so a
+    /// line is in exactly one place at any time.
+    state: Mutex<State>,
+    /// Wakes the sender: a sealed segment, a stop.
+    wake: Condvar,
+    /// Wakes writers waiting for room and `drain`/`shutdown`: a delivery
+    /// attempt ended, or the sender left.
+    room: Condvar,
+}
+
+struct Open {
+    w: BufWriter<File>,
+    bytes: u64,
+    lines: u64,
+    since: Instant,
+}
+
+struct Segment {
+    seq: u64,
+    path: PathBuf,
+    bytes: u64,
+    lines: u64,
+    synced: bool,
+}
+
+struct State {
+    open: Option<Open>,
+    /// Sealed segments, oldest first.
+    sealed: VecDeque<Segment>,
+    /// The segment the sender is posting: no writer deletes it.
+    in_flight: Option<u64>,
+    next_seq: u64,
+    ids: u64,
+    /// The line being spooled (reused: no allocation per line).
+    line: Vec<u8>,
+    /// The sender delivers until this instant, then leaves.
+    stop: Option<Instant>,
+    /// Set by `shutdown` when the sender overran its deadline: it must not
+    /// touch the spool any more.
+    abandoned: bool,
+    sender_done: bool,
+    /// Whether the last delivery attempt succeeded.
+    healthy: bool,
+    warned_at: Option<Instant>,
+    warned_dropped: u64,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn wait_for<'a>(cv: &Condvar, g: MutexGuard<'a, State>, d: Duration) -> MutexGuard<'a, State> {
+    cv.wait_timeout(g, d)
+        .unwrap_or_else(PoisonError::into_inner)
+        .0
+}
+
+fn far(from: Instant, d: Duration) -> Instant {
+    from.checked_add(d)
+        .unwrap_or_else(|| from + Duration::from_secs(86_400 * 365))
+}
+
 impl Shipper {
-    /// Opens the spool (delivering what an earlier run left) and starts the thread.
+    /// Opens the spool (delivering what an earlier run left first) and starts
+    /// the sender thread. Refuses a URL that is not `http://`.
     pub fn start(config: ShipConfig) -> io::Result<Shipper> {
+        if !config.url.starts_with("http://") {
+            // Without this, every batch would fail and be retried forever.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the analyzer URL {:?} must be http://HOST:PORT (the sensor does not speak TLS \
+                     to the analyzer: ship over a management network or through a tunnel)",
+                    config.url
+                ),
+            ));
+        }
         fs::create_dir_all(&config.spool_dir)?;
-        let counters = Arc::new(Counters::default());
-        let (tx, rx) = mpsc::sync_channel(config.queue_lines.max(1));
-        let mut worker = Worker::new(config, counters.clone())?;
+        let counters = Counters::default();
+        let (sealed, next_seq) = recover(&config.spool_dir, &counters)?;
+        let boot = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        let mut sensor_field = b"\"sensor\":".to_vec();
+        serde_json::to_writer(&mut sensor_field, &config.sensor).map_err(io::Error::other)?;
+        let mut id_prefix = b"\"alert_id\":".to_vec();
+        serde_json::to_writer(&mut id_prefix, &format!("{}-{boot}-", config.sensor))
+            .map_err(io::Error::other)?;
+        id_prefix.pop(); // the closing quote comes after the number
+        let shared = Arc::new(Shared {
+            counters,
+            sensor_field,
+            id_prefix,
+            boot,
+            state: Mutex::new(State {
+                open: None,
+                sealed,
+                in_flight: None,
+                next_seq,
+                ids: 0,
+                line: Vec::with_capacity(4096),
+                stop: None,
+                abandoned: false,
+                sender_done: false,
+                healthy: true,
+                warned_at: None,
+                warned_dropped: 0,
+            }),
+            wake: Condvar::new(),
+            room: Condvar::new(),
+            cfg: config,
+        });
+        let sender = Sender::new(shared.clone());
         let thread = std::thread::Builder::new()
             .name("otwatch-ship".into())
-            .spawn(move || worker.run(rx))?;
+            .spawn(move || sender.run())?;
         Ok(Shipper {
-            tx,
-            counters,
+            shared,
             thread: Some(thread),
         })
     }
 
-    /// Queues one EVE line (with or without its line break). Never blocks;
-    /// returns false when the queue is full (the line is counted and dropped).
+    /// Spools one EVE line (with or without its line break), in the caller's
+    /// thread. Returns false when the line was lost: the spool was full (and,
+    /// with [`WhenFull::Wait`], deliveries were failing) or could not be
+    /// written; the loss is counted in `spool_dropped`. A line that is not
+    /// shipped on purpose (`filtered`, `invalid`) returns true.
     pub fn send_line(&self, line: &[u8]) -> bool {
         let line = line.trim_ascii();
         if line.is_empty() {
             return true;
         }
-        match self.tx.try_send(Msg::Line(line.to_vec())) {
-            Ok(()) => {
-                self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                self.counters.pending_lines.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        let sh = &*self.shared;
+        sh.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let mut st = lock(&sh.state);
+        match sh.record(&mut st, line) {
+            Record::Skip => true,
+            Record::Line => sh.append(st),
         }
     }
 
-    /// Seals the open batch now and waits until it is spooled (not delivered).
+    /// Seals the open segment now, so that the sender may deliver it.
     pub fn flush(&self) {
-        let (tx, rx) = mpsc::channel();
-        if self.tx.send(Msg::Flush(tx)).is_ok() {
-            let _ = rx.recv();
-        }
+        let mut st = lock(&self.shared.state);
+        self.shared.seal(&mut st);
     }
 
     /// The counters.
     pub fn stats(&self) -> ShipStats {
-        let c = &self.counters;
+        let c = &self.shared.counters;
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ShipStats {
             accepted: g(&c.accepted),
-            queue_full: g(&c.queue_full),
+            held_back: g(&c.held_back),
             filtered: g(&c.filtered),
             invalid: g(&c.invalid),
             spooled: g(&c.spooled),
@@ -224,46 +387,295 @@ impl Shipper {
         }
     }
 
-    /// Spools everything queued and delivers until the spool is empty or
-    /// `timeout` passed; the rest stays in the spool for the next start.
-    pub fn shutdown(mut self, timeout: Duration) -> ShipStats {
-        let _ = self.tx.send(Msg::Stop(Instant::now() + timeout));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    /// The spool folder.
+    pub fn spool_dir(&self) -> &Path {
+        &self.shared.cfg.spool_dir
+    }
+
+    /// Seals the open segment and waits until the spool is empty (true), or
+    /// until no line left it for `idle` (false). For the end of an offline
+    /// run, where the analyzer may still be busy with a backlog; the sender
+    /// keeps running (stop it with [`Shipper::shutdown`]).
+    pub fn drain(&self, idle: Duration) -> bool {
+        let sh = &*self.shared;
+        let mut st = lock(&sh.state);
+        sh.seal(&mut st);
+        sh.wake.notify_one();
+        let mut last = sh.counters.pending_lines.load(Ordering::Relaxed);
+        let mut since = Instant::now();
+        loop {
+            let pending = sh.counters.pending_lines.load(Ordering::Relaxed);
+            if pending == 0 {
+                return true;
+            }
+            if pending < last {
+                last = pending;
+                since = Instant::now();
+            }
+            let left = idle.saturating_sub(since.elapsed());
+            if left.is_zero() || st.sender_done {
+                return false;
+            }
+            st = wait_for(&sh.room, st, left);
         }
+    }
+
+    /// Seals the open segment and delivers until the spool is empty or
+    /// `timeout` passed, then stops the sender; the rest stays in the spool
+    /// for the next start. Returns within `timeout` plus a short grace
+    /// whatever the analyzer does.
+    pub fn shutdown(mut self, timeout: Duration) -> ShipStats {
+        self.stop(timeout);
         self.stats()
+    }
+
+    fn stop(&mut self, timeout: Duration) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let sh = &*self.shared;
+        let now = Instant::now();
+        let deadline = far(now, timeout);
+        let give_up = far(deadline, GRACE);
+        let mut st = lock(&sh.state);
+        sh.seal(&mut st);
+        st.stop = Some(deadline);
+        sh.wake.notify_one();
+        while !st.sender_done {
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                // Its request overran the deadline: leave it; what it holds
+                // stays in the spool.
+                st.abandoned = true;
+                return;
+            }
+            st = wait_for(&sh.room, st, left);
+        }
+        drop(st);
+        let _ = thread.join();
     }
 }
 
 impl Drop for Shipper {
     fn drop(&mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = self.tx.send(Msg::Stop(Instant::now()));
-            let _ = t.join();
-        }
+        self.stop(Duration::ZERO);
     }
 }
 
-const OPEN: &str = "open.ndjson";
-
-struct Segment {
-    path: PathBuf,
-    bytes: u64,
-    lines: u64,
+enum Record {
+    /// The line is in `State::line`, ready to append.
+    Line,
+    /// Not shipped (filtered or invalid), counted.
+    Skip,
 }
 
-struct Worker {
-    cfg: ShipConfig,
-    counters: Arc<Counters>,
-    agent: ureq::Agent,
-    url: String,
-    sealed: std::collections::VecDeque<Segment>,
-    open: Option<(BufWriter<File>, u64, u64, Instant)>,
-    next_seq: u64,
-    ids: u64,
-    boot: u64,
-    backoff: Duration,
-    retry_at: Instant,
+#[derive(serde::Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    event_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    sensor: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    alert_id: Option<serde::de::IgnoredAny>,
+}
+
+impl Shared {
+    /// Checks `line` and writes it, with `sensor` (and `alert_id`), into `st.line`.
+    fn record(&self, st: &mut State, line: &[u8]) -> Record {
+        let probe: Probe<'_> = match serde_json::from_slice(line) {
+            Ok(p) if line.last() == Some(&b'}') => p,
+            _ => {
+                self.counters.invalid.fetch_add(1, Ordering::Relaxed);
+                return Record::Skip;
+            }
+        };
+        let et = probe.event_type.as_deref().unwrap_or("");
+        if !self.cfg.event_types.iter().any(|t| t == et) {
+            self.counters.filtered.fetch_add(1, Ordering::Relaxed);
+            return Record::Skip;
+        }
+        let need_id = et == "alert" && probe.alert_id.is_none();
+        let need_sensor = probe.sensor.is_none();
+        let out = &mut st.line;
+        out.clear();
+        out.extend_from_slice(&line[..line.len() - 1]);
+        let mut comma = !out.trim_ascii_end().ends_with(b"{");
+        if need_id {
+            st.ids += 1;
+            if comma {
+                out.push(b',');
+            }
+            out.extend_from_slice(&self.id_prefix);
+            out.extend_from_slice(itoa::Buffer::new().format(st.ids).as_bytes());
+            out.push(b'"');
+            comma = true;
+        }
+        if need_sensor {
+            if comma {
+                out.push(b',');
+            }
+            out.extend_from_slice(&self.sensor_field);
+        }
+        out.extend_from_slice(b"}\n");
+        Record::Line
+    }
+
+    /// Appends `st.line` to the open segment, making room first (see
+    /// [`WhenFull`]); returns whether it was spooled.
+    fn append(&self, mut st: MutexGuard<'_, State>) -> bool {
+        let len = st.line.len() as u64;
+        let max = self.cfg.spool_max_bytes;
+        let mut waited = false;
+        let fits = loop {
+            if self.counters.spool_bytes.load(Ordering::Relaxed) + len <= max {
+                break true;
+            }
+            let wait = self.cfg.when_full == WhenFull::Wait
+                && st.healthy
+                && !st.sender_done
+                && st.stop.is_none();
+            if wait {
+                if st.sealed.is_empty() && st.open.is_some() {
+                    // The room is all in the open segment: let it be sent.
+                    self.seal(&mut st);
+                }
+                if !st.sealed.is_empty() {
+                    if !waited {
+                        waited = true;
+                        self.counters.held_back.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.wake.notify_one();
+                    st = wait_for(&self.room, st, self.cfg.timeout.max(IDLE));
+                    continue;
+                }
+            }
+            if st.open.is_some() && st.sealed.iter().all(|s| Some(s.seq) == st.in_flight) {
+                // Oldest first: what the open segment holds goes before this line.
+                self.seal(&mut st);
+            }
+            if !self.discard_oldest(&mut st) {
+                break false;
+            }
+        };
+        let spooled = fits && self.write_line(&mut st);
+        if !spooled {
+            self.counters.spool_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        let warning = self.drop_warning(&mut st);
+        drop(st);
+        if let Some(w) = warning {
+            eprintln!("{w}");
+        }
+        spooled
+    }
+
+    fn write_line(&self, st: &mut State) -> bool {
+        let len = st.line.len() as u64;
+        if st
+            .open
+            .as_ref()
+            .is_some_and(|o| o.bytes + len > self.cfg.batch_bytes as u64)
+        {
+            self.seal(st);
+        }
+        if st.open.is_none() {
+            match OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.cfg.spool_dir.join(OPEN))
+            {
+                Ok(f) => {
+                    st.open = Some(Open {
+                        w: BufWriter::with_capacity(64 << 10, f),
+                        bytes: 0,
+                        lines: 0,
+                        since: Instant::now(),
+                    })
+                }
+                Err(_) => return false,
+            }
+        }
+        let State { open, line, .. } = &mut *st;
+        let Some(open) = open.as_mut() else {
+            return false;
+        };
+        if open.w.write_all(line).is_err() {
+            return false;
+        }
+        open.bytes += len;
+        open.lines += 1;
+        let full = open.lines as usize >= self.cfg.batch_lines;
+        self.counters.spool_bytes.fetch_add(len, Ordering::Relaxed);
+        self.counters.pending_lines.fetch_add(1, Ordering::Relaxed);
+        self.counters.spooled.fetch_add(1, Ordering::Relaxed);
+        if full {
+            self.seal(st);
+        }
+        true
+    }
+
+    /// Closes the open segment into a sealed one and wakes the sender.
+    fn seal(&self, st: &mut State) {
+        let Some(Open {
+            mut w,
+            bytes,
+            lines,
+            ..
+        }) = st.open.take()
+        else {
+            return;
+        };
+        let written = w.flush().is_ok();
+        drop(w);
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let open = self.cfg.spool_dir.join(OPEN);
+        let path = self.cfg.spool_dir.join(segment_name(seq));
+        if !written || fs::rename(&open, &path).is_err() {
+            let _ = fs::remove_file(&open);
+            self.counters.gone(lines, bytes, true);
+            return;
+        }
+        st.sealed.push_back(Segment {
+            seq,
+            path,
+            bytes,
+            lines,
+            synced: false,
+        });
+        self.wake.notify_one();
+    }
+
+    /// Deletes the oldest sealed segment that is not being sent, its lines
+    /// dropped; returns whether there was one.
+    fn discard_oldest(&self, st: &mut State) -> bool {
+        let Some(i) = st.sealed.iter().position(|s| Some(s.seq) != st.in_flight) else {
+            return false;
+        };
+        let Some(seg) = st.sealed.remove(i) else {
+            return false;
+        };
+        let _ = fs::remove_file(&seg.path);
+        self.counters.gone(seg.lines, seg.bytes, true);
+        true
+    }
+
+    /// The message to print when lines were dropped since the last one (at
+    /// most every [`WARN_EVERY`]).
+    fn drop_warning(&self, st: &mut State) -> Option<String> {
+        let dropped = self.counters.spool_dropped.load(Ordering::Relaxed);
+        if dropped == st.warned_dropped || st.warned_at.is_some_and(|t| t.elapsed() < WARN_EVERY) {
+            return None;
+        }
+        st.warned_at = Some(Instant::now());
+        st.warned_dropped = dropped;
+        Some(format!(
+            "otwatch: the analyzer spool {} is full ({} bytes) while the analyzer does not take \
+             the lines: {dropped} lines dropped so far (counted in spool_dropped)",
+            self.cfg.spool_dir.display(),
+            self.cfg.spool_max_bytes
+        ))
+    }
 }
 
 fn segment_name(seq: u64) -> String {
@@ -279,385 +691,311 @@ fn count_lines(path: &Path) -> io::Result<u64> {
         .count() as u64)
 }
 
-#[derive(serde::Deserialize)]
-struct Probe<'a> {
-    #[serde(borrow, default)]
-    event_type: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
-    sensor: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    alert_id: Option<serde::de::IgnoredAny>,
+/// The segments an earlier run left (the open one sealed now), oldest first,
+/// and the next sequence number; sets the spool counters.
+fn recover(dir: &Path, counters: &Counters) -> io::Result<(VecDeque<Segment>, u64)> {
+    let mut names: Vec<(u64, PathBuf)> = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        let Some(stem) = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".ndjson"))
+        else {
+            continue;
+        };
+        if let Ok(seq) = stem.parse::<u64>() {
+            names.push((seq, p));
+        }
+    }
+    names.sort();
+    let mut next_seq = names.last().map_or(1, |n| n.0 + 1);
+    let open_path = dir.join(OPEN);
+    if open_path.exists() {
+        let to = dir.join(segment_name(next_seq));
+        fs::rename(&open_path, &to)?;
+        names.push((next_seq, to));
+        next_seq += 1;
+    }
+    let mut sealed = VecDeque::new();
+    let mut total = 0;
+    let mut pending = 0;
+    for (seq, path) in names {
+        let bytes = fs::metadata(&path)?.len();
+        let lines = count_lines(&path)?;
+        if lines == 0 {
+            let _ = fs::remove_file(&path);
+            continue;
+        }
+        total += bytes;
+        pending += lines;
+        sealed.push_back(Segment {
+            seq,
+            path,
+            bytes,
+            lines,
+            synced: false,
+        });
+    }
+    counters.spool_bytes.store(total, Ordering::Relaxed);
+    counters.pending_lines.store(pending, Ordering::Relaxed);
+    Ok((sealed, next_seq))
 }
 
-impl Worker {
-    fn new(cfg: ShipConfig, counters: Arc<Counters>) -> io::Result<Worker> {
-        if !cfg.url.starts_with("http://") {
-            // Without this, every batch would fail and be retried forever.
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "the analyzer URL {:?} must be http://HOST:PORT (the sensor does not speak TLS \
-                     to the analyzer: ship over a management network or through a tunnel)",
-                    cfg.url
-                ),
-            ));
-        }
+/// What one delivery attempt of the oldest segment came to.
+enum Outcome {
+    /// 200: the segment leaves the spool.
+    Delivered,
+    /// 400 naming lines: they were removed from the file, which now has
+    /// `bytes` bytes (`ok` false when the file could not be rewritten).
+    Rejected { removed: u64, bytes: u64, ok: bool },
+    /// The file cannot be read: its lines are lost.
+    Unreadable,
+    /// Anything else: retried later.
+    Failed,
+}
+
+/// The sender thread.
+struct Sender {
+    shared: Arc<Shared>,
+    agent: ureq::Agent,
+    url: String,
+    auth: String,
+    backoff: Duration,
+    retry_at: Instant,
+}
+
+impl Sender {
+    fn new(shared: Arc<Shared>) -> Sender {
+        let cfg = &shared.cfg;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(cfg.timeout))
             .http_status_as_error(false)
             .build()
             .into();
-        let url = format!("{}/api/v1/ingest", cfg.url.trim_end_matches('/'));
-        let mut names: Vec<(u64, PathBuf)> = Vec::new();
-        for e in fs::read_dir(&cfg.spool_dir)? {
-            let p = e?.path();
-            let Some(stem) = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".ndjson"))
-            else {
-                continue;
-            };
-            if let Ok(seq) = stem.parse::<u64>() {
-                names.push((seq, p));
-            }
-        }
-        names.sort();
-        let mut next_seq = names.last().map_or(1, |n| n.0 + 1);
-        // A batch that was open when the last run stopped is sealed now.
-        let open_path = cfg.spool_dir.join(OPEN);
-        if open_path.exists() {
-            let to = cfg.spool_dir.join(segment_name(next_seq));
-            fs::rename(&open_path, &to)?;
-            names.push((next_seq, to));
-            next_seq += 1;
-        }
-        let mut sealed = std::collections::VecDeque::new();
-        let mut total = 0;
-        let mut pending = 0;
-        for (_, path) in names {
-            let bytes = fs::metadata(&path)?.len();
-            let lines = count_lines(&path)?;
-            if lines == 0 {
-                let _ = fs::remove_file(&path);
-                continue;
-            }
-            total += bytes;
-            pending += lines;
-            sealed.push_back(Segment { path, bytes, lines });
-        }
-        counters.spool_bytes.store(total, Ordering::Relaxed);
-        counters.pending_lines.store(pending, Ordering::Relaxed);
-        let boot = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0);
-        Ok(Worker {
-            backoff: cfg.backoff_initial,
-            cfg,
-            counters,
+        Sender {
             agent,
-            url,
-            sealed,
-            open: None,
-            next_seq,
-            ids: 0,
-            boot,
+            url: format!("{}/api/v1/ingest", cfg.url.trim_end_matches('/')),
+            auth: format!("Bearer {}", cfg.token),
+            backoff: cfg.backoff_initial,
             retry_at: Instant::now(),
-        })
+            shared,
+        }
     }
 
-    fn run(&mut self, rx: Receiver<Msg>) {
-        let mut stop_at = None;
+    fn run(mut self) {
+        let shared = self.shared.clone();
+        let sh = &*shared;
+        let mut st = lock(&sh.state);
         loop {
-            // Take lines until the batch is due or a delivery can be tried.
-            let wait = if stop_at.is_some() {
-                Duration::ZERO
-            } else if self.sealed.is_empty() {
-                match &self.open {
-                    Some((_, _, _, since)) => self.cfg.batch_wait.saturating_sub(since.elapsed()),
-                    None => Duration::from_millis(500),
+            if st.abandoned {
+                break;
+            }
+            let now = Instant::now();
+            let limit = match st.stop {
+                Some(deadline) => {
+                    sh.seal(&mut st);
+                    if st.sealed.is_empty() || now >= deadline {
+                        break;
+                    }
+                    if now < self.retry_at {
+                        let d = self.retry_at.min(deadline) - now;
+                        st = wait_for(&sh.wake, st, d);
+                        continue;
+                    }
+                    sh.cfg.timeout.min(deadline - now)
                 }
-            } else {
-                self.retry_at.saturating_duration_since(Instant::now())
-            };
-            match rx.recv_timeout(wait) {
-                Ok(Msg::Line(l)) => {
-                    self.spool(&l);
-                    // Take whatever else is queued without waiting.
-                    while let Ok(m) = rx.try_recv() {
-                        match m {
-                            Msg::Line(l) => self.spool(&l),
-                            Msg::Flush(done) => {
-                                self.seal();
-                                let _ = done.send(());
-                            }
-                            Msg::Stop(at) => stop_at = Some(at),
+                None => {
+                    if st
+                        .open
+                        .as_ref()
+                        .is_some_and(|o| now >= o.since + sh.cfg.batch_wait)
+                    {
+                        sh.seal(&mut st);
+                    }
+                    if st.sealed.iter().any(|s| !s.synced) {
+                        st = sync_sealed(sh, st);
+                        continue;
+                    }
+                    if st.sealed.is_empty() || now < self.retry_at {
+                        let mut d = IDLE;
+                        if let Some(o) = &st.open {
+                            d = d.min((o.since + sh.cfg.batch_wait).saturating_duration_since(now));
                         }
+                        if !st.sealed.is_empty() {
+                            d = d.min(self.retry_at - now);
+                        }
+                        st = wait_for(&sh.wake, st, d);
+                        continue;
                     }
+                    sh.cfg.timeout
                 }
-                Ok(Msg::Flush(done)) => {
-                    self.seal();
-                    let _ = done.send(());
-                }
-                Ok(Msg::Stop(at)) => stop_at = Some(at),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    stop_at = Some(stop_at.unwrap_or_else(Instant::now))
-                }
+            };
+            let Some(front) = st.sealed.front() else {
+                continue;
+            };
+            let (seq, path) = (front.seq, front.path.clone());
+            st.in_flight = Some(seq);
+            drop(st);
+            let outcome = self.attempt(&path, limit);
+            st = lock(&sh.state);
+            st.in_flight = None;
+            if st.abandoned {
+                break;
             }
-            if self
-                .open
-                .as_ref()
-                .is_some_and(|o| o.3.elapsed() >= self.cfg.batch_wait)
-                || stop_at.is_some()
-            {
-                self.seal();
-            }
-            if let Some(deadline) = stop_at {
-                while let Ok(m) = rx.try_recv() {
-                    if let Msg::Line(l) = m {
-                        self.spool(&l);
-                    }
-                }
-                self.seal();
-                while !self.sealed.is_empty() && Instant::now() < deadline {
-                    if !self.deliver_one() {
-                        let pause = self.retry_at.saturating_duration_since(Instant::now());
-                        std::thread::sleep(
-                            pause.min(deadline.saturating_duration_since(Instant::now())),
-                        );
-                    }
-                }
-                return;
-            }
-            while !self.sealed.is_empty() && Instant::now() >= self.retry_at {
-                if !self.deliver_one() {
-                    break;
-                }
-                // Keep the queue moving between batches.
-                if let Ok(Msg::Line(l)) = rx.try_recv() {
-                    self.spool(&l);
-                }
-            }
+            self.settle(&mut st, seq, outcome);
+            sh.room.notify_all();
         }
+        st.sender_done = true;
+        sh.room.notify_all();
     }
 
-    /// Adds `sensor` (and `alert_id`) and appends the line to the open batch.
-    fn spool(&mut self, line: &[u8]) {
-        let probe: Probe<'_> = match serde_json::from_slice(line) {
-            Ok(p) if line.last() == Some(&b'}') => p,
-            _ => {
-                self.counters.invalid.fetch_add(1, Ordering::Relaxed);
-                self.counters.pending_lines.fetch_sub(1, Ordering::Relaxed);
-                return;
-            }
+    /// One POST of the segment at `path` (the lock is not held).
+    fn attempt(&self, path: &Path, limit: Duration) -> Outcome {
+        let Ok(mut file) = File::open(path) else {
+            return Outcome::Unreadable;
         };
-        let et = probe.event_type.as_deref().unwrap_or("");
-        if !self.cfg.event_types.iter().any(|t| t == et) {
-            self.counters.filtered.fetch_add(1, Ordering::Relaxed);
-            self.counters.pending_lines.fetch_sub(1, Ordering::Relaxed);
-            return;
+        let mut body = Vec::new();
+        if file.read_to_end(&mut body).is_err() {
+            return Outcome::Unreadable;
         }
-        let mut out = Vec::with_capacity(line.len() + 96);
-        out.extend_from_slice(&line[..line.len() - 1]);
-        let mut add = |k: &str, v: &str| {
-            if !out.trim_ascii_end().ends_with(b"{") {
-                out.push(b',');
-            }
-            out.extend_from_slice(serde_json::to_string(k).unwrap_or_default().as_bytes());
-            out.push(b':');
-            out.extend_from_slice(serde_json::to_string(v).unwrap_or_default().as_bytes());
-        };
-        if et == "alert" && probe.alert_id.is_none() {
-            self.ids += 1;
-            add(
-                "alert_id",
-                &format!("{}-{}-{}", self.cfg.sensor, self.boot, self.ids),
-            );
-        }
-        if probe.sensor.is_none() {
-            add("sensor", &self.cfg.sensor);
-        }
-        out.extend_from_slice(b"}\n");
-        let len = out.len() as u64;
-        // Make room: drop the oldest sealed batches while the spool would overflow.
-        while self.counters.spool_bytes.load(Ordering::Relaxed) + len > self.cfg.spool_max_bytes
-            && self.discard_front(true)
-        {}
-        if self.counters.spool_bytes.load(Ordering::Relaxed) + len > self.cfg.spool_max_bytes {
-            // Only the open batch is left and it is full: drop this line.
-            self.counters.gone(1, 0, true);
-            return;
-        }
-        if self
-            .open
-            .as_ref()
-            .is_some_and(|o| o.1 as usize + out.len() > self.cfg.batch_bytes)
-        {
-            self.seal();
-        }
-        if self.open.is_none() {
-            match OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.cfg.spool_dir.join(OPEN))
-            {
-                Ok(f) => self.open = Some((BufWriter::new(f), 0, 0, Instant::now())),
-                Err(_) => {
-                    self.counters.gone(1, 0, true);
-                    return;
-                }
-            }
-        }
-        let Some(open) = self.open.as_mut() else {
-            return;
-        };
-        if open.0.write_all(&out).is_err() {
-            self.counters.gone(1, 0, true);
-            return;
-        }
-        open.1 += len;
-        open.2 += 1;
-        self.counters.spool_bytes.fetch_add(len, Ordering::Relaxed);
-        self.counters.spooled.fetch_add(1, Ordering::Relaxed);
-        if open.2 as usize >= self.cfg.batch_lines {
-            self.seal();
-        }
-    }
-
-    /// Closes the open batch into a sealed segment.
-    fn seal(&mut self) {
-        let Some((mut w, bytes, lines, _)) = self.open.take() else {
-            return;
-        };
-        let synced = w.flush().is_ok() && w.get_ref().sync_data().is_ok();
-        drop(w);
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let path = self.cfg.spool_dir.join(segment_name(seq));
-        if !synced || fs::rename(self.cfg.spool_dir.join(OPEN), &path).is_err() {
-            self.counters.gone(lines, bytes, true);
-            let _ = fs::remove_file(self.cfg.spool_dir.join(OPEN));
-            return;
-        }
-        self.sealed.push_back(Segment { path, bytes, lines });
-    }
-
-    /// Deletes the oldest sealed segment, its lines delivered or (`lost`)
-    /// dropped; returns whether there was one.
-    fn discard_front(&mut self, lost: bool) -> bool {
-        let Some(seg) = self.sealed.pop_front() else {
-            return false;
-        };
-        let _ = fs::remove_file(&seg.path);
-        self.counters.gone(seg.lines, seg.bytes, lost);
-        if !lost {
-            self.counters
-                .delivered
-                .fetch_add(seg.lines, Ordering::Relaxed);
-            self.counters.batches.fetch_add(1, Ordering::Relaxed);
-        }
-        true
-    }
-
-    fn fail(&mut self) {
-        self.counters.failures.fetch_add(1, Ordering::Relaxed);
-        // Jitter of up to a quarter of the delay keeps sensors from retrying in step.
-        let jitter = (self.boot
-            ^ self
-                .counters
-                .failures
-                .load(Ordering::Relaxed)
-                .wrapping_mul(0x9e37_79b9))
-            % 256;
-        let delay = self.backoff + self.backoff / 4 * jitter as u32 / 256;
-        self.retry_at = Instant::now() + delay;
-        self.backoff = (self.backoff * 2).min(self.cfg.backoff_max);
-    }
-
-    /// Tries the oldest sealed batch once; returns whether it left the spool.
-    fn deliver_one(&mut self) -> bool {
-        let Some(seg) = self.sealed.front() else {
-            return true;
-        };
-        let Ok(body) = fs::read(&seg.path) else {
-            self.discard_front(true);
-            return true;
-        };
         let resp = self
             .agent
             .post(&self.url)
-            .header("Authorization", &format!("Bearer {}", self.cfg.token))
+            .config()
+            .timeout_global(Some(limit))
+            .build()
+            .header("Authorization", &self.auth)
             .header("Content-Type", "application/x-ndjson")
             .send(&body[..]);
-        let mut resp = match resp {
-            Ok(r) => r,
-            Err(_) => {
-                self.fail();
-                return false;
-            }
+        let Ok(mut resp) = resp else {
+            return Outcome::Failed;
         };
         let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let Ok(text) = resp.body_mut().read_to_string() else {
+            return Outcome::Failed;
+        };
         match status {
-            200 => {
-                self.backoff = self.cfg.backoff_initial;
-                self.discard_front(false);
-                true
-            }
+            200 => Outcome::Delivered,
             400 => match bad_lines(&text) {
                 Some(bad) if !bad.is_empty() => {
-                    self.drop_lines(&body, &bad);
-                    true
+                    let (kept, removed) = without_lines(&body, &bad);
+                    let tmp = path.with_extension("tmp");
+                    let ok = fs::write(&tmp, &kept).is_ok() && fs::rename(&tmp, path).is_ok();
+                    Outcome::Rejected {
+                        removed,
+                        bytes: kept.len() as u64,
+                        ok,
+                    }
                 }
-                _ => {
-                    self.fail();
-                    false
-                }
+                _ => Outcome::Failed,
             },
-            _ => {
+            _ => Outcome::Failed,
+        }
+    }
+
+    /// Applies an attempt's outcome to segment `seq` (under the lock).
+    fn settle(&mut self, st: &mut State, seq: u64, outcome: Outcome) {
+        let sh = &*self.shared;
+        let c = &sh.counters;
+        let Some(i) = st.sealed.iter().position(|s| s.seq == seq) else {
+            return;
+        };
+        match outcome {
+            Outcome::Delivered => {
+                self.backoff = sh.cfg.backoff_initial;
+                st.healthy = true;
+                if let Some(seg) = st.sealed.remove(i) {
+                    let _ = fs::remove_file(&seg.path);
+                    c.gone(seg.lines, seg.bytes, false);
+                    c.delivered.fetch_add(seg.lines, Ordering::Relaxed);
+                    c.batches.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Outcome::Rejected { removed, bytes, ok } => {
+                st.healthy = true;
+                let Some(seg) = st.sealed.get_mut(i) else {
+                    return;
+                };
+                let removed = removed.min(seg.lines);
+                c.rejected.fetch_add(removed, Ordering::Relaxed);
+                c.gone(removed, seg.bytes.saturating_sub(bytes), false);
+                seg.bytes = seg.bytes.min(bytes);
+                seg.lines -= removed;
+                seg.synced = false;
+                if !ok || seg.lines == 0 {
+                    // Unwritable: what is left is lost; empty: nothing to send.
+                    if let Some(s) = st.sealed.remove(i) {
+                        let _ = fs::remove_file(&s.path);
+                        c.gone(s.lines, s.bytes, true);
+                    }
+                }
+            }
+            Outcome::Unreadable => {
+                if let Some(s) = st.sealed.remove(i) {
+                    let _ = fs::remove_file(&s.path);
+                    c.gone(s.lines, s.bytes, true);
+                }
+            }
+            Outcome::Failed => {
+                st.healthy = false;
                 self.fail();
-                false
             }
         }
     }
 
-    /// Rewrites the front segment without the refused lines (1-based numbers).
-    fn drop_lines(&mut self, body: &[u8], bad: &[usize]) {
-        let Some(seg) = self.sealed.front_mut() else {
-            return;
-        };
-        let mut kept = Vec::with_capacity(body.len());
-        let mut removed = 0;
-        for (i, line) in body.split(|&b| b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            if bad.contains(&(i + 1)) {
-                removed += 1;
-                continue;
-            }
-            kept.extend_from_slice(line);
-            kept.push(b'\n');
-        }
-        let tmp = seg.path.with_extension("tmp");
-        let ok = fs::write(&tmp, &kept).is_ok() && fs::rename(&tmp, &seg.path).is_ok();
-        self.counters.rejected.fetch_add(removed, Ordering::Relaxed);
-        self.counters
-            .gone(removed, seg.bytes.saturating_sub(kept.len() as u64), false);
-        seg.bytes = kept.len() as u64;
-        seg.lines = seg.lines.saturating_sub(removed);
-        if !ok {
-            self.discard_front(true);
-        } else if seg.lines == 0 {
-            // Nothing left to deliver: not a delivery, not a loss.
-            if let Some(s) = self.sealed.pop_front() {
-                let _ = fs::remove_file(&s.path);
-                self.counters.gone(0, s.bytes, false);
-            }
+    fn fail(&mut self) {
+        let c = &self.shared.counters;
+        c.failures.fetch_add(1, Ordering::Relaxed);
+        // Jitter of up to a quarter of the delay keeps sensors from retrying in step.
+        let jitter =
+            (self.shared.boot ^ c.failures.load(Ordering::Relaxed).wrapping_mul(0x9e37_79b9)) % 256;
+        let delay = self.backoff + self.backoff / 4 * jitter as u32 / 256;
+        self.retry_at = Instant::now() + delay;
+        self.backoff = (self.backoff * 2).min(self.shared.cfg.backoff_max);
+    }
+}
+
+/// Makes every sealed segment durable (segments are written without
+/// `fdatasync`, so that a writer never waits for the disk to confirm), without
+/// holding the lock while the disk works.
+fn sync_sealed<'a>(sh: &'a Shared, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    let todo: Vec<PathBuf> = st
+        .sealed
+        .iter()
+        .filter(|s| !s.synced)
+        .map(|s| s.path.clone())
+        .collect();
+    // Marked first: a segment deleted meanwhile is not looked for again.
+    for s in st.sealed.iter_mut() {
+        s.synced = true;
+    }
+    drop(st);
+    for path in &todo {
+        // A segment deleted meanwhile (delivered, dropped) needs nothing.
+        if let Ok(f) = File::open(path) {
+            let _ = f.sync_data();
         }
     }
+    lock(&sh.state)
+}
+
+/// `body` without its lines numbered in `bad` (1-based), and how many went.
+fn without_lines(body: &[u8], bad: &[usize]) -> (Vec<u8>, u64) {
+    let mut kept = Vec::with_capacity(body.len());
+    let mut removed = 0;
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        if bad.contains(&(i + 1)) {
+            removed += 1;
+            continue;
+        }
+        kept.extend_from_slice(line);
+        kept.push(b'\n');
+    }
+    (kept, removed)
 }
 
 /// The line numbers of a 400 answer: `{"lines":[{"line":3,…},…]}`.
@@ -676,6 +1014,9 @@ fn bad_lines(text: &str) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::BufRead;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::AtomicBool;
 
     fn cfg(dir: &Path) -> ShipConfig {
         let mut c = ShipConfig::new("http://127.0.0.1:9", "token", "s1", dir);
@@ -706,13 +1047,153 @@ mod tests {
             .collect()
     }
 
+    fn alert_line(n: u64) -> String {
+        format!(r#"{{"event_type":"alert","alert_id":"a{n}","alert":{{"signature_id":1}}}}"#)
+    }
+
+    /// How a [`FakeAnalyzer`] answers a batch.
+    #[derive(Clone, Copy, Debug)]
+    enum Answer {
+        /// 200 after this long.
+        Slow(Duration),
+        /// Reads the request and never answers.
+        Silent,
+        /// The first batch gets a 400 naming its line 2; later ones 200.
+        RejectSecondLineOnce,
+    }
+
+    /// An HTTP/1.1 ingest endpoint on 127.0.0.1:0 that counts the lines of
+    /// the batches it acknowledged.
+    struct FakeAnalyzer {
+        url: String,
+        acked: Arc<AtomicU64>,
+        stop: Arc<AtomicBool>,
+        port: u16,
+    }
+
+    impl FakeAnalyzer {
+        fn start(answer: Answer) -> FakeAnalyzer {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let acked = Arc::new(AtomicU64::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let rejected_once = Arc::new(AtomicBool::new(false));
+            {
+                let (acked, stop) = (acked.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    for conn in listener.incoming() {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let Ok(conn) = conn else { continue };
+                        let (acked, stop, once) =
+                            (acked.clone(), stop.clone(), rejected_once.clone());
+                        std::thread::spawn(move || serve(conn, answer, &acked, &stop, &once));
+                    }
+                });
+            }
+            FakeAnalyzer {
+                url: format!("http://127.0.0.1:{port}"),
+                acked,
+                stop,
+                port,
+            }
+        }
+    }
+
+    impl Drop for FakeAnalyzer {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+            // Wakes the accept loop so that it sees the stop.
+            let _ = TcpStream::connect(("127.0.0.1", self.port));
+        }
+    }
+
+    /// Answers the requests of one connection (keep-alive) as `answer` says.
+    fn serve(
+        conn: TcpStream,
+        answer: Answer,
+        acked: &AtomicU64,
+        stop: &AtomicBool,
+        once: &AtomicBool,
+    ) {
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut reader = io::BufReader::new(match conn.try_clone() {
+            Ok(c) => c,
+            Err(_) => return,
+        });
+        let mut conn = conn;
+        loop {
+            let mut length = 0usize;
+            let mut header = String::new();
+            loop {
+                header.clear();
+                match reader.read_line(&mut header) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                let h = header.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            let lines = body
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count() as u64;
+            let (status, text) = match answer {
+                Answer::Slow(d) => {
+                    std::thread::sleep(d);
+                    (200, r#"{"stored":0}"#.to_string())
+                }
+                Answer::Silent => {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    return;
+                }
+                Answer::RejectSecondLineOnce => {
+                    if once.swap(true, Ordering::Relaxed) {
+                        (200, r#"{"stored":0}"#.to_string())
+                    } else {
+                        (
+                            400,
+                            r#"{"error":"bad lines","lines":[{"line":2,"error":"x"}]}"#.to_string(),
+                        )
+                    }
+                }
+            };
+            let reason = if status == 200 { "OK" } else { "Bad Request" };
+            let head = format!(
+                "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                text.len()
+            );
+            if conn.write_all(head.as_bytes()).is_err() || conn.write_all(text.as_bytes()).is_err()
+            {
+                return;
+            }
+            if status == 200 {
+                acked.fetch_add(lines, Ordering::Relaxed);
+            }
+        }
+    }
+
     #[test]
     fn refuses_an_analyzer_url_it_cannot_reach_at_start() {
         let dir = tempfile::tempdir().expect("tempdir");
         for url in ["https://analyzer:8443", "analyzer:8080", ""] {
             let mut c = cfg(dir.path());
             c.url = url.into();
-            let e = Shipper::start(c).err().expect("refused");
+            let e = Shipper::start(c).expect_err("refused");
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{url}");
             assert!(e.to_string().contains("must be http://HOST:PORT"), "{e}");
         }
@@ -755,6 +1236,25 @@ mod tests {
     }
 
     #[test]
+    fn a_sensor_name_with_quotes_stays_valid_json() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.sensor = "plant \"A\"\\north".into();
+        let s = Shipper::start(c).expect("start");
+        assert!(s.send_line(br#"{"event_type":"alert"}"#));
+        // Filtered (no event type), not lost.
+        assert!(s.send_line(b"{}"));
+        let st = s.shutdown(Duration::ZERO);
+        assert_eq!(st.spooled, 1);
+        let lines = spooled_lines(dir.path());
+        let a: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+        assert_eq!(a["sensor"], "plant \"A\"\\north");
+        assert!(a["alert_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("plant \"A\"\\north-") && id.ends_with("-1")));
+    }
+
+    #[test]
     fn bounded_spool_drops_the_oldest_batches_and_counts_them() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut c = cfg(dir.path());
@@ -774,6 +1274,154 @@ mod tests {
         assert!(st.spool_dropped > 0, "{st:?}");
         assert_eq!(st.spooled, 200);
         assert_eq!(st.spool_dropped + st.pending, 200, "{st:?}");
+        assert_eq!(st.pending as usize, spooled_lines(dir.path()).len());
+    }
+
+    /// Point 10 of issue 13: `shutdown` in the middle of a backlog returned
+    /// only when a request that had started before it ended (or never, when
+    /// its stop message was lost to a non-blocking receive). Now it returns
+    /// by its deadline (plus the grace), and every line is either delivered
+    /// or still in the spool, against an analyzer that is slow, silent or
+    /// down, 200 times.
+    #[test]
+    fn shutdown_in_the_middle_of_a_backlog_keeps_its_deadline_and_every_line() {
+        let slow = FakeAnalyzer::start(Answer::Slow(Duration::from_millis(15)));
+        let silent = FakeAnalyzer::start(Answer::Silent);
+        let down = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            format!("http://{}", l.local_addr().expect("addr"))
+        };
+        let margin = GRACE + Duration::from_millis(300);
+        let mut worst = Duration::ZERO;
+        for i in 0..200u64 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut c = cfg(dir.path());
+            c.url = match i % 3 {
+                0 => slow.url.clone(),
+                1 => silent.url.clone(),
+                _ => down.clone(),
+            };
+            c.batch_lines = 20;
+            // Longer than any shutdown below: a request must be cut short.
+            c.timeout = Duration::from_secs(5);
+            let s = Shipper::start(c).expect("start");
+            let sent = 100 + i % 50;
+            for n in 0..sent {
+                assert!(s.send_line(alert_line(n).as_bytes()));
+            }
+            // Let the sender get into a request (or a backoff) first.
+            std::thread::sleep(Duration::from_millis(i % 7 * 3));
+            let timeout = Duration::from_millis(5 + i % 4 * 10);
+            let (tx, rx) = std::sync::mpsc::channel();
+            let t0 = Instant::now();
+            std::thread::spawn(move || {
+                let _ = tx.send(s.shutdown(timeout));
+            });
+            let st = rx
+                .recv_timeout(timeout + Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("iteration {i}: shutdown({timeout:?}) hung"));
+            let took = t0.elapsed();
+            worst = worst.max(took.saturating_sub(timeout));
+            assert!(
+                took <= timeout + margin,
+                "iteration {i}: shutdown({timeout:?}) took {took:?}"
+            );
+            let left = spooled_lines(dir.path()).len() as u64;
+            assert_eq!(st.delivered + left, sent, "iteration {i}: {st:?}");
+            assert_eq!(st.pending, left, "iteration {i}: {st:?}");
+            assert_eq!(st.spool_dropped, 0, "iteration {i}: {st:?}");
+            if i % 3 != 0 {
+                assert_eq!(st.delivered, 0, "iteration {i}: {st:?}");
+            }
+        }
+        // At least once: the analyzer may hold a batch whose answer came too late.
+        assert!(slow.acked.load(Ordering::Relaxed) > 0);
+        assert!(worst <= margin, "{worst:?}");
+    }
+
+    /// Offline, a full spool holds the writer back while the analyzer takes
+    /// batches: nothing is dropped, however small the spool.
+    #[test]
+    fn a_full_spool_waits_for_a_slow_analyzer_and_drops_nothing() {
+        let analyzer = FakeAnalyzer::start(Answer::Slow(Duration::from_millis(5)));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.url = analyzer.url.clone();
+        c.when_full = WhenFull::Wait;
+        c.spool_max_bytes = 8 << 10;
+        c.batch_lines = 25;
+        c.timeout = Duration::from_secs(5);
+        let s = Shipper::start(c).expect("start");
+        for n in 0..3000 {
+            assert!(s.send_line(alert_line(n).as_bytes()), "line {n}");
+            assert!(s.stats().spool_bytes <= 8 << 10);
+        }
+        assert!(s.drain(Duration::from_secs(5)), "{:?}", s.stats());
+        let st = s.shutdown(Duration::from_secs(1));
+        assert_eq!(
+            (st.delivered, st.spool_dropped, st.pending),
+            (3000, 0, 0),
+            "{st:?}"
+        );
+        assert!(st.held_back > 0, "the spool never filled: {st:?}");
+        assert_eq!(analyzer.acked.load(Ordering::Relaxed), 3000);
+    }
+
+    /// Offline with the analyzer down, a full spool drops (the oldest lines)
+    /// instead of waiting forever; every line is accounted for.
+    #[test]
+    fn a_full_spool_drops_when_the_analyzer_is_down_even_when_told_to_wait() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.when_full = WhenFull::Wait;
+        c.spool_max_bytes = 4 << 10;
+        c.batch_lines = 10;
+        let s = Shipper::start(c).expect("start");
+        let t0 = Instant::now();
+        let mut lost = 0;
+        for n in 0..2000 {
+            if !s.send_line(alert_line(n).as_bytes()) {
+                lost += 1;
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        assert!(!s.drain(Duration::from_millis(50)));
+        let st = s.shutdown(Duration::ZERO);
+        assert!(st.spool_dropped > 1000, "{st:?}");
+        assert!(st.spool_dropped >= lost);
+        assert_eq!(st.spool_dropped + st.pending, 2000, "{st:?}");
+        assert_eq!(st.pending as usize, spooled_lines(dir.path()).len());
+        // The newest lines are the ones kept.
+        let last = spooled_lines(dir.path()).pop().expect("a line");
+        assert!(last.contains(r#""alert_id":"a1999""#), "{last}");
+    }
+
+    #[test]
+    fn drops_the_lines_a_400_names_and_delivers_the_rest() {
+        let analyzer = FakeAnalyzer::start(Answer::RejectSecondLineOnce);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.url = analyzer.url.clone();
+        c.timeout = Duration::from_secs(5);
+        let s = Shipper::start(c).expect("start");
+        for n in 0..5 {
+            assert!(s.send_line(alert_line(n).as_bytes()));
+        }
+        assert!(s.drain(Duration::from_secs(5)), "{:?}", s.stats());
+        let st = s.shutdown(Duration::from_secs(1));
+        assert_eq!(
+            (
+                st.delivered,
+                st.rejected,
+                st.batches,
+                st.pending,
+                st.spool_bytes
+            ),
+            (4, 1, 1, 0, 0),
+            "{st:?}"
+        );
+        assert_eq!(analyzer.acked.load(Ordering::Relaxed), 4);
+        assert!(spooled_lines(dir.path()).is_empty());
     }
 
     #[test]
@@ -783,5 +1431,6 @@ mod tests {
             Some(vec![2, 5])
         );
         assert_eq!(bad_lines("oops"), None);
+        assert_eq!(without_lines(b"a\nb\nc\n", &[2]), (b"a\nc\n".to_vec(), 1));
     }
 }

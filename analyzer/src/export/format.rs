@@ -17,8 +17,10 @@
 //! never cut, and every name is unique within its message (see [`Names`]):
 //! the Modbus device identification fields become `modbus.devid.NAME`
 //! (`vendor_name`, `product_code`, `revision`, `vendor_url`, `product_name`,
-//! `model_name`, `user_app_name`, …), any other long path
-//! `FIRST~HASH.END` (`s7comm~1f2e3d.0.order_number`).
+//! `model_name`, `user_app_name`, …), other long paths have common parts
+//! shortened (`request` → `req`, `transport_size_name` → `tsize_name`, …),
+//! and what still does not fit is `FIRST~HASH.END`
+//! (`dnp3~1f2e3d.0.file.permissions`).
 
 use serde_json::Value;
 
@@ -108,6 +110,59 @@ const SHORT_LEAVES: &[(&str, &str)] = &[
     ("user_application_name", "user_app_name"),
 ];
 
+/// Parts of a long path shortened when no [`SHORT_PREFIXES`] entry makes it
+/// fit: every part of the path found here is replaced.
+const SHORT_PARTS: &[(&str, &str)] = &[
+    ("request", "req"),
+    ("response", "rsp"),
+    ("objects", "obj"),
+    ("points", "pt"),
+    ("userdata", "ud"),
+    ("records", "rec"),
+    ("block_info", "binfo"),
+    ("transport_size", "tsize"),
+    ("transport_size_name", "tsize_name"),
+    ("return_code", "rc"),
+    ("return_code_name", "rc_name"),
+    ("syntax_id", "syntax"),
+    ("syntax_id_name", "syntax_name"),
+    ("subfunction", "subfn"),
+    ("subfunction_name", "subfn_name"),
+    ("file_system", "fs"),
+    ("file_system_name", "fs_name"),
+    ("block_type", "btype"),
+    ("block_type_name", "btype_name"),
+    ("block_number", "bnum"),
+    ("data_unit_ref", "du_ref"),
+    ("last_data_unit", "last_du"),
+    ("relative_time_ms", "rel_time_ms"),
+    ("language", "lang"),
+    ("language_name", "lang_name"),
+    ("load_memory_length", "load_mem_len"),
+    ("previous_mode", "prev_mode"),
+    ("previous_mode_name", "prev_mode_name"),
+    ("order_number", "order_no"),
+    ("calling_tsap_text", "calling_tsap_txt"),
+    ("request_id", "req_id"),
+];
+
+/// `path` with every part found in [`SHORT_PARTS`] shortened.
+fn short_parts(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, part) in path.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(
+            SHORT_PARTS
+                .iter()
+                .find(|(l, _)| *l == part)
+                .map_or(part, |(_, s)| s),
+        );
+    }
+    out
+}
+
 /// `s` with every character an SD-NAME cannot hold (anything but printable
 /// US-ASCII other than `=`, `]`, `"`) replaced by `_`; `_` when empty.
 fn name_chars(s: &str) -> String {
@@ -152,8 +207,8 @@ fn table_name(path: &str) -> Option<String> {
 
 /// The fallback name of a long `path`: its first dotted part (at most 8
 /// characters), `~`, six hex digits of a hash of the whole path (and the
-/// salt), `.`, then as much of the end of the path as fits, cut at a dot
-/// where one is in reach.
+/// salt), `.`, then as much of the end of the path (with [`SHORT_PARTS`]
+/// applied) as fits, cut after a dot where one is in reach.
 fn hashed_name(path: &str, salt: u32) -> String {
     let head: String = path
         .split('.')
@@ -164,13 +219,14 @@ fn hashed_name(path: &str, salt: u32) -> String {
         .collect();
     let mut name = format!("{head}~{:06x}", fnv1a(path, salt) & 0x00ff_ffff);
     let room = MAX_NAME - name.len() - 1;
+    let short = short_parts(path);
     // `path` is ASCII (see `name_chars`): any byte offset is a boundary.
-    let tail = if path.len() <= room {
-        path
+    let tail = if short.len() <= room {
+        short.as_str()
     } else {
-        let start = path.len() - room;
-        let tail = &path[start..];
-        let mid_part = path.as_bytes()[start - 1] != b'.';
+        let start = short.len() - room;
+        let tail = &short[start..];
+        let mid_part = short.as_bytes()[start - 1] != b'.';
         match tail.find('.') {
             Some(i) if mid_part && i + 1 < tail.len() => &tail[i + 1..],
             _ => tail,
@@ -187,9 +243,11 @@ fn hashed_name(path: &str, salt: u32) -> String {
 ///   SD-NAME cannot hold become `_`).
 /// * A longer one takes its short name from [`SHORT_PREFIXES`] and
 ///   [`SHORT_LEAVES`] (`modbus.response.device_identification.objects.
-///   vendor_name` → `modbus.devid.vendor_name`).
+///   vendor_name` → `modbus.devid.vendor_name`), else from [`SHORT_PARTS`]
+///   if that makes it fit (`s7comm.request.items.0.transport_size_name` →
+///   `s7comm.req.items.0.tsize_name`).
 /// * Any other long path, or a name already taken in this message, gets
-///   [`hashed_name`]: `s7comm~1f2e3d.0.order_number`, salted again
+///   [`hashed_name`] (`dnp3~1f2e3d.0.file.permissions`), salted again
 ///   until it is unused.
 #[derive(Default)]
 struct Names {
@@ -202,7 +260,10 @@ impl Names {
         let first = if path.len() <= MAX_NAME {
             Some(path.clone())
         } else {
-            table_name(&path)
+            table_name(&path).or_else(|| {
+                let short = short_parts(&path);
+                (short.len() <= MAX_NAME).then_some(short)
+            })
         };
         let name = match first {
             Some(n) if !self.used.contains(&n) => n,
@@ -618,24 +679,30 @@ mod tests {
     }
 
     #[test]
-    fn other_long_paths_and_taken_names_get_hashed_names() {
-        // Long paths with no table entry, differing only far from the end
-        // or only at the end; a field that spells a short name itself; a
-        // key with characters an SD-NAME cannot hold.
-        let tx = json!({
-            "response": {"userdata": {"szl": {"records": [
-                {"order_number": "A", "index": 1}, {"order_number": "B", "index": 2}]}}},
-            "devid": {"vendor_name": "spoof"},
-            "request": {"a very \"long\" = ]key that keeps going and going": 1},
-            "x".repeat(40): {"y": 1, "z": 2}
+    fn other_long_paths_are_shortened_or_hashed_and_never_collide() {
+        // Paths the sensor writes (S7 SZL records, read items, DNP3 file
+        // objects: over 32 characters), a field that spells a shortened
+        // name itself, a key with characters an SD-NAME cannot hold, and
+        // paths that differ only far from their end.
+        let eve = json!({
+            "s7comm": {
+                "request": {"items": [{"transport_size_name": "byte"}],
+                            "a very \"long\" = ]key that keeps going and going": 1},
+                "response": {"userdata": {"szl": {"records": [{"order_number": "6ES7 315-2EH14-0AB0"}]}}},
+                "req": {"items": [{"tsize_name": "spoof"}]},
+                "x".repeat(40): {"y": 1},
+                "z".repeat(40): {"y": 2}
+            },
+            "dnp3": {"request": {"objects": [{"points": [{"file": {"permissions": 420}}]}]}}
         });
-        let eve = json!({"s7comm": tx});
         let mut names = Names::default();
-        let mut got: Vec<(String, String, String)> = Vec::new();
-        for (k, v) in transaction(&eve) {
-            let n = names.name(&k);
-            got.push((k, n, v));
-        }
+        let got: Vec<(String, String, String)> = transaction(&eve)
+            .into_iter()
+            .map(|(k, v)| {
+                let n = names.name(&k);
+                (k, n, v)
+            })
+            .collect();
         for (path, name, _) in &got {
             assert!(name.len() <= 32, "{path} → {name}");
             assert!(
@@ -652,21 +719,38 @@ mod tests {
             got.iter()
                 .find(|(k, _, _)| k == p)
                 .map(|(_, n, _)| n.clone())
-                .unwrap_or_else(|| panic!("no {p}"))
+                .unwrap_or_else(|| panic!("no {p} in {got:?}"))
         };
-        let a = name("s7comm.response.userdata.szl.records.0.order_number");
-        assert!(
-            a.starts_with("s7comm~") && a.ends_with(".0.order_number"),
-            "{a}"
+        assert_eq!(
+            name("s7comm.response.userdata.szl.records.0.order_number"),
+            "s7comm.rsp.ud.szl.rec.0.order_no"
         );
-        let b = name("s7comm.response.userdata.szl.records.1.order_number");
-        assert!(b.ends_with(".1.order_number"), "{b}");
-        assert_eq!(name("s7comm.devid.vendor_name"), "s7comm.devid.vendor_name");
+        // The short field came first (transaction order), so the long path
+        // whose shortened name it spells is hashed.
+        assert_eq!(
+            name("s7comm.req.items.0.tsize_name"),
+            "s7comm.req.items.0.tsize_name"
+        );
+        let t = name("s7comm.request.items.0.transport_size_name");
+        assert!(
+            t.starts_with("s7comm~") && t.ends_with(".items.0.tsize_name"),
+            "{t}"
+        );
+        let f = name("dnp3.request.objects.0.points.0.file.permissions");
+        assert!(
+            f.starts_with("dnp3~") && f.ends_with(".0.file.permissions"),
+            "{f}"
+        );
         let hostile = name("s7comm.request.a very \"long\" = ]key that keeps going and going");
         assert!(
             hostile.starts_with("s7comm~") && hostile.ends_with("_going_and_going"),
             "{hostile}"
         );
+        let (x, z) = (
+            name(&format!("s7comm.{}.y", "x".repeat(40))),
+            name(&format!("s7comm.{}.y", "z".repeat(40))),
+        );
+        assert!(x.ends_with(".y") && z.ends_with(".y") && x != z, "{x} {z}");
         // Deterministic: the same message gets the same names.
         let mut again = Names::default();
         let second: Vec<String> = transaction(&eve)

@@ -6,6 +6,15 @@
 //! an acknowledged batch survives a crash and concurrent sensors share one
 //! fsync. After the commit it publishes the new alerts to the live stream
 //! and the new last id to the exporters.
+//!
+//! A commit that fails on the file system (a full disk, an I/O error) leaves
+//! redb refusing every later operation, so the writer reopens the store at
+//! once (reads go on, from the last commit), answers the failed requests and
+//! every later one with `store write failed: CAUSE; retrying` (a 503) and
+//! tries again after [`RETRY_FIRST`], doubling up to [`RETRY_MAX`]; after a
+//! full disk only once a probe file of [`PROBE_BYTES`] can be written. The
+//! first success ends the failing state. Each change of state is said once
+//! on stderr and shown by `/healthz`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

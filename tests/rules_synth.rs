@@ -1,8 +1,10 @@
 //! The synthesized captures of the rule tests (`pcaps/synth_*.pcap`), for
 //! what the real peers cannot produce: python-snap7's server refuses block
 //! downloads, dnp3py has no file transfer, configuration functions,
-//! broadcasts or Secure Authentication, and no stack sends garbage on port
-//! 502 or bad CRCs on purpose.
+//! broadcasts or Secure Authentication, no stack sends garbage on port
+//! 502 or bad CRCs on purpose, and none forges evasion traffic (bad
+//! checksums, segments outside the window, changed retransmissions,
+//! overlapping fragments).
 //!
 //! The frames are built with `otwatch_sensor::synth` (Ethernet/IPv4/TCP)
 //! and protocol bytes written field by field below. The test checks that the
@@ -13,7 +15,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use otwatch_proto::dnp3::link::crc;
-use otwatch_sensor::synth::{flags, tcp_frame, Conversation, Host, PcapWriter};
+use otwatch_sensor::synth::{fill_checksums, flags, tcp_frame, Conversation, Host, PcapWriter};
 
 const T0: u32 = 1_796_000_000; // 2026-11-30
 
@@ -299,6 +301,156 @@ fn dnp3_misc() -> Vec<u8> {
     cap.pcap.into_bytes()
 }
 
+/// Splits the IP payload of an Ethernet/IPv4 frame into two fragments at
+/// `cut` (a multiple of 8), identification `id`; header checksums filled.
+fn two_fragments(frame: &[u8], id: u16, cut: usize) -> [Vec<u8>; 2] {
+    let ip = &frame[14..];
+    let payload = &ip[20..];
+    let part = |start: usize, end: usize| {
+        let mut f = frame[..14].to_vec();
+        let mut h = ip[..20].to_vec();
+        h[2..4].copy_from_slice(&((20 + end - start) as u16).to_be_bytes()); // total length
+        h[4..6].copy_from_slice(&id.to_be_bytes()); // identification
+        let more = if end < payload.len() { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&(more | (start / 8) as u16).to_be_bytes()); // MF, offset
+        f.extend_from_slice(&h);
+        f.extend_from_slice(&payload[start..end]);
+        fill_checksums(&mut f);
+        f
+    };
+    [part(0, cut), part(cut, payload.len())]
+}
+
+/// Evasion attempts against the sensor, each on its own connection from its
+/// own client, every other frame with correct checksums (as on a SPAN port):
+/// a benign copy of "force listen only" with a wrong TCP checksum before the
+/// real one; a copy of a read with a wrong IPv4 header checksum; 12 bytes at
+/// sequence + 1,000,000 between two reads; a read retransmitted as a write; a read in two IPv4
+/// fragments whose second overlaps the first with another transaction id.
+fn evasion() -> Vec<u8> {
+    let mut cap = Capture::new();
+    let checked = |cap: &mut Capture, mut f: Vec<u8>| {
+        fill_checksums(&mut f);
+        cap.push(&f);
+    };
+    let open = |cap: &mut Capture, c: &mut Conversation| {
+        for f in c.handshake() {
+            checked(cap, f);
+        }
+    };
+    let close = |cap: &mut Capture, c: &mut Conversation| {
+        let fin = tcp_frame(
+            &c.client,
+            &c.server,
+            c.client_seq,
+            c.server_seq,
+            flags::FIN | flags::ACK,
+            &[],
+        );
+        checked(cap, fin);
+        let fin2 = tcp_frame(
+            &c.server,
+            &c.client,
+            c.server_seq,
+            c.client_seq.wrapping_add(1),
+            flags::FIN | flags::ACK,
+            &[],
+        );
+        checked(cap, fin2);
+    };
+    let copy = |c: &Conversation, seq_offset: u32, payload: &[u8]| {
+        let mut f = tcp_frame(
+            &c.client,
+            &c.server,
+            c.client_seq.wrapping_add(seq_offset),
+            c.server_seq,
+            flags::PSH | flags::ACK,
+            payload,
+        );
+        fill_checksums(&mut f);
+        f
+    };
+    let read = |tid: u16| mbap(tid, 1, &[0x03, 0x00, 0x00, 0x00, 0x01]);
+    let answer = |tid: u16| mbap(tid, 1, &[0x03, 0x02, 0x00, 0x2a]);
+
+    // 1. A wrong TCP checksum on a benign copy (diagnostics, return query data).
+    let mut c = Conversation::new(host(41, 40_041), host(10, 502));
+    open(&mut cap, &mut c);
+    let listen_only = mbap(9, 1, &[0x08, 0x00, 0x04, 0x00, 0x00]);
+    let mut bad = copy(&c, 0, &mbap(9, 1, &[0x08, 0x00, 0x00, 0x00, 0x00]));
+    bad[14 + 20 + 16] ^= 0x5a; // TCP checksum
+    cap.push(&bad);
+    let f = c.to_server(&listen_only);
+    checked(&mut cap, f);
+    let ack = tcp_frame(
+        &c.server,
+        &c.client,
+        c.server_seq,
+        c.client_seq,
+        flags::ACK,
+        &[],
+    );
+    checked(&mut cap, ack);
+    close(&mut cap, &mut c);
+
+    // 2. A wrong IPv4 header checksum on a copy of a read.
+    let mut c = Conversation::new(host(42, 40_042), host(10, 502));
+    open(&mut cap, &mut c);
+    let mut bad = copy(&c, 0, &read(1));
+    bad[14 + 10] ^= 0x01; // IPv4 header checksum
+    cap.push(&bad);
+    let f = c.to_server(&read(1));
+    checked(&mut cap, f);
+    let f = c.to_client(&answer(1));
+    checked(&mut cap, f);
+    close(&mut cap, &mut c);
+
+    // 3. Twelve bytes far outside the server's window (64,240 bytes)
+    //    between two reads.
+    let mut c = Conversation::new(host(43, 40_043), host(10, 502));
+    open(&mut cap, &mut c);
+    let f = c.to_server(&read(2));
+    checked(&mut cap, f);
+    let f = c.to_client(&answer(2));
+    checked(&mut cap, f);
+    let far = copy(&c, 1_000_000, &read(7));
+    cap.push(&far);
+    let f = c.to_server(&read(6));
+    checked(&mut cap, f);
+    let f = c.to_client(&answer(6));
+    checked(&mut cap, f);
+    close(&mut cap, &mut c);
+
+    // 4. A read retransmitted as a write to the same sequence numbers.
+    let mut c = Conversation::new(host(44, 40_044), host(10, 502));
+    open(&mut cap, &mut c);
+    let write = mbap(3, 1, &[0x06, 0x00, 0x00, 0x00, 0x2a]);
+    let changed = copy(&c, 0, &write);
+    let f = c.to_server(&read(3));
+    checked(&mut cap, f);
+    cap.push(&changed);
+    let f = c.to_client(&answer(3));
+    checked(&mut cap, f);
+    close(&mut cap, &mut c);
+
+    // 5. A read in two fragments; the second starts 8 bytes early and
+    //    carries another transaction id there.
+    let mut c = Conversation::new(host(45, 40_045), host(10, 502));
+    open(&mut cap, &mut c);
+    let mut whole = c.to_server(&read(4));
+    fill_checksums(&mut whole);
+    let mut other = whole.clone();
+    other[14 + 20 + 20 + 1] = 5; // transaction id 4 -> 5, inside the overlap
+    let [first, _] = two_fragments(&whole, 0x4545, 24);
+    let [_, overlapping] = two_fragments(&other, 0x4545, 16);
+    cap.push(&first);
+    cap.push(&overlapping);
+    let f = c.to_client(&answer(4));
+    checked(&mut cap, f);
+    close(&mut cap, &mut c);
+    cap.pcap.into_bytes()
+}
+
 #[test]
 fn synthesized_rule_captures_are_up_to_date() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
@@ -307,6 +459,7 @@ fn synthesized_rule_captures_are_up_to_date() {
         ("synth_modbus_malformed.pcap", modbus_malformed()),
         ("synth_s7comm_download.pcap", s7comm_download()),
         ("synth_dnp3_misc.pcap", dnp3_misc()),
+        ("synth_evasion.pcap", evasion()),
     ] {
         let path = dir.join(name);
         if write {

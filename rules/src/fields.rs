@@ -93,6 +93,7 @@ impl Protocol {
             Protocol::S7comm => &[
                 "tpkt_bad_version",
                 "tpkt_bad_length",
+                "tpkt_exceeds_tpdu_size",
                 "cotp_bad_tpdu",
                 "cotp_bad_parameter",
                 "cotp_bad_class",
@@ -138,6 +139,8 @@ impl Protocol {
                 "overlap_mismatch",
                 "reassembly_buffer_full",
                 "stream_buffer_overflow",
+                "segment_outside_window",
+                "incomplete_pdu_at_close",
             ],
             Protocol::Decode => &[
                 "truncated_link_header",
@@ -150,6 +153,8 @@ impl Protocol {
                 "bad_ipv4_header_length",
                 "bad_ipv4_total_length",
                 "bad_ipv4_checksum",
+                "bad_tcp_checksum",
+                "bad_udp_checksum",
                 "bad_tcp_data_offset",
                 "bad_udp_length",
                 "too_many_vlan_tags",

@@ -13,6 +13,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("modbus.yaml", include_str!("../default/modbus.yaml")),
     ("s7comm.yaml", include_str!("../default/s7comm.yaml")),
     ("dnp3.yaml", include_str!("../default/dnp3.yaml")),
+    ("evasion.yaml", include_str!("../default/evasion.yaml")),
 ];
 
 /// Largest rule file read, in bytes (the whole bundled ruleset is a few

@@ -286,9 +286,14 @@ impl TcpStream {
             self.resync_at(data_seq, out);
             self.deliver(payload, limits, out);
         } else if !seq_lt(next, end) {
-            // Wholly old: a retransmission or a keep-alive probe.
+            // Wholly old: a retransmission or a keep-alive probe. A probe
+            // carries (at most) one byte at the sequence number before the
+            // next one, of any value (Windows sends a zero): not compared.
             self.stats.retransmitted += 1;
-            self.compare_history(data_seq, payload, next, out);
+            let keep_alive = payload.len() == 1 && end == next;
+            if !keep_alive {
+                self.compare_history(data_seq, payload, next, out);
+            }
         } else if seq_lt(next, data_seq) {
             self.ahead(data_seq, payload, limits, out);
         } else {
@@ -387,9 +392,15 @@ impl TcpStream {
         F: FnMut(StreamChunk<'_>),
     {
         let Some(next) = self.next else { return };
-        if let Some(acked) = self.acked.filter(|&a| seq_lt(next, a)) {
+        let far = seq_diff(data_seq, next) as usize > limits.max_buffered;
+        let proven = self
+            .acked
+            .filter(|&a| seq_lt(next, a) && (far || !seq_lt(a, data_seq)));
+        if let Some(acked) = proven {
             // The peer received bytes we never saw: skip the hole up to what
-            // it acknowledged, or to the first byte we hold, if earlier.
+            // it acknowledged, or to the first byte we hold, if earlier. (A
+            // hole the peer acknowledged only in part is skipped in part
+            // only when this segment could not be buffered across it.)
             let mut target = if seq_lt(acked, data_seq) {
                 acked
             } else {
@@ -987,6 +998,20 @@ mod tests {
                 Got::Data(b"g".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn a_keep_alive_probe_with_a_garbage_byte_is_no_overlap() {
+        // Windows keep-alives repeat the last byte's sequence number with a
+        // zero byte (dnp3/emre_dnp3_value.pcap, every second).
+        let mut s = TcpStream::new();
+        let limits = ReassemblyLimits::default();
+        let got = feed(&mut s, &[(100, false, b"abc"), (102, false, b"\0")], limits);
+        assert_eq!(got, vec![Got::Data(b"abc".to_vec())]);
+        assert_eq!((s.stats.retransmitted, s.stats.overlap_mismatches), (1, 0));
+        // Two changed bytes at the end are still a mismatch.
+        let got = feed(&mut s, &[(101, false, b"XY")], limits);
+        assert_eq!(got, vec![Got::Mismatch(101, 2)]);
     }
 
     #[test]

@@ -17,7 +17,6 @@ use otwatch_sensor::live::{
     self, Capture, Control, EveSink, EveTee, LiveConfig, LiveReport, LiveReporter, LiveStatsLine,
     SensorOutput, SensorShared, Signals,
 };
-use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::replay::ReplayReport;
 use otwatch_sensor::ship::{ShipConfig, Shipper};
 
@@ -165,7 +164,7 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
     let control = Control::new(rules.clone());
     let (outputs, mut report) = live::run(
         capture,
-        PipelineConfig::default(),
+        crate::pipeline_config(),
         |_| SensorOutput::new(rules.clone(), eve.clone(), shipper.clone(), &shared),
         &control,
         |control| {

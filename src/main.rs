@@ -15,6 +15,7 @@ use otwatch_sensor::detect::rules::load::sources_from_path as rule_sources_from_
 use otwatch_sensor::detect::rules::{Errors, Ruleset};
 use otwatch_sensor::detect::{test_rules, Detect};
 use otwatch_sensor::eve::{EveWriter, EventFilter};
+use otwatch_sensor::pipeline::checksum::{ChecksumMode, ChecksumState};
 use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::replay::{replay, ReplayReport};
 
@@ -32,6 +33,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Whether IPv4, TCP and UDP checksums are verified (replay, sensor,
+    /// run): `auto` (default) drops packets the endpoints would reject but
+    /// believes checksums left unfilled by offload and stops verifying when
+    /// most of the first 1000 packets fail; `on` drops every bad one (for a
+    /// SPAN or TAP port); `off` verifies nothing.
+    #[arg(long, global = true, value_name = "auto|on|off", default_value = "auto")]
+    checksum_checks: ChecksumMode,
+}
+
+/// The pipeline settings of this run (from the command line).
+static PIPELINE: std::sync::OnceLock<PipelineConfig> = std::sync::OnceLock::new();
+
+/// The pipeline settings every capture of this run uses.
+pub(crate) fn pipeline_config() -> PipelineConfig {
+    PIPELINE.get().copied().unwrap_or_default()
 }
 
 #[derive(Subcommand)]
@@ -139,6 +155,10 @@ enum RulesCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = PIPELINE.set(PipelineConfig {
+        checksums: cli.checksum_checks,
+        ..PipelineConfig::default()
+    });
     match cli.command {
         Command::Replay {
             eve,
@@ -333,7 +353,7 @@ fn run_replay(
     };
     let tracked = Tracked::new(writer, AssetLimits::default());
     let detect = Detect::new(ruleset, tracked);
-    let (detect, mut report) = replay(&pcaps, PipelineConfig::default(), detect, &mut progress);
+    let (detect, mut report) = replay(&pcaps, pipeline_config(), detect, &mut progress);
     report.stats.alerts = detect.alerts();
     let Tracked {
         assets,
@@ -402,6 +422,21 @@ fn print_summary(report: &ReplayReport) {
     let _ = writeln!(err, "anomalies    {}", s.anomaly_total());
     for ((proto, name), n) in &s.anomalies {
         let _ = writeln!(err, "  {proto}.{name:<40} {n}");
+    }
+    let c = &s.checksum;
+    if c.state == ChecksumState::AutoDisabled {
+        let _ = writeln!(
+            err,
+            "checksums    not verified: {} of the first {} packets failed (captured behind checksum offload?); --checksum-checks on verifies anyway",
+            c.sample_bad, c.sampled
+        );
+    } else if c.dropped > 0 {
+        let _ = writeln!(
+            err,
+            "checksums    {} packets dropped for bad checksums ({})",
+            c.dropped,
+            c.state.name()
+        );
     }
     let _ = writeln!(err, "alerts       {}", s.alerts);
     let _ = writeln!(
@@ -561,7 +596,7 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
         );
         let (mut output, mut report) = replay(
             &args.pcap,
-            PipelineConfig::default(),
+            pipeline_config(),
             output,
             &mut |_, _, _| {},
         );

@@ -21,7 +21,6 @@ use otwatch_sensor::detect::rules::{Ruleset, Source};
 use otwatch_sensor::detect::Detect;
 use otwatch_sensor::eve::{EveWriter, EventFilter};
 use otwatch_sensor::live::{Capture, LiveConfig};
-use otwatch_sensor::pipeline::PipelineConfig;
 use otwatch_sensor::replay::replay;
 use otwatch_sensor::ship::ShipConfig;
 
@@ -294,7 +293,7 @@ pub(crate) fn run_all(
             let filter = EventFilter::parse("alert,asset,stats").unwrap_or_else(|_| EventFilter::all());
             let eve = EveWriter::new(Vec::new(), filter);
             let detect = Detect::new(ruleset, Tracked::new(eve, AssetLimits::default()));
-            let (detect, mut report) = replay(&pcaps, PipelineConfig::default(), detect, &mut |_, _, _| {});
+            let (detect, mut report) = replay(&pcaps, crate::pipeline_config(), detect, &mut |_, _, _| {});
             report.stats.alerts = detect.alerts();
             let Tracked { assets, inner: mut eve } = detect.into_inner();
             assets.write_eve(&mut eve);

@@ -1,10 +1,15 @@
-//! Property tests: arbitrary bytes never make a decoder or dissector panic,
-//! and a dissector always makes progress (never holds more than its bound).
+//! Property tests: arbitrary bytes (well past one MTU) never make a decoder
+//! or dissector panic, a dissector always makes progress (never holds more
+//! than its bound), and a stream of valid PDUs yields the same events however
+//! TCP cuts it into segments ("split anywhere").
 
+use otwatch_proto::dnp3::link::crc;
 use otwatch_proto::dnp3::Dnp3Dissector;
 use otwatch_proto::event::{
-    Context, CountingSink, DatagramDissector, Direction, StreamDissector, Timestamp,
+    AppEvent, Context, CountingSink, DatagramDissector, Direction, Event, EventSink,
+    StreamDissector, Timestamp,
 };
+use otwatch_proto::json::JsonWriter;
 use otwatch_proto::modbus::ModbusDissector;
 use otwatch_proto::reassembly::{ReassemblyLimits, TcpStream};
 use otwatch_proto::s7comm::S7Dissector;
@@ -49,7 +54,8 @@ fn protocol_bytes() -> impl Strategy<Value = Vec<u8>> {
     ];
     (
         proptest::sample::select(seeds),
-        proptest::collection::vec(any::<u8>(), 0..300),
+        // Up to past a jumbo frame: PDUs split over several segments.
+        proptest::collection::vec(any::<u8>(), 0..9000),
         any::<bool>(),
     )
         .prop_map(|(seed, tail, prefix)| {
@@ -68,10 +74,12 @@ fn chunks() -> impl Strategy<Value = Vec<(bool, Vec<u8>)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+    // Fewer cases than for short inputs, each up to ~100 kB (12 chunks of up
+    // to 9 kB): about a minute in a debug build.
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
 
     #[test]
-    fn wire_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200), lt in 0usize..8) {
+    fn wire_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..9000), lt in 0usize..8) {
         let link = [LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::RawIp,
             LinkType::Null, LinkType::Loop, LinkType::Ipv4, LinkType::Ipv6][lt];
         let _ = wire::decode(link, &bytes);
@@ -102,21 +110,298 @@ proptest! {
 
     #[test]
     fn reassembly_never_panics_and_stays_bounded(
-        segs in proptest::collection::vec((any::<u32>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..64)), 1..40),
-        acks in proptest::collection::vec(any::<u32>(), 0..10),
+        segs in proptest::collection::vec((any::<u32>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..4096)), 1..40),
+        acks in proptest::collection::vec((any::<u32>(), any::<u32>()), 0..10),
     ) {
-        let limits = ReassemblyLimits { max_buffered: 512, max_segments: 8, history: 64 };
+        let limits = ReassemblyLimits { max_buffered: 8192, max_segments: 8, history: 64 };
         let mut s = TcpStream::new();
         let base = segs[0].0;
         for (i, (off, syn, data)) in segs.iter().enumerate() {
             // Mostly near the stream, sometimes anywhere.
-            let seq = if i % 7 == 6 { *off } else { base.wrapping_add(off % 2048) };
+            let seq = if i % 7 == 6 { *off } else { base.wrapping_add(off % 16384) };
             s.segment(seq, *syn, false, data, &limits, &mut |_| {});
-            if let Some(a) = acks.get(i) {
-                s.acknowledged(base.wrapping_add(a % 4096), &limits, &mut |_| {});
+            if let Some((a, w)) = acks.get(i) {
+                let ack = base.wrapping_add(a % 32768);
+                s.acknowledged(ack, &limits, &mut |_| {});
+                s.window_update(ack, w >> (i % 32));
             }
-            prop_assert!(s.memory() <= 512 + 64 + 64);
+            prop_assert!(s.memory() <= 8192 + 4096 + 64);
         }
         s.flush(&limits, &mut |_| {});
+    }
+}
+
+// ---- Split anywhere: the same events however the stream is segmented.
+
+/// Records every event as text: the transaction's EVE object, or the
+/// anomaly's name.
+#[derive(Default)]
+struct Recorder(Vec<String>);
+
+impl EventSink for Recorder {
+    fn emit(&mut self, event: &Event<'_>) {
+        let mut buf = Vec::new();
+        let mut w = JsonWriter::new(&mut buf);
+        w.begin_object();
+        match event.app {
+            AppEvent::Modbus(t) => t.write_eve(&mut w),
+            AppEvent::S7comm(t) => t.write_eve(&mut w),
+            AppEvent::Dnp3(t) => t.write_eve(&mut w),
+            AppEvent::Anomaly(a) => {
+                w.field_str("anomaly", a.name);
+            }
+        }
+        w.end_object();
+        self.0.push(String::from_utf8_lossy(&buf).into_owned());
+    }
+}
+
+/// Runs a conversation (messages in order, each with its direction) through
+/// TCP reassembly and the dissector. Consecutive messages of one direction
+/// form a run; each run is cut at the offsets in `cuts` (taken modulo the
+/// run's length), and the pieces are sent as in-order segments.
+fn run_segmented(
+    dissector: &mut dyn StreamDissector,
+    messages: &[(Direction, Vec<u8>)],
+    cuts: &[usize],
+) -> Vec<String> {
+    let limits = ReassemblyLimits::default();
+    let mut streams = [TcpStream::new(), TcpStream::new()];
+    let mut held = [StreamBuffer::default(), StreamBuffer::default()];
+    let mut seq = [1000u32, 5000u32];
+    for (d, s) in streams.iter_mut().enumerate() {
+        s.segment(
+            seq[d].wrapping_sub(1),
+            true,
+            false,
+            &[],
+            &limits,
+            &mut |_| {},
+        );
+    }
+    let mut rec = Recorder::default();
+    let mut runs: Vec<(Direction, Vec<u8>)> = Vec::new();
+    for (dir, bytes) in messages {
+        match runs.last_mut() {
+            Some((d, run)) if d == dir => run.extend_from_slice(bytes),
+            _ => runs.push((*dir, bytes.clone())),
+        }
+    }
+    let mut cut_iter = cuts.iter().cycle();
+    for (dir, run) in &runs {
+        let d = dir.index();
+        let mut points: Vec<usize> = (0..3)
+            .filter_map(|_| cut_iter.next())
+            .map(|c| if run.is_empty() { 0 } else { c % run.len() })
+            .collect();
+        if cuts.is_empty() {
+            points.clear();
+        }
+        points.push(0);
+        points.push(run.len());
+        points.sort_unstable();
+        points.dedup();
+        for w in points.windows(2) {
+            let piece = &run[w[0]..w[1]];
+            let (stream, held) = (&mut streams[d], &mut held[d]);
+            stream.segment(seq[d], false, false, piece, &limits, &mut |chunk| {
+                if let otwatch_proto::reassembly::StreamChunk::Data(data) = chunk {
+                    let mut cx = Context {
+                        ts: Timestamp::new(1, 0),
+                        sink: &mut rec,
+                    };
+                    let _ = held.feed(dissector, *dir, data, 70 * 1024, &mut cx);
+                }
+            });
+            seq[d] = seq[d].wrapping_add(piece.len() as u32);
+        }
+    }
+    let mut cx = Context {
+        ts: Timestamp::new(2, 0),
+        sink: &mut rec,
+    };
+    dissector.flush(&mut cx);
+    rec.0
+}
+
+fn mbap(tid: u16, pdu: &[u8]) -> Vec<u8> {
+    let mut v = tid.to_be_bytes().to_vec(); // transaction id
+    v.extend_from_slice(&[0, 0]); // protocol id
+    v.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes()); // length
+    v.push(1); // unit
+    v.extend_from_slice(pdu);
+    v
+}
+
+/// A Modbus exchange: (kind, tid, value) -> request and response.
+fn modbus_exchange(kind: u8, tid: u16, value: u16) -> [(Direction, Vec<u8>); 2] {
+    let v = value.to_be_bytes();
+    let (req, resp): (Vec<u8>, Vec<u8>) = match kind % 4 {
+        // read holding registers at `value`, quantity 2 -> two registers
+        0 => (
+            vec![3, v[0], v[1], 0, 2],
+            vec![3, 4, v[0], v[1], v[1], v[0]],
+        ),
+        // write single register 7 = value -> echo
+        1 => (vec![6, 0, 7, v[0], v[1]], vec![6, 0, 7, v[0], v[1]]),
+        // write 2 registers at 10 -> address and quantity
+        2 => (
+            vec![16, 0, 10, 0, 2, 4, v[0], v[1], v[1], v[0]],
+            vec![16, 0, 10, 0, 2],
+        ),
+        // read 10 coils at 0 -> 2 bytes of coils, or an exception
+        _ if value % 2 == 0 => (vec![1, 0, 0, 0, 10], vec![1, 2, v[0], v[1] & 3]),
+        _ => (vec![1, 0, 0, 0, 10], vec![0x81, 2]),
+    };
+    [
+        (Direction::ToServer, mbap(tid, &req)),
+        (Direction::ToClient, mbap(tid, &resp)),
+    ]
+}
+
+fn tpkt_dt(s7: &[u8]) -> Vec<u8> {
+    let mut v = vec![3, 0]; // TPKT version 3, reserved
+    v.extend_from_slice(&((7 + s7.len()) as u16).to_be_bytes()); // length
+    v.extend_from_slice(&[2, 0xf0, 0x80]); // COTP DT, last data unit
+    v.extend_from_slice(s7);
+    v
+}
+
+/// COTP CR and CC (TPDU size 1024, called TSAP rack 0 slot 2), setup
+/// communication job and ack data.
+fn s7_opening() -> Vec<(Direction, Vec<u8>)> {
+    let cr = vec![
+        3, 0, 0, 0x16, 0x11, 0xe0, 0, 0, 0, 1, 0, // TPKT, CR, refs, class 0
+        0xc0, 1, 0x0a, 0xc1, 2, 1, 0, 0xc2, 2, 1, 2, // TPDU size, TSAPs
+    ];
+    let mut cc = cr.clone();
+    cc[5] = 0xd0; // CC
+    let setup = [0xf0, 0, 0, 1, 0, 1, 0x01, 0xe0]; // setup communication, PDU 480
+    let mut job = vec![0x32, 1, 0, 0, 0, 0, 0, 8, 0, 0]; // job, ref 0, param 8, data 0
+    job.extend_from_slice(&setup);
+    let mut ack = vec![0x32, 3, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0]; // ack data, no error
+    ack.extend_from_slice(&setup);
+    vec![
+        (Direction::ToServer, cr),
+        (Direction::ToClient, cc),
+        (Direction::ToServer, tpkt_dt(&job)),
+        (Direction::ToClient, tpkt_dt(&ack)),
+    ]
+}
+
+/// Read var DB1 at byte `value` (4 bytes), PDU reference `pdu_ref`, and its
+/// answer.
+fn s7_read(pdu_ref: u16, value: u16) -> [(Direction, Vec<u8>); 2] {
+    let r = pdu_ref.to_be_bytes();
+    let bit = (u32::from(value) * 8).to_be_bytes();
+    let mut job = vec![0x32, 1, 0, 0, r[0], r[1], 0, 14, 0, 0]; // job, param 14, data 0
+    job.extend_from_slice(&[4, 1]); // read var, one item
+    job.extend_from_slice(&[0x12, 0x0a, 0x10, 0x02, 0, 4, 0, 1, 0x84]); // any, byte x4, DB1
+    job.extend_from_slice(&bit[1..]); // address in bits
+    let mut ack = vec![0x32, 3, 0, 0, r[0], r[1], 0, 2, 0, 8, 0, 0]; // param 2, data 8
+    ack.extend_from_slice(&[4, 1]); // read var, one item
+    ack.extend_from_slice(&[0xff, 4, 0, 32]); // success, length in bits: 32
+    ack.extend_from_slice(&[r[1], bit[3], 0x5a, 0xa5]); // data
+    [
+        (Direction::ToServer, tpkt_dt(&job)),
+        (Direction::ToClient, tpkt_dt(&ack)),
+    ]
+}
+
+/// A DNP3 link frame (CRCs included) carrying `user` data.
+fn dnp3_frame(control: u8, dst: u16, src: u16, user: &[u8]) -> Vec<u8> {
+    let mut head = vec![0x05, 0x64, (5 + user.len()) as u8, control]; // start, length, control
+    head.extend_from_slice(&dst.to_le_bytes());
+    head.extend_from_slice(&src.to_le_bytes());
+    let mut v = head.clone();
+    v.extend_from_slice(&crc(&head).to_le_bytes());
+    for block in user.chunks(16) {
+        v.extend_from_slice(block);
+        v.extend_from_slice(&crc(block).to_le_bytes());
+    }
+    v
+}
+
+/// A DNP3 class 0 read (sequence `seq`) and a null response, or a
+/// direct operate of analog output `value` and its echo.
+fn dnp3_exchange(kind: u8, seq: u8, value: u16) -> [(Direction, Vec<u8>); 2] {
+    let s = seq & 0x0f;
+    let (req_app, resp_objects): (Vec<u8>, Vec<u8>) = if kind % 2 == 0 {
+        (vec![0xc0 | s, 1, 0x3c, 1, 6], vec![]) // read g60v1 all
+    } else {
+        let v = value.to_le_bytes();
+        let obj = vec![41, 2, 0x17, 1, 0, v[0], v[1], 0]; // g41v2, index 0, value, status
+        let mut app = vec![0xc0 | s, 5]; // direct operate
+        app.extend_from_slice(&obj);
+        (app, obj)
+    };
+    let mut req = vec![0xc0 | (seq & 0x3f)]; // transport FIR, FIN, sequence
+    req.extend_from_slice(&req_app);
+    let mut resp = vec![0xc0 | (seq & 0x3f), 0xc0 | s, 129, 0, 0]; // response, IIN 0
+    resp.extend_from_slice(&resp_objects);
+    [
+        (Direction::ToServer, dnp3_frame(0xc4, 1, 2, &req)),
+        (Direction::ToClient, dnp3_frame(0x44, 2, 1, &resp)),
+    ]
+}
+
+/// Conversations: exchanges in order, a few of them pipelined (requests
+/// sent ahead of the responses).
+fn conversation<F>(exchanges: &[(u8, u16)], pipelined: bool, make: F) -> Vec<(Direction, Vec<u8>)>
+where
+    F: Fn(usize, u8, u16) -> [(Direction, Vec<u8>); 2],
+{
+    let pairs: Vec<[(Direction, Vec<u8>); 2]> = exchanges
+        .iter()
+        .enumerate()
+        .map(|(i, &(kind, value))| make(i, kind, value))
+        .collect();
+    if pipelined {
+        let (reqs, resps): (Vec<_>, Vec<_>) = pairs.into_iter().map(|[a, b]| (a, b)).unzip();
+        reqs.into_iter().chain(resps).collect()
+    } else {
+        pairs.into_iter().flatten().collect()
+    }
+}
+
+fn split_case() -> impl Strategy<Value = (Vec<(u8, u16)>, bool, Vec<usize>)> {
+    (
+        proptest::collection::vec((any::<u8>(), any::<u16>()), 1..8),
+        any::<bool>(),
+        proptest::collection::vec(any::<usize>(), 1..24),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn modbus_events_do_not_depend_on_segmentation((ex, pipelined, cuts) in split_case()) {
+        let msgs = conversation(&ex, pipelined, |i, k, v| modbus_exchange(k, i as u16 + 1, v));
+        let whole = run_segmented(&mut ModbusDissector::default(), &msgs, &[]);
+        let split = run_segmented(&mut ModbusDissector::default(), &msgs, &cuts);
+        prop_assert_eq!(whole.len(), ex.len(), "{:?}", whole);
+        prop_assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn s7comm_events_do_not_depend_on_segmentation((ex, pipelined, cuts) in split_case()) {
+        let mut msgs = s7_opening();
+        msgs.extend(conversation(&ex, pipelined, |i, _, v| s7_read(i as u16 + 1, v)));
+        let whole = run_segmented(&mut S7Dissector::default(), &msgs, &[]);
+        let split = run_segmented(&mut S7Dissector::default(), &msgs, &cuts);
+        prop_assert_eq!(whole.len(), ex.len() + 1, "{:?}", whole);
+        prop_assert!(!whole.iter().any(|e| e.contains("anomaly")), "{:?}", whole);
+        prop_assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn dnp3_events_do_not_depend_on_segmentation((ex, _pipelined, cuts) in split_case()) {
+        // DNP3 masters wait for each answer: no pipelining.
+        let msgs = conversation(&ex, false, |i, k, v| dnp3_exchange(k, i as u8, v));
+        let whole = run_segmented(&mut Dnp3Dissector::default(), &msgs, &[]);
+        let split = run_segmented(&mut Dnp3Dissector::default(), &msgs, &cuts);
+        prop_assert_eq!(whole.len(), ex.len(), "{:?}", whole);
+        prop_assert_eq!(whole, split);
     }
 }

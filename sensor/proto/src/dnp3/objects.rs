@@ -460,7 +460,13 @@ impl<'a> ObjectHeader<'a> {
     /// requests without data.
     pub fn points(&self) -> Points<'a> {
         let (psize, is_size) = prefix_size(self.prefix_code()).unwrap_or((0, false));
-        let count = if self.with_data || (psize > 0 && !is_size) {
+        let layout = layout(self.group, self.variation);
+        // Objects without data (class data, g60) never have points: their
+        // count may be anything up to 2^32 (qualifier 0x09) while no byte
+        // follows, and walking it would stall the sensor.
+        let count = if layout == Layout::NoData {
+            0
+        } else if self.with_data || (psize > 0 && !is_size) {
             self.count()
         } else {
             0
@@ -468,7 +474,7 @@ impl<'a> ObjectHeader<'a> {
         Points {
             group: self.group,
             variation: self.variation,
-            layout: layout(self.group, self.variation),
+            layout,
             with_data: self.with_data,
             prefix: psize,
             prefix_is_size: is_size,

@@ -1653,3 +1653,38 @@ mod prop {
         }
     }
 }
+
+/// Found by the `dnp3_app` fuzz target: class data objects (g60) carry no
+/// object bytes whatever their count, so a response listing g60v2 with a
+/// four-byte count of 2^32 - 1 parses, and walking its "points" (EVE
+/// rendering, the point-index rule field) went through four billion empty
+/// points, stalling the sensor.
+#[test]
+fn class_objects_with_a_huge_count_have_no_points() {
+    let bytes = [
+        60, 2, // group 60 variation 2: class 1 data
+        0x09, // qualifier: no prefix, four-byte count
+        0xff, 0xff, 0xff, 0xff, // count 4,294,967,295
+    ];
+    for with_data in [false, true] {
+        let (objects, error) = objects::parse(&bytes, with_data, ObjectLimits::default());
+        assert_eq!(error, None);
+        let header = objects.iter().next().expect("one header");
+        assert_eq!(header.count(), u32::MAX);
+        assert_eq!(header.points().count(), 0, "with_data {with_data}");
+    }
+    // Through the dissector: a read of class 1 answered by such a response
+    // is one event, rendered at once.
+    let started = std::time::Instant::now();
+    let lines = run_tcp(&[
+        (true, master(&[0xc0, 0x01, 60, 2, 0x06])),
+        (false, outstation(&[0xc0, 0x81, 0x00, 0x00, 60, 2, 0x09, 0xff, 0xff, 0xff, 0xff])),
+    ]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let paired: Vec<&String> = events(&lines)
+        .into_iter()
+        .filter(|l| l.contains("\"response\"") && l.contains("4294967295"))
+        .collect();
+    assert_eq!(paired.len(), 1, "{lines:#?}");
+    assert!(!paired[0].contains("\"points\""), "{}", paired[0]);
+}

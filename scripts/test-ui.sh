@@ -19,7 +19,10 @@ fi
 
 # The binaries the tests start; cargo only rebuilds what changed (scripts/test
 # has built them already).
-cargo build --release --locked -p otwatch -p otwatch-analyzer --bin otwatch --bin analyzer-testd
+# (OTWATCH_UI_NO_BUILD=1: scripts/test's `cargo test --all-features` built them.)
+if [ -z "${OTWATCH_UI_NO_BUILD:-}" ]; then
+  cargo build --release --locked --all-features -p otwatch -p otwatch-analyzer --bin otwatch --bin analyzer-testd
+fi
 
 rm -rf alerts-ui/tests/screenshots
 cd alerts-ui

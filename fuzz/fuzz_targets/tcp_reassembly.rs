@@ -1,7 +1,9 @@
 //! TCP reassembly of one direction, with the peer's acknowledgements: input
 //! records are `[flags][seq: 4][ack: 4][len][payload…]`; flags bit 0 = SYN,
 //! bit 1 = FIN, bit 2 = an ACK from the peer comes with it, bit 3 = the
-//! sequence number is absolute (else an offset from the first one). Checks
+//! sequence number is absolute (else an offset from the first one), bit 4 =
+//! the peer's ACK also updates its receive window (bits 5-7 pick its size,
+//! 1 KiB shifted by 0-7 × 2). Checks
 //! that memory stays within the limits and delivered bytes never exceed the
 //! bytes offered.
 #![no_main]
@@ -36,6 +38,9 @@ fuzz_target!(|data: &[u8]| {
         let ack = if flags & 8 != 0 { ack } else { first.wrapping_add(ack % 65_536) };
         offered += payload.len() as u64;
         stream.segment(seq, flags & 1 != 0, flags & 2 != 0, payload, &limits, &mut count);
+        if flags & 16 != 0 {
+            stream.window_update(ack, 1024 << (u32::from(flags >> 5) * 2));
+        }
         if flags & 4 != 0 {
             stream.acknowledged(ack, &limits, &mut count);
         }

@@ -8,6 +8,10 @@
 //   #/rules   #/rules/ID            loaded rules, hit counts, YAML
 //
 // Every string from the API is put on the page as text (see dom.js).
+//
+// Credentials: the analyzer's session cookie (HttpOnly, so this script never
+// sees it), set by opening the login link /?token=… or by the login form
+// below; the page itself keeps no token.
 
 import {h, replace, route, fmtTime, parseTime, ago, num, bytes, SEVERITIES, sevBadge, stateBadge} from './dom.js';
 import {technique, techniqueUrl} from './attack.js';
@@ -16,7 +20,7 @@ import {tree, transaction, bars, timeChart, commMap} from './views.js';
 const API = '/api/v1';
 
 const state = {
-  token: sessionStorage.getItem('otwatch.token') || '',
+  loginFailed: false,
   analyst: localStorage.getItem('otwatch.analyst') || 'analyst',
   rules: null, // Map id → rule (list form)
   lastList: '#/alerts',
@@ -36,14 +40,14 @@ class HttpError extends Error {
   }
 }
 
-function authHeaders(extra) {
-  const hd = {Accept: 'application/json', ...extra};
-  if (state.token) hd.Authorization = `Bearer ${state.token}`;
-  return hd;
+function headers(extra) {
+  return {Accept: 'application/json', ...extra};
 }
 
 async function api(path, {method = 'GET', body, signal} = {}) {
-  const init = {method, headers: authHeaders(body === undefined ? {} : {'Content-Type': 'application/json'}), signal, cache: 'no-store'};
+  // State changes send JSON (the analyzer refuses anything else with the cookie).
+  const init = {method, headers: headers(body === undefined ? {} : {'Content-Type': 'application/json'}),
+    signal, cache: 'no-store', credentials: 'same-origin'};
   if (body !== undefined) init.body = JSON.stringify(body);
   const r = await fetch(API + path, init);
   let data = null;
@@ -53,9 +57,10 @@ async function api(path, {method = 'GET', body, signal} = {}) {
     data = null;
   }
   if (!r.ok) {
-    if (r.status === 401) needToken();
+    if (r.status === 401) needLogin();
     throw new HttpError(r.status, (data && data.error) || `${r.status} ${r.statusText}`);
   }
+  loggedIn(true);
   return data;
 }
 
@@ -67,9 +72,10 @@ async function rulesMap(force = false) {
 }
 
 /**
- * The live stream (server-sent events read with fetch, so that a bearer
- * token can be sent): calls onAlert(summary) per alert, reconnects with
- * Last-Event-ID so nothing stored meanwhile is missed.
+ * The live stream (server-sent events read with fetch, so that
+ * Last-Event-ID can be set on reconnect): calls onAlert(summary) per alert,
+ * reconnects so nothing stored meanwhile is missed; stops at a 401 (the
+ * session ended) and shows the login form.
  */
 function openStream(query, {onAlert, after}) {
   let stopped = false;
@@ -80,9 +86,15 @@ function openStream(query, {onAlert, after}) {
     while (!stopped) {
       ctl = new AbortController();
       try {
-        const hd = authHeaders({Accept: 'text/event-stream'});
+        const hd = headers({Accept: 'text/event-stream'});
         if (lastId) hd['Last-Event-ID'] = lastId;
-        const r = await fetch(`${API}/stream${query ? `?${query}` : ''}`, {headers: hd, signal: ctl.signal, cache: 'no-store'});
+        const r = await fetch(`${API}/stream${query ? `?${query}` : ''}`, {headers: hd, signal: ctl.signal, cache: 'no-store', credentials: 'same-origin'});
+        if (r.status === 401) {
+          stopped = true;
+          liveStatus('off');
+          needLogin();
+          return;
+        }
         if (!r.ok || !r.body) throw new HttpError(r.status, 'stream refused');
         liveStatus('live');
         retry = 1000;
@@ -1117,23 +1129,94 @@ async function viewRule(root, id, ctx) {
   };
 }
 
-// ---------------------------------------------------------------- token
+// ---------------------------------------------------------------- login
 
-function needToken() {
+function loggedIn(yes) {
+  const b = $('#logout-btn');
+  if (b) b.hidden = !yes;
+}
+
+/** The login form, in place of the view: posts the API token, gets the cookie. */
+function needLogin() {
+  loggedIn(false);
+  if ($('#login-form')) return;
   const root = main();
-  if ($('#token-form')) return;
-  const input = h('input', {type: 'password', id: 'token', autocomplete: 'current-password', required: true});
-  replace(root, heading('Sign in'),
-    h('form', {id: 'token-form', class: 'card', on: {submit: (ev) => {
+  const input = h('input', {type: 'password', id: 'login-token', autocomplete: 'current-password', required: true, spellcheck: 'false'});
+  const msg = h('p', {id: 'login-error', class: 'error', role: 'alert', hidden: true});
+  const fail = (text) => {
+    msg.textContent = text;
+    msg.hidden = false;
+    input.select();
+  };
+  if (state.loginFailed) {
+    state.loginFailed = false;
+    fail('That login link has a wrong token.');
+  }
+  replace(root, heading('Log in'),
+    h('form', {id: 'login-form', class: 'card', on: {submit: async (ev) => {
       ev.preventDefault();
-      state.token = input.value.trim();
-      sessionStorage.setItem('otwatch.token', state.token);
-      render();
+      const token = input.value.trim();
+      if (!token) return;
+      let r;
+      try {
+        r = await fetch(`${API}/login`, {method: 'POST', headers: headers({'Content-Type': 'application/json'}),
+          body: JSON.stringify({token}), cache: 'no-store', credentials: 'same-origin'});
+      } catch (e) {
+        fail(`The analyzer did not answer: ${e.message}`);
+        return;
+      }
+      input.value = '';
+      if (r.ok) {
+        loggedIn(true);
+        render();
+      } else if (r.status === 401) {
+        fail('That is not the API token.');
+      } else {
+        let err = `${r.status} ${r.statusText}`;
+        try { err = (await r.json()).error || err; } catch { /* not JSON */ }
+        fail(err);
+      }
     }}},
-    h('p', 'This analyzer asks for an API token (`api_token` in its configuration).'),
-    h('label', {for: 'token', class: 'field'}, h('span', {class: 'field-label'}, 'API token'), input),
-    h('button', {type: 'submit', class: 'action'}, 'Continue')));
+    h('p', 'Open the login link that otwatch prints when it starts (',
+      h('code', 'http://HOST:PORT/?token=…'), '), or paste the API token: ', h('code', 'api_token'),
+      ' of the configuration, ', h('code', 'OTWATCH_API_TOKEN'), ', or the file ', h('code', 'api-token'),
+      ' in the data directory.'),
+    h('label', {for: 'login-token', class: 'field'}, h('span', {class: 'field-label'}, 'API token'), input),
+    msg,
+    h('button', {type: 'submit', class: 'action'}, 'Log in')));
+  document.body.dataset.ready = 'login';
   input.focus();
+}
+
+async function logout() {
+  try {
+    await fetch(`${API}/logout`, {method: 'POST', headers: headers({'Content-Type': 'application/json'}),
+      body: '{}', cache: 'no-store', credentials: 'same-origin'});
+  } catch (e) {
+    console.warn('logout', e);
+  }
+  if (state.view) {
+    for (const fn of state.view.cleanup) {
+      try { fn(); } catch (e) { console.warn(e); }
+    }
+    state.view.abort.abort();
+    state.view = null;
+  }
+  state.rules = null;
+  needLogin();
+}
+
+/**
+ * The login link's query (?token=…) never stays in the address bar or the
+ * history: the analyzer answers it with a redirect to /, and should the page
+ * still see one (a wrong token comes back as ?login=failed), it is dropped
+ * here, keeping the #/route.
+ */
+function dropLoginQuery() {
+  const q = new URLSearchParams(location.search);
+  if (!q.has('token') && !q.has('login')) return;
+  state.loginFailed = q.get('login') === 'failed';
+  history.replaceState(null, '', `${location.pathname}${location.hash}`);
 }
 
 // ---------------------------------------------------------------- router
@@ -1183,7 +1266,7 @@ async function render() {
   } catch (e) {
     if (e.name !== 'AbortError' && e.status !== 401) replace(root, heading('Error'), errorBox(e));
   }
-  if (state.view === ctx) document.body.dataset.ready = page;
+  if (state.view === ctx && !$('#login-form')) document.body.dataset.ready = page;
 }
 
 // ---------------------------------------------------------------- keyboard
@@ -1226,11 +1309,13 @@ function start() {
     localStorage.setItem('otwatch.analyst', state.analyst);
   });
   $('#help-btn').addEventListener('click', () => $('#help').showModal());
+  $('#logout-btn').addEventListener('click', logout);
   $('#help-close').addEventListener('click', () => $('#help').close());
   $('#skip').addEventListener('click', (ev) => { ev.preventDefault(); main().focus(); });
   document.addEventListener('keydown', onKey);
   window.addEventListener('hashchange', render);
-  if (!location.hash) history.replaceState(null, '', '#/overview');
+  dropLoginQuery();
+  if (!location.hash) history.replaceState(null, '', `${location.pathname}#/overview`);
   render();
 }
 

@@ -2,6 +2,11 @@
 // UI on a free port, feeds it the EVE lines otwatch makes from a capture, and
 // drives Debian's Chromium with playwright-core (no browser download).
 //
+// Credentials as a user has them: the API token the server made at its first
+// start (the login link `otwatch run` prints, or the data directory's
+// api-token file), the ingest token for feeding. Pages log in by opening the
+// login link (`go`, `login`).
+//
 // Switching to `otwatch run` once it exists is one line: `startServer` below.
 
 import {spawn, execFile} from 'node:child_process';
@@ -24,20 +29,28 @@ export const SENSOR = 'ui-test-sensor';
 /** The server the tests use. To test `otwatch run`: `= startOtwatchRun`. */
 export const startServer = startOtwatchRun;
 
-function waitForLine(child, re, ms) {
+/** Waits for `re` on the child's stdout (or stderr with `from: 'stderr'`). */
+function waitForLine(child, re, ms, {from = 'stdout'} = {}) {
   return new Promise((res, rej) => {
     let buf = '';
     let err = '';
     const timer = setTimeout(() => rej(new Error(`no ${re} within ${ms} ms; stderr: ${err}`)), ms);
-    child.stdout.on('data', (d) => {
-      buf += d;
+    const look = () => {
       const m = re.exec(buf);
       if (m) {
         clearTimeout(timer);
         res(m);
       }
+    };
+    child.stdout.on('data', (d) => {
+      if (from === 'stdout') buf += d;
+      look();
     });
-    child.stderr.on('data', (d) => { err += d; });
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (from === 'stderr') buf += d;
+      look();
+    });
     child.on('exit', (code) => {
       clearTimeout(timer);
       rej(new Error(`server exited (${code}) before it listened: ${err}`));
@@ -70,9 +83,13 @@ export async function startAnalyzerTestd() {
   ].join('\n'));
   const bin = join(BIN, 'analyzer-testd');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build --release -p otwatch-analyzer first`);
-  const child = spawn(bin, ['--ui', config], {stdio: ['ignore', 'pipe', 'pipe']});
+  const env = {...process.env};
+  delete env.OTWATCH_API_TOKEN;
+  const child = spawn(bin, ['--ui', config], {stdio: ['ignore', 'pipe', 'pipe'], env});
   const m = await waitForLine(child, /listening (\S+)/, 15000);
-  const server = {url: `http://${m[1]}`, token: TOKEN, stop: stopper(child, dir)};
+  // No api_token in the config: the analyzer made one in its data directory.
+  const apiToken = (await readFile(join(dir, 'data', 'api-token'), 'utf8')).trim();
+  const server = {url: `http://${m[1]}`, token: TOKEN, apiToken, stop: stopper(child, dir)};
   await putRules(server, join(ROOT, 'rules/default'));
   return process.env.OTWATCH_UI_FROM_DISK ? fromDisk(server) : server;
 }
@@ -87,8 +104,10 @@ const TYPES = {html: 'text/html; charset=utf-8', js: 'text/javascript; charset=u
 async function fromDisk(server) {
   const target = new URL(server.url);
   const proxy = http.createServer(async (req, res) => {
-    const path = new URL(req.url, 'http://x').pathname;
-    if (/^\/(api|healthz|metrics)/.test(path)) {
+    const u = new URL(req.url, 'http://x');
+    const path = u.pathname;
+    // The login link (/?token=…) is the analyzer's to answer, too.
+    if (/^\/(api|healthz|metrics)/.test(path) || (path === '/' && u.searchParams.has('token'))) {
       const up = http.request({host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers}, (r) => {
         res.writeHead(r.statusCode, r.headers);
         res.flushHeaders();
@@ -129,22 +148,21 @@ async function freePort() {
 }
 
 /**
- * `otwatch run` (analyzer + sensor in one process), for when it exists:
- * serves on a free port; `feed` then posts more captures to its ingest.
+ * `otwatch run` (analyzer + sensor in one process) on a free port, as a user
+ * starts it: the API token is the one it made, read from the login link it
+ * prints on stderr; `feed` posts captures to its ingest with OTWATCH_TOKEN.
  */
 export async function startOtwatchRun() {
   const dir = await mkdtemp(join(tmpdir(), 'otwatch-ui-'));
   const port = await freePort();
+  const env = {...process.env, OTWATCH_TOKEN: TOKEN};
+  delete env.OTWATCH_API_TOKEN;
   const child = spawn(join(BIN, 'otwatch'), ['run', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'data'), '--pcap', '/dev/null'],
-    {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, OTWATCH_TOKEN: TOKEN}});
+    {stdio: ['ignore', 'pipe', 'pipe'], env});
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return {url, token: TOKEN, stop: stopper(child, dir)};
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('otwatch run did not answer /healthz');
+  const m = await waitForLine(child, /serving (http:\/\/\S+)\/\?token=([0-9a-f]{64})/, 15000, {from: 'stderr'});
+  if (m[1] !== url) throw new Error(`otwatch run serves ${m[1]}, not ${url}`);
+  return {url, token: TOKEN, apiToken: m[2], loginLink: `${url}/?token=${m[2]}`, stop: stopper(child, dir)};
 }
 
 /** The rules of a folder as the analyzer lists them (id, name, …, YAML source). */
@@ -213,8 +231,9 @@ export async function feed(server, pcap) {
   return {lines, report};
 }
 
+/** GET from the API with the API token as a bearer token. */
 export async function apiGet(server, path) {
-  const r = await fetch(`${server.url}/api/v1${path}`);
+  const r = await fetch(`${server.url}/api/v1${path}`, {headers: {Authorization: `Bearer ${server.apiToken}`}});
   if (!r.ok) throw new Error(`GET ${path}: ${r.status}`);
   return r.json();
 }
@@ -285,18 +304,29 @@ export async function screenshot(page, name) {
   await page.screenshot({path: join(SHOTS, `${name}.png`), fullPage: true});
 }
 
+/**
+ * Logs `page` in by opening the login link with `hash` (`#/alerts`): the
+ * server sets the session cookie and redirects to `/`, the browser keeps the
+ * hash; waits until the view is drawn.
+ */
+export async function login(page, server, hash = '#/overview') {
+  await page.goto(`${server.url}/?token=${server.apiToken}${hash}`);
+  await page.waitForFunction(() => document.body.dataset.ready);
+}
+
 /** Navigates inside the single page and waits until the view is drawn. */
 export async function go(page, server, hash) {
   const target = `${server.url}/${hash}`;
   if (page.url() === target) {
     await page.reload();
-  } else if (page.url().startsWith(server.url)) {
+  } else if (page.url().startsWith(`${server.url}/`)) {
     await page.evaluate((h) => {
       delete document.body.dataset.ready;
       location.hash = h;
     }, hash);
   } else {
-    await page.goto(target);
+    await login(page, server, hash);
+    return;
   }
   await page.waitForFunction(() => document.body.dataset.ready);
 }

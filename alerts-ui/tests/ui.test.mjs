@@ -6,7 +6,7 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {startServer, launch, watchedPage, feed, apiGet, go, screenshot, SENSOR} from './harness.mjs';
+import {startServer, launch, watchedPage, feed, apiGet, go, login, screenshot, SENSOR} from './harness.mjs';
 
 let server;
 let browser;
@@ -307,4 +307,82 @@ test('the stored sensor is listed with its health', async () => {
   await go(page, server, '#/overview');
   await page.waitForSelector('table.sensors');
   assert.match(await page.textContent('table.sensors'), new RegExp(SENSOR));
+});
+
+test('without a login the page shows the login form and no data', async () => {
+  // A browser of its own: no cookie from the other tests.
+  const fresh = await launch();
+  try {
+    const {page: p, events: ev} = await watchedPage(fresh.context, server);
+    await p.goto(`${server.url}/#/alerts`);
+    await p.waitForFunction(() => document.body.dataset.ready === 'login');
+    assert.ok(await p.isVisible('#login-form'));
+    assert.equal((await p.$$('tr.alert-row')).length, 0, 'no alert shown');
+    assert.ok(!(await p.textContent('main')).includes('10.200.7'), 'no address from the data');
+    assert.ok(await p.isHidden('#logout-btn'));
+    await screenshot(p, 'login');
+
+    // A login link with a wrong token: the form, saying so, no token left in the URL.
+    await p.goto(`${server.url}/?token=not-the-token#/alerts`);
+    await p.waitForFunction(() => document.body.dataset.ready === 'login' && !document.querySelector('#login-error').hidden);
+    assert.equal(p.url(), `${server.url}/#/alerts`);
+    assert.match(await p.textContent('#login-error'), /wrong token/);
+    const cookies = await fresh.context.cookies(server.url);
+    assert.deepEqual(cookies, [], 'no cookie for a wrong token');
+
+    // The form: a wrong token is refused, the API token logs in and the view comes.
+    await p.fill('#login-token', 'still-not-the-token');
+    await p.press('#login-token', 'Enter');
+    await p.waitForFunction(() => /not the API token/.test(document.querySelector('#login-error').textContent));
+    await p.fill('#login-token', server.apiToken);
+    await p.press('#login-token', 'Enter');
+    await p.waitForFunction(() => document.body.dataset.ready === 'alerts' && document.querySelector('tr.alert-row'));
+    assert.ok(await p.isVisible('#logout-btn'));
+    const [cookie] = await fresh.context.cookies(server.url);
+    assert.ok(cookie.httpOnly, 'HttpOnly');
+    assert.equal(cookie.sameSite, 'Strict');
+    assert.notEqual(cookie.value, server.apiToken);
+    assert.equal(await p.evaluate(() => document.cookie), '', 'the script cannot read the cookie');
+    const stored = await p.evaluate(() => JSON.stringify({...sessionStorage}) + JSON.stringify({...localStorage}));
+    assert.ok(!stored.includes(server.apiToken), `the token is not kept in the page: ${stored}`);
+
+    // Logging out ends it: the form again, also after a reload.
+    await p.click('#logout-btn');
+    await p.waitForSelector('#login-form');
+    await p.reload();
+    await p.waitForFunction(() => document.body.dataset.ready === 'login');
+    assert.equal((await p.$$('tr.alert-row')).length, 0);
+    assert.deepEqual(ev.outside, []);
+    assert.ok(ev.errors.every((e) => /401/.test(e)), ev.errors.join('\n'));
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('the login link keeps the hash route, and the UI works after it', async () => {
+  const fresh = await launch();
+  try {
+    const {page: p, events: ev} = await watchedPage(fresh.context, server);
+    const list = await apiGet(server, '/alerts?state=new&protocol=modbus&limit=1');
+    const target = list.alerts[0];
+    assert.ok(target, 'a new Modbus alert');
+    await login(p, server, '#/alerts?protocol=modbus');
+    assert.equal(p.url(), `${server.url}/#/alerts?protocol=modbus`, 'no token in the URL, the route kept');
+    await p.waitForFunction(() => document.body.dataset.ready === 'alerts' && document.querySelector('tr.alert-row'));
+    assert.equal(await p.inputValue('#f-protocol'), 'modbus');
+    // Acknowledge from the keyboard with the session cookie.
+    await go(p, server, `#/alerts/${target.id}`);
+    await p.fill('#analyst', 'cookie-user');
+    await p.press('#analyst', 'Tab');
+    await p.click('main h1');
+    await p.keyboard.press('a');
+    await p.waitForSelector('#alert-state .state-acknowledged');
+    const after = await apiGet(server, `/alerts/${target.id}`);
+    assert.equal(after.state, 'acknowledged');
+    assert.equal(after.state_by, 'cookie-user');
+    assert.deepEqual(ev.outside, []);
+    assert.ok(ev.errors.length === 0, ev.errors.join('\n'));
+  } finally {
+    await fresh.close();
+  }
 });

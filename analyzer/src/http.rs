@@ -137,12 +137,8 @@ mod tests {
             .expect("runtime");
         rt.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let served = serve(
-                listener,
-                axum::Router::new(),
-                &HttpConfig::default(),
-                async {},
-            );
+            let limits = HttpConfig::default();
+            let served = serve(listener, axum::Router::new(), &limits, async {});
             // `tokio::spawn` (as `otwatch run` does) needs this.
             is_send(&served);
         });

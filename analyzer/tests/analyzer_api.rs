@@ -280,6 +280,9 @@ fn bad_parameters_are_400s_with_a_message() {
         ("/api/v1/alerts?limit=abc", "`limit`: \"abc\" is not 1 to 1000"),
         ("/api/v1/alerts?from=yesterday", "`from`: \"yesterday\" is not RFC 3339 or epoch seconds"),
         ("/api/v1/alerts?from=20&to=10", "`from` is after `to`"),
+        // A day that does not exist (it used to be read as March 2).
+        ("/api/v1/alerts?from=2026-02-30T00:00:00Z", "`from`: \"2026-02-30T00:00:00Z\" is not RFC 3339 or epoch seconds"),
+        ("/api/v1/counts?by=severity&to=2026-04-31T00:00:00Z", "`to`: \"2026-04-31T00:00:00Z\" is not a time"),
         ("/api/v1/alerts?cursor=zz", "`cursor` is not one this API returned"),
         ("/api/v1/alerts?host=10.0.0", "`host`: \"10.0.0\" is not an IP address"),
         ("/api/v1/alerts?state=done", "`state`: \"done\" is not new, acknowledged or closed"),

@@ -50,13 +50,14 @@ pub(crate) struct ServeArgs {
     pub(crate) api_token: Option<String>,
 }
 
-/// The analyzer's configuration from `args`. `local` is an ingest token of
-/// this process's own sensor: added to the configured ones, and the only one
-/// when none is configured.
+/// The analyzer's configuration from `args`. `local` is the ingest token of
+/// this process's own sensor and whether that sensor ships over HTTP: it is
+/// added to the configured tokens when it does, and is the only one when no
+/// other is configured (the analyzer wants one; nobody outside knows it).
 fn build_config(
     args: &ServeArgs,
     default_data: &str,
-    local: Option<&str>,
+    local: Option<(&str, bool)>,
 ) -> Result<Config, Vec<String>> {
     let mut config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| vec![e])?,
@@ -65,7 +66,7 @@ fn build_config(
                 .token
                 .clone()
                 .or_else(|| std::env::var("OTWATCH_TOKEN").ok());
-            let Some(token) = token.or(local.map(str::to_owned)) else {
+            let Some(token) = token.or(local.map(|(t, _)| t.to_owned())) else {
                 return Err(vec![
                     "an ingest token is needed: --token, OTWATCH_TOKEN, or ingest_tokens in --config".into(),
                 ]);
@@ -82,8 +83,9 @@ fn build_config(
     if let Some(t) = &args.api_token {
         config.api_token = Some(t.clone());
     }
-    if let Some(token) = local {
-        if !config.ingest_tokens.iter().any(|t| t == token) {
+    if let Some((token, ships)) = local {
+        let none = config.ingest_tokens.is_empty();
+        if (ships || none) && !config.ingest_tokens.iter().any(|t| t == token) {
             config.ingest_tokens.push(token.to_owned());
         }
     }
@@ -412,19 +414,13 @@ fn serve_live(
 }
 
 /// The configuration of `otwatch run` and the ingest token of its own live
-/// sensor: made at random now, never a constant, and accepted only when the
-/// sensor ships over HTTP (`live`); a replay is handed to the analyzer in
-/// process and needs none.
+/// sensor: made at random now, never a constant, and accepted when the
+/// sensor ships over HTTP (`live`) or when no other ingest token is
+/// configured; a replay is handed to the analyzer in process and needs none.
 fn run_config(args: &ServeArgs, live: bool) -> Result<(Config, String), Vec<String>> {
     let local = otwatch_analyzer::auth::random_token()
         .map_err(|e| vec![format!("no random source for the local token: {e}")])?;
-    let configured = args.config.is_some()
-        || args.token.is_some()
-        || std::env::var_os("OTWATCH_TOKEN").is_some();
-    // With no ingest token configured, the analyzer still wants one: the
-    // random one, which nobody outside this process knows.
-    let add = live || !configured;
-    let config = build_config(args, "otwatch-data", add.then_some(local.as_str()))?;
+    let config = build_config(args, "otwatch-data", Some((local.as_str(), live)))?;
     Ok((config, local))
 }
 
@@ -587,6 +583,19 @@ mod tests {
         // Replay goes in process: only the configured token.
         let (replay, _) = run_config(&args, false).expect("config");
         assert_eq!(replay.ingest_tokens, ["configured-sensor-token"]);
+        // A config without ingest tokens gets the random one only.
+        let bare = dir.path().join("bare.yaml");
+        std::fs::write(&bare, "data_dir: /nonexistent\ningest_tokens: []\n").expect("config");
+        let bare_args = ServeArgs {
+            config: Some(bare),
+            listen: None,
+            data: None,
+            rules: None,
+            token: None,
+            api_token: None,
+        };
+        let (c, t) = run_config(&bare_args, false).expect("config");
+        assert_eq!(c.ingest_tokens, [t]);
 
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let server = rt.block_on(Server::bind(live)).expect("bind");

@@ -266,7 +266,7 @@ pub(crate) fn run_all(
     }
     let pcaps = if pcaps.is_empty() {
         let demo = config.data_dir.join("demo.pcap");
-        if let Err(e) = std::fs::create_dir_all(&config.data_dir)
+        if let Err(e) = otwatch_analyzer::private_dir(&config.data_dir)
             .and_then(|()| std::fs::write(&demo, DEMO_PCAP))
         {
             eprintln!(

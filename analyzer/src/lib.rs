@@ -38,6 +38,17 @@ pub mod time;
 pub mod ui;
 mod writer;
 
+/// Creates `dir` (and its missing parents) readable by this user only
+/// (mode 0700); an existing folder is left as it is. The data directory
+/// holds the alerts and the API token.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Entry points for the fuzz targets (`fuzz/`), compiled only when fuzzing.
 #[cfg(fuzzing)]
 pub mod fuzzing {

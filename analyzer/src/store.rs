@@ -271,8 +271,17 @@ fn dedup_key_into(k: &mut String, sensor: &str, alert_id: &str) {
 impl Store {
     /// Opens (or creates) `DIR/alerts.redb`.
     pub(crate) fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir)?;
+        crate::private_dir(dir)?;
         let db = Store::open_db(dir)?;
+        // Alerts name hosts, commands and device identities: readable by
+        // the analyzer's user only, like the API token beside them.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                dir.join("alerts.redb"),
+                std::fs::Permissions::from_mode(0o600),
+            )?;
+        }
         Ok(Store {
             dir: dir.to_path_buf(),
             db: RwLock::new(Some(db)),
@@ -1605,6 +1614,26 @@ mod tests {
                 None => return out,
             }
         }
+    }
+
+    #[test]
+    fn a_new_data_directory_and_its_store_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("data").join("analyzer");
+        let store = Store::open(&dir).expect("open");
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("alerts.redb")), 0o600);
+        drop(store);
+        // A store made readable by others is private again at the next open.
+        std::fs::set_permissions(
+            dir.join("alerts.redb"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+        let _store = Store::open(&dir).expect("reopen");
+        assert_eq!(mode(&dir.join("alerts.redb")), 0o600);
     }
 
     #[test]

@@ -108,8 +108,65 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
         Some(ui) => r.fallback_service(ui),
         None => r.fallback(|| async { not_found("no such page") }),
     };
+    let body = BodyLimits {
+        timeout: a.inner.config.http.body_timeout.0,
+        max: max_body,
+    };
+    // Outermost first: credentials are checked before a body is read.
     r.with_state(a)
+        .layer(axum::middleware::from_fn_with_state(body, body_deadline))
         .layer(axum::middleware::from_fn_with_state(gate, auth::layer))
+}
+
+/// How long a request body may take to arrive, and its largest size.
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    timeout: std::time::Duration,
+    max: usize,
+}
+
+/// Reads the whole body of a request that has one within `http.body_timeout`
+/// (408 and the connection closed past it), then hands the request on; the
+/// routes' own size limits still apply.
+async fn body_deadline(
+    Ax(limits): Ax<BodyLimits>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, limits.max)).await {
+        Ok(Ok(bytes)) => {
+            let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+            next.run(req).await
+        }
+        Ok(Err(_)) => ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is larger than {} bytes or was cut off",
+                limits.max
+            ),
+        )
+        .into_response(),
+        Err(_) => {
+            let mut r = ApiError(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within {} s",
+                    limits.timeout.as_secs_f64()
+                ),
+            )
+            .into_response();
+            r.headers_mut().insert(
+                header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            r
+        }
+    }
 }
 
 /// `/healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"degraded",

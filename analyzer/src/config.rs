@@ -91,6 +91,11 @@ pub struct HttpConfig {
     /// accept queue until one closes.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Time a client has to send a whole request body once its headers are
+    /// in (a body trickled in a byte at a time would hold a connection
+    /// forever); past it the answer is 408 and the connection closes.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout: HumanDuration,
 }
 
 impl Default for HttpConfig {
@@ -98,6 +103,7 @@ impl Default for HttpConfig {
         HttpConfig {
             header_timeout: default_header_timeout(),
             max_connections: default_max_connections(),
+            body_timeout: default_body_timeout(),
         }
     }
 }
@@ -232,6 +238,9 @@ fn default_interval() -> HumanDuration {
 fn default_header_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(30))
 }
+fn default_body_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
 fn default_max_connections() -> usize {
     512
 }
@@ -353,6 +362,14 @@ impl Config {
         {
             err(
                 "http.header_timeout".into(),
+                "must be between 100ms and 1h".into(),
+            );
+        }
+        if self.http.body_timeout.0 < Duration::from_millis(100)
+            || self.http.body_timeout.0 > Duration::from_secs(3600)
+        {
+            err(
+                "http.body_timeout".into(),
                 "must be between 100ms and 1h".into(),
             );
         }

@@ -702,6 +702,54 @@ fn idle_and_slow_connections_are_closed() {
 }
 
 #[test]
+fn a_body_trickled_in_is_cut_off_at_the_body_timeout() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = short_timeouts(dir.path());
+    c.http.body_timeout = otwatch_analyzer::config::HumanDuration(Duration::from_secs(1));
+    let s = TestServer::start(c);
+    let mut slow = TcpStream::connect(s.addr).expect("connect");
+    // Headers complete (an authorised ingest of 1,000 bytes), then 10 bytes
+    // of the body, then nothing.
+    write!(
+        slow,
+        "POST /api/v1/ingest HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n{{\"event_t",
+        s.addr
+    )
+    .expect("send");
+    let start = Instant::now();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = slow.read_to_end(&mut answer);
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("did not arrive within 1 s"), "{text}");
+    assert!(
+        took > Duration::from_millis(800) && took < Duration::from_secs(5),
+        "answered after {took:?}"
+    );
+    // A body sent at once is taken as before.
+    let body = "{\"event_type\":\"stats\",\"timestamp\":\"2026-11-28T18:07:26.000000+0000\",\"sensor\":\"s1\",\"stats\":{}}\n";
+    let mut fast = TcpStream::connect(s.addr).expect("connect");
+    write!(
+        fast,
+        "POST /api/v1/ingest HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        s.addr,
+        body.len()
+    )
+    .expect("send");
+    fast.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = fast.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+#[test]
 fn a_live_stream_outlives_the_header_timeout() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = TestServer::start(short_timeouts(dir.path()));

@@ -40,8 +40,8 @@
 //!
 //! [`Shipper::shutdown`] seals the open segment and delivers until the spool
 //! is empty or its timeout passed, whatever the analyzer does: a request
-//! never outlives the deadline, and a sender that is still stuck a short
-//! grace after it is abandoned without touching the spool. What is not
+//! never outlives the deadline, and a sender still stuck in one a short grace
+//! later is left behind and no longer touches the spool. What is not
 //! delivered stays in the spool for the next start. [`Shipper::drain`]
 //! (the end of an offline replay) waits instead until the spool is empty or
 //! no batch was delivered for a while.
@@ -1337,6 +1337,33 @@ mod tests {
         // At least once: the analyzer may hold a batch whose answer came too late.
         assert!(slow.acked.load(Ordering::Relaxed) > 0);
         assert!(worst <= margin, "{worst:?}");
+    }
+
+    /// Point 6 of issue 13: lines waited in a queue of 10,000 while the one
+    /// shipper thread was stuck in a request, and what did not fit was lost.
+    /// Now a writer appends to the spool itself: with an analyzer that never
+    /// answers, 30,000 lines are all spooled, at disk speed.
+    #[test]
+    fn a_silent_analyzer_neither_stalls_the_writer_nor_loses_a_line() {
+        let analyzer = FakeAnalyzer::start(Answer::Silent);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.url = analyzer.url.clone();
+        c.timeout = Duration::from_secs(30);
+        let s = Shipper::start(c).expect("start");
+        let t0 = Instant::now();
+        for n in 0..30_000 {
+            assert!(s.send_line(alert_line(n).as_bytes()), "line {n}");
+        }
+        let took = t0.elapsed();
+        assert!(took < Duration::from_secs(15), "{took:?}");
+        let st = s.shutdown(Duration::ZERO);
+        assert_eq!(
+            (st.spooled, st.spool_dropped, st.delivered, st.pending),
+            (30_000, 0, 0, 30_000),
+            "{st:?}"
+        );
+        assert_eq!(spooled_lines(dir.path()).len(), 30_000);
     }
 
     /// Offline, a full spool holds the writer back while the analyzer takes

@@ -91,6 +91,10 @@ pub struct HttpConfig {
     /// accept queue until one closes.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Connections one client address may hold at once (further ones from it
+    /// are closed at once), so that one host cannot take every connection.
+    #[serde(default = "default_max_connections_per_host")]
+    pub max_connections_per_host: usize,
     /// Time a client has to send a whole request body once its headers are
     /// in (a body trickled in a byte at a time would hold a connection
     /// forever); past it the answer is 408 and the connection closes.
@@ -104,6 +108,7 @@ impl Default for HttpConfig {
             header_timeout: default_header_timeout(),
             max_connections: default_max_connections(),
             body_timeout: default_body_timeout(),
+            max_connections_per_host: default_max_connections_per_host(),
         }
     }
 }
@@ -241,6 +246,9 @@ fn default_header_timeout() -> HumanDuration {
 fn default_body_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(60))
 }
+fn default_max_connections_per_host() -> usize {
+    64
+}
 fn default_max_connections() -> usize {
     512
 }
@@ -371,6 +379,12 @@ impl Config {
             err(
                 "http.body_timeout".into(),
                 "must be between 100ms and 1h".into(),
+            );
+        }
+        if self.http.max_connections_per_host == 0 || self.http.max_connections_per_host > 65_536 {
+            err(
+                "http.max_connections_per_host".into(),
+                "must be between 1 and 65536".into(),
             );
         }
         if self.http.max_connections == 0 || self.http.max_connections > 65_536 {

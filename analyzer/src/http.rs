@@ -1,6 +1,8 @@
 //! The HTTP/1.1 server under the routes: at most `http.max_connections`
 //! connections at once (the next clients wait in the kernel's accept queue),
-//! and a connection that does not send a request's headers within
+//! at most `http.max_connections_per_host` of them from one address (further
+//! ones from it are closed at once, so that one host holding connections open
+//! cannot lock the others out), and a connection that does not send a request's headers within
 //! `http.header_timeout` — counted from its start, or from the end of its
 //! previous answer, so an idle keep-alive connection too — is closed. A live
 //! stream is an answer in progress: it stays open.
@@ -8,8 +10,10 @@
 //! On shutdown the listener closes, idle connections close at once, and
 //! answers in progress get [`DRAIN`] to finish.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -33,6 +37,44 @@ fn one_connection(e: &std::io::Error) -> bool {
     )
 }
 
+/// Connections open per client address.
+#[derive(Clone, Default)]
+struct PerHost(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+/// One connection counted in [`PerHost`] until dropped.
+struct HostSlot {
+    hosts: PerHost,
+    ip: IpAddr,
+}
+
+impl PerHost {
+    /// Counts a connection from `ip`, or `None` when it holds `max` already.
+    fn take(&self, ip: IpAddr, max: usize) -> Option<HostSlot> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(HostSlot {
+            hosts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for HostSlot {
+    fn drop(&mut self) {
+        let mut map = self.hosts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Resolves once `stop` holds `true` (the guard `wait_for` returns is not
 /// kept: it may not be held across an await of a task that moves threads).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -49,6 +91,9 @@ pub(crate) async fn serve(
     let max = limits.max_connections.clamp(1, 65_536);
     let slots = Arc::new(Semaphore::new(max));
     let header_timeout = limits.header_timeout.0;
+    let per_host = limits.max_connections_per_host.clamp(1, max);
+    let hosts = PerHost::default();
+    let mut warned_host: Option<IpAddr> = None;
     let (stop_tx, mut stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -69,7 +114,7 @@ pub(crate) async fn serve(
         };
         let tcp = tokio::select! {
             r = listener.accept() => match r {
-                Ok((tcp, _)) => tcp,
+                Ok((tcp, peer)) => (tcp, peer.ip()),
                 Err(e) if one_connection(&e) => continue,
                 Err(e) => {
                     // Out of file descriptors, most likely: wait for some to close.
@@ -80,6 +125,17 @@ pub(crate) async fn serve(
             },
             _ = stopped(&mut stop) => break,
         };
+        let (tcp, ip) = tcp;
+        let Some(host_slot) = hosts.take(ip, per_host) else {
+            if warned_host != Some(ip) {
+                warned_host = Some(ip);
+                tracing::warn!(
+                    "{ip} holds {per_host} HTTP connections (http.max_connections_per_host): closing its new ones"
+                );
+            }
+            drop(tcp);
+            continue;
+        };
         if slots.available_permits() > max / 2 {
             warned_full = false;
         }
@@ -88,6 +144,7 @@ pub(crate) async fn serve(
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            let _host_slot = host_slot;
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())

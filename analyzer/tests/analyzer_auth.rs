@@ -784,6 +784,67 @@ fn a_live_stream_outlives_the_header_timeout() {
     assert!(String::from_utf8_lossy(&got).contains("event: alert"));
 }
 
+/// A connection from `src` (a loopback address) to `to`.
+fn connect_from(src: &str, to: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(format!("{src}:0").parse().expect("addr"))
+            .expect("bind");
+        socket
+            .connect(to)
+            .await
+            .expect("connect")
+            .into_std()
+            .expect("std")
+    })
+}
+
+#[test]
+fn one_host_cannot_take_every_connection() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = config(dir.path());
+    c.http.max_connections = 16;
+    c.http.max_connections_per_host = 2;
+    let s = TestServer::start(c);
+    // 127.0.0.1 holds two idle connections; its third is closed at once.
+    let _a = connect_from("127.0.0.1", s.addr);
+    let _b = connect_from("127.0.0.1", s.addr);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = connect_from("127.0.0.1", s.addr);
+    third.set_nonblocking(false).expect("blocking");
+    let start = Instant::now();
+    let t = time_to_close(&mut third);
+    assert!(
+        t < Duration::from_millis(800),
+        "third connection open for {t:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(2));
+    // Another host is served meanwhile.
+    let mut other = connect_from("127.0.0.2", s.addr);
+    other.set_nonblocking(false).expect("blocking");
+    write!(
+        other,
+        "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        s.addr
+    )
+    .expect("send");
+    other
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = other.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
 #[test]
 fn connections_beyond_the_cap_wait_for_a_free_one() {
     let dir = tempfile::tempdir().expect("tmp");

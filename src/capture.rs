@@ -18,7 +18,7 @@ use otwatch_sensor::live::{
     SensorOutput, SensorShared, Signals,
 };
 use otwatch_sensor::replay::ReplayReport;
-use otwatch_sensor::ship::{ShipConfig, Shipper};
+use otwatch_sensor::ship::{ShipConfig, ShipStats, Shipper};
 
 /// Capture options of `otwatch sensor` and `otwatch run` (used with `--iface`).
 #[derive(clap::Args, Debug, Clone)]
@@ -218,22 +218,26 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
     code
 }
 
-/// How long the end of a run waits for the analyzer: live, for every line
-/// to be delivered; offline, for the next delivery (the spool may hold a
-/// backlog the analyzer is still working through).
+/// How long the end of a live run waits for every line to be delivered.
 const SHIP_WAIT: Duration = Duration::from_secs(10);
 
 /// Delivers what the shipper holds and stops it; says on stderr what was
-/// delivered, what stays in the spool for the next start and what was
-/// dropped. Live (`offline` false) it stops after [`SHIP_WAIT`]; offline it
-/// waits while the analyzer keeps taking batches and stops [`SHIP_WAIT`]
-/// after the last one. Returns the lines dropped because the spool was full.
-pub(crate) fn finish_shipper(who: &str, shipper: Option<Arc<Shipper>>, offline: bool) -> u64 {
-    let Some(shipper) = shipper else { return 0 };
+/// delivered, what stays in the spool for the next start, what was dropped
+/// and what the analyzer refused. Live (`offline` false) it stops after
+/// [`SHIP_WAIT`]; offline it waits until the spool is empty, or until no
+/// request succeeded for the shipper's give-up bound (`--ship-give-up`).
+/// Returns the shipper's last counters.
+pub(crate) fn finish_shipper(
+    who: &str,
+    shipper: Option<Arc<Shipper>>,
+    offline: bool,
+) -> Option<ShipStats> {
+    let shipper = shipper?;
     match Arc::try_unwrap(shipper) {
         Ok(s) => {
+            let give_up = s.give_up();
             let st = if offline {
-                s.drain(SHIP_WAIT);
+                s.drain();
                 s.shutdown(Duration::ZERO)
             } else {
                 s.shutdown(SHIP_WAIT)
@@ -243,10 +247,18 @@ pub(crate) fn finish_shipper(who: &str, shipper: Option<Arc<Shipper>>, offline: 
                 st.delivered, st.batches, st.pending, st.spool_dropped, st.rejected
             );
             if st.pending > 0 {
-                eprintln!(
-                    "{who}: {} lines were not delivered in time; they stay in the spool for the next start",
-                    st.pending
-                );
+                if offline {
+                    eprintln!(
+                        "{who}: {} lines were not delivered: no request to the analyzer succeeded for {} s (--ship-give-up); they stay in the spool for the next start",
+                        st.pending,
+                        give_up.unwrap_or_default().as_secs()
+                    );
+                } else {
+                    eprintln!(
+                        "{who}: {} lines were not delivered in time; they stay in the spool for the next start",
+                        st.pending
+                    );
+                }
             }
             if st.spool_dropped > 0 {
                 eprintln!(
@@ -254,11 +266,17 @@ pub(crate) fn finish_shipper(who: &str, shipper: Option<Arc<Shipper>>, offline: 
                     st.spool_dropped
                 );
             }
-            st.spool_dropped
+            if st.rejected > 0 {
+                eprintln!(
+                    "{who}: {} lines were refused by the analyzer (invalid, or too large for it) and are not stored",
+                    st.rejected
+                );
+            }
+            Some(st)
         }
         Err(_) => {
             eprintln!("{who}: analyzer client still in use; lines stay in the spool");
-            0
+            None
         }
     }
 }

@@ -488,9 +488,16 @@ struct SensorArgs {
     spool: PathBuf,
     /// Bound of the spool in bytes. When it is full, live capture drops the
     /// oldest lines; --pcap waits for the analyzer, and drops (and exits 1)
-    /// only while the analyzer does not take them.
+    /// only once it gave up (see --ship-give-up).
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
     spool_max_bytes: u64,
+    /// With --pcap: how long requests to the analyzer may fail one after the
+    /// other (unreachable, timeouts, 5xx, 401/403) before the replay stops
+    /// waiting for it: a full spool then drops its oldest lines, the end of
+    /// the run stops waiting for the spool to empty, and the exit status is
+    /// 1. 0: wait as long as it takes.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    ship_give_up: u64,
     /// After opening the capture, switch to this user (e.g. nobody): no
     /// root, no capabilities from then on.
     #[arg(long, value_name = "USER")]
@@ -576,6 +583,10 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
             if args.iface.is_none() {
                 // Files go only as fast as the analyzer takes their alerts.
                 ship.when_full = WhenFull::Wait;
+                ship.give_up = match args.ship_give_up {
+                    0 => None,
+                    s => Some(std::time::Duration::from_secs(s)),
+                };
             }
             Some(ship)
         }
@@ -614,13 +625,15 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
                 eprintln!("{WHO}: writing EVE output failed: {e}");
             }
         }
-        let dropped = capture::finish_shipper(WHO, shipper, true);
+        let shipped = capture::finish_shipper(WHO, shipper, true);
         print_summary(&report);
         if let Some(err) = &report.error {
             eprintln!("{WHO}: error: {err}");
             return ExitCode::from(1);
         }
-        if dropped > 0 {
+        // A line dropped, refused or left in the spool did not reach the
+        // analyzer: the run did not do its job (finish_shipper said why).
+        if shipped.is_some_and(|s| s.spool_dropped > 0 || s.rejected > 0 || s.pending > 0) {
             return ExitCode::from(1);
         }
         return ExitCode::SUCCESS;

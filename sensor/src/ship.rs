@@ -14,19 +14,24 @@
 //! * **Sender: one background thread.** It makes each sealed segment durable
 //!   (`fdatasync`, off the writer's path) and POSTs the oldest one as an
 //!   NDJSON batch to `/api/v1/ingest`; the segment is deleted only after the
-//!   analyzer answered 200. A failure (connection refused, timeout, 5xx, 401)
-//!   leaves it in the spool; it is retried with exponential backoff (with
-//!   jitter) while the writer keeps appending. A 400 names the bad lines,
-//!   which are dropped (counted in `rejected`) before the rest is sent again.
-//!   Segments left by an earlier run are delivered first; a retried batch is
-//!   stored once by the analyzer thanks to `alert_id`.
+//!   analyzer answered 200. Segments left by an earlier run are delivered
+//!   first; a retried batch is stored once by the analyzer thanks to
+//!   `alert_id`. What the sender does with each answer:
+//!
+//!   | answer | what happens |
+//!   | --- | --- |
+//!   | 200 | the lines posted leave the spool (`delivered`) |
+//!   | 400 naming lines | those lines are dropped (`rejected`, said on stderr), the rest is sent again at once |
+//!   | 413 (payload too large) | the request is halved and sent again at once; every later request keeps to the smaller size. A single line the analyzer refuses as too large is dropped (`rejected`) |
+//!   | 401, 403 | a configuration error (the token): said once on stderr when it starts and once when it ends, never per retry; the lines stay in the spool and are retried with backoff |
+//!   | anything else (connection refused, timeout, 5xx, 400 naming no line) | the lines stay in the spool and are retried with exponential backoff (with jitter) |
 //!
 //! # Delivery guarantee
 //!
 //! Every line accepted by `send_line` is, at any moment, in exactly one of
 //! these states, each counted in [`ShipStats`]: in the spool (`pending`),
-//! acknowledged by the analyzer (`delivered`), refused by it as invalid
-//! (`rejected`), or dropped because the spool was full (`spool_dropped`); a
+//! acknowledged by the analyzer (`delivered`), refused by it as invalid or too
+//! large (`rejected`), or dropped because the spool was full (`spool_dropped`); a
 //! line that is not a JSON object or not a shipped event type is counted in
 //! `invalid` / `filtered` instead of being spooled. Nothing else loses a line.
 //!
@@ -34,17 +39,22 @@
 //! not fit is [`ShipConfig::when_full`]: [`WhenFull::DropOldest`] (live
 //! capture, which must never stall) deletes the oldest sealed segment not
 //! being sent and counts its lines in `spool_dropped`; [`WhenFull::Wait`]
-//! (offline replays) holds the writer back while the analyzer accepts
-//! batches (counted in `held_back`) and drops only while deliveries fail.
-//! Drops are said on stderr when they start and at most every 10 seconds.
+//! (offline replays) holds the writer back (counted in `held_back`) while the
+//! sender delivers or retries with its backoff, whatever the analyzer
+//! answers, and gives up only once no request has succeeded for
+//! [`ShipConfig::give_up`] (300 s by default; never when `None`): from then
+//! on, until a request succeeds again, a line that does not fit drops the
+//! oldest segment as live capture does. A request succeeds when the analyzer
+//! answers it with 200 or with a 400 naming lines. Giving up is said once on
+//! stderr; drops are said when they start and at most every 10 seconds.
 //!
 //! [`Shipper::shutdown`] seals the open segment and delivers until the spool
 //! is empty or its timeout passed, whatever the analyzer does: a request
 //! never outlives the deadline, and a sender still stuck in one a short grace
 //! later is left behind and no longer touches the spool. What is not
 //! delivered stays in the spool for the next start. [`Shipper::drain`]
-//! (the end of an offline replay) waits instead until the spool is empty or
-//! no batch was delivered for a while.
+//! (the end of an offline replay) waits instead until the spool is empty, or
+//! until the shipper gives up as above.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -63,9 +73,10 @@ pub enum WhenFull {
     /// for the analyzer).
     #[default]
     DropOldest,
-    /// Wait while the analyzer accepts batches (each delivery frees room);
-    /// drop the oldest segment only while deliveries fail (offline replays,
-    /// which may go only as fast as the analyzer takes their alerts).
+    /// Wait for room while the sender delivers or retries; drop the oldest
+    /// segment only once no request succeeded for [`ShipConfig::give_up`]
+    /// (offline replays, which may go only as fast as the analyzer takes
+    /// their alerts).
     Wait,
 }
 
@@ -98,11 +109,17 @@ pub struct ShipConfig {
     pub timeout: Duration,
     /// Event types shipped (others are dropped by the shipper).
     pub event_types: Vec<String>,
+    /// With [`WhenFull::Wait`], and for [`Shipper::drain`]: how long requests
+    /// may fail one after the other (no 200, no 400 naming lines) before a
+    /// writer stops waiting for room and a drain stops waiting for the spool
+    /// to empty. `None`: wait as long as it takes.
+    pub give_up: Option<Duration>,
 }
 
 impl ShipConfig {
     /// Defaults: 256 MiB spool that drops its oldest batches when full,
-    /// batches of 1000 lines / 4 MiB / 1 s, backoff 0.25 s to 30 s.
+    /// batches of 1000 lines / 4 MiB / 1 s, backoff 0.25 s to 30 s, requests
+    /// of 10 s, giving up after 300 s of failed requests.
     pub fn new(
         url: impl Into<String>,
         token: impl Into<String>,
@@ -123,6 +140,7 @@ impl ShipConfig {
             backoff_max: Duration::from_secs(30),
             timeout: Duration::from_secs(10),
             event_types: vec!["alert".into(), "asset".into(), "stats".into()],
+            give_up: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -175,7 +193,7 @@ pub struct ShipStats {
     pub delivered: u64,
     /// Batches the analyzer acknowledged.
     pub batches: u64,
-    /// Lines the analyzer refused as invalid (dropped).
+    /// Lines the analyzer refused as invalid or too large (dropped).
     pub rejected: u64,
     /// Failed deliveries (each retried).
     pub failures: u64,
@@ -260,10 +278,31 @@ struct State {
     /// touch the spool any more.
     abandoned: bool,
     sender_done: bool,
-    /// Whether the last delivery attempt succeeded.
-    healthy: bool,
+    /// Since when requests have failed one after the other (`None` while
+    /// the last one succeeded, or before the first).
+    failing_since: Option<Instant>,
+    /// Giving up was said on stderr in this run of failures.
+    gave_up_said: bool,
     warned_at: Option<Instant>,
     warned_dropped: u64,
+}
+
+impl State {
+    /// Whether requests have failed for [`ShipConfig::give_up`].
+    fn given_up(&self, cfg: &ShipConfig) -> bool {
+        match (self.failing_since, cfg.give_up) {
+            (Some(since), Some(bound)) => since.elapsed() >= bound,
+            _ => false,
+        }
+    }
+
+    /// How long until [`State::given_up`] turns true, if it may.
+    fn until_give_up(&self, cfg: &ShipConfig) -> Option<Duration> {
+        match (self.failing_since, cfg.give_up) {
+            (Some(since), Some(bound)) => Some(bound.saturating_sub(since.elapsed())),
+            _ => None,
+        }
+    }
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -324,7 +363,8 @@ impl Shipper {
                 stop: None,
                 abandoned: false,
                 sender_done: false,
-                healthy: true,
+                failing_since: None,
+                gave_up_said: false,
                 warned_at: None,
                 warned_dropped: 0,
             }),
@@ -393,31 +433,32 @@ impl Shipper {
     }
 
     /// Seals the open segment and waits until the spool is empty (true), or
-    /// until no line left it for `idle` (false). For the end of an offline
-    /// run, where the analyzer may still be busy with a backlog; the sender
-    /// keeps running (stop it with [`Shipper::shutdown`]).
-    pub fn drain(&self, idle: Duration) -> bool {
+    /// until requests have failed for [`ShipConfig::give_up`] or the sender
+    /// stopped (false). For the end of an offline run, where the analyzer may
+    /// still be busy with a backlog, or down for a while; the sender keeps
+    /// running (stop it with [`Shipper::shutdown`]). With `give_up` `None` it
+    /// waits for as long as the spool holds lines.
+    pub fn drain(&self) -> bool {
         let sh = &*self.shared;
         let mut st = lock(&sh.state);
         sh.seal(&mut st);
         sh.wake.notify_one();
-        let mut last = sh.counters.pending_lines.load(Ordering::Relaxed);
-        let mut since = Instant::now();
         loop {
-            let pending = sh.counters.pending_lines.load(Ordering::Relaxed);
-            if pending == 0 {
+            if sh.counters.pending_lines.load(Ordering::Relaxed) == 0 {
                 return true;
             }
-            if pending < last {
-                last = pending;
-                since = Instant::now();
-            }
-            let left = idle.saturating_sub(since.elapsed());
-            if left.is_zero() || st.sender_done {
+            if st.sender_done || st.given_up(&sh.cfg) {
                 return false;
             }
-            st = wait_for(&sh.room, st, left);
+            let d = st.until_give_up(&sh.cfg).map_or(IDLE, |d| d.min(IDLE));
+            st = wait_for(&sh.room, st, d.max(Duration::from_millis(1)));
         }
+    }
+
+    /// The time requests may fail before an offline writer or a drain gives
+    /// up ([`ShipConfig::give_up`]).
+    pub fn give_up(&self) -> Option<Duration> {
+        self.shared.cfg.give_up
     }
 
     /// Seals the open segment and delivers until the spool is empty or
@@ -526,15 +567,14 @@ impl Shared {
         let len = st.line.len() as u64;
         let max = self.cfg.spool_max_bytes;
         let mut waited = false;
+        let mut notice = None;
         let fits = loop {
             if self.counters.spool_bytes.load(Ordering::Relaxed) + len <= max {
                 break true;
             }
-            let wait = self.cfg.when_full == WhenFull::Wait
-                && st.healthy
-                && !st.sender_done
-                && st.stop.is_none();
-            if wait {
+            let waiting = self.cfg.when_full == WhenFull::Wait;
+            let given_up = waiting && st.given_up(&self.cfg);
+            if waiting && !given_up && !st.sender_done && st.stop.is_none() {
                 if st.sealed.is_empty() && st.open.is_some() {
                     // The room is all in the open segment: let it be sent.
                     self.seal(&mut st);
@@ -545,9 +585,25 @@ impl Shared {
                         self.counters.held_back.fetch_add(1, Ordering::Relaxed);
                     }
                     self.wake.notify_one();
-                    st = wait_for(&self.room, st, self.cfg.timeout.max(IDLE));
+                    // Woken by each end of a request; the give-up moment is
+                    // checked even when the sender sleeps in a long backoff.
+                    let d = st
+                        .until_give_up(&self.cfg)
+                        .map_or(IDLE, |d| d.min(IDLE))
+                        .max(Duration::from_millis(1));
+                    st = wait_for(&self.room, st, d);
                     continue;
                 }
+            }
+            if given_up && !st.gave_up_said {
+                st.gave_up_said = true;
+                notice = Some(format!(
+                    "otwatch: no request to the analyzer succeeded for {} s: no longer waiting \
+                     for room in the full spool {}; its oldest lines are dropped until a \
+                     request succeeds again",
+                    self.cfg.give_up.unwrap_or_default().as_secs(),
+                    self.cfg.spool_dir.display()
+                ));
             }
             if st.open.is_some() && st.sealed.iter().all(|s| Some(s.seq) == st.in_flight) {
                 // Oldest first: what the open segment holds goes before this line.
@@ -563,6 +619,9 @@ impl Shared {
         }
         let warning = self.drop_warning(&mut st);
         drop(st);
+        if let Some(n) = notice {
+            eprintln!("{n}");
+        }
         if let Some(w) = warning {
             eprintln!("{w}");
         }
@@ -685,10 +744,7 @@ fn segment_name(seq: u64) -> String {
 fn count_lines(path: &Path) -> io::Result<u64> {
     let mut buf = Vec::new();
     File::open(path)?.read_to_end(&mut buf)?;
-    Ok(buf
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.trim_ascii().is_empty())
-        .count() as u64)
+    Ok(count_in(&buf))
 }
 
 /// The segments an earlier run left (the open one sealed now), oldest first,
@@ -744,11 +800,26 @@ fn recover(dir: &Path, counters: &Counters) -> io::Result<(VecDeque<Segment>, u6
 
 /// What one delivery attempt of the oldest segment came to.
 enum Outcome {
-    /// 200: the segment leaves the spool.
+    /// 200 for the whole segment: it leaves the spool.
     Delivered,
-    /// 400 naming lines: they were removed from the file, which now has
-    /// `bytes` bytes (`ok` false when the file could not be rewritten).
-    Rejected { removed: u64, bytes: u64, ok: bool },
+    /// 200 for a request holding only the first `lines` lines (see
+    /// `Sender::post_limit`): they were removed from the file, which now has
+    /// `bytes` bytes (`ok` false when it could not be rewritten: the lines
+    /// stay and are sent again).
+    Partial { lines: u64, bytes: u64, ok: bool },
+    /// 400 naming lines, or 413 for a request of one line: they were removed
+    /// from the file, which now has `bytes` bytes (`ok` false when the file
+    /// could not be rewritten); `why` says what the analyzer said.
+    Rejected {
+        removed: u64,
+        bytes: u64,
+        ok: bool,
+        why: String,
+    },
+    /// 413 for a request of `bytes` bytes holding more than one line.
+    TooLarge { bytes: usize },
+    /// 401 or 403: the analyzer does not take this sensor's token.
+    Refused(u16),
     /// The file cannot be read: its lines are lost.
     Unreadable,
     /// Anything else: retried later.
@@ -763,6 +834,15 @@ struct Sender {
     auth: String,
     backoff: Duration,
     retry_at: Instant,
+    /// Largest request body, in bytes, once the analyzer answered 413 (a
+    /// request always holds at least one line).
+    post_limit: Option<usize>,
+    /// The 401/403 said on stderr and not yet over.
+    refused: Option<u16>,
+    /// When refused lines were last said on stderr.
+    rejected_said_at: Option<Instant>,
+    /// What to say on stderr once the lock is released.
+    notes: Vec<String>,
 }
 
 impl Sender {
@@ -779,6 +859,10 @@ impl Sender {
             auth: format!("Bearer {}", cfg.token),
             backoff: cfg.backoff_initial,
             retry_at: Instant::now(),
+            post_limit: None,
+            refused: None,
+            rejected_said_at: None,
+            notes: Vec::new(),
             shared,
         }
     }
@@ -843,14 +927,23 @@ impl Sender {
             if st.abandoned {
                 break;
             }
-            self.settle(&mut st, seq, outcome);
+            self.settle(&mut st, seq, outcome, now);
             sh.room.notify_all();
+            if !self.notes.is_empty() {
+                // Said without the lock: stderr may be a slow pipe.
+                drop(st);
+                for note in self.notes.drain(..) {
+                    eprintln!("{note}");
+                }
+                st = lock(&sh.state);
+            }
         }
         st.sender_done = true;
         sh.room.notify_all();
     }
 
-    /// One POST of the segment at `path` (the lock is not held).
+    /// One POST of the segment at `path`, or of its first lines when the
+    /// analyzer limits the size of a request (the lock is not held).
     fn attempt(&self, path: &Path, limit: Duration) -> Outcome {
         let Ok(mut file) = File::open(path) else {
             return Outcome::Unreadable;
@@ -859,6 +952,11 @@ impl Sender {
         if file.read_to_end(&mut body).is_err() {
             return Outcome::Unreadable;
         }
+        let part_len = match self.post_limit {
+            Some(max) if body.len() > max => prefix_len(&body, max),
+            _ => body.len(),
+        };
+        let part = &body[..part_len];
         let resp = self
             .agent
             .post(&self.url)
@@ -867,7 +965,7 @@ impl Sender {
             .build()
             .header("Authorization", &self.auth)
             .header("Content-Type", "application/x-ndjson")
-            .send(&body[..]);
+            .send(part);
         let Ok(mut resp) = resp else {
             return Outcome::Failed;
         };
@@ -875,36 +973,59 @@ impl Sender {
         let Ok(text) = resp.body_mut().read_to_string() else {
             return Outcome::Failed;
         };
+        let lines_in_part = count_in(part);
         match status {
-            200 => Outcome::Delivered,
-            400 => match bad_lines(&text) {
-                Some(bad) if !bad.is_empty() => {
-                    let (kept, removed) = without_lines(&body, &bad);
-                    let tmp = path.with_extension("tmp");
-                    let ok = fs::write(&tmp, &kept).is_ok() && fs::rename(&tmp, path).is_ok();
-                    Outcome::Rejected {
-                        removed,
-                        bytes: kept.len() as u64,
-                        ok,
-                    }
-                }
-                _ => Outcome::Failed,
+            200 if part_len == body.len() => Outcome::Delivered,
+            200 => Outcome::Partial {
+                lines: lines_in_part,
+                bytes: (body.len() - part_len) as u64,
+                ok: rewrite(path, &body[part_len..]),
             },
+            400 => {
+                // Line numbers count the lines of the request, a prefix of the file.
+                let pieces = part.split(|&b| b == b'\n').count();
+                let bad: Vec<usize> = bad_lines(&text)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|&n| n >= 1 && n <= pieces)
+                    .collect();
+                let (kept, removed) = without_lines(&body, &bad);
+                if removed == 0 {
+                    return Outcome::Failed;
+                }
+                Outcome::Rejected {
+                    removed,
+                    bytes: kept.len() as u64,
+                    ok: rewrite(path, &kept),
+                    why: first_error(&text),
+                }
+            }
+            413 if lines_in_part > 1 => Outcome::TooLarge { bytes: part_len },
+            413 => Outcome::Rejected {
+                removed: lines_in_part,
+                bytes: (body.len() - part_len) as u64,
+                ok: rewrite(path, &body[part_len..]),
+                why: format!(
+                    "a line of {part_len} bytes is larger than the analyzer takes in one request (413)"
+                ),
+            },
+            401 | 403 => Outcome::Refused(status),
             _ => Outcome::Failed,
         }
     }
 
-    /// Applies an attempt's outcome to segment `seq` (under the lock).
-    fn settle(&mut self, st: &mut State, seq: u64, outcome: Outcome) {
-        let sh = &*self.shared;
+    /// Applies an attempt's outcome to segment `seq` (under the lock); the
+    /// attempt started at `started`.
+    fn settle(&mut self, st: &mut State, seq: u64, outcome: Outcome, started: Instant) {
+        let shared = self.shared.clone();
+        let sh = &*shared;
         let c = &sh.counters;
         let Some(i) = st.sealed.iter().position(|s| s.seq == seq) else {
             return;
         };
         match outcome {
             Outcome::Delivered => {
-                self.backoff = sh.cfg.backoff_initial;
-                st.healthy = true;
+                self.succeeded(st);
                 if let Some(seg) = st.sealed.remove(i) {
                     let _ = fs::remove_file(&seg.path);
                     c.gone(seg.lines, seg.bytes, false);
@@ -912,8 +1033,34 @@ impl Sender {
                     c.batches.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Outcome::Rejected { removed, bytes, ok } => {
-                st.healthy = true;
+            Outcome::Partial { lines, bytes, ok } => {
+                self.succeeded(st);
+                let Some(seg) = st.sealed.get_mut(i) else {
+                    return;
+                };
+                if ok {
+                    let lines = lines.min(seg.lines);
+                    c.gone(lines, seg.bytes.saturating_sub(bytes), false);
+                    c.delivered.fetch_add(lines, Ordering::Relaxed);
+                    c.batches.fetch_add(1, Ordering::Relaxed);
+                    seg.lines -= lines;
+                    seg.bytes = seg.bytes.min(bytes);
+                    seg.synced = false;
+                    if seg.lines == 0 {
+                        if let Some(s) = st.sealed.remove(i) {
+                            let _ = fs::remove_file(&s.path);
+                            c.gone(s.lines, s.bytes, false);
+                        }
+                    }
+                }
+            }
+            Outcome::Rejected {
+                removed,
+                bytes,
+                ok,
+                why,
+            } => {
+                self.succeeded(st);
                 let Some(seg) = st.sealed.get_mut(i) else {
                     return;
                 };
@@ -927,8 +1074,45 @@ impl Sender {
                     // Unwritable: what is left is lost; empty: nothing to send.
                     if let Some(s) = st.sealed.remove(i) {
                         let _ = fs::remove_file(&s.path);
-                        c.gone(s.lines, s.bytes, true);
+                        c.gone(s.lines, s.bytes, !ok);
                     }
+                }
+                if self
+                    .rejected_said_at
+                    .is_none_or(|t| t.elapsed() >= WARN_EVERY)
+                {
+                    self.rejected_said_at = Some(Instant::now());
+                    self.notes.push(format!(
+                        "otwatch: the analyzer refused {removed} lines, which are dropped: {why}; \
+                         {} refused so far (counted in rejected)",
+                        c.rejected.load(Ordering::Relaxed)
+                    ));
+                }
+            }
+            Outcome::TooLarge { bytes } => {
+                // Sent again at once, halved: no backoff, no failure.
+                let limit = (bytes / 2).max(1);
+                self.post_limit = Some(limit);
+                self.notes.push(format!(
+                    "otwatch: the analyzer refuses a request of {bytes} bytes as too large (413): \
+                     sending at most {limit} bytes per request from now on"
+                ));
+            }
+            Outcome::Refused(status) => {
+                self.failed(st, started);
+                if self.refused != Some(status) {
+                    self.refused = Some(status);
+                    let what = if status == 401 {
+                        "401 Unauthorized: it does not know this sensor's token"
+                    } else {
+                        "403 Forbidden: this sensor's token may not ingest"
+                    };
+                    self.notes.push(format!(
+                        "otwatch: the analyzer at {} answers {what} (--token, $OTWATCH_TOKEN; \
+                         ingest_tokens in its config). The lines stay in the spool and are \
+                         retried; this is said again only when it changes",
+                        sh.cfg.url
+                    ));
                 }
             }
             Outcome::Unreadable => {
@@ -937,14 +1121,25 @@ impl Sender {
                     c.gone(s.lines, s.bytes, true);
                 }
             }
-            Outcome::Failed => {
-                st.healthy = false;
-                self.fail();
-            }
+            Outcome::Failed => self.failed(st, started),
         }
     }
 
-    fn fail(&mut self) {
+    /// The analyzer took a request (200, or 400 naming lines).
+    fn succeeded(&mut self, st: &mut State) {
+        self.backoff = self.shared.cfg.backoff_initial;
+        st.failing_since = None;
+        st.gave_up_said = false;
+        if let Some(status) = self.refused.take() {
+            self.notes.push(format!(
+                "otwatch: the analyzer takes this sensor's lines again (it answered {status} before)"
+            ));
+        }
+    }
+
+    /// A request that started at `started` failed: retried after the backoff.
+    fn failed(&mut self, st: &mut State, started: Instant) {
+        st.failing_since.get_or_insert(started);
         let c = &self.shared.counters;
         c.failures.fetch_add(1, Ordering::Relaxed);
         // Jitter of up to a quarter of the delay keeps sensors from retrying in step.
@@ -953,6 +1148,59 @@ impl Sender {
         let delay = self.backoff + self.backoff / 4 * jitter as u32 / 256;
         self.retry_at = Instant::now() + delay;
         self.backoff = (self.backoff * 2).min(self.shared.cfg.backoff_max);
+    }
+}
+
+/// The length of the longest run of whole lines at the start of `body` that
+/// holds at most `max` bytes, or of its first line when that alone is longer.
+fn prefix_len(body: &[u8], max: usize) -> usize {
+    let mut end = 0;
+    while end < body.len() {
+        let next = body[end..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(body.len(), |p| end + p + 1);
+        if end > 0 && next > max {
+            break;
+        }
+        end = next;
+    }
+    end
+}
+
+/// The non-empty lines of `bytes`.
+fn count_in(bytes: &[u8]) -> u64 {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+        .count() as u64
+}
+
+/// Replaces the file at `path` with `bytes` (a new file renamed over it, so
+/// that a crash leaves the old or the new one); whether it worked.
+fn rewrite(path: &Path, bytes: &[u8]) -> bool {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).is_ok() && fs::rename(&tmp, path).is_ok()
+}
+
+/// The first error of a 400 answer, quoted and cut to 200 characters (the
+/// analyzer may quote the line, whose strings come from packets).
+fn first_error(text: &str) -> String {
+    let v: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    let e = v.as_ref().and_then(|v| {
+        v.get("lines")?
+            .as_array()?
+            .first()?
+            .get("error")?
+            .as_str()
+            .map(str::to_owned)
+    });
+    match e {
+        Some(e) => {
+            let cut: String = e.chars().take(200).collect();
+            format!("{cut:?}")
+        }
+        None => "the analyzer gave no reason".to_owned(),
     }
 }
 
@@ -1060,6 +1308,12 @@ mod tests {
         Silent,
         /// The first batch gets a 400 naming its line 2; later ones 200.
         RejectSecondLineOnce,
+        /// 413 for a body longer than this many bytes, else 200.
+        LimitBytes(usize),
+        /// This status for every request, with an empty JSON body.
+        Status(u16),
+        /// This status for this long after the start, then 200.
+        StatusFor(u16, Duration),
     }
 
     /// An HTTP/1.1 ingest endpoint on 127.0.0.1:0 that counts the lines of
@@ -1067,34 +1321,50 @@ mod tests {
     struct FakeAnalyzer {
         url: String,
         acked: Arc<AtomicU64>,
+        /// The largest body acknowledged, in bytes.
+        largest: Arc<AtomicU64>,
         stop: Arc<AtomicBool>,
         port: u16,
     }
 
     impl FakeAnalyzer {
         fn start(answer: Answer) -> FakeAnalyzer {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            FakeAnalyzer::start_on(0, answer)
+        }
+
+        /// On 127.0.0.1:`port` (0: any free port).
+        fn start_on(port: u16, answer: Answer) -> FakeAnalyzer {
+            let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
             let port = listener.local_addr().expect("addr").port();
             let acked = Arc::new(AtomicU64::new(0));
+            let largest = Arc::new(AtomicU64::new(0));
             let stop = Arc::new(AtomicBool::new(false));
             let rejected_once = Arc::new(AtomicBool::new(false));
+            let started = Instant::now();
             {
-                let (acked, stop) = (acked.clone(), stop.clone());
+                let (acked, largest, stop) = (acked.clone(), largest.clone(), stop.clone());
                 std::thread::spawn(move || {
                     for conn in listener.incoming() {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
                         let Ok(conn) = conn else { continue };
-                        let (acked, stop, once) =
-                            (acked.clone(), stop.clone(), rejected_once.clone());
-                        std::thread::spawn(move || serve(conn, answer, &acked, &stop, &once));
+                        let (acked, largest, stop, once) = (
+                            acked.clone(),
+                            largest.clone(),
+                            stop.clone(),
+                            rejected_once.clone(),
+                        );
+                        std::thread::spawn(move || {
+                            serve(conn, answer, started, (&acked, &largest), &stop, &once)
+                        });
                     }
                 });
             }
             FakeAnalyzer {
                 url: format!("http://127.0.0.1:{port}"),
                 acked,
+                largest,
                 stop,
                 port,
             }
@@ -1113,7 +1383,8 @@ mod tests {
     fn serve(
         conn: TcpStream,
         answer: Answer,
-        acked: &AtomicU64,
+        started: Instant,
+        (acked, largest): (&AtomicU64, &AtomicU64),
         stop: &AtomicBool,
         once: &AtomicBool,
     ) {
@@ -1171,8 +1442,22 @@ mod tests {
                         )
                     }
                 }
+                Answer::LimitBytes(max) if length > max => {
+                    (413, r#"{"error":"too large"}"#.to_string())
+                }
+                Answer::LimitBytes(_) => (200, r#"{"stored":0}"#.to_string()),
+                Answer::Status(s) => (s, "{}".to_string()),
+                Answer::StatusFor(s, d) if started.elapsed() < d => (s, "{}".to_string()),
+                Answer::StatusFor(..) => (200, r#"{"stored":0}"#.to_string()),
             };
-            let reason = if status == 200 { "OK" } else { "Bad Request" };
+            let reason = match status {
+                200 => "OK",
+                400 => "Bad Request",
+                401 => "Unauthorized",
+                403 => "Forbidden",
+                413 => "Payload Too Large",
+                _ => "Other",
+            };
             let head = format!(
                 "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                 text.len()
@@ -1183,6 +1468,7 @@ mod tests {
             }
             if status == 200 {
                 acked.fetch_add(lines, Ordering::Relaxed);
+                largest.fetch_max(length as u64, Ordering::Relaxed);
             }
         }
     }
@@ -1383,7 +1669,7 @@ mod tests {
             assert!(s.send_line(alert_line(n).as_bytes()), "line {n}");
             assert!(s.stats().spool_bytes <= 8 << 10);
         }
-        assert!(s.drain(Duration::from_secs(5)), "{:?}", s.stats());
+        assert!(s.drain(), "{:?}", s.stats());
         let st = s.shutdown(Duration::from_secs(1));
         assert_eq!(
             (st.delivered, st.spool_dropped, st.pending),
@@ -1394,15 +1680,18 @@ mod tests {
         assert_eq!(analyzer.acked.load(Ordering::Relaxed), 3000);
     }
 
-    /// Offline with the analyzer down, a full spool drops (the oldest lines)
-    /// instead of waiting forever; every line is accounted for.
+    /// Offline with the analyzer down for good, a full spool holds the
+    /// writer back for `give_up` (the requests failing all along), then
+    /// drops the oldest lines instead of waiting forever; every line is
+    /// accounted for.
     #[test]
-    fn a_full_spool_drops_when_the_analyzer_is_down_even_when_told_to_wait() {
+    fn a_full_spool_told_to_wait_drops_once_the_give_up_bound_passed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut c = cfg(dir.path());
         c.when_full = WhenFull::Wait;
         c.spool_max_bytes = 4 << 10;
         c.batch_lines = 10;
+        c.give_up = Some(Duration::from_millis(400));
         let s = Shipper::start(c).expect("start");
         let t0 = Instant::now();
         let mut lost = 0;
@@ -1411,9 +1700,17 @@ mod tests {
                 lost += 1;
             }
         }
-        assert!(t0.elapsed() < Duration::from_secs(20));
-        assert!(!s.drain(Duration::from_millis(50)));
+        let took = t0.elapsed();
+        // It waited for the bound, and not much longer.
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        assert!(took < Duration::from_secs(20), "{took:?}");
+        // Given up: the drain does not wait either.
+        let t1 = Instant::now();
+        assert!(!s.drain());
+        assert!(t1.elapsed() < Duration::from_millis(100));
         let st = s.shutdown(Duration::ZERO);
+        assert!(st.held_back > 0, "{st:?}");
+        assert!(st.failures > 1, "{st:?}");
         assert!(st.spool_dropped > 1000, "{st:?}");
         assert!(st.spool_dropped >= lost);
         assert_eq!(st.spool_dropped + st.pending, 2000, "{st:?}");
@@ -1421,6 +1718,165 @@ mod tests {
         // The newest lines are the ones kept.
         let last = spooled_lines(dir.path()).pop().expect("a line");
         assert!(last.contains(r#""alert_id":"a1999""#), "{last}");
+    }
+
+    /// D9 of the review of issue 13: one failed request while the spool was
+    /// full made an offline writer drop. Now, with the analyzer down for two
+    /// seconds (connections refused) and then up, the writer waits through
+    /// the failures and every line is delivered.
+    #[test]
+    fn a_full_spool_told_to_wait_rides_out_an_analyzer_down_for_a_while() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.url = format!("http://127.0.0.1:{port}");
+        c.when_full = WhenFull::Wait;
+        c.spool_max_bytes = 8 << 10;
+        c.batch_lines = 25;
+        c.backoff_max = Duration::from_millis(200);
+        c.timeout = Duration::from_secs(5);
+        c.give_up = Some(Duration::from_secs(60));
+        let s = Shipper::start(c).expect("start");
+        let up = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            FakeAnalyzer::start_on(port, Answer::Slow(Duration::ZERO))
+        });
+        let t0 = Instant::now();
+        for n in 0..3000 {
+            assert!(s.send_line(alert_line(n).as_bytes()), "line {n}");
+        }
+        // The writer could not have finished before the analyzer came up.
+        assert!(t0.elapsed() >= Duration::from_secs(2));
+        assert!(s.drain(), "{:?}", s.stats());
+        let analyzer = up.join().expect("analyzer");
+        let st = s.shutdown(Duration::from_secs(1));
+        assert_eq!(
+            (st.delivered, st.spool_dropped, st.pending, st.rejected),
+            (3000, 0, 0, 0),
+            "{st:?}"
+        );
+        assert!(st.failures > 0 && st.held_back > 0, "{st:?}");
+        assert_eq!(analyzer.acked.load(Ordering::Relaxed), 3000);
+    }
+
+    /// D9: a 413 was retried for ever on the same batch. Now the request is
+    /// halved until the analyzer takes it, and later ones keep to that size:
+    /// every line arrives, in requests of at most 1000 bytes.
+    #[test]
+    fn a_413_halves_the_request_until_the_analyzer_takes_it() {
+        let analyzer = FakeAnalyzer::start(Answer::LimitBytes(1000));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.url = analyzer.url.clone();
+        c.batch_lines = 100;
+        c.timeout = Duration::from_secs(5);
+        let s = Shipper::start(c).expect("start");
+        for n in 0..500 {
+            assert!(s.send_line(alert_line(n).as_bytes()), "line {n}");
+        }
+        assert!(s.drain(), "{:?}", s.stats());
+        let st = s.shutdown(Duration::from_secs(1));
+        assert_eq!(
+            (st.delivered, st.rejected, st.spool_dropped, st.pending),
+            (500, 0, 0, 0),
+            "{st:?}"
+        );
+        // Each line is about 90 bytes: a batch of 100 had to be cut in many.
+        assert!(st.batches >= 45, "{st:?}");
+        assert_eq!(analyzer.acked.load(Ordering::Relaxed), 500);
+        let largest = analyzer.largest.load(Ordering::Relaxed);
+        assert!(largest > 0 && largest <= 1000, "{largest}");
+        assert!(spooled_lines(dir.path()).is_empty());
+    }
+
+    /// A line that alone is larger than the analyzer takes cannot be split:
+    /// it is refused (counted in `rejected`), and the lines around it arrive.
+    #[test]
+    fn a_line_too_large_for_the_analyzer_is_refused_and_the_rest_delivered() {
+        let analyzer = FakeAnalyzer::start(Answer::LimitBytes(300));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.url = analyzer.url.clone();
+        c.timeout = Duration::from_secs(5);
+        let s = Shipper::start(c).expect("start");
+        let big = format!(
+            r#"{{"event_type":"alert","alert_id":"big","pad":"{}"}}"#,
+            "p".repeat(400)
+        );
+        for n in 0..10 {
+            assert!(s.send_line(alert_line(n).as_bytes()));
+            if n == 4 {
+                assert!(s.send_line(big.as_bytes()));
+            }
+        }
+        assert!(s.drain(), "{:?}", s.stats());
+        let st = s.shutdown(Duration::from_secs(1));
+        assert_eq!(
+            (st.delivered, st.rejected, st.spool_dropped, st.pending),
+            (10, 1, 0, 0),
+            "{st:?}"
+        );
+        assert_eq!(analyzer.acked.load(Ordering::Relaxed), 10);
+    }
+
+    /// D9: a 401 or 403 is no reason to drop anything: the lines stay in the
+    /// spool, retried with backoff, and a drain stops waiting once requests
+    /// have failed for `give_up`.
+    #[test]
+    fn a_401_or_403_keeps_the_lines_in_the_spool_and_the_drain_is_bounded() {
+        for status in [401, 403] {
+            let analyzer = FakeAnalyzer::start(Answer::Status(status));
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut c = cfg(dir.path());
+            c.url = analyzer.url.clone();
+            c.when_full = WhenFull::Wait;
+            c.timeout = Duration::from_secs(5);
+            c.give_up = Some(Duration::from_millis(500));
+            let s = Shipper::start(c).expect("start");
+            for n in 0..50 {
+                assert!(s.send_line(alert_line(n).as_bytes()));
+            }
+            let t0 = Instant::now();
+            assert!(!s.drain(), "{status}: {:?}", s.stats());
+            let took = t0.elapsed();
+            assert!(
+                took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+                "{status}: {took:?}"
+            );
+            let st = s.shutdown(Duration::ZERO);
+            assert_eq!(
+                (st.delivered, st.rejected, st.spool_dropped, st.pending),
+                (0, 0, 0, 50),
+                "{status}: {st:?}"
+            );
+            assert!(st.failures > 1, "{status}: {st:?}");
+            assert_eq!(spooled_lines(dir.path()).len(), 50);
+        }
+    }
+
+    /// With no bound (`--ship-give-up 0`), a drain waits as long as the
+    /// analyzer fails, here 2 s of 503s, far past a bound of 300 ms.
+    #[test]
+    fn a_drain_with_no_give_up_bound_waits_until_the_analyzer_takes_the_lines() {
+        let analyzer = FakeAnalyzer::start(Answer::StatusFor(503, Duration::from_secs(2)));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.url = analyzer.url.clone();
+        c.give_up = None;
+        let s = Shipper::start(c).expect("start");
+        for n in 0..20 {
+            assert!(s.send_line(alert_line(n).as_bytes()));
+        }
+        let t0 = Instant::now();
+        assert!(s.drain(), "{:?}", s.stats());
+        assert!(t0.elapsed() >= Duration::from_millis(1500));
+        let st = s.shutdown(Duration::ZERO);
+        assert_eq!((st.delivered, st.pending), (20, 0), "{st:?}");
+        assert!(st.failures > 1, "{st:?}");
+        assert_eq!(analyzer.acked.load(Ordering::Relaxed), 20);
     }
 
     #[test]
@@ -1434,7 +1890,7 @@ mod tests {
         for n in 0..5 {
             assert!(s.send_line(alert_line(n).as_bytes()));
         }
-        assert!(s.drain(Duration::from_secs(5)), "{:?}", s.stats());
+        assert!(s.drain(), "{:?}", s.stats());
         let st = s.shutdown(Duration::from_secs(1));
         assert_eq!(
             (
@@ -1459,5 +1915,21 @@ mod tests {
         );
         assert_eq!(bad_lines("oops"), None);
         assert_eq!(without_lines(b"a\nb\nc\n", &[2]), (b"a\nc\n".to_vec(), 1));
+    }
+
+    #[test]
+    fn a_cut_request_holds_whole_lines_and_at_least_one() {
+        let body = b"aaaa\nbb\ncccccc\n";
+        assert_eq!(prefix_len(body, 100), body.len());
+        assert_eq!(prefix_len(body, 8), 8); // "aaaa\nbb\n"
+        assert_eq!(prefix_len(body, 7), 5); // "aaaa\n"
+        assert_eq!(prefix_len(body, 1), 5); // the first line alone
+        assert_eq!(prefix_len(b"no line break", 3), 13);
+        assert_eq!(count_in(b"a\n\n b\n"), 2);
+        assert_eq!(
+            first_error(r#"{"lines":[{"line":1,"error":"bad \"x\""}]}"#),
+            r#""bad \"x\"""#
+        );
+        assert_eq!(first_error("oops"), "the analyzer gave no reason");
     }
 }

@@ -243,6 +243,13 @@ fn summary_count(stderr: &str, label: &str) -> u64 {
         .unwrap_or_else(|_| panic!("no count before {label:?} in {line:?}"))
 }
 
+/// Asserts the counts of the `analyzer …` summary line, by label.
+fn assert_summary(stderr: &str, expected: &[(&str, u64)]) {
+    for (label, n) in expected {
+        assert_eq!(summary_count(stderr, label), *n, "{label}: {stderr}");
+    }
+}
+
 fn lines_in(dir: &Path) -> u64 {
     let mut n = 0;
     for e in std::fs::read_dir(dir).expect("spool dir").flatten() {
@@ -284,15 +291,9 @@ fn sensor_pcap_delivers_300000_alerts_to_a_live_analyzer() {
         summary_count(&stderr, "lines delivered") > 300_000,
         "{stderr}"
     );
-    assert_eq!(
-        summary_count(&stderr, "pending in the spool"),
-        0,
-        "{stderr}"
-    );
-    assert_eq!(
-        summary_count(&stderr, "dropped (spool full)"),
-        0,
-        "{stderr}"
+    assert_summary(
+        &stderr,
+        &[("pending in the spool", 0), ("dropped (spool full)", 0)],
     );
     assert_eq!(lines_in(&spool), 0);
     assert_eq!(analyzer.stored_alerts(), 300_000);
@@ -392,7 +393,7 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// Review D9: one failed request while the spool was full made the replay
+/// One failed request while the spool was full made the replay
 /// drop and exit 1. Now an analyzer that comes up 3 s after the replay
 /// started (connections refused until then) gets every alert: the replay
 /// waits for it, nothing is dropped, exit 0.
@@ -425,27 +426,20 @@ fn sensor_pcap_waits_for_an_analyzer_that_comes_up_late() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("alerts       2000"), "{stderr}");
-    assert_eq!(
-        summary_count(&stderr, "dropped (spool full)"),
-        0,
-        "{stderr}"
-    );
-    assert_eq!(
-        summary_count(&stderr, "pending in the spool"),
-        0,
-        "{stderr}"
-    );
-    assert_eq!(
-        summary_count(&stderr, "refused by the analyzer"),
-        0,
-        "{stderr}"
+    assert_summary(
+        &stderr,
+        &[
+            ("dropped (spool full)", 0),
+            ("pending in the spool", 0),
+            ("refused by the analyzer", 0),
+        ],
     );
     assert!(summary_count(&stderr, "lines delivered") > 2000, "{stderr}");
     assert_eq!(lines_in(&spool), 0);
     assert_eq!(analyzer.stored_alerts(), 2000);
 }
 
-/// Review D9: an analyzer whose `max_body` (16 KiB) is below the sensor's
+/// An analyzer whose `max_body` (16 KiB) is below the sensor's
 /// batches (1,000 lines, several hundred kB) answered 413 to the same batch
 /// for ever. Now the requests are halved until it takes them: every alert
 /// is stored, exit 0.
@@ -472,21 +466,15 @@ fn sensor_pcap_splits_batches_an_analyzer_refuses_as_too_large() {
         stderr.contains("as too large (413): sending at most"),
         "{stderr}"
     );
-    assert_eq!(
-        summary_count(&stderr, "refused by the analyzer"),
-        0,
-        "{stderr}"
-    );
-    assert_eq!(
-        summary_count(&stderr, "pending in the spool"),
-        0,
-        "{stderr}"
+    assert_summary(
+        &stderr,
+        &[("refused by the analyzer", 0), ("pending in the spool", 0)],
     );
     assert_eq!(lines_in(&spool), 0);
     assert_eq!(analyzer.stored_alerts(), 2000);
 }
 
-/// Review D9: a 401 was retried for ever, silently. Now it is said once on
+/// A 401 was retried for ever, silently. Now it is said once on
 /// stderr (not per retry), every line stays in the spool, and the replay
 /// gives up after `--ship-give-up` with exit 1; the next run with the right
 /// token delivers them.
@@ -528,11 +516,7 @@ fn sensor_pcap_with_a_wrong_token_keeps_the_lines_and_fails_after_the_bound() {
     // The 100 alerts, the asset lines and the stats line.
     assert!(pending > 100, "{stderr}");
     assert_eq!(lines_in(&spool), pending);
-    assert_eq!(
-        summary_count(&stderr, "dropped (spool full)"),
-        0,
-        "{stderr}"
-    );
+    assert_summary(&stderr, &[("dropped (spool full)", 0)]);
     assert_eq!(summary_count(&stderr, "lines delivered"), 0, "{stderr}");
     assert!(stderr.contains(&format!(
         "{pending} lines were not delivered: no request to the analyzer succeeded for 3 s"
@@ -630,7 +614,7 @@ impl RefusingAnalyzer {
     }
 }
 
-/// Review D14: a line the analyzer refused (400) was counted but the run
+/// A line the analyzer refused (400) was counted but the run
 /// still exited 0. It is lost data: the run says how many and exits 1, and
 /// the other lines are delivered.
 #[test]
@@ -651,11 +635,7 @@ fn sensor_pcap_fails_when_the_analyzer_refused_a_line() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(
-        summary_count(&stderr, "refused by the analyzer"),
-        1,
-        "{stderr}"
-    );
+    assert_summary(&stderr, &[("refused by the analyzer", 1)]);
     assert!(
         stderr.contains("1 lines were refused by the analyzer (invalid, or too large for it)"),
         "{stderr}"
@@ -666,11 +646,7 @@ fn sensor_pcap_fails_when_the_analyzer_refused_a_line() {
         ),
         "{stderr}"
     );
-    assert_eq!(
-        summary_count(&stderr, "pending in the spool"),
-        0,
-        "{stderr}"
-    );
+    assert_summary(&stderr, &[("pending in the spool", 0)]);
     let delivered = summary_count(&stderr, "lines delivered");
     // The 20 alerts, the asset lines and the stats line, less the one refused.
     assert!(delivered >= 20, "{stderr}");

@@ -1,7 +1,8 @@
 //! IPv4 fragment reassembly: input records are
-//! `[src][id][flags][offset: 2][len][payload…]` (src picks one of 4 sources,
+//! `[src][id][flags][offset: 2][len][payload…]` (src picks one of 256 sources,
 //! flags bit 0 = more fragments, bit 1 = the clock moves 10 s); a completed
-//! datagram is never longer than 65,535 bytes.
+//! datagram is never longer than 65,535 bytes, and the reassembler never
+//! holds more datagrams or bytes than its limits.
 #![no_main]
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -19,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let mut secs = 1_700_000_000;
     let mut rest = data;
     while rest.len() >= 6 {
-        let src = IpAddr::V4(Ipv4Addr::new(10, 0, 1, rest[0] % 4));
+        let src = IpAddr::V4(Ipv4Addr::new(10, 0, 1, rest[0]));
         let id = u32::from(rest[1]);
         let flags = rest[2];
         // Offsets count 8-byte units, as on the wire.
@@ -40,8 +41,14 @@ fuzz_target!(|data: &[u8]| {
             flags & 1 != 0,
             payload,
         );
-        if let FragOutcome::Complete(datagram) = outcome {
-            assert!(datagram.len() <= 65_535);
+        match outcome {
+            FragOutcome::Complete(datagram) | FragOutcome::CompleteOverlapMismatch(datagram) => {
+                assert!(datagram.len() <= 65_535);
+            }
+            FragOutcome::Held | FragOutcome::OverlapMismatch | FragOutcome::TooLarge => {}
         }
+        // Within the limits whatever arrived.
+        assert!(defrag.pending() <= 8, "{} datagrams held", defrag.pending());
+        assert!(defrag.held_bytes() <= 16 * 1024, "{} bytes held", defrag.held_bytes());
     }
 });

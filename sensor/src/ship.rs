@@ -1720,7 +1720,7 @@ mod tests {
         assert!(last.contains(r#""alert_id":"a1999""#), "{last}");
     }
 
-    /// D9 of the review of issue 13: one failed request while the spool was
+    /// One failed request while the spool was
     /// full made an offline writer drop. Now, with the analyzer down for two
     /// seconds (connections refused) and then up, the writer waits through
     /// the failures and every line is delivered.

@@ -462,7 +462,29 @@ impl<O: Output> Pipeline<O> {
             Some(header) if verifying => csum::ipv4_header(header),
             _ => Verdict::Absent,
         };
+        // An IP length beyond the frame: a snap-length cut only when the
+        // capture recorded fewer bytes than the wire carried. Otherwise the
+        // length lies and the receiving stack drops the packet; believing it
+        // would also leave its transport checksum unverified.
+        let mut length_zero = false;
+        if !ip.complete && self.config.checksums != ChecksumMode::Off {
+            if packet.ip_length_zero() {
+                length_zero = verifying;
+            } else if frame.data.len() as u64 >= u64::from(frame.wire_len) {
+                self.length_beyond_frame(frame.ts, &ip, frame.data.len());
+                return;
+            }
+        }
         if let Some(frag) = ip.fragment {
+            if length_zero {
+                // Segmentation offload never leaves a fragment behind (it
+                // cuts segments, each with its own header, and the packets
+                // it builds carry DF), so on a fragment a zero length is
+                // never offload's: the receiver drops it, so does the sensor.
+                self.bad_checksum(frame.ts, &ip, None, Verdict::Absent, LENGTH_ZERO);
+                self.checksums.stats.dropped += 1;
+                return;
+            }
             match ip.src {
                 IpAddr::V4(_) => {
                     self.stats.ipv4_fragments += 1;
@@ -549,7 +571,11 @@ impl<O: Output> Pipeline<O> {
             }
             return;
         }
-        let l4_verdict = if verifying {
+        let l4_verdict = if length_zero {
+            // Judged like offload's unfilled checksum: believed in `auto`
+            // only on a direction that never verified, dropped in `on`.
+            LENGTH_ZERO
+        } else if verifying {
             csum::transport(&ip, packet.segment)
         } else {
             Verdict::Absent
@@ -563,6 +589,18 @@ impl<O: Output> Pipeline<O> {
         );
     }
 
+    /// Counts and reports a packet whose IP length claims more bytes than
+    /// the (uncut) frame carried.
+    fn length_beyond_frame(&mut self, ts: Timestamp, ip: &IpInfo, captured: usize) {
+        let name = "ip_length_beyond_frame";
+        *self.stats.decode_errors.entry(name).or_insert(0) += 1;
+        if !self.checksums.anomaly_allowed(ts.secs) {
+            return;
+        }
+        let detail = LengthDetail { captured };
+        self.ip_anomaly(ts, ip, "decode", name, &detail);
+    }
+
     /// Counts and reports a packet dropped for a bad checksum.
     fn bad_checksum(
         &mut self,
@@ -574,6 +612,8 @@ impl<O: Output> Pipeline<O> {
     ) {
         let (name, verdict) = if ip_verdict.is_bad() {
             ("bad_ipv4_checksum", ip_verdict)
+        } else if l4 == LENGTH_ZERO && !ip.complete {
+            ("ip_length_zero", l4)
         } else if ip.protocol == wire::transport::IPPROTO_UDP {
             ("bad_udp_checksum", l4)
         } else {
@@ -1068,6 +1108,29 @@ impl core::fmt::Display for WindowDetail {
     }
 }
 
+/// The verdict standing for an IP length of zero (see [`Pipeline::packet`]):
+/// it carries the offload mark, so `auto` judges it as it judges offload's
+/// unfilled checksums.
+const LENGTH_ZERO: Verdict = Verdict::Bad {
+    stored: 0,
+    expected: 0,
+    offload: true,
+};
+
+struct LengthDetail {
+    captured: usize,
+}
+
+impl core::fmt::Display for LengthDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "the IP length claims more than the {} bytes the frame carried (the capture did not cut it); the endpoint drops the packet, so does the sensor",
+            self.captured
+        )
+    }
+}
+
 struct ChecksumDetail {
     what: &'static str,
     verdict: Verdict,
@@ -1076,6 +1139,16 @@ struct ChecksumDetail {
 
 impl core::fmt::Display for ChecksumDetail {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.what == "ip_length_zero" {
+            write!(
+                f,
+                "the IP length field is 0, which only offload leaves on a host's own packets, where offload cannot be (a fragment, a direction that carried verified checksums, or checksum checks on); the endpoint drops the packet, so does the sensor"
+            )?;
+            if let Some((sp, dp)) = self.ports {
+                write!(f, " (ports {sp} -> {dp})")?;
+            }
+            return Ok(());
+        }
         let header = match self.what {
             "bad_ipv4_checksum" => "IPv4 header",
             "bad_udp_checksum" => "UDP",

@@ -761,3 +761,85 @@ fn a_pdu_left_incomplete_at_close_is_an_anomaly() {
     let a = of_type(&lines, "anomaly");
     assert!(a[0]["anomaly"].to_string().contains("7 bytes"), "{}", a[0]);
 }
+
+/// Sets the IPv4 total length of an Ethernet frame and refills the header
+/// checksum, so that only the length is wrong.
+fn set_total_length(f: &mut [u8], total: u16) {
+    f[14 + 2..14 + 4].copy_from_slice(&total.to_be_bytes()); // IPv4 total length
+    otwatch_proto::wire::checksum::fill_ipv4_header(&mut f[14..14 + 20]);
+}
+
+#[test]
+fn insertion_with_an_ip_length_beyond_the_frame_is_dropped() {
+    // Review D1: the benign copy claims one byte more than the frame holds
+    // (IPv4 header checksum correct). The capture did not cut the frame
+    // (`wire_len` is its length), so the length lies: the PLC drops the
+    // packet, and its TCP checksum could not be verified over bytes that
+    // are not there. Before, the copy was believed in every mode.
+    for mode in [ChecksumMode::Auto, ChecksumMode::On] {
+        let frames = insertion(|c| {
+            vec![forged_copy(c, &QUERY_DATA, |f| {
+                let total = (f.len() - 14) as u16;
+                set_total_length(f, total + 1);
+            })]
+        });
+        let config = PipelineConfig {
+            checksums: mode,
+            ..PipelineConfig::default()
+        };
+        let (lines, stats, per_rule) = run_with_rules(config, &frames);
+        let why = format!("length + 1, {}", mode.name());
+        assert_listen_only_alert(&lines, &per_rule, &why);
+        assert_eq!(anomalies(&lines), ["ip_length_beyond_frame"], "{why}");
+        assert_eq!(stats.decode_errors.get("ip_length_beyond_frame"), Some(&1));
+        assert_eq!(stats.stream.overlap_mismatches, 0, "{why}");
+    }
+}
+
+#[test]
+fn a_frame_cut_by_the_snap_length_is_still_believed() {
+    // The same long length, but the capture recorded fewer bytes than the
+    // wire carried: a snap-length cut, not a lie. The packet is kept and its
+    // transport checksum is unverifiable.
+    let mut c = Conversation::new(client(), server());
+    let mut frames = checksummed(c.handshake().into());
+    frames.extend(checksummed(vec![c.to_server(&REQ)]));
+    let full = frames.pop().expect("request");
+    let eve = EveWriter::new(Vec::new(), EventFilter::all());
+    let mut p = Pipeline::new(PipelineConfig::default(), eve);
+    feed(&mut p, &frames);
+    p.packet(Frame {
+        ts: Timestamp::new(1_700_000_001, 0),
+        link_type: LinkType::Ethernet,
+        data: &full[..full.len() - 2], // the last two bytes of the request were cut
+        wire_len: full.len() as u32,
+    });
+    let stats = p.stats().clone();
+    assert_eq!(stats.decode_errors.get("ip_length_beyond_frame"), None);
+    assert_eq!(stats.checksum.dropped, 0);
+    assert_eq!(stats.tcp, 4, "the cut frame reached TCP");
+}
+
+#[test]
+fn a_zero_ip_length_is_dropped_on_a_verified_direction_and_with_checks_on() {
+    // Review D1: total length 0 is what segmentation offload leaves on a
+    // host's own packets; a receiver drops it. In `auto` it is believed only
+    // where offload could be (a direction never verified), in `on` never.
+    let zero = |c: &mut Conversation| vec![forged_copy(c, &QUERY_DATA, |f| set_total_length(f, 0))];
+    for mode in [ChecksumMode::Auto, ChecksumMode::On] {
+        // The handshake's verified ACK proves the client's direction.
+        let frames = insertion(zero);
+        let config = PipelineConfig {
+            checksums: mode,
+            ..PipelineConfig::default()
+        };
+        let (lines, stats, per_rule) = run_with_rules(config, &frames);
+        let why = format!("length 0, {}", mode.name());
+        assert_listen_only_alert(&lines, &per_rule, &why);
+        assert!(
+            anomalies(&lines).contains(&"ip_length_zero".to_string()),
+            "{why}"
+        );
+        assert_eq!(stats.decode_errors.get("ip_length_zero"), Some(&1), "{why}");
+    }
+}

@@ -308,6 +308,19 @@ impl<'a> Packet<'a> {
         }
         self.network.get(..usize::from(ip.header_len))
     }
+
+    /// Whether the IP length field holds zero (IPv4 total length, IPv6
+    /// payload length): what segmentation offload leaves on the packets a
+    /// host sends (and an IPv6 jumbogram carries). A receiving stack drops
+    /// an IPv4 packet with total length 0.
+    pub fn ip_length_zero(&self) -> bool {
+        let at = match self.ip.as_ref() {
+            Some(ip) if ip.src.is_ipv4() => 2,
+            Some(_) => 4,
+            None => return false,
+        };
+        matches!(self.network.get(at..at + 2), Some(&[0, 0]))
+    }
 }
 
 /// Decodes one frame of the given link type.

@@ -748,6 +748,7 @@ impl<O: Output> Pipeline<O> {
                 flow.packets[d] += 1;
                 flow.bytes[d] += payload.len() as u64;
                 flow.tcp_flags[d] |= tcp.flags.0;
+                let was_closed = flow.closed;
                 if tcp.flags.has(wire::TcpFlags::RST)
                     || flow.tcp_flags[0] & wire::TcpFlags::FIN != 0
                         && flow.tcp_flags[1] & wire::TcpFlags::FIN != 0
@@ -773,7 +774,17 @@ impl<O: Output> Pipeline<O> {
                     held,
                     scale,
                 } = &mut **state;
-                if syn {
+                // A SYN that does not fit a known stream is ignored by the
+                // receiver: it must neither move the stream (reassembly
+                // reports it), nor change the window scale, nor have its
+                // acknowledgement believed. On a closed flow it is a new
+                // connection on the same addresses and ports.
+                let mut stray_syn = syn && !streams[d].syn_fits(tcp.seq);
+                if stray_syn && was_closed {
+                    streams[d].restart();
+                    stray_syn = false;
+                }
+                if syn && !stray_syn {
                     scale.syn(d, tcp.window_scale);
                 }
                 let mut sink = FlowSink {
@@ -790,7 +801,7 @@ impl<O: Output> Pipeline<O> {
                     let (a, b) = streams.split_at_mut(1);
                     (&mut b[0], &mut a[0])
                 };
-                if tcp.flags.has(wire::TcpFlags::ACK) {
+                if tcp.flags.has(wire::TcpFlags::ACK) && !stray_syn {
                     // The peer's acknowledgement reveals bytes the capture lost.
                     let other_held = &mut held[1 - d];
                     other.acknowledged(tcp.ack, &config.reassembly, &mut |chunk| {
@@ -1088,6 +1099,26 @@ fn on_chunk<O: Output>(
             };
             cx.anomaly("stream", "segment_outside_window", &detail, Some(dir));
         }
+        StreamChunk::StraySyn { seq, next } => {
+            let mut cx = Context { ts, sink };
+            let detail = StraySynDetail { seq, next };
+            cx.anomaly("stream", "syn_on_established", &detail, Some(dir));
+        }
+    }
+}
+
+struct StraySynDetail {
+    seq: u32,
+    next: u32,
+}
+
+impl core::fmt::Display for StraySynDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "SYN at sequence {} on a stream that expects {}; the receiver ignores it, so does reassembly (stream and window scale unchanged)",
+            self.seq, self.next
+        )
     }
 }
 

@@ -114,6 +114,7 @@ impl SensorStats {
         self.stream.outside_window += s.outside_window;
         self.stream.dropped_segments += s.dropped_segments;
         self.stream.implausible_acks += s.implausible_acks;
+        self.stream.stray_syns += s.stray_syns;
     }
 
     /// Adds another worker's checksum and defragmenter counters.
@@ -205,6 +206,7 @@ impl SensorStats {
         w.field_u64("outside_window_segments", self.stream.outside_window);
         w.field_u64("dropped_segments", self.stream.dropped_segments);
         w.field_u64("implausible_acks", self.stream.implausible_acks);
+        w.field_u64("stray_syns", self.stream.stray_syns);
         w.end_object();
         w.key("app_layer").begin_object();
         for (proto, s) in &self.app {

@@ -22,7 +22,14 @@
 //!   left to make the stream skip: the sensor cannot tell it from the peer's
 //!   own (the sender ignores an acknowledgement of data it never sent, the
 //!   sensor does not see that). An acknowledgement beyond the window the
-//!   receiver itself advertised is not believed.
+//!   receiver itself advertised is not believed. When the window scale was
+//!   not seen (no handshake) the largest is assumed, so a segment more than
+//!   [`MAX_SEQ_DISTANCE`] from the receiver's latest acknowledgement is
+//!   dropped as well; the stream restarts only at a segment near it (the
+//!   receiver acknowledged what the capture lost).
+//! * Once a stream is known, a SYN that does not fit it (anything but the
+//!   SYN already seen) is reported ([`StreamChunk::StraySyn`]) and ignored,
+//!   as the receiver ignores it (RFC 5961 4.2).
 //! * Before anything of the peer was seen (a capture of one direction only),
 //!   a hole is also skipped when the buffer is full or the hole is larger than
 //!   the buffer, and a segment nowhere near the stream starts it over, so the
@@ -89,6 +96,15 @@ pub enum StreamChunk<'a> {
         /// The right edge of its window (`ack + window`).
         window_end: u32,
     },
+    /// A SYN whose sequence number does not fit a stream already known
+    /// (forged, or nowhere near the connection): it neither moves the stream
+    /// nor counts as data.
+    StraySyn {
+        /// The SYN's sequence number.
+        seq: u32,
+        /// The sequence number the stream expects next.
+        next: u32,
+    },
 }
 
 /// Counters for one direction.
@@ -114,6 +130,8 @@ pub struct StreamStats {
     /// Acknowledgements ignored because they acknowledged bytes beyond the
     /// window the receiver had advertised.
     pub implausible_acks: u64,
+    /// SYNs ignored because their sequence number did not fit the stream.
+    pub stray_syns: u64,
 }
 
 #[derive(Debug)]
@@ -245,9 +263,20 @@ impl TcpStream {
         F: FnMut(StreamChunk<'_>),
     {
         let data_seq = if syn {
-            // The SYN consumes one sequence number; data (rare on SYN) follows it.
-            self.next = Some(seq.wrapping_add(1));
-            seq.wrapping_add(1)
+            // The SYN consumes one sequence number; data (rare on SYN) follows
+            // it. Once the stream is known, only a SYN that fits it (a
+            // retransmission of the one seen) is taken: the receiver answers
+            // any other with a challenge ACK (RFC 5961 4.2) and ignores it.
+            let after = seq.wrapping_add(1);
+            match self.next {
+                Some(next) if next != after => {
+                    self.stats.stray_syns += 1;
+                    out(StreamChunk::StraySyn { seq, next });
+                    return;
+                }
+                _ => self.next = Some(after),
+            }
+            after
         } else {
             seq
         };
@@ -268,6 +297,24 @@ impl TcpStream {
             });
             return;
         }
+        if let Some((ack, window_end)) = self.peer {
+            if seq_diff(ack, data_seq) > MAX_SEQ_DISTANCE
+                && seq_diff(data_seq, ack) > MAX_SEQ_DISTANCE
+            {
+                // Nowhere near what the receiver acknowledged, although the
+                // window allowed it (a window scale never seen is taken as the
+                // largest): the receiver cannot have asked for it. Dropped, so
+                // it can neither start the stream nor resynchronise it.
+                self.stats.outside_window += 1;
+                out(StreamChunk::OutsideWindow {
+                    seq: data_seq,
+                    len: payload.len() as u32,
+                    ack,
+                    window_end,
+                });
+                return;
+            }
+        }
         let next = match self.next {
             Some(next) => next,
             None => {
@@ -280,9 +327,9 @@ impl TcpStream {
         if seq_diff(next, data_seq) > MAX_SEQ_DISTANCE
             && seq_diff(data_seq, next) > MAX_SEQ_DISTANCE
         {
-            // Nowhere near the stream, but where the receiver expects data
-            // (or the receiver was never seen): a desynchronised stream.
-            // Start over at this segment.
+            // Nowhere near the stream, but near what the receiver
+            // acknowledged (or the receiver was never seen): the stream moved
+            // on without us (capture loss). Start over at this segment.
             self.resync_at(data_seq, out);
             self.deliver(payload, limits, out);
         } else if !seq_lt(next, end) {
@@ -378,6 +425,23 @@ impl TcpStream {
         let after = seq_lt(window_end.wrapping_add(slack), seq);
         let before = seq_lt(end, ack.wrapping_sub(slack));
         (after || before).then_some((ack, window_end))
+    }
+
+    /// Whether a SYN at `seq` fits this stream: nothing is known yet, or it
+    /// is the SYN already seen. Another is ignored by [`TcpStream::segment`]
+    /// (and must not change the connection's window scale either).
+    pub fn syn_fits(&self, seq: u32) -> bool {
+        self.next.is_none_or(|next| next == seq.wrapping_add(1))
+    }
+
+    /// Forgets the connection (a new one reuses the addresses and ports of a
+    /// closed flow): the next SYN starts the stream afresh. Counters stay.
+    pub fn restart(&mut self) {
+        let stats = self.stats;
+        *self = TcpStream {
+            stats,
+            ..TcpStream::default()
+        };
     }
 
     /// Whether a segment of the peer was seen (its acknowledgements can then
@@ -747,6 +811,7 @@ mod tests {
         Mismatch(u32, u32),
         Full,
         Outside(u32),
+        StraySyn(u32, u32),
     }
 
     fn feed(
@@ -768,6 +833,7 @@ mod tests {
             StreamChunk::OverlapMismatch { seq, len } => Got::Mismatch(seq, len),
             StreamChunk::BufferFull { .. } => Got::Full,
             StreamChunk::OutsideWindow { seq, .. } => Got::Outside(seq),
+            StreamChunk::StraySyn { seq, next } => Got::StraySyn(seq, next),
         }
     }
 
@@ -1091,6 +1157,79 @@ mod tests {
         let got = collect(|out| s.segment(1000 + 64_240 + 10, false, false, b"z", &limits, out));
         assert!(got.is_empty(), "{got:?}");
         assert_eq!(s.stats.out_of_order, 1);
+    }
+
+    #[test]
+    fn a_syn_that_does_not_fit_the_stream_is_ignored() {
+        // SYN at 999 (next 1000), two bytes, then a forged SYN at 1,000,999:
+        // it must not set next to 1,001,000 (which would make the real bytes
+        // at 1002 an old retransmission). A retransmitted SYN before any
+        // data still fits.
+        let limits = ReassemblyLimits::default();
+        let mut s = TcpStream::new();
+        assert!(s.syn_fits(999));
+        let mut got = feed(&mut s, &[(999, true, b""), (999, true, b"")], limits);
+        got.extend(feed(
+            &mut s,
+            &[
+                (1000, false, b"ab"),
+                (1_000_999, true, b""),
+                (1002, false, b"cd"),
+            ],
+            limits,
+        ));
+        assert!(!s.syn_fits(1_000_999));
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(b"ab".to_vec()),
+                Got::StraySyn(1_000_999, 1002),
+                Got::Data(b"cd".to_vec())
+            ]
+        );
+        assert_eq!((s.stats.stray_syns, s.stats.retransmitted), (1, 0));
+        // A new connection on a closed flow: forgotten, then taken.
+        s.restart();
+        assert!(s.syn_fits(5_000));
+        let got = feed(&mut s, &[(5_000, true, b""), (5_001, false, b"ef")], limits);
+        assert_eq!(got, vec![Got::Data(b"ef".to_vec())]);
+        assert_eq!(s.stats.stray_syns, 1, "counters survive a restart");
+    }
+
+    #[test]
+    fn once_the_peer_is_seen_a_segment_far_from_its_ack_is_dropped() {
+        // The scale unknown: a window of 64240 << 14 (about 1 GB) is
+        // assumed, so 100 MB ahead is inside it. Still nowhere near the
+        // receiver's acknowledgement: dropped, whether or not the stream
+        // was picked up before, never a restart.
+        let limits = ReassemblyLimits::default();
+        let window = WindowScale::default().bytes(1, 64_240, false);
+        for picked_up in [true, false] {
+            let mut s = TcpStream::new();
+            s.window_update(1000, window);
+            let mut got = Vec::new();
+            if picked_up {
+                got.extend(feed(&mut s, &[(1000, false, b"ab")], limits));
+            }
+            got.extend(feed(&mut s, &[(100_001_000, false, b"forged")], limits));
+            assert_eq!(got.last(), Some(&Got::Outside(100_001_000)), "{picked_up}");
+            assert_eq!((s.stats.outside_window, s.stats.gaps), (1, 0));
+        }
+        // The receiver itself acknowledged bytes far ahead (the capture lost
+        // them): then the stream restarts there.
+        let mut s = TcpStream::new();
+        s.window_update(1000, window);
+        let mut got = feed(&mut s, &[(1000, false, b"ab")], limits);
+        s.window_update(100_001_000, window);
+        got.extend(feed(&mut s, &[(100_001_000, false, b"cd")], limits));
+        assert_eq!(
+            got,
+            vec![
+                Got::Data(b"ab".to_vec()),
+                Got::Gap(100_001_000 - 1002),
+                Got::Data(b"cd".to_vec())
+            ]
+        );
     }
 
     #[test]

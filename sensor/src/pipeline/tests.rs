@@ -843,3 +843,116 @@ fn a_zero_ip_length_is_dropped_on_a_verified_direction_and_with_checks_on() {
         assert_eq!(stats.decode_errors.get("ip_length_zero"), Some(&1), "{why}");
     }
 }
+
+#[test]
+fn a_forged_syn_far_from_the_stream_does_not_move_it() {
+    // Review D2: issue 13 case 4 with the SYN flag set. A bare SYN at the
+    // client's sequence + 1,000,000 (without a window scale option) used to
+    // set the stream's next byte 1 MB ahead, so the real request counted as
+    // an old retransmission and was never decoded. The PLC ignores it
+    // (challenge ACK); so must reassembly, and the window scale must stay.
+    let frames = insertion(|c| {
+        let mut syn = synth::tcp_frame(
+            &client(),
+            &server(),
+            c.client_seq.wrapping_add(1_000_000),
+            0,
+            synth::flags::SYN,
+            &[],
+        );
+        synth::fill_checksums(&mut syn);
+        vec![syn]
+    });
+    let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+    assert_listen_only_alert(&lines, &per_rule, "forged SYN");
+    assert_eq!(anomalies(&lines), ["syn_on_established"]);
+    assert_eq!(stats.stream.stray_syns, 1);
+    assert_eq!(stats.stream.retransmitted, 0);
+    assert_eq!(stats.stream.gaps, 0);
+}
+
+#[test]
+fn a_syn_on_a_closed_flow_starts_a_new_connection() {
+    // The same addresses and ports reused after both FINs: the new SYN (a new
+    // initial sequence number) starts the stream afresh, no anomaly.
+    let mut c = Conversation::new(client(), server());
+    let mut frames: Vec<Vec<u8>> = c.handshake().into();
+    frames.push(c.to_server(&REQ));
+    frames.push(c.to_client(&RESP));
+    let fin = |from: &Host, to: &Host, seq, ack| {
+        synth::tcp_frame(
+            from,
+            to,
+            seq,
+            ack,
+            synth::flags::FIN | synth::flags::ACK,
+            &[],
+        )
+    };
+    frames.push(fin(&client(), &server(), c.client_seq, c.server_seq));
+    frames.push(fin(&server(), &client(), c.server_seq, c.client_seq + 1));
+    let mut again = Conversation::new(client(), server());
+    again.client_seq = c.client_seq.wrapping_add(5_000_000);
+    again.server_seq = c.server_seq.wrapping_add(7_000_000);
+    frames.extend(again.handshake());
+    frames.push(again.to_server(&REQ));
+    frames.push(again.to_client(&RESP));
+    let (lines, stats) = run(&checksummed(frames));
+    assert_eq!(
+        of_type(&lines, "modbus").len(),
+        2,
+        "{:?}",
+        anomalies(&lines)
+    );
+    assert!(anomalies(&lines).is_empty(), "{:?}", anomalies(&lines));
+    assert_eq!(stats.stream.stray_syns, 0);
+}
+
+#[test]
+fn far_segments_after_a_mid_stream_pickup_are_dropped() {
+    // Review D6: no handshake, so the window scale is unknown and the
+    // largest (shift 14, a window near 1 GB) is assumed. A segment 100 MB
+    // ahead used to restart the stream and have its forged PDU decoded.
+    // Once the receiver was seen it is dropped, whether the stream was
+    // already picked up (first case) or this would be its first data.
+    for picked_up in [true, false] {
+        let mut c = Conversation::new(client(), server());
+        let _ = c.handshake(); // not captured
+        let mut frames = Vec::new();
+        if picked_up {
+            frames.push(c.to_server(&REQ));
+        }
+        frames.push(c.to_client(&RESP));
+        frames.push(synth::tcp_frame(
+            &client(),
+            &server(),
+            c.client_seq.wrapping_add(100_000_000),
+            c.server_seq,
+            synth::flags::PSH | synth::flags::ACK,
+            &FORCE_LISTEN_ONLY,
+        ));
+        frames.push(c.to_server(&REQ));
+        frames.push(c.to_client(&RESP));
+        let (lines, stats, per_rule) =
+            run_with_rules(PipelineConfig::default(), &checksummed(frames));
+        let why = format!("picked up before: {picked_up}");
+        assert_eq!(
+            per_rule.get(&110001),
+            None,
+            "{why}: the forged PDU was decoded"
+        );
+        assert_eq!(stats.stream.outside_window, 1, "{why}");
+        assert_eq!(stats.stream.gaps, 0, "{why}");
+        let a = anomalies(&lines);
+        assert!(
+            a.contains(&"segment_outside_window".to_string()),
+            "{why}: {a:?}"
+        );
+        let m = of_type(&lines, "modbus");
+        let read = m
+            .iter()
+            .filter(|l| l["modbus"]["request"]["function_code"] == 3)
+            .count();
+        assert_eq!(read, if picked_up { 2 } else { 1 }, "{why}: {m:?}");
+    }
+}

@@ -353,6 +353,8 @@ pub struct Pipeline<O: Output> {
     output: O,
     stats: SensorStats,
     last_expiry: i64,
+    /// Capture second of the last `fragment_refused` anomaly.
+    last_refusal_report: i64,
 }
 
 impl<O: Output> Pipeline<O> {
@@ -366,6 +368,7 @@ impl<O: Output> Pipeline<O> {
             output,
             stats: SensorStats::default(),
             last_expiry: i64::MIN,
+            last_refusal_report: i64::MIN,
         }
     }
 
@@ -552,6 +555,19 @@ impl<O: Output> Pipeline<O> {
                                 "fragment_too_large",
                                 &"IPv4 fragments extend beyond 65535 bytes or the reassembly budget",
                             );
+                        }
+                        FragOutcome::Refused => {
+                            // One report per second: a flood refuses many.
+                            if frame.ts.secs != self.last_refusal_report {
+                                self.last_refusal_report = frame.ts.secs;
+                                self.ip_anomaly(
+                                    frame.ts,
+                                    &ip,
+                                    "ipv4",
+                                    "fragment_refused",
+                                    &"IPv4 fragment refused: the reassembly table is full of datagrams from sources holding no more than this one's (a flood of fragments); what is held stays",
+                                );
+                            }
                         }
                         FragOutcome::OverlapMismatch | FragOutcome::Held => {}
                     }

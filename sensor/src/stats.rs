@@ -127,6 +127,7 @@ impl SensorStats {
         d.timed_out += f.timed_out;
         d.overlap_mismatches += f.overlap_mismatches;
         d.too_large += f.too_large;
+        d.refused += f.refused;
     }
 
     /// Writes the body of the EVE `stats` object.
@@ -170,6 +171,7 @@ impl SensorStats {
         w.field_u64("timed_out", self.defrag.timed_out);
         w.field_u64("overlap_mismatches", self.defrag.overlap_mismatches);
         w.field_u64("too_large", self.defrag.too_large);
+        w.field_u64("refused", self.defrag.refused);
         w.end_object();
         w.key("errors").begin_object();
         for (name, n) in &self.decode_errors {

@@ -4,11 +4,23 @@
 //! A datagram is returned whole once every byte from 0 to the end of the last
 //! fragment is present. Memory is bounded by [`FragLimits`]: bytes held
 //! (Linux's default, 4 MiB, counting a fixed cost per datagram besides its
-//! bytes) and datagrams held. When a new datagram does not fit, the oldest
-//! datagram of the source holding the most bytes is dropped, so a flood of
-//! fragments from other sources cannot push out a datagram in progress (a
-//! flood from the same source, or from a source holding more, still can).
-//! Every eviction and timeout is counted ([`FragStats`]). Fragments that
+//! bytes) and datagrams held.
+//!
+//! When a fragment does not fit, room is made only at the expense of a
+//! source holding more datagrams than the fragment's source will: the newest
+//! datagram of the source holding the most datagrams (then the most bytes)
+//! is dropped ([`FragStats::evicted`]). When no source holds more, the
+//! fragment is refused instead ([`FragOutcome::Refused`],
+//! [`FragStats::refused`]) and what is held stays. So a datagram is never
+//! pushed out by sources holding as many datagrams as its own, however many
+//! there are: a source with one datagram in progress (the usual case) keeps
+//! it against any flood, from one source or from thousands of spoofed ones.
+//! The limit that remains: such a flood, kept up, fills the table, and then
+//! new datagrams (and growth beyond the byte budget) from sources holding no
+//! more than the flood's are refused until the flood's datagrams time out.
+//! That is a counted, reported loss, not a silent one.
+//!
+//! Every eviction, refusal and timeout is counted ([`FragStats`]). Fragments that
 //! overlap earlier bytes with different content (an evasion technique) are
 //! reported on every path, the fragment that completes a datagram included;
 //! the first copy wins.
@@ -60,6 +72,10 @@ pub enum FragOutcome {
     /// Dropped: the datagram would exceed 65 535 bytes, or the whole byte
     /// budget of the reassembler.
     TooLarge,
+    /// Refused: the table is full and no source holds more datagrams than
+    /// this fragment's source would (see the module documentation). A
+    /// datagram already held keeps its fragments so far.
+    Refused,
 }
 
 /// Counters.
@@ -78,6 +94,9 @@ pub struct FragStats {
     /// Fragments dropped because their datagram would exceed 65 535 bytes
     /// (or the whole byte budget).
     pub too_large: u64,
+    /// Fragments refused because the table was full of datagrams from
+    /// sources holding no more than theirs.
+    pub refused: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,14 +188,8 @@ impl Defragmenter {
             None => end as usize + DATAGRAM_OVERHEAD,
         };
         let is_new = !self.datagrams.contains_key(&key);
-        while (is_new && self.datagrams.len() >= self.limits.max_datagrams)
-            || self.held + grow > self.limits.max_bytes
-        {
-            if !self.evict_one(&key) {
-                break;
-            }
-        }
-        if self.held + grow > self.limits.max_bytes {
+        let own = self.datagrams.get(&key).map_or(0, Datagram::cost);
+        if own + grow > self.limits.max_bytes {
             // Larger than the whole budget even alone: dropped, and with it
             // what was held of the datagram.
             self.stats.too_large += 1;
@@ -185,6 +198,16 @@ impl Defragmenter {
                 self.stats.evicted += 1;
             }
             return FragOutcome::TooLarge;
+        }
+        // The datagrams src will hold once this fragment is in.
+        let after = self.sources.get(&src).map_or(0, |u| u.datagrams) + usize::from(is_new);
+        while (is_new && self.datagrams.len() >= self.limits.max_datagrams)
+            || self.held + grow > self.limits.max_bytes
+        {
+            if !self.evict_one(&key, after) {
+                self.stats.refused += 1;
+                return FragOutcome::Refused;
+            }
         }
         let order = self.arrivals;
         self.arrivals += 1;
@@ -252,25 +275,28 @@ impl Defragmenter {
         }
     }
 
-    /// Drops the oldest datagram of the source holding the most bytes (never
-    /// `keep`); false when there is nothing else to drop.
-    fn evict_one(&mut self, keep: &Key) -> bool {
+    /// Drops the newest datagram (never `keep`) of the source holding the
+    /// most datagrams, then the most bytes, if it holds more than `after`
+    /// (what `keep`'s source will hold); false when no source does.
+    fn evict_one(&mut self, keep: &Key, after: usize) -> bool {
         let heaviest = self
             .sources
             .iter()
-            .filter(|(_, u)| u.datagrams > 0)
-            .max_by_key(|(_, u)| (u.bytes, u.datagrams))
+            .filter(|(_, u)| u.datagrams > after)
+            .max_by_key(|(_, u)| (u.datagrams, u.bytes))
             .map(|(&ip, _)| ip);
-        let pick = |src: Option<IpAddr>| {
-            self.datagrams
-                .iter()
-                .filter(|(k, _)| *k != keep && src.is_none_or(|s| k.src == s))
-                .min_by_key(|(_, d)| d.order)
-                .map(|(k, _)| *k)
+        let Some(heaviest) = heaviest else {
+            return false;
         };
-        // The heaviest source's oldest datagram; when that source holds only
-        // the datagram being added to, the oldest of anyone else.
-        let Some(victim) = pick(heaviest).or_else(|| pick(None)) else {
+        // Its newest: a source flooding the table has its junk last, and a
+        // datagram it had in progress before the flood stays longest.
+        let victim = self
+            .datagrams
+            .iter()
+            .filter(|(k, _)| *k != keep && k.src == heaviest)
+            .max_by_key(|(_, d)| d.order)
+            .map(|(k, _)| *k);
+        let Some(victim) = victim else {
             return false;
         };
         if let Some(old) = self.datagrams.remove(&victim) {
@@ -381,8 +407,9 @@ mod tests {
         for id in 0..3 {
             d.add(Timestamp::new(1, 0), A, B, 17, id, 0, true, b"xxxxxxxx");
         }
+        // The third is refused: no other source holds more than A would.
         assert_eq!(d.pending(), 2);
-        assert_eq!(d.stats.evicted, 1);
+        assert_eq!((d.stats.evicted, d.stats.refused), (0, 1));
         d.add(Timestamp::new(10, 0), A, B, 17, 99, 0, true, b"yyyyyyyy");
         assert_eq!(d.stats.timed_out, 2);
         assert_eq!(d.pending(), 1);
@@ -419,8 +446,14 @@ mod tests {
                 let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, (i % 10) as u8));
                 d.add(ts, src, B, 17, i, 0, true, &[0xee; 48]);
             }
-            let evicted = u64::from(junk).saturating_sub(4095);
-            assert_eq!(d.stats.evicted, evicted, "{junk} junk fragments");
+            // Beyond the table's 4,096 datagrams the junk is refused: the
+            // ten sources hold about as many as each other.
+            let lost = u64::from(junk).saturating_sub(4095);
+            assert_eq!(
+                d.stats.evicted + d.stats.refused,
+                lost,
+                "{junk} junk fragments"
+            );
             assert!(d.held_bytes() <= FragLimits::default().max_bytes);
             // A's last fragment still completes the datagram.
             let mut whole = vec![0x11; 16];
@@ -434,7 +467,72 @@ mod tests {
     }
 
     #[test]
-    fn the_source_holding_most_is_evicted_first_by_bytes() {
+    fn junk_from_thousands_of_spoofed_sources_cannot_evict_a_datagram_in_progress() {
+        // Review D3: 5,000 sources with one 8-byte first fragment each (cost
+        // 136). A's datagram (16 bytes, cost 144) is then the heaviest by
+        // bytes; ranked by bytes it was the first to go. Ranked by datagrams
+        // nobody holds more than A, so the junk beyond the table is refused.
+        let mut d = Defragmenter::new(FragLimits::default());
+        let ts = Timestamp::new(1, 0);
+        assert_eq!(
+            d.add(ts, A, B, 6, 7, 0, true, &[0x11; 16]),
+            FragOutcome::Held
+        );
+        let mut refused = 0;
+        for i in 0..5_000u32 {
+            let src = IpAddr::V4(Ipv4Addr::from(0xc633_0000 + i)); // 198.51.x.y
+            if d.add(ts, src, B, 17, i, 0, true, &[0xee; 8]) == FragOutcome::Refused {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 5_000 - 4_095);
+        assert_eq!((d.stats.refused, d.stats.evicted), (905, 0));
+        assert_eq!(d.pending(), 4_096);
+        let mut whole = vec![0x11; 16];
+        whole.extend_from_slice(&[0x22; 8]);
+        assert_eq!(
+            d.add(ts, A, B, 6, 7, 16, false, &[0x22; 8]),
+            FragOutcome::Complete(whole)
+        );
+        // A new datagram from a source holding none is refused too (the
+        // limit that remains, counted), while a source flooding with many
+        // datagrams gives way to it.
+        let fresh = IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9));
+        d.add(ts, fresh, B, 6, 1, 0, true, &[1; 8]);
+        assert_eq!(d.stats.refused, 905, "A's completion made room for one");
+        assert_eq!(
+            d.add(ts, fresh, B, 6, 2, 0, true, &[1; 8]),
+            FragOutcome::Refused
+        );
+    }
+
+    #[test]
+    fn a_source_flooding_with_many_datagrams_gives_way() {
+        // One source holds the whole table (4,096 datagrams); another
+        // source's new datagram evicts the flood's newest, not its oldest.
+        let mut d = Defragmenter::new(FragLimits::default());
+        let ts = Timestamp::new(1, 0);
+        for i in 0..4_096u32 {
+            d.add(ts, C, B, 17, i, 0, true, &[0xee; 8]);
+        }
+        assert_eq!(
+            d.add(ts, A, B, 6, 7, 0, true, &[0x11; 16]),
+            FragOutcome::Held
+        );
+        assert_eq!((d.stats.evicted, d.stats.refused), (1, 0));
+        assert_eq!(
+            d.add(ts, C, B, 17, 0, 8, false, &[0xee; 8]),
+            FragOutcome::Complete(vec![0xee; 16]),
+            "the flood's oldest datagram is still there"
+        );
+        assert_eq!(
+            d.add(ts, C, B, 17, 4_095, 8, false, &[0xee; 8]),
+            FragOutcome::Held
+        );
+    }
+
+    #[test]
+    fn the_source_holding_most_datagrams_gives_way_first() {
         let limits = FragLimits {
             max_datagrams: 100,
             max_bytes: 4 * (DATAGRAM_OVERHEAD + 1000),
@@ -446,7 +544,7 @@ mod tests {
         d.add(ts, C, B, 6, 2, 0, true, &[2; 1000]);
         d.add(ts, C, B, 6, 3, 0, true, &[3; 1000]);
         d.add(ts, C, B, 6, 4, 0, true, &[4; 1000]);
-        // Does not fit: C holds the most, its oldest (id 2) goes.
+        // Does not fit: C holds the most datagrams, its newest (id 4) goes.
         d.add(ts, B, A, 6, 5, 0, true, &[5; 1000]);
         assert_eq!(d.stats.evicted, 1);
         assert_eq!(d.pending(), 4);
@@ -454,12 +552,16 @@ mod tests {
             d.add(ts, A, B, 6, 1, 100, false, &[9; 4]),
             FragOutcome::Complete([vec![1; 100], vec![9; 4]].concat())
         );
-        // C's second datagram is still there, its first is not.
+        // C's first two datagrams are still there, its third is not.
+        assert_eq!(
+            d.add(ts, C, B, 6, 2, 1000, false, &[7]),
+            FragOutcome::Complete([vec![2; 1000], vec![7]].concat())
+        );
         assert_eq!(
             d.add(ts, C, B, 6, 3, 1000, false, &[7]),
             FragOutcome::Complete([vec![3; 1000], vec![7]].concat())
         );
-        assert_eq!(d.add(ts, C, B, 6, 2, 1000, false, &[7]), FragOutcome::Held);
+        assert_eq!(d.add(ts, C, B, 6, 4, 1000, false, &[7]), FragOutcome::Held);
     }
 
     #[test]

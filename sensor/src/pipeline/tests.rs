@@ -720,11 +720,48 @@ fn junk_fragments_from_other_sources_do_not_evict_the_attack() {
         assert_listen_only_alert(&lines, &per_rule, &format!("{junk} junk fragments"));
         assert_eq!(stats.defrag.reassembled, 1);
         assert_eq!(
-            stats.defrag.evicted,
+            stats.defrag.evicted + stats.defrag.refused,
             u64::from(junk).saturating_sub(4_095),
-            "evictions are counted"
+            "evictions and refusals are counted"
         );
     }
+}
+
+#[test]
+fn junk_fragments_from_5000_spoofed_sources_do_not_evict_the_attack() {
+    // Review D3: one tiny junk first fragment (8 bytes) from each of 5,000
+    // spoofed sources. Ranked by bytes, the attack's datagram (its first
+    // fragment carries the 20-byte TCP header) was the heaviest and the
+    // first to go; now nobody holds more datagrams than its source, so the
+    // junk beyond the table is refused (counted, one anomaly per second).
+    let mut c = Conversation::new(client(), server());
+    let mut frames = checksummed(c.handshake().into());
+    let mut request = c.to_server(&FORCE_LISTEN_ONLY);
+    synth::fill_checksums(&mut request);
+    let parts = fragments(&request, 0x4444, &[24]);
+    frames.push(parts[0].clone());
+    for i in 0..5_000u32 {
+        let [_, _, hi, lo] = (0xc633_0000u32 + i).to_be_bytes();
+        let from = Host {
+            mac: [2, 0, 0, 0, 1, 1],
+            ip: Ipv4Addr::new(198, 51, hi, lo),
+            port: 1000,
+        };
+        let mut udp = synth::udp_frame(&from, &server(), &[0xee; 24]);
+        synth::fill_checksums(&mut udp);
+        // IP payload: UDP header 8 + 24 bytes; the first fragment has 8.
+        frames.push(fragments(&udp, i as u16, &[8])[0].clone());
+    }
+    frames.push(parts[1].clone());
+    let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+    assert_listen_only_alert(&lines, &per_rule, "5,000 spoofed sources");
+    assert_eq!(stats.defrag.reassembled, 1);
+    assert_eq!((stats.defrag.refused, stats.defrag.evicted), (905, 0));
+    let refused = anomalies(&lines)
+        .iter()
+        .filter(|a| *a == "fragment_refused")
+        .count();
+    assert!((1..=6).contains(&refused), "one per second: {refused}");
 }
 
 #[test]

@@ -494,9 +494,27 @@ impl<O: Output> Pipeline<O> {
                     let Transport::Other(payload) = packet.transport else {
                         return;
                     };
-                    // A fragment belongs to no flow yet: nothing proves its
-                    // direction verified.
-                    if self.checksums.judge(&[ip_verdict], || false) == Decision::Drop {
+                    // The offload mark is never believed on a fragment. A
+                    // receiver sees fragments as their sender put them on the
+                    // wire, checksummed; the mark appears only on a capture
+                    // taken on the sender, and Linux fills the header checksum
+                    // of every fragment in software (fragmentation happens in
+                    // the IP layer, after offload's choices: segmentation
+                    // offload sends DF segments, never fragments). A capture on
+                    // a sender whose card fills IPv4 header checksums of
+                    // fragments (some Windows drivers) has those dropped and
+                    // counted: `--checksum-checks off` there.
+                    let ip_verdict = match ip_verdict {
+                        Verdict::Bad {
+                            stored, expected, ..
+                        } => Verdict::Bad {
+                            stored,
+                            expected,
+                            offload: false,
+                        },
+                        other => other,
+                    };
+                    if self.checksums.judge(&[ip_verdict], || true) == Decision::Drop {
                         self.bad_checksum(frame.ts, &ip, None, ip_verdict, Verdict::Absent);
                         return;
                     }

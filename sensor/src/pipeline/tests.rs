@@ -993,3 +993,32 @@ fn far_segments_after_a_mid_stream_pickup_are_dropped() {
         assert_eq!(read, if picked_up { 2 } else { 1 }, "{why}: {m:?}");
     }
 }
+
+#[test]
+fn fragments_with_a_zero_ipv4_checksum_are_not_believed() {
+    // Review D5: the benign copy's second and third fragments (TCP checksum
+    // of the benign bytes, Modbus sub-function 0) carry IPv4 header checksum
+    // 0, the offload mark. The PLC drops them and reassembles the real
+    // fragments; the sensor used to believe the mark on every fragment, keep
+    // the benign copies (first copy wins) and decode the benign request.
+    let mut c = Conversation::new(client(), server());
+    let mut frames = checksummed(c.handshake().into());
+    let benign = forged_copy(&c, &QUERY_DATA, |_| {});
+    // IP payload: 0..8 ports and seq, 8..24 ack .. TCP checksum .. Modbus
+    // transaction and protocol ids, 24..32 the rest of the Modbus request.
+    for mut f in fragments(&benign, 0x4545, &[8, 24]).into_iter().skip(1) {
+        f[14 + 10..14 + 12].copy_from_slice(&[0, 0]); // IPv4 header checksum 0
+        frames.push(f);
+    }
+    let mut request = c.to_server(&FORCE_LISTEN_ONLY);
+    synth::fill_checksums(&mut request);
+    frames.extend(fragments(&request, 0x4545, &[8, 24]));
+    let (lines, stats, per_rule) = run_with_rules(PipelineConfig::default(), &frames);
+    assert_listen_only_alert(&lines, &per_rule, "zero-checksum fragments");
+    assert_eq!(
+        anomalies(&lines),
+        ["bad_ipv4_checksum", "bad_ipv4_checksum"]
+    );
+    assert_eq!(stats.checksum.offload_accepted, 0);
+    assert_eq!(stats.defrag.overlap_mismatches, 0);
+}

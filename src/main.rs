@@ -34,10 +34,12 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Whether IPv4, TCP and UDP checksums are verified (replay, sensor,
-    /// run): `auto` (default) drops packets the endpoints would reject but
-    /// believes checksums left unfilled by offload and stops verifying when
-    /// most of the first 1000 packets fail; `on` drops every bad one (for a
-    /// SPAN or TAP port); `off` verifies nothing.
+    /// run): `auto` (default) drops packets the endpoints would reject,
+    /// always on a flow direction that verified before, but believes
+    /// checksums left unfilled by offload where nothing verified yet, and
+    /// stops verifying until its next sample (every 10 minutes) when 95 % of
+    /// a sample of 1000 packets fail; `on` drops every bad one (for a SPAN
+    /// or TAP port); `off` verifies nothing.
     #[arg(long, global = true, value_name = "auto|on|off", default_value = "auto")]
     checksum_checks: ChecksumMode,
 }
@@ -427,8 +429,8 @@ fn print_summary(report: &ReplayReport) {
     if c.state == ChecksumState::AutoDisabled {
         let _ = writeln!(
             err,
-            "checksums    not verified: {} of the first {} packets failed (captured behind checksum offload?); --checksum-checks on verifies anyway",
-            c.sample_bad, c.sampled
+            "checksums    not verified at the end: {} of {} sampled packets failed (captured behind checksum offload, or rewritten?); {} of {} samples turned verification off; --checksum-checks on verifies anyway",
+            c.sample_bad, c.sampled, c.samples_disabled, c.samples
         );
     } else if c.dropped > 0 {
         let _ = writeln!(

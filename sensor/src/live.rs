@@ -606,6 +606,8 @@ struct Worker<'c, O: LiveOutput> {
     /// frames' time base without a frame.
     clock: Option<Instant>,
     clock_packets: u64,
+    /// Whether `auto` checksum verification was off at the last report.
+    checksums_off: bool,
 }
 
 impl<O: LiveOutput> Worker<'_, O> {
@@ -665,6 +667,19 @@ impl<O: LiveOutput> Worker<'_, O> {
         let alerts = self.pipeline.output().alert_count();
         let mut stats = self.pipeline.stats().clone();
         stats.alerts = alerts;
+        let c = &stats.checksum;
+        let off = c.state == crate::pipeline::checksum::ChecksumState::AutoDisabled;
+        if off != self.checksums_off {
+            self.checksums_off = off;
+            if off {
+                eprintln!(
+                    "otwatch: checksums not verified until the next sample: {} of {} sampled packets failed (captured behind checksum offload, or a flood of bad packets); --checksum-checks on verifies anyway",
+                    c.sample_bad, c.sampled
+                );
+            } else {
+                eprintln!("otwatch: checksums verified again (a new sample)");
+            }
+        }
         *lock(&self.counters.stats) = stats;
     }
 
@@ -880,6 +895,7 @@ where
                 bytes: 0,
                 clock: None,
                 clock_packets: 0,
+                checksums_off: false,
             };
             let builder = std::thread::Builder::new().name(format!("otwatch-w{i}"));
             let spawned = match source {

@@ -460,6 +460,7 @@ impl<O: Output> Pipeline<O> {
             self.stats.non_ip += 1;
             return;
         };
+        self.checksums.tick(frame.ts.secs);
         let verifying = self.checksums.verifying();
         let ip_verdict = match packet.ipv4_header() {
             Some(header) if verifying => csum::ipv4_header(header),

@@ -187,8 +187,11 @@ impl SensorStats {
         w.field_u64("dropped", c.dropped);
         w.field_u64("offload_accepted", c.offload_accepted);
         w.field_u64("accepted_in_sample", c.accepted_in_sample);
+        w.field_u64("accepted_unproven", c.accepted_unproven);
         w.field_u64("sampled", c.sampled);
         w.field_u64("sample_bad", c.sample_bad);
+        w.field_u64("samples", c.samples);
+        w.field_u64("samples_disabled", c.samples_disabled);
         w.field_u64("anomalies_suppressed", c.anomalies_suppressed);
         w.end_object();
         w.key("flow").begin_object();

@@ -9,27 +9,41 @@
 //!
 //! Captures taken on a host that offloads checksums to its network card (and
 //! on veth pairs and loopback) carry unfilled checksums on the packets that
-//! host sent. [`ChecksumMode::Auto`], the default, copes with them:
+//! host sent; some drivers leave garbage rather than a recognisable mark, and
+//! rewritten captures have wrong checksums everywhere. [`ChecksumMode::Auto`],
+//! the default, copes with them without letting a forger choose what is
+//! believed:
 //!
-//! * A checksum that carries the mark of offload (a TCP/UDP checksum field
-//!   holding the pseudo-header sum, an IPv4 header checksum of zero; see
-//!   `otwatch_proto::wire::checksum`) is accepted, unless its direction of
-//!   the flow has already carried a verified checksum on a segment other than
-//!   a SYN: a host's offload does not come and go within a connection, a
-//!   forged copy does.
-//! * While the first [`SAMPLE`] packets are sampled, a bad checksum is also
-//!   accepted when bad ones outnumber good ones so far: the capture as a
-//!   whole looks rewritten or offloaded rather than attacked.
-//! * After the sample, if more than one packet in [`DISABLE_RATIO`] failed
-//!   (the ratio Suricata's `checksum-checks: auto` uses), verification stops
-//!   for the rest of the capture: [`ChecksumState::AutoDisabled`], reported
-//!   in the stats and by the caller on stderr.
+//! * A bad checksum on a direction of a flow that already carried a verified
+//!   checksum (on a segment other than a SYN) is always dropped: a host's
+//!   offload does not come and go within a connection, a forged copy does.
+//!   No flood of bad packets changes this (short of turning verification off,
+//!   below).
+//! * On a direction not proven yet, a checksum that carries the mark of
+//!   offload (a TCP/UDP checksum field holding the pseudo-header sum, an IPv4
+//!   header checksum of zero; see `otwatch_proto::wire::checksum`) is
+//!   accepted. A bad checksum without the mark is accepted there only while
+//!   the capture shows such checksums as a habit: while a sample is being
+//!   taken, and after a sample in which at least one packet in
+//!   [`LENIENT_RATIO`] failed without the mark
+//!   ([`ChecksumState::AutoLenient`]). After a clean sample it is dropped
+//!   ([`ChecksumState::AutoOn`]).
+//! * Samples are the first [`SAMPLE`] verified packets that do not carry the
+//!   offload mark (those are judged by the mark alone). Only when at least
+//!   [`DISABLE_PERCENT`] % of a sample failed does verification stop
+//!   ([`ChecksumState::AutoDisabled`], reported in the stats and on stderr),
+//!   and then only until the next sample: a new one is taken every
+//!   [`RESAMPLE_SECS`] seconds of capture time or [`RESAMPLE_PACKETS`]
+//!   packets, so a flood of bad packets after a restart cannot switch
+//!   verification off for good.
 //!
-//! The price of `auto` is that a packet forged with the offload mark on a
-//! direction not yet verified, or a flood of bad packets in the first
-//! [`SAMPLE`] packets of a capture, is believed; `on` believes only verified
-//! checksums (for a SPAN or TAP port, where every packet was checksummed on
-//! the wire).
+//! The price of `auto`: a forged packet is believed when it is the first of
+//! its flow direction to be seen (before any real packet of that direction
+//! verified) and carries the offload mark, or (in a lenient or sampling
+//! state) any bad checksum; and a flood that makes [`DISABLE_PERCENT`] % of a
+//! sample fail turns verification off until the next sample. `on` believes
+//! only verified checksums (for a SPAN or TAP port, where every packet was
+//! checksummed on the wire).
 
 use otwatch_proto::wire::checksum::Verdict;
 
@@ -72,12 +86,23 @@ impl std::str::FromStr for ChecksumMode {
     }
 }
 
-/// Packets sampled in `auto` mode before deciding.
+/// Packets (verified, without the offload mark) in one sample of `auto`.
 pub const SAMPLE: u64 = 1000;
 
-/// `auto` stops verifying when more than one sampled packet in this many
-/// failed.
-pub const DISABLE_RATIO: u64 = 10;
+/// `auto` stops verifying when at least this share (in percent) of a
+/// sample failed.
+pub const DISABLE_PERCENT: u64 = 95;
+
+/// After a sample in which more than one packet in this many failed without
+/// the offload mark, such failures are believed on directions not yet
+/// proven ([`ChecksumState::AutoLenient`]).
+pub const LENIENT_RATIO: u64 = 10;
+
+/// Capture seconds after which `auto` takes a new sample.
+pub const RESAMPLE_SECS: i64 = 600;
+
+/// Packets after which `auto` takes a new sample.
+pub const RESAMPLE_PACKETS: u64 = 1_000_000;
 
 /// Checksum anomalies reported per second of capture time; the rest are
 /// counted only.
@@ -86,13 +111,17 @@ pub const ANOMALIES_PER_SECOND: u32 = 100;
 /// Where verification stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChecksumState {
-    /// `auto`, still sampling the first packets.
+    /// `auto`, taking a sample.
     #[default]
     AutoSampling,
-    /// `auto`, the sample verified: checking on.
+    /// `auto`, the last sample verified: bad checksums without the offload
+    /// mark are dropped everywhere.
     AutoOn,
-    /// `auto`, the sample mostly failed: checking off for the rest of the
-    /// capture.
+    /// `auto`, the last sample had failures without the offload mark: they
+    /// are believed on flow directions not proven yet.
+    AutoLenient,
+    /// `auto`, nearly all of the last sample failed: checking off until the
+    /// next sample.
     AutoDisabled,
     /// `on`.
     On,
@@ -106,6 +135,7 @@ impl ChecksumState {
         match self {
             ChecksumState::AutoSampling => "auto",
             ChecksumState::AutoOn => "auto_on",
+            ChecksumState::AutoLenient => "auto_lenient",
             ChecksumState::AutoDisabled => "auto_disabled",
             ChecksumState::On => "on",
             ChecksumState::Off => "off",
@@ -132,14 +162,22 @@ pub struct ChecksumStats {
     pub bad: u64,
     /// Bad packets accepted because they carry the mark of offload.
     pub offload_accepted: u64,
-    /// Bad packets accepted while the sample looked rewritten or offloaded.
+    /// Bad packets without the mark accepted while a sample was taken (on
+    /// directions not proven).
     pub accepted_in_sample: u64,
+    /// Bad packets without the mark accepted in the lenient state (on
+    /// directions not proven).
+    pub accepted_unproven: u64,
     /// Bad packets dropped.
     pub dropped: u64,
-    /// Packets sampled by `auto`, and how many of them failed.
+    /// Packets in `auto`'s current (or last) sample.
     pub sampled: u64,
-    /// Sampled packets that failed.
+    /// Of those, packets that failed.
     pub sample_bad: u64,
+    /// Samples `auto` completed.
+    pub samples: u64,
+    /// Of those, samples that turned verification off.
+    pub samples_disabled: u64,
     /// Anomalies not emitted over [`ANOMALIES_PER_SECOND`] (the drops are
     /// still counted).
     pub anomalies_suppressed: u64,
@@ -156,9 +194,12 @@ impl ChecksumStats {
         self.bad += other.bad;
         self.offload_accepted += other.offload_accepted;
         self.accepted_in_sample += other.accepted_in_sample;
+        self.accepted_unproven += other.accepted_unproven;
         self.dropped += other.dropped;
         self.sampled += other.sampled;
         self.sample_bad += other.sample_bad;
+        self.samples += other.samples;
+        self.samples_disabled += other.samples_disabled;
         self.anomalies_suppressed += other.anomalies_suppressed;
     }
 }
@@ -179,6 +220,15 @@ pub(crate) struct Checksums {
     pub(crate) stats: ChecksumStats,
     anomaly_second: i64,
     anomalies_this_second: u32,
+    /// Whether the mode is `auto` (samples are taken).
+    auto: bool,
+    /// Capture second the current state began (for the next sample); `None`
+    /// until the first packet.
+    since: Option<i64>,
+    /// Packets since the current state began.
+    packets_since: u64,
+    /// Capture second of the latest packet.
+    last_secs: i64,
 }
 
 impl Checksums {
@@ -188,6 +238,7 @@ impl Checksums {
                 state: ChecksumState::of(mode),
                 ..ChecksumStats::default()
             },
+            auto: mode == ChecksumMode::Auto,
             ..Checksums::default()
         }
     }
@@ -201,9 +252,36 @@ impl Checksums {
         )
     }
 
+    /// Called for every packet at capture second `secs`: in `auto`, starts
+    /// a new sample once [`RESAMPLE_SECS`] or [`RESAMPLE_PACKETS`] have
+    /// passed since the last decision.
+    #[inline]
+    pub(crate) fn tick(&mut self, secs: i64) {
+        if !self.auto {
+            return;
+        }
+        self.packets_since += 1;
+        self.last_secs = secs;
+        let since = *self.since.get_or_insert(secs);
+        if self.stats.state != ChecksumState::AutoSampling
+            && (secs.saturating_sub(since) >= RESAMPLE_SECS
+                || self.packets_since >= RESAMPLE_PACKETS)
+        {
+            self.stats.state = ChecksumState::AutoSampling;
+            self.stats.sampled = 0;
+            self.stats.sample_bad = 0;
+            self.restart_clock(secs);
+        }
+    }
+
+    fn restart_clock(&mut self, secs: i64) {
+        self.since = Some(secs);
+        self.packets_since = 0;
+    }
+
     /// Judges a packet from its verdicts. `proven` says whether the packet's
     /// direction of its flow already carried a verified checksum (asked only
-    /// for an offload-marked bad checksum in `auto`).
+    /// for a bad checksum in `auto`).
     pub(crate) fn judge(
         &mut self,
         verdicts: &[Verdict],
@@ -226,7 +304,7 @@ impl Checksums {
             s.bad += 1;
         }
         let sampling = s.state == ChecksumState::AutoSampling;
-        if sampling {
+        if sampling && !offload {
             s.sampled += 1;
             if bad {
                 s.sample_bad += 1;
@@ -236,11 +314,17 @@ impl Checksums {
             Decision::Accept
         } else if s.state == ChecksumState::On {
             Decision::Drop
-        } else if sampling && s.sample_bad * 2 > s.sampled {
-            s.accepted_in_sample += 1;
-            Decision::Accept
-        } else if offload && !proven() {
+        } else if proven() {
+            // Whatever the sample says: this direction verified before.
+            Decision::Drop
+        } else if offload {
             self.stats.offload_accepted += 1;
+            Decision::Accept
+        } else if sampling {
+            self.stats.accepted_in_sample += 1;
+            Decision::Accept
+        } else if self.stats.state == ChecksumState::AutoLenient {
+            self.stats.accepted_unproven += 1;
             Decision::Accept
         } else {
             Decision::Drop
@@ -250,11 +334,18 @@ impl Checksums {
             s.dropped += 1;
         }
         if sampling && s.sampled >= SAMPLE {
-            s.state = if s.sample_bad * DISABLE_RATIO > s.sampled {
+            s.samples += 1;
+            s.state = if s.sample_bad * 100 >= s.sampled * DISABLE_PERCENT {
+                s.samples_disabled += 1;
                 ChecksumState::AutoDisabled
+            } else if s.sample_bad * LENIENT_RATIO > s.sampled {
+                ChecksumState::AutoLenient
             } else {
                 ChecksumState::AutoOn
             };
+            // The clock of the next sample starts at this decision.
+            let now = self.last_secs;
+            self.restart_clock(now);
         }
         decision
     }
@@ -319,17 +410,88 @@ mod tests {
     }
 
     #[test]
-    fn auto_accepts_a_capture_that_is_mostly_bad_and_then_stops_verifying() {
+    fn auto_accepts_a_rewritten_capture_and_then_stops_verifying() {
+        // Every checksum wrong, none with the mark, no direction ever
+        // verified: believed during the sample, then verification stops.
         let mut c = Checksums::new(ChecksumMode::Auto);
-        // A rewritten capture: every checksum wrong, none with the mark.
         for i in 0..SAMPLE {
+            c.tick(1);
             assert!(c.verifying(), "packet {i}");
-            assert_eq!(c.judge(&[FORGED], || true), Decision::Accept, "packet {i}");
+            assert_eq!(c.judge(&[FORGED], || false), Decision::Accept, "packet {i}");
         }
         assert_eq!(c.stats.state, ChecksumState::AutoDisabled);
         assert!(!c.verifying());
         assert_eq!(c.stats.accepted_in_sample, SAMPLE);
+        assert_eq!((c.stats.samples, c.stats.samples_disabled), (1, 1));
         assert_eq!(c.stats.state.name(), "auto_disabled");
+    }
+
+    #[test]
+    fn a_flood_of_bad_packets_neither_is_believed_nor_turns_verification_off() {
+        // Review D4: after a restart, 110 forged packets among the first
+        // 1,000 (and, first of all, while they are the majority) used to be
+        // believed and to turn verification off for good. On directions that
+        // verified they are dropped, and 11 % is far from 95 %.
+        let mut c = Checksums::new(ChecksumMode::Auto);
+        for i in 0..110 {
+            c.tick(1);
+            assert_eq!(c.judge(&[GOOD, FORGED], || true), Decision::Drop, "{i}");
+        }
+        for _ in 110..SAMPLE {
+            c.tick(1);
+            assert_eq!(c.judge(&[GOOD, GOOD], || true), Decision::Accept);
+        }
+        assert_eq!((c.stats.sampled, c.stats.sample_bad), (SAMPLE, 110));
+        assert!(c.verifying());
+        assert_eq!(c.stats.state, ChecksumState::AutoLenient);
+        assert_eq!(c.stats.dropped, 110);
+        assert_eq!(c.stats.accepted_in_sample, 0);
+        // Lenient: a failure without the mark is believed only where the
+        // direction never verified.
+        assert_eq!(c.judge(&[FORGED], || true), Decision::Drop);
+        assert_eq!(c.judge(&[FORGED], || false), Decision::Accept);
+        assert_eq!(c.stats.accepted_unproven, 1);
+    }
+
+    #[test]
+    fn a_disabling_flood_lasts_only_until_the_next_sample() {
+        // 1,000 forged packets on unproven directions right after a start
+        // turn verification off; ten minutes of capture time later a new
+        // sample of real traffic turns it back on.
+        let mut c = Checksums::new(ChecksumMode::Auto);
+        for _ in 0..SAMPLE {
+            c.tick(100);
+            c.judge(&[FORGED], || false);
+        }
+        assert_eq!(c.stats.state, ChecksumState::AutoDisabled);
+        c.tick(100 + RESAMPLE_SECS - 1);
+        assert!(!c.verifying(), "not yet");
+        c.tick(100 + RESAMPLE_SECS);
+        assert_eq!(c.stats.state, ChecksumState::AutoSampling);
+        assert!(c.verifying());
+        assert_eq!(c.judge(&[GOOD, FORGED], || true), Decision::Drop);
+        for _ in 1..SAMPLE {
+            c.tick(100 + RESAMPLE_SECS + 1);
+            c.judge(&[GOOD, GOOD], || true);
+        }
+        assert_eq!(c.stats.state, ChecksumState::AutoOn);
+        assert_eq!((c.stats.samples, c.stats.samples_disabled), (2, 1));
+        assert_eq!(
+            c.judge(&[FORGED], || false),
+            Decision::Drop,
+            "clean: strict"
+        );
+        // A million packets also start a new sample.
+        for _ in 0..RESAMPLE_PACKETS {
+            c.tick(100 + RESAMPLE_SECS + 2);
+        }
+        assert_eq!(c.stats.state, ChecksumState::AutoSampling);
+        // `on` and `off` never sample.
+        let mut on = Checksums::new(ChecksumMode::On);
+        for _ in 0..10 {
+            on.tick(1_000_000);
+        }
+        assert_eq!(on.stats.state, ChecksumState::On);
     }
 
     #[test]
@@ -342,13 +504,15 @@ mod tests {
         assert_eq!((c.stats.sampled, c.stats.sample_bad), (SAMPLE, 50));
         assert_eq!(c.stats.state, ChecksumState::AutoOn, "5% bad");
         assert_eq!(c.judge(&[FORGED], || true), Decision::Drop);
-        // Exactly one in ten is not more than one in ten.
+        // Offload-marked failures are judged by the mark, not sampled: one
+        // in ten of them leaves the sample clean.
         let mut c = Checksums::new(ChecksumMode::Auto);
-        for i in 0..SAMPLE {
+        for i in 0..SAMPLE + SAMPLE / 9 + 1 {
             let v = if i % 10 == 0 { OFFLOAD } else { GOOD };
             c.judge(&[v], || false);
         }
         assert_eq!(c.stats.state, ChecksumState::AutoOn);
+        assert_eq!(c.stats.sample_bad, 0);
         // Unverifiable and absent checksums are not sampled.
         let mut c = Checksums::new(ChecksumMode::Auto);
         c.judge(&[Verdict::Absent, Verdict::Unverifiable], || true);

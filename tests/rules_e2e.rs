@@ -328,6 +328,10 @@ fn corpus_expected(path: &str) -> Option<(Vec<(u32, u64)>, &'static str)> {
         ),
         "modbus/icsnpp_modbus_example.pcap" => (vec![(110005, 1), (110012, 1)], "reads the server id; one response with a wrong byte count"),
         "modbus/modicon_test.pcap" => (vec![(110012, 2), (110015, 55), (110017, 1)], "a Unity program download over UMAS (function 90): download blocks, reservation, two oversized ADUs"),
+        "modbus/emre_modbus_analog.pcap" => (
+            vec![(140003, 2)],
+            "the capture host's DHCP and port-27127 broadcasts carry an IPv4 header checksum of 0 after earlier ones on the same addresses and ports verified: on a verified direction the offload mark is a forgery's, so they are dropped (four, two alerts)",
+        ),
         "modbus/zeek_4sics_min.pcap" => (vec![(110011, 1), (110012, 1)], "function 23 with a write quantity out of range, refused by the device"),
         "modbus/zeek_fuzz_1011.pcap" => (
             vec![(110012, 1), (140002, 1)],

@@ -852,7 +852,19 @@ impl<O: Output> Pipeline<O> {
                         );
                     });
                     // This side's window bounds what the other may send.
-                    other.window_update(tcp.ack, scale.bytes(d, tcp.window, syn));
+                    if let Some(believed) =
+                        other.window_update(tcp.ack, scale.bytes(d, tcp.window, syn))
+                    {
+                        let mut cx = Context {
+                            ts,
+                            sink: &mut sink,
+                        };
+                        let detail = AckDetail {
+                            ack: tcp.ack,
+                            believed,
+                        };
+                        cx.anomaly("stream", "ack_regression", &detail, Some(dir));
+                    }
                 }
                 let this_held = &mut held[d];
                 this.segment(
@@ -1139,6 +1151,21 @@ fn on_chunk<O: Output>(
             let detail = StraySynDetail { seq, next };
             cx.anomaly("stream", "syn_on_established", &detail, Some(dir));
         }
+    }
+}
+
+struct AckDetail {
+    ack: u32,
+    believed: u32,
+}
+
+impl core::fmt::Display for AckDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "acknowledgement {} lies far behind {}, acknowledged before by the same side: a receiver's acknowledgements never go back, so one of them was forged (forged acknowledgements can make the sensor skip real bytes)",
+            self.ack, self.believed
+        )
     }
 }
 

@@ -115,6 +115,7 @@ impl SensorStats {
         self.stream.dropped_segments += s.dropped_segments;
         self.stream.implausible_acks += s.implausible_acks;
         self.stream.stray_syns += s.stray_syns;
+        self.stream.ack_regressions += s.ack_regressions;
     }
 
     /// Adds another worker's checksum and defragmenter counters.
@@ -212,6 +213,7 @@ impl SensorStats {
         w.field_u64("dropped_segments", self.stream.dropped_segments);
         w.field_u64("implausible_acks", self.stream.implausible_acks);
         w.field_u64("stray_syns", self.stream.stray_syns);
+        w.field_u64("ack_regressions", self.stream.ack_regressions);
         w.end_object();
         w.key("app_layer").begin_object();
         for (proto, s) in &self.app {

@@ -22,7 +22,9 @@
 //!   left to make the stream skip: the sensor cannot tell it from the peer's
 //!   own (the sender ignores an acknowledgement of data it never sent, the
 //!   sensor does not see that). An acknowledgement beyond the window the
-//!   receiver itself advertised is not believed. When the window scale was
+//!   receiver itself advertised is not believed, and one far behind the
+//!   acknowledgement believed so far is reported (one of them was forged).
+//!   When the window scale was
 //!   not seen (no handshake) the largest is assumed, so a segment more than
 //!   [`MAX_SEQ_DISTANCE`] from the receiver's latest acknowledgement is
 //!   dropped as well; the stream restarts only at a segment near it (the
@@ -132,6 +134,9 @@ pub struct StreamStats {
     pub implausible_acks: u64,
     /// SYNs ignored because their sequence number did not fit the stream.
     pub stray_syns: u64,
+    /// Acknowledgements further behind the believed one than its window
+    /// (one of the two was forged).
+    pub ack_regressions: u64,
 }
 
 #[derive(Debug)]
@@ -394,12 +399,27 @@ impl TcpStream {
     /// `ack` with a window of `window` bytes (already scaled, see
     /// [`WindowScale`]). An acknowledgement beyond the window the peer had
     /// advertised is ignored.
-    pub fn window_update(&mut self, ack: u32, window: u32) {
+    ///
+    /// Returns `Some(believed)` when `ack` lies further behind the
+    /// acknowledgement believed so far than that one's window and slack: a
+    /// receiver's acknowledgements never go back, and capture reordering
+    /// moves them back by less than a window, so one of the two was forged
+    /// (forged acknowledgements may have walked the window forward). Nothing
+    /// changes: which one is real cannot be told.
+    pub fn window_update(&mut self, ack: u32, window: u32) -> Option<u32> {
         match self.peer {
-            Some((prev, _)) if seq_lt(ack, prev) => {} // an older acknowledgement
+            Some((prev, end)) if seq_lt(ack, prev) => {
+                // An older acknowledgement.
+                let behind = seq_diff(prev, ack);
+                if behind > seq_diff(end, prev).saturating_add(Self::slack(prev, end)) {
+                    self.stats.ack_regressions += 1;
+                    return Some(prev);
+                }
+            }
             Some(_) if !self.plausible_ack(ack) => {}
             _ => self.peer = Some((ack, ack.wrapping_add(window))),
         }
+        None
     }
 
     /// Whether an acknowledgement lies within what the peer's last window
@@ -1230,6 +1250,25 @@ mod tests {
                 Got::Data(b"cd".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn an_acknowledgement_far_behind_the_believed_one_is_reported() {
+        // Review D7: forged acknowledgements (each within the window plus
+        // slack of the last) walk the believed window 1 MB forward; the real
+        // receiver's next acknowledgement then lies far behind it. A small
+        // regression (capture reordering) is not reported.
+        let mut s = TcpStream::new();
+        assert_eq!(s.window_update(1000, 64_240), None);
+        let mut ack = 1000u32;
+        while ack < 1_001_000 {
+            ack += 100_000;
+            assert_eq!(s.window_update(ack, 64_240), None, "{ack}");
+        }
+        assert_eq!(s.stats.implausible_acks, 0, "each step looked plausible");
+        assert_eq!(s.window_update(ack - 30_000, 64_240), None, "reordering");
+        assert_eq!(s.window_update(1012, 64_240), Some(ack));
+        assert_eq!(s.stats.ack_regressions, 1);
     }
 
     #[test]

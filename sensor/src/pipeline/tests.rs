@@ -1025,3 +1025,46 @@ fn fragments_with_a_zero_ipv4_checksum_are_not_believed() {
     assert_eq!(stats.checksum.offload_accepted, 0);
     assert_eq!(stats.defrag.overlap_mismatches, 0);
 }
+
+#[test]
+fn forged_acknowledgements_walking_the_window_are_reported() {
+    // Review D7 (detected, not prevented): nine forged server ACKs, each
+    // within the window plus slack of the last, move the believed window
+    // about 1 MB ahead; a forged segment there is skipped to. The server's
+    // real acknowledgement of the real request then lies far behind what
+    // was believed: `stream.ack_regression`.
+    let frames = insertion(|c| {
+        let mut frames = Vec::new();
+        let base = c.client_seq;
+        for step in 1..=9u32 {
+            let mut ack = synth::tcp_frame(
+                &server(),
+                &client(),
+                c.server_seq,
+                base.wrapping_add(step * 110_000),
+                synth::flags::ACK,
+                &[],
+            );
+            synth::fill_checksums(&mut ack);
+            frames.push(ack);
+        }
+        let mut far = synth::tcp_frame(
+            &client(),
+            &server(),
+            base.wrapping_add(990_000),
+            c.server_seq,
+            synth::flags::PSH | synth::flags::ACK,
+            &QUERY_DATA,
+        );
+        synth::fill_checksums(&mut far);
+        frames.push(far);
+        frames
+    });
+    let (lines, stats, _) = run_with_rules(PipelineConfig::default(), &frames);
+    assert!(
+        anomalies(&lines).contains(&"ack_regression".to_string()),
+        "{:?}",
+        anomalies(&lines)
+    );
+    assert_eq!(stats.stream.ack_regressions, 1);
+}

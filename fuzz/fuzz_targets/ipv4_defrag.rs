@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
             FragOutcome::Complete(datagram) | FragOutcome::CompleteOverlapMismatch(datagram) => {
                 assert!(datagram.len() <= 65_535);
             }
-            FragOutcome::Held | FragOutcome::OverlapMismatch | FragOutcome::TooLarge => {}
+            FragOutcome::Held
+            | FragOutcome::OverlapMismatch
+            | FragOutcome::TooLarge
+            | FragOutcome::Refused => {}
         }
         // Within the limits whatever arrived.
         assert!(defrag.pending() <= 8, "{} datagrams held", defrag.pending());

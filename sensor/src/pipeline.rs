@@ -14,7 +14,7 @@ use otwatch_proto::event::{Anomaly, AppEvent, Context, Direction, Event, EventSi
 use otwatch_proto::event::{DatagramDissector, StreamDissector};
 use otwatch_proto::ipfrag::{Defragmenter, FragLimits, FragOutcome};
 use otwatch_proto::modbus::{self, ModbusConfig, ModbusDissector};
-use otwatch_proto::reassembly::{ReassemblyLimits, StreamChunk, TcpStream, WindowScale};
+use otwatch_proto::reassembly::{AckNews, ReassemblyLimits, StreamChunk, TcpStream, WindowScale};
 use otwatch_proto::s7comm::{self, S7Config, S7Dissector};
 use otwatch_proto::stream::StreamBuffer;
 use otwatch_proto::wire::checksum::{self as csum, Verdict};
@@ -852,9 +852,8 @@ impl<O: Output> Pipeline<O> {
                         );
                     });
                     // This side's window bounds what the other may send.
-                    if let Some(believed) =
-                        other.window_update(tcp.ack, scale.bytes(d, tcp.window, syn))
-                    {
+                    let news = other.window_update(tcp.ack, scale.bytes(d, tcp.window, syn));
+                    if let Some(AckNews::Regression { believed }) = news {
                         let mut cx = Context {
                             ts,
                             sink: &mut sink,

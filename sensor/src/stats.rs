@@ -116,6 +116,7 @@ impl SensorStats {
         self.stream.implausible_acks += s.implausible_acks;
         self.stream.stray_syns += s.stray_syns;
         self.stream.ack_regressions += s.ack_regressions;
+        self.stream.window_recoveries += s.window_recoveries;
     }
 
     /// Adds another worker's checksum and defragmenter counters.
@@ -214,6 +215,7 @@ impl SensorStats {
         w.field_u64("implausible_acks", self.stream.implausible_acks);
         w.field_u64("stray_syns", self.stream.stray_syns);
         w.field_u64("ack_regressions", self.stream.ack_regressions);
+        w.field_u64("window_recoveries", self.stream.window_recoveries);
         w.end_object();
         w.key("app_layer").begin_object();
         for (proto, s) in &self.app {

@@ -134,6 +134,9 @@ pub struct StreamStats {
     pub implausible_acks: u64,
     /// SYNs ignored because their sequence number did not fit the stream.
     pub stray_syns: u64,
+    /// Times the window followed acknowledgements beyond it after a capture
+    /// loss larger than the window ([`AckNews::Recovered`]).
+    pub window_recoveries: u64,
     /// Acknowledgements further behind the believed one than its window
     /// (one of the two was forged).
     pub ack_regressions: u64,
@@ -235,9 +238,43 @@ pub struct TcpStream {
     /// The peer's latest acknowledgement and the right edge of its window
     /// (`ack + window`), once a segment of the peer was seen.
     peer: Option<(u32, u32)>,
+    /// Implausible acknowledgements in a row that agree with each other:
+    /// the latest, its window, and how many.
+    jump: Option<(u32, u32, u8)>,
+    /// Sequence number of the latest segment dropped as outside the window.
+    last_outside: Option<u32>,
     /// Counters.
     pub stats: StreamStats,
 }
+
+/// What an acknowledgement revealed ([`TcpStream::window_update`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckNews {
+    /// It lies further behind the acknowledgement believed so far than that
+    /// one's window and slack: a receiver's acknowledgements never go back,
+    /// and capture reordering moves them back by less than a window, so one
+    /// of the two was forged (forged acknowledgements may have walked the
+    /// window forward). Nothing changes: which one is real cannot be told.
+    Regression {
+        /// The acknowledgement believed so far.
+        believed: u32,
+    },
+    /// [`RECOVERY_ACKS`] acknowledgements in a row lay beyond the window,
+    /// each agreeing with the last, while the sender's segments arrived
+    /// there too: the capture lost more than a window. The window now
+    /// follows them.
+    Recovered {
+        /// The acknowledgement believed before.
+        from: u32,
+        /// The one believed now.
+        to: u32,
+    },
+}
+
+/// Implausible acknowledgements in a row, agreeing with each other and with
+/// the sender's segments, after which the window follows them (capture loss
+/// larger than the window).
+pub const RECOVERY_ACKS: u8 = 4;
 
 impl TcpStream {
     /// A stream that has seen nothing yet.
@@ -294,6 +331,7 @@ impl TcpStream {
         if let Some((ack, window_end)) = self.outside_window(data_seq, payload.len()) {
             // The receiver drops it: so does reassembly (FIN included).
             self.stats.outside_window += 1;
+            self.last_outside = Some(data_seq);
             out(StreamChunk::OutsideWindow {
                 seq: data_seq,
                 len: payload.len() as u32,
@@ -400,26 +438,59 @@ impl TcpStream {
     /// [`WindowScale`]). An acknowledgement beyond the window the peer had
     /// advertised is ignored.
     ///
-    /// Returns `Some(believed)` when `ack` lies further behind the
-    /// acknowledgement believed so far than that one's window and slack: a
-    /// receiver's acknowledgements never go back, and capture reordering
-    /// moves them back by less than a window, so one of the two was forged
-    /// (forged acknowledgements may have walked the window forward). Nothing
-    /// changes: which one is real cannot be told.
-    pub fn window_update(&mut self, ack: u32, window: u32) -> Option<u32> {
+    /// See [`AckNews`] for what it may reveal.
+    pub fn window_update(&mut self, ack: u32, window: u32) -> Option<AckNews> {
         match self.peer {
             Some((prev, end)) if seq_lt(ack, prev) => {
                 // An older acknowledgement.
                 let behind = seq_diff(prev, ack);
                 if behind > seq_diff(end, prev).saturating_add(Self::slack(prev, end)) {
                     self.stats.ack_regressions += 1;
-                    return Some(prev);
+                    return Some(AckNews::Regression { believed: prev });
                 }
             }
-            Some(_) if !self.plausible_ack(ack) => {}
-            _ => self.peer = Some((ack, ack.wrapping_add(window))),
+            Some((prev, _)) if !self.plausible_ack(ack) => {
+                return self.implausible(prev, ack, window);
+            }
+            _ => {
+                self.jump = None;
+                self.peer = Some((ack, ack.wrapping_add(window)));
+            }
         }
         None
+    }
+
+    /// An acknowledgement beyond the window: counted towards a recovery when
+    /// it agrees with the previous implausible one (not before it, within its
+    /// window and slack) and the sender's latest dropped segment lies near it.
+    fn implausible(&mut self, prev: u32, ack: u32, window: u32) -> Option<AckNews> {
+        let count = match self.jump {
+            Some((last, last_window, n))
+                if !seq_lt(ack, last)
+                    && seq_diff(ack, last)
+                        <= last_window
+                            .saturating_add(Self::slack(last, last.wrapping_add(last_window))) =>
+            {
+                n.saturating_add(1)
+            }
+            _ => 1,
+        };
+        self.jump = Some((ack, window, count));
+        let slack = Self::slack(ack, ack.wrapping_add(window));
+        let sender_there = self.last_outside.is_some_and(|seq| {
+            let from = ack.wrapping_sub(slack);
+            seq_diff(seq, from) <= window.saturating_add(slack).saturating_add(slack)
+        });
+        if count < RECOVERY_ACKS || !sender_there {
+            return None;
+        }
+        self.jump = None;
+        self.peer = Some((ack, ack.wrapping_add(window)));
+        self.stats.window_recoveries += 1;
+        Some(AckNews::Recovered {
+            from: prev,
+            to: ack,
+        })
     }
 
     /// Whether an acknowledgement lies within what the peer's last window
@@ -1267,8 +1338,71 @@ mod tests {
         }
         assert_eq!(s.stats.implausible_acks, 0, "each step looked plausible");
         assert_eq!(s.window_update(ack - 30_000, 64_240), None, "reordering");
-        assert_eq!(s.window_update(1012, 64_240), Some(ack));
+        assert_eq!(
+            s.window_update(1012, 64_240),
+            Some(AckNews::Regression { believed: ack })
+        );
         assert_eq!(s.stats.ack_regressions, 1);
+    }
+
+    #[test]
+    fn after_a_capture_loss_larger_than_the_window_the_window_follows() {
+        // Review D8: the receiver acknowledged 1000 (window 64240), then the
+        // capture lost 5 MB. Its real acknowledgements now lie beyond the
+        // window (implausible) and the sender's segments outside it; after
+        // RECOVERY_ACKS acknowledgements in a row that agree, with the
+        // sender's segments there too, the window follows and the stream
+        // skips the hole on the next acknowledgement.
+        let limits = ReassemblyLimits::default();
+        let mut s = TcpStream::new();
+        s.window_update(1000, 64_240);
+        let mut got = feed(&mut s, &[(1000, false, b"ab")], limits);
+        let lost = 1002 + 5_000_000;
+        let mut seq = lost;
+        let mut news = None;
+        for i in 0..u32::from(RECOVERY_ACKS) {
+            got.extend(feed(&mut s, &[(seq, false, b"cd")], limits));
+            seq += 2;
+            let ack = seq;
+            got.extend(collect(|out| s.acknowledged(ack, &limits, out)));
+            news = s.window_update(ack, 64_240);
+            if i + 1 < u32::from(RECOVERY_ACKS) {
+                assert_eq!(news, None, "ack {i}");
+            }
+        }
+        assert_eq!(
+            news,
+            Some(AckNews::Recovered {
+                from: 1000,
+                to: lost + 2 * u32::from(RECOVERY_ACKS)
+            })
+        );
+        assert_eq!(s.stats.window_recoveries, 1);
+        assert_eq!(s.stats.outside_window, u64::from(RECOVERY_ACKS));
+        // The next segment and its acknowledgement: the hole is skipped.
+        got.clear();
+        got.extend(feed(&mut s, &[(seq, false, b"ef")], limits));
+        let ack = seq + 2;
+        got.extend(collect(|out| s.acknowledged(ack, &limits, out)));
+        got.extend(feed(&mut s, &[(seq + 2, false, b"gh")], limits));
+        assert!(got.contains(&Got::Data(b"gh".to_vec())), "{got:?}");
+        assert!(got.iter().any(|g| matches!(g, Got::Gap(_))), "{got:?}");
+        // Implausible acknowledgements that disagree (a forger's scattered
+        // guesses) or with no segment of the sender near them do nothing.
+        let mut s = TcpStream::new();
+        s.window_update(1000, 64_240);
+        for i in 0..8u32 {
+            let ack = 10_000_000 + (i % 2) * 50_000_000;
+            assert_eq!(s.window_update(ack, 64_240), None);
+        }
+        for i in 0..8u32 {
+            assert_eq!(
+                s.window_update(90_000_000 + i, 64_240),
+                None,
+                "no segment there"
+            );
+        }
+        assert_eq!(s.stats.window_recoveries, 0);
     }
 
     #[test]

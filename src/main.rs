@@ -40,7 +40,12 @@ struct Cli {
     /// stops verifying until its next sample (every 10 minutes) when 95 % of
     /// a sample of 1000 packets fail; `on` drops every bad one (for a SPAN
     /// or TAP port); `off` verifies nothing.
-    #[arg(long, global = true, value_name = "auto|on|off", default_value = "auto")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "auto|on|off",
+        default_value = "auto"
+    )]
     checksum_checks: ChecksumMode,
 }
 
@@ -607,12 +612,8 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
             shipper.clone(),
             &shared,
         );
-        let (mut output, mut report) = replay(
-            &args.pcap,
-            pipeline_config(),
-            output,
-            &mut |_, _, _| {},
-        );
+        let (mut output, mut report) =
+            replay(&args.pcap, pipeline_config(), output, &mut |_, _, _| {});
         report.stats.alerts = output.alerts();
         output.publish_assets();
         if let Some(mut tee) = output.into_tee() {

@@ -8,7 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use otwatch_sensor::capture::file::CaptureFile;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut tmp) = tempfile_in_shm() else { return };
+    let Ok(mut tmp) = tempfile_in_shm() else {
+        return;
+    };
     if tmp.1.write_all(data).is_err() || tmp.1.flush().is_err() {
         return;
     }

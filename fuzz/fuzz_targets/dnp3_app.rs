@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use otwatch_proto::dnp3::{app, objects};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok((_header, rest)) = app::read_header(data) else { return };
+    let Ok((_header, rest)) = app::read_header(data) else {
+        return;
+    };
     for with_data in [false, true] {
         let (objs, _error) = objects::parse(rest, with_data, objects::ObjectLimits::default());
         for header in objs.iter() {

@@ -36,7 +36,9 @@ fn fix_crcs(bytes: &mut [u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let mut input = rest.to_vec();
     if mode & 1 == 0 {
         // Fix CRCs inside each chunk's bytes (a frame split across chunks

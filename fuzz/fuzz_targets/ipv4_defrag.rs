@@ -52,6 +52,10 @@ fuzz_target!(|data: &[u8]| {
         }
         // Within the limits whatever arrived.
         assert!(defrag.pending() <= 8, "{} datagrams held", defrag.pending());
-        assert!(defrag.held_bytes() <= 16 * 1024, "{} bytes held", defrag.held_bytes());
+        assert!(
+            defrag.held_bytes() <= 16 * 1024,
+            "{} bytes held",
+            defrag.held_bytes()
+        );
     }
 });

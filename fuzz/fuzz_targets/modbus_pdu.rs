@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use otwatch_proto::modbus::pdu;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     match mode % 3 {
         0 => {
             let _ = pdu::decode_request(rest);
@@ -15,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = pdu::decode_response(rest);
         }
         _ => {
-            let Some((&cut, rest)) = rest.split_first() else { return };
+            let Some((&cut, rest)) = rest.split_first() else {
+                return;
+            };
             let (request, response) = rest.split_at(usize::from(cut).min(rest.len()));
             let _ = pdu::function_of(request);
             let _ = pdu::check_pair(request, response);

@@ -12,7 +12,7 @@ use otwatch_rules::Ruleset;
 use otwatch_sensor::assets::{AssetLimits, Tracked};
 use otwatch_sensor::capture::Frame;
 use otwatch_sensor::detect::Detect;
-use otwatch_sensor::eve::{EventFilter, EveWriter};
+use otwatch_sensor::eve::{EveWriter, EventFilter};
 use otwatch_sensor::pipeline::{Pipeline, PipelineConfig};
 
 fn rules() -> Arc<Ruleset> {
@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
         });
     }
     let (detect, stats) = pipeline.finish();
-    let Tracked { assets, inner: mut eve } = detect.into_inner();
+    let Tracked {
+        assets,
+        inner: mut eve,
+    } = detect.into_inner();
     assets.write_eve(&mut eve);
     eve.stats(ts, &stats, 0.0);
     otwatch_fuzz::assert_json_lines(&eve.into_inner());

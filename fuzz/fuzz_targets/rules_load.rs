@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use otwatch_rules::Ruleset;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match Ruleset::from_str("fuzz.yaml", text) {
         Ok(set) => {
             for rule in set.rules() {

@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use otwatch_proto::s7comm::{cotp, plus, s7, szl};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let continuation = mode & 0x80 != 0;
     match mode % 8 {
         0 => {

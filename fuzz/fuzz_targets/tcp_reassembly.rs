@@ -34,10 +34,25 @@ fuzz_target!(|data: &[u8]| {
         let payload = &rest[10..10 + len];
         rest = &rest[10 + len..];
         let first = *base.get_or_insert(seq);
-        let seq = if flags & 8 != 0 { seq } else { first.wrapping_add(seq % 65_536) };
-        let ack = if flags & 8 != 0 { ack } else { first.wrapping_add(ack % 65_536) };
+        let seq = if flags & 8 != 0 {
+            seq
+        } else {
+            first.wrapping_add(seq % 65_536)
+        };
+        let ack = if flags & 8 != 0 {
+            ack
+        } else {
+            first.wrapping_add(ack % 65_536)
+        };
         offered += payload.len() as u64;
-        stream.segment(seq, flags & 1 != 0, flags & 2 != 0, payload, &limits, &mut count);
+        stream.segment(
+            seq,
+            flags & 1 != 0,
+            flags & 2 != 0,
+            payload,
+            &limits,
+            &mut count,
+        );
         if flags & 16 != 0 {
             stream.window_update(ack, 1024 << (u32::from(flags >> 5) * 2));
         }
@@ -47,5 +62,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(stream.memory() <= limits.max_buffered + limits.history + 1024);
     }
     stream.flush(&limits, &mut count);
-    assert!(delivered <= offered, "delivered {delivered} of {offered} bytes offered");
+    assert!(
+        delivered <= offered,
+        "delivered {delivered} of {offered} bytes offered"
+    );
 });

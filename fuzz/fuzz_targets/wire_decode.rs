@@ -16,7 +16,9 @@ const LINKS: [LinkType; 8] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let link = LINKS[usize::from(mode) % LINKS.len()];
     if let Ok(packet) = wire::decode(link, rest) {
         if let Some(ip) = packet.ip {

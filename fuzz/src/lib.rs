@@ -80,7 +80,9 @@ impl EventSink for CheckingSink {
             AppEvent::Anomaly(a) => {
                 assert!(!a.protocol.is_empty() && !a.name.is_empty());
                 assert!(
-                    a.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    a.name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                     "anomaly names are stable snake_case: {:?}",
                     a.name
                 );
@@ -100,7 +102,10 @@ pub fn feed_stream(dissector: &mut dyn StreamDissector, input: &[u8]) -> Checkin
     let mut ts = Timestamp::new(1_700_000_000, 0);
     for chunk in chunks(input) {
         ts = Timestamp::new(ts.secs, ts.nanos + 1_000_000);
-        let mut cx = Context { ts, sink: &mut sink };
+        let mut cx = Context {
+            ts,
+            sink: &mut sink,
+        };
         match chunk {
             Chunk::Data(dir, data) => {
                 let buf = &mut held[dir.index()];
@@ -144,6 +149,10 @@ pub fn assert_json_lines(text: &[u8]) {
             Ok(v) => v,
             Err(e) => panic!("not JSON ({e}): {}", String::from_utf8_lossy(line)),
         };
-        assert!(v.is_object(), "not an object: {}", String::from_utf8_lossy(line));
+        assert!(
+            v.is_object(),
+            "not an object: {}",
+            String::from_utf8_lossy(line)
+        );
     }
 }

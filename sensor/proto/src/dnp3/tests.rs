@@ -1662,7 +1662,7 @@ mod prop {
 #[test]
 fn class_objects_with_a_huge_count_have_no_points() {
     let bytes = [
-        60, 2, // group 60 variation 2: class 1 data
+        60, 2,    // group 60 variation 2: class 1 data
         0x09, // qualifier: no prefix, four-byte count
         0xff, 0xff, 0xff, 0xff, // count 4,294,967,295
     ];
@@ -1678,7 +1678,10 @@ fn class_objects_with_a_huge_count_have_no_points() {
     let started = std::time::Instant::now();
     let lines = run_tcp(&[
         (true, master(&[0xc0, 0x01, 60, 2, 0x06])),
-        (false, outstation(&[0xc0, 0x81, 0x00, 0x00, 60, 2, 0x09, 0xff, 0xff, 0xff, 0xff])),
+        (
+            false,
+            outstation(&[0xc0, 0x81, 0x00, 0x00, 60, 2, 0x09, 0xff, 0xff, 0xff, 0xff]),
+        ),
     ]);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let paired: Vec<&String> = events(&lines)

@@ -31,4 +31,18 @@ pub mod s7comm;
 pub mod stream;
 pub mod wire;
 
+/// Helpers shared by the unit tests of the protocol modules.
+#[cfg(test)]
+pub(crate) mod testutil {
+    /// Bytes from hex digits; anything else (spaces, comments' punctuation)
+    /// is skipped.
+    pub(crate) fn hex(text: &str) -> Vec<u8> {
+        let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        (0..clean.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&clean[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+}
+
 pub use event::{AppEvent, Context, Direction, Event, EventSink, Timestamp};

@@ -6,13 +6,7 @@ use super::*;
 use crate::event::{Event, EventSink};
 use crate::stream::StreamBuffer;
 
-fn hex(text: &str) -> Vec<u8> {
-    let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    (0..clean.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&clean[i..i + 2], 16).expect("hex"))
-        .collect()
-}
+use crate::testutil::hex;
 
 /// What a test sees: each event rendered (transactions as their EVE JSON,
 /// anomalies as `anomaly:<name>`).

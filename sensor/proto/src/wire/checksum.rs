@@ -229,13 +229,7 @@ mod tests {
     use crate::wire::{decode, LinkType, Transport};
     use std::net::Ipv4Addr;
 
-    fn hex(text: &str) -> Vec<u8> {
-        let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-        (0..clean.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&clean[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
+    use crate::testutil::hex;
 
     /// A TCP ACK from a PLC on port 102, captured on the wire (its checksums
     /// were filled in by the sender's card): icsnpp_s7comm_plus.pcap frame 1

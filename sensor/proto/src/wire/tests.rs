@@ -6,13 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
 
-fn hex(text: &str) -> Vec<u8> {
-    let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    (0..clean.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&clean[i..i + 2], 16).expect("hex"))
-        .collect()
-}
+use crate::testutil::hex;
 
 /// A Modbus read device identification request recorded from pymodbus
 /// (pcaps/modbus_pymodbus_polling.pcap, first Modbus frame).

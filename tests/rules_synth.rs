@@ -65,24 +65,9 @@ impl Capture {
     }
 
     fn close(&mut self, c: &mut Conversation) {
-        let fin = tcp_frame(
-            &c.client,
-            &c.server,
-            c.client_seq,
-            c.server_seq,
-            flags::FIN | flags::ACK,
-            &[],
-        );
+        let [fin, fin_ack, _] = c.close();
         self.push(&fin);
-        let fin2 = tcp_frame(
-            &c.server,
-            &c.client,
-            c.server_seq,
-            c.client_seq.wrapping_add(1),
-            flags::FIN | flags::ACK,
-            &[],
-        );
-        self.push(&fin2);
+        self.push(&fin_ack);
     }
 }
 
@@ -339,24 +324,9 @@ fn evasion() -> Vec<u8> {
         }
     };
     let close = |cap: &mut Capture, c: &mut Conversation| {
-        let fin = tcp_frame(
-            &c.client,
-            &c.server,
-            c.client_seq,
-            c.server_seq,
-            flags::FIN | flags::ACK,
-            &[],
-        );
+        let [fin, fin_ack, _] = c.close();
         checked(cap, fin);
-        let fin2 = tcp_frame(
-            &c.server,
-            &c.client,
-            c.server_seq,
-            c.client_seq.wrapping_add(1),
-            flags::FIN | flags::ACK,
-            &[],
-        );
-        checked(cap, fin2);
+        checked(cap, fin_ack);
     };
     let copy = |c: &Conversation, seq_offset: u32, payload: &[u8]| {
         let mut f = tcp_frame(

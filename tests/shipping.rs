@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use otwatch_sensor::synth::{flags, tcp_frame, Conversation, Host, PcapWriter};
+use otwatch_sensor::synth::{Conversation, Host, PcapWriter};
 
 const INGEST_TOKEN: &str = "ship-test-ingest-0001";
 const API_TOKEN: &str = "ship-test-api-0001";
@@ -85,33 +85,9 @@ fn modbus_writes_pcap(path: &Path, connections: u16, per_connection: u16) {
             let response = conv.to_client(&adu);
             push(&mut pcap, &response);
         }
-        let fin = tcp_frame(
-            &conv.client,
-            &conv.server,
-            conv.client_seq,
-            conv.server_seq,
-            flags::FIN | flags::ACK,
-            &[],
-        );
-        push(&mut pcap, &fin);
-        let fin_ack = tcp_frame(
-            &conv.server,
-            &conv.client,
-            conv.server_seq,
-            conv.client_seq.wrapping_add(1),
-            flags::FIN | flags::ACK,
-            &[],
-        );
-        push(&mut pcap, &fin_ack);
-        let last_ack = tcp_frame(
-            &conv.client,
-            &conv.server,
-            conv.client_seq.wrapping_add(1),
-            conv.server_seq.wrapping_add(1),
-            flags::ACK,
-            &[],
-        );
-        push(&mut pcap, &last_ack);
+        for f in conv.close() {
+            push(&mut pcap, &f);
+        }
     }
     std::fs::write(path, pcap.into_bytes()).expect("write capture");
 }

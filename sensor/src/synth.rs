@@ -213,6 +213,37 @@ impl Conversation {
         f
     }
 
+    /// The closing frames: the client's FIN, the server's FIN (acknowledging
+    /// the client's) and the client's last ACK. The sequence numbers are left
+    /// as they were before the FINs.
+    pub fn close(&self) -> [Vec<u8>; 3] {
+        let fin = tcp_frame(
+            &self.client,
+            &self.server,
+            self.client_seq,
+            self.server_seq,
+            flags::FIN | flags::ACK,
+            &[],
+        );
+        let fin_ack = tcp_frame(
+            &self.server,
+            &self.client,
+            self.server_seq,
+            self.client_seq.wrapping_add(1),
+            flags::FIN | flags::ACK,
+            &[],
+        );
+        let last_ack = tcp_frame(
+            &self.client,
+            &self.server,
+            self.client_seq.wrapping_add(1),
+            self.server_seq.wrapping_add(1),
+            flags::ACK,
+            &[],
+        );
+        [fin, fin_ack, last_ack]
+    }
+
     /// A data segment from the server.
     pub fn to_client(&mut self, payload: &[u8]) -> Vec<u8> {
         let f = tcp_frame(

@@ -60,7 +60,7 @@ fn build_config(
     local: Option<(&str, bool)>,
 ) -> Result<Config, Vec<String>> {
     let mut config = match &args.config {
-        Some(path) => Config::load(path).map_err(|e| vec![e])?,
+        Some(path) => Config::load(path).map_err(|e| vec![e.to_string()])?,
         None => {
             let token = args
                 .token
@@ -317,7 +317,7 @@ pub(crate) fn run_all(
         for batch in batches(&lines, BATCH_LINES) {
             match analyzer.ingest(&with_sensor(batch, LOCAL_SENSOR)).await {
                 Ok(r) => stored += r.stored,
-                Err(e) => eprintln!("otwatch run: ingest: {e:?}"),
+                Err(e) => eprintln!("otwatch run: ingest: {e}"),
             }
         }
         eprintln!(

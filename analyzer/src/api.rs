@@ -25,7 +25,7 @@ use crate::render::{detail_of, id_text, parse_id, summary_of};
 use crate::rules::{parse_severity, severity_name, RuleInfo};
 use crate::store::{kind, Filter};
 use crate::time::{format_eve, parse_query_time};
-use crate::{Analyzer, IngestError};
+use crate::{Analyzer, IngestError, StateReport, Subscription};
 
 /// An error answer.
 pub(crate) struct ApiError(StatusCode, String);
@@ -55,7 +55,7 @@ async fn read<T: Send + 'static>(
     a: &Analyzer,
     f: impl FnOnce(&crate::store::Store) -> Result<T, crate::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let store = a.inner.store.clone();
+    let store = a.store().clone();
     tokio::task::spawn_blocking(move || f(&store))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -65,7 +65,7 @@ async fn read<T: Send + 'static>(
 /// The routes, behind the access layer ([`crate::auth`]); `port` names the
 /// session cookie.
 pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Router {
-    let max_body = usize::try_from(a.inner.config.max_body.0).unwrap_or(usize::MAX);
+    let max_body = usize::try_from(a.config().max_body.0).unwrap_or(usize::MAX);
     let gate = Gate {
         analyzer: a.clone(),
         cookie: Arc::from(auth::cookie_name(port)),
@@ -109,7 +109,7 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
         None => r.fallback(|| async { not_found("no such page") }),
     };
     let body = BodyLimits {
-        timeout: a.inner.config.http.body_timeout.0,
+        timeout: a.config().http.body_timeout.0,
         max: max_body,
     };
     // Outermost first: credentials are checked before a body is read.
@@ -172,7 +172,7 @@ async fn body_deadline(
 /// `/healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"degraded",
 /// "reason":…,"since":…}` while store writes fail (reads still work).
 async fn healthz(Ax(a): Ax<Analyzer>) -> Response {
-    match a.inner.store.failure() {
+    match a.store().failure() {
         None => Json(json!({"status": "ok"})).into_response(),
         Some((reason, since)) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -192,13 +192,13 @@ async fn metrics_text(Ax(a): Ax<Analyzer>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        a.inner.metrics.render(),
+        a.metrics().render(),
     )
         .into_response()
 }
 
 async fn ingest(Ax(a): Ax<Analyzer>, body: Bytes) -> ApiResult {
-    let m = &a.inner.metrics;
+    let m = a.metrics();
     match a.ingest(&body).await {
         Ok(r) => {
             m.ingest_requests
@@ -456,7 +456,7 @@ async fn change_state(
     ids: Vec<u64>,
     state: State,
     b: &StateBody,
-) -> Result<Vec<u64>, ApiError> {
+) -> Result<StateReport, ApiError> {
     a.set_state(ids, state, b.by.trim(), &b.note)
         .await
         .map_err(unavailable)
@@ -475,8 +475,8 @@ async fn single_state(a: Analyzer, id: String, body: Bytes, fixed: Option<State>
             .ok_or_else(|| bad(format!("`state`: {s:?} is not new, acknowledged or closed")))?,
         (None, None) => return Err(bad("missing `state`")),
     };
-    let missing = change_state(&a, vec![id], state, &b).await?;
-    if !missing.is_empty() {
+    let changed = change_state(&a, vec![id], state, &b).await?;
+    if !changed.not_found.is_empty() {
         return Err(not_found("no such alert"));
     }
     alert_json(&a, id, summary_of).await
@@ -513,11 +513,10 @@ async fn bulk_state(Ax(a): Ax<Analyzer>, body: Bytes) -> ApiResult {
     let unique: HashSet<u64> = ids.iter().copied().collect();
     let mut ids: Vec<u64> = unique.into_iter().collect();
     ids.sort_unstable();
-    let missing = change_state(&a, ids.clone(), state, &b).await?;
-    let updated = ids.len() - missing.len();
-    let missing: Vec<String> = missing.into_iter().map(id_text).collect();
+    let changed = change_state(&a, ids, state, &b).await?;
+    let missing: Vec<String> = changed.not_found.into_iter().map(id_text).collect();
     Ok(
-        Json(json!({"updated": updated, "state": state.name(), "not_found": missing}))
+        Json(json!({"updated": changed.updated, "state": state.name(), "not_found": missing}))
             .into_response(),
     )
 }
@@ -753,7 +752,7 @@ async fn one_asset(Ax(a): Ax<Analyzer>, Path(ip): Path<String>) -> ApiResult {
 }
 
 async fn store_stats(Ax(a): Ax<Analyzer>) -> ApiResult {
-    let dir = a.inner.config.data_dir.clone();
+    let dir = a.config().data_dir.clone();
     let (total, bytes, sev) = read(&a, |s| {
         Ok((
             s.count("total")?,
@@ -776,21 +775,10 @@ async fn store_stats(Ax(a): Ax<Analyzer>) -> ApiResult {
 }
 
 struct StreamState {
-    rx: tokio::sync::broadcast::Receiver<Arc<crate::writer::Published>>,
-    stop: tokio::sync::watch::Receiver<bool>,
+    live: Subscription,
     backlog: std::collections::VecDeque<(u64, Vec<u8>)>,
     after: u64,
     filter: Filter,
-    metrics_guard: StreamGuard,
-}
-
-/// Counts connected clients.
-struct StreamGuard(Arc<crate::metrics::Metrics>);
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        self.0.stream_clients.dec();
-    }
 }
 
 fn alert_event(id: u64, bytes: &[u8], f: &Filter) -> Option<Event> {
@@ -815,7 +803,8 @@ async fn stream(
     let p = Params::parse(q)?;
     p.check_known(&FILTER_KEYS)?;
     let filter = filter_of(&p)?;
-    let rx = a.inner.stream.subscribe();
+    // Before the backlog is read, so that nothing committed meanwhile is missed.
+    let live = a.subscribe();
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -828,14 +817,11 @@ async fn stream(
         after = rows.last().map_or(last, |r| r.0);
         backlog.extend(rows);
     }
-    a.inner.metrics.stream_clients.inc();
     let state = StreamState {
-        rx,
-        stop: a.inner.shutdown.subscribe(),
+        live,
         backlog,
         after,
         filter,
-        metrics_guard: StreamGuard(a.inner.metrics.clone()),
     };
     let s = futures_util::stream::unfold(state, |mut st| async move {
         while let Some((id, bytes)) = st.backlog.pop_front() {
@@ -844,11 +830,11 @@ async fn stream(
             }
         }
         loop {
-            if *st.stop.borrow() {
+            if *st.live.stop.borrow() {
                 return None;
             }
             tokio::select! {
-                r = st.rx.recv() => match r {
+                r = st.live.alerts.recv() => match r {
                     Ok(p) => {
                         if p.id <= st.after {
                             continue;
@@ -858,13 +844,13 @@ async fn stream(
                         }
                     }
                     Err(RecvError::Lagged(n)) => {
-                        st.metrics_guard.0.stream_skipped.inc_by(n);
+                        st.live.skipped(n);
                         let ev = Event::default().event("skipped").data(json!({"skipped": n}).to_string());
                         return Some((Ok(ev), st));
                     }
                     Err(RecvError::Closed) => return None,
                 },
-                _ = st.stop.changed() => {}
+                _ = st.live.stop.changed() => {}
             }
         }
     });

@@ -501,7 +501,7 @@ fn changes_state(m: &Method) -> bool {
 /// The route layer: lets a request through to its handler only with the
 /// credentials its route needs.
 pub(crate) async fn layer(State(g): State<Gate>, req: Request, next: Next) -> Response {
-    let access = &g.analyzer.inner.access;
+    let access = g.analyzer.access();
     let need = classify(req.method(), req.uri().path(), req.uri().query());
     let need = match need {
         Need::Metrics if access.metrics_open => Need::Nothing,
@@ -529,8 +529,7 @@ pub(crate) async fn layer(State(g): State<Gate>, req: Request, next: Next) -> Re
         Err(r) => {
             if need == Need::Sensor && req.uri().path() == "/api/v1/ingest" {
                 g.analyzer
-                    .inner
-                    .metrics
+                    .metrics()
                     .ingest_requests
                     .get_or_create(&label("result", "unauthorized"))
                     .inc();
@@ -600,7 +599,7 @@ pub(crate) async fn login(g: Gate, headers: HeaderMap, body: axum::body::Bytes) 
     let Ok(b) = serde_json::from_slice::<LoginBody>(&body) else {
         return deny(StatusCode::BAD_REQUEST, "body: expected {\"token\": \"…\"}");
     };
-    let access = &g.analyzer.inner.access;
+    let access = g.analyzer.access();
     if !access.is_api_token(b.token.trim()) {
         return deny(StatusCode::UNAUTHORIZED, "wrong token");
     }
@@ -619,7 +618,7 @@ pub(crate) async fn login(g: Gate, headers: HeaderMap, body: axum::body::Bytes) 
 /// `POST /api/v1/logout`: ends the session of the cookie and clears it.
 pub(crate) async fn logout(g: Gate, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers, &g.cookie) {
-        g.analyzer.inner.access.close_session(id);
+        g.analyzer.access().close_session(id);
     }
     let mut r = Json(json!({"logged_in": false})).into_response();
     if let Some(c) = clear_cookie(&g.cookie) {

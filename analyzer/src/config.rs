@@ -225,6 +225,52 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Why a configuration could not be read ([`Config::load`],
+/// [`Config::from_yaml`]); shown as `PATH: what`.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        error: std::io::Error,
+    },
+    /// The text is not a configuration: YAML syntax, an unknown key or a bad
+    /// value, with its line and column.
+    Parse {
+        /// The file, when the text came from one.
+        path: Option<PathBuf>,
+        /// What is wrong, and where.
+        message: String,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Read { path, error } => write!(f, "{}: {error}", path.display()),
+            LoadError::Parse {
+                path: Some(path),
+                message,
+            } => write!(f, "{}: {message}", path.display()),
+            LoadError::Parse {
+                path: None,
+                message,
+            } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Read { error, .. } => Some(error),
+            LoadError::Parse { .. } => None,
+        }
+    }
+}
+
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
@@ -330,14 +376,26 @@ impl Config {
     }
 
     /// Parses YAML text (unknown keys and bad values are errors with a position).
-    pub fn from_yaml(text: &str) -> Result<Config, String> {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    pub fn from_yaml(text: &str) -> Result<Config, LoadError> {
+        serde_saphyr::from_str(text).map_err(|e| LoadError::Parse {
+            path: None,
+            message: e.to_string(),
+        })
     }
 
     /// Reads and parses a YAML file.
-    pub fn load(path: &std::path::Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Config::from_yaml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &std::path::Path) -> Result<Config, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Config::from_yaml(&text).map_err(|e| match e {
+            LoadError::Parse { message, .. } => LoadError::Parse {
+                path: Some(path.to_path_buf()),
+                message,
+            },
+            other => other,
+        })
     }
 
     /// Checks every setting; returns all problems at once.
@@ -636,13 +694,45 @@ rules:
     fn rejects_unknown_keys() {
         let e =
             Config::from_yaml("data_dir: /x\ningest_tokens: [abcdefgh]\nlisten_addr: 1.2.3.4:5\n")
-                .expect_err("unknown key");
+                .expect_err("unknown key")
+                .to_string();
         assert!(e.contains("listen_addr"), "{e}");
         let e = Config::from_yaml(
             "data_dir: /x\ningest_tokens: [abcdefgh]\nretention: {max_age: 3 weeks}\n",
         )
-        .expect_err("bad duration");
+        .expect_err("bad duration")
+        .to_string();
         assert!(e.contains("not a duration"), "{e}");
+    }
+
+    #[test]
+    fn load_errors_name_the_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let missing = dir.path().join("missing.yaml");
+        let e = Config::load(&missing).expect_err("no file");
+        assert!(matches!(e, LoadError::Read { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: ", missing.display())),
+            "{e}"
+        );
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(
+            &bad,
+            "data_dir: /x\ningest_tokens: [abcdefgh]\nlisten_addr: 1\n",
+        )
+        .expect("write");
+        let e = Config::load(&bad).expect_err("unknown key");
+        let LoadError::Parse {
+            path: Some(path),
+            message,
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(path, &bad);
+        assert!(message.contains("listen_addr"), "{message}");
+        assert_eq!(e.to_string(), format!("{}: {message}", bad.display()));
     }
 
     #[test]

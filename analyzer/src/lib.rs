@@ -69,11 +69,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, LoadError};
 pub use ingest::LineError;
 pub use record::State;
 pub use rules::RuleInfo;
 pub use store::{Filter, IngestReport, StoreError};
+pub use writer::RetentionReport;
 
 use metrics::Metrics;
 use store::Store;
@@ -111,13 +112,72 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Why a write to the store (an ingest, a state change, a retention pass)
+/// did not happen. The HTTP API answers each with a 503 whose `error` is the
+/// [`Display`](std::fmt::Display) text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteError {
+    /// Shutdown was signalled: new requests are refused (`shutting down`).
+    ShuttingDown,
+    /// The writer thread has stopped (`store stopped`).
+    Stopped,
+    /// The store refused the write: `store write failed: CAUSE`, with
+    /// `; retrying` while the writer waits to try a failing disk again.
+    Store(String),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::ShuttingDown => f.write_str("shutting down"),
+            WriteError::Stopped => f.write_str("store stopped"),
+            WriteError::Store(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {}
+
 /// Why an ingest was refused.
 #[derive(Debug)]
 pub enum IngestError {
     /// Bad lines (1-based numbers); nothing of the batch was stored.
     Lines(Vec<LineError>),
     /// The store failed or is shutting down.
-    Unavailable(String),
+    Unavailable(WriteError),
+}
+
+impl std::fmt::Display for IngestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IngestError::Lines(lines) => {
+                write!(f, "invalid lines; nothing of this batch was stored:")?;
+                for l in lines {
+                    write!(f, "\n  line {}: {}", l.line, l.error)?;
+                }
+                Ok(())
+            }
+            IngestError::Unavailable(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for IngestError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IngestError::Lines(_) => None,
+            IngestError::Unavailable(e) => Some(e),
+        }
+    }
+}
+
+/// What a state change did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateReport {
+    /// Alerts whose state was set (an id listed twice counts twice).
+    pub updated: u64,
+    /// The ids given that name no stored alert, in the order given.
+    pub not_found: Vec<u64>,
 }
 
 pub(crate) struct Inner {
@@ -211,6 +271,34 @@ impl Analyzer {
         self.inner.access.source()
     }
 
+    /// The store, for reads (writes go through the writer thread).
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// The counters and gauges of `/metrics`.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The accepted credentials and the browser sessions.
+    pub(crate) fn access(&self) -> &auth::Access {
+        &self.inner.access
+    }
+
+    /// A live-stream client: every alert committed from now on, and the
+    /// shutdown signal. Counted in `otwatch_analyzer_stream_clients` while it
+    /// lives.
+    pub(crate) fn subscribe(&self) -> Subscription {
+        let alerts = self.inner.stream.subscribe();
+        self.inner.metrics.stream_clients.inc();
+        Subscription {
+            alerts,
+            stop: self.inner.shutdown.subscribe(),
+            metrics: self.inner.metrics.clone(),
+        }
+    }
+
     /// Replaces the list of rules shown by `/api/v1/rules`.
     pub fn set_rules(&self, rules: Vec<RuleInfo>) {
         let mut guard = self.inner.rules.write().unwrap_or_else(|e| e.into_inner());
@@ -263,29 +351,29 @@ impl Analyzer {
             return Err(IngestError::Unavailable(e));
         }
         rx.await
-            .map_err(|_| IngestError::Unavailable("store stopped".into()))?
+            .map_err(|_| IngestError::Unavailable(WriteError::Stopped))?
             .map_err(IngestError::Unavailable)
     }
 
-    pub(crate) async fn send(&self, op: Op) -> Result<(), String> {
+    pub(crate) async fn send(&self, op: Op) -> Result<(), WriteError> {
         if *self.inner.shutdown.borrow() {
-            return Err("shutting down".into());
+            return Err(WriteError::ShuttingDown);
         }
         self.inner
             .ops
             .send(op)
             .await
-            .map_err(|_| "store stopped".to_string())
+            .map_err(|_| WriteError::Stopped)
     }
 
-    /// Sets the state of alerts by API id; returns the ids not found.
+    /// Sets the state of alerts by API id, noting who did it and why.
     pub async fn set_state(
         &self,
         ids: Vec<u64>,
         state: State,
         by: &str,
         note: &str,
-    ) -> Result<Vec<u64>, String> {
+    ) -> Result<StateReport, WriteError> {
         let (reply, rx) = oneshot::channel();
         self.send(Op::SetState {
             ids,
@@ -295,25 +383,24 @@ impl Analyzer {
             reply,
         })
         .await?;
-        rx.await.map_err(|_| "store stopped".to_string())?
+        rx.await.map_err(|_| WriteError::Stopped)?
     }
 
-    /// Runs retention once with the configured limits (all chunks); returns
-    /// alerts deleted by age and by size.
-    pub async fn run_retention(&self) -> Result<(u64, u64), String> {
+    /// Runs retention once with the configured limits (all chunks).
+    pub async fn run_retention(&self) -> Result<RetentionReport, WriteError> {
         let r = &self.inner.config.retention;
         self.retain(r.max_age.0, r.max_size.0).await
     }
 
     /// Deletes, oldest first, the alerts received longer than `max_age` ago,
     /// then more while the store's live data exceeds `max_bytes` (down to 90 %
-    /// of it); returns alerts deleted by age and by size.
+    /// of it).
     pub async fn retain(
         &self,
         max_age: std::time::Duration,
         max_bytes: u64,
-    ) -> Result<(u64, u64), String> {
-        let (mut age, mut size) = (0, 0);
+    ) -> Result<RetentionReport, WriteError> {
+        let mut total = RetentionReport::default();
         let max_age_us = u64::try_from(max_age.as_micros()).unwrap_or(u64::MAX);
         loop {
             let (reply, rx) = oneshot::channel();
@@ -323,11 +410,10 @@ impl Analyzer {
                 reply,
             })
             .await?;
-            let rep = rx.await.map_err(|_| "store stopped".to_string())??;
-            age += rep.by_age;
-            size += rep.by_size;
-            if !rep.more {
-                return Ok((age, size));
+            let chunk = rx.await.map_err(|_| WriteError::Stopped)??;
+            total.add(&chunk.report);
+            if !chunk.more {
+                return Ok(total);
             }
         }
     }
@@ -406,6 +492,28 @@ impl Analyzer {
             let _ = self.inner.ops.send(Op::Stop).await;
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
+    }
+}
+
+/// A client of the live stream ([`Analyzer::subscribe`]).
+pub(crate) struct Subscription {
+    /// Alerts as they are committed.
+    pub(crate) alerts: broadcast::Receiver<Arc<Published>>,
+    /// Becomes `true` at shutdown.
+    pub(crate) stop: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+}
+
+impl Subscription {
+    /// Counts `n` alerts this client fell too far behind to receive.
+    pub(crate) fn skipped(&self, n: u64) {
+        self.metrics.stream_skipped.inc_by(n);
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.metrics.stream_clients.dec();
     }
 }
 

@@ -26,6 +26,7 @@ use crate::metrics::{label, Metrics};
 use crate::record::State;
 use crate::store::{apply_delta, Deltas, IngestReport, Store, StoreError, WriteTables};
 use crate::time::now_micros;
+use crate::{StateReport, WriteError};
 
 /// A stored alert as published to the live stream.
 #[derive(Debug)]
@@ -34,13 +35,35 @@ pub(crate) struct Published {
     pub(crate) record: Vec<u8>,
 }
 
-/// What retention did.
+/// What retention deleted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct RetentionReport {
-    pub(crate) by_age: u64,
-    pub(crate) by_size: u64,
-    /// Per export: deleted alerts it had not sent yet.
-    pub(crate) missed: Vec<(String, u64)>,
+pub struct RetentionReport {
+    /// Alerts deleted because they were received longer ago than the age limit.
+    pub by_age: u64,
+    /// Alerts deleted to bring the store's live data under its size limit.
+    pub by_size: u64,
+    /// Per export (by name): deleted alerts it had not sent yet.
+    pub missed: Vec<(String, u64)>,
+}
+
+impl RetentionReport {
+    /// Adds the deletions of `other` to these.
+    pub(crate) fn add(&mut self, other: &RetentionReport) {
+        self.by_age += other.by_age;
+        self.by_size += other.by_size;
+        for (name, n) in &other.missed {
+            match self.missed.iter_mut().find(|(k, _)| k == name) {
+                Some((_, total)) => *total += n,
+                None => self.missed.push((name.clone(), *n)),
+            }
+        }
+    }
+}
+
+/// One retention request's work: at most [`RETENTION_CHUNK`] deletions.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RetentionChunk {
+    pub(crate) report: RetentionReport,
     /// More is due: run again now.
     pub(crate) more: bool,
 }
@@ -48,27 +71,27 @@ pub(crate) struct RetentionReport {
 pub(crate) enum Op {
     Ingest {
         batch: Batch,
-        reply: oneshot::Sender<Result<IngestReport, String>>,
+        reply: oneshot::Sender<Result<IngestReport, WriteError>>,
     },
     SetState {
         ids: Vec<u64>,
         state: State,
         by: String,
         note: String,
-        reply: oneshot::Sender<Result<Vec<u64>, String>>,
+        reply: oneshot::Sender<Result<StateReport, WriteError>>,
     },
     Retention {
         max_age_us: u64,
         max_bytes: u64,
-        reply: oneshot::Sender<Result<RetentionReport, String>>,
+        reply: oneshot::Sender<Result<RetentionChunk, WriteError>>,
     },
     Stop,
 }
 
 enum Outcome {
     Ingest(IngestReport),
-    State(Vec<u64>),
-    Retention(RetentionReport),
+    State(StateReport),
+    Retention(RetentionChunk),
     None,
 }
 
@@ -322,7 +345,10 @@ impl Writer {
             m.commits.inc();
         }
         for (i, op) in ops.into_iter().enumerate() {
-            let out = result.as_ref().map(|o| &o[i]).map_err(Clone::clone);
+            let out = result
+                .as_ref()
+                .map(|o| &o[i])
+                .map_err(|e| WriteError::Store(e.clone()));
             match (op, out) {
                 (Op::Ingest { reply, .. }, Ok(Outcome::Ingest(r))) => {
                     m.alerts_stored.inc_by(r.stored);
@@ -330,11 +356,12 @@ impl Writer {
                     m.identity_changes.inc_by(r.identity_changes);
                     let _ = reply.send(Ok(r.clone()));
                 }
-                (Op::SetState { reply, ids, .. }, Ok(Outcome::State(missing))) => {
-                    m.state_changes.inc_by((ids.len() - missing.len()) as u64);
-                    let _ = reply.send(Ok(missing.clone()));
+                (Op::SetState { reply, .. }, Ok(Outcome::State(r))) => {
+                    m.state_changes.inc_by(r.updated);
+                    let _ = reply.send(Ok(r.clone()));
                 }
-                (Op::Retention { reply, .. }, Ok(Outcome::Retention(r))) => {
+                (Op::Retention { reply, .. }, Ok(Outcome::Retention(chunk))) => {
+                    let r = &chunk.report;
                     m.alerts_deleted
                         .get_or_create(&label("reason", "age"))
                         .inc_by(r.by_age);
@@ -346,7 +373,7 @@ impl Writer {
                             .get_or_create(&label("exporter", name))
                             .inc_by(*n);
                     }
-                    let _ = reply.send(Ok(r.clone()));
+                    let _ = reply.send(Ok(chunk.clone()));
                 }
                 (Op::Ingest { reply, .. }, Err(e)) => {
                     let _ = reply.send(Err(e));
@@ -441,13 +468,15 @@ impl Writer {
                         note,
                         ..
                     } => {
-                        let mut missing = Vec::new();
+                        let mut r = StateReport::default();
                         for &id in ids {
-                            if !t.set_state(&mut d, id, *state, by, note, now, &mut self.buf)? {
-                                missing.push(id);
+                            if t.set_state(&mut d, id, *state, by, note, now, &mut self.buf)? {
+                                r.updated += 1;
+                            } else {
+                                r.not_found.push(id);
                             }
                         }
-                        Outcome::State(missing)
+                        Outcome::State(r)
                     }
                     Op::Retention {
                         max_age_us,
@@ -482,7 +511,7 @@ impl Writer {
                                 bytes.saturating_sub((before - d.pending_bytes()).max(0) as u64);
                             over = over && bytes > target;
                         }
-                        r.more = r.by_age + r.by_size == RETENTION_CHUNK;
+                        let mut more = r.by_age + r.by_size == RETENTION_CHUNK;
                         r.missed = exports
                             .drain(..)
                             .zip(missed)
@@ -492,9 +521,9 @@ impl Writer {
                         // Index chunks whose alerts are all gone now.
                         let oldest = t.oldest()?.map_or(self.last_id + 1, |(id, _)| id);
                         if t.drop_stale_chunks(oldest, GC_TRANSACTIONS)?.0 == GC_TRANSACTIONS {
-                            r.more = true;
+                            more = true;
                         }
-                        Outcome::Retention(r)
+                        Outcome::Retention(RetentionChunk { report: r, more })
                     }
                     Op::Stop => Outcome::None,
                 };

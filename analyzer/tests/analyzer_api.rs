@@ -667,3 +667,59 @@ fn metrics_and_health() {
         );
     }
 }
+
+/// The library calls `otwatch run` makes answer with named reports and typed
+/// errors: a state change says how many alerts it set and which ids it did
+/// not find; after shutdown, writes are refused with `WriteError::ShuttingDown`.
+#[test]
+fn library_calls_answer_with_reports_and_typed_errors() {
+    use otwatch_analyzer::{IngestError, State, StateReport, WriteError};
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    seed(&s);
+    let ids: Vec<u64> = list(&s, "limit=2")
+        .iter()
+        .map(|a| u64::from_str_radix(a["id"].as_str().expect("id"), 16).expect("hex id"))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    // No stored alert has id 1: ids are made from the time they were received.
+    let report = rt
+        .block_on(
+            s.analyzer
+                .set_state(vec![ids[0], 1, ids[1]], State::Closed, "tester", ""),
+        )
+        .expect("state change");
+    assert_eq!(
+        report,
+        StateReport {
+            updated: 2,
+            not_found: vec![1]
+        }
+    );
+    let a = s.analyzer.clone();
+    a.shutdown();
+    let refused = rt.block_on(a.set_state(vec![ids[0]], State::New, "tester", ""));
+    assert_eq!(refused, Err(WriteError::ShuttingDown));
+    let refused = rt.block_on(
+        a.ingest(ndjson(&[alert(99, 110000, 1, "modbus", "10.0.0.2", "10.0.0.1", 1)]).as_bytes()),
+    );
+    match refused {
+        Err(e @ IngestError::Unavailable(WriteError::ShuttingDown)) => {
+            assert_eq!(e.to_string(), "shutting down");
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = rt.block_on(a.ingest(b"not json\n"));
+    match bad {
+        Err(IngestError::Lines(lines)) => assert_eq!(lines.len(), 1, "{lines:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        rt.block_on(a.run_retention()).map(|r| r.by_age),
+        Err(WriteError::ShuttingDown)
+    );
+    s.stop();
+}

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::Stream;
+use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
@@ -229,11 +230,18 @@ async fn ingest(Ax(a): Ax<Analyzer>, body: Bytes) -> ApiResult {
 struct Params(Vec<(String, String)>);
 
 impl Params {
+    /// Decodes the query string as a form (`application/x-www-form-urlencoded`).
+    /// Form decoding passes a malformed escape (`%zz`) through as text and
+    /// replaces escaped bytes that are not UTF-8; the API refuses both.
     fn parse(q: Option<String>) -> Result<Params, ApiError> {
         let q = q.unwrap_or_default();
-        let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&q)
-            .map_err(|_| bad("the query string is not valid URL encoding"))?;
-        Ok(Params(pairs))
+        let invalid = || bad("the query string is not valid URL encoding");
+        if !escapes_well_formed(&q) || percent_decode_str(&q).decode_utf8().is_err() {
+            return Err(invalid());
+        }
+        serde_urlencoded::from_str(&q)
+            .map(Params)
+            .map_err(|_| invalid())
     }
 
     fn check_known(&self, known: &[&str]) -> Result<(), ApiError> {
@@ -268,33 +276,13 @@ impl Params {
     }
 }
 
-fn serde_urlencoded_pairs(q: &str) -> Result<Vec<(String, String)>, ()> {
-    let mut out = Vec::new();
-    for part in q.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        out.push((percent_decode(k)?, percent_decode(v)?));
-    }
-    Ok(out)
-}
-
-fn percent_decode(s: &str) -> Result<String, ()> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = b.get(i + 1..i + 3).ok_or(())?;
-                let hex = std::str::from_utf8(hex).map_err(|_| ())?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| ())
+/// Whether every `%` of `q` starts an escape of two hex digits.
+fn escapes_well_formed(q: &str) -> bool {
+    q.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 const FILTER_KEYS: [&str; 11] = [

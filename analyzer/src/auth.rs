@@ -267,39 +267,11 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim_matches('"'))
 }
 
+/// The decoded value of `key` in a query string, decoded as a form
+/// (a malformed escape stays as it is, bytes that are not UTF-8 become U+FFFD).
 fn query_value(query: Option<&str>, key: &str) -> Option<String> {
-    query?
-        .split('&')
-        .filter_map(|p| p.split_once('=').or(Some((p, ""))))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| percent_decode(v))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = || {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            u8::from_str_radix(h, 16).ok()
-        };
-        match (b[i], hex()) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
+    pairs.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
 impl Access {
@@ -767,7 +739,14 @@ mod tests {
         );
         assert_eq!(query_value(Some("token"), "token").as_deref(), Some(""));
         assert_eq!(query_value(Some("%zz=1"), "token"), None);
-        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(
+            query_value(Some("token=%4"), "token").as_deref(),
+            Some("%4")
+        );
+        assert_eq!(
+            query_value(Some("token=%ff"), "token").as_deref(),
+            Some("\u{fffd}")
+        );
     }
 
     #[test]

@@ -289,6 +289,12 @@ fn bad_parameters_are_400s_with_a_message() {
         ("/api/v1/alerts?rule=-1", "`rule`: \"-1\" is not a rule id"),
         ("/api/v1/alerts?limit=1&limit=2", "`limit` given twice"),
         ("/api/v1/alerts?q=%ff", "the query string is not valid URL encoding"),
+        // Escapes that are not `%` and two hex digits, in values and in keys.
+        ("/api/v1/alerts?q=%zz", "the query string is not valid URL encoding"),
+        ("/api/v1/alerts?q=100%", "the query string is not valid URL encoding"),
+        ("/api/v1/alerts?q=%4", "the query string is not valid URL encoding"),
+        ("/api/v1/assets?%zz=1", "the query string is not valid URL encoding"),
+        ("/api/v1/counts?by=state&q=%C3", "the query string is not valid URL encoding"),
         ("/api/v1/alerts?colour=red", "unknown parameter `colour`; known: from, to, severity, protocol, rule, host, src_ip, dest_ip, state, sensor, q, limit, cursor"),
         ("/api/v1/counts", "missing `by` (severity, protocol, rule, host, sensor, state, time)"),
         ("/api/v1/counts?by=colour", "`by`: \"colour\" is not severity, protocol, rule, host, sensor, state or time"),
@@ -722,4 +728,26 @@ fn library_calls_answer_with_reports_and_typed_errors() {
         Err(WriteError::ShuttingDown)
     );
     s.stop();
+}
+
+/// Query strings are forms: `+` and `%20` are spaces, `%2C` is a comma that
+/// separates values like a plain one, escaped UTF-8 is text.
+#[test]
+fn query_strings_are_decoded_as_forms() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    seed(&s);
+    let plain = alert_ids(&list(&s, "protocol=modbus,s7comm&limit=3"));
+    assert_eq!(plain, ["s1-9", "s1-8", "s1-7"]);
+    assert_eq!(
+        alert_ids(&list(&s, "protocol=modbus%2Cs7comm&limit=3")),
+        plain
+    );
+    // s1-1, s1-4 and s1-7 fired rule 110001 ("Rule 110001").
+    let want = ["s1-7", "s1-4", "s1-1"];
+    assert_eq!(alert_ids(&list(&s, "q=Rule+110001")), want);
+    assert_eq!(alert_ids(&list(&s, "q=Rule%20110001")), want);
+    assert_eq!(alert_ids(&list(&s, "%71=rule%20110001")), want);
+    // Escaped UTF-8 decodes; no alert has this text.
+    assert_eq!(alert_ids(&list(&s, "q=R%C3%A8gle")), Vec::<String>::new());
 }

@@ -424,46 +424,10 @@ pub(crate) struct WriteTables<'t> {
     pub(crate) merge_at: (u64, u64),
 }
 
-/// A quick hasher for the per-transaction maps (multiply-rotate over 8-byte
-/// words); their keys come from authenticated sensors and live for one
-/// transaction, so flooding resistance buys nothing here.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct QuickHasher(u64);
-
-impl std::hash::Hasher for QuickHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        let mut w = [0u8; 8];
-        let tail = chunks.remainder();
-        w[..tail.len()].copy_from_slice(tail);
-        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w) ^ (tail.len() as u64) << 59)
-            .wrapping_mul(K);
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type QuickMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<QuickHasher>>;
+/// The per-transaction maps hash with FxHash: their keys come from
+/// authenticated sensors and live for one transaction, so flooding
+/// resistance buys nothing here.
+type QuickMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Index prefix → `(event time, id)` of the alerts stored in this transaction.
 type Postings = QuickMap<Box<[u8]>, Vec<(u64, u64)>>;

@@ -5,6 +5,7 @@
 //! decides what to do with them (match rules, write EVE JSON, count) while they
 //! are alive, so no event is allocated on the hot path.
 
+use crate::civil::civil_from_days;
 use crate::json::JsonWriter;
 
 /// A capture timestamp: seconds and nanoseconds since the Unix epoch (UTC).
@@ -52,21 +53,6 @@ impl Timestamp {
             self.nanos / 1000
         );
     }
-}
-
-/// Converts days since 1970-01-01 to a (year, month, day) civil date
-/// (proleptic Gregorian; the well-known days-from-civil inverse).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Which way bytes travel within a flow.

@@ -12,6 +12,7 @@
 //! * [`event`] — timestamps, directions, anomalies, the event sink and the
 //!   dissector traits.
 //! * [`json`] — the allocation-free JSON writer used for EVE output.
+//! * [`civil`] — civil dates to and from day counts since 1970-01-01.
 //! * [`modbus`] — Modbus/TCP.
 //! * [`s7comm`] — ISO-on-TCP (TPKT, COTP), S7comm and S7comm-plus.
 //! * [`dnp3`] — DNP3 (IEEE 1815) over TCP and UDP.
@@ -21,6 +22,7 @@
 
 pub mod macros;
 
+pub mod civil;
 pub mod dnp3;
 pub mod event;
 pub mod ipfrag;

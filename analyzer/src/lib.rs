@@ -286,6 +286,21 @@ impl Analyzer {
         &self.inner.access
     }
 
+    /// Becomes `true` when shutdown is signalled.
+    pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// The id of the last committed alert, changed after each commit.
+    pub(crate) fn committed(&self) -> watch::Receiver<u64> {
+        self.inner.committed.clone()
+    }
+
+    /// Where each export is.
+    pub(crate) fn export_cursors(&self) -> &export::Cursors {
+        &self.inner.export_cursors
+    }
+
     /// A live-stream client: every alert committed from now on, and the
     /// shutdown signal. Counted in `otwatch_analyzer_stream_clients` while it
     /// lives.
@@ -294,7 +309,7 @@ impl Analyzer {
         self.inner.metrics.stream_clients.inc();
         Subscription {
             alerts,
-            stop: self.inner.shutdown.subscribe(),
+            stop: self.stopping(),
             metrics: self.inner.metrics.clone(),
         }
     }

@@ -62,7 +62,7 @@ impl Cursors {
 /// Starts one task per configured export. Their cursors are known (and
 /// registered) before this returns, so retention never misses one.
 pub(crate) fn start(a: &Analyzer) -> Vec<tokio::task::JoinHandle<()>> {
-    let cfg = &a.inner.config;
+    let cfg = a.config();
     let mut exports: Vec<(String, StartAt, Sink)> = cfg
         .exports
         .syslog
@@ -87,23 +87,23 @@ pub(crate) fn start(a: &Analyzer) -> Vec<tokio::task::JoinHandle<()>> {
                 None => {
                     let c = match start {
                         StartAt::Beginning => 0,
-                        StartAt::End => a.inner.store.last_id().unwrap_or(0),
+                        StartAt::End => a.store().last_id().unwrap_or(0),
                     };
                     let _ = save_cursor(&path, c);
                     c
                 }
             };
-            a.inner.export_cursors.set(&name, cursor);
+            a.export_cursors().set(&name, cursor);
             tokio::spawn(run(a.clone(), name, path, cursor, sink))
         })
         .collect()
 }
 
 async fn run(a: Analyzer, name: String, path: PathBuf, mut cursor: u64, mut sink: Sink) {
-    let m = a.inner.metrics.clone();
+    let m = a.metrics().clone();
     let labels = label("exporter", &name);
-    let mut committed = a.inner.committed.clone();
-    let mut stop = a.inner.shutdown.subscribe();
+    let mut committed = a.committed();
+    let mut stop = a.stopping();
     let mut backoff = Duration::from_secs(1);
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
@@ -114,7 +114,7 @@ async fn run(a: Analyzer, name: String, path: PathBuf, mut cursor: u64, mut sink
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             break;
         }
-        let store = a.inner.store.clone();
+        let store = a.store().clone();
         let after = cursor;
         let batch = match tokio::task::spawn_blocking(move || store.after(after, BATCH)).await {
             Ok(Ok(b)) => b,
@@ -135,7 +135,7 @@ async fn run(a: Analyzer, name: String, path: PathBuf, mut cursor: u64, mut sink
             Ok(()) => {
                 backoff = Duration::from_secs(1);
                 cursor = batch.last().map_or(cursor, |b| b.0);
-                a.inner.export_cursors.set(&name, cursor);
+                a.export_cursors().set(&name, cursor);
                 m.export_sent
                     .get_or_create(&labels)
                     .inc_by(batch.len() as u64);

@@ -19,6 +19,9 @@
 //! Entry points: [`serve`] runs everything until a shutdown future resolves;
 //! [`Analyzer`] is the cloneable handle for embedding (`otwatch run`): open it,
 //! give it rules, feed it EVE lines in-process or over HTTP, serve its router.
+//! Its calls answer with named reports ([`IngestReport`], [`StateReport`],
+//! [`RetentionReport`]) and typed errors ([`IngestError`], [`WriteError`],
+//! [`LoadError`], [`Error`]). The HTTP API is listed in `analyzer/README.md`.
 
 #![forbid(unsafe_code)]
 

@@ -112,6 +112,12 @@ pub struct LineError {
     pub error: String,
 }
 
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.error)
+    }
+}
+
 #[derive(Deserialize)]
 struct Head<'a> {
     #[serde(borrow, default)]

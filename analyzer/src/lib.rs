@@ -99,13 +99,7 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::Config(errs) => {
-                write!(f, "invalid configuration:")?;
-                for e in errs {
-                    write!(f, "\n  {e}")?;
-                }
-                Ok(())
-            }
+            Error::Config(errs) => write_list(f, "invalid configuration:", errs),
             Error::Store(e) => e.fmt(f),
             Error::Io(e) => write!(f, "{e}"),
             Error::Access(e) => write!(f, "API token: {e}"),
@@ -114,6 +108,19 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Writes `head`, then each item on a line of its own, indented.
+fn write_list<T: std::fmt::Display>(
+    f: &mut std::fmt::Formatter<'_>,
+    head: &str,
+    items: &[T],
+) -> std::fmt::Result {
+    f.write_str(head)?;
+    for item in items {
+        write!(f, "\n  {item}")?;
+    }
+    Ok(())
+}
 
 /// Why a write to the store (an ingest, a state change, a retention pass)
 /// did not happen. The HTTP API answers each with a 503 whose `error` is the
@@ -154,11 +161,7 @@ impl std::fmt::Display for IngestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IngestError::Lines(lines) => {
-                write!(f, "invalid lines; nothing of this batch was stored:")?;
-                for l in lines {
-                    write!(f, "\n  line {}: {}", l.line, l.error)?;
-                }
-                Ok(())
+                write_list(f, "invalid lines; nothing of this batch was stored:", lines)
             }
             IngestError::Unavailable(e) => e.fmt(f),
         }

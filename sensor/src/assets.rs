@@ -21,7 +21,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use otwatch_proto::event::{Anomaly, AppEvent, Event, Timestamp};
-use otwatch_proto::modbus::{DeviceObjectId, Response};
+use otwatch_proto::registry::DeviceIdentity;
+use otwatch_proto::ProtocolId;
 
 use crate::eve::{write_ip, write_ts, EveWriter, EventType};
 use crate::flow::FlowHasher;
@@ -133,7 +134,7 @@ pub struct Peer {
     /// The peer's address.
     pub ip: IpAddr,
     /// Protocol spoken.
-    pub protocol: AppProto,
+    pub protocol: ProtocolId,
     /// Server port of the conversation.
     pub port: u16,
 }
@@ -154,7 +155,7 @@ pub struct Asset {
     /// Acts as a server (slave, PLC, outstation) of some conversation.
     pub server: bool,
     /// Industrial protocols spoken.
-    pub protocols: BTreeSet<AppProto>,
+    pub protocols: BTreeSet<ProtocolId>,
     /// First activity.
     pub first_seen: Timestamp,
     /// Last activity.
@@ -303,9 +304,9 @@ impl AssetTable {
         start: Timestamp,
         end: Timestamp,
     ) {
-        if app == AppProto::Unknown {
+        let Some(app) = app else {
             return;
-        }
+        };
         let max_peers = self.limits.max_peers;
         let sides = [
             (flow.client.ip, flow.client_mac, true, flow.server.ip),
@@ -426,69 +427,37 @@ fn owned(bytes: Option<&[u8]>) -> Option<Vec<u8>> {
 
 /// The identity an event reveals (empty for most events).
 pub fn identity_of(event: &AppEvent<'_>) -> Identity {
-    match event {
-        AppEvent::Modbus(tx) => {
-            let Some(Ok(Response::DeviceIdentification(id))) = tx.response.map(|r| r.body) else {
-                return Identity::default();
-            };
-            Identity {
-                vendor: owned(id.object(DeviceObjectId::VendorName)),
-                // The product code is the vendor's part number: kept apart
-                // from the product name so that a basic stream (objects 0-2)
-                // and a regular one (0-6) do not overwrite each other.
-                product: owned(id.object(DeviceObjectId::ProductName)),
-                order_number: owned(id.object(DeviceObjectId::ProductCode)),
-                model: owned(id.object(DeviceObjectId::ModelName)),
-                firmware: owned(id.object(DeviceObjectId::MajorMinorRevision)),
-                source: Some("modbus_device_id"),
-                ..Identity::default()
-            }
-        }
-        AppEvent::S7comm(tx) => {
-            if tx.request.is_none() && tx.response.is_none() {
-                return Identity::default();
-            }
-            let id = tx.identity();
-            let found = Identity {
-                vendor: None,
-                product: owned(id.module_type_name),
-                model: owned(id.system_name),
-                firmware: id.firmware_version.map(|v| v.to_string().into_bytes()),
-                serial: owned(id.serial_number),
-                order_number: owned(id.order_number),
-                module_name: owned(id.module_name),
-                plant_id: owned(id.plant_id),
-                ..Identity::default()
-            };
-            if found.is_empty() {
-                return found;
-            }
-            Identity {
-                vendor: Some(b"Siemens".to_vec()),
-                source: Some("s7_szl"),
-                ..found
-            }
-        }
-        AppEvent::Dnp3(tx) => {
-            let found = Identity {
-                vendor: owned(tx.vendor_name()),
-                product: owned(tx.product_name()),
-                firmware: owned(tx.software_version()),
-                hardware: owned(tx.hardware_version()),
-                serial: owned(tx.serial_number()),
-                ..Identity::default()
-            };
-            if found.is_empty() {
-                found
-            } else {
-                Identity {
-                    source: Some("dnp3_attributes"),
-                    ..found
-                }
-            }
-        }
-        AppEvent::Anomaly(_) => Identity::default(),
+    let Some(tx) = event.protocol_event() else {
+        return Identity::default();
+    };
+    let DeviceIdentity {
+        vendor,
+        product,
+        model,
+        firmware,
+        hardware,
+        serial,
+        order_number,
+        module_name,
+        plant_id,
+        source,
+    } = tx.identity();
+    let found = Identity {
+        vendor: owned(vendor),
+        product: owned(product),
+        model: owned(model),
+        firmware: owned(firmware.as_ref().map(|f| f.as_bytes())),
+        hardware: owned(hardware),
+        serial: owned(serial),
+        order_number: owned(order_number),
+        module_name: owned(module_name),
+        plant_id: owned(plant_id),
+        source: None,
+    };
+    if found.is_empty() {
+        return found;
     }
+    Identity { source, ..found }
 }
 
 /// The asset table of a live capture, shared by its workers: a cloneable
@@ -647,8 +616,20 @@ mod tests {
         // Two workers saw the PLC, each with another client and protocol.
         let mut w0 = AssetTable::new(AssetLimits::default());
         let mut w1 = AssetTable::new(AssetLimits::default());
-        observe(&mut w0, "10.0.0.20", AppProto::Modbus, 502, (100, 150));
-        observe(&mut w1, "10.0.0.30", AppProto::S7comm, 102, (90, 120));
+        observe(
+            &mut w0,
+            "10.0.0.20",
+            Some(ProtocolId::Modbus),
+            502,
+            (100, 150),
+        );
+        observe(
+            &mut w1,
+            "10.0.0.30",
+            Some(ProtocolId::S7comm),
+            102,
+            (90, 120),
+        );
         shared.absorb(&mut w0);
         shared.absorb(&mut w1);
         assert!(w0.is_empty() && w1.is_empty(), "moved, not copied");
@@ -661,7 +642,7 @@ mod tests {
         assert!(plc.server && !plc.client);
         assert_eq!(
             plc.protocols.iter().copied().collect::<Vec<_>>(),
-            [AppProto::Modbus, AppProto::S7comm]
+            [ProtocolId::Modbus, ProtocolId::S7comm]
         );
         assert_eq!(plc.peers.len(), 2);
         assert_eq!(plc.first_seen, Timestamp::new(90, 0), "earliest of both");
@@ -672,7 +653,13 @@ mod tests {
         assert!(shared.take_changed().is_empty());
         // One host seen again: only the hosts of that observation, with
         // everything known about them.
-        observe(&mut w1, "10.0.0.30", AppProto::S7comm, 102, (200, 210));
+        observe(
+            &mut w1,
+            "10.0.0.30",
+            Some(ProtocolId::S7comm),
+            102,
+            (200, 210),
+        );
         shared.absorb(&mut w1);
         let changed = shared.take_changed();
         let mut ips: Vec<String> = changed.assets.keys().map(|ip| ip.to_string()).collect();
@@ -748,9 +735,9 @@ mod tests {
         };
         let shared = SharedAssets::new(limits);
         let mut w = AssetTable::new(AssetLimits::default());
-        observe(&mut w, "10.0.0.20", AppProto::Modbus, 502, (1, 2));
+        observe(&mut w, "10.0.0.20", Some(ProtocolId::Modbus), 502, (1, 2));
         shared.absorb(&mut w);
-        observe(&mut w, "10.0.0.30", AppProto::Modbus, 502, (3, 4));
+        observe(&mut w, "10.0.0.30", Some(ProtocolId::Modbus), 502, (3, 4));
         shared.absorb(&mut w);
         assert_eq!(shared.len(), 2, "the PLC and the first client");
         assert_eq!(shared.untracked(), 1, "the second client");

@@ -104,7 +104,7 @@ impl<W: Write> AlertSink for EveWriter<W> {
                         }
                         _ => (flow.client, flow.server),
                     };
-                    write_header(w, alert.ts, flow, "alert", src, dst, Some(app));
+                    write_header(w, alert.ts, flow, "alert", src, dst, app);
                 }
                 AlertContext::Packet(packet) => {
                     write_packet_header(w, alert.ts, "alert", packet);

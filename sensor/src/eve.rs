@@ -13,20 +13,19 @@ use otwatch_proto::event::{Anomaly, AppEvent, Direction, Event, Timestamp};
 use otwatch_proto::json::JsonWriter;
 
 use crate::flow::Endpoint;
+use otwatch_proto::ProtocolId;
+
 use crate::pipeline::{AppProto, FlowMeta, FlowRecord, Output, PacketMeta};
 use crate::stats::SensorStats;
 
-/// EVE event types.
+/// EVE event types: alerts, one per decoded protocol (from the registry),
+/// and the sensor's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     /// Rule matches.
     Alert,
-    /// Modbus transactions.
-    Modbus,
-    /// S7comm and S7comm-plus PDUs.
-    S7comm,
-    /// DNP3 transactions.
-    Dnp3,
+    /// Transactions of a protocol (`modbus`, `s7comm`, `dnp3`, …).
+    App(ProtocolId),
     /// Flow records at flow end.
     Flow,
     /// Anomalies.
@@ -37,26 +36,31 @@ pub enum EventType {
     Asset,
 }
 
+/// How many event types there are.
+const EVENT_TYPES: usize = ProtocolId::COUNT + 5;
+
 impl EventType {
-    /// Every type, in documentation order.
-    pub const ALL: [EventType; 8] = [
-        EventType::Alert,
-        EventType::Modbus,
-        EventType::S7comm,
-        EventType::Dnp3,
-        EventType::Flow,
-        EventType::Anomaly,
-        EventType::Stats,
-        EventType::Asset,
-    ];
+    /// Every type, in documentation order: alerts, the protocols in
+    /// registry order, then the sensor's own.
+    pub const ALL: [EventType; EVENT_TYPES] = {
+        let mut all = [EventType::Alert; EVENT_TYPES];
+        let mut i = 0;
+        while i < ProtocolId::COUNT {
+            all[1 + i] = EventType::App(ProtocolId::ALL[i]);
+            i += 1;
+        }
+        all[EVENT_TYPES - 4] = EventType::Flow;
+        all[EVENT_TYPES - 3] = EventType::Anomaly;
+        all[EVENT_TYPES - 2] = EventType::Stats;
+        all[EVENT_TYPES - 1] = EventType::Asset;
+        all
+    };
 
     /// The `event_type` value.
     pub fn name(self) -> &'static str {
         match self {
             EventType::Alert => "alert",
-            EventType::Modbus => "modbus",
-            EventType::S7comm => "s7comm",
-            EventType::Dnp3 => "dnp3",
+            EventType::App(p) => p.name(),
             EventType::Flow => "flow",
             EventType::Anomaly => "anomaly",
             EventType::Stats => "stats",
@@ -64,14 +68,29 @@ impl EventType {
         }
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    /// Position in [`EventType::ALL`].
+    fn index(self) -> usize {
+        match self {
+            EventType::Alert => 0,
+            EventType::App(p) => 1 + p.index(),
+            EventType::Flow => EVENT_TYPES - 4,
+            EventType::Anomaly => EVENT_TYPES - 3,
+            EventType::Stats => EVENT_TYPES - 2,
+            EventType::Asset => EVENT_TYPES - 1,
+        }
+    }
+
+    fn bit(self) -> u64 {
+        1 << self.index()
     }
 }
 
+// The filter keeps one bit per event type.
+const _: () = assert!(EVENT_TYPES <= 64);
+
 /// A set of event types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventFilter(u8);
+pub struct EventFilter(u64);
 
 impl EventFilter {
     /// Every event type.
@@ -145,7 +164,7 @@ pub(crate) fn write_header(
     event_type: &str,
     src: Endpoint,
     dst: Endpoint,
-    app: Option<AppProto>,
+    app: AppProto,
 ) {
     w.key("timestamp");
     write_ts(w, ts);
@@ -164,9 +183,7 @@ pub(crate) fn write_header(
     w.field_u64("dest_port", u64::from(dst.port));
     w.field_str("proto", proto_name(flow.protocol));
     if let Some(app) = app {
-        if app != AppProto::Unknown {
-            w.field_str("app_proto", app.name());
-        }
+        w.field_str("app_proto", app.name());
     }
 }
 
@@ -260,44 +277,26 @@ impl<W: Write> EveWriter<W> {
     }
 }
 
-/// The EVE event type of an application event.
+/// The EVE event type of an application event: its protocol's, or
+/// `anomaly`.
 pub fn event_type_of(event: &AppEvent<'_>) -> EventType {
-    match event {
-        AppEvent::Modbus(_) => EventType::Modbus,
-        AppEvent::Dnp3(_) => EventType::Dnp3,
-        AppEvent::S7comm(_) => EventType::S7comm,
-        AppEvent::Anomaly(_) => EventType::Anomaly,
-    }
+    event.protocol().map_or(EventType::Anomaly, EventType::App)
 }
 
 /// Writes the protocol object of an application event (`"modbus": {...}`).
 pub fn write_app_object(w: &mut JsonWriter<'_>, event: &AppEvent<'_>) {
-    match event {
-        AppEvent::Modbus(tx) => {
-            w.key("modbus").begin_object();
+    match (event.protocol_event(), event) {
+        (Some(tx), _) => {
+            w.key(tx.eve_object()).begin_object();
             tx.write_eve(w);
             w.end_object();
         }
-        AppEvent::S7comm(tx) => {
-            w.key(if tx.plus.is_some() {
-                "s7commplus"
-            } else {
-                "s7comm"
-            })
-            .begin_object();
-            tx.write_eve(w);
-            w.end_object();
-        }
-        AppEvent::Dnp3(tx) => {
-            w.key("dnp3").begin_object();
-            tx.write_eve(w);
-            w.end_object();
-        }
-        AppEvent::Anomaly(a) => {
+        (None, AppEvent::Anomaly(a)) => {
             w.key("anomaly").begin_object();
             write_anomaly(w, a);
             w.end_object();
         }
+        (None, _) => {}
     }
 }
 
@@ -331,7 +330,7 @@ impl<W: Write> Output for EveWriter<W> {
             _ => (flow.client, flow.server),
         };
         self.line(|w| {
-            write_header(w, event.ts, flow, t.name(), src, dst, Some(app));
+            write_header(w, event.ts, flow, t.name(), src, dst, app);
             write_app_object(w, &event.app);
         });
     }
@@ -366,7 +365,7 @@ impl<W: Write> Output for EveWriter<W> {
                 "flow",
                 meta.client,
                 meta.server,
-                Some(flow.app),
+                flow.app,
             );
             w.key("flow").begin_object();
             w.field_u64("pkts_toserver", flow.packets[0]);

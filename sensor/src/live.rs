@@ -1671,7 +1671,7 @@ mod tests {
             client_mac: None,
             server_mac: None,
         };
-        local.observe_flow(&flow, AppProto::Modbus, flow.start, Timestamp::new(2, 0));
+        local.observe_flow(&flow, Some(otwatch_proto::ProtocolId::Modbus), flow.start, Timestamp::new(2, 0));
         shared.assets.absorb(&mut local);
         // Not due yet: nothing written.
         let control = Control::new(Arc::new(()));

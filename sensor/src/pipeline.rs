@@ -9,13 +9,10 @@
 
 use std::net::IpAddr;
 
-use otwatch_proto::dnp3::{self, Dnp3Config, Dnp3Dissector};
 use otwatch_proto::event::{Anomaly, AppEvent, Context, Direction, Event, EventSink, Timestamp};
-use otwatch_proto::event::{DatagramDissector, StreamDissector};
 use otwatch_proto::ipfrag::{Defragmenter, FragLimits, FragOutcome};
-use otwatch_proto::modbus::{self, ModbusConfig, ModbusDissector};
 use otwatch_proto::reassembly::{AckNews, ReassemblyLimits, StreamChunk, TcpStream, WindowScale};
-use otwatch_proto::s7comm::{self, S7Config, S7Dissector};
+use otwatch_proto::registry::{self, Carrier, Dissector, ProtocolConfig, ProtocolId};
 use otwatch_proto::stream::StreamBuffer;
 use otwatch_proto::wire::checksum::{self as csum, Verdict};
 use otwatch_proto::wire::{self, IpInfo, LinkInfo, MacAddr, Transport};
@@ -37,12 +34,8 @@ pub struct PipelineConfig {
     pub reassembly: ReassemblyLimits,
     /// IPv4 fragment reassembly.
     pub fragments: FragLimits,
-    /// Modbus limits.
-    pub modbus: ModbusConfig,
-    /// DNP3 limits.
-    pub dnp3: Dnp3Config,
-    /// S7comm limits.
-    pub s7comm: S7Config,
+    /// Limits of each protocol's dissectors.
+    pub protocols: ProtocolConfig,
     /// How IPv4 header, TCP and UDP checksums are verified.
     pub checksums: ChecksumMode,
 }
@@ -51,29 +44,13 @@ pub struct PipelineConfig {
 /// resynchronised (larger than any supported PDU: TPKT allows 65 535).
 pub const MAX_HELD: usize = 70 * 1024;
 
-/// Application protocols the pipeline recognises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AppProto {
-    /// Not (yet) recognised.
-    Unknown,
-    /// Modbus/TCP.
-    Modbus,
-    /// DNP3 over TCP or UDP.
-    Dnp3,
-    /// S7comm and S7comm-plus over ISO-on-TCP.
-    S7comm,
-}
+/// The application protocol of a flow: `None` while it is not (or not yet)
+/// recognised.
+pub type AppProto = Option<ProtocolId>;
 
-impl AppProto {
-    /// EVE `app_proto` value.
-    pub fn name(self) -> &'static str {
-        match self {
-            AppProto::Unknown => "unknown",
-            AppProto::Modbus => "modbus",
-            AppProto::Dnp3 => "dnp3",
-            AppProto::S7comm => "s7comm",
-        }
-    }
+/// EVE `app_proto` value of a flow's protocol (`unknown` when none).
+pub fn app_proto_name(app: AppProto) -> &'static str {
+    app.map_or("unknown", ProtocolId::name)
 }
 
 /// Facts about a flow that do not change while it lives.
@@ -153,39 +130,42 @@ impl Output for NullOutput {
 
 enum App {
     /// Waiting for the first payload to recognise the protocol.
-    Detecting {
-        tries: u8,
-    },
+    Detecting { tries: u8 },
     /// Not an application protocol otwatch decodes.
     Unknown,
-    Modbus(ModbusDissector),
-    Dnp3(Box<Dnp3Dissector>),
-    S7comm(Box<S7Dissector>),
+    /// Recognised, with its dissector.
+    Known(Dissector),
 }
 
 impl App {
     fn proto(&self) -> AppProto {
         match self {
-            App::Detecting { .. } | App::Unknown => AppProto::Unknown,
-            App::Modbus(_) => AppProto::Modbus,
-            App::Dnp3(_) => AppProto::Dnp3,
-            App::S7comm(_) => AppProto::S7comm,
+            App::Detecting { .. } | App::Unknown => None,
+            App::Known(d) => Some(d.id()),
         }
     }
 
-    fn stream(&mut self) -> Option<&mut dyn StreamDissector> {
+    fn stream(&mut self) -> Option<&mut dyn otwatch_proto::event::StreamDissector> {
         match self {
-            App::Modbus(d) => Some(d),
-            App::Dnp3(d) => Some(&mut **d),
-            App::S7comm(d) => Some(&mut **d),
+            App::Known(d) => d.stream(),
             App::Detecting { .. } | App::Unknown => None,
         }
     }
 
-    fn datagram(&mut self) -> Option<&mut dyn DatagramDissector> {
+    fn datagram(&mut self) -> Option<&mut dyn otwatch_proto::event::DatagramDissector> {
         match self {
-            App::Dnp3(d) => Some(&mut **d),
-            App::Modbus(_) | App::S7comm(_) | App::Detecting { .. } | App::Unknown => None,
+            App::Known(d) => d.datagram(),
+            App::Detecting { .. } | App::Unknown => None,
+        }
+    }
+
+    /// Gives up recognising after `DETECT_TRIES` payloads.
+    fn count_try(&mut self) {
+        if let App::Detecting { tries } = self {
+            *tries += 1;
+            if *tries >= DETECT_TRIES {
+                *self = App::Unknown;
+            }
         }
     }
 }
@@ -252,96 +232,17 @@ struct FlowSink<'a, O: Output> {
 
 impl<O: Output> EventSink for FlowSink<'_, O> {
     fn emit(&mut self, event: &Event<'_>) {
-        match &event.app {
-            AppEvent::Anomaly(a) => {
-                *self.anomalies += 1;
-                self.stats.count_anomaly(a.protocol, a.name);
-            }
-            AppEvent::Modbus(tx) => {
-                let s = self.stats.app.entry("modbus").or_default();
-                s.transactions += 1;
-                if let Some(r) = &tx.request {
-                    s.requests += 1;
-                    s.count_function(u64::from(r.pdu.first().copied().unwrap_or(0)));
-                }
-                if let Some(r) = &tx.response {
-                    s.responses += 1;
-                    s.count_function(u64::from(r.pdu.first().copied().unwrap_or(0)));
-                }
-            }
-            AppEvent::S7comm(tx) => count_s7(self.stats.app.entry("s7comm").or_default(), tx),
-            AppEvent::Dnp3(tx) => {
-                let s = self.stats.app.entry("dnp3").or_default();
-                s.transactions += 1;
-                if let Some(r) = &tx.request {
-                    s.requests += 1;
-                    s.count_function(u64::from(r.function().raw()));
-                }
-                if let Some(r) = &tx.response {
-                    s.responses += 1;
-                    s.count_function(u64::from(r.function().raw()));
+        match (event.app.protocol(), event.app.protocol_event()) {
+            (Some(id), Some(tx)) => tx.tally(self.stats.app.entry(id.name()).or_default()),
+            _ => {
+                if let AppEvent::Anomaly(a) = &event.app {
+                    *self.anomalies += 1;
+                    self.stats.count_anomaly(a.protocol, a.name);
                 }
             }
         }
         self.out.flow_event(self.meta, self.app, event);
     }
-}
-
-/// Counts S7 PDUs by type (`rosctr:N`), job function (`func:N`), userdata
-/// group and subfunction (`userdata:G/S`) and S7comm-plus version
-/// (`plus_version:N`), the keys tests compare with tshark.
-fn count_s7(s: &mut crate::stats::AppStats, tx: &s7comm::Transaction<'_>) {
-    s.transactions += 1;
-    let mut key = KeyBuf::default();
-    for (m, is_request) in tx
-        .request
-        .iter()
-        .map(|m| (m, true))
-        .chain(tx.response.iter().map(|m| (m, false)))
-    {
-        if is_request {
-            s.requests += 1;
-        } else {
-            s.responses += 1;
-        }
-        s.count_key(key.with(format_args!("rosctr:{}", m.pdu.header.rosctr.raw())));
-        if let Some(f) = m.pdu.function() {
-            s.count_key(key.with(format_args!("func:{}", f.raw())));
-        }
-        if let Ok(s7comm::Body::Userdata(u)) = m.pdu.body {
-            s.count_key(key.with(format_args!("userdata:{}/{}", u.group.raw(), u.subfunction)));
-        }
-    }
-    for plus in tx.plus_messages() {
-        if plus.direction == Direction::ToServer {
-            s.requests += 1;
-        } else {
-            s.responses += 1;
-        }
-        s.count_key(key.with(format_args!("plus_version:{}", plus.pdu.version.raw())));
-    }
-}
-
-/// A small stack buffer for counter keys (no allocation per PDU).
-#[derive(Default)]
-struct KeyBuf {
-    bytes: [u8; 32],
-    len: usize,
-}
-
-impl KeyBuf {
-    fn with(&mut self, args: core::fmt::Arguments<'_>) -> &str {
-        use std::io::Write as _;
-        let mut cursor = std::io::Cursor::new(&mut self.bytes[..]);
-        let _ = cursor.write_fmt(args);
-        self.len = cursor.position() as usize;
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
-    }
-}
-
-/// Well-known server ports of the protocols otwatch decodes.
-fn is_service_port(port: u16) -> bool {
-    matches!(port, modbus::PORT | 102 | 20000)
 }
 
 /// One worker's pipeline.
@@ -908,20 +809,14 @@ impl<O: Output> Pipeline<O> {
                 flow.packets[dir.index()] += 1;
                 flow.bytes[dir.index()] += payload.len() as u64;
                 if !payload.is_empty() {
-                    if let App::Detecting { tries } = &mut flow.app {
-                        let meta = &flow.meta;
-                        if meta.server.port == dnp3::PORT
-                            || meta.client.port == dnp3::PORT
-                            || dnp3::probe(payload)
-                        {
-                            flow.app = App::Dnp3(Box::new(Dnp3Dissector::new(config.dnp3)));
-                        } else {
-                            *tries += 1;
-                            if *tries >= DETECT_TRIES {
-                                flow.app = App::Unknown;
-                            }
-                        }
-                    }
+                    detect(
+                        &mut flow.app,
+                        &flow.meta,
+                        &config,
+                        Carrier::Udp,
+                        payload,
+                        dir,
+                    );
                     let FlowState {
                         meta,
                         app,
@@ -991,8 +886,8 @@ impl<O: Output> Pipeline<O> {
             true
         } else if syn_ack {
             false
-        } else if is_service_port(dst.port) != is_service_port(src.port) {
-            is_service_port(dst.port)
+        } else if registry::is_service_port(dst.port) != registry::is_service_port(src.port) {
+            registry::is_service_port(dst.port)
         } else if src.port != dst.port {
             src.port > dst.port
         } else {
@@ -1048,41 +943,24 @@ impl<O: Output> Pipeline<O> {
     }
 }
 
-/// Picks the dissector of a TCP flow from its server port, or by probing.
-fn detect(app: &mut App, meta: &FlowMeta, config: &PipelineConfig, first: &[u8], dir: Direction) {
-    let App::Detecting { tries } = app else {
+/// Picks the dissector of a flow from its ports, or by probing the first
+/// payloads (`first`, travelling in `dir`) on other ports.
+fn detect(
+    app: &mut App,
+    meta: &FlowMeta,
+    config: &PipelineConfig,
+    carrier: Carrier,
+    first: &[u8],
+    dir: Direction,
+) {
+    let App::Detecting { .. } = app else {
         return;
     };
-    if meta.server.port == modbus::PORT {
-        *app = App::Modbus(ModbusDissector::new(config.modbus));
-        return;
-    }
-    if meta.server.port == dnp3::PORT || meta.client.port == dnp3::PORT {
-        *app = App::Dnp3(Box::new(Dnp3Dissector::new(config.dnp3)));
-        return;
-    }
-    if meta.server.port == s7comm::PORT {
-        *app = App::S7comm(Box::new(S7Dissector::new(config.s7comm)));
-        return;
-    }
-    // On other ports, recognise the protocol from its framing. Modbus is
-    // probed on client bytes only (requests identify it best); DNP3 frames
-    // carry a start sequence and CRCs, so either side will do.
-    if dir == Direction::ToServer && modbus::mbap::probe(first) {
-        *app = App::Modbus(ModbusDissector::new(config.modbus));
-        return;
-    }
-    if dnp3::probe(first) {
-        *app = App::Dnp3(Box::new(Dnp3Dissector::new(config.dnp3)));
-        return;
-    }
-    if dir == Direction::ToServer && s7comm::probe(first) {
-        *app = App::S7comm(Box::new(S7Dissector::new(config.s7comm)));
-        return;
-    }
-    *tries += 1;
-    if *tries >= DETECT_TRIES {
-        *app = App::Unknown;
+    let found = registry::by_port(carrier, meta.server.port, meta.client.port)
+        .or_else(|| registry::by_probe(carrier, first, dir));
+    match found {
+        Some(id) => *app = App::Known(Dissector::new(id, &config.protocols)),
+        None => app.count_try(),
     }
 }
 
@@ -1100,7 +978,7 @@ fn on_chunk<O: Output>(
     match chunk {
         StreamChunk::Data(data) => {
             if let App::Detecting { .. } = app {
-                detect(app, meta, config, data, dir);
+                detect(app, meta, config, Carrier::Tcp, data, dir);
                 sink.app = app.proto();
             }
             let Some(dissector) = app.stream() else {
@@ -1380,13 +1258,8 @@ fn end_flow<O: Output>(
             dissector.flush(&mut cx);
         }
     }
-    if let App::Dnp3(d) = &app {
-        let counts = stats.app.entry("dnp3").or_default();
-        let mut key = KeyBuf::default();
-        for (primary, function, n) in d.stats().link_function_counts() {
-            let kind = if primary { "link_pri" } else { "link_sec" };
-            counts.count_key_n(key.with(format_args!("{kind}:{function}")), n);
-        }
+    if let App::Known(d) = &app {
+        d.tally_end(&mut stats.lazy_app(d.id().name()));
     }
     let record = FlowRecord {
         meta: &meta,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use otwatch_proto::ipfrag::FragStats;
 use otwatch_proto::json::JsonWriter;
 use otwatch_proto::reassembly::StreamStats;
+use otwatch_proto::registry::Tally;
 
 use crate::capture::afpacket::KernelStats;
 use crate::flow::FlowStats;
@@ -51,6 +52,71 @@ impl AppStats {
     }
 }
 
+/// A protocol event's counters land here (see
+/// [`otwatch_proto::registry::ProtocolEvent::tally`]).
+impl Tally for AppStats {
+    fn transaction(&mut self) {
+        self.transactions += 1;
+    }
+
+    fn request(&mut self) {
+        self.requests += 1;
+    }
+
+    fn response(&mut self) {
+        self.responses += 1;
+    }
+
+    fn function(&mut self, code: u64) {
+        self.count_function(code);
+    }
+
+    fn key(&mut self, key: core::fmt::Arguments<'_>, n: u64) {
+        // Rendered on the stack: no allocation per PDU once a key exists.
+        use std::io::Write as _;
+        let mut bytes = [0u8; 48];
+        let mut cursor = std::io::Cursor::new(&mut bytes[..]);
+        let _ = cursor.write_fmt(key);
+        let len = cursor.position() as usize;
+        self.count_key_n(core::str::from_utf8(&bytes[..len]).unwrap_or(""), n);
+    }
+}
+
+/// The counters of one protocol in a run's table, made on first use (a
+/// flow that counted nothing adds no entry).
+pub struct LazyAppStats<'a> {
+    table: &'a mut BTreeMap<&'static str, AppStats>,
+    name: &'static str,
+}
+
+impl LazyAppStats<'_> {
+    fn get(&mut self) -> &mut AppStats {
+        self.table.entry(self.name).or_default()
+    }
+}
+
+impl Tally for LazyAppStats<'_> {
+    fn transaction(&mut self) {
+        self.get().transaction();
+    }
+
+    fn request(&mut self) {
+        self.get().request();
+    }
+
+    fn response(&mut self) {
+        self.get().response();
+    }
+
+    fn function(&mut self, code: u64) {
+        self.get().function(code);
+    }
+
+    fn key(&mut self, key: core::fmt::Arguments<'_>, n: u64) {
+        self.get().key(key, n);
+    }
+}
+
 /// Every counter of a run.
 #[derive(Debug, Clone, Default)]
 pub struct SensorStats {
@@ -93,6 +159,14 @@ pub struct SensorStats {
 }
 
 impl SensorStats {
+    /// The counters of protocol `name`, made when first counted into.
+    pub fn lazy_app(&mut self, name: &'static str) -> LazyAppStats<'_> {
+        LazyAppStats {
+            table: &mut self.app,
+            name,
+        }
+    }
+
     /// Total anomalies.
     pub fn anomaly_total(&self) -> u64 {
         self.anomalies.values().sum()

@@ -122,18 +122,7 @@ impl Anomaly<'_> {
     }
 }
 
-/// An event from a protocol dissector, borrowed for the time of one call.
-#[derive(Debug, Clone, Copy)]
-pub enum AppEvent<'a> {
-    /// One Modbus transaction (request and/or response).
-    Modbus(&'a crate::modbus::Transaction<'a>),
-    /// One S7comm job/ack pair (or unpaired PDU), or one S7comm-plus PDU.
-    S7comm(&'a crate::s7comm::Transaction<'a>),
-    /// One DNP3 transaction (request and/or response, or an unsolicited response).
-    Dnp3(&'a crate::dnp3::Transaction<'a>),
-    /// A protocol anomaly.
-    Anomaly(Anomaly<'a>),
-}
+pub use crate::registry::AppEvent;
 
 /// An event with the time it happened.
 #[derive(Debug, Clone, Copy)]

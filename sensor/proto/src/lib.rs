@@ -9,6 +9,8 @@
 //! * [`ipfrag`] — bounded IPv4 fragment reassembly.
 //! * [`reassembly`] — TCP stream reassembly per direction.
 //! * [`stream`] — holds incomplete PDUs between segments for a stream dissector.
+//! * [`registry`] — the table of protocols: their ids, specs, events and
+//!   dissectors, and how a flow's protocol is found.
 //! * [`event`] — timestamps, directions, anomalies, the event sink and the
 //!   dissector traits.
 //! * [`json`] — the allocation-free JSON writer used for EVE output.
@@ -29,6 +31,7 @@ pub mod ipfrag;
 pub mod json;
 pub mod modbus;
 pub mod reassembly;
+pub mod registry;
 pub mod s7comm;
 pub mod stream;
 pub mod wire;
@@ -48,3 +51,4 @@ pub(crate) mod testutil {
 }
 
 pub use event::{AppEvent, Context, Direction, Event, EventSink, Timestamp};
+pub use registry::{ProtocolConfig, ProtocolId};

@@ -440,7 +440,7 @@ fn for_each_flow_lists_open_flows_with_their_protocol() {
         vec![(
             client().ip.into(),
             502,
-            AppProto::Modbus,
+            Some(ProtocolId::Modbus),
             // The last frame's time.
             Timestamp::new(1_700_000_000, (frames.len() as u32 - 1) * 1000)
         )]

@@ -27,8 +27,10 @@ pub mod app;
 pub mod codes;
 pub mod link;
 pub mod objects;
+pub mod protocol;
 pub mod transport;
 
+pub use protocol::{Dissector, SPEC};
 pub use app::{AppControl, AppHeader, Iin};
 pub use codes::{
     AttributeType, AttributeVariation, CommandStatus, FunctionCode, LinkFunction, OpType, TripClose,

@@ -14,7 +14,9 @@
 pub mod codes;
 pub mod mbap;
 pub mod pdu;
+pub mod protocol;
 
+pub use protocol::{Dissector, SPEC};
 pub use codes::{
     Access, DeviceIdCode, DeviceObjectId, DiagnosticSubfunction, ExceptionCode, FunctionCode,
     MeiType, UmasCode,

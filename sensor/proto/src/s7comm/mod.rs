@@ -90,10 +90,12 @@
 pub mod codes;
 pub mod cotp;
 pub mod plus;
+pub mod protocol;
 pub mod s7;
 pub mod szl;
 pub mod tpkt;
 
+pub use protocol::{Dissector, SPEC};
 pub use codes::{
     Area, BlockType, ErrorClass, ErrorCode, Function, PlusFunction, PlusOpcode, PlusVersion,
     Rosctr, UserdataGroup, UserdataType,

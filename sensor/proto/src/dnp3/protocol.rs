@@ -1,0 +1,121 @@
+//! DNP3 in the protocol registry: its spec, and what the pipeline and the
+//! sensor's outputs ask of its dissector and transactions.
+
+use super::{probe, Dnp3Config, Dnp3Dissector, Transaction, PORT};
+use crate::event::{DatagramDissector, StreamDissector};
+use crate::json::JsonWriter;
+use crate::registry::{
+    DeviceIdentity, IdentityText, Ports, ProtocolDissector, ProtocolEvent, Spec, Tally,
+};
+
+/// The well-known port on either side: outstations also open connections
+/// (and send unsolicited responses) from port 20000.
+const PORTS: Ports = Ports {
+    ports: &[PORT],
+    either_side: true,
+};
+
+/// DNP3 in the registry.
+pub const SPEC: Spec = Spec {
+    name: "dnp3",
+    title: "DNP3",
+    tcp: Some(PORTS),
+    udp: Some(PORTS),
+    // Frames carry start octets and CRCs, so either side will do.
+    probe: |first, _| probe(first),
+    eve_objects: &["dnp3"],
+    summary_fields: &["dnp3.request.function", "dnp3.outstation"],
+    color: "#8e44ad",
+    anomalies: &[
+        "invalid_start_octets",
+        "bad_header_crc",
+        "bad_data_crc",
+        "length_too_small",
+        "frame_too_long",
+        "truncated_frame",
+        "unknown_link_function",
+        "transport_missing_fir",
+        "transport_sequence_error",
+        "transport_incomplete_fragment",
+        "fragment_too_large",
+        "too_many_fragments",
+        "fragment_too_short",
+        "reserved_function_code",
+        "broadcast_destination",
+        "response_without_request",
+        "too_many_outstanding_requests",
+        "truncated_object",
+        "reserved_qualifier",
+        "bad_range",
+        "unknown_object",
+        "too_many_objects",
+        "too_many_points",
+    ],
+};
+
+/// The registry's name for the flow state.
+pub type Dissector = Dnp3Dissector;
+
+impl ProtocolDissector for Dnp3Dissector {
+    type Config = Dnp3Config;
+
+    fn new(config: Dnp3Config) -> Dnp3Dissector {
+        Dnp3Dissector::new(config)
+    }
+
+    fn stream(&mut self) -> Option<&mut dyn StreamDissector> {
+        Some(self)
+    }
+
+    fn datagram(&mut self) -> Option<&mut dyn DatagramDissector> {
+        Some(self)
+    }
+
+    /// Link frames by function (`link_pri:N`, `link_sec:N`).
+    fn tally_end(&self, tally: &mut dyn Tally) {
+        for (primary, function, n) in self.stats().link_function_counts() {
+            let kind = if primary { "link_pri" } else { "link_sec" };
+            tally.key(format_args!("{kind}:{function}"), n);
+        }
+    }
+}
+
+impl ProtocolEvent for Transaction<'_> {
+    fn eve_object(&self) -> &'static str {
+        "dnp3"
+    }
+
+    fn write_eve(&self, w: &mut JsonWriter<'_>) {
+        Transaction::write_eve(self, w);
+    }
+
+    fn tally(&self, tally: &mut dyn Tally) {
+        tally.transaction();
+        if let Some(r) = &self.request {
+            tally.request();
+            tally.function(u64::from(r.function().raw()));
+        }
+        if let Some(r) = &self.response {
+            tally.response();
+            tally.function(u64::from(r.function().raw()));
+        }
+    }
+
+    fn identity(&self) -> DeviceIdentity<'_> {
+        let found = DeviceIdentity {
+            vendor: self.vendor_name(),
+            product: self.product_name(),
+            firmware: self.software_version().map(IdentityText::Bytes),
+            hardware: self.hardware_version(),
+            serial: self.serial_number(),
+            ..DeviceIdentity::default()
+        };
+        if found.is_empty() {
+            return found;
+        }
+        DeviceIdentity {
+            source: Some("dnp3_attributes"),
+            ..found
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! S7comm and S7comm-plus in the protocol registry: the spec, and what the
+//! pipeline and the sensor's outputs ask of the dissector and transactions.
+
+use super::{probe, Body, S7Config, S7Dissector, Transaction, PORT};
+use crate::event::{Direction, StreamDissector};
+use crate::json::JsonWriter;
+use crate::registry::{
+    DeviceIdentity, IdentityText, Ports, ProtocolDissector, ProtocolEvent, Spec, Tally,
+};
+
+/// S7comm (and S7comm-plus, on the same ISO-on-TCP connections) in the
+/// registry.
+pub const SPEC: Spec = Spec {
+    name: "s7comm",
+    title: "S7comm / S7comm-plus",
+    tcp: Some(Ports {
+        ports: &[PORT],
+        either_side: false,
+    }),
+    udp: None,
+    // Probed on client bytes only (a COTP connection request or TPKT data).
+    probe: |first, dir| dir == Direction::ToServer && probe(first),
+    eve_objects: &["s7comm", "s7commplus"],
+    summary_fields: &["s7comm.request.function", "s7commplus.request.opcode"],
+    color: "#16a085",
+    anomalies: &[
+        "tpkt_bad_version",
+        "tpkt_bad_length",
+        "tpkt_exceeds_tpdu_size",
+        "cotp_bad_tpdu",
+        "cotp_bad_parameter",
+        "cotp_bad_class",
+        "cotp_error_tpdu",
+        "cotp_reassembly_overflow",
+        "non_s7_traffic",
+        "s7_bad_length",
+        "s7_malformed_body",
+        "s7_before_setup",
+        "s7_unknown_rosctr",
+        "s7plus_bad_framing",
+        "s7plus_bad_integrity",
+        "ack_without_job",
+        "too_many_outstanding_jobs",
+    ],
+};
+
+/// The registry's name for the flow state.
+pub type Dissector = S7Dissector;
+
+impl ProtocolDissector for S7Dissector {
+    type Config = S7Config;
+
+    fn new(config: S7Config) -> S7Dissector {
+        S7Dissector::new(config)
+    }
+
+    fn stream(&mut self) -> Option<&mut dyn StreamDissector> {
+        Some(self)
+    }
+}
+
+impl ProtocolEvent for Transaction<'_> {
+    fn eve_object(&self) -> &'static str {
+        if self.plus.is_some() {
+            "s7commplus"
+        } else {
+            "s7comm"
+        }
+    }
+
+    fn write_eve(&self, w: &mut JsonWriter<'_>) {
+        Transaction::write_eve(self, w);
+    }
+
+    /// Counts PDUs by type (`rosctr:N`), job function (`func:N`), userdata
+    /// group and subfunction (`userdata:G/S`) and S7comm-plus version
+    /// (`plus_version:N`), the keys tests compare with tshark.
+    fn tally(&self, tally: &mut dyn Tally) {
+        tally.transaction();
+        let messages = self.request.iter().map(|m| (m, true));
+        for (m, is_request) in messages.chain(self.response.iter().map(|m| (m, false))) {
+            if is_request {
+                tally.request();
+            } else {
+                tally.response();
+            }
+            tally.key(format_args!("rosctr:{}", m.pdu.header.rosctr.raw()), 1);
+            if let Some(f) = m.pdu.function() {
+                tally.key(format_args!("func:{}", f.raw()), 1);
+            }
+            if let Ok(Body::Userdata(u)) = m.pdu.body {
+                tally.key(
+                    format_args!("userdata:{}/{}", u.group.raw(), u.subfunction),
+                    1,
+                );
+            }
+        }
+        for plus in self.plus_messages() {
+            if plus.direction == Direction::ToServer {
+                tally.request();
+            } else {
+                tally.response();
+            }
+            tally.key(format_args!("plus_version:{}", plus.pdu.version.raw()), 1);
+        }
+    }
+
+    fn identity(&self) -> DeviceIdentity<'_> {
+        if self.request.is_none() && self.response.is_none() {
+            return DeviceIdentity::default();
+        }
+        let id = Transaction::identity(self);
+        let found = DeviceIdentity {
+            vendor: None,
+            product: id.module_type_name,
+            model: id.system_name,
+            firmware: id.firmware_version.map(|v| IdentityText::display(&v)),
+            serial: id.serial_number,
+            order_number: id.order_number,
+            module_name: id.module_name,
+            plant_id: id.plant_id,
+            ..DeviceIdentity::default()
+        };
+        if found.is_empty() {
+            return found;
+        }
+        DeviceIdentity {
+            vendor: Some(b"Siemens"),
+            source: Some("s7_szl"),
+            ..found
+        }
+    }
+}

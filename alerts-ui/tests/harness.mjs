@@ -94,6 +94,10 @@ export async function startAnalyzerTestd() {
   return process.env.OTWATCH_UI_FROM_DISK ? fromDisk(server) : server;
 }
 
+// The policy analyzer/src/ui.rs sends with every UI file.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+  + "font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 const TYPES = {html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml'};
 
 /**
@@ -107,7 +111,7 @@ async function fromDisk(server) {
     const u = new URL(req.url, 'http://x');
     const path = u.pathname;
     // The login link (/?token=…) is the analyzer's to answer, too.
-    if (/^\/(api|healthz|metrics)/.test(path) || (path === '/' && u.searchParams.has('token'))) {
+    if (/^\/(api(\/|$)|healthz$|metrics$)/.test(path) || (path === '/' && u.searchParams.has('token'))) {
       const up = http.request({host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers}, (r) => {
         res.writeHead(r.statusCode, r.headers);
         res.flushHeaders();
@@ -118,14 +122,14 @@ async function fromDisk(server) {
       return;
     }
     const name = path === '/' ? 'index.html' : path.slice(1);
-    if (!/^[a-z]+\.(html|js|css|svg)$/.test(name)) {
+    if (!/^([a-z]+\/)?[a-z]+\.(html|js|css|svg)$/.test(name)) {
       res.writeHead(404).end();
       return;
     }
     try {
       const body = await readFile(join(ROOT, 'alerts-ui', name));
       res.writeHead(200, {'Content-Type': TYPES[name.split('.').pop()], 'Cache-Control': 'no-cache',
-        'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"}).end(body);
+        'Content-Security-Policy': CSP}).end(body);
     } catch {
       res.writeHead(404).end();
     }
@@ -162,7 +166,8 @@ export async function startOtwatchRun() {
   const url = `http://127.0.0.1:${port}`;
   const m = await waitForLine(child, /serving (http:\/\/\S+)\/\?token=([0-9a-f]{64})/, 15000, {from: 'stderr'});
   if (m[1] !== url) throw new Error(`otwatch run serves ${m[1]}, not ${url}`);
-  return {url, token: TOKEN, apiToken: m[2], loginLink: `${url}/?token=${m[2]}`, stop: stopper(child, dir)};
+  const server = {url, token: TOKEN, apiToken: m[2], loginLink: `${url}/?token=${m[2]}`, stop: stopper(child, dir)};
+  return process.env.OTWATCH_UI_FROM_DISK ? fromDisk(server) : server;
 }
 
 /** The rules of a folder as the analyzer lists them (id, name, …, YAML source). */

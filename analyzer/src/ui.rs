@@ -41,7 +41,22 @@ macro_rules! ui_file {
 const FILES: &[File] = &[
     ui_file!("index.html", "text/html; charset=utf-8"),
     ui_file!("style.css", "text/css; charset=utf-8"),
+    // Scripts: ES modules, `app.js` the entry (alerts-ui/README.md has the map).
     ui_file!("app.js", "text/javascript; charset=utf-8"),
+    ui_file!("api.js", "text/javascript; charset=utf-8"),
+    ui_file!("stream.js", "text/javascript; charset=utf-8"),
+    ui_file!("router.js", "text/javascript; charset=utf-8"),
+    ui_file!("keys.js", "text/javascript; charset=utf-8"),
+    ui_file!("login.js", "text/javascript; charset=utf-8"),
+    ui_file!("state.js", "text/javascript; charset=utf-8"),
+    ui_file!("page.js", "text/javascript; charset=utf-8"),
+    ui_file!("filters.js", "text/javascript; charset=utf-8"),
+    ui_file!("labels.js", "text/javascript; charset=utf-8"),
+    ui_file!("pages/overview.js", "text/javascript; charset=utf-8"),
+    ui_file!("pages/alerts.js", "text/javascript; charset=utf-8"),
+    ui_file!("pages/alert.js", "text/javascript; charset=utf-8"),
+    ui_file!("pages/assets.js", "text/javascript; charset=utf-8"),
+    ui_file!("pages/rules.js", "text/javascript; charset=utf-8"),
     ui_file!("dom.js", "text/javascript; charset=utf-8"),
     ui_file!("views.js", "text/javascript; charset=utf-8"),
     ui_file!("attack.js", "text/javascript; charset=utf-8"),
@@ -160,6 +175,62 @@ mod tests {
             r.headers()[header::CONTENT_TYPE],
             "text/html; charset=utf-8"
         );
+    }
+
+    /// The UI's files on disk that the page loads: everything in `alerts-ui/`
+    /// but the tests, the npm and lint files and the README.
+    fn files_on_disk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("alerts-ui is readable") {
+            let entry = entry.expect("directory entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = format!("{prefix}{name}");
+            if entry.file_type().expect("file type").is_dir() {
+                if !matches!(name.as_str(), "node_modules" | "tests") && !name.starts_with('.') {
+                    files_on_disk(&entry.path(), &format!("{path}/"), out);
+                }
+            } else if [".html", ".css", ".js", ".svg"]
+                .iter()
+                .any(|x| name.ends_with(x))
+                && name != "eslint.config.js"
+            {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_file_of_the_ui_and_every_module_it_imports_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../alerts-ui");
+        let mut on_disk = Vec::new();
+        files_on_disk(&dir, "", &mut on_disk);
+        for path in &on_disk {
+            assert!(find(path).is_some(), "alerts-ui/{path} is not in FILES");
+        }
+        // Each `from './x.js'` / `from '../x.js'` names an embedded file.
+        for f in FILES.iter().filter(|f| f.path.ends_with(".js")) {
+            let text = std::str::from_utf8(f.body).expect("utf-8");
+            let base = f.path.rsplit_once('/').map_or("", |(d, _)| d);
+            for (i, _) in text.match_indices(" from '") {
+                let rest = &text[i + 7..];
+                let spec = &rest[..rest.find('\'').expect("closing quote")];
+                let target = if let Some(up) = spec.strip_prefix("../") {
+                    up.to_owned()
+                } else if let Some(here) = spec.strip_prefix("./") {
+                    if base.is_empty() {
+                        here.to_owned()
+                    } else {
+                        format!("{base}/{here}")
+                    }
+                } else {
+                    panic!("{} imports {spec}: not a file of the UI", f.path)
+                };
+                assert!(
+                    find(&target).is_some_and(|t| t.mime.starts_with("text/javascript")),
+                    "{} imports {spec}, which is not embedded as a script",
+                    f.path
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::event::{Event, EventSink};
+use crate::json::JsonWriter;
 use crate::stream::StreamBuffer;
 
 use crate::testutil::hex;

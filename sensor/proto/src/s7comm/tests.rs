@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::event::{AppEvent, Context, Direction, Event, EventSink, Timestamp};
+use crate::json::JsonWriter;
 use crate::stream::StreamBuffer;
 
 use Direction::{ToClient as S2C, ToServer as C2S};

@@ -641,6 +641,9 @@ impl<O: Output> Pipeline<O> {
         false
     }
 
+    /// A TCP segment, UDP datagram or other IP packet: classify it, judge
+    /// its checksums, find its flow and count it there, then hand the
+    /// payload to the transport's handler.
     fn transport(
         &mut self,
         ts: Timestamp,
@@ -649,242 +652,60 @@ impl<O: Output> Pipeline<O> {
         transport: Transport<'_>,
         verdicts: [Verdict; 2],
     ) {
-        let good = |v: Verdict, bit: u8| if v == Verdict::Good { bit } else { 0 };
-        let proof = good(verdicts[0], PROVEN_IP) | good(verdicts[1], PROVEN_L4);
-        match transport {
-            Transport::Tcp(tcp, payload) => {
-                self.stats.tcp += 1;
-                let src = Endpoint {
-                    ip: ip.src,
-                    port: tcp.src_port,
-                };
-                let dst = Endpoint {
-                    ip: ip.dst,
-                    port: tcp.dst_port,
-                };
-                if !self.checksums_accept(ts, link, ip, src, dst, verdicts) {
-                    return;
-                }
-                let syn = tcp.flags.has(wire::TcpFlags::SYN);
-                let syn_only = syn && !tcp.flags.has(wire::TcpFlags::ACK);
-                let syn_ack = tcp.flags.has(wire::TcpFlags::SYN | wire::TcpFlags::ACK);
-                let slot = self.flow_slot(ts, link, src, dst, ip.protocol, syn_only, syn_ack);
-                let config = self.config;
-                let Some(flow) = self.flows.get_mut(slot) else {
-                    return;
-                };
-                let dir = flow.direction(src);
-                let d = dir.index();
-                if !syn {
-                    // Offload fills a SYN's checksum in software on some
-                    // systems and leaves the rest of the connection unfilled.
-                    flow.proven[d] |= proof;
-                }
-                flow.last = ts;
-                flow.packets[d] += 1;
-                flow.bytes[d] += payload.len() as u64;
-                flow.tcp_flags[d] |= tcp.flags.0;
-                let was_closed = flow.closed;
-                if tcp.flags.has(wire::TcpFlags::RST)
-                    || flow.tcp_flags[0] & wire::TcpFlags::FIN != 0
-                        && flow.tcp_flags[1] & wire::TcpFlags::FIN != 0
-                {
-                    flow.closed = true;
-                }
-                let FlowState {
-                    meta,
-                    tcp: state,
-                    app,
-                    anomalies,
-                    ..
-                } = flow;
-                let state = state.get_or_insert_with(|| {
-                    Box::new(TcpState {
-                        streams: [TcpStream::new(), TcpStream::new()],
-                        held: [StreamBuffer::default(), StreamBuffer::default()],
-                        scale: WindowScale::default(),
-                    })
-                });
-                let TcpState {
-                    streams,
-                    held,
-                    scale,
-                } = &mut **state;
-                // A SYN that does not fit a known stream is ignored by the
-                // receiver: it must neither move the stream (reassembly
-                // reports it), nor change the window scale, nor have its
-                // acknowledgement believed. On a closed flow it is a new
-                // connection on the same addresses and ports.
-                let mut stray_syn = syn && !streams[d].syn_fits(tcp.seq);
-                if stray_syn && was_closed {
-                    streams[d].restart();
-                    stray_syn = false;
-                }
-                if syn && !stray_syn {
-                    scale.syn(d, tcp.window_scale);
-                }
-                let mut sink = FlowSink {
-                    meta,
-                    app: app.proto(),
-                    out: &mut self.output,
-                    stats: &mut self.stats,
-                    anomalies,
-                };
-                let (this, other) = if d == 0 {
-                    let (a, b) = streams.split_at_mut(1);
-                    (&mut a[0], &mut b[0])
-                } else {
-                    let (a, b) = streams.split_at_mut(1);
-                    (&mut b[0], &mut a[0])
-                };
-                if tcp.flags.has(wire::TcpFlags::ACK) && !stray_syn {
-                    // The peer's acknowledgement reveals bytes the capture lost.
-                    let other_held = &mut held[1 - d];
-                    other.acknowledged(tcp.ack, &config.reassembly, &mut |chunk| {
-                        on_chunk(
-                            chunk,
-                            dir.reverse(),
-                            ts,
-                            app,
-                            other_held,
-                            &mut sink,
-                            meta,
-                            &config,
-                        );
-                    });
-                    // This side's window bounds what the other may send.
-                    let news = other.window_update(tcp.ack, scale.bytes(d, tcp.window, syn));
-                    if let Some(AckNews::Regression { believed }) = news {
-                        let mut cx = Context {
-                            ts,
-                            sink: &mut sink,
-                        };
-                        let detail = AckDetail {
-                            ack: tcp.ack,
-                            believed,
-                        };
-                        cx.anomaly("stream", "ack_regression", &detail, Some(dir));
-                    }
-                }
-                let this_held = &mut held[d];
-                this.segment(
-                    tcp.seq,
-                    tcp.flags.has(wire::TcpFlags::SYN),
-                    tcp.flags.has(wire::TcpFlags::FIN),
-                    payload,
-                    &config.reassembly,
-                    &mut |chunk| on_chunk(chunk, dir, ts, app, this_held, &mut sink, meta, &config),
-                );
-                let class = if flow.closed {
-                    TimeoutClass::TcpClosed
-                } else if flow.packets[0] > 0 && flow.packets[1] > 0 || !payload.is_empty() {
-                    TimeoutClass::TcpEstablished
-                } else {
-                    TimeoutClass::TcpNew
-                };
-                let memory = flow.memory();
-                self.flows.touch(slot, ts, class, memory);
-            }
-            Transport::Udp(udp, payload) => {
-                self.stats.udp += 1;
-                let src = Endpoint {
-                    ip: ip.src,
-                    port: udp.src_port,
-                };
-                let dst = Endpoint {
-                    ip: ip.dst,
-                    port: udp.dst_port,
-                };
-                if !self.checksums_accept(ts, link, ip, src, dst, verdicts) {
-                    return;
-                }
-                let slot = self.flow_slot(ts, link, src, dst, ip.protocol, false, false);
-                let config = self.config;
-                let Some(flow) = self.flows.get_mut(slot) else {
-                    return;
-                };
-                let dir = flow.direction(src);
-                flow.proven[dir.index()] |= proof;
-                flow.last = ts;
-                flow.packets[dir.index()] += 1;
-                flow.bytes[dir.index()] += payload.len() as u64;
-                if !payload.is_empty() {
-                    detect(
-                        &mut flow.app,
-                        &flow.meta,
-                        &config,
-                        Carrier::Udp,
-                        payload,
-                        dir,
-                    );
-                    let FlowState {
-                        meta,
-                        app,
-                        anomalies,
-                        ..
-                    } = flow;
-                    let proto = app.proto();
-                    if let Some(dissector) = app.datagram() {
-                        let mut sink = FlowSink {
-                            meta,
-                            app: proto,
-                            out: &mut self.output,
-                            stats: &mut self.stats,
-                            anomalies,
-                        };
-                        let mut cx = Context {
-                            ts,
-                            sink: &mut sink,
-                        };
-                        dissector.parse_datagram(dir, payload, &mut cx);
-                    }
-                }
-                self.flows.touch(slot, ts, TimeoutClass::Udp, 0);
-            }
-            Transport::Other(payload) => {
-                self.stats.other_ip += 1;
-                let src = Endpoint {
-                    ip: ip.src,
-                    port: 0,
-                };
-                let dst = Endpoint {
-                    ip: ip.dst,
-                    port: 0,
-                };
-                let slot = self.flow_slot(ts, link, src, dst, ip.protocol, false, false);
-                let Some(flow) = self.flows.get_mut(slot) else {
-                    return;
-                };
-                let dir = flow.direction(src);
-                flow.last = ts;
-                flow.packets[dir.index()] += 1;
-                flow.bytes[dir.index()] += payload.len() as u64;
-                self.flows.touch(slot, ts, TimeoutClass::Other, 0);
-            }
+        let seg = Segment::classify(ip, transport);
+        match seg.carried {
+            Carried::Tcp(..) => self.stats.tcp += 1,
+            Carried::Udp(_) => self.stats.udp += 1,
+            Carried::Other(_) => self.stats.other_ip += 1,
         }
+        let checked = !matches!(seg.carried, Carried::Other(_));
+        if checked && !self.checksums_accept(ts, link, ip, seg.src, seg.dst, verdicts) {
+            return;
+        }
+        let slot = self.flow_slot(ts, link, &seg);
+        let Some(flow) = self.flows.get_mut(slot) else {
+            return;
+        };
+        let dir = flow.direction(seg.src);
+        let d = dir.index();
+        if checked && !seg.is_syn() {
+            // Offload fills a SYN's checksum in software on some systems
+            // and leaves the rest of the connection unfilled.
+            let good = |v: Verdict, bit: u8| if v == Verdict::Good { bit } else { 0 };
+            flow.proven[d] |= good(verdicts[0], PROVEN_IP) | good(verdicts[1], PROVEN_L4);
+        }
+        flow.last = ts;
+        flow.packets[d] += 1;
+        flow.bytes[d] += seg.payload().len() as u64;
+        let cx = FlowCx {
+            output: &mut self.output,
+            stats: &mut self.stats,
+            config: &self.config,
+        };
+        let class = match seg.carried {
+            Carried::Tcp(tcp, payload) => tcp_segment(flow, dir, ts, &tcp, payload, cx),
+            Carried::Udp(payload) => {
+                udp_datagram(flow, dir, ts, payload, cx);
+                TimeoutClass::Udp
+            }
+            Carried::Other(_) => TimeoutClass::Other,
+        };
+        let memory = flow.memory();
+        self.flows.touch(slot, ts, class, memory);
     }
 
-    /// Finds or creates the flow of a packet from `src` to `dst`.
-    #[allow(clippy::too_many_arguments)]
-    fn flow_slot(
-        &mut self,
-        ts: Timestamp,
-        link: &LinkInfo,
-        src: Endpoint,
-        dst: Endpoint,
-        protocol: u8,
-        syn_only: bool,
-        syn_ack: bool,
-    ) -> u32 {
+    /// Finds or creates the flow of a segment.
+    fn flow_slot(&mut self, ts: Timestamp, link: &LinkInfo, seg: &Segment<'_>) -> u32 {
+        let (src, dst, protocol) = (seg.src, seg.dst, seg.protocol);
         let key = FlowKey::new(src, dst, protocol, link.vlan);
         if let Some(slot) = self.flows.find(&key) {
             return slot;
         }
         // Who is the client? The SYN sender; else the side not on a service
         // port; else the higher port; else whoever spoke first.
-        let src_is_client = if syn_only {
+        let src_is_client = if seg.is_syn_only() {
             true
-        } else if syn_ack {
+        } else if seg.is_syn_ack() {
             false
         } else if registry::is_service_port(dst.port) != registry::is_service_port(src.port) {
             registry::is_service_port(dst.port)
@@ -940,6 +761,239 @@ impl<O: Output> Pipeline<O> {
             );
         }
         slot
+    }
+}
+
+/// A TCP segment, UDP datagram or other IP packet, classified once: who
+/// sent it to whom, and what it carries.
+struct Segment<'p> {
+    src: Endpoint,
+    dst: Endpoint,
+    /// IP protocol number.
+    protocol: u8,
+    carried: Carried<'p>,
+}
+
+/// What a segment carries, by transport.
+enum Carried<'p> {
+    Tcp(wire::TcpHeader, &'p [u8]),
+    Udp(&'p [u8]),
+    Other(&'p [u8]),
+}
+
+impl<'p> Segment<'p> {
+    fn classify(ip: &IpInfo, transport: Transport<'p>) -> Segment<'p> {
+        let (src_port, dst_port, carried) = match transport {
+            Transport::Tcp(tcp, payload) => {
+                (tcp.src_port, tcp.dst_port, Carried::Tcp(tcp, payload))
+            }
+            Transport::Udp(udp, payload) => (udp.src_port, udp.dst_port, Carried::Udp(payload)),
+            Transport::Other(payload) => (0, 0, Carried::Other(payload)),
+        };
+        Segment {
+            src: Endpoint {
+                ip: ip.src,
+                port: src_port,
+            },
+            dst: Endpoint {
+                ip: ip.dst,
+                port: dst_port,
+            },
+            protocol: ip.protocol,
+            carried,
+        }
+    }
+
+    fn payload(&self) -> &'p [u8] {
+        match self.carried {
+            Carried::Tcp(_, p) | Carried::Udp(p) | Carried::Other(p) => p,
+        }
+    }
+
+    fn tcp_flags(&self) -> wire::TcpFlags {
+        match &self.carried {
+            Carried::Tcp(tcp, _) => tcp.flags,
+            _ => wire::TcpFlags(0),
+        }
+    }
+
+    fn is_syn(&self) -> bool {
+        self.tcp_flags().has(wire::TcpFlags::SYN)
+    }
+
+    /// A SYN without ACK: its sender is the client.
+    fn is_syn_only(&self) -> bool {
+        self.is_syn() && !self.tcp_flags().has(wire::TcpFlags::ACK)
+    }
+
+    /// A SYN-ACK: its sender is the server.
+    fn is_syn_ack(&self) -> bool {
+        self.tcp_flags()
+            .has(wire::TcpFlags::SYN | wire::TcpFlags::ACK)
+    }
+}
+
+/// What a transport handler needs of the pipeline besides the flow.
+struct FlowCx<'a, O: Output> {
+    output: &'a mut O,
+    stats: &'a mut SensorStats,
+    config: &'a PipelineConfig,
+}
+
+/// A TCP segment of `flow` travelling in `dir`: closes the flow on RST or
+/// both FINs, feeds reassembly (acknowledgements and window of this side
+/// first, then this side's bytes) and the dissector; returns the flow's
+/// timeout class.
+fn tcp_segment<O: Output>(
+    flow: &mut FlowState,
+    dir: Direction,
+    ts: Timestamp,
+    tcp: &wire::TcpHeader,
+    payload: &[u8],
+    cx: FlowCx<'_, O>,
+) -> TimeoutClass {
+    let d = dir.index();
+    let syn = tcp.flags.has(wire::TcpFlags::SYN);
+    flow.tcp_flags[d] |= tcp.flags.0;
+    let was_closed = flow.closed;
+    if tcp.flags.has(wire::TcpFlags::RST)
+        || flow.tcp_flags[0] & wire::TcpFlags::FIN != 0
+            && flow.tcp_flags[1] & wire::TcpFlags::FIN != 0
+    {
+        flow.closed = true;
+    }
+    let FlowState {
+        meta,
+        tcp: state,
+        app,
+        anomalies,
+        ..
+    } = flow;
+    let state = state.get_or_insert_with(|| {
+        Box::new(TcpState {
+            streams: [TcpStream::new(), TcpStream::new()],
+            held: [StreamBuffer::default(), StreamBuffer::default()],
+            scale: WindowScale::default(),
+        })
+    });
+    let TcpState {
+        streams,
+        held,
+        scale,
+    } = &mut **state;
+    // A SYN that does not fit a known stream is ignored by the receiver: it
+    // must neither move the stream (reassembly reports it), nor change the
+    // window scale, nor have its acknowledgement believed. On a closed flow
+    // it is a new connection on the same addresses and ports.
+    let mut stray_syn = syn && !streams[d].syn_fits(tcp.seq);
+    if stray_syn && was_closed {
+        streams[d].restart();
+        stray_syn = false;
+    }
+    if syn && !stray_syn {
+        scale.syn(d, tcp.window_scale);
+    }
+    let config = cx.config;
+    let mut sink = FlowSink {
+        meta,
+        app: app.proto(),
+        out: cx.output,
+        stats: cx.stats,
+        anomalies,
+    };
+    let [to_server, to_client] = streams;
+    let (this, other) = if d == 0 {
+        (to_server, to_client)
+    } else {
+        (to_client, to_server)
+    };
+    if tcp.flags.has(wire::TcpFlags::ACK) && !stray_syn {
+        // The peer's acknowledgement reveals bytes the capture lost.
+        let other_held = &mut held[1 - d];
+        other.acknowledged(tcp.ack, &config.reassembly, &mut |chunk| {
+            on_chunk(
+                chunk,
+                dir.reverse(),
+                ts,
+                app,
+                other_held,
+                &mut sink,
+                meta,
+                config,
+            );
+        });
+        // This side's window bounds what the other may send.
+        let news = other.window_update(tcp.ack, scale.bytes(d, tcp.window, syn));
+        if let Some(AckNews::Regression { believed }) = news {
+            let mut cx = Context {
+                ts,
+                sink: &mut sink,
+            };
+            let detail = AckDetail {
+                ack: tcp.ack,
+                believed,
+            };
+            cx.anomaly("stream", "ack_regression", &detail, Some(dir));
+        }
+    }
+    let this_held = &mut held[d];
+    this.segment(
+        tcp.seq,
+        syn,
+        tcp.flags.has(wire::TcpFlags::FIN),
+        payload,
+        &config.reassembly,
+        &mut |chunk| on_chunk(chunk, dir, ts, app, this_held, &mut sink, meta, config),
+    );
+    if flow.closed {
+        TimeoutClass::TcpClosed
+    } else if flow.packets[0] > 0 && flow.packets[1] > 0 || !payload.is_empty() {
+        TimeoutClass::TcpEstablished
+    } else {
+        TimeoutClass::TcpNew
+    }
+}
+
+/// A UDP datagram of `flow` travelling in `dir`: recognises the protocol on
+/// the first payloads, then hands each payload to the dissector.
+fn udp_datagram<O: Output>(
+    flow: &mut FlowState,
+    dir: Direction,
+    ts: Timestamp,
+    payload: &[u8],
+    cx: FlowCx<'_, O>,
+) {
+    if payload.is_empty() {
+        return;
+    }
+    detect(
+        &mut flow.app,
+        &flow.meta,
+        cx.config,
+        Carrier::Udp,
+        payload,
+        dir,
+    );
+    let FlowState {
+        meta,
+        app,
+        anomalies,
+        ..
+    } = flow;
+    let proto = app.proto();
+    if let Some(dissector) = app.datagram() {
+        let mut sink = FlowSink {
+            meta,
+            app: proto,
+            out: cx.output,
+            stats: cx.stats,
+            anomalies,
+        };
+        let mut cx = Context {
+            ts,
+            sink: &mut sink,
+        };
+        dissector.parse_datagram(dir, payload, &mut cx);
     }
 }
 

@@ -21,7 +21,7 @@ pub const SPEC: Spec = Spec {
     // Probed on client bytes only (a COTP connection request or TPKT data).
     probe: |first, dir| dir == Direction::ToServer && probe(first),
     eve_objects: &["s7comm", "s7commplus"],
-    summary_fields: &["s7comm.request.function", "s7commplus.request.opcode"],
+    summary_fields: &["s7comm.request.function_name", "s7commplus.opcode_name"],
     color: "#16a085",
     anomalies: &[
         "tpkt_bad_version",

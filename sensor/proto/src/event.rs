@@ -4,6 +4,22 @@
 //! Events borrow from the packet or from the dissector's own buffers; the sink
 //! decides what to do with them (match rules, write EVE JSON, count) while they
 //! are alive, so no event is allocated on the hot path.
+//!
+//! # Anomalies
+//!
+//! Each layer or protocol declares its anomaly names once, as an enum made by
+//! [`anomaly_enum!`](crate::anomaly_enum) (`modbus::ModbusAnomaly`,
+//! [`StreamAnomaly`], [`DecodeAnomaly`], …), and raises them with
+//! [`Context::raise`], which accepts only such an enum: a name that is not
+//! declared cannot be emitted, and the registry's list of names (what rules may
+//! name) is the enum's.
+//!
+//! A message is always a [`format_args!`] written where the anomaly is raised
+//! (an error that caused it is shown with `{err}`, through its own `Display`).
+//! One way rather than a small `Display` struct per message: the text stays
+//! next to the condition it describes, nothing is allocated or formatted
+//! unless a sink writes the message, and `raise` taking
+//! [`core::fmt::Arguments`] keeps it the only way.
 
 use crate::civil::civil_from_days;
 use crate::json::JsonWriter;
@@ -122,6 +138,14 @@ impl Anomaly<'_> {
     }
 }
 
+/// A declared anomaly name, made by [`anomaly_enum!`](crate::anomaly_enum).
+pub trait AnomalyKind: Copy {
+    /// The layer or protocol that raises it ([`Anomaly::protocol`]).
+    const LAYER: &'static str;
+    /// Its stable snake_case name ([`Anomaly::name`]).
+    fn name(self) -> &'static str;
+}
+
 pub use crate::registry::AppEvent;
 
 /// An event with the time it happened.
@@ -172,7 +196,19 @@ impl Context<'_> {
         self.sink.emit(&Event { ts: self.ts, app });
     }
 
-    /// Emits an anomaly stamped with the current packet time.
+    /// Raises the anomaly `kind` of its layer, with a message, stamped with
+    /// the current packet time (see [Anomalies](self#anomalies)).
+    pub fn raise<K: AnomalyKind>(
+        &mut self,
+        kind: K,
+        message: core::fmt::Arguments<'_>,
+        direction: Option<Direction>,
+    ) {
+        self.anomaly(K::LAYER, kind.name(), &message, direction);
+    }
+
+    /// Emits an anomaly stamped with the current packet time, by layer and
+    /// name; dissectors use [`Context::raise`], which takes a declared name.
     pub fn anomaly(
         &mut self,
         protocol: &'static str,

@@ -18,7 +18,8 @@
 //! * [`modbus`] — Modbus/TCP.
 //! * [`s7comm`] — ISO-on-TCP (TPKT, COTP), S7comm and S7comm-plus.
 //! * [`dnp3`] — DNP3 (IEEE 1815) over TCP and UDP.
-//! * [`macros`] — `open_enum!` for protocol code points.
+//! * [`macros`] — `open_enum!` for protocol code points, `anomaly_enum!` for
+//!   anomaly names.
 
 #![forbid(unsafe_code)]
 

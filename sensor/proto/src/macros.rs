@@ -1,4 +1,5 @@
-//! The `open_enum!` macro: protocol code points as open enums.
+//! The `open_enum!` macro: protocol code points as open enums; and
+//! `anomaly_enum!`: the anomaly names of a layer or protocol.
 //!
 //! An IDS must never treat an unknown code as a parse error: it is exactly the
 //! thing an analyst wants to see. Every protocol code is therefore an enum with
@@ -109,6 +110,94 @@ macro_rules! open_enum {
                     Some(text) => f.write_str(text),
                     None => write!(f, "{:#x}", <$ty>::from(*self)),
                 }
+            }
+        }
+    };
+}
+
+/// Declares the anomaly names of a layer or protocol as an enum.
+///
+/// Dissectors raise anomalies through [`Context::raise`], which takes such an
+/// enum, so a name cannot be emitted without being declared here; the
+/// registry's [`Spec::anomalies`] (what rules may name) is the enum's `NAMES`.
+/// The enum is `#[non_exhaustive]`: later versions add names, and code outside
+/// this crate must not assume the list is closed.
+///
+/// [`Context::raise`]: crate::event::Context::raise
+/// [`Spec::anomalies`]: crate::registry::Spec::anomalies
+///
+/// ```
+/// const LAYER: &str = "example";
+/// otwatch_proto::anomaly_enum! {
+///     /// Example anomalies.
+///     pub enum ExampleAnomaly in LAYER {
+///         /// A bad thing.
+///         BadThing => "bad_thing",
+///         /// Too many things.
+///         TooMany => "too_many",
+///     }
+/// }
+/// use otwatch_proto::event::AnomalyKind;
+/// assert_eq!(ExampleAnomaly::NAMES, ["bad_thing", "too_many"]);
+/// assert_eq!(ExampleAnomaly::ALL[1].name(), "too_many");
+/// assert_eq!(ExampleAnomaly::from_name("bad_thing"), Some(ExampleAnomaly::BadThing));
+/// assert_eq!(<ExampleAnomaly as AnomalyKind>::LAYER, "example");
+/// ```
+#[macro_export]
+macro_rules! anomaly_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident in $layer:path {
+            $(
+                $(#[$vmeta:meta])*
+                $variant:ident => $text:literal
+            ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        $vis enum $name {
+            $(
+                $(#[$vmeta])*
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every anomaly, in declaration order.
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+            /// Every name, in declaration order (`ALL` by `name`).
+            pub const NAMES: [&'static str; [$($text),+].len()] = [$($text),+];
+
+            /// The stable snake_case name (EVE `anomaly.event`; rules match
+            /// on it).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+
+            /// Looks an anomaly up by its name.
+            pub fn from_name(text: &str) -> Option<Self> {
+                match text {
+                    $( $text => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
+        impl $crate::event::AnomalyKind for $name {
+            const LAYER: &'static str = $layer;
+
+            fn name(self) -> &'static str {
+                $name::name(self)
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.name())
             }
         }
     };

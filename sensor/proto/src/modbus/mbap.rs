@@ -1,5 +1,7 @@
 //! MBAP (Modbus Application Protocol) header framing over a TCP byte stream.
 
+use super::ModbusAnomaly;
+
 /// Length of the MBAP header, unit id included.
 pub const HEADER_LEN: usize = 7;
 /// Largest MBAP length field the specification allows: unit id + a 253-byte PDU.
@@ -34,12 +36,12 @@ pub enum HeaderError {
 }
 
 impl HeaderError {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> ModbusAnomaly {
         match self {
-            HeaderError::BadProtocolId(_) => "bad_protocol_id",
-            HeaderError::LengthTooSmall(_) => "mbap_length_zero",
-            HeaderError::LengthTooLarge(_) => "mbap_length_too_large",
+            HeaderError::BadProtocolId(_) => ModbusAnomaly::BadProtocolId,
+            HeaderError::LengthTooSmall(_) => ModbusAnomaly::MbapLengthZero,
+            HeaderError::LengthTooLarge(_) => ModbusAnomaly::MbapLengthTooLarge,
         }
     }
 }

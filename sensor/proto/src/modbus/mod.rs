@@ -4,6 +4,7 @@
 //! * [`mbap`]: the 7-byte header, its checks, and probes for other ports.
 //! * [`pdu`]: function codes and the request / response bodies.
 //! * [`codes`]: the code points as open enums.
+//! * [`anomaly`]: the names of the anomalies it raises.
 //! * [`eve`]: the EVE `modbus` object ([`Transaction::write_eve`]).
 //!
 //! [`ModbusDissector`] is one flow's state. Requests (to the server) wait in a
@@ -12,12 +13,14 @@
 //! request that never gets its answer is still emitted, alone, when its key is
 //! reused, when the table overflows, or when the flow ends.
 
+pub mod anomaly;
 pub mod codes;
 pub mod eve;
 pub mod mbap;
 pub mod pdu;
 pub mod protocol;
 
+pub use anomaly::ModbusAnomaly;
 pub use codes::{
     Access, DeviceIdCode, DeviceObjectId, DiagnosticSubfunction, ExceptionCode, FunctionCode,
     MeiType, UmasCode,
@@ -149,50 +152,7 @@ impl Default for ModbusDissector {
     }
 }
 
-/// Detail of the "PDU after a parse error" anomaly.
-struct Resynced {
-    skipped: u64,
-}
-
-impl core::fmt::Display for Resynced {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "valid PDUs resume after a parse error; {} bytes skipped",
-            self.skipped
-        )
-    }
-}
-
-struct Outstanding {
-    limit: usize,
-}
-
-impl core::fmt::Display for Outstanding {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "more than {} requests without a response; the oldest is given up",
-            self.limit
-        )
-    }
-}
-
-struct Unmatched {
-    transaction_id: u16,
-    unit_id: u8,
-}
-
-impl core::fmt::Display for Unmatched {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "response to transaction {} unit {} without a request",
-            self.transaction_id, self.unit_id
-        )
-    }
-}
-
+/// The layer name of Modbus anomalies.
 const NAME: &str = "modbus";
 
 impl ModbusDissector {
@@ -220,7 +180,11 @@ impl ModbusDissector {
     fn on_request(&mut self, header: &mbap::Header, adu_pdu: &[u8], cx: &mut Context<'_>) {
         let msg = Message::request(cx.ts, adu_pdu);
         if let Err(err) = &msg.body {
-            cx.anomaly(NAME, err.anomaly_name(), err, Some(Direction::ToServer));
+            cx.raise(
+                err.anomaly(),
+                format_args!("{err}"),
+                Some(Direction::ToServer),
+            );
         }
         // A reused key means the earlier request will not be answered.
         if let Some(i) = self
@@ -234,10 +198,11 @@ impl ModbusDissector {
         }
         if self.pending.len() >= self.config.max_outstanding {
             let limit = self.config.max_outstanding;
-            cx.anomaly(
-                NAME,
-                "too_many_outstanding_requests",
-                &Outstanding { limit },
+            cx.raise(
+                ModbusAnomaly::TooManyOutstandingRequests,
+                format_args!(
+                    "more than {limit} requests without a response; the oldest is given up"
+                ),
                 Some(Direction::ToServer),
             );
             let old = self.pending.remove(0);
@@ -258,21 +223,23 @@ impl ModbusDissector {
     fn on_response(&mut self, header: &mbap::Header, adu_pdu: &[u8], cx: &mut Context<'_>) {
         let response = Message::response(cx.ts, adu_pdu);
         if let Err(err) = &response.body {
-            cx.anomaly(NAME, err.anomaly_name(), err, Some(Direction::ToClient));
+            cx.raise(
+                err.anomaly(),
+                format_args!("{err}"),
+                Some(Direction::ToClient),
+            );
         }
         let found = self
             .pending
             .iter()
             .position(|p| p.transaction_id == header.transaction_id && p.unit_id == header.unit_id);
         let Some(i) = found else {
-            let detail = Unmatched {
-                transaction_id: header.transaction_id,
-                unit_id: header.unit_id,
-            };
-            cx.anomaly(
-                NAME,
-                "unmatched_response",
-                &detail,
+            cx.raise(
+                ModbusAnomaly::UnmatchedResponse,
+                format_args!(
+                    "response to transaction {} unit {} without a request",
+                    header.transaction_id, header.unit_id
+                ),
                 Some(Direction::ToClient),
             );
             let tx = Transaction {
@@ -286,10 +253,9 @@ impl ModbusDissector {
         };
         let pending = self.pending.remove(i);
         if let Err(mismatch) = pdu::check_pair(&pending.pdu, adu_pdu) {
-            cx.anomaly(
-                NAME,
-                "response_mismatch",
-                &mismatch,
+            cx.raise(
+                ModbusAnomaly::ResponseMismatch,
+                format_args!("{mismatch}"),
                 Some(Direction::ToClient),
             );
         }
@@ -340,14 +306,15 @@ impl StreamDissector for ModbusDissector {
                 }
             } else if let Err(err) = header.validate() {
                 state.after_error = true;
-                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
                 // Do not trust the length of a bad header (it could swallow
                 // the valid PDUs after it): resynchronise byte by byte.
                 if !state.seen_valid {
-                    cx.anomaly(
-                        NAME,
-                        "non_modbus_traffic",
-                        &"bytes on a Modbus stream do not frame as MBAP; resynchronising",
+                    cx.raise(
+                        ModbusAnomaly::NonModbusTraffic,
+                        format_args!(
+                            "bytes on a Modbus stream do not frame as MBAP; resynchronising"
+                        ),
                         Some(dir),
                     );
                 }
@@ -361,14 +328,18 @@ impl StreamDissector for ModbusDissector {
             }
             if header.oversized() {
                 let err = mbap::HeaderError::LengthTooLarge(header.length);
-                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
             }
             let state = &mut self.frame[dir.index()];
             if state.after_error {
-                let detail = Resynced {
-                    skipped: state.skipped,
-                };
-                cx.anomaly(NAME, "pdu_after_parse_error", &detail, Some(dir));
+                cx.raise(
+                    ModbusAnomaly::PduAfterParseError,
+                    format_args!(
+                        "valid PDUs resume after a parse error; {} bytes skipped",
+                        state.skipped
+                    ),
+                    Some(dir),
+                );
             }
             *state = FrameState {
                 seen_valid: true,

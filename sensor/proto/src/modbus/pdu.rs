@@ -9,6 +9,7 @@ use super::codes::{
     DeviceIdCode, DeviceObjectId, DiagnosticSubfunction, ExceptionCode, FunctionCode, MeiType,
     UmasCode,
 };
+use super::ModbusAnomaly;
 
 /// Largest PDU (function code + data) allowed on Modbus/TCP.
 pub const MAX_PDU_LEN: usize = 253;
@@ -80,15 +81,17 @@ pub enum PduError {
 }
 
 impl PduError {
-    /// Anomaly name for this error.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> ModbusAnomaly {
         match self {
-            PduError::Empty => "mbap_length_zero",
-            PduError::TooShort { .. } | PduError::TrailingBytes { .. } => "length_mismatch",
-            PduError::ByteCountMismatch { .. } => "byte_count_mismatch",
-            PduError::QuantityOutOfRange { .. } => "quantity_out_of_range",
-            PduError::BadCoilValue(_) => "bad_coil_value",
-            PduError::TruncatedObject { .. } => "truncated_device_id_object",
+            PduError::Empty => ModbusAnomaly::MbapLengthZero,
+            PduError::TooShort { .. } | PduError::TrailingBytes { .. } => {
+                ModbusAnomaly::LengthMismatch
+            }
+            PduError::ByteCountMismatch { .. } => ModbusAnomaly::ByteCountMismatch,
+            PduError::QuantityOutOfRange { .. } => ModbusAnomaly::QuantityOutOfRange,
+            PduError::BadCoilValue(_) => ModbusAnomaly::BadCoilValue,
+            PduError::TruncatedObject { .. } => ModbusAnomaly::TruncatedDeviceIdObject,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! the sensor's outputs ask of its dissector and transactions.
 
 use super::pdu::Response;
-use super::{mbap, DeviceObjectId, ModbusConfig, ModbusDissector, Transaction, PORT};
+use super::{
+    mbap, DeviceObjectId, ModbusAnomaly, ModbusConfig, ModbusDissector, Transaction, PORT,
+};
 use crate::event::{Direction, StreamDissector};
 use crate::json::JsonWriter;
 use crate::registry::{
@@ -23,21 +25,7 @@ pub const SPEC: Spec = Spec {
     eve_objects: &["modbus"],
     summary_fields: &["modbus.request.function", "modbus.unit_id"],
     color: "#2f7ed8",
-    anomalies: &[
-        "bad_protocol_id",
-        "mbap_length_zero",
-        "mbap_length_too_large",
-        "length_mismatch",
-        "byte_count_mismatch",
-        "quantity_out_of_range",
-        "bad_coil_value",
-        "truncated_device_id_object",
-        "non_modbus_traffic",
-        "pdu_after_parse_error",
-        "unmatched_response",
-        "response_mismatch",
-        "too_many_outstanding_requests",
-    ],
+    anomalies: &ModbusAnomaly::NAMES,
 };
 
 /// The registry's name for the flow state.

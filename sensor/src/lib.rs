@@ -9,6 +9,7 @@
 //! * [`stats`]: counters and their EVE rendering.
 //! * [`replay`]: offline analysis of capture files (`otwatch replay`).
 //! * [`live`]: live capture workers, signals, reloads (`otwatch sensor`).
+//! * [`ship`]: EVE lines to the analyzer through a bounded on-disk spool.
 //! * [`synth`]: synthetic frames and pcap files for tests and benchmarks.
 
 pub mod assets;

@@ -3,9 +3,13 @@
 //! * [`file`]: pcap and pcapng files, memory-mapped; frames are borrowed from
 //!   the mapping.
 //! * [`afpacket`]: live capture from a Linux AF_PACKET TPACKET_V3 ring with
-//!   fanout; frames are borrowed from the ring (the one module with `unsafe`).
+//!   fanout; frames are borrowed from the ring.
 //! * [`libpcap`]: live capture through libpcap with BPF filters (feature
 //!   `libpcap`).
+//!
+//! Two modules opt in to `unsafe`, each at file level with its reason:
+//! [`afpacket`] (the socket calls and the shared ring) and [`file`] (its one
+//! call that memory-maps the capture file).
 
 pub mod afpacket;
 pub mod file;

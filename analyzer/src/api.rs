@@ -82,6 +82,7 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
         .route("/counts", get(counts))
         .route("/rules", get(list_rules).put(put_rules))
         .route("/rules/{id}", get(one_rule))
+        .route("/protocols", get(list_protocols))
         .route("/sensors", get(sensors))
         .route("/assets", get(list_assets))
         .route("/assets/{ip}", get(one_asset))
@@ -664,6 +665,11 @@ async fn put_rules(Ax(a): Ax<Analyzer>, body: Bytes) -> ApiResult {
     let n = rules.len();
     a.set_rules(rules);
     Ok(Json(json!({"rules": n})).into_response())
+}
+
+/// `/api/v1/protocols`: the decoded protocols, from the registry.
+async fn list_protocols() -> Json<Value> {
+    Json(crate::protocols::list())
 }
 
 fn stats_summary(stats: &Value) -> Value {

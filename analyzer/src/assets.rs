@@ -10,6 +10,9 @@ use crate::time::format_eve;
 /// Rule id of the alert raised when an asset's identity changes.
 pub const IDENTITY_CHANGED_SID: u32 = 900_001;
 
+/// The object of that alert holding the change (beside the protocols' ones).
+pub(crate) const ASSET_CHANGE: &str = "asset_change";
+
 /// Identity fields compared between observations.
 const COMPARED: [&str; 9] = [
     "vendor",

@@ -625,6 +625,7 @@ mod tests {
             (&Method::POST, "/api/v1/ingest", None, Need::Sensor),
             (&Method::PUT, "/api/v1/rules", None, Need::Sensor),
             (&get, "/api/v1/rules", None, Need::Api),
+            (&get, "/api/v1/protocols", None, Need::Api),
             (&get, "/api/v1/alerts", None, Need::Api),
             (
                 &Method::POST,

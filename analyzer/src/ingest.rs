@@ -169,9 +169,6 @@ struct TypeOnly<'a> {
 const MAX_ID: usize = 256;
 const MAX_SENSOR: usize = 128;
 
-/// Lines that may arrive and are counted but not stored.
-const OTHER_TYPES: [&str; 6] = ["modbus", "s7comm", "dnp3", "flow", "anomaly", "s7commplus"];
-
 enum Line {
     Alert(NewAlert),
     Asset(AssetObs),
@@ -306,7 +303,8 @@ fn parse_line(text: &str, fields: &mut String) -> Result<Line, String> {
                 stats,
             }))
         }
-        t if OTHER_TYPES.contains(&t) || !t.is_empty() => Ok(Line::Other),
+        // Protocol events, flows, anomalies, and types to come: counted.
+        t if !t.is_empty() => Ok(Line::Other),
         _ => Err("empty `event_type`".into()),
     }
 }

@@ -14,6 +14,8 @@
 //!   idle timeouts).
 //! * [`export`]: syslog (RFC 5424, CEF; UDP, TCP, TLS) and EVE file exports.
 //! * [`rules`]: the rules the sensors run, shown with hit counts.
+//! * `protocols`: the decoded protocols, from `otwatch-proto`'s registry
+//!   (the EVE objects an alert may carry, `/api/v1/protocols`).
 //! * [`time`]: RFC 3339 timestamps as microseconds.
 //!
 //! Entry points: [`serve`] runs everything until a shutdown future resolves;
@@ -33,6 +35,7 @@ pub mod export;
 mod http;
 mod ingest;
 mod metrics;
+mod protocols;
 mod record;
 mod render;
 pub mod rules;

@@ -19,9 +19,6 @@ pub(crate) fn parse_id(s: &str) -> Option<u64> {
     u64::from_str_radix(s, 16).ok()
 }
 
-/// Protocol objects an alert line may carry.
-const APP_OBJECTS: [&str; 5] = ["modbus", "s7comm", "s7commplus", "dnp3", "asset_change"];
-
 /// The list view of an alert.
 pub(crate) fn summary(id: u64, r: &RecordView<'_>, eve: &Value) -> Map<String, Value> {
     let alert = &eve["alert"];
@@ -98,7 +95,7 @@ pub(crate) fn detail_of(id: u64, bytes: &[u8]) -> Option<Value> {
     }
     m.insert("flow".into(), Value::Object(flow));
     let mut tx = Map::new();
-    for k in APP_OBJECTS {
+    for k in crate::protocols::transaction_objects() {
         if let Some(v) = eve.get(k) {
             tx.insert(k.into(), v.clone());
         }

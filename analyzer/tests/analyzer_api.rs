@@ -756,3 +756,61 @@ fn query_strings_are_decoded_as_forms() {
     // Escaped UTF-8 decodes; no alert has this text.
     assert_eq!(alert_ids(&list(&s, "q=R%C3%A8gle")), Vec::<String>::new());
 }
+
+/// `/api/v1/protocols` lists every protocol of the registry, in its order,
+/// with what the UI needs to show it (credentials: analyzer_auth.rs).
+#[test]
+fn protocols_come_from_the_registry() {
+    use otwatch_proto::registry::ProtocolId;
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let (status, body) = get(&s.url("/api/v1/protocols"));
+    assert_eq!(status, 200, "{body}");
+    let list = body["protocols"].as_array().expect("protocols");
+    let names: Vec<&str> = list.iter().filter_map(|p| p["name"].as_str()).collect();
+    let registry: Vec<&str> = ProtocolId::ALL.iter().map(|p| p.name()).collect();
+    assert_eq!(names, registry);
+    let entry = |name: &str| {
+        list.iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        entry("modbus"),
+        json!({
+            "name": "modbus",
+            "title": "Modbus/TCP",
+            "color": "#2f7ed8",
+            "eve_objects": ["modbus"],
+            "fields": ["modbus.request.function", "modbus.unit_id"],
+        })
+    );
+    // S7comm-plus events are decoded under s7comm: both objects are listed.
+    assert_eq!(
+        entry("s7comm")["eve_objects"],
+        json!(["s7comm", "s7commplus"])
+    );
+    for p in list {
+        let keys: Vec<&String> = p.as_object().expect("object").keys().collect();
+        assert_eq!(
+            keys,
+            ["color", "eve_objects", "fields", "name", "title"],
+            "{p}"
+        );
+        let color = p["color"].as_str().expect("color");
+        assert!(
+            color.len() == 7
+                && color.starts_with('#')
+                && color[1..].bytes().all(|b| b.is_ascii_hexdigit()),
+            "{p}"
+        );
+        assert!(p["title"].as_str().is_some_and(|t| !t.is_empty()), "{p}");
+        assert!(
+            !p["eve_objects"].as_array().expect("objects").is_empty(),
+            "{p}"
+        );
+        assert!(p["fields"].is_array(), "{p}");
+    }
+    s.stop();
+}

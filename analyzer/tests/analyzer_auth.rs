@@ -105,6 +105,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/counts?by=severity", ""),
     ("GET", "/api/v1/rules", ""),
     ("GET", "/api/v1/rules/110001", ""),
+    ("GET", "/api/v1/protocols", ""),
     ("GET", "/api/v1/sensors", ""),
     ("GET", "/api/v1/assets", ""),
     ("GET", "/api/v1/assets/10.0.0.1", ""),

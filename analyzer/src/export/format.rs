@@ -14,7 +14,7 @@
 //! RFC 5424 messages carry the decoded transaction as one SD-PARAM per leaf
 //! (`[otwatch-tx@32473 modbus.request.function="…" …]`), named by its dotted
 //! path. An SD-NAME has at most 32 characters, so a longer path is renamed,
-//! never cut, and every name is unique within its message (see [`Names`]):
+//! never cut, and every name is unique within its message (see `Names`):
 //! the Modbus device identification fields become `modbus.devid.NAME`
 //! (`vendor_name`, `product_code`, `revision`, `vendor_url`, `product_name`,
 //! `model_name`, `user_app_name`, …), other long paths have common parts
@@ -353,7 +353,7 @@ fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
 /// The decoded transaction objects of an alert line.
 fn transaction(eve: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for k in ["modbus", "s7comm", "s7commplus", "dnp3", "asset_change"] {
+    for k in crate::protocols::transaction_objects() {
         if let Some(v) = eve.get(k) {
             leaves(k, v, &mut out);
         }
@@ -478,11 +478,9 @@ pub(crate) fn cef(
         cef_header_escape(&text(&alert["signature"])),
         cef_severity(r.severity)
     ));
-    let tx: serde_json::Map<String, Value> =
-        ["modbus", "s7comm", "s7commplus", "dnp3", "asset_change"]
-            .iter()
-            .filter_map(|k| eve.get(*k).map(|v| (k.to_string(), v.clone())))
-            .collect();
+    let tx: serde_json::Map<String, Value> = crate::protocols::transaction_objects()
+        .filter_map(|k| eve.get(k).map(|v| (k.to_string(), v.clone())))
+        .collect();
     let ext: Vec<(&str, String, usize)> = vec![
         ("rt", (r.ts / 1000).to_string(), 32),
         ("src", r.src_ip.to_string(), 64),

@@ -27,7 +27,13 @@ impl EventSink for Collect {
                 w.end_object();
                 self.seen.push(String::from_utf8(buf).expect("utf8"));
             }
-            AppEvent::Anomaly(a) => self.seen.push(format!("anomaly:{}", a.name)),
+            AppEvent::Anomaly(a) => {
+                // Every name raised is one the registry declares (rules may
+                // name only those).
+                assert!(SPEC.anomalies.contains(&a.name), "undeclared {}", a.name);
+                assert_eq!(a.protocol, SPEC.name);
+                self.seen.push(format!("anomaly:{}", a.name));
+            }
             #[allow(unreachable_patterns)]
             _ => {}
         }

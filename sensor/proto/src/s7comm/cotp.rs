@@ -8,6 +8,7 @@
 //! `SIMATIC-ROOT-HMI`; those are kept as they are.
 
 use super::codes::{ConnectionType, CotpParam, TpduCode};
+use super::S7Anomaly;
 
 mod field {
     pub(super) const LI: usize = 0;
@@ -58,11 +59,11 @@ pub enum CotpError {
 }
 
 impl CotpError {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> S7Anomaly {
         match self {
-            CotpError::Parameter { .. } | CotpError::BadTpduSize(_) => "cotp_bad_parameter",
-            _ => "cotp_bad_tpdu",
+            CotpError::Parameter { .. } | CotpError::BadTpduSize(_) => S7Anomaly::CotpBadParameter,
+            _ => S7Anomaly::CotpBadTpdu,
         }
     }
 }
@@ -508,9 +509,9 @@ mod tests {
             assert_eq!(Tpdu::parse(bytes), Err(*err), "{bytes:02x?}");
         }
         assert_eq!(
-            CotpError::BadTpduSize(1).anomaly_name(),
+            CotpError::BadTpduSize(1).anomaly().name(),
             "cotp_bad_parameter"
         );
-        assert_eq!(CotpError::UnknownTpdu(1).anomaly_name(), "cotp_bad_tpdu");
+        assert_eq!(CotpError::UnknownTpdu(1).anomaly().name(), "cotp_bad_tpdu");
     }
 }

@@ -10,6 +10,7 @@
 //!   its operating mode.
 //! * [`plus`]: S7comm-plus framing and data header.
 //! * [`codes`]: the code points as open enums.
+//! * [`anomaly`]: the names of the anomalies it raises.
 //!
 //! [`S7Dissector`] is one flow's state. COTP data segments are reassembled
 //! into whole S7 PDUs (bounded by [`S7Config::max_pdu`]). A job, or a
@@ -37,6 +38,7 @@
 //! [`eve`] renders a transaction as the body of its EVE object
 //! ([`Transaction::write_eve`]), and documents the fields.
 
+pub mod anomaly;
 pub mod codes;
 pub mod cotp;
 pub mod eve;
@@ -46,6 +48,7 @@ pub mod s7;
 pub mod szl;
 pub mod tpkt;
 
+pub use anomaly::S7Anomaly;
 pub use codes::{
     Area, BlockType, ErrorClass, ErrorCode, Function, PlusFunction, PlusOpcode, PlusVersion,
     Rosctr, UserdataGroup, UserdataType,
@@ -61,6 +64,7 @@ use crate::event::{AppEvent, Context, Direction, StreamDissector, Timestamp};
 /// The well-known ISO-on-TCP port.
 pub const PORT: u16 = 102;
 
+/// The layer name of S7 anomalies.
 const NAME: &str = "s7comm";
 
 /// Limits of one flow's S7 state.
@@ -414,22 +418,6 @@ impl Default for S7Dissector {
     }
 }
 
-struct Detail1<T>(&'static str, T);
-
-impl<T: core::fmt::Display> core::fmt::Display for Detail1<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}{}", self.0, self.1)
-    }
-}
-
-struct Hex8(u8);
-
-impl core::fmt::Display for Hex8 {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:#04x}", self.0)
-    }
-}
-
 impl S7Dissector {
     /// A dissector with the given limits.
     pub fn new(config: S7Config) -> S7Dissector {
@@ -457,25 +445,34 @@ impl S7Dissector {
 
     fn on_tpkt(&mut self, dir: Direction, tpdu: &[u8], cx: &mut Context<'_>) {
         match cotp::Tpdu::parse(tpdu) {
-            Err(err) => cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir)),
+            Err(err) => cx.raise(err.anomaly(), format_args!("{err}"), Some(dir)),
             Ok(cotp::Tpdu::Connect(c)) => self.on_connect(dir, &c, cx),
             Ok(cotp::Tpdu::Disconnect(_)) => {}
             Ok(cotp::Tpdu::Data { eot, payload, .. }) => self.on_data(dir, eot, payload, cx),
             Ok(cotp::Tpdu::Other { code, .. }) => {
-                let detail = Detail1("ISO-on-TCP (class 0) does not use COTP TPDU ", code);
-                cx.anomaly(NAME, "cotp_bad_class", &detail, Some(dir));
+                cx.raise(
+                    S7Anomaly::CotpBadClass,
+                    format_args!("ISO-on-TCP (class 0) does not use COTP TPDU {code}"),
+                    Some(dir),
+                );
             }
             Ok(cotp::Tpdu::Error { cause, .. }) => {
-                let detail = Detail1("COTP error TPDU, reject cause ", Hex8(cause));
-                cx.anomaly(NAME, "cotp_error_tpdu", &detail, Some(dir));
+                cx.raise(
+                    S7Anomaly::CotpErrorTpdu,
+                    format_args!("COTP error TPDU, reject cause {cause:#04x}"),
+                    Some(dir),
+                );
             }
         }
     }
 
     fn on_connect(&mut self, dir: Direction, c: &cotp::Connect<'_>, cx: &mut Context<'_>) {
         if c.class != 0 {
-            let detail = Detail1("COTP connection in class ", c.class);
-            cx.anomaly(NAME, "cotp_bad_class", &detail, Some(dir));
+            cx.raise(
+                S7Anomaly::CotpBadClass,
+                format_args!("COTP connection in class {}", c.class),
+                Some(dir),
+            );
         }
         let tsaps = (
             c.calling_tsap().map(Tsap::new),
@@ -518,12 +515,14 @@ impl S7Dissector {
             let total = state.reasm.len() + payload.len();
             state.reasm.clear();
             state.discard = !eot;
-            let detail = Overflow {
-                what: "segmented COTP data",
-                total,
-                limit: self.config.max_pdu,
-            };
-            cx.anomaly(NAME, "cotp_reassembly_overflow", &detail, Some(dir));
+            cx.raise(
+                S7Anomaly::CotpReassemblyOverflow,
+                format_args!(
+                    "segmented COTP data of {total} bytes exceeds the limit of {}; dropped",
+                    self.config.max_pdu
+                ),
+                Some(dir),
+            );
             return;
         }
         state.reasm.extend_from_slice(payload);
@@ -541,11 +540,13 @@ impl S7Dissector {
             Some(&s7::PROTOCOL_ID) => self.on_s7(dir, tsdu, cx),
             Some(&plus::PROTOCOL_ID) => self.on_plus(dir, tsdu, cx),
             Some(&other) => {
-                let detail = Detail1(
-                    "COTP data is neither S7comm nor S7comm-plus; protocol id ",
-                    Hex8(other),
+                cx.raise(
+                    S7Anomaly::NonS7Traffic,
+                    format_args!(
+                        "COTP data is neither S7comm nor S7comm-plus; protocol id {other:#04x}"
+                    ),
+                    Some(dir),
                 );
-                cx.anomaly(NAME, "non_s7_traffic", &detail, Some(dir));
             }
         }
     }
@@ -554,17 +555,20 @@ impl S7Dissector {
         let pdu = match Pdu::parse(bytes, false) {
             Ok(pdu) => pdu,
             Err(err) => {
-                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
                 return;
             }
         };
         if let Err(err) = &pdu.body {
-            cx.anomaly(NAME, err.anomaly_name(), err, Some(dir));
+            cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
         }
         let header = pdu.header;
         if !header.rosctr.is_known() {
-            let detail = Detail1("unknown S7 PDU type (ROSCTR) ", header.rosctr);
-            cx.anomaly(NAME, "s7_unknown_rosctr", &detail, Some(dir));
+            cx.raise(
+                S7Anomaly::S7UnknownRosctr,
+                format_args!("unknown S7 PDU type (ROSCTR) {}", header.rosctr),
+                Some(dir),
+            );
         }
         if pdu.function() == Some(Function::SetupCommunication) {
             self.setup_seen = true;
@@ -575,8 +579,11 @@ impl S7Dissector {
             }
         } else if self.conn.seen && !self.setup_seen && !self.before_setup_reported {
             self.before_setup_reported = true;
-            let detail = Detail1("S7 PDU before setup communication: ", header.rosctr);
-            cx.anomaly(NAME, "s7_before_setup", &detail, Some(dir));
+            cx.raise(
+                S7Anomaly::S7BeforeSetup,
+                format_args!("S7 PDU before setup communication: {}", header.rosctr),
+                Some(dir),
+            );
         }
         let userdata_kind = (header.rosctr == Rosctr::Userdata)
             .then(|| UserdataType::from(pdu.param.get(5).copied().unwrap_or(0) >> 6));
@@ -610,8 +617,11 @@ impl S7Dissector {
             self.emit_alone(old, cx);
         }
         if self.pending.len() >= self.config.max_outstanding && !self.pending.is_empty() {
-            let detail = Detail1(kind.unanswered(), self.config.max_outstanding);
-            cx.anomaly(NAME, "too_many_outstanding_jobs", &detail, Some(dir));
+            cx.raise(
+                S7Anomaly::TooManyOutstandingJobs,
+                format_args!("{}{}", kind.unanswered(), self.config.max_outstanding),
+                Some(dir),
+            );
             let old = self.pending.remove(0);
             self.emit_alone(old, cx);
         }
@@ -641,8 +651,11 @@ impl S7Dissector {
     fn answer(&mut self, dir: Direction, pdu: Pdu<'_>, bytes: &[u8], cx: &mut Context<'_>) {
         let pdu_ref = pdu.header.pdu_ref;
         let Some(job) = self.take_pending(Kind::S7, dir, pdu_ref) else {
-            let detail = Detail1("ack without a job, PDU reference ", pdu_ref);
-            cx.anomaly(NAME, "ack_without_job", &detail, Some(dir));
+            cx.raise(
+                S7Anomaly::AckWithoutJob,
+                format_args!("ack without a job, PDU reference {pdu_ref}"),
+                Some(dir),
+            );
             let message = Message {
                 ts: cx.ts,
                 direction: dir,
@@ -709,12 +722,14 @@ impl S7Dissector {
                 if total > self.config.max_szl {
                     state.active = false;
                     state.buf.clear();
-                    let detail = Overflow {
-                        what: "multi-part SZL answer",
-                        total,
-                        limit: self.config.max_szl,
-                    };
-                    cx.anomaly(NAME, "szl_reassembly_overflow", &detail, Some(dir));
+                    cx.raise(
+                        S7Anomaly::SzlReassemblyOverflow,
+                        format_args!(
+                            "multi-part SZL answer of {total} bytes exceeds the limit of {}; dropped",
+                            self.config.max_szl
+                        ),
+                        Some(dir),
+                    );
                     return false;
                 }
                 state.buf.extend_from_slice(u.payload);
@@ -787,10 +802,9 @@ impl S7Dissector {
             Ok(pdu) => pdu,
             Err(err) => {
                 state.plus_continues = false;
-                cx.anomaly(
-                    NAME,
-                    err.anomaly_name().unwrap_or("s7plus_bad_framing"),
-                    &err,
+                cx.raise(
+                    err.anomaly().unwrap_or(S7Anomaly::S7plusBadFraming),
+                    format_args!("{err}"),
                     Some(dir),
                 );
                 return;
@@ -801,11 +815,11 @@ impl S7Dissector {
         state.plus_continues = !pdu.has_trailer
             && match &pdu.message {
                 Ok(m) => *m != plus::Message::KeepAlive,
-                Err(e) => e.anomaly_name().is_none(),
+                Err(e) => e.anomaly().is_none(),
             };
         if let Err(err) = &pdu.message {
-            if let Some(name) = err.anomaly_name() {
-                cx.anomaly(NAME, name, err, Some(dir));
+            if let Some(kind) = err.anomaly() {
+                cx.raise(kind, format_args!("{err}"), Some(dir));
             }
         }
         // Requests wait for the response with their sequence number; the
@@ -872,37 +886,6 @@ impl Kind {
     }
 }
 
-struct Overflow {
-    what: &'static str,
-    total: usize,
-    limit: usize,
-}
-
-impl core::fmt::Display for Overflow {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "{} of {} bytes exceeds the limit of {}; dropped",
-            self.what, self.total, self.limit
-        )
-    }
-}
-
-struct TpduOversize {
-    tpdu: usize,
-    size: u32,
-}
-
-impl core::fmt::Display for TpduOversize {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "TPDU of {} bytes exceeds the negotiated TPDU size of {} bytes",
-            self.tpdu, self.size
-        )
-    }
-}
-
 impl StreamDissector for S7Dissector {
     fn parse(&mut self, dir: Direction, data: &[u8], cx: &mut Context<'_>) -> usize {
         let mut pos = 0;
@@ -924,11 +907,13 @@ impl StreamDissector for S7Dissector {
             }
             if let Err(err) = header.validate() {
                 if state.framed {
-                    cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                    cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
                 } else {
-                    let detail =
-                        Detail1("bytes on an ISO-on-TCP stream do not frame as TPKT: ", err);
-                    cx.anomaly(NAME, "non_s7_traffic", &detail, Some(dir));
+                    cx.raise(
+                        S7Anomaly::NonS7Traffic,
+                        format_args!("bytes on an ISO-on-TCP stream do not frame as TPKT: {err}"),
+                        Some(dir),
+                    );
                 }
                 let state = &mut self.dirs[dir.index()];
                 state.resync = true;
@@ -948,8 +933,13 @@ impl StreamDissector for S7Dissector {
                 // 13.3.4 b); the PDU is still decoded.
                 let tpdu = frame.len();
                 if tpdu > size as usize {
-                    let detail = TpduOversize { tpdu, size };
-                    cx.anomaly(NAME, "tpkt_exceeds_tpdu_size", &detail, Some(dir));
+                    cx.raise(
+                        S7Anomaly::TpktExceedsTpduSize,
+                        format_args!(
+                            "TPDU of {tpdu} bytes exceeds the negotiated TPDU size of {size} bytes"
+                        ),
+                        Some(dir),
+                    );
                 }
             }
             self.on_tpkt(dir, frame, cx);

@@ -12,6 +12,7 @@
 //! understood is still reported, with the reason.
 
 use super::codes::{PlusFunction, PlusOpcode, PlusVersion};
+use super::S7Anomaly;
 
 /// Protocol id of S7comm-plus.
 pub const PROTOCOL_ID: u8 = 0x72;
@@ -62,13 +63,14 @@ pub enum PlusError {
 }
 
 impl PlusError {
-    /// Anomaly name, or `None` when the PDU is merely not understood.
-    pub fn anomaly_name(&self) -> Option<&'static str> {
+    /// The anomaly it raises, or `None` when the PDU is merely not
+    /// understood.
+    pub fn anomaly(&self) -> Option<S7Anomaly> {
         match self {
             PlusError::Truncated { .. }
             | PlusError::LengthMismatch { .. }
-            | PlusError::BadTrailer { .. } => Some("s7plus_bad_framing"),
-            PlusError::BadDigestLength(_) => Some("s7plus_bad_integrity"),
+            | PlusError::BadTrailer { .. } => Some(S7Anomaly::S7plusBadFraming),
+            PlusError::BadDigestLength(_) => Some(S7Anomaly::S7plusBadIntegrity),
             PlusError::ShortDataHeader { .. } | PlusError::UnknownOpcode(_) => None,
         }
     }

@@ -1,7 +1,7 @@
 //! S7comm and S7comm-plus in the protocol registry: the spec, and what the
 //! pipeline and the sensor's outputs ask of the dissector and transactions.
 
-use super::{probe, Body, S7Config, S7Dissector, Transaction, PORT};
+use super::{probe, Body, S7Anomaly, S7Config, S7Dissector, Transaction, PORT};
 use crate::event::{Direction, StreamDissector};
 use crate::json::JsonWriter;
 use crate::registry::{
@@ -23,25 +23,7 @@ pub const SPEC: Spec = Spec {
     eve_objects: &["s7comm", "s7commplus"],
     summary_fields: &["s7comm.request.function_name", "s7commplus.opcode_name"],
     color: "#16a085",
-    anomalies: &[
-        "tpkt_bad_version",
-        "tpkt_bad_length",
-        "tpkt_exceeds_tpdu_size",
-        "cotp_bad_tpdu",
-        "cotp_bad_parameter",
-        "cotp_bad_class",
-        "cotp_error_tpdu",
-        "cotp_reassembly_overflow",
-        "non_s7_traffic",
-        "s7_bad_length",
-        "s7_malformed_body",
-        "s7_before_setup",
-        "s7_unknown_rosctr",
-        "s7plus_bad_framing",
-        "s7plus_bad_integrity",
-        "ack_without_job",
-        "too_many_outstanding_jobs",
-    ],
+    anomalies: &S7Anomaly::NAMES,
 };
 
 /// The registry's name for the flow state.

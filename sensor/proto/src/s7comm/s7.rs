@@ -12,6 +12,7 @@ use super::codes::{
     TransportSize, UserdataGroup, UserdataType,
 };
 use super::szl::SzlResponse;
+use super::S7Anomaly;
 
 /// Protocol id of S7comm.
 pub const PROTOCOL_ID: u8 = 0x32;
@@ -98,11 +99,11 @@ pub enum HeaderError {
 }
 
 impl HeaderError {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> S7Anomaly {
         match self {
-            HeaderError::BadProtocolId(_) => "non_s7_traffic",
-            HeaderError::Truncated { .. } => "s7_bad_length",
+            HeaderError::BadProtocolId(_) => S7Anomaly::NonS7Traffic,
+            HeaderError::Truncated { .. } => S7Anomaly::S7BadLength,
         }
     }
 }
@@ -178,11 +179,11 @@ pub enum BodyError {
 }
 
 impl BodyError {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> S7Anomaly {
         match self {
-            BodyError::LengthMismatch { .. } => "s7_bad_length",
-            _ => "s7_malformed_body",
+            BodyError::LengthMismatch { .. } => S7Anomaly::S7BadLength,
+            _ => S7Anomaly::S7MalformedBody,
         }
     }
 }

@@ -52,7 +52,13 @@ fn text(b: &[u8]) -> String {
 impl EventSink for Recorder {
     fn emit(&mut self, event: &Event<'_>) {
         match event.app {
-            AppEvent::Anomaly(a) => self.anomalies.push(a.name),
+            AppEvent::Anomaly(a) => {
+                // Every name raised is one the registry declares (rules may
+                // name only those).
+                assert!(SPEC.anomalies.contains(&a.name), "undeclared {}", a.name);
+                assert_eq!(a.protocol, SPEC.name);
+                self.anomalies.push(a.name);
+            }
             AppEvent::S7comm(t) => {
                 let mut buf = Vec::new();
                 let mut w = JsonWriter::new(&mut buf);
@@ -1468,11 +1474,12 @@ fn rejects_malformed_s7_pdus_with_exact_errors() {
             data_len: 2,
             available: 0
         }
-        .anomaly_name(),
+        .anomaly()
+        .name(),
         "s7_bad_length"
     );
     assert_eq!(
-        E::BadVarSpec { item: 0, spec: 0 }.anomaly_name(),
+        E::BadVarSpec { item: 0, spec: 0 }.anomaly().name(),
         "s7_malformed_body"
     );
 }

@@ -2,6 +2,7 @@
 //! the whole packet) in front of each COTP TPDU on the TCP stream.
 
 use super::codes::TpduCode;
+use super::S7Anomaly;
 
 /// Length of the TPKT header.
 pub const HEADER_LEN: usize = 4;
@@ -37,11 +38,11 @@ pub enum TpktError {
 }
 
 impl TpktError {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> S7Anomaly {
         match self {
-            TpktError::BadVersion(_) => "tpkt_bad_version",
-            TpktError::LengthTooSmall(_) => "tpkt_bad_length",
+            TpktError::BadVersion(_) => S7Anomaly::TpktBadVersion,
+            TpktError::LengthTooSmall(_) => S7Anomaly::TpktBadLength,
         }
     }
 }
@@ -163,7 +164,7 @@ mod tests {
         for (bytes, err, name) in cases {
             let h = Header::read(bytes).expect("4 bytes");
             assert_eq!(h.validate(), Err(*err), "{bytes:02x?}");
-            assert_eq!(err.anomaly_name(), *name);
+            assert_eq!(err.anomaly().name(), *name);
         }
         assert_eq!(
             TpktError::BadVersion(4).to_string(),

@@ -8,6 +8,7 @@
 //! ```
 
 use super::codes::{FunctionCode, IIN_NAMES};
+use super::Dnp3Anomaly;
 
 /// The application control octet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,9 +112,9 @@ pub struct HeaderTooShort {
 }
 
 impl HeaderTooShort {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
-        "fragment_too_short"
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> Dnp3Anomaly {
+        Dnp3Anomaly::FragmentTooShort
     }
 }
 

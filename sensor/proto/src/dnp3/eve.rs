@@ -77,7 +77,7 @@ fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>) {
     w.field_bool("complete", m.error.is_none() && !f.is_reserved());
     if let Some(err) = &m.error {
         w.key("error").display(err);
-        w.field_str("error_name", err.anomaly_name());
+        w.field_str("error_name", err.anomaly().name());
     }
     if f.is_reserved() {
         w.field_hex("data", cap(m.fragment));

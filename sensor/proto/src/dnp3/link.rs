@@ -11,6 +11,7 @@
 //! [`MAX_FRAME_LEN`] bytes long.
 
 use super::codes::LinkFunction;
+use super::Dnp3Anomaly;
 
 /// The two start octets.
 pub const START: [u8; 2] = [0x05, 0x64];
@@ -166,14 +167,14 @@ pub enum LinkError {
 }
 
 impl LinkError {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> Dnp3Anomaly {
         match self {
-            LinkError::BadHeaderCrc { .. } => "bad_header_crc",
-            LinkError::LengthTooSmall(_) => "length_too_small",
-            LinkError::BadDataCrc { .. } => "bad_data_crc",
-            LinkError::FrameTooLong { .. } => "frame_too_long",
-            LinkError::Truncated { .. } => "truncated_frame",
+            LinkError::BadHeaderCrc { .. } => Dnp3Anomaly::BadHeaderCrc,
+            LinkError::LengthTooSmall(_) => Dnp3Anomaly::LengthTooSmall,
+            LinkError::BadDataCrc { .. } => Dnp3Anomaly::BadDataCrc,
+            LinkError::FrameTooLong { .. } => Dnp3Anomaly::FrameTooLong,
+            LinkError::Truncated { .. } => Dnp3Anomaly::TruncatedFrame,
         }
     }
 }

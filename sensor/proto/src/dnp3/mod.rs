@@ -7,6 +7,7 @@
 //! * [`app`]: application control, function code, internal indications.
 //! * [`objects`]: object headers, qualifiers, point values.
 //! * [`codes`]: the code points as open enums.
+//! * [`anomaly`]: the names of the anomalies it raises.
 //! * [`eve`]: the EVE `dnp3` object ([`Transaction::write_eve`]).
 //!
 //! [`Dnp3Dissector`] is one flow's state. Roles come from the application
@@ -24,6 +25,7 @@
 //! so are unsolicited responses, confirms, `_no_ack` requests, broadcasts and
 //! authentication replies.
 
+pub mod anomaly;
 pub mod app;
 pub mod codes;
 pub mod eve;
@@ -32,6 +34,7 @@ pub mod objects;
 pub mod protocol;
 pub mod transport;
 
+pub use anomaly::Dnp3Anomaly;
 pub use app::{AppControl, AppHeader, Iin};
 pub use codes::{
     AttributeType, AttributeVariation, CommandStatus, FunctionCode, LinkFunction, OpType, TripClose,
@@ -367,16 +370,8 @@ impl Default for Dnp3Dissector {
     }
 }
 
+/// The layer name of DNP3 anomalies.
 const NAME: &str = "dnp3";
-
-/// Detail of anomalies that carry a few values.
-struct Detail<F: Fn(&mut core::fmt::Formatter<'_>) -> core::fmt::Result>(F);
-
-impl<F: Fn(&mut core::fmt::Formatter<'_>) -> core::fmt::Result> core::fmt::Display for Detail<F> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        (self.0)(f)
-    }
-}
 
 impl Dnp3Dissector {
     /// A dissector with the given limits.
@@ -438,7 +433,7 @@ impl Dnp3Dissector {
                 }
                 Some(Err(err @ LinkError::LengthTooSmall(length))) => {
                     if !self.frame[lane].quiet {
-                        cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                        cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
                     }
                     // A user-data function with LEN 5 (no transport header)
                     // is still a well-formed header whose CRC checked: its
@@ -455,7 +450,7 @@ impl Dnp3Dissector {
                 Some(Err(err)) => {
                     let state = &mut self.frame[lane];
                     if !state.quiet {
-                        cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                        cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
                     }
                     // The rest of the broken frame is skipped quietly.
                     state.in_garbage = true;
@@ -479,8 +474,11 @@ impl Dnp3Dissector {
     fn skip(&mut self, lane: usize, dir: Direction, n: usize, cx: &mut Context<'_>) {
         let state = &mut self.frame[lane];
         if !state.in_garbage && !state.quiet {
-            let detail = Detail(|f| write!(f, "{n} bytes before the 0x05 0x64 start octets"));
-            cx.anomaly(NAME, "invalid_start_octets", &detail, Some(dir));
+            cx.raise(
+                Dnp3Anomaly::InvalidStartOctets,
+                format_args!("{n} bytes before the 0x05 0x64 start octets"),
+                Some(dir),
+            );
         }
         state.in_garbage = true;
         self.stats.skipped_bytes += n as u64;
@@ -502,7 +500,7 @@ impl Dnp3Dissector {
             needed,
             available: end - pos,
         };
-        cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+        cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
         end
     }
 
@@ -518,15 +516,15 @@ impl Dnp3Dissector {
         let function = header.control.function();
         if !function.is_known() {
             let raw = header.control.0;
-            let detail = Detail(|f| {
-                write!(
-                    f,
+            cx.raise(
+                Dnp3Anomaly::UnknownLinkFunction,
+                format_args!(
                     "link control {raw:#04x}: function {} (prm {}) is not defined",
                     raw & 0x0f,
                     raw >> 6 & 1
-                )
-            });
-            cx.anomaly(NAME, "unknown_link_function", &detail, Some(dir));
+                ),
+                Some(dir),
+            );
             self.stats.link_only_frames += 1;
             return;
         }
@@ -537,20 +535,20 @@ impl Dnp3Dissector {
                     function,
                     length: header.length,
                 };
-                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
             }
             return;
         }
         let n = match link::extract_data(header, frame, &mut self.scratch) {
             Ok(n) => n,
             Err(err) => {
-                cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+                cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
                 return;
             }
         };
         let segment = self.scratch.get(..n).unwrap_or(&[]);
         let mut report =
-            |err: TransportError| cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+            |err: TransportError| cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
         let fragment = self.transport.push(
             dir.index(),
             header.source,
@@ -576,28 +574,29 @@ fn on_fragment(
     let msg = match Message::decode(cx.ts, link, fragment, config.objects) {
         Ok(msg) => msg,
         Err(err) => {
-            cx.anomaly(NAME, err.anomaly_name(), &err, Some(dir));
+            cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
             return;
         }
     };
     let function = msg.function();
     if function.is_reserved() {
         let raw = function.raw();
-        let detail = Detail(|f| {
-            write!(
-                f,
-                "application function code {raw} ({raw:#04x}) is reserved"
-            )
-        });
-        cx.anomaly(NAME, "reserved_function_code", &detail, Some(dir));
+        cx.raise(
+            Dnp3Anomaly::ReservedFunctionCode,
+            format_args!("application function code {raw} ({raw:#04x}) is reserved"),
+            Some(dir),
+        );
     }
     if link.is_broadcast() {
         let dst = link.destination;
-        let detail = Detail(|f| write!(f, "fragment to broadcast address {dst:#06x} ({function})"));
-        cx.anomaly(NAME, "broadcast_destination", &detail, Some(dir));
+        cx.raise(
+            Dnp3Anomaly::BroadcastDestination,
+            format_args!("fragment to broadcast address {dst:#06x} ({function})"),
+            Some(dir),
+        );
     }
     if let Some(err) = &msg.error {
-        cx.anomaly(NAME, err.anomaly_name(), err, Some(dir));
+        cx.raise(err.anomaly(), format_args!("{err}"), Some(dir));
     }
     if function.is_response() {
         on_response(pairing, config, dir, msg, cx);
@@ -652,13 +651,13 @@ fn on_response(
                 }
             }
             _ => {
-                let detail = Detail(|f| {
-                    write!(
-                        f,
+                cx.raise(
+                    Dnp3Anomaly::ResponseWithoutRequest,
+                    format_args!(
                         "response fragment {seq} from {outstation} to {master} continues no response"
-                    )
-                });
-                cx.anomaly(NAME, "response_without_request", &detail, Some(dir));
+                    ),
+                    Some(dir),
+                );
             }
         }
         cx.emit(AppEvent::Dnp3(&alone));
@@ -711,13 +710,13 @@ fn on_response(
             .position(|p| p.is_pair(master, outstation) && p.challenged)
     });
     let Some(i) = found else {
-        let detail = Detail(|f| {
-            write!(
-                f,
+        cx.raise(
+            Dnp3Anomaly::ResponseWithoutRequest,
+            format_args!(
                 "{function} sequence {seq} from {outstation} to {master} without a request"
-            )
-        });
-        cx.anomaly(NAME, "response_without_request", &detail, Some(dir));
+            ),
+            Some(dir),
+        );
         cx.emit(AppEvent::Dnp3(&alone));
         return;
     };
@@ -779,13 +778,11 @@ fn on_request(
     }
     if pairing.pending.len() >= config.max_outstanding.max(1) {
         let limit = config.max_outstanding;
-        let detail = Detail(|f| {
-            write!(
-                f,
-                "more than {limit} requests without a response; the oldest is given up"
-            )
-        });
-        cx.anomaly(NAME, "too_many_outstanding_requests", &detail, Some(dir));
+        cx.raise(
+            Dnp3Anomaly::TooManyOutstandingRequests,
+            format_args!("more than {limit} requests without a response; the oldest is given up"),
+            Some(dir),
+        );
         let old = pairing.pending.remove(0);
         emit_alone(&old, config, cx);
         pairing.recycle(old.buf);

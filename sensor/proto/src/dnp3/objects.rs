@@ -12,6 +12,7 @@
 //! allocating.
 
 use super::codes::{AttributeType, AttributeVariation, CommandStatus, OpType, TripClose};
+use super::Dnp3Anomaly;
 
 /// Limits on what one fragment may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,17 +104,17 @@ pub enum ObjectError {
 }
 
 impl ObjectError {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> Dnp3Anomaly {
         match self {
             ObjectError::TruncatedHeader { .. } | ObjectError::Truncated { .. } => {
-                "truncated_object"
+                Dnp3Anomaly::TruncatedObject
             }
-            ObjectError::ReservedQualifier { .. } => "reserved_qualifier",
-            ObjectError::BadRange { .. } => "bad_range",
-            ObjectError::UnknownObject { .. } => "unknown_object",
-            ObjectError::TooManyObjects { .. } => "too_many_objects",
-            ObjectError::TooManyPoints { .. } => "too_many_points",
+            ObjectError::ReservedQualifier { .. } => Dnp3Anomaly::ReservedQualifier,
+            ObjectError::BadRange { .. } => Dnp3Anomaly::BadRange,
+            ObjectError::UnknownObject { .. } => Dnp3Anomaly::UnknownObject,
+            ObjectError::TooManyObjects { .. } => Dnp3Anomaly::TooManyObjects,
+            ObjectError::TooManyPoints { .. } => Dnp3Anomaly::TooManyPoints,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! DNP3 in the protocol registry: its spec, and what the pipeline and the
 //! sensor's outputs ask of its dissector and transactions.
 
-use super::{probe, Dnp3Config, Dnp3Dissector, Transaction, PORT};
+use super::{probe, Dnp3Anomaly, Dnp3Config, Dnp3Dissector, Transaction, PORT};
 use crate::event::{DatagramDissector, StreamDissector};
 use crate::json::JsonWriter;
 use crate::registry::{
@@ -26,31 +26,7 @@ pub const SPEC: Spec = Spec {
     eve_objects: &["dnp3"],
     summary_fields: &["dnp3.request.function", "dnp3.outstation"],
     color: "#8e44ad",
-    anomalies: &[
-        "invalid_start_octets",
-        "bad_header_crc",
-        "bad_data_crc",
-        "length_too_small",
-        "frame_too_long",
-        "truncated_frame",
-        "unknown_link_function",
-        "transport_missing_fir",
-        "transport_sequence_error",
-        "transport_incomplete_fragment",
-        "fragment_too_large",
-        "too_many_fragments",
-        "fragment_too_short",
-        "reserved_function_code",
-        "broadcast_destination",
-        "response_without_request",
-        "too_many_outstanding_requests",
-        "truncated_object",
-        "reserved_qualifier",
-        "bad_range",
-        "unknown_object",
-        "too_many_objects",
-        "too_many_points",
-    ],
+    anomalies: &Dnp3Anomaly::NAMES,
 };
 
 /// The registry's name for the flow state.

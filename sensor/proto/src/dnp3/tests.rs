@@ -78,7 +78,13 @@ struct Recorder {
 impl EventSink for Recorder {
     fn emit(&mut self, event: &Event<'_>) {
         match event.app {
-            AppEvent::Anomaly(a) => self.lines.push(format!("anomaly:{}", a.name)),
+            AppEvent::Anomaly(a) => {
+                // Every name raised is one the registry declares (rules may
+                // name only those).
+                assert!(SPEC.anomalies.contains(&a.name), "undeclared {}", a.name);
+                assert_eq!(a.protocol, SPEC.name);
+                self.lines.push(format!("anomaly:{}", a.name));
+            }
             AppEvent::Dnp3(tx) => {
                 let mut buf = Vec::new();
                 let mut w = JsonWriter::new(&mut buf);

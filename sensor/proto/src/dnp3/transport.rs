@@ -5,6 +5,8 @@
 //! Reassembly buffers belong to the flow and are reused; a fragment carried
 //! in a single segment (FIR and FIN both set) is handed on without a copy.
 
+use super::Dnp3Anomaly;
+
 /// The transport header octet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TransportHeader(pub u8);
@@ -77,14 +79,14 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Anomaly name.
-    pub fn anomaly_name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> Dnp3Anomaly {
         match self {
-            TransportError::MissingFir { .. } => "transport_missing_fir",
-            TransportError::OutOfSequence { .. } => "transport_sequence_error",
-            TransportError::IncompleteFragment { .. } => "transport_incomplete_fragment",
-            TransportError::FragmentTooLarge { .. } => "fragment_too_large",
-            TransportError::TooManyPairs { .. } => "too_many_fragments",
+            TransportError::MissingFir { .. } => Dnp3Anomaly::TransportMissingFir,
+            TransportError::OutOfSequence { .. } => Dnp3Anomaly::TransportSequenceError,
+            TransportError::IncompleteFragment { .. } => Dnp3Anomaly::TransportIncompleteFragment,
+            TransportError::FragmentTooLarge { .. } => Dnp3Anomaly::FragmentTooLarge,
+            TransportError::TooManyPairs { .. } => Dnp3Anomaly::TooManyFragments,
         }
     }
 }

@@ -388,122 +388,8 @@ impl<O: Output> Pipeline<O> {
                 // never offload's: the receiver drops it, so does the sensor.
                 self.bad_checksum(frame.ts, &ip, None, Verdict::Absent, LENGTH_ZERO);
                 self.checksums.stats.dropped += 1;
-                return;
-            }
-            match ip.src {
-                IpAddr::V4(_) => {
-                    self.stats.ipv4_fragments += 1;
-                    let Transport::Other(payload) = packet.transport else {
-                        return;
-                    };
-                    // The offload mark is never believed on a fragment. A
-                    // receiver sees fragments as their sender put them on the
-                    // wire, checksummed; the mark appears only on a capture
-                    // taken on the sender, and Linux fills the header checksum
-                    // of every fragment in software (fragmentation happens in
-                    // the IP layer, after offload's choices: segmentation
-                    // offload sends DF segments, never fragments). A capture on
-                    // a sender whose card fills IPv4 header checksums of
-                    // fragments (some Windows drivers) has those dropped and
-                    // counted: `--checksum-checks off` there.
-                    let ip_verdict = match ip_verdict {
-                        Verdict::Bad {
-                            stored, expected, ..
-                        } => Verdict::Bad {
-                            stored,
-                            expected,
-                            offload: false,
-                        },
-                        other => other,
-                    };
-                    if self.checksums.judge(&[ip_verdict], || true) == Decision::Drop {
-                        self.bad_checksum(frame.ts, &ip, None, ip_verdict, Verdict::Absent);
-                        return;
-                    }
-                    let outcome = self.defrag.add(
-                        frame.ts,
-                        ip.src,
-                        ip.dst,
-                        ip.protocol,
-                        frag.id,
-                        frag.offset,
-                        frag.more,
-                        payload,
-                    );
-                    let overlap = matches!(
-                        outcome,
-                        FragOutcome::OverlapMismatch | FragOutcome::CompleteOverlapMismatch(_)
-                    );
-                    if overlap {
-                        self.ip_anomaly(
-                            frame.ts,
-                            &ip,
-                            "ipv4",
-                            "fragment_overlap_mismatch",
-                            &"overlapping IPv4 fragments carry different bytes; the first copy is kept",
-                        );
-                    }
-                    match outcome {
-                        FragOutcome::Complete(datagram)
-                        | FragOutcome::CompleteOverlapMismatch(datagram) => {
-                            let whole = IpInfo {
-                                fragment: None,
-                                complete: true,
-                                ..ip
-                            };
-                            let l4 = if verifying {
-                                csum::transport(&whole, &datagram)
-                            } else {
-                                Verdict::Absent
-                            };
-                            match wire::decode_transport(&whole, &datagram) {
-                                Ok(t) => self.transport(
-                                    frame.ts,
-                                    &packet.link,
-                                    &whole,
-                                    t,
-                                    [Verdict::Absent, l4],
-                                ),
-                                Err(err) => self.decode_error(frame.ts, &whole, err),
-                            }
-                        }
-                        FragOutcome::TooLarge => {
-                            self.ip_anomaly(
-                                frame.ts,
-                                &ip,
-                                "ipv4",
-                                "fragment_too_large",
-                                &"IPv4 fragments extend beyond 65535 bytes or the reassembly budget",
-                            );
-                        }
-                        FragOutcome::Refused => {
-                            // One report per second: a flood refuses many.
-                            if frame.ts.secs != self.last_refusal_report {
-                                self.last_refusal_report = frame.ts.secs;
-                                self.ip_anomaly(
-                                    frame.ts,
-                                    &ip,
-                                    "ipv4",
-                                    "fragment_refused",
-                                    &"IPv4 fragment refused: the reassembly table is full of datagrams from sources holding no more than this one's (a flood of fragments); what is held stays",
-                                );
-                            }
-                        }
-                        FragOutcome::OverlapMismatch | FragOutcome::Held => {}
-                    }
-                }
-                IpAddr::V6(_) => {
-                    self.stats.ipv6_fragments += 1;
-                    if frag.offset == 0 {
-                        self.ip_anomaly(
-                            frame.ts,
-                            &ip,
-                            "ipv6",
-                            "fragment_not_reassembled",
-                            &"IPv6 fragment seen; IPv6 fragments are counted, not reassembled",
-                        );
-                    }
-                }
+            } else {
+                self.fragment(frame.ts, &packet, &ip, frag, ip_verdict);
             }
             return;
         }
@@ -523,6 +409,132 @@ impl<O: Output> Pipeline<O> {
             packet.transport,
             [ip_verdict, l4_verdict],
         );
+    }
+
+    /// An IP fragment: IPv4 fragments are judged by their header checksum
+    /// and reassembled (a whole datagram goes on as a packet would); IPv6
+    /// fragments are counted.
+    fn fragment(
+        &mut self,
+        ts: Timestamp,
+        packet: &wire::Packet<'_>,
+        ip: &IpInfo,
+        frag: wire::Fragment,
+        ip_verdict: Verdict,
+    ) {
+        let ip = *ip;
+        let verifying = self.checksums.verifying();
+        match ip.src {
+            IpAddr::V4(_) => {
+                self.stats.ipv4_fragments += 1;
+                let Transport::Other(payload) = packet.transport else {
+                    return;
+                };
+                // The offload mark is never believed on a fragment. A
+                // receiver sees fragments as their sender put them on the
+                // wire, checksummed; the mark appears only on a capture
+                // taken on the sender, and Linux fills the header checksum
+                // of every fragment in software (fragmentation happens in
+                // the IP layer, after offload's choices: segmentation
+                // offload sends DF segments, never fragments). A capture on
+                // a sender whose card fills IPv4 header checksums of
+                // fragments (some Windows drivers) has those dropped and
+                // counted: `--checksum-checks off` there.
+                let ip_verdict = match ip_verdict {
+                    Verdict::Bad {
+                        stored, expected, ..
+                    } => Verdict::Bad {
+                        stored,
+                        expected,
+                        offload: false,
+                    },
+                    other => other,
+                };
+                if self.checksums.judge(&[ip_verdict], || true) == Decision::Drop {
+                    self.bad_checksum(ts, &ip, None, ip_verdict, Verdict::Absent);
+                    return;
+                }
+                let outcome = self.defrag.add(
+                    ts,
+                    ip.src,
+                    ip.dst,
+                    ip.protocol,
+                    frag.id,
+                    frag.offset,
+                    frag.more,
+                    payload,
+                );
+                let overlap = matches!(
+                    outcome,
+                    FragOutcome::OverlapMismatch | FragOutcome::CompleteOverlapMismatch(_)
+                );
+                if overlap {
+                    self.ip_anomaly(
+                        ts,
+                        &ip,
+                        "ipv4",
+                        "fragment_overlap_mismatch",
+                        &"overlapping IPv4 fragments carry different bytes; the first copy is kept",
+                    );
+                }
+                match outcome {
+                    FragOutcome::Complete(datagram)
+                    | FragOutcome::CompleteOverlapMismatch(datagram) => {
+                        let whole = IpInfo {
+                            fragment: None,
+                            complete: true,
+                            ..ip
+                        };
+                        let l4 = if verifying {
+                            csum::transport(&whole, &datagram)
+                        } else {
+                            Verdict::Absent
+                        };
+                        match wire::decode_transport(&whole, &datagram) {
+                            Ok(t) => {
+                                self.transport(ts, &packet.link, &whole, t, [Verdict::Absent, l4])
+                            }
+                            Err(err) => self.decode_error(ts, &whole, err),
+                        }
+                    }
+                    FragOutcome::TooLarge => {
+                        self.ip_anomaly(
+                            ts,
+                            &ip,
+                            "ipv4",
+                            "fragment_too_large",
+                            &"IPv4 fragments extend beyond 65535 bytes or the reassembly budget",
+                        );
+                    }
+                    FragOutcome::Refused => {
+                        // One report per second: a flood refuses many.
+                        if ts.secs != self.last_refusal_report {
+                            self.last_refusal_report = ts.secs;
+                            self.ip_anomaly(
+                                ts,
+                                &ip,
+                                "ipv4",
+                                "fragment_refused",
+                                &"IPv4 fragment refused: the reassembly table is full of datagrams from sources holding no more than this one's (a flood of fragments); what is held stays",
+                            );
+                        }
+                    }
+                    FragOutcome::OverlapMismatch | FragOutcome::Held => {}
+                }
+            }
+            IpAddr::V6(_) => {
+                self.stats.ipv6_fragments += 1;
+                if frag.offset == 0 {
+                    self.ip_anomaly(
+                        ts,
+                        &ip,
+                        "ipv6",
+                        "fragment_not_reassembled",
+                        &"IPv6 fragment seen; IPv6 fragments are counted, not reassembled",
+                    );
+                }
+            }
+        }
     }
 
     /// Counts and reports a packet whose IP length claims more bytes than

@@ -141,9 +141,88 @@ impl Anomaly<'_> {
 /// A declared anomaly name, made by [`anomaly_enum!`](crate::anomaly_enum).
 pub trait AnomalyKind: Copy {
     /// The layer or protocol that raises it ([`Anomaly::protocol`]).
-    const LAYER: &'static str;
+    fn layer(self) -> &'static str;
     /// Its stable snake_case name ([`Anomaly::name`]).
     fn name(self) -> &'static str;
+}
+
+/// The layer name of [`StreamAnomaly`].
+const STREAM: &str = "stream";
+/// The layer name of [`DecodeAnomaly`] (some of its names are raised as
+/// `ipv4` or `ipv6`).
+const DECODE: &str = "decode";
+
+crate::anomaly_enum! {
+    /// An anomaly of TCP stream reassembly (EVE `anomaly.type` `stream`).
+    pub enum StreamAnomaly in STREAM {
+        /// Bytes missing from a stream (capture loss or a skipped hole).
+        ReassemblyGap => "reassembly_gap",
+        /// A retransmission carrying other bytes than the first copy.
+        OverlapMismatch => "overlap_mismatch",
+        /// Out-of-order bytes beyond the reassembly buffer.
+        ReassemblyBufferFull => "reassembly_buffer_full",
+        /// An incomplete PDU held beyond its limit for a dissector.
+        StreamBufferOverflow => "stream_buffer_overflow",
+        /// A segment outside the receiver's window.
+        SegmentOutsideWindow => "segment_outside_window",
+        /// An incomplete PDU still held when the flow ends.
+        IncompletePduAtClose => "incomplete_pdu_at_close",
+        /// An acknowledgement far behind the one believed.
+        AckRegression => "ack_regression",
+        /// A SYN on an established stream.
+        SynOnEstablished => "syn_on_established",
+    }
+}
+
+crate::anomaly_enum! {
+    /// An anomaly of packet decoding below the transport (EVE `anomaly.type`
+    /// `decode`, or `ipv4` / `ipv6` for fragments).
+    pub enum DecodeAnomaly in DECODE {
+        /// A link header cut short.
+        TruncatedLinkHeader => "truncated_link_header",
+        /// An 802.1Q tag cut short.
+        TruncatedVlanTag => "truncated_vlan_tag",
+        /// An IPv4 header cut short.
+        TruncatedIpv4Header => "truncated_ipv4_header",
+        /// An IPv6 header cut short.
+        TruncatedIpv6Header => "truncated_ipv6_header",
+        /// A TCP header cut short.
+        TruncatedTcpHeader => "truncated_tcp_header",
+        /// A UDP header cut short.
+        TruncatedUdpHeader => "truncated_udp_header",
+        /// An IP version other than 4 or 6.
+        BadIpVersion => "bad_ip_version",
+        /// An IPv4 header length below 5 words.
+        BadIpv4HeaderLength => "bad_ipv4_header_length",
+        /// An IPv4 total length smaller than its header.
+        BadIpv4TotalLength => "bad_ipv4_total_length",
+        /// An IPv4 header checksum that does not verify.
+        BadIpv4Checksum => "bad_ipv4_checksum",
+        /// A TCP checksum that does not verify.
+        BadTcpChecksum => "bad_tcp_checksum",
+        /// A UDP checksum that does not verify.
+        BadUdpChecksum => "bad_udp_checksum",
+        /// A TCP data offset below 5 or beyond the segment.
+        BadTcpDataOffset => "bad_tcp_data_offset",
+        /// A UDP length below 8 or beyond the datagram.
+        BadUdpLength => "bad_udp_length",
+        /// More VLAN tags than the decoder follows.
+        TooManyVlanTags => "too_many_vlan_tags",
+        /// A longer IPv6 extension header chain than the decoder follows.
+        TooManyIpv6ExtensionHeaders => "too_many_ipv6_extension_headers",
+        /// Overlapping IPv4 fragments with different bytes.
+        FragmentOverlapMismatch => "fragment_overlap_mismatch" in "ipv4",
+        /// IPv4 fragments beyond 65535 bytes or the reassembly budget.
+        FragmentTooLarge => "fragment_too_large" in "ipv4",
+        /// An IPv4 fragment refused by a full reassembly table.
+        FragmentRefused => "fragment_refused" in "ipv4",
+        /// An IPv6 fragment (counted, not reassembled).
+        FragmentNotReassembled => "fragment_not_reassembled" in "ipv6",
+        /// An IP length claiming more bytes than the frame carried.
+        IpLengthBeyondFrame => "ip_length_beyond_frame",
+        /// An IP length of zero on a packet that is not a whole datagram.
+        IpLengthZero => "ip_length_zero",
+    }
 }
 
 pub use crate::registry::AppEvent;
@@ -204,7 +283,7 @@ impl Context<'_> {
         message: core::fmt::Arguments<'_>,
         direction: Option<Direction>,
     ) {
-        self.anomaly(K::LAYER, kind.name(), &message, direction);
+        self.anomaly(kind.layer(), kind.name(), &message, direction);
     }
 
     /// Emits an anomaly stamped with the current packet time, by layer and
@@ -257,6 +336,56 @@ mod tests {
         let mut out = Vec::new();
         Timestamp::new(secs, nanos).write_rfc3339(&mut out);
         String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn stream_and_decode_anomalies_name_their_layers() {
+        assert_eq!(StreamAnomaly::AckRegression.layer(), "stream");
+        assert_eq!(StreamAnomaly::AckRegression.name(), "ack_regression");
+        assert_eq!(DecodeAnomaly::BadIpv4Checksum.layer(), "decode");
+        assert_eq!(DecodeAnomaly::FragmentRefused.layer(), "ipv4");
+        assert_eq!(DecodeAnomaly::FragmentNotReassembled.layer(), "ipv6");
+        for names in [&StreamAnomaly::NAMES[..], &DecodeAnomaly::NAMES[..]] {
+            let mut sorted = names.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len());
+        }
+        for kind in DecodeAnomaly::ALL {
+            assert_eq!(DecodeAnomaly::from_name(kind.name()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn raise_emits_the_declared_layer_name_and_message() {
+        let mut sink = Recorded::default();
+        let mut cx = Context {
+            ts: Timestamp::new(1, 0),
+            sink: &mut sink,
+        };
+        let held = 7;
+        cx.raise(
+            DecodeAnomaly::FragmentRefused,
+            format_args!("{held} bytes refused"),
+            Some(Direction::ToServer),
+        );
+        assert_eq!(
+            sink.0,
+            ["ipv4.fragment_refused: 7 bytes refused (to_server)"]
+        );
+    }
+
+    /// Keeps each anomaly as `layer.name: message (direction)`.
+    #[derive(Default)]
+    struct Recorded(Vec<String>);
+
+    impl EventSink for Recorded {
+        fn emit(&mut self, event: &Event<'_>) {
+            if let AppEvent::Anomaly(a) = event.app {
+                let dir = a.direction.map_or("none", Direction::name);
+                self.0.push(format!("{a:?} ({dir})"));
+            }
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! * [`stream`] — holds incomplete PDUs between segments for a stream dissector.
 //! * [`registry`] — the table of protocols: their ids, specs, events and
 //!   dissectors, and how a flow's protocol is found.
-//! * [`event`] — timestamps, directions, anomalies, the event sink and the
-//!   dissector traits.
+//! * [`event`] — timestamps, directions, anomalies (and the names of the
+//!   stream and decode layers'), the event sink and the dissector traits.
 //! * [`json`] — the allocation-free JSON writer used for EVE output.
 //! * [`civil`] — civil dates to and from day counts since 1970-01-01.
 //! * [`modbus`] — Modbus/TCP.
@@ -37,6 +37,9 @@ pub mod s7comm;
 pub mod stream;
 pub mod wire;
 
+pub use event::{AppEvent, Context, Direction, Event, EventSink, Timestamp};
+pub use registry::{ProtocolConfig, ProtocolId};
+
 /// Helpers shared by the unit tests of the protocol modules.
 #[cfg(test)]
 pub(crate) mod testutil {
@@ -50,6 +53,3 @@ pub(crate) mod testutil {
             .collect()
     }
 }
-
-pub use event::{AppEvent, Context, Direction, Event, EventSink, Timestamp};
-pub use registry::{ProtocolConfig, ProtocolId};

@@ -117,6 +117,10 @@ macro_rules! open_enum {
 
 /// Declares the anomaly names of a layer or protocol as an enum.
 ///
+/// Every name is raised with the enum's layer (`in LAYER`, a path to a
+/// `&str` constant), unless its line names another (`Name => "name" in
+/// "ipv4"`): the decode layer raises a few names as `ipv4` or `ipv6`.
+///
 /// Dissectors raise anomalies through [`Context::raise`], which takes such an
 /// enum, so a name cannot be emitted without being declared here; the
 /// registry's [`Spec::anomalies`] (what rules may name) is the enum's `NAMES`.
@@ -135,22 +139,28 @@ macro_rules! open_enum {
 ///         BadThing => "bad_thing",
 ///         /// Too many things.
 ///         TooMany => "too_many",
+///         /// Raised in another layer.
+///         Other => "other" in "elsewhere",
 ///     }
 /// }
 /// use otwatch_proto::event::AnomalyKind;
-/// assert_eq!(ExampleAnomaly::NAMES, ["bad_thing", "too_many"]);
+/// assert_eq!(ExampleAnomaly::NAMES, ["bad_thing", "too_many", "other"]);
 /// assert_eq!(ExampleAnomaly::ALL[1].name(), "too_many");
 /// assert_eq!(ExampleAnomaly::from_name("bad_thing"), Some(ExampleAnomaly::BadThing));
-/// assert_eq!(<ExampleAnomaly as AnomalyKind>::LAYER, "example");
+/// assert_eq!(ExampleAnomaly::BadThing.layer(), "example");
+/// // A name may belong to another layer than the enum's.
+/// assert_eq!(ExampleAnomaly::Other.layer(), "elsewhere");
 /// ```
 #[macro_export]
 macro_rules! anomaly_enum {
+    (@layer $layer:path) => { $layer };
+    (@layer $layer:path, $own:literal) => { $own };
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident in $layer:path {
             $(
                 $(#[$vmeta:meta])*
-                $variant:ident => $text:literal
+                $variant:ident => $text:literal $(in $own:literal)?
             ),+ $(,)?
         }
     ) => {
@@ -188,7 +198,11 @@ macro_rules! anomaly_enum {
         }
 
         impl $crate::event::AnomalyKind for $name {
-            const LAYER: &'static str = $layer;
+            fn layer(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $crate::anomaly_enum!(@layer $layer $(, $own)?), )+
+                }
+            }
 
             fn name(self) -> &'static str {
                 $name::name(self)

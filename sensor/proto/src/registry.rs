@@ -414,6 +414,25 @@ mod tests {
     }
 
     #[test]
+    fn anomaly_names_are_unique_snake_case() {
+        for id in ProtocolId::ALL {
+            let names = id.spec().anomalies;
+            assert!(!names.is_empty(), "{}", id.name());
+            let mut sorted = names.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len(), "{}", id.name());
+            for name in names {
+                assert!(
+                    name.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn ports_and_probes_find_the_protocols() {
         assert_eq!(by_port(Carrier::Tcp, 502, 40000), Some(ProtocolId::Modbus));
         assert_eq!(by_port(Carrier::Tcp, 102, 40000), Some(ProtocolId::S7comm));

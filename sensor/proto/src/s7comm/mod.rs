@@ -17,7 +17,7 @@
 //! userdata request, waits in a bounded table keyed by direction and PDU
 //! reference; the ack (or userdata response) with the same reference coming
 //! the other way completes the [`Transaction`], emitted as one
-//! [`AppEvent::S7comm`](crate::event::AppEvent::S7comm). Jobs usually go to
+//! [`AppEvent::S7comm`]. Jobs usually go to
 //! the PLC, but during a download the PLC sends the *download block* jobs,
 //! so pairing does not assume a direction. Acks without a job, userdata
 //! pushes and PDUs of unknown type are emitted alone; a job never answered is

@@ -21,6 +21,8 @@ pub mod transport;
 
 use std::net::IpAddr;
 
+use crate::event::DecodeAnomaly;
+
 pub use ethernet::MacAddr;
 pub use transport::{TcpFlags, TcpHeader, UdpHeader};
 
@@ -133,26 +135,32 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// Stable snake_case name used as the anomaly name.
-    pub fn name(&self) -> &'static str {
+    /// The anomaly it raises.
+    pub fn anomaly(&self) -> DecodeAnomaly {
         match self {
             DecodeError::Truncated { layer, .. } => match layer {
-                Layer::Link => "truncated_link_header",
-                Layer::Vlan => "truncated_vlan_tag",
-                Layer::Ipv4 => "truncated_ipv4_header",
-                Layer::Ipv6 => "truncated_ipv6_header",
-                Layer::Tcp => "truncated_tcp_header",
-                Layer::Udp => "truncated_udp_header",
+                Layer::Link => DecodeAnomaly::TruncatedLinkHeader,
+                Layer::Vlan => DecodeAnomaly::TruncatedVlanTag,
+                Layer::Ipv4 => DecodeAnomaly::TruncatedIpv4Header,
+                Layer::Ipv6 => DecodeAnomaly::TruncatedIpv6Header,
+                Layer::Tcp => DecodeAnomaly::TruncatedTcpHeader,
+                Layer::Udp => DecodeAnomaly::TruncatedUdpHeader,
             },
-            DecodeError::BadIpVersion(_) => "bad_ip_version",
-            DecodeError::BadIpv4HeaderLength(_) => "bad_ipv4_header_length",
-            DecodeError::BadIpv4TotalLength(_) => "bad_ipv4_total_length",
-            DecodeError::BadIpv4Checksum(_) => "bad_ipv4_checksum",
-            DecodeError::BadTcpDataOffset(_) => "bad_tcp_data_offset",
-            DecodeError::BadUdpLength(_) => "bad_udp_length",
-            DecodeError::TooManyVlanTags(_) => "too_many_vlan_tags",
-            DecodeError::TooManyIpv6Extensions(_) => "too_many_ipv6_extension_headers",
+            DecodeError::BadIpVersion(_) => DecodeAnomaly::BadIpVersion,
+            DecodeError::BadIpv4HeaderLength(_) => DecodeAnomaly::BadIpv4HeaderLength,
+            DecodeError::BadIpv4TotalLength(_) => DecodeAnomaly::BadIpv4TotalLength,
+            DecodeError::BadIpv4Checksum(_) => DecodeAnomaly::BadIpv4Checksum,
+            DecodeError::BadTcpDataOffset(_) => DecodeAnomaly::BadTcpDataOffset,
+            DecodeError::BadUdpLength(_) => DecodeAnomaly::BadUdpLength,
+            DecodeError::TooManyVlanTags(_) => DecodeAnomaly::TooManyVlanTags,
+            DecodeError::TooManyIpv6Extensions(_) => DecodeAnomaly::TooManyIpv6ExtensionHeaders,
         }
+    }
+
+    /// Stable snake_case name used as the anomaly name (its
+    /// [`anomaly`](DecodeError::anomaly)'s).
+    pub fn name(&self) -> &'static str {
+        self.anomaly().name()
     }
 }
 

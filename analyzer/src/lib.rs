@@ -189,24 +189,24 @@ pub struct StateReport {
     pub not_found: Vec<u64>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) config: Config,
+struct Inner {
+    config: Config,
     /// The accepted credentials and the browser sessions.
-    pub(crate) access: auth::Access,
-    pub(crate) store: Arc<Store>,
-    pub(crate) ops: mpsc::Sender<Op>,
+    access: auth::Access,
+    store: Arc<Store>,
+    ops: mpsc::Sender<Op>,
     /// Replaced whole by `set_rules`, read by the rules endpoint: a plain
     /// lock held only to clone or swap the list.
-    pub(crate) rules: RwLock<Arc<Vec<RuleInfo>>>,
-    pub(crate) stream: broadcast::Sender<Arc<Published>>,
-    pub(crate) committed: watch::Receiver<u64>,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) shutdown: watch::Sender<bool>,
+    rules: RwLock<Arc<Vec<RuleInfo>>>,
+    stream: broadcast::Sender<Arc<Published>>,
+    committed: watch::Receiver<u64>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
     /// Ingest requests being parsed or queued (the writer waits for them to
     /// group commits).
-    pub(crate) incoming: Arc<std::sync::atomic::AtomicUsize>,
+    incoming: Arc<std::sync::atomic::AtomicUsize>,
     /// Where each export is (retention counts what they miss).
-    pub(crate) export_cursors: export::Cursors,
+    export_cursors: export::Cursors,
     /// Taken once by `close`.
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -215,7 +215,7 @@ pub(crate) struct Inner {
 /// live stream. Everything it owns stops with [`Analyzer::close`].
 #[derive(Clone)]
 pub struct Analyzer {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 impl Analyzer {

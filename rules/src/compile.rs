@@ -14,10 +14,10 @@ use serde_saphyr::Spanned;
 
 use crate::cond::{Cond, Leaf, Net};
 use crate::error::{choices, ErrorKind, Errors, Pos};
-use crate::fields::{lookup, Field, FieldDef, Kind, Protocol, Scope};
+use crate::fields::{fields, lookup, Common, FieldDef, Kind, Reader, Scope};
+use crate::protocols::{self, Layer};
 use crate::schema::{
-    FileDef, FlowDef, Node, ProtocolName, RuleDef, Severity, SuppressTrack, TestDef, ThresholdType,
-    Track,
+    FileDef, FlowDef, Node, RuleDef, Severity, SuppressTrack, TestDef, ThresholdType, Track,
 };
 
 /// One rule file's text.
@@ -44,8 +44,8 @@ pub struct RuleMeta {
     pub severity: Severity,
     /// Alert category.
     pub category: String,
-    /// Protocol.
-    pub protocol: Protocol,
+    /// Protocol (or anomaly-only layer).
+    pub protocol: Layer,
     /// ATT&CK for ICS technique ids.
     pub attack: Vec<String>,
     /// References (URLs, advisories).
@@ -80,8 +80,10 @@ pub type VarOverrides = std::collections::BTreeMap<String, Vec<String>>;
 /// A condition on one field.
 #[derive(Debug, Clone)]
 pub(crate) struct FieldCond {
-    pub(crate) field: Field,
+    pub(crate) reader: Reader,
     pub(crate) scope: Scope,
+    /// Index base when rules are indexed by this field.
+    pub(crate) index: Option<u32>,
     pub(crate) cond: Cond,
 }
 
@@ -175,11 +177,22 @@ impl Patterns {
 }
 
 /// Everything compilation produces.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Compiled {
     pub(crate) rules: Vec<Rule>,
-    pub(crate) patterns: [Patterns; 5],
+    /// Content patterns per layer ([`Layer::index`]).
+    pub(crate) patterns: [Patterns; Layer::COUNT],
     pub(crate) flags: Vec<String>,
+}
+
+impl Default for Compiled {
+    fn default() -> Compiled {
+        Compiled {
+            rules: Vec::new(),
+            patterns: std::array::from_fn(|_| Patterns::default()),
+            flags: Vec::new(),
+        }
+    }
 }
 
 struct Var {
@@ -426,13 +439,7 @@ fn check_attack_id(id: &str) -> bool {
 
 fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled) -> Option<Rule> {
     let errors_before = cx.errors.len();
-    let protocol = match def.protocol {
-        ProtocolName::Modbus => Protocol::Modbus,
-        ProtocolName::S7comm => Protocol::S7comm,
-        ProtocolName::Dnp3 => Protocol::Dnp3,
-        ProtocolName::Stream => Protocol::Stream,
-        ProtocolName::Decode => Protocol::Decode,
-    };
+    let protocol = def.protocol;
     for a in &def.attack {
         if !check_attack_id(&a.value) {
             cx.err(
@@ -452,8 +459,8 @@ fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled
     match &def.match_.value {
         Node::Map(entries) => {
             for (key, value) in entries {
-                let Some((fdef, scope)) = lookup(protocol, &key.value) else {
-                    let names = protocol.fields().iter().map(|f| f.name);
+                let Some((fdef, reader, scope)) = lookup(protocol, &key.value) else {
+                    let names = fields(protocol).map(|(f, _)| f.name);
                     let scoped_hint =
                         if key.value.contains("request.") || key.value.contains("response.") {
                             " (only some fields take request./response.)"
@@ -470,17 +477,10 @@ fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled
                     cx.err(&key.referenced, ErrorKind::UnknownField, msg);
                     continue;
                 };
-                if fdef.field == Field::Anomaly {
+                if reader == Reader::Common(Common::Anomaly) {
                     anomaly = true;
-                } else if !matches!(
-                    fdef.field,
-                    Field::SrcIp
-                        | Field::DestIp
-                        | Field::AnyIp
-                        | Field::SrcPort
-                        | Field::DestPort
-                        | Field::AnyPort
-                ) && only_common.is_none()
+                } else if !matches!(reader, Reader::Common(c) if c.is_address())
+                    && only_common.is_none()
                 {
                     only_common = Some((key.referenced, key.value.clone()));
                 }
@@ -488,9 +488,14 @@ fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled
                 let cond = compile_cond(cx, protocol, fdef, value, &mut patterns);
                 out.patterns[protocol.index()] = patterns;
                 if let Some(cond) = cond {
+                    let index = match (protocol, reader) {
+                        (Layer::App(p), Reader::Own(row)) => protocols::index_base(p, row),
+                        _ => None,
+                    };
                     conds.push(FieldCond {
-                        field: fdef.field,
+                        reader,
                         scope,
+                        index,
                         cond,
                     });
                 }
@@ -513,7 +518,7 @@ fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled
                 format!("`{name}` cannot be combined with `anomaly`: anomaly events carry only addresses, ports and the anomaly name"),
             );
         }
-    } else if matches!(protocol, Protocol::Stream | Protocol::Decode) {
+    } else if protocol.anomaly_only() {
         cx.err(
             &def.match_.referenced,
             ErrorKind::Invalid,
@@ -553,13 +558,7 @@ fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled
         }
         (None, None) => None,
     };
-    let ip_field = FieldDef {
-        name: "ip",
-        kind: Kind::Ip,
-        scoped: false,
-        doc: "",
-        field: Field::AnyIp,
-    };
+    let ip_field = FieldDef::new("ip", Kind::Ip, false, "");
     let mut suppress = Vec::new();
     for s in &def.suppress {
         let mut none = Patterns::default();
@@ -710,12 +709,7 @@ fn parse_number_text(s: &str) -> Option<u64> {
 }
 
 /// A number literal of a numeric field (names resolve for enums).
-fn number(
-    cx: &mut Ctx<'_>,
-    protocol: Protocol,
-    fdef: &FieldDef,
-    node: &Spanned<Node>,
-) -> Option<u64> {
+fn number(cx: &mut Ctx<'_>, protocol: Layer, fdef: &FieldDef, node: &Spanned<Node>) -> Option<u64> {
     let max = match fdef.kind {
         Kind::Int { max } => max,
         Kind::Enum(e) => e.max,
@@ -824,7 +818,7 @@ fn shown_pattern(s: &str) -> String {
 /// The leaf of one content pattern, within the length and count limits.
 fn content_leaf(
     cx: &mut Ctx<'_>,
-    protocol: Protocol,
+    protocol: Layer,
     node: &Spanned<Node>,
     s: &str,
     patterns: &mut Patterns,
@@ -882,7 +876,7 @@ fn content_leaf(
 /// Leaves of one scalar literal (not `$var`, not `any`).
 fn leaves(
     cx: &mut Ctx<'_>,
-    protocol: Protocol,
+    protocol: Layer,
     fdef: &FieldDef,
     node: &Spanned<Node>,
     patterns: &mut Patterns,
@@ -1019,7 +1013,7 @@ fn list_items(
 
 fn leaves_of_list(
     cx: &mut Ctx<'_>,
-    protocol: Protocol,
+    protocol: Layer,
     fdef: &FieldDef,
     node: &Spanned<Node>,
     patterns: &mut Patterns,
@@ -1041,7 +1035,7 @@ fn leaves_of_list(
 
 fn compile_cond(
     cx: &mut Ctx<'_>,
-    protocol: Protocol,
+    protocol: Layer,
     fdef: &FieldDef,
     node: &Spanned<Node>,
     patterns: &mut Patterns,
@@ -1201,12 +1195,7 @@ fn compile_cond(
     }
 }
 
-fn range(
-    cx: &mut Ctx<'_>,
-    protocol: Protocol,
-    fdef: &FieldDef,
-    arg: &Spanned<Node>,
-) -> Option<Cond> {
+fn range(cx: &mut Ctx<'_>, protocol: Layer, fdef: &FieldDef, arg: &Spanned<Node>) -> Option<Cond> {
     let bounds = match &arg.value {
         Node::Seq(items) if items.len() == 2 => {
             let a = number(cx, protocol, fdef, &items[0]);

@@ -24,9 +24,10 @@ use otwatch_proto::event::{AppEvent, Event, Timestamp};
 use crate::compile::{compile, Limit, Rule, RuleMeta, RuleTest, Source, VarOverrides};
 use crate::cond::{PatternHits, Val};
 use crate::error::Errors;
-use crate::fields::{Field, Protocol, Scope};
+use crate::fields::{Common, Reader, Scope};
+use crate::protocols::{self, Layer};
 use crate::schema::{SuppressTrack, ThresholdType, Track};
-use crate::view::{buffers, each_value, FlowInfo};
+use crate::view::FlowInfo;
 
 /// Threshold windows tracked at most (per [`Thresholds`] table).
 pub const MAX_TRACKED: usize = 65_536;
@@ -55,25 +56,12 @@ struct ProtoIndex {
 pub struct Ruleset {
     rules: Vec<Rule>,
     needs_content: Vec<bool>,
-    index: [ProtoIndex; 5],
-    automata: [Option<AhoCorasick>; 5],
-    pattern_counts: [usize; 5],
+    /// Per layer ([`Layer::index`]).
+    index: [ProtoIndex; Layer::COUNT],
+    automata: [Option<AhoCorasick>; Layer::COUNT],
+    pattern_counts: [usize; Layer::COUNT],
     flags: Vec<String>,
 }
-
-fn index_field(p: Protocol) -> &'static [Field] {
-    match p {
-        Protocol::Modbus => &[Field::MbFunction],
-        Protocol::S7comm => &[Field::S7Function, Field::S7UdGroup],
-        Protocol::Dnp3 => &[Field::DnFunction],
-        Protocol::Stream | Protocol::Decode => &[],
-    }
-}
-
-/// Index key of an S7 userdata group.
-const S7_USERDATA_KEY: u32 = 0x100;
-/// Index key of S7 PDUs with neither function nor userdata group.
-const S7_OTHER_KEY: u32 = 0x200;
 
 impl Ruleset {
     /// Compiles rule sources; every error of every file, or a ruleset.
@@ -87,18 +75,22 @@ impl Ruleset {
         overrides: &VarOverrides,
     ) -> Result<Ruleset, Errors> {
         let compiled = compile(sources, overrides)?;
-        let mut index: [ProtoIndex; 5] = Default::default();
+        let mut index: [ProtoIndex; Layer::COUNT] = std::array::from_fn(|_| ProtoIndex::default());
         let mut needs_content = Vec::with_capacity(compiled.rules.len());
         for (i, rule) in compiled.rules.iter().enumerate() {
             let i = i as u32;
             let p = rule.meta.protocol;
-            needs_content.push(rule.conds.iter().any(|c| c.field == Field::Content));
+            needs_content.push(
+                rule.conds
+                    .iter()
+                    .any(|c| c.reader == Reader::Common(Common::Content)),
+            );
             let ix = &mut index[p.index()];
             if rule.anomaly {
                 let names = rule
                     .conds
                     .iter()
-                    .find(|c| c.field == Field::Anomaly)
+                    .find(|c| c.reader == Reader::Common(Common::Anomaly))
                     .and_then(|c| c.cond.positive_names());
                 match names {
                     Some(names) => {
@@ -111,12 +103,11 @@ impl Ruleset {
                 continue;
             }
             let keys = rule.conds.iter().find_map(|c| {
-                let f = index_field(p).iter().position(|f| *f == c.field)?;
+                let base = c.index?;
                 if c.scope == Scope::Response {
                     return None;
                 }
                 let codes = c.cond.positive_codes()?;
-                let base = if f == 1 { S7_USERDATA_KEY } else { 0 };
                 Some(
                     codes
                         .into_iter()
@@ -136,10 +127,10 @@ impl Ruleset {
                 None => ix.tx_any.push(i),
             }
         }
-        let mut automata: [Option<AhoCorasick>; 5] = Default::default();
-        let mut pattern_counts = [0; 5];
+        let mut automata: [Option<AhoCorasick>; Layer::COUNT] = std::array::from_fn(|_| None);
+        let mut pattern_counts = [0; Layer::COUNT];
         let mut errors = Errors::default();
-        for p in Protocol::ALL {
+        for p in Layer::ALL {
             let patterns = &compiled.patterns[p.index()];
             pattern_counts[p.index()] = patterns.list.len();
             if patterns.list.is_empty() {
@@ -195,7 +186,7 @@ impl Ruleset {
 
     /// Rules of `protocol` whose function index is `key`, plus the
     /// unindexed ones (for tests and benchmarks).
-    pub fn candidates(&self, protocol: Protocol, key: u32) -> usize {
+    pub fn candidates(&self, protocol: Layer, key: u32) -> usize {
         let ix = &self.index[protocol.index()];
         ix.by_key.get(&key).map_or(0, Vec::len) + ix.tx_any.len()
     }
@@ -331,8 +322,8 @@ impl Engine {
     /// An engine over `set` counting thresholds in `thresholds` (shared with
     /// the engines of other workers).
     pub fn with_thresholds(set: Arc<Ruleset>, thresholds: Thresholds) -> Engine {
-        let words = |p: Protocol| set.pattern_counts[p.index()].div_ceil(64);
-        let max_words = Protocol::ALL.into_iter().map(words).max().unwrap_or(0);
+        let words = |p: Layer| set.pattern_counts[p.index()].div_ceil(64);
+        let max_words = Layer::ALL.into_iter().map(words).max().unwrap_or(0);
         Engine {
             hits: Hits {
                 bits: [vec![0; max_words], vec![0; max_words]],
@@ -374,26 +365,15 @@ impl Engine {
         on_alert: &mut dyn FnMut(&Alert<'_>),
     ) -> usize {
         let set = Arc::clone(&self.set);
-        let (protocol, tx_key, anomaly) = match &event.app {
-            AppEvent::Modbus(tx) => (Protocol::Modbus, u32::from(tx.function().raw()), None),
-            AppEvent::Dnp3(tx) => (Protocol::Dnp3, u32::from(tx.function().raw()), None),
-            AppEvent::S7comm(tx) => {
-                let key = match (tx.function(), tx.userdata_function()) {
-                    (Some(f), _) => u32::from(f.raw()),
-                    (None, Some((g, _))) => S7_USERDATA_KEY + u32::from(g.raw()),
-                    (None, None) => S7_OTHER_KEY,
-                };
-                (Protocol::S7comm, key, None)
-            }
-            AppEvent::Anomaly(a) => {
-                let Some(p) = Protocol::ALL
-                    .into_iter()
-                    .find(|p| p.owns_anomaly(a.protocol))
-                else {
+        let (protocol, tx_key, anomaly) = match (&event.app, protocols::index_key(&event.app)) {
+            (_, Some((p, key))) => (Layer::App(p), key, None),
+            (AppEvent::Anomaly(a), None) => {
+                let Some(p) = Layer::ALL.into_iter().find(|p| p.owns_anomaly(a.protocol)) else {
                     return 0;
                 };
                 (p, 0, Some(a.name))
             }
+            (_, None) => return 0,
         };
         let ix = &set.index[protocol.index()];
         let (first, second): (&[u32], &[u32]) = match anomaly {
@@ -422,7 +402,7 @@ impl Engine {
             let hits = &self.hits;
             let all = rule.conds.iter().all(|c| {
                 c.cond.eval(
-                    &mut |f| each_value(flow, &event.app, c.field, c.scope, f),
+                    &mut |f| c.reader.each_value(flow, &event.app, c.scope, f),
                     hits,
                 )
             });
@@ -450,9 +430,9 @@ impl Engine {
         fired
     }
 
-    fn compute_hits(&mut self, set: &Ruleset, protocol: Protocol, app: &AppEvent<'_>) {
+    fn compute_hits(&mut self, set: &Ruleset, protocol: Layer, app: &AppEvent<'_>) {
         self.hits.computed = true;
-        let bufs = buffers(app);
+        let bufs = protocols::buffers(app);
         for (b, buf) in bufs.iter().enumerate() {
             let bits = &mut self.hits.bits[b];
             bits.iter_mut().for_each(|w| *w = 0);

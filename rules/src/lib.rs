@@ -3,7 +3,11 @@
 //!
 //! * [`schema`]: the serde structs of a rule file (`deny_unknown_fields`)
 //!   and severities, tracking modes, threshold types.
-//! * [`fields`]: the field vocabulary, one table per protocol.
+//! * [`fields`]: the field vocabulary: the fields every protocol has, the
+//!   value kinds, field look-up.
+//! * [`protocols`]: what `protocol:` names ([`Layer`]: a protocol of the
+//!   proto registry, `stream` or `decode`) and one file per protocol with
+//!   its fields, each beside the code that reads it from the event.
 //! * [`compile`]: parsing (serde-saphyr), semantic checks, compilation of
 //!   `match` conditions.
 //! * [`engine`]: the indexed [`Ruleset`] and the per-worker [`Engine`]
@@ -23,13 +27,15 @@ pub mod engine;
 pub mod error;
 pub mod fields;
 pub mod load;
+pub mod protocols;
 pub mod schema;
 mod view;
 
 pub use compile::{RuleMeta, RuleTest, Source, VarOverrides};
 pub use engine::{Alert, Engine, Ruleset, Thresholds};
 pub use error::{ErrorKind, Errors, Pos, RuleError};
-pub use fields::{Field, FieldDef, Kind, Protocol, Scope};
+pub use fields::{FieldDef, Kind, Scope};
+pub use protocols::Layer;
 pub use schema::{Severity, TestDef, ThresholdType, Track};
 pub use view::FlowInfo;
 

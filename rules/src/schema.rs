@@ -8,6 +8,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::protocols::Layer;
+
 /// A YAML value with positions.
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
@@ -144,17 +146,6 @@ impl Severity {
     }
 }
 
-/// Protocol names accepted in `protocol:` (serde lists them on a typo).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ProtocolName {
-    Modbus,
-    S7comm,
-    Dnp3,
-    Stream,
-    Decode,
-}
-
 /// One rule as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,7 +155,7 @@ pub(crate) struct RuleDef {
     pub(crate) rev: u32,
     pub(crate) name: String,
     pub(crate) severity: Severity,
-    pub(crate) protocol: ProtocolName,
+    pub(crate) protocol: Layer,
     #[serde(default)]
     pub(crate) category: Option<String>,
     pub(crate) description: String,

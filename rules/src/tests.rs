@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use otwatch_proto::event::{Anomaly, AppEvent, Event, Timestamp};
 use otwatch_proto::modbus::{self, pdu, FunctionCode};
+use otwatch_proto::registry::ProtocolId;
 
 use crate::{Engine, ErrorKind, Errors, FlowInfo, Ruleset};
 
@@ -444,7 +445,7 @@ fn indexes_rules_by_function() {
     yaml.push_str("  - {id: 1000, name: any, severity: low, protocol: modbus, description: d, match: {unit_id: 1}}\n");
     let set = load(&yaml);
     assert_eq!(
-        set.candidates(crate::Protocol::Modbus, 3),
+        set.candidates(crate::Layer::App(ProtocolId::Modbus), 3),
         6,
         "5 rules on function 3 + 1 unindexed"
     );
@@ -497,6 +498,50 @@ fn reports_unknown_protocol_with_choices() {
         "{}",
         e.message
     );
+    // Every protocol of the proto registry, then the anomaly-only layers.
+    let mut names: Vec<&str> = ProtocolId::ALL.iter().map(|p| p.name()).collect();
+    names.extend(["stream", "decode"]);
+    let protocol = |p: &str| {
+        let yaml = format!("rules:\n  - id: 1\n    name: t\n    severity: low\n    protocol: {p}\n    description: d\n    match: {{anomaly: x}}\n");
+        let e = one_error(&yaml);
+        (e.pos.line, e.pos.column, e.message)
+    };
+    for wrong in ["modbuss", "Modbus", "5", "~"] {
+        assert_eq!(
+            protocol(wrong),
+            (
+                5,
+                15,
+                format!(
+                    "unknown variant `{wrong}`, expected one of {}",
+                    names.join(", ")
+                )
+            )
+        );
+    }
+    // Not a scalar: the messages of a unit-only enum.
+    assert_eq!(
+        protocol("[modbus]"),
+        (
+            5,
+            15,
+            "externally tagged enum expected scalar or mapping".to_owned()
+        )
+    );
+    assert_eq!(
+        protocol("{modbus: 1}"),
+        (5, 24, "unexpected value for unit enum variant".to_owned())
+    );
+    // Each name loads (the anomaly name is then the one that is wrong).
+    for name in names {
+        let (_, _, message) = protocol(name);
+        assert!(
+            message.starts_with(&format!(
+                "unknown anomaly `x` for protocol {name}; valid names: "
+            )),
+            "{message}"
+        );
+    }
 }
 
 #[test]

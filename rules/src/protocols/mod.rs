@@ -1,0 +1,428 @@
+//! What a rule's `protocol:` names, and the registry of the rule fields of
+//! each protocol.
+//!
+//! A rule's [`Layer`] is a protocol of the proto registry
+//! ([`ProtocolId`]) or one of the two anomaly-only layers (`stream`,
+//! `decode`, see [`anomaly`]). Each protocol of the proto registry has one
+//! file here (`modbus.rs`, `s7comm.rs`, `dnp3.rs`) that holds its field
+//! table: every row is a field's name, kind, documentation *and* the
+//! function that reads it from the protocol's transaction, so a field cannot
+//! be declared without its extraction. Besides `FIELDS`, a protocol file
+//! gives `answered` (both messages seen), `buffers` (the bytes `content`
+//! searches) and `index_key` (the number rules are indexed by).
+//!
+//! The table at the end of this file maps each [`ProtocolId`] to its file.
+//! Its matches are exhaustive: a protocol added to the proto registry does
+//! not compile until it has a line here and a rules file.
+
+pub(crate) mod anomaly;
+
+use std::sync::OnceLock;
+
+use otwatch_proto::event::AppEvent;
+use otwatch_proto::registry::ProtocolId;
+use serde::de::{self, Deserializer, EnumAccess, VariantAccess, Visitor};
+use serde::Deserialize;
+
+use crate::cond::Val;
+use crate::fields::{FieldDef, Scope};
+
+/// Where a field reader hands the values it finds; it returns true to stop
+/// ("found").
+pub(crate) type Visit<'f> = &'f mut dyn FnMut(Val<'_>) -> bool;
+
+/// One field of a protocol: its vocabulary entry and how it is read. `R` is
+/// the protocol's reader type, a function over its own transaction.
+pub(crate) struct Row<R> {
+    /// Name, kind, scope and documentation.
+    pub(crate) def: FieldDef,
+    /// Calls the visitor with each value of the field in a transaction until
+    /// it returns true.
+    pub(crate) read: R,
+    /// For the fields rules are indexed by (the function code): what is
+    /// added to a value to make the index key.
+    pub(crate) index: Option<u32>,
+}
+
+impl<R: Copy> Row<R> {
+    /// A field.
+    pub(crate) const fn new(def: FieldDef, read: R) -> Row<R> {
+        Row {
+            def,
+            read,
+            index: None,
+        }
+    }
+
+    /// The same field, indexing rules by its value plus `base`.
+    pub(crate) const fn indexed(self, base: u32) -> Row<R> {
+        Row {
+            index: Some(base),
+            ..self
+        }
+    }
+}
+
+/// Calls `req` then, unless the scope forbids it, `rsp`: for fields read
+/// from both messages of a transaction.
+pub(crate) fn both(
+    scope: Scope,
+    f: Visit<'_>,
+    req: impl FnOnce(Visit<'_>) -> bool,
+    rsp: impl FnOnce(Visit<'_>) -> bool,
+) -> bool {
+    if scope != Scope::Response && req(f) {
+        return true;
+    }
+    scope != Scope::Request && rsp(f)
+}
+
+/// Like [`both`], but unscoped the response is read only when the request
+/// carried no value: for fields that say what the transaction *is*
+/// (function, sequence number), which are the request's unless there is no
+/// request (an unsolicited response, an unmatched reply).
+pub(crate) fn request_first(
+    scope: Scope,
+    f: Visit<'_>,
+    req: impl FnOnce(Visit<'_>) -> bool,
+    rsp: impl FnOnce(Visit<'_>) -> bool,
+) -> bool {
+    let mut seen = false;
+    if scope != Scope::Response {
+        let hit = req(&mut |v| {
+            seen = true;
+            f(v)
+        });
+        if hit {
+            return true;
+        }
+        if scope == Scope::Request || seen {
+            return false;
+        }
+    }
+    rsp(f)
+}
+
+/// What a rule's `protocol:` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layer {
+    /// A protocol the sensor decodes: its transactions and its anomalies.
+    App(ProtocolId),
+    /// TCP stream anomalies (gaps, overlaps) of any flow.
+    Stream,
+    /// Decode anomalies of frames (malformed headers, fragments).
+    Decode,
+}
+
+impl Layer {
+    /// How many layers there are (the size of per-layer tables).
+    pub const COUNT: usize = ProtocolId::COUNT + 2;
+
+    /// Every layer: the registry's protocols in its order, then `stream`
+    /// and `decode`.
+    pub const ALL: [Layer; Layer::COUNT] = {
+        let mut all = [Layer::Stream; Layer::COUNT];
+        let mut i = 0;
+        while i < ProtocolId::COUNT {
+            all[i] = Layer::App(ProtocolId::ALL[i]);
+            i += 1;
+        }
+        all[ProtocolId::COUNT + 1] = Layer::Decode;
+        all
+    };
+
+    /// The name used in rules and EVE (`app_proto`, anomaly `type`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::App(p) => p.name(),
+            Layer::Stream => "stream",
+            Layer::Decode => "decode",
+        }
+    }
+
+    /// Looks a layer up by name.
+    pub fn from_name(name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    /// Position in [`Layer::ALL`], for per-layer tables.
+    pub fn index(self) -> usize {
+        match self {
+            Layer::App(p) => p.index(),
+            Layer::Stream => ProtocolId::COUNT,
+            Layer::Decode => ProtocolId::COUNT + 1,
+        }
+    }
+
+    /// Every layer's name, in [`Layer::ALL`] order.
+    pub fn names() -> &'static [&'static str] {
+        static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+        NAMES.get_or_init(|| Layer::ALL.iter().map(|l| l.name()).collect())
+    }
+
+    /// Whether the layer has only anomaly events.
+    pub(crate) fn anomaly_only(self) -> bool {
+        !matches!(self, Layer::App(_))
+    }
+
+    /// The anomaly protocols (`Anomaly::protocol`) that belong to this
+    /// layer.
+    pub(crate) fn owns_anomaly(self, anomaly_protocol: &str) -> bool {
+        match self {
+            Layer::App(p) => p.name() == anomaly_protocol,
+            Layer::Stream => anomaly::STREAM_PROTOCOLS.contains(&anomaly_protocol),
+            Layer::Decode => anomaly::DECODE_PROTOCOLS.contains(&anomaly_protocol),
+        }
+    }
+
+    /// Anomaly names the rules of this layer may name.
+    pub fn anomalies(self) -> &'static [&'static str] {
+        match self {
+            Layer::App(p) => p.spec().anomalies,
+            Layer::Stream => anomaly::STREAM,
+            Layer::Decode => anomaly::DECODE,
+        }
+    }
+
+    /// The vocabulary entry of the layer's own field `row` (after the
+    /// common fields).
+    pub(crate) fn own_field(self, row: usize) -> Option<&'static FieldDef> {
+        match self {
+            Layer::App(p) => field_def(p, row),
+            Layer::Stream | Layer::Decode => None,
+        }
+    }
+
+    /// The layer's own fields (after the common ones), with their row.
+    pub(crate) fn own_fields(self) -> impl Iterator<Item = (usize, &'static FieldDef)> {
+        (0..).map_while(move |i| self.own_field(i).map(|d| (i, d)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Layer {
+    /// Read like a unit-only enum, so that a wrong name gets serde's
+    /// message listing the valid ones.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Layer, D::Error> {
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = Layer;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a protocol name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Layer, E> {
+                Layer::from_name(v).ok_or_else(|| E::unknown_variant(v, Layer::names()))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Layer, E> {
+                self.visit_str(&String::from_utf8_lossy(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Layer, E> {
+                usize::try_from(v)
+                    .ok()
+                    .and_then(|i| Layer::ALL.get(i).copied())
+                    .ok_or_else(|| {
+                        let msg = format!("variant index 0 <= i < {}", Layer::COUNT);
+                        E::invalid_value(de::Unexpected::Unsigned(v), &msg.as_str())
+                    })
+            }
+        }
+        impl<'de> de::DeserializeSeed<'de> for Name {
+            type Value = Layer;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Layer, D::Error> {
+                d.deserialize_identifier(self)
+            }
+        }
+        struct Unit;
+        impl<'de> Visitor<'de> for Unit {
+            type Value = Layer;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a protocol name")
+            }
+            fn visit_enum<A: EnumAccess<'de>>(self, a: A) -> Result<Layer, A::Error> {
+                let (layer, rest) = a.variant_seed(Name)?;
+                rest.unit_variant()?;
+                Ok(layer)
+            }
+        }
+        d.deserialize_enum("Layer", Layer::names(), Unit)
+    }
+}
+
+/// Bytes of a transaction that `content` searches: the request's (0) and
+/// the response's (1) PDU or fragment.
+pub(crate) type Buffers<'a> = [Option<&'a [u8]>; 2];
+
+macro_rules! rule_protocols {
+    ($( $variant:ident => $module:ident ),+ $(,)?) => {
+        $( pub(crate) mod $module; )+
+
+        /// The vocabulary entry of field `row` of protocol `p`.
+        fn field_def(p: ProtocolId, row: usize) -> Option<&'static FieldDef> {
+            match p {
+                $( ProtocolId::$variant => $module::FIELDS.get(row).map(|r| &r.def), )+
+            }
+        }
+
+        /// The index base of field `row` of protocol `p`, when rules are
+        /// indexed by it.
+        pub(crate) fn index_base(p: ProtocolId, row: usize) -> Option<u32> {
+            match p {
+                $( ProtocolId::$variant => $module::FIELDS.get(row).and_then(|r| r.index), )+
+            }
+        }
+
+        /// Reads field `row` of the event's protocol (nothing from an
+        /// anomaly).
+        pub(crate) fn read(app: &AppEvent<'_>, row: usize, scope: Scope, f: Visit<'_>) -> bool {
+            match app {
+                $(
+                    AppEvent::$variant(tx) => {
+                        $module::FIELDS.get(row).is_some_and(|r| (r.read)(tx, scope, f))
+                    }
+                )+
+                AppEvent::Anomaly(_) => false,
+            }
+        }
+
+        /// Whether the transaction has both a request and a response.
+        pub(crate) fn answered(app: &AppEvent<'_>) -> Option<bool> {
+            match app {
+                $( AppEvent::$variant(tx) => Some($module::answered(tx)), )+
+                AppEvent::Anomaly(_) => None,
+            }
+        }
+
+        /// The bytes `content` searches.
+        pub(crate) fn buffers<'a>(app: &AppEvent<'a>) -> Buffers<'a> {
+            match app {
+                $( AppEvent::$variant(tx) => $module::buffers(tx), )+
+                AppEvent::Anomaly(_) => [None, None],
+            }
+        }
+
+        /// The protocol of a transaction and the key its candidate rules
+        /// are indexed by (`None` for anomalies).
+        pub(crate) fn index_key(app: &AppEvent<'_>) -> Option<(ProtocolId, u32)> {
+            match app {
+                $( AppEvent::$variant(tx) => Some((ProtocolId::$variant, $module::index_key(tx))), )+
+                AppEvent::Anomaly(_) => None,
+            }
+        }
+    };
+}
+
+/// Like the proto crate's `open_enum!` types: an enum field's names and
+/// their values.
+macro_rules! open_enum_def {
+    ($t:ty, $max:expr) => {
+        $crate::fields::EnumDef {
+            lookup: |s| <$t>::from_name(s).map(|v| u64::from(v.raw())),
+            names: || <$t>::KNOWN.iter().map(|(_, n)| *n).collect(),
+            max: $max,
+        }
+    };
+}
+
+// The table: one line per protocol of the proto registry, naming its rules
+// file in this folder.
+rule_protocols! {
+    Modbus => modbus,
+    Dnp3 => dnp3,
+    S7comm => s7comm,
+}
+
+/// Test support: real frames through the proto crate's dissectors.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use otwatch_proto::event::{Context, Direction, Event, EventSink, Timestamp};
+    use otwatch_proto::registry::{Dissector, ProtocolConfig, ProtocolId};
+    use otwatch_proto::stream::StreamBuffer;
+
+    use super::{read, Layer};
+    use crate::fields::Scope;
+
+    /// One TCP conversation: payloads in capture order.
+    pub(crate) type Conversation<'a> = &'a [(Direction, &'a [u8])];
+
+    /// Reads hex bytes: on each line, the leading two-digit hex tokens are
+    /// bytes and the rest of the line is a comment.
+    pub(crate) fn unhex(text: &str) -> Vec<u8> {
+        text.lines()
+            .flat_map(|line| {
+                line.split_whitespace()
+                    .take_while(|t| t.len() == 2 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .map(|t| u8::from_str_radix(t, 16).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    struct Yields {
+        protocol: ProtocolId,
+        seen: Vec<bool>,
+        events: usize,
+        anomalies: Vec<&'static str>,
+    }
+
+    impl EventSink for Yields {
+        fn emit(&mut self, event: &Event<'_>) {
+            if let otwatch_proto::AppEvent::Anomaly(a) = event.app {
+                self.anomalies.push(a.name);
+                return;
+            }
+            assert_eq!(event.app.protocol(), Some(self.protocol));
+            self.events += 1;
+            for (row, seen) in self.seen.iter_mut().enumerate() {
+                *seen |= read(&event.app, row, Scope::Either, &mut |_| true);
+            }
+        }
+    }
+
+    /// Feeds each conversation to a new dissector of `protocol` (over TCP)
+    /// and asserts that every one of the protocol's own fields yields a
+    /// value on at least one of the transactions, and that the frames raise
+    /// no anomaly.
+    pub(crate) fn assert_every_field_yields(
+        protocol: ProtocolId,
+        conversations: &[Conversation<'_>],
+    ) {
+        let rows = Layer::App(protocol).own_fields().count();
+        let mut sink = Yields {
+            protocol,
+            seen: vec![false; rows],
+            events: 0,
+            anomalies: Vec::new(),
+        };
+        for conversation in conversations {
+            let mut d = Dissector::new(protocol, &ProtocolConfig::default());
+            let Some(stream) = d.stream() else {
+                panic!("{} has no TCP side", protocol.name());
+            };
+            let mut bufs = [StreamBuffer::default(), StreamBuffer::default()];
+            for (i, (dir, bytes)) in conversation.iter().enumerate() {
+                let mut cx = Context {
+                    ts: Timestamp::new(i as i64, 0),
+                    sink: &mut sink,
+                };
+                let fed = bufs[dir.index()].feed(stream, *dir, bytes, 1 << 16, &mut cx);
+                assert!(fed.is_ok(), "{}: frame {i} overflowed", protocol.name());
+            }
+            let mut cx = Context {
+                ts: Timestamp::new(1000, 0),
+                sink: &mut sink,
+            };
+            stream.flush(&mut cx);
+        }
+        assert!(sink.events > 0, "{}: no transaction", protocol.name());
+        assert_eq!(sink.anomalies, Vec::<&str>::new(), "{}", protocol.name());
+        let silent: Vec<&str> = Layer::App(protocol)
+            .own_fields()
+            .filter(|(row, _)| !sink.seen[*row])
+            .map(|(_, def)| def.name)
+            .collect();
+        assert_eq!(
+            silent,
+            Vec::<&str>::new(),
+            "{} fields that yield no value on any fixture",
+            protocol.name()
+        );
+    }
+}

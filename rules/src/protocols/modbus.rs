@@ -1,0 +1,351 @@
+//! Modbus/TCP rule fields: each row of [`FIELDS`] with the code that reads
+//! it from a [`Transaction`].
+
+use otwatch_proto::modbus::{self, FunctionCode, Message, Request, Response, Transaction};
+
+use super::{both, request_first, Buffers, Row, Visit};
+use crate::cond::Val;
+use crate::fields::{EnumDef, FieldDef, Kind, Scope, INT16, INT8};
+
+/// How a Modbus field is read.
+pub(crate) type Read = fn(&Transaction<'_>, Scope, Visit<'_>) -> bool;
+
+const fn field(
+    name: &'static str,
+    kind: Kind,
+    scoped: bool,
+    doc: &'static str,
+    read: Read,
+) -> Row<Read> {
+    Row::new(FieldDef::new(name, kind, scoped, doc), read)
+}
+
+/// Modbus's own fields, after the common ones.
+pub(crate) const FIELDS: &[Row<Read>] = &[
+    field("function", Kind::Enum(open_enum_def!(modbus::FunctionCode, 0x7f)), true, "function code (exception bit removed)",
+        |tx, s, f| function(tx, s, f, |c| Val::Int(u64::from(c.raw())))).indexed(0),
+    field("access", Kind::Enum(ACCESS), true, "what the function does: read, write, read_write, diagnostics, identification, program, other",
+        |tx, s, f| function(tx, s, f, |c| Val::Int(access_code(c.access())))),
+    field("unit_id", INT8, false, "MBAP unit identifier",
+        |tx, _, f| f(Val::Int(u64::from(tx.unit_id)))),
+    field("transaction_id", INT16, false, "MBAP transaction identifier",
+        |tx, _, f| f(Val::Int(u64::from(tx.transaction_id)))),
+    field("exception", Kind::Enum(open_enum_def!(modbus::ExceptionCode, 0xff)), false, "exception code of an exception response",
+        |tx, _, f| tx.response.and_then(|r| r.exception()).is_some_and(|e| f(Val::Int(u64::from(e.raw()))))),
+    field("diagnostic.subfunction", Kind::Enum(open_enum_def!(modbus::DiagnosticSubfunction, 0xffff)), true, "sub-function of function 8",
+        |tx, s, f| bodies(tx, s, f, |b, f| match b {
+            Request::Diagnostics { subfunction, .. } => f(Val::Int(u64::from(subfunction.raw()))),
+            _ => false,
+        }, |b, f| match b {
+            Response::Diagnostics { subfunction, .. } => f(Val::Int(u64::from(subfunction.raw()))),
+            _ => false,
+        })),
+    field("address", INT16, true, "every address the PDU touches (start .. start + quantity - 1; both ranges of function 23)",
+        |tx, s, f| bodies(tx, s, f, request_address, response_address)),
+    field("quantity", INT16, true, "number of coils or registers",
+        |tx, s, f| bodies(tx, s, f, request_quantity, |b, f| match b {
+            Response::WriteMultiple { quantity, .. } => f(Val::Int(u64::from(quantity))),
+            _ => false,
+        })),
+    field("value", INT16, true, "each register or coil value written (request) or read (response)",
+        |tx, s, f| bodies(tx, s, f, request_value, response_value)),
+    field("mei", Kind::Enum(open_enum_def!(modbus::MeiType, 0xff)), true, "MEI type of function 43",
+        |tx, s, f| bodies(tx, s, f, |b, f| match b {
+            Request::ReadDeviceIdentification { .. } => f(Val::Int(14)),
+            Request::Encapsulated { mei, .. } => f(Val::Int(u64::from(mei.raw()))),
+            _ => false,
+        }, |b, f| match b {
+            Response::DeviceIdentification(_) => f(Val::Int(14)),
+            Response::Encapsulated { mei, .. } => f(Val::Int(u64::from(mei.raw()))),
+            _ => false,
+        })),
+    field("device_id.code", Kind::Enum(open_enum_def!(modbus::DeviceIdCode, 0xff)), true, "read device identification access code",
+        |tx, s, f| bodies(tx, s, f, |b, f| match b {
+            Request::ReadDeviceIdentification { code, .. } => f(Val::Int(u64::from(code.raw()))),
+            _ => false,
+        }, |b, f| match b {
+            Response::DeviceIdentification(id) => f(Val::Int(u64::from(id.code.raw()))),
+            _ => false,
+        })),
+    field("device_id.object", INT8, true, "device identification object ids asked for or returned",
+        |tx, s, f| bodies(tx, s, f, |b, f| match b {
+            Request::ReadDeviceIdentification { object_id, .. } => f(Val::Int(u64::from(object_id))),
+            _ => false,
+        }, |b, f| match b {
+            Response::DeviceIdentification(id) => id.objects().any(|(oid, _)| f(Val::Int(u64::from(oid)))),
+            _ => false,
+        })),
+    field("umas.code", Kind::Enum(open_enum_def!(modbus::UmasCode, 0xff)), true, "UMAS (function 90) sub-function",
+        |tx, s, f| bodies(tx, s, f, |b, f| match b {
+            Request::Umas { code, .. } => f(Val::Int(u64::from(code.raw()))),
+            _ => false,
+        }, |b, f| match b {
+            Response::Umas { code, .. } => f(Val::Int(u64::from(code.raw()))),
+            _ => false,
+        })),
+    field("user_defined", Kind::Bool, true, "function code in a user-defined range (65-72, 100-110)",
+        |tx, s, f| function(tx, s, f, |c| Val::Bool(c.is_user_defined()))),
+    field("malformed", Kind::Bool, true, "the body does not fit its function",
+        |tx, s, f| both(s, f,
+            |f| tx.request.is_some_and(|m| f(Val::Bool(m.body.is_err()))),
+            |f| tx.response.is_some_and(|m| f(Val::Bool(m.body.is_err()))))),
+];
+
+/// Whether both messages were seen.
+pub(crate) fn answered(tx: &Transaction<'_>) -> bool {
+    tx.request.is_some() && tx.response.is_some()
+}
+
+/// The request and response PDUs.
+pub(crate) fn buffers<'a>(tx: &Transaction<'a>) -> Buffers<'a> {
+    [tx.request.map(|m| m.pdu), tx.response.map(|m| m.pdu)]
+}
+
+/// Rules are indexed by function code.
+pub(crate) fn index_key(tx: &Transaction<'_>) -> u32 {
+    u32::from(tx.function().raw())
+}
+
+/// A value of each message's function code, the request's first.
+fn function(
+    tx: &Transaction<'_>,
+    s: Scope,
+    f: Visit<'_>,
+    v: fn(FunctionCode) -> Val<'static>,
+) -> bool {
+    request_first(
+        s,
+        f,
+        |f| tx.request.is_some_and(|m| f(v(m.function))),
+        |f| tx.response.is_some_and(|m| f(v(m.function))),
+    )
+}
+
+/// Values from the decoded bodies of both messages (nothing from a body
+/// that does not fit its function).
+fn bodies(
+    tx: &Transaction<'_>,
+    s: Scope,
+    f: Visit<'_>,
+    req: fn(Request<'_>, Visit<'_>) -> bool,
+    rsp: fn(Response<'_>, Visit<'_>) -> bool,
+) -> bool {
+    fn body<B: Copy>(
+        m: &Option<Message<'_, B>>,
+        f: Visit<'_>,
+        read: fn(B, Visit<'_>) -> bool,
+    ) -> bool {
+        m.as_ref()
+            .is_some_and(|m| m.body.as_ref().is_ok_and(|b| read(*b, f)))
+    }
+    both(
+        s,
+        f,
+        |f| body(&tx.request, f, req),
+        |f| body(&tx.response, f, rsp),
+    )
+}
+
+fn bits(packed: &[u8], count: usize, f: Visit<'_>) -> bool {
+    (0..count.min(packed.len() * 8)).any(|i| f(Val::Int(u64::from(packed[i / 8] >> (i % 8) & 1))))
+}
+
+fn registers(values: &[u8], f: Visit<'_>) -> bool {
+    values
+        .chunks_exact(2)
+        .any(|p| f(Val::Int(u64::from(u16::from_be_bytes([p[0], p[1]])))))
+}
+
+fn span(address: u16, quantity: u16) -> Val<'static> {
+    let lo = u64::from(address);
+    Val::Span(lo, lo + u64::from(quantity.max(1)) - 1)
+}
+
+fn request_address(b: Request<'_>, f: Visit<'_>) -> bool {
+    match b {
+        Request::Read { address, quantity }
+        | Request::WriteMultipleCoils {
+            address, quantity, ..
+        }
+        | Request::WriteMultipleRegisters {
+            address, quantity, ..
+        } => f(span(address, quantity)),
+        Request::WriteSingleCoil { address, .. }
+        | Request::WriteSingleRegister { address, .. }
+        | Request::MaskWriteRegister { address, .. }
+        | Request::ReadFifoQueue { address } => f(span(address, 1)),
+        Request::ReadWriteMultipleRegisters {
+            read_address,
+            read_quantity,
+            write_address,
+            write_quantity,
+            ..
+        } => f(span(read_address, read_quantity)) || f(span(write_address, write_quantity)),
+        _ => false,
+    }
+}
+
+fn response_address(b: Response<'_>, f: Visit<'_>) -> bool {
+    match b {
+        Response::WriteSingle { address, .. } | Response::MaskWriteRegister { address, .. } => {
+            f(span(address, 1))
+        }
+        Response::WriteMultiple { address, quantity } => f(span(address, quantity)),
+        _ => false,
+    }
+}
+
+fn request_quantity(b: Request<'_>, f: Visit<'_>) -> bool {
+    match b {
+        Request::Read { quantity, .. }
+        | Request::WriteMultipleCoils { quantity, .. }
+        | Request::WriteMultipleRegisters { quantity, .. } => f(Val::Int(u64::from(quantity))),
+        Request::WriteSingleCoil { .. } | Request::WriteSingleRegister { .. } => f(Val::Int(1)),
+        Request::ReadWriteMultipleRegisters {
+            read_quantity,
+            write_quantity,
+            ..
+        } => f(Val::Int(u64::from(read_quantity))) || f(Val::Int(u64::from(write_quantity))),
+        _ => false,
+    }
+}
+
+fn request_value(b: Request<'_>, f: Visit<'_>) -> bool {
+    match b {
+        Request::WriteSingleCoil { on, .. } => f(Val::Int(u64::from(on))),
+        Request::WriteSingleRegister { value, .. } => f(Val::Int(u64::from(value))),
+        Request::WriteMultipleCoils {
+            quantity, values, ..
+        } => bits(values, usize::from(quantity), f),
+        Request::WriteMultipleRegisters { values, .. }
+        | Request::ReadWriteMultipleRegisters { values, .. } => registers(values, f),
+        _ => false,
+    }
+}
+
+fn response_value(b: Response<'_>, f: Visit<'_>) -> bool {
+    match b {
+        Response::Bits { values } => bits(values, values.len() * 8, f),
+        Response::Registers { values } | Response::FifoQueue { values, .. } => registers(values, f),
+        Response::WriteSingle { value, .. } => f(Val::Int(u64::from(value))),
+        _ => false,
+    }
+}
+
+const ACCESS_NAMES: &[&str] = &[
+    "read",
+    "write",
+    "read_write",
+    "diagnostics",
+    "identification",
+    "program",
+    "other",
+];
+
+fn access_code(a: modbus::Access) -> u64 {
+    use modbus::Access::*;
+    match a {
+        Read => 0,
+        Write => 1,
+        ReadWrite => 2,
+        Diagnostics => 3,
+        Identification => 4,
+        Program => 5,
+        Other => 6,
+    }
+}
+
+const ACCESS: EnumDef = EnumDef {
+    lookup: |s| ACCESS_NAMES.iter().position(|n| *n == s).map(|i| i as u64),
+    names: || ACCESS_NAMES.to_vec(),
+    max: 6,
+};
+
+#[cfg(test)]
+mod tests {
+    use otwatch_proto::event::Direction::{ToClient as S2C, ToServer as C2S};
+    use otwatch_proto::registry::ProtocolId;
+
+    use crate::protocols::fixture::{assert_every_field_yields, unhex};
+
+    /// Read holding registers 100-101 and its answer.
+    const READ: &str = "
+        00 01   transaction 1
+        00 00   protocol 0
+        00 06   length 6
+        01      unit 1
+        03      read holding registers
+        00 64   address 100
+        00 02   quantity 2";
+    const READ_ANSWER: &str = "
+        00 01 00 00   transaction 1, protocol 0
+        00 07         length 7
+        01            unit 1
+        03            read holding registers
+        04            4 bytes
+        00 0a         register 100 = 10
+        00 0b         register 101 = 11";
+    /// Write single register 5 := 0xdead, refused with an exception.
+    const WRITE: &str = "
+        00 02 00 00   transaction 2, protocol 0
+        00 06         length 6
+        01            unit 1
+        06            write single register
+        00 05         address 5
+        de ad         value 0xdead";
+    const WRITE_EXCEPTION: &str = "
+        00 02 00 00   transaction 2, protocol 0
+        00 03         length 3
+        01            unit 1
+        86            write single register + exception bit
+        02            illegal data address";
+    /// Diagnostics: force listen only mode (the server does not answer).
+    const DIAGNOSTICS: &str = "
+        00 03 00 00   transaction 3, protocol 0
+        00 06         length 6
+        01            unit 1
+        08            diagnostics
+        00 04         sub-function 4: force listen only mode
+        00 00         data";
+    /// Read device identification, basic, from object 0.
+    const DEVICE_ID: &str = "
+        00 04 00 00   transaction 4, protocol 0
+        00 05         length 5
+        01            unit 1
+        2b            encapsulated interface transport
+        0e            MEI 14: read device identification
+        01            access code 1: basic
+        00            object 0: vendor name";
+    /// UMAS read id (function 90).
+    const UMAS: &str = "
+        00 05 00 00   transaction 5, protocol 0
+        00 04         length 4
+        00            unit 0
+        5a            UMAS
+        00            session key 0
+        02            read id";
+
+    #[test]
+    fn every_field_yields_a_value() {
+        let [read, read_answer, write, write_exception, diagnostics, device_id, umas] = [
+            READ,
+            READ_ANSWER,
+            WRITE,
+            WRITE_EXCEPTION,
+            DIAGNOSTICS,
+            DEVICE_ID,
+            UMAS,
+        ]
+        .map(unhex);
+        assert_every_field_yields(
+            ProtocolId::Modbus,
+            &[
+                &[(C2S, &read), (S2C, &read_answer)],
+                &[(C2S, &write), (S2C, &write_exception)],
+                &[(C2S, &diagnostics)],
+                &[(C2S, &device_id)],
+                &[(C2S, &umas)],
+            ],
+        );
+    }
+}

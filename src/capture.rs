@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use otwatch_rules::Ruleset;
 use otwatch_sensor::assets::AssetLimits;
-use otwatch_sensor::detect::rules::Ruleset;
 use otwatch_sensor::eve::EventFilter;
 use otwatch_sensor::live::{
     self, Capture, Control, EveSink, EveTee, LiveConfig, LiveReport, LiveReporter, LiveStatsLine,

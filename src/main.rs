@@ -4,20 +4,20 @@
 mod capture;
 mod serve;
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use otwatch_sensor::assets::{AssetLimits, Tracked};
-use otwatch_sensor::detect::rules::load::sources_from_path as rule_sources_from_path;
-use otwatch_sensor::detect::rules::{Errors, Ruleset};
-use otwatch_sensor::detect::{test_rules, Detect};
-use otwatch_sensor::eve::{EveWriter, EventFilter};
+use otwatch_rules::load::sources_from_path as rule_sources_from_path;
+use otwatch_rules::{Errors, Ruleset};
+use otwatch_sensor::detect::test_rules;
+use otwatch_sensor::eve::EventFilter;
+use otwatch_sensor::live::EveSink;
 use otwatch_sensor::pipeline::checksum::{ChecksumMode, ChecksumState};
 use otwatch_sensor::pipeline::PipelineConfig;
-use otwatch_sensor::replay::{replay, ReplayReport};
+use otwatch_sensor::replay::{OfflineOptions, OfflineReport, OfflineSensor, ReplayReport};
 
 /// The analyzer's store allocates and frees a buffer for every B-tree page
 /// it writes, on its writer thread, while request parsing allocates on the
@@ -331,9 +331,9 @@ fn run_replay(
             return ExitCode::from(2);
         }
     };
-    let sink: Box<dyn Write> = match eve.as_deref() {
+    let sink: Box<dyn Write + Send> = match eve.as_deref() {
         None => Box::new(io::sink()),
-        Some("-") => Box::new(io::stdout().lock()),
+        Some("-") => Box::new(io::stdout()),
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(f),
             Err(e) => {
@@ -342,7 +342,6 @@ fn run_replay(
             }
         },
     };
-    let writer = EveWriter::new(BufWriter::with_capacity(1 << 16, sink), filter);
     let sizes: Vec<u64> = pcaps
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
@@ -358,20 +357,19 @@ fn run_replay(
             bar.set_position(done_before[file] + offset);
         }
     };
-    let tracked = Tracked::new(writer, AssetLimits::default());
-    let detect = Detect::new(ruleset, tracked);
-    let (detect, mut report) = replay(&pcaps, pipeline_config(), detect, &mut progress);
-    report.stats.alerts = detect.alerts();
-    let Tracked {
-        assets,
-        inner: mut writer,
-    } = detect.into_inner();
-    assets.write_eve(&mut writer);
-    writer.stats(report.last_ts, &report.stats, report.elapsed.as_secs_f64());
+    let offline = OfflineSensor::new(OfflineOptions {
+        rules: ruleset,
+        pipeline: pipeline_config(),
+        eve: Some((EveSink::new(sink), filter)),
+        ship: None,
+    });
+    let OfflineReport {
+        replay: report,
+        write: write_result,
+    } = offline.replay(&pcaps, &mut progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let write_result = writer.finish();
     print_summary(&report);
     if let Some(err) = &report.error {
         eprintln!("otwatch replay: error: {err}");
@@ -513,8 +511,7 @@ struct SensorArgs {
 
 /// `otwatch sensor`: live capture (or files) → rules → EVE lines / analyzer.
 fn run_sensor(args: SensorArgs) -> ExitCode {
-    use otwatch_sensor::assets::AssetLimits;
-    use otwatch_sensor::live::{self, EveSink, SensorOutput, SensorShared};
+    use otwatch_sensor::live;
     use otwatch_sensor::ship::{ShipConfig, Shipper, WhenFull};
 
     const WHO: &str = "otwatch sensor";
@@ -605,28 +602,18 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
             Ok(s) => s.map(Arc::new),
             Err(e) => return fail(format!("cannot start the analyzer client: {e}")),
         };
-        let shared = SensorShared::new(AssetLimits::default());
-        let output = SensorOutput::new(
-            ruleset,
-            eve.clone().map(|s| (s, filter)),
-            shipper.clone(),
-            &shared,
-        );
-        let (mut output, mut report) =
-            replay(&args.pcap, pipeline_config(), output, &mut |_, _, _| {});
-        report.stats.alerts = output.alerts();
-        output.publish_assets();
-        if let Some(mut tee) = output.into_tee() {
-            tee.assets(&shared.assets.take_changed());
-            tee.stats(
-                report.last_ts,
-                &report.stats,
-                None,
-                report.elapsed.as_secs_f64(),
-            );
-            if let Err(e) = tee.finish() {
-                eprintln!("{WHO}: writing EVE output failed: {e}");
-            }
+        let offline = OfflineSensor::new(OfflineOptions {
+            rules: ruleset,
+            pipeline: pipeline_config(),
+            eve: eve.map(|s| (s, filter)),
+            ship: shipper.clone(),
+        });
+        let OfflineReport {
+            replay: report,
+            write,
+        } = offline.replay(&args.pcap, &mut |_, _, _| {});
+        if let Err(e) = write {
+            eprintln!("{WHO}: writing EVE output failed: {e}");
         }
         let shipped = capture::finish_shipper(WHO, shipper, true);
         print_summary(&report);

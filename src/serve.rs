@@ -15,13 +15,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use otwatch_analyzer::{Config, RuleInfo, Server};
-use otwatch_sensor::assets::{AssetLimits, Tracked};
-use otwatch_sensor::detect::rules::load::{bundled_sources, sources_from_path};
-use otwatch_sensor::detect::rules::{Ruleset, Source};
-use otwatch_sensor::detect::Detect;
-use otwatch_sensor::eve::{EveWriter, EventFilter};
-use otwatch_sensor::live::{Capture, LiveConfig};
-use otwatch_sensor::replay::replay;
+use otwatch_rules::load::{bundled_sources, sources_from_path};
+use otwatch_rules::{Ruleset, Source};
+use otwatch_sensor::live::{ship_filter, Capture, EveSink, LiveConfig, MemoryLines};
+use otwatch_sensor::replay::{OfflineOptions, OfflineSensor};
 use otwatch_sensor::ship::ShipConfig;
 
 use crate::capture::{open_capture, run_live, CaptureOpts, LiveJob, Reload};
@@ -292,15 +289,16 @@ pub(crate) fn run_all(
         let serving = tokio::spawn(server.run(Some(otwatch_analyzer::ui::router()), stop_signal()));
         // The sensor half: replay on a blocking thread, EVE lines into memory.
         let replayed = tokio::task::spawn_blocking(move || {
-            let filter = EventFilter::parse("alert,asset,stats").unwrap_or_else(|_| EventFilter::all());
-            let eve = EveWriter::new(Vec::new(), filter);
-            let detect = Detect::new(ruleset, Tracked::new(eve, AssetLimits::default()));
-            let (detect, mut report) = replay(&pcaps, crate::pipeline_config(), detect, &mut |_, _, _| {});
-            report.stats.alerts = detect.alerts();
-            let Tracked { assets, inner: mut eve } = detect.into_inner();
-            assets.write_eve(&mut eve);
-            eve.stats(report.last_ts, &report.stats, report.elapsed.as_secs_f64());
-            (eve.into_inner(), report)
+            let lines = MemoryLines::default();
+            let filter = ship_filter();
+            let offline = OfflineSensor::new(OfflineOptions {
+                rules: ruleset,
+                pipeline: crate::pipeline_config(),
+                eve: Some((EveSink::new(Box::new(lines.clone())), filter)),
+                ship: None,
+            });
+            let done = offline.replay(&pcaps, &mut |_, _, _| {});
+            (lines.take(), done.replay)
         })
         .await;
         let (lines, report) = match replayed {

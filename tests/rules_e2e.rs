@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use otwatch_rules::Ruleset;
 use otwatch_sensor::detect::alerts_per_rule;
-use otwatch_sensor::detect::rules::Ruleset;
 use serde_json::Value;
 
 fn otwatch(args: &[&str]) -> std::process::Output {

@@ -120,30 +120,10 @@ pub use crate::capture::afpacket::{drop_privileges, Credentials};
 pub use capture::{lookup_user, Backend, Capture, LiveConfig, LiveError};
 pub use control::{Control, LiveCounters, Signals, WorkerCounters};
 pub use output::{
-    ship_filter, EveBatch, EveSink, EveTee, SensorOutput, SensorShared, ShipLines, EVE_BATCH_BYTES,
+    ship_filter, EveBatch, EveSink, EveTee, MemoryLines, SensorOutput, SensorShared, ShipLines,
+    EVE_BATCH_BYTES,
 };
 pub use report::{
     merge_stats, now, write_stats_line, LiveReport, LiveReporter, LiveStatsLine, WorkerReport,
 };
 pub use worker::{run, LiveOutput};
-
-#[cfg(test)]
-mod testing {
-    use std::io::{self, Write};
-    use std::sync::{Arc, Mutex};
-
-    use super::control::lock;
-
-    /// A writer into a buffer the test keeps a handle on.
-    pub(super) struct Shared(pub(super) Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            lock(&self.0).extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-}

@@ -52,6 +52,30 @@ impl EveSink {
     }
 }
 
+/// Lines kept in memory, for a caller that takes them itself (`otwatch run`
+/// ingests the lines of its replay into the analyzer it serves). Clones
+/// share one buffer.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryLines(Arc<Mutex<Vec<u8>>>);
+
+impl MemoryLines {
+    /// Takes what was written so far, leaving the buffer empty.
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *lock(&self.0))
+    }
+}
+
+impl Write for MemoryLines {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        lock(&self.0).extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Bytes a worker gathers before writing them to the [`EveSink`].
 pub const EVE_BATCH_BYTES: usize = 64 * 1024;
 
@@ -399,12 +423,11 @@ impl LiveOutput for SensorOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::testing::Shared;
 
     #[test]
     fn batches_hand_over_whole_lines_only() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = EveSink::new(Box::new(Shared(seen.clone())));
+        let seen = MemoryLines::default();
+        let sink = EveSink::new(Box::new(seen.clone()));
         let mut a = EveBatch::new(sink.clone());
         let mut b = EveBatch::new(sink);
         let line_a = format!("{{\"a\":\"{}\"}}\n", "x".repeat(1000));
@@ -415,7 +438,7 @@ mod tests {
         }
         a.flush().unwrap_or_default();
         b.flush().unwrap_or_default();
-        let text = String::from_utf8(lock(&seen).clone()).unwrap_or_default();
+        let text = String::from_utf8(seen.take()).unwrap_or_default();
         assert_eq!(text.lines().count(), 400);
         assert!(text
             .lines()

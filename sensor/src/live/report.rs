@@ -243,14 +243,12 @@ pub fn now() -> Timestamp {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use super::*;
     use crate::assets::{AssetLimits, AssetTable};
     use crate::eve::EventFilter;
-    use crate::live::control::lock;
-    use crate::live::output::{EveSink, SensorShared};
-    use crate::live::testing::Shared;
+    use crate::live::output::{EveSink, MemoryLines, SensorShared};
     use crate::pipeline::FlowMeta;
 
     #[test]
@@ -293,8 +291,8 @@ mod tests {
 
     #[test]
     fn reporter_writes_changed_assets_then_stats() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = EveSink::new(Box::new(Shared(seen.clone())));
+        let seen = MemoryLines::default();
+        let sink = EveSink::new(Box::new(seen.clone()));
         let shared = SensorShared::new(AssetLimits::default());
         let line = LiveStatsLine {
             iface: "eth1".into(),
@@ -338,7 +336,7 @@ mod tests {
         // Not due yet: nothing written.
         let control = Control::new(Arc::new(()));
         reporter.tick(&control);
-        assert!(lock(&seen).is_empty());
+        assert!(seen.take().is_empty());
         let report = LiveReport {
             workers: Vec::new(),
             stats: SensorStats::default(),
@@ -347,7 +345,7 @@ mod tests {
             last_ts: Timestamp::default(),
         };
         assert!(reporter.finish(&report).is_ok());
-        let text = String::from_utf8(lock(&seen).clone()).unwrap_or_default();
+        let text = String::from_utf8(seen.take()).unwrap_or_default();
         let types: Vec<String> = text
             .lines()
             .map(|l| {

@@ -770,47 +770,39 @@ fn protocols_come_from_the_registry() {
     let names: Vec<&str> = list.iter().filter_map(|p| p["name"].as_str()).collect();
     let registry: Vec<&str> = ProtocolId::ALL.iter().map(|p| p.name()).collect();
     assert_eq!(names, registry);
+    // Each entry says what the protocol's spec says.
+    for (p, entry) in ProtocolId::ALL.iter().zip(list) {
+        let spec = p.spec();
+        assert_eq!(
+            entry,
+            &json!({
+                "name": spec.name,
+                "title": spec.title,
+                "color": spec.color,
+                "eve_objects": spec.eve_objects,
+                "fields": spec.summary_fields,
+            })
+        );
+        let color = spec.color;
+        assert!(
+            color.len() == 7
+                && color.starts_with('#')
+                && color[1..].bytes().all(|b| b.is_ascii_hexdigit()),
+            "{entry}"
+        );
+    }
     let entry = |name: &str| {
         list.iter()
             .find(|p| p["name"] == name)
             .cloned()
             .unwrap_or(Value::Null)
     };
-    assert_eq!(
-        entry("modbus"),
-        json!({
-            "name": "modbus",
-            "title": "Modbus/TCP",
-            "color": "#2f7ed8",
-            "eve_objects": ["modbus"],
-            "fields": ["modbus.request.function", "modbus.unit_id"],
-        })
-    );
+    assert_eq!(entry("modbus")["title"], "Modbus/TCP");
+    assert_eq!(entry("modbus")["eve_objects"], json!(["modbus"]));
     // S7comm-plus events are decoded under s7comm: both objects are listed.
     assert_eq!(
         entry("s7comm")["eve_objects"],
         json!(["s7comm", "s7commplus"])
     );
-    for p in list {
-        let keys: Vec<&String> = p.as_object().expect("object").keys().collect();
-        assert_eq!(
-            keys,
-            ["color", "eve_objects", "fields", "name", "title"],
-            "{p}"
-        );
-        let color = p["color"].as_str().expect("color");
-        assert!(
-            color.len() == 7
-                && color.starts_with('#')
-                && color[1..].bytes().all(|b| b.is_ascii_hexdigit()),
-            "{p}"
-        );
-        assert!(p["title"].as_str().is_some_and(|t| !t.is_empty()), "{p}");
-        assert!(
-            !p["eve_objects"].as_array().expect("objects").is_empty(),
-            "{p}"
-        );
-        assert!(p["fields"].is_array(), "{p}");
-    }
     s.stop();
 }

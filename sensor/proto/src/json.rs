@@ -211,6 +211,13 @@ impl<'b> JsonWriter<'b> {
         self.key(key).bytes_str(value)
     }
 
+    /// `key` then an object whose members `body` writes.
+    pub fn field_object(&mut self, key: &str, body: impl FnOnce(&mut Self)) -> &mut Self {
+        self.key(key).begin_object();
+        body(self);
+        self.end_object()
+    }
+
     /// Writes a code point as two fields: `<key>` with its number and
     /// `<name_key>` with its name (or `"unknown"`).
     pub fn field_enum(&mut self, key: &str, name_key: &str, value: impl Code) -> &mut Self {
@@ -317,6 +324,19 @@ mod tests {
             w.end_object();
         });
         assert_eq!(text, r#"{"a":1,"b":[2,3,{}],"c":{"d":true},"e":"x"}"#);
+    }
+
+    #[test]
+    fn field_object_wraps_its_members() {
+        let text = render(|w| {
+            w.begin_object();
+            w.field_object("a", |w| {
+                w.field_u64("b", 1).field_object("c", |_| {});
+            });
+            w.field_bool("d", false);
+            w.end_object();
+        });
+        assert_eq!(text, r#"{"a":{"b":1,"c":{}},"d":false}"#);
     }
 
     #[test]

@@ -19,14 +19,10 @@ impl Transaction<'_> {
         w.field_u64("master", u64::from(self.master));
         w.field_u64("outstation", u64::from(self.outstation));
         if let Some(req) = &self.request {
-            w.key("request").begin_object();
-            write_message(w, req);
-            w.end_object();
+            w.field_object("request", |w| write_message(w, req));
         }
         if let Some(resp) = &self.response {
-            w.key("response").begin_object();
-            write_message(w, resp);
-            w.end_object();
+            w.field_object("response", |w| write_message(w, resp));
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The EVE `modbus` object: plain serialization of a [`Transaction`] into a
 //! [`JsonWriter`], no I/O.
 
-use super::codes::{DeviceObjectId, FunctionCode, MeiType};
+use super::codes::{DeviceObjectId, DiagnosticSubfunction, FunctionCode, MeiType, UmasCode};
 use super::pdu::{PduError, Request, Response};
 use super::Transaction;
 use crate::json::JsonWriter;
@@ -12,22 +12,22 @@ impl Transaction<'_> {
         w.field_u64("transaction_id", u64::from(self.transaction_id));
         w.field_u64("unit_id", u64::from(self.unit_id));
         if let Some(req) = &self.request {
-            w.key("request").begin_object();
-            write_function(w, req.function);
-            match &req.body {
-                Ok(body) => write_request(w, body),
-                Err(err) => write_error(w, err, req.pdu),
-            }
-            w.end_object();
+            w.field_object("request", |w| {
+                write_function(w, req.function);
+                match &req.body {
+                    Ok(body) => write_request(w, body),
+                    Err(err) => write_error(w, err, req.pdu),
+                }
+            });
         }
         if let Some(resp) = &self.response {
-            w.key("response").begin_object();
-            write_function(w, resp.function);
-            match &resp.body {
-                Ok(body) => write_response(w, body),
-                Err(err) => write_error(w, err, resp.pdu),
-            }
-            w.end_object();
+            w.field_object("response", |w| {
+                write_function(w, resp.function);
+                match &resp.body {
+                    Ok(body) => write_response(w, body),
+                    Err(err) => write_error(w, err, resp.pdu),
+                }
+            });
         }
     }
 }
@@ -61,6 +61,40 @@ fn write_bits(w: &mut JsonWriter<'_>, key: &str, packed: &[u8], count: usize) {
     w.field_bytes_str(key, &text[..count]);
 }
 
+// Bodies that requests and responses of a function share.
+
+fn write_diagnostic(w: &mut JsonWriter<'_>, subfunction: DiagnosticSubfunction, data: &[u8]) {
+    w.key("diagnostic").begin_object();
+    w.field_enum("subfunction", "name", subfunction);
+    w.field_hex("data", data);
+    w.end_object();
+}
+
+fn write_mask_write(w: &mut JsonWriter<'_>, address: u16, and_mask: u16, or_mask: u16) {
+    w.field_u64("address", u64::from(address));
+    w.field_u64("and_mask", u64::from(and_mask));
+    w.field_u64("or_mask", u64::from(or_mask));
+}
+
+/// The `mei` object: its type, and the data of an encapsulated transport
+/// other than device identification.
+fn write_mei(w: &mut JsonWriter<'_>, mei: MeiType, data: Option<&[u8]>) {
+    w.key("mei").begin_object();
+    w.field_enum("type", "name", mei);
+    if let Some(data) = data {
+        w.field_hex("data", data);
+    }
+    w.end_object();
+}
+
+fn write_umas(w: &mut JsonWriter<'_>, session: u8, code: UmasCode, data: &[u8]) {
+    w.key("umas").begin_object();
+    w.field_u64("session", u64::from(session));
+    w.field_enum("code", "name", code);
+    w.field_hex("data", data);
+    w.end_object();
+}
+
 fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
     match *body {
         Request::Read { address, quantity } => {
@@ -76,12 +110,7 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
             w.field_u64("value", u64::from(value));
         }
         Request::NoData => {}
-        Request::Diagnostics { subfunction, data } => {
-            w.key("diagnostic").begin_object();
-            w.field_enum("subfunction", "name", subfunction);
-            w.field_hex("data", data);
-            w.end_object();
-        }
+        Request::Diagnostics { subfunction, data } => write_diagnostic(w, subfunction, data),
         Request::WriteMultipleCoils {
             address,
             quantity,
@@ -119,11 +148,7 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
             address,
             and_mask,
             or_mask,
-        } => {
-            w.field_u64("address", u64::from(address));
-            w.field_u64("and_mask", u64::from(and_mask));
-            w.field_u64("or_mask", u64::from(or_mask));
-        }
+        } => write_mask_write(w, address, and_mask, or_mask),
         Request::ReadWriteMultipleRegisters {
             read_address,
             read_quantity,
@@ -141,31 +166,18 @@ fn write_request(w: &mut JsonWriter<'_>, body: &Request<'_>) {
             w.field_u64("address", u64::from(address));
         }
         Request::ReadDeviceIdentification { code, object_id } => {
-            w.key("mei").begin_object();
-            w.field_enum("type", "name", MeiType::ReadDeviceIdentification);
-            w.end_object();
+            write_mei(w, MeiType::ReadDeviceIdentification, None);
             w.key("read_device_id").begin_object();
             w.field_enum("code", "code_name", code);
             w.field_u64("object_id", u64::from(object_id));
             w.end_object();
         }
-        Request::Encapsulated { mei, data } => {
-            w.key("mei").begin_object();
-            w.field_enum("type", "name", mei);
-            w.field_hex("data", data);
-            w.end_object();
-        }
+        Request::Encapsulated { mei, data } => write_mei(w, mei, Some(data)),
         Request::Umas {
             session,
             code,
             data,
-        } => {
-            w.key("umas").begin_object();
-            w.field_u64("session", u64::from(session));
-            w.field_enum("code", "name", code);
-            w.field_hex("data", data);
-            w.end_object();
-        }
+        } => write_umas(w, session, code, data),
         Request::Raw(data) => {
             w.field_hex("data", data);
         }
@@ -194,12 +206,7 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
         Response::ExceptionStatus { status } => {
             w.field_u64("status", u64::from(status));
         }
-        Response::Diagnostics { subfunction, data } => {
-            w.key("diagnostic").begin_object();
-            w.field_enum("subfunction", "name", subfunction);
-            w.field_hex("data", data);
-            w.end_object();
-        }
+        Response::Diagnostics { subfunction, data } => write_diagnostic(w, subfunction, data),
         Response::CommEventCounter {
             status,
             event_count,
@@ -233,19 +240,13 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
             address,
             and_mask,
             or_mask,
-        } => {
-            w.field_u64("address", u64::from(address));
-            w.field_u64("and_mask", u64::from(and_mask));
-            w.field_u64("or_mask", u64::from(or_mask));
-        }
+        } => write_mask_write(w, address, and_mask, or_mask),
         Response::FifoQueue { count, values } => {
             w.field_u64("fifo_count", u64::from(count));
             write_registers(w, "registers", values);
         }
         Response::DeviceIdentification(id) => {
-            w.key("mei").begin_object();
-            w.field_enum("type", "name", MeiType::ReadDeviceIdentification);
-            w.end_object();
+            write_mei(w, MeiType::ReadDeviceIdentification, None);
             w.key("device_identification").begin_object();
             w.field_enum("code", "code_name", id.code);
             w.field_u64("conformity_level", u64::from(id.conformity));
@@ -269,23 +270,12 @@ fn write_response(w: &mut JsonWriter<'_>, body: &Response<'_>) {
             w.end_object();
             w.end_object();
         }
-        Response::Encapsulated { mei, data } => {
-            w.key("mei").begin_object();
-            w.field_enum("type", "name", mei);
-            w.field_hex("data", data);
-            w.end_object();
-        }
+        Response::Encapsulated { mei, data } => write_mei(w, mei, Some(data)),
         Response::Umas {
             session,
             code,
             data,
-        } => {
-            w.key("umas").begin_object();
-            w.field_u64("session", u64::from(session));
-            w.field_enum("code", "name", code);
-            w.field_hex("data", data);
-            w.end_object();
-        }
+        } => write_umas(w, session, code, data),
         Response::Raw(data) => {
             w.field_hex("data", data);
         }

@@ -102,9 +102,7 @@ impl Transaction<'_> {
         if let Some(p) = &self.plus {
             write_plus(w, p);
             if let Some(r) = &self.plus_response {
-                w.key("response").begin_object();
-                write_plus(w, r);
-                w.end_object();
+                w.field_object("response", |w| write_plus(w, r));
             }
             return;
         }
@@ -114,17 +112,15 @@ impl Transaction<'_> {
             w.field_u64("pdu_ref", u64::from(first.pdu.header.pdu_ref));
         }
         if let Some(req) = &self.request {
-            w.key("request").begin_object();
-            write_message(w, req);
-            w.end_object();
+            w.field_object("request", |w| write_message(w, req));
         }
         if let Some(resp) = &self.response {
-            w.key("response").begin_object();
-            write_message(w, resp);
-            if let Some(r) = &self.szl_whole {
-                write_szl_answer(w, r, true);
-            }
-            w.end_object();
+            w.field_object("response", |w| {
+                write_message(w, resp);
+                if let Some(r) = &self.szl_whole {
+                    write_szl_answer(w, r, true);
+                }
+            });
         }
         let id = self.identity();
         if !id.is_empty() {

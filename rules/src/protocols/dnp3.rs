@@ -3,7 +3,7 @@
 
 use otwatch_proto::dnp3::{self, Message, Transaction};
 
-use super::{both, request_first, Buffers, Row, Visit};
+use super::{int, Buffers, Row, Visit};
 use crate::cond::Val;
 use crate::fields::{FieldDef, Kind, Scope, INT16, INT32, INT8};
 
@@ -18,10 +18,6 @@ const fn field(
     read: Read,
 ) -> Row<Read> {
     Row::new(FieldDef::new(name, kind, scoped, doc), read)
-}
-
-fn int(v: impl Into<u64>, f: Visit<'_>) -> bool {
-    f(Val::Int(v.into()))
 }
 
 /// DNP3's own fields, after the common ones.
@@ -183,7 +179,7 @@ pub(crate) fn index_key(tx: &Transaction<'_>) -> u32 {
     u32::from(tx.function().raw())
 }
 
-/// Values of each fragment (`first`: the request's, unless there is none).
+/// Values of each message (`first`: the request's, unless there is none).
 fn messages(
     tx: &Transaction<'_>,
     s: Scope,
@@ -191,13 +187,7 @@ fn messages(
     first: bool,
     read: fn(&Message<'_>, Visit<'_>) -> bool,
 ) -> bool {
-    let req = |f: Visit<'_>| tx.request.as_ref().is_some_and(|m| read(m, f));
-    let rsp = |f: Visit<'_>| tx.response.as_ref().is_some_and(|m| read(m, f));
-    if first {
-        request_first(s, f, req, rsp)
-    } else {
-        both(s, f, req, rsp)
-    }
+    super::messages(tx.request.as_ref(), tx.response.as_ref(), s, f, first, read)
 }
 
 #[cfg(test)]

@@ -103,6 +103,31 @@ pub(crate) fn request_first(
     rsp(f)
 }
 
+/// Hands one number to the visitor.
+pub(crate) fn int(v: impl Into<u64>, f: Visit<'_>) -> bool {
+    f(Val::Int(v.into()))
+}
+
+/// Values of the request and the response of a transaction whose two
+/// messages have one type: read as [`request_first`] when `first`, else as
+/// [`both`].
+pub(crate) fn messages<M>(
+    req: Option<&M>,
+    rsp: Option<&M>,
+    scope: Scope,
+    f: Visit<'_>,
+    first: bool,
+    read: fn(&M, Visit<'_>) -> bool,
+) -> bool {
+    let req = |f: Visit<'_>| req.is_some_and(|m| read(m, f));
+    let rsp = |f: Visit<'_>| rsp.is_some_and(|m| read(m, f));
+    if first {
+        request_first(scope, f, req, rsp)
+    } else {
+        both(scope, f, req, rsp)
+    }
+}
+
 /// What a rule's `protocol:` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Layer {

@@ -3,7 +3,7 @@
 
 use otwatch_proto::modbus::{self, FunctionCode, Message, Request, Response, Transaction};
 
-use super::{both, request_first, Buffers, Row, Visit};
+use super::{both, int, request_first, Buffers, Row, Visit};
 use crate::cond::Val;
 use crate::fields::{EnumDef, FieldDef, Kind, Scope, INT16, INT8};
 
@@ -27,24 +27,24 @@ pub(crate) const FIELDS: &[Row<Read>] = &[
     field("access", Kind::Enum(ACCESS), true, "what the function does: read, write, read_write, diagnostics, identification, program, other",
         |tx, s, f| function(tx, s, f, |c| Val::Int(access_code(c.access())))),
     field("unit_id", INT8, false, "MBAP unit identifier",
-        |tx, _, f| f(Val::Int(u64::from(tx.unit_id)))),
+        |tx, _, f| int(tx.unit_id, f)),
     field("transaction_id", INT16, false, "MBAP transaction identifier",
-        |tx, _, f| f(Val::Int(u64::from(tx.transaction_id)))),
+        |tx, _, f| int(tx.transaction_id, f)),
     field("exception", Kind::Enum(open_enum_def!(modbus::ExceptionCode, 0xff)), false, "exception code of an exception response",
-        |tx, _, f| tx.response.and_then(|r| r.exception()).is_some_and(|e| f(Val::Int(u64::from(e.raw()))))),
+        |tx, _, f| tx.response.and_then(|r| r.exception()).is_some_and(|e| int(e.raw(), f))),
     field("diagnostic.subfunction", Kind::Enum(open_enum_def!(modbus::DiagnosticSubfunction, 0xffff)), true, "sub-function of function 8",
         |tx, s, f| bodies(tx, s, f, |b, f| match b {
-            Request::Diagnostics { subfunction, .. } => f(Val::Int(u64::from(subfunction.raw()))),
+            Request::Diagnostics { subfunction, .. } => int(subfunction.raw(), f),
             _ => false,
         }, |b, f| match b {
-            Response::Diagnostics { subfunction, .. } => f(Val::Int(u64::from(subfunction.raw()))),
+            Response::Diagnostics { subfunction, .. } => int(subfunction.raw(), f),
             _ => false,
         })),
     field("address", INT16, true, "every address the PDU touches (start .. start + quantity - 1; both ranges of function 23)",
         |tx, s, f| bodies(tx, s, f, request_address, response_address)),
     field("quantity", INT16, true, "number of coils or registers",
         |tx, s, f| bodies(tx, s, f, request_quantity, |b, f| match b {
-            Response::WriteMultiple { quantity, .. } => f(Val::Int(u64::from(quantity))),
+            Response::WriteMultiple { quantity, .. } => int(quantity, f),
             _ => false,
         })),
     field("value", INT16, true, "each register or coil value written (request) or read (response)",
@@ -52,35 +52,35 @@ pub(crate) const FIELDS: &[Row<Read>] = &[
     field("mei", Kind::Enum(open_enum_def!(modbus::MeiType, 0xff)), true, "MEI type of function 43",
         |tx, s, f| bodies(tx, s, f, |b, f| match b {
             Request::ReadDeviceIdentification { .. } => f(Val::Int(14)),
-            Request::Encapsulated { mei, .. } => f(Val::Int(u64::from(mei.raw()))),
+            Request::Encapsulated { mei, .. } => int(mei.raw(), f),
             _ => false,
         }, |b, f| match b {
             Response::DeviceIdentification(_) => f(Val::Int(14)),
-            Response::Encapsulated { mei, .. } => f(Val::Int(u64::from(mei.raw()))),
+            Response::Encapsulated { mei, .. } => int(mei.raw(), f),
             _ => false,
         })),
     field("device_id.code", Kind::Enum(open_enum_def!(modbus::DeviceIdCode, 0xff)), true, "read device identification access code",
         |tx, s, f| bodies(tx, s, f, |b, f| match b {
-            Request::ReadDeviceIdentification { code, .. } => f(Val::Int(u64::from(code.raw()))),
+            Request::ReadDeviceIdentification { code, .. } => int(code.raw(), f),
             _ => false,
         }, |b, f| match b {
-            Response::DeviceIdentification(id) => f(Val::Int(u64::from(id.code.raw()))),
+            Response::DeviceIdentification(id) => int(id.code.raw(), f),
             _ => false,
         })),
     field("device_id.object", INT8, true, "device identification object ids asked for or returned",
         |tx, s, f| bodies(tx, s, f, |b, f| match b {
-            Request::ReadDeviceIdentification { object_id, .. } => f(Val::Int(u64::from(object_id))),
+            Request::ReadDeviceIdentification { object_id, .. } => int(object_id, f),
             _ => false,
         }, |b, f| match b {
-            Response::DeviceIdentification(id) => id.objects().any(|(oid, _)| f(Val::Int(u64::from(oid)))),
+            Response::DeviceIdentification(id) => id.objects().any(|(oid, _)| int(oid, f)),
             _ => false,
         })),
     field("umas.code", Kind::Enum(open_enum_def!(modbus::UmasCode, 0xff)), true, "UMAS (function 90) sub-function",
         |tx, s, f| bodies(tx, s, f, |b, f| match b {
-            Request::Umas { code, .. } => f(Val::Int(u64::from(code.raw()))),
+            Request::Umas { code, .. } => int(code.raw(), f),
             _ => false,
         }, |b, f| match b {
-            Response::Umas { code, .. } => f(Val::Int(u64::from(code.raw()))),
+            Response::Umas { code, .. } => int(code.raw(), f),
             _ => false,
         })),
     field("user_defined", Kind::Bool, true, "function code in a user-defined range (65-72, 100-110)",
@@ -199,21 +199,21 @@ fn request_quantity(b: Request<'_>, f: Visit<'_>) -> bool {
     match b {
         Request::Read { quantity, .. }
         | Request::WriteMultipleCoils { quantity, .. }
-        | Request::WriteMultipleRegisters { quantity, .. } => f(Val::Int(u64::from(quantity))),
+        | Request::WriteMultipleRegisters { quantity, .. } => int(quantity, f),
         Request::WriteSingleCoil { .. } | Request::WriteSingleRegister { .. } => f(Val::Int(1)),
         Request::ReadWriteMultipleRegisters {
             read_quantity,
             write_quantity,
             ..
-        } => f(Val::Int(u64::from(read_quantity))) || f(Val::Int(u64::from(write_quantity))),
+        } => int(read_quantity, f) || int(write_quantity, f),
         _ => false,
     }
 }
 
 fn request_value(b: Request<'_>, f: Visit<'_>) -> bool {
     match b {
-        Request::WriteSingleCoil { on, .. } => f(Val::Int(u64::from(on))),
-        Request::WriteSingleRegister { value, .. } => f(Val::Int(u64::from(value))),
+        Request::WriteSingleCoil { on, .. } => int(on, f),
+        Request::WriteSingleRegister { value, .. } => int(value, f),
         Request::WriteMultipleCoils {
             quantity, values, ..
         } => bits(values, usize::from(quantity), f),
@@ -227,7 +227,7 @@ fn response_value(b: Response<'_>, f: Visit<'_>) -> bool {
     match b {
         Response::Bits { values } => bits(values, values.len() * 8, f),
         Response::Registers { values } | Response::FifoQueue { values, .. } => registers(values, f),
-        Response::WriteSingle { value, .. } => f(Val::Int(u64::from(value))),
+        Response::WriteSingle { value, .. } => int(value, f),
         _ => false,
     }
 }

@@ -3,7 +3,7 @@
 
 use otwatch_proto::s7comm::{self, Message, Transaction};
 
-use super::{both, request_first, Buffers, Row, Visit};
+use super::{int, Buffers, Row, Visit};
 use crate::cond::Val;
 use crate::fields::{EnumDef, FieldDef, Kind, Scope, INT16, INT32, INT8};
 
@@ -24,10 +24,6 @@ const fn field(
 const USERDATA_KEY: u32 = 0x100;
 /// Index key of S7 PDUs with neither function nor userdata group.
 const OTHER_KEY: u32 = 0x200;
-
-fn int(v: impl Into<u64>, f: Visit<'_>) -> bool {
-    f(Val::Int(v.into()))
-}
 
 /// S7comm's own fields, after the common ones.
 pub(crate) const FIELDS: &[Row<Read>] = &[
@@ -105,8 +101,7 @@ pub(crate) fn index_key(tx: &Transaction<'_>) -> u32 {
     }
 }
 
-/// Values of each S7 message (`first`: the request's, unless there is
-/// none).
+/// Values of each message (`first`: the request's, unless there is none).
 fn messages(
     tx: &Transaction<'_>,
     s: Scope,
@@ -114,13 +109,7 @@ fn messages(
     first: bool,
     read: fn(&Message<'_>, Visit<'_>) -> bool,
 ) -> bool {
-    let req = |f: Visit<'_>| tx.request.as_ref().is_some_and(|m| read(m, f));
-    let rsp = |f: Visit<'_>| tx.response.as_ref().is_some_and(|m| read(m, f));
-    if first {
-        request_first(s, f, req, rsp)
-    } else {
-        both(s, f, req, rsp)
-    }
+    super::messages(tx.request.as_ref(), tx.response.as_ref(), s, f, first, read)
 }
 
 /// S7 userdata groups whose subfunctions have names.

@@ -806,3 +806,51 @@ fn protocols_come_from_the_registry() {
     );
     s.stop();
 }
+
+/// An alert's detail shows the decoded object of whichever registered
+/// protocol it carries (S7comm-plus's too), and nothing that is not one.
+#[test]
+fn the_detail_shows_every_registered_protocol_object() {
+    use otwatch_proto::registry::ProtocolId;
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = TestServer::start(config(dir.path()));
+    let objects: Vec<(&str, &str)> = ProtocolId::ALL
+        .iter()
+        .flat_map(|p| p.spec().eve_objects.iter().map(|o| (p.name(), *o)))
+        .collect();
+    let lines: Vec<Value> = objects
+        .iter()
+        .zip(1u64..)
+        .map(|((protocol, object), n)| {
+            let mut line = alert(n, 110001, 2, protocol, "10.0.0.2", "10.0.0.1", n);
+            let decoded = line[*protocol].take();
+            if let Some(o) = line.as_object_mut() {
+                o.remove(*protocol);
+                o.insert((*object).to_string(), decoded);
+                // A key of no registered protocol is part of the line only.
+                o.insert("http".into(), json!({"url": "/"}));
+            }
+            line
+        })
+        .collect();
+    let (status, body) = ingest(&s, &ndjson(&lines));
+    assert_eq!(status, 200, "{body}");
+    let listed = list(&s, "limit=100");
+    assert_eq!(listed.len(), objects.len());
+    for (line, (_, object)) in lines.iter().zip(&objects) {
+        let id = listed
+            .iter()
+            .find(|a| a["alert_id"] == line["alert_id"])
+            .and_then(|a| a["id"].as_str())
+            .expect("listed");
+        let (status, one) = get(&s.url(&format!("/api/v1/alerts/{id}")));
+        assert_eq!(status, 200, "{one}");
+        assert_eq!(
+            one["transaction"],
+            json!({ *object: line[*object].clone() }),
+            "{object}"
+        );
+        assert_eq!(one["eve"]["http"], json!({"url": "/"}));
+    }
+    s.stop();
+}

@@ -802,4 +802,19 @@ mod tests {
             assert_eq!(trailing % 2, 0, "half an escape at {max}: {m}");
         }
     }
+
+    #[test]
+    fn the_transaction_is_every_registered_protocol_object() {
+        let objects: Vec<&str> = crate::protocols::transaction_objects().collect();
+        for object in &objects {
+            // With a key of no registered protocol beside it, left out.
+            let eve = json!({ *object: {"function": "write"}, "http": {"url": "/"} });
+            assert_eq!(
+                transaction(&eve),
+                [(format!("{object}.function"), "write".to_string())],
+                "{object}"
+            );
+        }
+        assert!(objects.contains(&"modbus") && objects.contains(&"s7commplus"));
+    }
 }

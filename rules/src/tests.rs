@@ -434,6 +434,45 @@ fn anomaly_rules_match_by_name() {
 }
 
 #[test]
+fn stream_and_decode_rules_take_every_name_the_proto_crate_declares() {
+    // Names raised by the pipeline that the rules refused before they came
+    // from the proto crate's lists.
+    let yaml = "rules:
+  - {id: 1, name: a, severity: low, protocol: stream, description: d, match: {anomaly: ack_regression}}
+  - {id: 2, name: b, severity: low, protocol: stream, description: d, match: {anomaly: syn_on_established}}
+  - {id: 3, name: c, severity: low, protocol: decode, description: d, match: {anomaly: [ip_length_zero, ip_length_beyond_frame]}}
+  - {id: 4, name: d, severity: low, protocol: decode, description: d, match: {anomaly: fragment_refused}}
+  - {id: 5, name: e, severity: low, protocol: decode, description: d, match: {anomaly: fragment_not_reassembled}}
+";
+    let mut e = Engine::new(Arc::new(load(yaml)));
+    let f = flow("10.0.0.5", 502);
+    let mut fired = Vec::new();
+    for (protocol, name) in [
+        ("stream", "ack_regression"),
+        ("stream", "syn_on_established"),
+        ("decode", "ip_length_zero"),
+        ("decode", "ip_length_beyond_frame"),
+        ("ipv4", "fragment_refused"),
+        ("ipv6", "fragment_not_reassembled"),
+        // A decode name raised by another layer is not a decode anomaly.
+        ("stream", "fragment_refused"),
+    ] {
+        let a = Anomaly {
+            protocol,
+            name,
+            detail: &"x",
+            direction: None,
+        };
+        let ev = Event {
+            ts: Timestamp::new(0, 0),
+            app: AppEvent::Anomaly(a),
+        };
+        e.inspect(&f, &ev, &mut |al| fired.push(al.rule.id));
+    }
+    assert_eq!(fired, vec![1, 2, 3, 3, 4, 5]);
+}
+
+#[test]
 fn indexes_rules_by_function() {
     let mut yaml = String::from("rules:\n");
     for i in 0..100u32 {

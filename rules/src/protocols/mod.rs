@@ -195,8 +195,8 @@ impl Layer {
     pub(crate) fn owns_anomaly(self, anomaly_protocol: &str) -> bool {
         match self {
             Layer::App(p) => p.name() == anomaly_protocol,
-            Layer::Stream => anomaly::STREAM_PROTOCOLS.contains(&anomaly_protocol),
-            Layer::Decode => anomaly::DECODE_PROTOCOLS.contains(&anomaly_protocol),
+            Layer::Stream => anomaly::stream_owns(anomaly_protocol),
+            Layer::Decode => anomaly::decode_owns(anomaly_protocol),
         }
     }
 
@@ -449,5 +449,99 @@ pub(crate) mod fixture {
             "{} fields that yield no value on any fixture",
             protocol.name()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table rows `rules/README.md` must have for a protocol's own
+    /// fields, in code order.
+    fn readme_rows(p: ProtocolId) -> Vec<String> {
+        Layer::App(p)
+            .own_fields()
+            .map(|(_, d)| {
+                let scoped = if d.scoped { "yes" } else { "" };
+                format!("| `{}.{}` | {scoped} | {} |", p.name(), d.name, d.doc)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_tables_list_every_field_as_the_code_declares_it() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("Every protocol has:").expect("common fields");
+        let common = readme[start..].split("\n\n").next().unwrap_or_default();
+        for (def, _) in crate::fields::COMMON {
+            assert!(
+                common.contains(&format!("`{}`", def.name)),
+                "rules/README.md does not name the common field `{}`",
+                def.name
+            );
+        }
+        for p in ProtocolId::ALL {
+            let heading = format!("\n### {}\n", p.name());
+            let Some(start) = readme.find(&heading) else {
+                panic!("rules/README.md has no `### {}` section", p.name());
+            };
+            let table: Vec<String> = readme[start + heading.len()..]
+                .lines()
+                .skip_while(|l| !l.starts_with('|'))
+                .take_while(|l| l.starts_with('|'))
+                .skip(2) // header and separator
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            let want: Vec<String> = readme_rows(p)
+                .iter()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            assert_eq!(
+                table,
+                want,
+                "rules/README.md `### {}` table; the rows from the code:\n{}",
+                p.name(),
+                readme_rows(p).join("\n")
+            );
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_the_anomalies_of_stream_and_decode() {
+        let readme = include_str!("../../README.md");
+        for layer in [Layer::Stream, Layer::Decode] {
+            let bullet = format!("\n* `{}`:", layer.name());
+            let Some(start) = readme.find(&bullet) else {
+                panic!("rules/README.md has no {bullet:?} list");
+            };
+            let text = &readme[start + bullet.len()..];
+            let end = text.find("\n*").into_iter().chain(text.find("\n\n")).min();
+            let listed: Vec<&str> = text[..end.unwrap_or(text.len())]
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .collect();
+            assert_eq!(listed, layer.anomalies(), "rules/README.md {bullet:?}");
+        }
+    }
+
+    #[test]
+    fn layers_are_the_registry_protocols_then_stream_and_decode() {
+        assert_eq!(Layer::ALL.len(), ProtocolId::COUNT + 2);
+        for (i, layer) in Layer::ALL.into_iter().enumerate() {
+            assert_eq!(layer.index(), i);
+            assert_eq!(Layer::from_name(layer.name()), Some(layer));
+            assert_eq!(Layer::names()[i], layer.name());
+        }
+        for p in ProtocolId::ALL {
+            assert_eq!(Layer::ALL[p.index()], Layer::App(p));
+            assert_eq!(Layer::App(p).anomalies(), p.spec().anomalies);
+            assert!(Layer::App(p).owns_anomaly(p.name()));
+        }
+        assert_eq!(Layer::ALL[ProtocolId::COUNT], Layer::Stream);
+        assert_eq!(Layer::ALL[ProtocolId::COUNT + 1], Layer::Decode);
+        assert!(Layer::Decode.owns_anomaly("ipv4") && Layer::Decode.owns_anomaly("ipv6"));
+        assert!(!Layer::Stream.owns_anomaly("decode"));
+        assert_eq!(Layer::from_name("http"), None);
     }
 }

@@ -11,7 +11,6 @@
 //! [`test_rules`] runs the `tests:` of every rule (`otwatch rules test`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -119,17 +118,20 @@ impl<W: Write> AlertSink for EveWriter<W> {
     }
 }
 
-/// A random 64-bit run id from the operating system's randomness (std's
-/// hasher keys), mixed with the time and the process id.
+/// A random 64-bit run id from the operating system's random source. Should
+/// that fail (no `getrandom` system call and no `/dev/urandom`), the time in
+/// nanoseconds and the process id stand in: still distinct across restarts.
 pub fn random_run_id() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    h.finish()
+    let mut bytes = [0u8; 8];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 32)
+        }
+    }
 }
 
 /// Runs the rule engine on the events going to `O`.
@@ -358,5 +360,20 @@ impl<O: Output + AlertSink> AlertSink for crate::assets::Tracked<O> {
         alert_id: &str,
     ) {
         self.inner.alert(cx, event, alert, alert_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_come_from_the_random_source() {
+        // 64 random bits per id: 32 ids drawn one after the other never
+        // repeat (with the clock as the source, ids drawn within one clock
+        // tick would).
+        let ids: Vec<u64> = (0..32).map(|_| random_run_id()).collect();
+        let distinct: std::collections::HashSet<u64> = ids.iter().copied().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 }

@@ -13,22 +13,29 @@ use std::net::IpAddr;
 
 use otwatch_proto::event::Timestamp;
 
-/// A small, fast, non-cryptographic hasher for flow keys. Flow keys come from
-/// the network, but the table's size is capped and eviction is LRU, so a
-/// collision flood degrades lookups without growing memory.
+/// The hasher of the flow table and the asset table: rustc-hash's FxHasher,
+/// small, fast and not keyed. Flow keys come from the network, but the
+/// tables' sizes are capped and eviction is LRU, so a collision flood
+/// degrades lookups without growing memory.
+pub type FlowHasher = rustc_hash::FxHasher;
+
+/// The mixing behind [`FlowKey::flow_id`]. Flow ids appear in every EVE line
+/// of a flow and are what a SIEM correlates on, so their values are fixed
+/// here rather than left to a hash crate whose output may change between
+/// versions. Not used for hash tables.
 #[derive(Default, Clone, Copy)]
-pub struct FlowHasher(u64);
+struct FlowIdHasher(u64);
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
-impl FlowHasher {
+impl FlowIdHasher {
     #[inline]
     fn mix(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
     }
 }
 
-impl Hasher for FlowHasher {
+impl Hasher for FlowIdHasher {
     #[inline]
     fn finish(&self) -> u64 {
         // Final avalanche so that low bits depend on every input bit.
@@ -112,7 +119,7 @@ impl FlowKey {
     /// A 51-bit flow id (safe as a JSON number in every consumer), stable for
     /// the key and the flow's start time.
     pub fn flow_id(&self, start: Timestamp) -> u64 {
-        let mut h = FlowHasher::default();
+        let mut h = FlowIdHasher::default();
         std::hash::Hash::hash(self, &mut h);
         h.write_u64(start.secs as u64);
         h.write_u32(start.nanos);
@@ -477,6 +484,28 @@ mod tests {
 
     fn ts(secs: i64) -> Timestamp {
         Timestamp::new(secs, 0)
+    }
+
+    #[test]
+    fn flow_ids_keep_the_values_of_earlier_versions() {
+        // Values written by the sensor before the flow table moved to
+        // rustc-hash: a SIEM correlating on flow_id across an upgrade sees
+        // the same ids.
+        let at = Timestamp::new(1_700_000_000, 123_456_789);
+        assert_eq!(key(40_000).flow_id(at), 1_863_271_218_807_988);
+        assert_eq!(key(1).flow_id(ts(0)), 1_058_511_598_008_461);
+        let ip = |text: &str| text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let a = Endpoint {
+            ip: ip("fd00::1:2"),
+            port: 20_000,
+        };
+        let b = Endpoint {
+            ip: ip("fd00::9"),
+            port: 20_000,
+        };
+        // UDP over IPv6 in two VLAN tags.
+        let v6 = FlowKey::new(a, b, 17, [100, 200]);
+        assert_eq!(v6.flow_id(ts(1)), 1_928_070_349_254_396);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 // The client of the analyzer's /api/v1: JSON requests with the session
 // cookie (HttpOnly, so this script never sees it), errors as HttpError with
-// the HTTP status, and the lists the views share (rules), loaded once.
+// the HTTP status, and the lists the views share (rules, protocols), loaded
+// once after login.
 //
 // What an answer says about access goes to the handlers `onAuth` sets: a 401
 // means the session is gone (the login form), any other answer that we are
@@ -67,6 +68,34 @@ export async function rulesMap(force = false) {
   return rules;
 }
 
+const COLOUR = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
+let protocols = null; // Promise of the analyzer's protocols
+
+/**
+ * The protocols the analyzer knows (GET /protocols): [{name, title, color,
+ * eve_objects, fields}] in the analyzer's order, fetched once per session.
+ * A colour that is not CSS hex (#rgb, #rrggbb) becomes null.
+ */
+export function protocolList() {
+  if (!protocols) {
+    protocols = api('/protocols').then((d) => (d.protocols || [])
+      .filter((p) => p && typeof p.name === 'string' && p.name)
+      .map((p) => ({...p, color: typeof p.color === 'string' && COLOUR.test(p.color) ? p.color : null})));
+    protocols.catch(() => { protocols = null; }); // asked again next time
+  }
+  return protocols;
+}
+
+/** The protocols, or none when they cannot be had: the views work without them. */
+export async function protocolsOrNone() {
+  try {
+    return await protocolList();
+  } catch (e) {
+    if (e.name !== 'AbortError') console.warn('protocols', e);
+    return [];
+  }
+}
+
 /** Sets alerts `ids` to state `st` (acknowledged, closed, new), signed with the analyst name. */
 export async function changeState(ids, st) {
   const by = (state.analyst || '').trim() || 'analyst';
@@ -94,4 +123,5 @@ export async function postLogout() {
     console.warn('logout', e);
   }
   rules = null;
+  protocols = null;
 }

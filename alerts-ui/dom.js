@@ -68,6 +68,8 @@ export function s(tag, attrs, ...children) {
       for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
     } else if (k === 'class') {
       el.setAttribute('class', Array.isArray(v) ? v.filter(Boolean).join(' ') : v);
+    } else if (k === 'style') {
+      for (const [sk, sv] of Object.entries(v)) el.style.setProperty(sk, String(sv));
     } else if (k === 'href') {
       el.setAttribute('href', safeHref(v));
     } else if (k.startsWith('on')) {

@@ -1,5 +1,5 @@
 // Short labels several views share: ATT&CK chips, rule names, a device's
-// identity on one line, the words for state changes.
+// identity on one line, protocol colours, the words for state changes.
 
 import {h} from './dom.js';
 import {technique} from './attack.js';
@@ -26,6 +26,12 @@ export function identityLine(asset) {
   const parts = [id.vendor, id.product || id.module_name, id.model, id.order_number, id.firmware ? `fw ${id.firmware}` : null]
     .filter((x) => x !== undefined && x !== null && x !== '');
   return parts.length ? parts.map(String).join(' · ') : null;
+}
+
+/** name → the colour the analyzer gives the protocol (null when none), from `protocolList`. */
+export function protocolColours(protocols) {
+  const byName = new Map(protocols.map((p) => [p.name, p.color]));
+  return (name) => byName.get(name) || null;
 }
 
 /** What a toast says after a state change. */

@@ -84,13 +84,13 @@ export function transaction(proto, obj) {
   return h('div', {class: 'tx', dataset: {proto}}, parts);
 }
 
-/** Horizontal bars: rows of {label (node or text), count, href?}. */
+/** Horizontal bars: rows of {label (node or text), count, href?, color? (CSS)}. */
 export function bars(rows, {empty = 'Nothing yet.', label = 'bar chart'} = {}) {
   if (!rows.length) return h('p', {class: 'muted'}, empty);
   const max = Math.max(...rows.map((r) => r.count), 1);
   return h('ul', {class: 'bars', 'aria-label': label}, rows.map((r) => h('li',
     h('span', {class: 'bar-label'}, r.href ? h('a', {href: r.href}, r.label) : r.label),
-    h('span', {class: 'bar-track'}, h('span', {class: ['bar-fill', r.cls], style: {width: `${(100 * r.count) / max}%`}})),
+    h('span', {class: 'bar-track'}, h('span', {class: 'bar-fill', style: {width: `${(100 * r.count) / max}%`, ...(r.color ? {'background-color': r.color} : {})}})),
     h('span', {class: 'bar-count'}, num(r.count)))));
 }
 
@@ -159,14 +159,13 @@ export function timeChart(buckets, bucketSec) {
 
 const clip = (t, n) => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
 
-const PROTO_CLASS = (p) => (['modbus', 's7comm', 'dnp3'].includes(p) ? `p-${p}` : 'p-other');
-
 /**
  * Who talks to whom: clients on the left, servers on the right, one line
- * per (client, server, protocol) labelled with the protocol and port.
+ * per (client, server, protocol) labelled with the protocol and port, in the
+ * protocol's colour (`colourOf(name)`, null for the default).
  * `onOpen(ip)` is called when a node is activated.
  */
-export function commMap(assets, onOpen) {
+export function commMap(assets, onOpen, colourOf = () => null) {
   const byIp = new Map(assets.map((a) => [a.ip, a]));
   const edges = new Map();
   for (const a of assets) {
@@ -216,13 +215,14 @@ export function commMap(assets, onOpen) {
     const x2 = b.x;
     const y2 = b.y + 22;
     const mx = (x1 + x2) / 2;
-    svg.appendChild(s('path', {d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, class: ['edge', PROTO_CLASS(e.protocol)]},
+    const colour = colourOf(e.protocol);
+    svg.appendChild(s('path', {d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, class: 'edge', style: colour ? {stroke: colour} : null},
       s('title', {}, `${e.client} → ${e.server} ${e.protocol}/${e.port}`)));
     const lk = `${e.server}|${e.protocol}|${e.port}`;
     if (!labels.has(lk)) {
       const k = [...labels.keys()].filter((x) => x.startsWith(`${e.server}|`)).length;
       labels.set(lk, true);
-      svg.appendChild(s('text', {x: x2 - 8, y: y2 - 7 - k * 14, class: ['edge-label', PROTO_CLASS(e.protocol)], 'text-anchor': 'end'}, `${e.protocol} ${e.port || ''}`));
+      svg.appendChild(s('text', {x: x2 - 8, y: y2 - 7 - k * 14, class: 'edge-label', style: colour ? {fill: colour} : null, 'text-anchor': 'end'}, `${e.protocol} ${e.port || ''}`));
     }
   });
   for (const [ip, p] of pos) {

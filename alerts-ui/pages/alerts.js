@@ -4,7 +4,7 @@
 // is a link.
 
 import {h, replace, fmtTime, num, SEVERITIES, sevBadge, stateBadge} from '../dom.js';
-import {api, rulesMap, changeState} from '../api.js';
+import {api, rulesMap, changeState, protocolsOrNone} from '../api.js';
 import {openStream} from '../stream.js';
 import {state} from '../state.js';
 import {liveStatus, toast, errorBox, setTitle, heading, debounce} from '../page.js';
@@ -42,7 +42,7 @@ function severityToggles(f, onChange) {
  * The filter form over `f` (time range, protocol, rule, host, state, text);
  * `onChange` after the form was read into `f`.
  */
-function filterForm(f, rules, onChange) {
+function filterForm(f, rules, protocols, onChange) {
   const rangeSel = h('select', {id: 'f-range', name: 'range'}, RANGES.map(([v, l]) => h('option', {value: v, selected: f.range === v}, l)));
   const fromIn = h('input', {type: 'datetime-local', id: 'f-from', value: toLocalInput(f.from), 'aria-label': 'From'});
   const toIn = h('input', {type: 'datetime-local', id: 'f-to', value: toLocalInput(f.to), 'aria-label': 'To'});
@@ -53,7 +53,8 @@ function filterForm(f, rules, onChange) {
   const stateSel = h('select', {id: 'f-state', name: 'state'}, STATES.map(([v, l]) => h('option', {value: v, selected: f.state === v}, l)));
   const qIn = h('input', {type: 'search', id: 'q', name: 'q', value: f.q, placeholder: 'Search text (press /)', autocomplete: 'off', spellcheck: 'false', maxlength: '256'});
 
-  const protos = new Set(['modbus', 's7comm', 'dnp3', f.protocol].filter(Boolean));
+  // The analyzer's protocols, the one in the route, and any an alert shown carries.
+  const protos = new Set([...protocols.map((p) => p.name), f.protocol].filter(Boolean));
   const fillProtocols = () => {
     replace(protoSel, h('option', {value: ''}, 'Any protocol'), [...protos].sort().map((p) => h('option', {value: p, selected: f.protocol === p}, p)));
   };
@@ -279,7 +280,7 @@ class AlertTable {
 
 /** The list view: its parts, what it loads and the live stream. */
 class AlertList {
-  constructor(root, f, rules, ctx) {
+  constructor(root, f, rules, protocols, ctx) {
     this.f = f;
     this.rules = rules;
     this.ctx = ctx;
@@ -290,7 +291,7 @@ class AlertList {
     this.refreshCounts = debounce(() => this.loadCounts(), 800);
     const apply = () => this.apply();
     this.sev = severityToggles(f, apply);
-    this.form = filterForm(f, rules, apply);
+    this.form = filterForm(f, rules, protocols, apply);
     this.bar = selectionToolbar((st) => this.bulk(st));
     this.table = new AlertTable(rules, {
       open: (id) => this.open(id),
@@ -469,5 +470,6 @@ export async function viewAlerts(root, params, ctx) {
   } catch (e) {
     if (e.status === 401) return;
   }
-  await new AlertList(root, f, rules, ctx).start();
+  const protocols = await protocolsOrNone();
+  await new AlertList(root, f, rules, protocols, ctx).start();
 }

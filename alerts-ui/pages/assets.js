@@ -3,8 +3,9 @@
 // recent alerts.
 
 import {h, replace, route, fmtTime, ago, num, sevBadge, stateBadge} from '../dom.js';
-import {api} from '../api.js';
+import {api, protocolsOrNone} from '../api.js';
 import {errorBox, setTitle, heading, focusTitle, debounce, rowKeys} from '../page.js';
+import {protocolColours} from '../labels.js';
 import {tree, commMap} from '../views.js';
 
 /** Sorts dotted IPv4 addresses by their numbers (others as text). */
@@ -46,7 +47,12 @@ export async function viewAssets(root, params, ctx) {
   const q = params.get('q') || '';
   const proto = params.get('protocol') || '';
   const qIn = h('input', {type: 'search', id: 'asset-q', value: q, placeholder: 'IP, vendor, model…', autocomplete: 'off', spellcheck: 'false'});
-  const protoSel = h('select', {id: 'asset-proto'}, [['', 'Any protocol'], ['modbus', 'modbus'], ['s7comm', 's7comm'], ['dnp3', 'dnp3']].map(([v, l]) => h('option', {value: v, selected: v === proto}, l)));
+  const protocols = await protocolsOrNone();
+  const colourOf = protocolColours(protocols);
+  const names = protocols.map((p) => p.name);
+  if (proto && !names.includes(proto)) names.push(proto);
+  const protoSel = h('select', {id: 'asset-proto'}, h('option', {value: '', selected: !proto}, 'Any protocol'),
+    names.map((v) => h('option', {value: v, selected: v === proto}, v)));
   const go = () => history.replaceState(null, '', route('assets', {q: qIn.value.trim(), protocol: protoSel.value}));
   const tableBox = h('div', {class: 'table-wrap'});
   const mapBox = h('div', {class: 'map-wrap'});
@@ -77,7 +83,7 @@ export async function viewAssets(root, params, ctx) {
         return;
       }
       replace(tableBox, inventoryTable(list, alertsBy));
-      replace(mapBox, commMap(list, openAsset));
+      replace(mapBox, commMap(list, openAsset, colourOf));
     } catch (e) {
       if (e.name !== 'AbortError') replace(tableBox, errorBox(e));
     }

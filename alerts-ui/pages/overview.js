@@ -3,10 +3,10 @@
 // refreshes when alerts come live.
 
 import {h, replace, route, fmtTime, parseTime, ago, num, bytes, SEVERITIES} from '../dom.js';
-import {api, rulesMap} from '../api.js';
+import {api, rulesMap, protocolsOrNone} from '../api.js';
 import {openStream} from '../stream.js';
 import {errorBox, setTitle, heading, focusTitle, debounce} from '../page.js';
-import {ruleName, identityLine} from '../labels.js';
+import {ruleName, identityLine, protocolColours} from '../labels.js';
 import {RANGE_SEC} from '../filters.js';
 import {bars, timeChart} from '../views.js';
 
@@ -105,10 +105,11 @@ export async function viewOverview(root, params, ctx) {
       return `/counts?${q}`;
     };
     try {
-      const [rules, sev, st, rc, hc, pc, sens, stats, assets] = await Promise.all([
+      const [rules, sev, st, rc, hc, pc, sens, stats, assets, protocols] = await Promise.all([
         rulesMap(true).catch(() => new Map()), api(tq('severity')), api('/counts?by=state'), api(tq('rule')), api(tq('host')),
-        api(tq('protocol')), api('/sensors'), api('/stats'), api('/assets').catch(() => ({assets: []})),
+        api(tq('protocol')), api('/sensors'), api('/stats'), api('/assets').catch(() => ({assets: []})), protocolsOrNone(),
       ]);
+      const colourOf = protocolColours(protocols);
       replace(cards, statCards(range, sev, st, stats));
       const top = (counts, n = 10) => [...(counts || [])].sort((x, y) => y.count - x.count).slice(0, n);
       replace(topRules, bars(top(rc.counts).map((c) => ({label: `${c.key} — ${ruleName(rules, c.key, '')}`, count: c.count, href: route('alerts', {rule: c.key, range})})), {empty: 'No alerts yet.', label: 'Top rules'}));
@@ -117,7 +118,7 @@ export async function viewOverview(root, params, ctx) {
         const idl = identityLine(byIp.get(c.key));
         return {label: [h('span', {class: 'ip'}, String(c.key)), idl ? h('span', {class: 'muted'}, ` ${idl}`) : null], count: c.count, href: route('alerts', {host: c.key, range})};
       }), {empty: 'No alerts yet.', label: 'Top hosts'}));
-      replace(byProto, bars(top(pc.counts).map((c) => ({label: String(c.key), count: c.count, href: route('alerts', {protocol: c.key, range}), cls: `p-${c.key}`})), {empty: 'No alerts yet.', label: 'Alerts by protocol'}));
+      replace(byProto, bars(top(pc.counts).map((c) => ({label: String(c.key), count: c.count, href: route('alerts', {protocol: c.key, range}), color: colourOf(c.key)})), {empty: 'No alerts yet.', label: 'Alerts by protocol'}));
       replace(sensors, sensorTable(sens.sensors || []));
       await drawChart(chart, range, from);
     } catch (e) {

@@ -200,6 +200,71 @@ test('the assets page shows the PLCs with their identity and who talks to whom',
   await screenshot(page, 'asset-detail');
 });
 
+test('the live stream parser takes whole events off the buffer and keeps the rest', async () => {
+  await go(page, server, '#/rules');
+  const [first, second] = await page.evaluate(async () => {
+    const {takeEvents} = await import('/stream.js');
+    return [
+      // An alert with its id; a keep-alive comment; a CRLF-ended event with
+      // no space after the colon; the start of an event still on its way.
+      takeEvents('event: alert\nid: 7\ndata: {"id":"a1"}\n\n: keep-alive\n\nevent: skipped\r\ndata:3\r\n\r\nevent: al'),
+      // Data over two lines is one event, joined by a line feed.
+      takeEvents('data: one\ndata: two\n\n'),
+    ];
+  });
+  assert.deepEqual(first.events, [
+    {event: 'alert', id: '7', data: '{"id":"a1"}'},
+    {event: 'message', id: null, data: null},
+    {event: 'skipped', id: null, data: '3'},
+  ]);
+  assert.equal(first.rest, 'event: al');
+  assert.deepEqual(second, {events: [{event: 'message', id: null, data: 'one\ntwo'}], rest: ''});
+});
+
+/** '#2f7ed8' → 'rgb(47, 126, 216)', as the browser gives a colour back. */
+const rgb = (hex) => {
+  const x = hex.length === 4 ? hex.slice(1).split('').map((c) => c + c).join('') : hex.slice(1);
+  return `rgb(${[0, 2, 4].map((i) => parseInt(x.slice(i, i + 2), 16)).join(', ')})`;
+};
+
+test('the protocol choices and colours are the analyzer\'s, asked for once', async () => {
+  const {protocols} = await apiGet(server, '/protocols');
+  assert.ok(protocols.length >= 3, `the analyzer knows ${protocols.length} protocols`);
+  for (const p of protocols) assert.match(p.color, /^#[0-9a-f]{6}$/i, `${p.name} has a CSS colour`);
+  const colour = new Map(protocols.map((p) => [p.name, rgb(p.color)]));
+  // A page of its own (the session cookie is the context's), counting its requests for the list.
+  const p = await browser.context.newPage();
+  let asked = 0;
+  p.on('request', (r) => { if (new URL(r.url()).pathname === '/api/v1/protocols') asked += 1; });
+  try {
+    await go(p, server, '#/alerts');
+    const offered = await p.$$eval('#f-protocol option', (os) => os.map((o) => o.value).filter(Boolean));
+    assert.deepEqual(offered, protocols.map((x) => x.name).sort(), 'the alert filter offers exactly those');
+
+    await go(p, server, '#/overview');
+    await p.waitForSelector('.bars a[href*="protocol="]');
+    const bars = await p.$$eval('.bars li', (lis) => lis.filter((li) => li.querySelector('a[href*="protocol="]'))
+      .map((li) => ({name: li.querySelector('.bar-label').textContent.trim(), bg: li.querySelector('.bar-fill').style.backgroundColor})));
+    assert.ok(bars.length >= 3, `${bars.length} protocol bars`);
+    for (const b of bars) assert.equal(b.bg, colour.get(b.name), `the ${b.name} bar is in its colour`);
+
+    await go(p, server, '#/assets');
+    const assetOffered = await p.$$eval('#asset-proto option', (os) => os.map((o) => o.value).filter(Boolean));
+    assert.deepEqual(assetOffered, protocols.map((x) => x.name), 'the asset filter offers exactly those, in the analyzer\'s order');
+    if (demoAssetLines) {
+      const edges = await p.$$eval('svg.map path.edge', (es) => es.map((e) => ({title: e.textContent, stroke: e.style.stroke})));
+      assert.ok(edges.length >= 3, 'map edges');
+      for (const e of edges) {
+        const name = / (\S+)\/\S*$/.exec(e.title)[1];
+        assert.equal(e.stroke, colour.get(name), `the ${name} edge (${e.title}) is in its colour`);
+      }
+    }
+    assert.equal(asked, 1, 'the protocol list is fetched once');
+  } finally {
+    await p.close();
+  }
+});
+
 test('overview, rules and a rule with its YAML', async () => {
   await go(page, server, '#/overview');
   await page.waitForSelector('svg.chart rect.col');

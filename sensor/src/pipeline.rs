@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 
 use otwatch_proto::event::{Anomaly, AppEvent, Context, Direction, Event, EventSink, Timestamp};
+use otwatch_proto::event::{AnomalyKind, DecodeAnomaly, StreamAnomaly};
 use otwatch_proto::ipfrag::{Defragmenter, FragLimits, FragOutcome};
 use otwatch_proto::reassembly::{AckNews, ReassemblyLimits, StreamChunk, TcpStream, WindowScale};
 use otwatch_proto::registry::{self, Carrier, Dissector, ProtocolConfig, ProtocolId};
@@ -345,12 +346,14 @@ impl<O: Output> Pipeline<O> {
         let packet = match wire::decode(frame.link_type, frame.data) {
             Ok(p) => p,
             Err(err) => {
-                *self.stats.decode_errors.entry(err.name()).or_insert(0) += 1;
-                self.stats.count_anomaly("decode", err.name());
+                let kind = err.anomaly();
+                *self.stats.decode_errors.entry(kind.name()).or_insert(0) += 1;
+                self.stats.count_anomaly(kind.layer(), kind.name());
+                let message = format_args!("{err}");
                 let anomaly = Anomaly {
-                    protocol: "decode",
-                    name: err.name(),
-                    detail: &err,
+                    protocol: kind.layer(),
+                    name: kind.name(),
+                    detail: &message,
                     direction: None,
                 };
                 self.output.packet_anomaly(frame.ts, None, &anomaly);
@@ -472,9 +475,8 @@ impl<O: Output> Pipeline<O> {
                     self.ip_anomaly(
                         ts,
                         &ip,
-                        "ipv4",
-                        "fragment_overlap_mismatch",
-                        &"overlapping IPv4 fragments carry different bytes; the first copy is kept",
+                        DecodeAnomaly::FragmentOverlapMismatch,
+                        format_args!("overlapping IPv4 fragments carry different bytes; the first copy is kept"),
                     );
                 }
                 match outcome {
@@ -501,9 +503,10 @@ impl<O: Output> Pipeline<O> {
                         self.ip_anomaly(
                             ts,
                             &ip,
-                            "ipv4",
-                            "fragment_too_large",
-                            &"IPv4 fragments extend beyond 65535 bytes or the reassembly budget",
+                            DecodeAnomaly::FragmentTooLarge,
+                            format_args!(
+                                "IPv4 fragments extend beyond 65535 bytes or the reassembly budget"
+                            ),
                         );
                     }
                     FragOutcome::Refused => {
@@ -513,9 +516,8 @@ impl<O: Output> Pipeline<O> {
                             self.ip_anomaly(
                                 ts,
                                 &ip,
-                                "ipv4",
-                                "fragment_refused",
-                                &"IPv4 fragment refused: the reassembly table is full of datagrams from sources holding no more than this one's (a flood of fragments); what is held stays",
+                                DecodeAnomaly::FragmentRefused,
+                                format_args!("IPv4 fragment refused: the reassembly table is full of datagrams from sources holding no more than this one's (a flood of fragments); what is held stays"),
                             );
                         }
                     }
@@ -528,9 +530,10 @@ impl<O: Output> Pipeline<O> {
                     self.ip_anomaly(
                         ts,
                         &ip,
-                        "ipv6",
-                        "fragment_not_reassembled",
-                        &"IPv6 fragment seen; IPv6 fragments are counted, not reassembled",
+                        DecodeAnomaly::FragmentNotReassembled,
+                        format_args!(
+                            "IPv6 fragment seen; IPv6 fragments are counted, not reassembled"
+                        ),
                     );
                 }
             }
@@ -540,13 +543,19 @@ impl<O: Output> Pipeline<O> {
     /// Counts and reports a packet whose IP length claims more bytes than
     /// the (uncut) frame carried.
     fn length_beyond_frame(&mut self, ts: Timestamp, ip: &IpInfo, captured: usize) {
-        let name = "ip_length_beyond_frame";
-        *self.stats.decode_errors.entry(name).or_insert(0) += 1;
+        let kind = DecodeAnomaly::IpLengthBeyondFrame;
+        *self.stats.decode_errors.entry(kind.name()).or_insert(0) += 1;
         if !self.checksums.anomaly_allowed(ts.secs) {
             return;
         }
-        let detail = LengthDetail { captured };
-        self.ip_anomaly(ts, ip, "decode", name, &detail);
+        self.ip_anomaly(
+            ts,
+            ip,
+            kind,
+            format_args!(
+                "the IP length claims more than the {captured} bytes the frame carried (the capture did not cut it); the endpoint drops the packet, so does the sensor"
+            ),
+        );
     }
 
     /// Counts and reports a packet dropped for a bad checksum.
@@ -558,40 +567,42 @@ impl<O: Output> Pipeline<O> {
         ip_verdict: Verdict,
         l4: Verdict,
     ) {
-        let (name, verdict) = if ip_verdict.is_bad() {
-            ("bad_ipv4_checksum", ip_verdict)
+        let (kind, verdict) = if ip_verdict.is_bad() {
+            (DecodeAnomaly::BadIpv4Checksum, ip_verdict)
         } else if l4 == LENGTH_ZERO && !ip.complete {
-            ("ip_length_zero", l4)
+            (DecodeAnomaly::IpLengthZero, l4)
         } else if ip.protocol == wire::transport::IPPROTO_UDP {
-            ("bad_udp_checksum", l4)
+            (DecodeAnomaly::BadUdpChecksum, l4)
         } else {
-            ("bad_tcp_checksum", l4)
+            (DecodeAnomaly::BadTcpChecksum, l4)
         };
-        *self.stats.decode_errors.entry(name).or_insert(0) += 1;
+        *self.stats.decode_errors.entry(kind.name()).or_insert(0) += 1;
         if !self.checksums.anomaly_allowed(ts.secs) {
             return;
         }
         let detail = ChecksumDetail {
-            what: name,
+            kind,
             verdict,
             ports,
         };
-        self.ip_anomaly(ts, ip, "decode", name, &detail);
+        self.ip_anomaly(ts, ip, kind, format_args!("{detail}"));
     }
 
     fn decode_error(&mut self, ts: Timestamp, ip: &IpInfo, err: wire::DecodeError) {
-        *self.stats.decode_errors.entry(err.name()).or_insert(0) += 1;
-        self.ip_anomaly(ts, ip, "decode", err.name(), &err);
+        let kind = err.anomaly();
+        *self.stats.decode_errors.entry(kind.name()).or_insert(0) += 1;
+        self.ip_anomaly(ts, ip, kind, format_args!("{err}"));
     }
 
+    /// Reports an anomaly of a packet outside any flow.
     fn ip_anomaly(
         &mut self,
         ts: Timestamp,
         ip: &IpInfo,
-        protocol: &'static str,
-        name: &'static str,
-        detail: &dyn core::fmt::Display,
+        kind: DecodeAnomaly,
+        message: core::fmt::Arguments<'_>,
     ) {
+        let (protocol, name) = (kind.layer(), kind.name());
         self.stats.count_anomaly(protocol, name);
         let meta = PacketMeta {
             src: ip.src,
@@ -601,7 +612,7 @@ impl<O: Output> Pipeline<O> {
         let anomaly = Anomaly {
             protocol,
             name,
-            detail,
+            detail: &message,
             direction: None,
         };
         self.output.packet_anomaly(ts, Some(&meta), &anomaly);
@@ -941,11 +952,14 @@ fn tcp_segment<O: Output>(
                 ts,
                 sink: &mut sink,
             };
-            let detail = AckDetail {
-                ack: tcp.ack,
-                believed,
-            };
-            cx.anomaly("stream", "ack_regression", &detail, Some(dir));
+            cx.raise(
+                StreamAnomaly::AckRegression,
+                format_args!(
+                    "acknowledgement {} lies far behind {believed}, acknowledged before by the same side: a receiver's acknowledgements never go back, so one of them was forged (forged acknowledgements can make the sensor skip real bytes)",
+                    tcp.ack
+                ),
+                Some(dir),
+            );
         }
     }
     let this_held = &mut held[d];
@@ -1052,27 +1066,44 @@ fn on_chunk<O: Output>(
             };
             let mut cx = Context { ts, sink };
             if let Err(overflow) = held.feed(dissector, dir, data, MAX_HELD, &mut cx) {
-                cx.anomaly("stream", "stream_buffer_overflow", &overflow, Some(dir));
+                cx.raise(
+                    StreamAnomaly::StreamBufferOverflow,
+                    format_args!("{overflow}"),
+                    Some(dir),
+                );
             }
         }
         StreamChunk::Gap { len } => {
             held.clear();
             let mut cx = Context { ts, sink };
-            let detail = GapDetail { len };
-            cx.anomaly("stream", "reassembly_gap", &detail, Some(dir));
+            cx.raise(
+                StreamAnomaly::ReassemblyGap,
+                format_args!("{len} bytes missing from the stream (capture loss); resynchronising"),
+                Some(dir),
+            );
             if let Some(dissector) = app.stream() {
                 dissector.gap(dir, &mut cx);
             }
         }
         StreamChunk::OverlapMismatch { seq, len } => {
             let mut cx = Context { ts, sink };
-            let detail = OverlapDetail { seq, len };
-            cx.anomaly("stream", "overlap_mismatch", &detail, Some(dir));
+            cx.raise(
+                StreamAnomaly::OverlapMismatch,
+                format_args!(
+                    "retransmitted bytes at sequence {seq} differ from the first copy ({len} bytes); first copy kept"
+                ),
+                Some(dir),
+            );
         }
         StreamChunk::BufferFull { buffered } => {
             let mut cx = Context { ts, sink };
-            let detail = BufferFullDetail { buffered };
-            cx.anomaly("stream", "reassembly_buffer_full", &detail, Some(dir));
+            cx.raise(
+                StreamAnomaly::ReassemblyBufferFull,
+                format_args!(
+                    "a segment could not be held in the out-of-order buffer ({buffered} bytes held)"
+                ),
+                Some(dir),
+            );
         }
         StreamChunk::OutsideWindow {
             seq,
@@ -1081,66 +1112,24 @@ fn on_chunk<O: Output>(
             window_end,
         } => {
             let mut cx = Context { ts, sink };
-            let detail = WindowDetail {
-                seq,
-                len,
-                ack,
-                window_end,
-            };
-            cx.anomaly("stream", "segment_outside_window", &detail, Some(dir));
+            cx.raise(
+                StreamAnomaly::SegmentOutsideWindow,
+                format_args!(
+                    "{len} bytes at sequence {seq} lie far outside the receiver's window {ack}..{window_end}; the receiver drops them, so does reassembly"
+                ),
+                Some(dir),
+            );
         }
         StreamChunk::StraySyn { seq, next } => {
             let mut cx = Context { ts, sink };
-            let detail = StraySynDetail { seq, next };
-            cx.anomaly("stream", "syn_on_established", &detail, Some(dir));
+            cx.raise(
+                StreamAnomaly::SynOnEstablished,
+                format_args!(
+                    "SYN at sequence {seq} on a stream that expects {next}; the receiver ignores it, so does reassembly (stream and window scale unchanged)"
+                ),
+                Some(dir),
+            );
         }
-    }
-}
-
-struct AckDetail {
-    ack: u32,
-    believed: u32,
-}
-
-impl core::fmt::Display for AckDetail {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "acknowledgement {} lies far behind {}, acknowledged before by the same side: a receiver's acknowledgements never go back, so one of them was forged (forged acknowledgements can make the sensor skip real bytes)",
-            self.ack, self.believed
-        )
-    }
-}
-
-struct StraySynDetail {
-    seq: u32,
-    next: u32,
-}
-
-impl core::fmt::Display for StraySynDetail {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "SYN at sequence {} on a stream that expects {}; the receiver ignores it, so does reassembly (stream and window scale unchanged)",
-            self.seq, self.next
-        )
-    }
-}
-
-struct WindowDetail {
-    seq: u32,
-    len: u32,
-    ack: u32,
-    window_end: u32,
-}
-
-impl core::fmt::Display for WindowDetail {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "{} bytes at sequence {} lie far outside the receiver's window {}..{}; the receiver drops them, so does reassembly",
-            self.len, self.seq, self.ack, self.window_end
-        )
     }
 }
 
@@ -1153,29 +1142,15 @@ const LENGTH_ZERO: Verdict = Verdict::Bad {
     offload: true,
 };
 
-struct LengthDetail {
-    captured: usize,
-}
-
-impl core::fmt::Display for LengthDetail {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "the IP length claims more than the {} bytes the frame carried (the capture did not cut it); the endpoint drops the packet, so does the sensor",
-            self.captured
-        )
-    }
-}
-
 struct ChecksumDetail {
-    what: &'static str,
+    kind: DecodeAnomaly,
     verdict: Verdict,
     ports: Option<(u16, u16)>,
 }
 
 impl core::fmt::Display for ChecksumDetail {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.what == "ip_length_zero" {
+        if self.kind == DecodeAnomaly::IpLengthZero {
             write!(
                 f,
                 "the IP length field is 0, which only offload leaves on a host's own packets, where offload cannot be (a fragment, a direction that carried verified checksums, or checksum checks on); the endpoint drops the packet, so does the sensor"
@@ -1185,9 +1160,9 @@ impl core::fmt::Display for ChecksumDetail {
             }
             return Ok(());
         }
-        let header = match self.what {
-            "bad_ipv4_checksum" => "IPv4 header",
-            "bad_udp_checksum" => "UDP",
+        let header = match self.kind {
+            DecodeAnomaly::BadIpv4Checksum => "IPv4 header",
+            DecodeAnomaly::BadUdpChecksum => "UDP",
             _ => "TCP",
         };
         match self.verdict {
@@ -1203,63 +1178,6 @@ impl core::fmt::Display for ChecksumDetail {
             write!(f, " (ports {sp} -> {dp})")?;
         }
         Ok(())
-    }
-}
-
-struct IncompleteDetail {
-    bytes: usize,
-}
-
-impl core::fmt::Display for IncompleteDetail {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "{} bytes of an unfinished PDU were left when the flow ended",
-            self.bytes
-        )
-    }
-}
-
-struct GapDetail {
-    len: u32,
-}
-
-impl core::fmt::Display for GapDetail {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "{} bytes missing from the stream (capture loss); resynchronising",
-            self.len
-        )
-    }
-}
-
-struct OverlapDetail {
-    seq: u32,
-    len: u32,
-}
-
-impl core::fmt::Display for OverlapDetail {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "retransmitted bytes at sequence {} differ from the first copy ({} bytes); first copy kept",
-            self.seq, self.len
-        )
-    }
-}
-
-struct BufferFullDetail {
-    buffered: usize,
-}
-
-impl core::fmt::Display for BufferFullDetail {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "a segment could not be held in the out-of-order buffer ({} bytes held)",
-            self.buffered
-        )
     }
 }
 
@@ -1303,12 +1221,18 @@ fn end_flow<O: Output>(
                 });
                 sink.stats.add_stream(&stream.stats);
                 if !held.is_empty() && app.stream().is_some() {
-                    let detail = IncompleteDetail { bytes: held.len() };
+                    let bytes = held.len();
                     let mut cx = Context {
                         ts: last,
                         sink: &mut sink,
                     };
-                    cx.anomaly("stream", "incomplete_pdu_at_close", &detail, Some(dir));
+                    cx.raise(
+                        StreamAnomaly::IncompletePduAtClose,
+                        format_args!(
+                            "{bytes} bytes of an unfinished PDU were left when the flow ended"
+                        ),
+                        Some(dir),
+                    );
                 }
             }
         }

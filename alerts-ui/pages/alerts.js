@@ -436,8 +436,7 @@ class AlertList {
     if (!this.table.prepend(a)) return;
     this.fresh += 1;
     this.freshNote.textContent = `${this.fresh} new since the page was loaded`;
-    this.status.textContent = `${this.table.rows.size} alert${this.table.rows.size === 1 ? '' : 's'} shown${this.next ? ' (more below)' : ''}.`;
-    this.status.classList.remove('empty');
+    this.showCount();
     this.form.addProtocols([a.protocol]);
     this.showSelection();
     this.refreshCounts();

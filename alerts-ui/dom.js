@@ -5,24 +5,36 @@
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-// Attributes `h` sets with setAttribute. Event handlers are passed as
-// functions under `on` and attached with addEventListener; `href` only takes
-// internal links (see `link`).
+// Attributes HTML and SVG elements take alike: event handlers are passed as
+// functions under `on` and attached with addEventListener (an `on…`
+// attribute is refused), `style` is an object of properties set through the
+// CSSOM (allowed by the page's Content-Security-Policy, unlike a style
+// attribute), and `href` only takes internal links (see `safeHref`).
+// Returns false for any other attribute.
+function commonAttr(el, k, v) {
+  if (k === 'on') {
+    for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
+  } else if (k === 'class') {
+    el.setAttribute('class', Array.isArray(v) ? v.filter(Boolean).join(' ') : v);
+  } else if (k === 'style') {
+    for (const [sk, sv] of Object.entries(v)) el.style.setProperty(sk, String(sv));
+  } else if (k === 'href') {
+    el.setAttribute('href', safeHref(v));
+  } else if (k.startsWith('on')) {
+    throw new Error(`event attribute ${k}: use {on: {...}}`);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The attributes of an HTML element: form state as properties, `dataset`
+// as data-* attributes, the rest with setAttribute.
 function setAttrs(el, attrs) {
   for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'on') {
-      for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
-    } else if (k === 'class') {
-      el.setAttribute('class', Array.isArray(v) ? v.filter(Boolean).join(' ') : v);
-    } else if (k === 'dataset') {
+    if (v === undefined || v === null || v === false || commonAttr(el, k, v)) continue;
+    if (k === 'dataset') {
       for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = String(dv);
-    } else if (k === 'style') {
-      for (const [sk, sv] of Object.entries(v)) el.style.setProperty(sk, String(sv));
-    } else if (k === 'href') {
-      el.setAttribute('href', safeHref(v));
-    } else if (k.startsWith('on')) {
-      throw new Error(`event attribute ${k}: use {on: {...}}`);
     } else if (k === 'value' || k === 'checked' || k === 'selected' || k === 'disabled' || k === 'indeterminate') {
       el[k] = v;
     } else {
@@ -63,20 +75,8 @@ export function h(tag, attrs, ...children) {
 export function s(tag, attrs, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null) continue;
-    if (k === 'on') {
-      for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
-    } else if (k === 'class') {
-      el.setAttribute('class', Array.isArray(v) ? v.filter(Boolean).join(' ') : v);
-    } else if (k === 'style') {
-      for (const [sk, sv] of Object.entries(v)) el.style.setProperty(sk, String(sv));
-    } else if (k === 'href') {
-      el.setAttribute('href', safeHref(v));
-    } else if (k.startsWith('on')) {
-      throw new Error(`event attribute ${k}`);
-    } else {
-      el.setAttribute(k, String(v));
-    }
+    if (v === undefined || v === null || commonAttr(el, k, v)) continue;
+    el.setAttribute(k, String(v));
   }
   return append(el, children);
 }

@@ -73,6 +73,8 @@ fn outstation(fragment: &[u8]) -> Vec<u8> {
 #[derive(Default)]
 struct Recorder {
     lines: Vec<String>,
+    /// The anomalies' messages, in order.
+    messages: Vec<String>,
 }
 
 impl EventSink for Recorder {
@@ -84,6 +86,7 @@ impl EventSink for Recorder {
                 assert!(SPEC.anomalies.contains(&a.name), "undeclared {}", a.name);
                 assert_eq!(a.protocol, SPEC.name);
                 self.lines.push(format!("anomaly:{}", a.name));
+                self.messages.push(a.detail.to_string());
             }
             AppEvent::Dnp3(tx) => {
                 let mut buf = Vec::new();
@@ -108,6 +111,11 @@ fn dir_of(to_server: bool) -> Direction {
 
 /// Feeds whole chunks over TCP (through a StreamBuffer) and flushes.
 fn run_tcp_with(config: Dnp3Config, chunks: &[(bool, Vec<u8>)]) -> Vec<String> {
+    record_tcp(config, chunks).lines
+}
+
+/// Like [`run_tcp_with`], with the anomalies' messages.
+fn record_tcp(config: Dnp3Config, chunks: &[(bool, Vec<u8>)]) -> Recorder {
     let mut sink = Recorder::default();
     let mut d = Dnp3Dissector::new(config);
     let mut bufs: [StreamBuffer; 2] = Default::default();
@@ -126,7 +134,7 @@ fn run_tcp_with(config: Dnp3Config, chunks: &[(bool, Vec<u8>)]) -> Vec<String> {
         sink: &mut sink,
     };
     StreamDissector::flush(&mut d, &mut cx);
-    sink.lines
+    sink
 }
 
 fn run_tcp(chunks: &[(bool, Vec<u8>)]) -> Vec<String> {
@@ -1454,6 +1462,61 @@ fn every_anomaly_fires() {
             run_tcp_with(config, &chunks)
         };
         assert_eq!(anomalies(&lines), expected, "{name}: {lines:?}");
+    }
+}
+
+#[test]
+fn anomaly_messages_name_the_offending_values() {
+    let good_req = master(&class0_read(0));
+    let read = |dst: u16| (true, frames(0xc4, dst, 1, &class0_read(0), 0, 249));
+    let cases: Vec<(&str, Dnp3Config, Vec<(bool, Vec<u8>)>)> = vec![
+        (
+            "3 bytes before the 0x05 0x64 start octets",
+            Dnp3Config::default(),
+            vec![(true, [&[1u8, 2, 3][..], &good_req].concat())],
+        ),
+        (
+            // Link control 0xc5: DIR, PRM, function 5 (not defined).
+            "link control 0xc5: function 5 (prm 1) is not defined",
+            Dnp3Config::default(),
+            vec![(true, frame(0xc5, 10, 1, &[]))],
+        ),
+        (
+            // Application control 0xc0 (FIR, FIN, seq 0), function 0x40.
+            "application function code 64 (0x40) is reserved",
+            Dnp3Config::default(),
+            vec![(true, master(&[0xc0, 0x40, 1, 2]))],
+        ),
+        (
+            // Disable unsolicited (0x15) of class 1 (g60v2) to 0xffff.
+            "fragment to broadcast address 0xffff (disable_unsolicited)",
+            Dnp3Config::default(),
+            vec![(
+                true,
+                frames(0xc4, 0xffff, 1, &[0xc0, 0x15, 60, 2, 6], 0, 249),
+            )],
+        ),
+        (
+            // Response (0x81), FIR and FIN, seq 5, IIN 0.
+            "response sequence 5 from 10 to 1 without a request",
+            Dnp3Config::default(),
+            vec![(false, outstation(&[0xc5, 0x81, 0, 0]))],
+        ),
+        (
+            // Response, FIN without FIR (a later fragment), seq 3.
+            "response fragment 3 from 10 to 1 continues no response",
+            Dnp3Config::default(),
+            vec![(false, outstation(&[0x43, 0x81, 0, 0]))],
+        ),
+        (
+            // Three reads to three outstations, two may wait.
+            "more than 2 requests without a response; the oldest is given up",
+            config_small(),
+            vec![read(10), read(11), read(12)],
+        ),
+    ];
+    for (message, config, chunks) in cases {
+        assert_eq!(record_tcp(config, &chunks).messages, [message]);
     }
 }
 

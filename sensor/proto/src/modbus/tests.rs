@@ -14,6 +14,8 @@ use crate::testutil::hex;
 #[derive(Default)]
 struct Collect {
     seen: Vec<String>,
+    /// The anomalies' messages, in order.
+    messages: Vec<String>,
 }
 
 impl EventSink for Collect {
@@ -33,6 +35,7 @@ impl EventSink for Collect {
                 assert!(SPEC.anomalies.contains(&a.name), "undeclared {}", a.name);
                 assert_eq!(a.protocol, SPEC.name);
                 self.seen.push(format!("anomaly:{}", a.name));
+                self.messages.push(a.detail.to_string());
             }
             #[allow(unreachable_patterns)]
             _ => {}
@@ -42,6 +45,11 @@ impl EventSink for Collect {
 
 /// Feeds (direction, bytes) chunks through stream buffers into a dissector.
 fn run(chunks: &[(Direction, &[u8])]) -> Vec<String> {
+    collect(chunks).seen
+}
+
+/// Like [`run`], with the anomalies' messages.
+fn collect(chunks: &[(Direction, &[u8])]) -> Collect {
     let mut d = ModbusDissector::default();
     let mut held = [StreamBuffer::default(), StreamBuffer::default()];
     let mut sink = Collect::default();
@@ -59,7 +67,7 @@ fn run(chunks: &[(Direction, &[u8])]) -> Vec<String> {
         sink: &mut sink,
     };
     d.flush(&mut cx);
-    sink.seen
+    sink
 }
 
 const TO_S: Direction = Direction::ToServer;
@@ -713,6 +721,25 @@ fn anomaly_length_mismatch_keeps_the_pdu() {
 }
 
 #[test]
+fn anomaly_messages_name_the_offending_values() {
+    let mut bytes = hex("0001 0001 0006 01 03 0000 0001"); // protocol id 1
+    bytes.extend(hex(READ_HOLDING_REQ));
+    assert_eq!(
+        collect(&[(TO_S, &bytes)]).messages,
+        [
+            "MBAP protocol id 0x0001 is not 0",
+            "bytes on a Modbus stream do not frame as MBAP; resynchronising",
+            // The 12 bytes of the bad frame, skipped one by one.
+            "valid PDUs resume after a parse error; 12 bytes skipped",
+        ]
+    );
+    assert_eq!(
+        collect(&[(TO_C, &hex(READ_HOLDING_RESP))]).messages,
+        ["response to transaction 6 unit 1 without a request"]
+    );
+}
+
+#[test]
 fn anomaly_unmatched_response() {
     let seen = run(&[(TO_C, &hex(READ_HOLDING_RESP))]);
     assert_eq!(seen[0], "anomaly:unmatched_response");
@@ -755,6 +782,10 @@ fn anomaly_too_many_outstanding_requests() {
         d.parse(TO_S, &req, &mut cx);
     }
     assert_eq!(sink.seen[0], "anomaly:too_many_outstanding_requests");
+    assert_eq!(
+        sink.messages,
+        ["more than 2 requests without a response; the oldest is given up"]
+    );
     assert!(
         sink.seen[1].starts_with(r#"{"transaction_id":1,"#),
         "the oldest is emitted alone"

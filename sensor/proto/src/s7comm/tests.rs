@@ -43,6 +43,8 @@ struct Seen {
 struct Recorder {
     events: Vec<Seen>,
     anomalies: Vec<&'static str>,
+    /// The anomalies' messages, in the same order.
+    messages: Vec<String>,
 }
 
 fn text(b: &[u8]) -> String {
@@ -58,6 +60,7 @@ impl EventSink for Recorder {
                 assert!(SPEC.anomalies.contains(&a.name), "undeclared {}", a.name);
                 assert_eq!(a.protocol, SPEC.name);
                 self.anomalies.push(a.name);
+                self.messages.push(a.detail.to_string());
             }
             AppEvent::S7comm(t) => {
                 let mut buf = Vec::new();
@@ -1161,6 +1164,10 @@ fn szl_reassembly_overflow_gives_up_the_answer() {
     };
     let rec = run_with(config, &all_fixtures()[14]);
     assert_eq!(rec.anomalies, vec!["szl_reassembly_overflow"]);
+    assert_eq!(
+        rec.messages,
+        ["multi-part SZL answer of 348 bytes exceeds the limit of 300; dropped"]
+    );
     assert_eq!(rec.events.len(), 2);
     assert!(!rec.events[1].json.contains("reassembled"));
     assert!(rec.events[1].json.contains(r#""continuation":true"#));
@@ -1629,6 +1636,53 @@ fn every_anomaly_fires() {
 }
 
 #[test]
+fn anomaly_messages_name_the_offending_values() {
+    let cases: Vec<(&str, Frames)> = vec![
+        (
+            "bytes on an ISO-on-TCP stream do not frame as TPKT: TPKT version 0x47 is not 3",
+            vec![(C2S, b"GET / HTTP/1.1\r\n\r\n".to_vec())],
+        ),
+        (
+            // DT TPDU whose data starts with 0x47, not 0x32 or 0x72.
+            "COTP data is neither S7comm nor S7comm-plus; protocol id 0x47",
+            vec![(C2S, tpkt_dt("47 45 54"))],
+        ),
+        (
+            // CR (0xe0) asking for class 4 (0x40).
+            "COTP connection in class 4",
+            vec![(C2S, hex("03 00 00 0b 06 e0 00 00 00 01 40"))],
+        ),
+        (
+            // AK TPDU (0x60), a class 2-4 acknowledgement.
+            "ISO-on-TCP (class 0) does not use COTP TPDU ak",
+            vec![(C2S, hex("03 00 00 09 04 60 00 01 00"))],
+        ),
+        (
+            // ER TPDU (0x70), reject cause 2.
+            "COTP error TPDU, reject cause 0x02",
+            vec![(S2C, hex("03 00 00 0b 06 70 00 01 02 c1 00"))],
+        ),
+        (
+            // ROSCTR 5 is not defined.
+            "unknown S7 PDU type (ROSCTR) 0x5",
+            vec![(C2S, tpkt_dt("32 05 0000 0001 0000 0000"))],
+        ),
+        (
+            "S7 PDU before setup communication: job",
+            vec![(C2S, cr()), (S2C, cc()), (C2S, read_job())],
+        ),
+        (
+            "ack without a job, PDU reference 6400",
+            vec![(S2C, read_ack())],
+        ),
+    ];
+    for (message, frames) in cases {
+        let rec = run(&frames);
+        assert_eq!(rec.messages, [message]);
+    }
+}
+
+#[test]
 fn too_many_outstanding_jobs_gives_up_the_oldest() {
     let job = |r: u8| {
         tpkt_dt(&format!(
@@ -1641,6 +1695,7 @@ fn too_many_outstanding_jobs_gives_up_the_oldest() {
     };
     let rec = run_with(config, &[(C2S, job(1)), (C2S, job(2)), (C2S, job(3))]);
     assert_eq!(rec.anomalies, vec!["too_many_outstanding_jobs"]);
+    assert_eq!(rec.messages, ["jobs without an ack exceed the limit of 2"]);
     let refs: Vec<bool> = rec
         .events
         .iter()
@@ -1656,6 +1711,10 @@ fn too_many_outstanding_jobs_gives_up_the_oldest() {
     };
     let rec = run_with(config, &[request(1), request(2), request(3)]);
     assert_eq!(rec.anomalies, vec!["too_many_outstanding_jobs"]);
+    assert_eq!(
+        rec.messages,
+        ["S7comm-plus requests without a response exceed the limit of 2"]
+    );
     let first = rec.events[0].plus.and_then(|h| h.sequence);
     assert_eq!(first, Some(1));
 }
@@ -1677,6 +1736,10 @@ fn reassembly_overflow_drops_the_pdu_and_resumes() {
         ],
     );
     assert_eq!(rec.anomalies, vec!["cotp_reassembly_overflow"]);
+    assert_eq!(
+        rec.messages,
+        ["segmented COTP data of 20 bytes exceeds the limit of 16; dropped"]
+    );
     assert_eq!(rec.events.len(), 1);
     assert_eq!(rec.events[0].function, Some(Function::SetupCommunication));
 }
@@ -1758,6 +1821,10 @@ fn a_tpkt_longer_than_the_negotiated_tpdu_size_is_an_anomaly() {
     ];
     let rec = run(&frames);
     assert_eq!(rec.anomalies, ["tpkt_exceeds_tpdu_size"]);
+    assert_eq!(
+        rec.messages,
+        ["TPDU of 1096 bytes exceeds the negotiated TPDU size of 1024 bytes"]
+    );
     // Before a size is negotiated nothing is checked.
     let rec = run(&[(C2S, dt(1100))]);
     assert!(

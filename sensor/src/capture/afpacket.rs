@@ -18,11 +18,12 @@
 //! frames dropped because a ring was full and how often a ring froze.
 //!
 //! [`drop_privileges`] switches the process to an unprivileged user once the
-//! sockets are open (the sockets and the ring keep working).
+//! sockets are open (the sockets and the ring keep working); it goes through
+//! `nix`, with no `unsafe` of its own.
 //!
-//! This is the one module of otwatch that needs `unsafe`: system calls through
-//! `libc` (socket options take raw pointers) and reads of the memory the
-//! kernel shares with us. Each `unsafe` block says why it is sound. Frames are
+//! The ring needs `unsafe` (as does the memory map of `capture::file`):
+//! socket system calls through `libc` (socket options take raw pointers) and
+//! reads of the memory the kernel shares with us. Each `unsafe` block says why it is sound. Frames are
 //! parsed with safe, bounds-checked code over a block that the kernel has
 //! handed to us, so a malformed block cannot make us read outside the ring.
 #![allow(unsafe_code)]
@@ -35,6 +36,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use libc::{c_int, c_void, socklen_t, tpacket3_hdr, tpacket_block_desc, tpacket_hdr_v1};
+use nix::errno::Errno;
+use nix::sys::prctl;
+use nix::unistd::{self, Gid, Uid, User};
 use otwatch_proto::event::Timestamp;
 use otwatch_proto::wire::LinkType;
 
@@ -665,32 +669,16 @@ pub struct Credentials {
 
 /// Looks up `user` (a name, or a numeric uid) in the user database.
 pub fn lookup_user(user: &str) -> io::Result<Credentials> {
-    let name = CString::new(user).map_err(|_| {
-        io::Error::new(
+    if user.contains('\0') {
+        return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("user name {user:?} contains NUL"),
-        )
-    })?;
-    let mut buf = vec![0u8; 16 * 1024];
-    // SAFETY: passwd is plain old data; all-zero is a valid value.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call: the name is NUL-terminated,
-    // `pwd` and `result` are writable, and `buf` is writable for its length.
-    // getpwnam_r stores strings only inside `buf`, which we do not use after.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc == 0 && !result.is_null() {
+        ));
+    }
+    if let Ok(Some(found)) = User::from_name(user) {
         return Ok(Credentials {
-            uid: pwd.pw_uid,
-            gid: pwd.pw_gid,
+            uid: found.uid.as_raw(),
+            gid: found.gid.as_raw(),
         });
     }
     if let Ok(uid) = user.parse::<u32>() {
@@ -714,28 +702,25 @@ pub fn drop_privileges(user: &str) -> io::Result<Credentials> {
             format!("user {user:?} is root: nothing would be dropped"),
         ));
     }
-    let gid = creds.gid as libc::gid_t;
+    let (uid, gid) = (Uid::from_raw(creds.uid), Gid::from_raw(creds.gid));
+    let failed = |call: &'static str| {
+        move |e: Errno| {
+            let os = io::Error::from_raw_os_error(e as i32);
+            io::Error::new(os.kind(), format!("{call}: {os}"))
+        }
+    };
     // glibc applies each of these to every thread of the process.
-    // SAFETY: one valid gid_t, count 1.
-    if unsafe { libc::setgroups(1, &gid) } != 0 {
-        return Err(last_error("setgroups"));
-    }
-    // SAFETY: plain system calls with integer arguments.
-    if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
-        return Err(last_error("setresgid"));
-    }
-    // SAFETY: as above.
-    if unsafe { libc::setresuid(creds.uid, creds.uid, creds.uid) } != 0 {
-        return Err(last_error("setresuid"));
-    }
+    unistd::setgroups(&[gid]).map_err(failed("setgroups"))?;
+    unistd::setresgid(gid, gid, gid).map_err(failed("setresgid"))?;
+    unistd::setresuid(uid, uid, uid).map_err(failed("setresuid"))?;
     // No way back: execve'd children gain nothing either.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    // SAFETY: getters without arguments; setuid(0) must fail now.
-    let (uid, euid, regained) = unsafe { (libc::getuid(), libc::geteuid(), libc::setuid(0) == 0) };
-    if uid != creds.uid || euid != creds.uid || regained {
+    let _ = prctl::set_no_new_privs();
+    // setuid(0) must fail now.
+    let (now, effective) = (unistd::getuid(), unistd::geteuid());
+    let regained = unistd::setuid(Uid::from_raw(0)).is_ok();
+    if now != uid || effective != uid || regained {
         return Err(io::Error::other(format!(
-            "privilege drop to {user:?} did not take (uid {uid}, euid {euid})"
+            "privilege drop to {user:?} did not take (uid {now}, euid {effective})"
         )));
     }
     Ok(creds)
@@ -744,6 +729,36 @@ pub fn drop_privileges(user: &str) -> io::Result<Credentials> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn users_are_looked_up_by_name_or_number() {
+        // root is uid 0 with group 0 on every Linux system.
+        let root = lookup_user("root").map_err(|e| e.to_string());
+        assert_eq!(root, Ok(Credentials { uid: 0, gid: 0 }));
+        // A number that names no user is taken as the uid (and gid).
+        let numeric = lookup_user("4000000").map_err(|e| e.to_string());
+        assert_eq!(
+            numeric,
+            Ok(Credentials {
+                uid: 4_000_000,
+                gid: 4_000_000
+            })
+        );
+        let kind = |r: io::Result<Credentials>| r.err().map(|e| e.kind());
+        assert_eq!(
+            kind(lookup_user("no-such-user-here")),
+            Some(io::ErrorKind::NotFound)
+        );
+        assert_eq!(
+            kind(lookup_user("nob\0ody")),
+            Some(io::ErrorKind::InvalidInput)
+        );
+        // Switching to root would drop nothing: refused before any call.
+        assert_eq!(
+            kind(drop_privileges("root")),
+            Some(io::ErrorKind::InvalidInput)
+        );
+    }
 
     fn put_u32(b: &mut [u8], at: usize, v: u32) {
         b[at..at + 4].copy_from_slice(&v.to_ne_bytes());

@@ -8,8 +8,8 @@
 //!   `libpcap`).
 //!
 //! Two modules opt in to `unsafe`, each at file level with its reason:
-//! [`afpacket`] (the socket calls and the shared ring) and [`file`] (its one
-//! call that memory-maps the capture file).
+//! [`afpacket`] (the socket calls and the shared ring) and
+//! [`file`](mod@file) (its one call that memory-maps the capture file).
 
 pub mod afpacket;
 pub mod file;

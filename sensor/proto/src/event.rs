@@ -220,7 +220,8 @@ crate::anomaly_enum! {
         FragmentNotReassembled => "fragment_not_reassembled" in "ipv6",
         /// An IP length claiming more bytes than the frame carried.
         IpLengthBeyondFrame => "ip_length_beyond_frame",
-        /// An IP length of zero on a packet that is not a whole datagram.
+        /// An IP length of 0 (left by segmentation offload) on a packet that
+        /// is dropped.
         IpLengthZero => "ip_length_zero",
     }
 }

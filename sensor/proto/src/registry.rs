@@ -1,5 +1,5 @@
-//! The protocols otwatch decodes: one line each in the table at the end of
-//! this file, from which everything that lists protocols is derived.
+//! The protocols otwatch decodes: one line each in the table in the crate
+//! root (`lib.rs`), from which everything that lists protocols is derived.
 //!
 //! A protocol is a module of this crate (`crate::modbus`, …) that provides:
 //!
@@ -12,7 +12,8 @@
 //! * `Transaction<'a>`: the event it emits, implementing [`ProtocolEvent`]
 //!   (EVE rendering, counters, the device identity it reveals).
 //!
-//! From the table the macro makes [`ProtocolId`] (with `ALL`, names and
+//! From the table the macro declares the protocol modules and makes
+//! [`ProtocolId`] (with `ALL`, names and
 //! `from_name`), [`AppEvent`] (one variant per protocol, plus anomalies),
 //! [`ProtocolConfig`] (one field per protocol, named after its module) and
 //! [`Dissector`] (a flow's dissector, whichever protocol it is). Detection
@@ -21,8 +22,10 @@
 //! Adding a protocol: a module folder, one line in the table, one rules file
 //! in the rules crate (see CONTRIBUTING.md).
 
-use crate::event::{Anomaly, DatagramDissector, Direction, StreamDissector};
+use crate::event::{DatagramDissector, Direction, StreamDissector};
 use crate::json::JsonWriter;
+
+pub use crate::table::{AppEvent, Dissector, ProtocolConfig, ProtocolId};
 
 /// What the registry knows of a protocol besides its code.
 #[derive(Debug)]
@@ -254,139 +257,140 @@ pub fn is_service_port(port: u16) -> bool {
     })
 }
 
+/// Declares the protocol modules and makes the registry's types from the
+/// table in `lib.rs`.
 macro_rules! protocols {
     ($( $(#[$doc:meta])* $variant:ident => $module:ident ),+ $(,)?) => {
-        /// A protocol otwatch decodes.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum ProtocolId {
-            $( $(#[$doc])* $variant, )+
-        }
+        $( pub mod $module; )+
 
-        impl ProtocolId {
-            /// Every protocol, in table order.
-            pub const ALL: [ProtocolId; [$(stringify!($variant)),+].len()] =
-                [$(ProtocolId::$variant),+];
-            /// How many there are (the size of per-protocol tables).
-            pub const COUNT: usize = ProtocolId::ALL.len();
+        /// The registry's types, made from the table (used through
+        /// [`registry`](crate::registry)).
+        mod table {
+            use crate::event::{Anomaly, DatagramDissector, StreamDissector};
+            use crate::registry::{ProtocolDissector, ProtocolEvent, Spec, Tally};
 
-            /// The protocol's facts.
-            pub fn spec(self) -> &'static Spec {
-                match self {
-                    $( ProtocolId::$variant => &crate::$module::SPEC, )+
+            /// A protocol otwatch decodes.
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            pub enum ProtocolId {
+                $( $(#[$doc])* $variant, )+
+            }
+
+            impl ProtocolId {
+                /// Every protocol, in table order.
+                pub const ALL: [ProtocolId; [$(stringify!($variant)),+].len()] =
+                    [$(ProtocolId::$variant),+];
+                /// How many there are (the size of per-protocol tables).
+                pub const COUNT: usize = ProtocolId::ALL.len();
+
+                /// The protocol's facts.
+                pub fn spec(self) -> &'static Spec {
+                    match self {
+                        $( ProtocolId::$variant => &crate::$module::SPEC, )+
+                    }
+                }
+
+                /// Its name (see [`Spec::name`]).
+                pub fn name(self) -> &'static str {
+                    self.spec().name
+                }
+
+                /// Looks a protocol up by name.
+                pub fn from_name(name: &str) -> Option<ProtocolId> {
+                    ProtocolId::ALL.into_iter().find(|p| p.name() == name)
+                }
+
+                /// Position in [`ProtocolId::ALL`], for per-protocol tables.
+                pub fn index(self) -> usize {
+                    self as usize
                 }
             }
 
-            /// Its name (see [`Spec::name`]).
-            pub fn name(self) -> &'static str {
-                self.spec().name
+            /// An event from a protocol dissector, borrowed for the time of one
+            /// call.
+            #[derive(Debug, Clone, Copy)]
+            pub enum AppEvent<'a> {
+                $( $(#[$doc])* $variant(&'a crate::$module::Transaction<'a>), )+
+                /// A protocol anomaly.
+                Anomaly(Anomaly<'a>),
             }
 
-            /// Looks a protocol up by name.
-            pub fn from_name(name: &str) -> Option<ProtocolId> {
-                ProtocolId::ALL.into_iter().find(|p| p.name() == name)
-            }
+            impl<'a> AppEvent<'a> {
+                /// The protocol of a protocol event (`None` for anomalies).
+                pub fn protocol(&self) -> Option<ProtocolId> {
+                    match self {
+                        $( AppEvent::$variant(_) => Some(ProtocolId::$variant), )+
+                        AppEvent::Anomaly(_) => None,
+                    }
+                }
 
-            /// Position in [`ProtocolId::ALL`], for per-protocol tables.
-            pub fn index(self) -> usize {
-                self as usize
-            }
-        }
-
-        /// An event from a protocol dissector, borrowed for the time of one
-        /// call.
-        #[derive(Debug, Clone, Copy)]
-        pub enum AppEvent<'a> {
-            $( $(#[$doc])* $variant(&'a crate::$module::Transaction<'a>), )+
-            /// A protocol anomaly.
-            Anomaly(Anomaly<'a>),
-        }
-
-        impl<'a> AppEvent<'a> {
-            /// The protocol of a protocol event (`None` for anomalies).
-            pub fn protocol(&self) -> Option<ProtocolId> {
-                match self {
-                    $( AppEvent::$variant(_) => Some(ProtocolId::$variant), )+
-                    AppEvent::Anomaly(_) => None,
+                /// The protocol event, whichever protocol it is.
+                pub fn protocol_event(&self) -> Option<&'a dyn ProtocolEvent> {
+                    match *self {
+                        $( AppEvent::$variant(tx) => Some(tx), )+
+                        AppEvent::Anomaly(_) => None,
+                    }
                 }
             }
 
-            /// The protocol event, whichever protocol it is.
-            pub fn protocol_event(&self) -> Option<&'a dyn ProtocolEvent> {
-                match *self {
-                    $( AppEvent::$variant(tx) => Some(tx), )+
-                    AppEvent::Anomaly(_) => None,
-                }
-            }
-        }
-
-        /// The limits of every protocol, one field per protocol module.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-        pub struct ProtocolConfig {
-            $(
-                $(#[$doc])*
-                pub $module: <crate::$module::Dissector as ProtocolDissector>::Config,
-            )+
-        }
-
-        /// A flow's dissector, whichever protocol it is.
-        pub enum Dissector {
-            $( $(#[$doc])* $variant(Box<crate::$module::Dissector>), )+
-        }
-
-        impl Dissector {
-            /// A dissector of `id` for a new flow.
-            pub fn new(id: ProtocolId, config: &ProtocolConfig) -> Dissector {
-                match id {
-                    $(
-                        ProtocolId::$variant => Dissector::$variant(Box::new(
-                            <crate::$module::Dissector as ProtocolDissector>::new(config.$module),
-                        )),
-                    )+
-                }
+            /// The limits of every protocol, one field per protocol module.
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+            pub struct ProtocolConfig {
+                $(
+                    $(#[$doc])*
+                    pub $module: <crate::$module::Dissector as ProtocolDissector>::Config,
+                )+
             }
 
-            /// Its protocol.
-            pub fn id(&self) -> ProtocolId {
-                match self {
-                    $( Dissector::$variant(_) => ProtocolId::$variant, )+
-                }
+            /// A flow's dissector, whichever protocol it is.
+            pub enum Dissector {
+                $( $(#[$doc])* $variant(Box<crate::$module::Dissector>), )+
             }
 
-            /// The stream side, when the protocol runs over TCP.
-            pub fn stream(&mut self) -> Option<&mut dyn StreamDissector> {
-                match self {
-                    $( Dissector::$variant(d) => d.stream(), )+
+            impl Dissector {
+                /// A dissector of `id` for a new flow.
+                pub fn new(id: ProtocolId, config: &ProtocolConfig) -> Dissector {
+                    match id {
+                        $(
+                            ProtocolId::$variant => Dissector::$variant(Box::new(
+                                <crate::$module::Dissector as ProtocolDissector>::new(config.$module),
+                            )),
+                        )+
+                    }
                 }
-            }
 
-            /// The datagram side, when the protocol runs over UDP.
-            pub fn datagram(&mut self) -> Option<&mut dyn DatagramDissector> {
-                match self {
-                    $( Dissector::$variant(d) => d.datagram(), )+
+                /// Its protocol.
+                pub fn id(&self) -> ProtocolId {
+                    match self {
+                        $( Dissector::$variant(_) => ProtocolId::$variant, )+
+                    }
                 }
-            }
 
-            /// Adds the flow's own counters at its end.
-            pub fn tally_end(&self, tally: &mut dyn Tally) {
-                match self {
-                    $( Dissector::$variant(d) => d.tally_end(tally), )+
+                /// The stream side, when the protocol runs over TCP.
+                pub fn stream(&mut self) -> Option<&mut dyn StreamDissector> {
+                    match self {
+                        $( Dissector::$variant(d) => d.stream(), )+
+                    }
+                }
+
+                /// The datagram side, when the protocol runs over UDP.
+                pub fn datagram(&mut self) -> Option<&mut dyn DatagramDissector> {
+                    match self {
+                        $( Dissector::$variant(d) => d.datagram(), )+
+                    }
+                }
+
+                /// Adds the flow's own counters at its end.
+                pub fn tally_end(&self, tally: &mut dyn Tally) {
+                    match self {
+                        $( Dissector::$variant(d) => d.tally_end(tally), )+
+                    }
                 }
             }
         }
     };
 }
 
-// The table. Order matters where two protocols could claim one flow: ports
-// and probes are tried in this order (none overlap today). Each line's doc
-// comment documents the enum variants made from it.
-protocols! {
-    /// Modbus/TCP.
-    Modbus => modbus,
-    /// DNP3 (IEEE 1815) over TCP and UDP.
-    Dnp3 => dnp3,
-    /// S7comm and S7comm-plus over ISO-on-TCP.
-    S7comm => s7comm,
-}
+pub(crate) use protocols;
 
 #[cfg(test)]
 mod tests {

@@ -1444,6 +1444,13 @@ fn every_anomaly_fires() {
             vec!["truncated_frame"],
         ),
     ];
+    // Every declared name is among the expected ones.
+    let mut fired: Vec<&str> = cases.iter().flat_map(|c| c.3.iter().copied()).collect();
+    fired.sort_unstable();
+    fired.dedup();
+    let mut declared = Dnp3Anomaly::NAMES.to_vec();
+    declared.sort_unstable();
+    assert_eq!(fired, declared);
     for (name, config, chunks, expected) in cases {
         let lines = if chunks.is_empty() {
             let mut sink = Recorder::default();

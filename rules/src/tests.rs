@@ -410,14 +410,24 @@ fn anomaly_rules_match_by_name() {
   - {id: 1, name: a, severity: low, protocol: modbus, description: d, match: {anomaly: non_modbus_traffic}}
   - {id: 2, name: b, severity: low, protocol: stream, description: d, match: {anomaly: reassembly_gap, src_ip: 10.0.0.0/8}}
 ";
+    let fired = anomalies_fire(
+        yaml,
+        &[
+            ("modbus", "non_modbus_traffic"),
+            ("modbus", "length_mismatch"),
+            ("stream", "reassembly_gap"),
+        ],
+    );
+    assert_eq!(fired, vec![1, 2]);
+}
+
+/// Runs one anomaly event per `(protocol, name)` through `yaml`'s rules;
+/// returns the ids of the rules that fired.
+fn anomalies_fire(yaml: &str, events: &[(&'static str, &'static str)]) -> Vec<u32> {
     let mut e = Engine::new(Arc::new(load(yaml)));
     let f = flow("10.0.0.5", 502);
     let mut fired = Vec::new();
-    for (protocol, name) in [
-        ("modbus", "non_modbus_traffic"),
-        ("modbus", "length_mismatch"),
-        ("stream", "reassembly_gap"),
-    ] {
+    for &(protocol, name) in events {
         let a = Anomaly {
             protocol,
             name,
@@ -430,7 +440,7 @@ fn anomaly_rules_match_by_name() {
         };
         e.inspect(&f, &ev, &mut |al| fired.push(al.rule.id));
     }
-    assert_eq!(fired, vec![1, 2]);
+    fired
 }
 
 #[test]
@@ -444,31 +454,19 @@ fn stream_and_decode_rules_take_every_name_the_proto_crate_declares() {
   - {id: 4, name: d, severity: low, protocol: decode, description: d, match: {anomaly: fragment_refused}}
   - {id: 5, name: e, severity: low, protocol: decode, description: d, match: {anomaly: fragment_not_reassembled}}
 ";
-    let mut e = Engine::new(Arc::new(load(yaml)));
-    let f = flow("10.0.0.5", 502);
-    let mut fired = Vec::new();
-    for (protocol, name) in [
-        ("stream", "ack_regression"),
-        ("stream", "syn_on_established"),
-        ("decode", "ip_length_zero"),
-        ("decode", "ip_length_beyond_frame"),
-        ("ipv4", "fragment_refused"),
-        ("ipv6", "fragment_not_reassembled"),
-        // A decode name raised by another layer is not a decode anomaly.
-        ("stream", "fragment_refused"),
-    ] {
-        let a = Anomaly {
-            protocol,
-            name,
-            detail: &"x",
-            direction: None,
-        };
-        let ev = Event {
-            ts: Timestamp::new(0, 0),
-            app: AppEvent::Anomaly(a),
-        };
-        e.inspect(&f, &ev, &mut |al| fired.push(al.rule.id));
-    }
+    let fired = anomalies_fire(
+        yaml,
+        &[
+            ("stream", "ack_regression"),
+            ("stream", "syn_on_established"),
+            ("decode", "ip_length_zero"),
+            ("decode", "ip_length_beyond_frame"),
+            ("ipv4", "fragment_refused"),
+            ("ipv6", "fragment_not_reassembled"),
+            // A decode name raised by another layer is not a decode anomaly.
+            ("stream", "fragment_refused"),
+        ],
+    );
     assert_eq!(fired, vec![1, 2, 3, 3, 4, 5]);
 }
 

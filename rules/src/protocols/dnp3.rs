@@ -3,33 +3,25 @@
 
 use otwatch_proto::dnp3::{self, Message, Transaction};
 
-use super::{int, Buffers, Row, Visit};
+use super::{field, indexed, int, Buffers, Row, Visit};
 use crate::cond::Val;
-use crate::fields::{FieldDef, Kind, Scope, INT16, INT32, INT8};
+use crate::fields::{Kind, Scope, INT16, INT32, INT8};
 
 /// How a DNP3 field is read.
 pub(crate) type Read = fn(&Transaction<'_>, Scope, Visit<'_>) -> bool;
 
-const fn field(
-    name: &'static str,
-    kind: Kind,
-    scoped: bool,
-    doc: &'static str,
-    read: Read,
-) -> Row<Read> {
-    Row::new(FieldDef::new(name, kind, scoped, doc), read)
-}
-
 /// DNP3's own fields, after the common ones.
 pub(crate) const FIELDS: &[Row<Read>] = &[
-    field(
-        "function",
-        Kind::Enum(open_enum_def!(dnp3::FunctionCode, 0xff)),
-        true,
-        "application function code",
-        |tx, s, f| messages(tx, s, f, true, |m, f| int(m.function().raw(), f)),
-    )
-    .indexed(0),
+    indexed(
+        0,
+        field(
+            "function",
+            Kind::Enum(open_enum_def!(dnp3::FunctionCode, 0xff)),
+            true,
+            "application function code",
+            |tx, s, f| messages(tx, s, f, true, |m, f| int(m.function().raw(), f)),
+        ),
+    ),
     field(
         "iin",
         Kind::Bits(&dnp3::codes::IIN_NAMES),

@@ -25,7 +25,7 @@ use serde::de::{self, Deserializer, EnumAccess, VariantAccess, Visitor};
 use serde::Deserialize;
 
 use crate::cond::Val;
-use crate::fields::{FieldDef, Scope};
+use crate::fields::{FieldDef, Kind, Scope};
 
 /// Where a field reader hands the values it finds; it returns true to stop
 /// ("found").
@@ -44,22 +44,27 @@ pub(crate) struct Row<R> {
     pub(crate) index: Option<u32>,
 }
 
-impl<R: Copy> Row<R> {
-    /// A field.
-    pub(crate) const fn new(def: FieldDef, read: R) -> Row<R> {
-        Row {
-            def,
-            read,
-            index: None,
-        }
+/// A field of a protocol table: its name, kind, whether `request.` /
+/// `response.` may prefix it, its documentation and its reader.
+pub(crate) const fn field<R: Copy>(
+    name: &'static str,
+    kind: Kind,
+    scoped: bool,
+    doc: &'static str,
+    read: R,
+) -> Row<R> {
+    Row {
+        def: FieldDef::new(name, kind, scoped, doc),
+        read,
+        index: None,
     }
+}
 
-    /// The same field, indexing rules by its value plus `base`.
-    pub(crate) const fn indexed(self, base: u32) -> Row<R> {
-        Row {
-            index: Some(base),
-            ..self
-        }
+/// `row`, indexing rules by its value plus `base`.
+pub(crate) const fn indexed<R: Copy>(base: u32, row: Row<R>) -> Row<R> {
+    Row {
+        index: Some(base),
+        ..row
     }
 }
 

@@ -3,27 +3,20 @@
 
 use otwatch_proto::modbus::{self, FunctionCode, Message, Request, Response, Transaction};
 
-use super::{both, int, request_first, Buffers, Row, Visit};
+use super::{both, field, indexed, int, request_first, Buffers, Row, Visit};
 use crate::cond::Val;
-use crate::fields::{EnumDef, FieldDef, Kind, Scope, INT16, INT8};
+use crate::fields::{EnumDef, Kind, Scope, INT16, INT8};
 
 /// How a Modbus field is read.
 pub(crate) type Read = fn(&Transaction<'_>, Scope, Visit<'_>) -> bool;
 
-const fn field(
-    name: &'static str,
-    kind: Kind,
-    scoped: bool,
-    doc: &'static str,
-    read: Read,
-) -> Row<Read> {
-    Row::new(FieldDef::new(name, kind, scoped, doc), read)
-}
-
 /// Modbus's own fields, after the common ones.
 pub(crate) const FIELDS: &[Row<Read>] = &[
-    field("function", Kind::Enum(open_enum_def!(modbus::FunctionCode, 0x7f)), true, "function code (exception bit removed)",
-        |tx, s, f| function(tx, s, f, |c| Val::Int(u64::from(c.raw())))).indexed(0),
+    indexed(
+        0,
+        field("function", Kind::Enum(open_enum_def!(modbus::FunctionCode, 0x7f)), true, "function code (exception bit removed)",
+        |tx, s, f| function(tx, s, f, |c| Val::Int(u64::from(c.raw())))),
+    ),
     field("access", Kind::Enum(ACCESS), true, "what the function does: read, write, read_write, diagnostics, identification, program, other",
         |tx, s, f| function(tx, s, f, |c| Val::Int(access_code(c.access())))),
     field("unit_id", INT8, false, "MBAP unit identifier",

@@ -3,22 +3,12 @@
 
 use otwatch_proto::s7comm::{self, Message, Transaction};
 
-use super::{int, Buffers, Row, Visit};
+use super::{field, indexed, int, Buffers, Row, Visit};
 use crate::cond::Val;
-use crate::fields::{EnumDef, FieldDef, Kind, Scope, INT16, INT32, INT8};
+use crate::fields::{EnumDef, Kind, Scope, INT16, INT32, INT8};
 
 /// How an S7comm field is read.
 pub(crate) type Read = fn(&Transaction<'_>, Scope, Visit<'_>) -> bool;
-
-const fn field(
-    name: &'static str,
-    kind: Kind,
-    scoped: bool,
-    doc: &'static str,
-    read: Read,
-) -> Row<Read> {
-    Row::new(FieldDef::new(name, kind, scoped, doc), read)
-}
 
 /// Index key of an S7 userdata group (the group is added).
 const USERDATA_KEY: u32 = 0x100;
@@ -29,10 +19,16 @@ const OTHER_KEY: u32 = 0x200;
 pub(crate) const FIELDS: &[Row<Read>] = &[
     field("rosctr", Kind::Enum(open_enum_def!(s7comm::Rosctr, 0xff)), true, "PDU type: job, ack, ack_data, userdata",
         |tx, s, f| messages(tx, s, f, true, |m, f| int(m.pdu.header.rosctr.raw(), f))),
-    field("function", Kind::Enum(open_enum_def!(s7comm::Function, 0xff)), true, "job function (read_var, write_var, plc_stop, plc_control, request_download, …)",
-        |tx, s, f| messages(tx, s, f, true, |m, f| m.pdu.function().is_some_and(|func| int(func.raw(), f)))).indexed(0),
-    field("userdata.group", Kind::Enum(open_enum_def!(s7comm::UserdataGroup, 0xff)), false, "userdata function group",
-        |tx, _, f| tx.userdata_function().is_some_and(|(g, _)| int(g.raw(), f))).indexed(USERDATA_KEY),
+    indexed(
+        0,
+        field("function", Kind::Enum(open_enum_def!(s7comm::Function, 0xff)), true, "job function (read_var, write_var, plc_stop, plc_control, request_download, …)",
+        |tx, s, f| messages(tx, s, f, true, |m, f| m.pdu.function().is_some_and(|func| int(func.raw(), f)))),
+    ),
+    indexed(
+        USERDATA_KEY,
+        field("userdata.group", Kind::Enum(open_enum_def!(s7comm::UserdataGroup, 0xff)), false, "userdata function group",
+        |tx, _, f| tx.userdata_function().is_some_and(|(g, _)| int(g.raw(), f))),
+    ),
     field("userdata.subfunction", Kind::Enum(EnumDef { lookup: subfunction_lookup, names: subfunction_names, max: 0xffff }), false, "userdata subfunction by name; as a number: group * 256 + subfunction (0x0501 = security plc_password)",
         |tx, _, f| tx.userdata_function().is_some_and(|(g, s)| int(u64::from(g.raw()) << 8 | u64::from(s), f))),
     field("userdata.type", Kind::Enum(open_enum_def!(s7comm::UserdataType, 0xff)), true, "userdata type: push, request, response",
@@ -123,26 +119,25 @@ const GROUPS: [s7comm::UserdataGroup; 7] = [
     s7comm::UserdataGroup::TimeFunctions,
 ];
 
+/// Every named userdata subfunction: group * 256 + subfunction, and name.
+fn subfunctions() -> impl Iterator<Item = (u64, &'static str)> {
+    GROUPS.into_iter().flat_map(|g| {
+        (0..=255u8).filter_map(move |sub| {
+            let name = s7comm::codes::subfunction_name(g, sub)?;
+            Some((u64::from(g.raw()) << 8 | u64::from(sub), name))
+        })
+    })
+}
+
 fn subfunction_lookup(name: &str) -> Option<u64> {
-    for g in GROUPS {
-        for sub in 0..=255u8 {
-            if s7comm::codes::subfunction_name(g, sub) == Some(name) {
-                return Some(u64::from(g.raw()) << 8 | u64::from(sub));
-            }
-        }
-    }
-    None
+    subfunctions().find(|(_, n)| *n == name).map(|(v, _)| v)
 }
 
 fn subfunction_names() -> Vec<&'static str> {
     let mut out = Vec::new();
-    for g in GROUPS {
-        for sub in 0..=255u8 {
-            if let Some(n) = s7comm::codes::subfunction_name(g, sub) {
-                if !out.contains(&n) {
-                    out.push(n);
-                }
-            }
+    for (_, n) in subfunctions() {
+        if !out.contains(&n) {
+            out.push(n);
         }
     }
     out

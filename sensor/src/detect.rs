@@ -134,12 +134,63 @@ pub fn random_run_id() -> u64 {
     }
 }
 
+/// The longest alert id: 16 hex digits, a dash, a 20-digit number.
+const ALERT_ID_MAX: usize = 16 + 1 + 20;
+
+/// The ids of the alerts of one run, in the one format otwatch gives them:
+/// `<run id>-<n>`, the run id as 16 hex digits ([`random_run_id`]) and `n`
+/// counting from 1. Used by [`Detect`] and, for an alert line that arrives
+/// without one, by the analyzer client ([`crate::ship`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertIds {
+    run_id: u64,
+    seq: u64,
+}
+
+/// One alert id, on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertId {
+    text: [u8; ALERT_ID_MAX],
+    len: usize,
+}
+
+impl AlertId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.text[..self.len]).unwrap_or("")
+    }
+}
+
+impl AlertIds {
+    /// Ids under a new random run id.
+    pub fn random() -> AlertIds {
+        AlertIds::with_run_id(random_run_id())
+    }
+
+    /// Ids under `run_id` (tests).
+    pub fn with_run_id(run_id: u64) -> AlertIds {
+        AlertIds { run_id, seq: 0 }
+    }
+
+    /// The next id.
+    pub fn next_id(&mut self) -> AlertId {
+        self.seq += 1;
+        let mut id = AlertId {
+            text: [0; ALERT_ID_MAX],
+            len: 0,
+        };
+        let mut cursor = std::io::Cursor::new(&mut id.text[..]);
+        let _ = write!(cursor, "{:016x}-{}", self.run_id, self.seq);
+        id.len = cursor.position() as usize;
+        id
+    }
+}
+
 /// Runs the rule engine on the events going to `O`.
 pub struct Detect<O> {
     engine: Engine,
     inner: O,
-    run_id: u64,
-    seq: u64,
+    ids: AlertIds,
     per_rule: HashMap<u32, u64>,
 }
 
@@ -169,8 +220,7 @@ impl<O: Output + AlertSink> Detect<O> {
         Detect {
             engine,
             inner,
-            run_id,
-            seq: 0,
+            ids: AlertIds::with_run_id(run_id),
             per_rule: HashMap::new(),
         }
     }
@@ -209,19 +259,13 @@ impl<O: Output + AlertSink> Detect<O> {
         let Detect {
             engine,
             inner,
-            run_id,
-            seq,
+            ids,
             per_rule,
         } = self;
         engine.inspect(flow, event, &mut |alert| {
-            *seq += 1;
             *per_rule.entry(alert.rule.id).or_insert(0) += 1;
-            let mut id = [0u8; 40];
-            let mut cursor = std::io::Cursor::new(&mut id[..]);
-            let _ = write!(cursor, "{run_id:016x}-{seq}");
-            let len = cursor.position() as usize;
-            let text = core::str::from_utf8(&id[..len]).unwrap_or("");
-            inner.alert(cx, event, alert, text);
+            let id = ids.next_id();
+            inner.alert(cx, event, alert, id.as_str());
         });
     }
 }
@@ -366,6 +410,22 @@ impl<O: Output + AlertSink> AlertSink for crate::assets::Tracked<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alert_ids_are_the_run_id_in_hex_and_a_count_from_one() {
+        let mut ids = AlertIds::with_run_id(0xab);
+        assert_eq!(ids.next_id().as_str(), "00000000000000ab-1");
+        assert_eq!(ids.next_id().as_str(), "00000000000000ab-2");
+        // The longest id fits.
+        let mut last = AlertIds {
+            run_id: u64::MAX,
+            seq: u64::MAX - 1,
+        };
+        assert_eq!(
+            last.next_id().as_str(),
+            "ffffffffffffffff-18446744073709551615"
+        );
+    }
 
     #[test]
     fn run_ids_come_from_the_random_source() {

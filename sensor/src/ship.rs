@@ -5,7 +5,7 @@
 //! * **Spool writer: the caller of [`Shipper::send_line`].** The line is
 //!   checked (a JSON object of an event type the analyzer stores: `alert`,
 //!   `asset`, `stats` by default), given `"sensor"` (and an `"alert_id"` when
-//!   an alert has none), and appended to the open spool segment on disk, in
+//!   an alert has none, in the format of [`AlertIds`]), and appended to the open spool segment on disk, in
 //!   the caller's thread, under one lock. There is no queue in memory that
 //!   could fill: the cost of a line is a JSON scan and a buffered write into
 //!   the page cache, whatever the analyzer does. A segment is sealed (renamed
@@ -64,6 +64,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crate::detect::AlertIds;
+use crate::eve::EventFilter;
 
 /// What a writer does with a line that does not fit in the spool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -233,8 +236,6 @@ struct Shared {
     counters: Counters,
     /// `"sensor":"<name>"` as JSON, ready to append.
     sensor_field: Vec<u8>,
-    /// `"alert_id":"<sensor>-<boot>-` as JSON, without the number and the closing quote.
-    id_prefix: Vec<u8>,
     boot: u64,
     /// One lock for the spool: writers append under it, the sender takes a
     /// segment and gives it back under it (never across a request), so a
@@ -269,7 +270,8 @@ struct State {
     /// The segment the sender is posting: no writer deletes it.
     in_flight: Option<u64>,
     next_seq: u64,
-    ids: u64,
+    /// Ids for alert lines that arrive without one.
+    ids: AlertIds,
     /// The line being spooled (reused: no allocation per line).
     line: Vec<u8>,
     /// The sender delivers until this instant, then leaves.
@@ -344,21 +346,16 @@ impl Shipper {
             .unwrap_or(0);
         let mut sensor_field = b"\"sensor\":".to_vec();
         serde_json::to_writer(&mut sensor_field, &config.sensor).map_err(io::Error::other)?;
-        let mut id_prefix = b"\"alert_id\":".to_vec();
-        serde_json::to_writer(&mut id_prefix, &format!("{}-{boot}-", config.sensor))
-            .map_err(io::Error::other)?;
-        id_prefix.pop(); // the closing quote comes after the number
         let shared = Arc::new(Shared {
             counters,
             sensor_field,
-            id_prefix,
             boot,
             state: Mutex::new(State {
                 open: None,
                 sealed,
                 in_flight: None,
                 next_seq,
-                ids: 0,
+                ids: AlertIds::random(),
                 line: Vec::with_capacity(4096),
                 stop: None,
                 abandoned: false,
@@ -399,6 +396,39 @@ impl Shipper {
             Record::Skip => true,
             Record::Line => sh.append(st),
         }
+    }
+
+    /// Spools one line this sensor rendered itself ([`crate::live::ShipLines`]),
+    /// without reading it back: a whole JSON object from an
+    /// [`EveWriter`](crate::eve::EveWriter) whose filter is
+    /// [`Shipper::event_filter`], an alert with its `alert_id`, and no
+    /// `sensor` (which is added). Returns what [`Shipper::send_line`] returns.
+    pub fn send_rendered(&self, line: &[u8]) -> bool {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return true;
+        }
+        let sh = &*self.shared;
+        sh.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let mut st = lock(&sh.state);
+        sh.compose(&mut st, line, false, true);
+        sh.append(st)
+    }
+
+    /// The event types shipped, as a filter for the writer of
+    /// [`Shipper::send_rendered`]'s lines (names that are no EVE event
+    /// type are left out).
+    pub fn event_filter(&self) -> EventFilter {
+        let mut names = String::new();
+        for t in &self.shared.cfg.event_types {
+            if EventFilter::parse(t).is_ok() {
+                if !names.is_empty() {
+                    names.push(',');
+                }
+                names.push_str(t);
+            }
+        }
+        EventFilter::parse(&names).unwrap_or_else(|_| crate::live::ship_filter())
     }
 
     /// Seals the open segment now, so that the sender may deliver it.
@@ -536,18 +566,24 @@ impl Shared {
             return Record::Skip;
         }
         let need_id = et == "alert" && probe.alert_id.is_none();
-        let need_sensor = probe.sensor.is_none();
+        self.compose(st, line, need_id, probe.sensor.is_none());
+        Record::Line
+    }
+
+    /// Writes `line` (a JSON object, ending in `}`) into `st.line`, with a
+    /// new `alert_id` and with `sensor` when asked to.
+    fn compose(&self, st: &mut State, line: &[u8], need_id: bool, need_sensor: bool) {
         let out = &mut st.line;
         out.clear();
-        out.extend_from_slice(&line[..line.len() - 1]);
+        out.extend_from_slice(&line[..line.len().saturating_sub(1)]);
         let mut comma = !out.trim_ascii_end().ends_with(b"{");
         if need_id {
-            st.ids += 1;
+            let id = st.ids.next_id();
             if comma {
                 out.push(b',');
             }
-            out.extend_from_slice(&self.id_prefix);
-            out.extend_from_slice(itoa::Buffer::new().format(st.ids).as_bytes());
+            out.extend_from_slice(b"\"alert_id\":\"");
+            out.extend_from_slice(id.as_str().as_bytes());
             out.push(b'"');
             comma = true;
         }
@@ -558,7 +594,6 @@ impl Shared {
             out.extend_from_slice(&self.sensor_field);
         }
         out.extend_from_slice(b"}\n");
-        Record::Line
     }
 
     /// Appends `st.line` to the open segment, making room first (see
@@ -1295,6 +1330,11 @@ mod tests {
             .collect()
     }
 
+    /// The first id of a run in the format of `AlertIds`: 16 hex digits, `-1`.
+    fn is_first_alert_id(id: &str) -> bool {
+        id.len() == 18 && id.ends_with("-1") && id[..16].bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
     fn alert_line(n: u64) -> String {
         format!(r#"{{"event_type":"alert","alert_id":"a{n}","alert":{{"signature_id":1}}}}"#)
     }
@@ -1510,14 +1550,58 @@ mod tests {
         assert_eq!(lines.len(), 2);
         let a: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
         assert_eq!(a["sensor"], "s1");
-        assert!(a["alert_id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("s1-")));
+        assert!(a["alert_id"].as_str().is_some_and(is_first_alert_id), "{a}");
         let b: serde_json::Value = serde_json::from_str(&lines[1]).expect("json");
         assert_eq!(b["sensor"], "other");
         // A restart finds both lines again.
         let s = Shipper::start(cfg(dir.path())).expect("restart");
         assert_eq!(s.stats().pending, 2);
+        drop(s);
+    }
+
+    #[test]
+    fn a_rendered_line_is_spooled_as_a_checked_one_is() {
+        // An alert line as the sensor renders it (with its alert_id, without
+        // a sensor name), then an asset line.
+        let alert = br#"{"timestamp":"2024-01-01T00:00:00.000000+0000","event_type":"alert","alert":{"signature_id":1},"alert_id":"00000000000000ab-1"}"#;
+        let asset = b"{\"event_type\":\"asset\",\"asset\":{\"ip\":\"10.0.0.1\"}}\n";
+        let spool = |rendered: bool| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let s = Shipper::start(cfg(dir.path())).expect("start");
+            let send = |line: &[u8]| {
+                if rendered {
+                    s.send_rendered(line)
+                } else {
+                    s.send_line(line)
+                }
+            };
+            assert!(send(alert));
+            assert!(send(asset));
+            let st = s.shutdown(Duration::ZERO);
+            assert_eq!(
+                (st.accepted, st.spooled, st.filtered, st.invalid),
+                (2, 2, 0, 0)
+            );
+            spooled_lines(dir.path())
+        };
+        let rendered = spool(true);
+        assert_eq!(rendered, spool(false));
+        let a: serde_json::Value = serde_json::from_str(&rendered[0]).expect("json");
+        assert_eq!(a["sensor"], "s1");
+        assert_eq!(a["alert_id"], "00000000000000ab-1");
+    }
+
+    #[test]
+    fn the_filter_of_rendered_lines_is_the_shipped_event_types() {
+        use crate::eve::EventType;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = cfg(dir.path());
+        c.event_types = vec!["alert".into(), "no-such-type".into()];
+        let s = Shipper::start(c).expect("start");
+        let f = s.event_filter();
+        assert!(f.contains(EventType::Alert));
+        assert!(!f.contains(EventType::Stats));
+        assert!(!f.contains(EventType::Asset));
         drop(s);
     }
 
@@ -1535,9 +1619,7 @@ mod tests {
         let lines = spooled_lines(dir.path());
         let a: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
         assert_eq!(a["sensor"], "plant \"A\"\\north");
-        assert!(a["alert_id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("plant \"A\"\\north-") && id.ends_with("-1")));
+        assert!(a["alert_id"].as_str().is_some_and(is_first_alert_id), "{a}");
     }
 
     #[test]

@@ -122,9 +122,11 @@ impl Write for EveBatch {
     }
 }
 
-/// Lines for the analyzer: each `write` (one whole line from `EveWriter`)
-/// is appended to the shipper's spool in the calling worker, which never
-/// waits for the analyzer (see [`crate::ship`]).
+/// Lines for the analyzer: each `write` (one whole line from the `EveWriter`
+/// of an [`EveTee`], with the shipper's filter) is appended to the shipper's
+/// spool in the calling worker, which never waits for the analyzer (see
+/// [`crate::ship`]). The lines are not parsed back
+/// ([`Shipper::send_rendered`]).
 #[derive(Clone)]
 pub struct ShipLines(pub Arc<Shipper>);
 
@@ -137,7 +139,7 @@ impl std::fmt::Debug for ShipLines {
 impl Write for ShipLines {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
         // A line lost to a full spool is counted by the shipper (`spool_dropped`).
-        self.0.send_line(line);
+        self.0.send_rendered(line);
         Ok(line.len())
     }
 
@@ -165,11 +167,15 @@ impl std::fmt::Debug for EveTee {
 
 impl EveTee {
     /// Lines to `eve` (the event types of its filter) and to `ship` (the
-    /// types the analyzer stores, [`ship_filter`]).
+    /// types it ships, [`Shipper::event_filter`]: by default those the
+    /// analyzer stores, [`ship_filter`]).
     pub fn new(eve: Option<(Arc<EveSink>, EventFilter)>, ship: Option<Arc<Shipper>>) -> EveTee {
         EveTee {
             eve: eve.map(|(sink, filter)| EveWriter::new(EveBatch::new(sink), filter)),
-            ship: ship.map(|s| EveWriter::new(ShipLines(s), ship_filter())),
+            ship: ship.map(|s| {
+                let filter = s.event_filter();
+                EveWriter::new(ShipLines(s), filter)
+            }),
         }
     }
 

@@ -113,12 +113,9 @@ fn nonempty(m: &Map<String, Value>, k: &str) -> Option<String> {
 
 /// The protocol an identity source belongs to.
 fn source_protocol(source: Option<&str>) -> &'static str {
-    match source {
-        Some("modbus_device_id") => "modbus",
-        Some("s7_szl") => "s7comm",
-        Some("dnp3_attributes") => "dnp3",
-        _ => "asset",
-    }
+    source
+        .and_then(otwatch_proto::registry::by_identity_source)
+        .map_or("asset", otwatch_proto::ProtocolId::name)
 }
 
 /// Merges one observation (`asset` object of an `asset` line) into `known`.

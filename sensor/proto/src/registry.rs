@@ -50,6 +50,9 @@ pub struct Spec {
     pub summary_fields: &'static [&'static str],
     /// The colour the UI gives the protocol (CSS hex).
     pub color: &'static str,
+    /// The `source` its device identities carry in `asset` lines
+    /// (`modbus_device_id`), when its events reveal identities.
+    pub identity_source: Option<&'static str>,
     /// Every anomaly name its dissector raises (anomalies of `type` =
     /// `name`); rules may name only these.
     pub anomalies: &'static [&'static str],
@@ -206,6 +209,14 @@ impl DeviceIdentity<'_> {
         .all(|v| v.is_none_or(<[u8]>::is_empty))
             && firmware.is_none_or(|f| f.as_bytes().is_empty())
     }
+}
+
+/// The protocol whose identities carry `source` (see
+/// [`Spec::identity_source`]).
+pub fn by_identity_source(source: &str) -> Option<ProtocolId> {
+    ProtocolId::ALL
+        .into_iter()
+        .find(|id| id.spec().identity_source == Some(source))
 }
 
 /// The transports a flow can be carried on, for detection.
@@ -415,6 +426,12 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ProtocolId::COUNT);
         assert_eq!(ProtocolId::from_name("http"), None);
+        for id in ProtocolId::ALL {
+            if let Some(source) = id.spec().identity_source {
+                assert_eq!(by_identity_source(source), Some(id));
+            }
+        }
+        assert_eq!(by_identity_source("asset"), None);
     }
 
     #[test]

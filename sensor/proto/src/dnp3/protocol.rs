@@ -26,6 +26,7 @@ pub const SPEC: Spec = Spec {
     eve_objects: &["dnp3"],
     summary_fields: &["dnp3.request.function", "dnp3.outstation"],
     color: "#8e44ad",
+    identity_source: Some("dnp3_attributes"),
     anomalies: &Dnp3Anomaly::NAMES,
 };
 
@@ -90,7 +91,7 @@ impl ProtocolEvent for Transaction<'_> {
             return found;
         }
         DeviceIdentity {
-            source: Some("dnp3_attributes"),
+            source: SPEC.identity_source,
             ..found
         }
     }

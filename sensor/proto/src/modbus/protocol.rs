@@ -25,6 +25,7 @@ pub const SPEC: Spec = Spec {
     eve_objects: &["modbus"],
     summary_fields: &["modbus.request.function", "modbus.unit_id"],
     color: "#2f7ed8",
+    identity_source: Some("modbus_device_id"),
     anomalies: &ModbusAnomaly::NAMES,
 };
 
@@ -79,7 +80,7 @@ impl ProtocolEvent for Transaction<'_> {
             firmware: id
                 .object(DeviceObjectId::MajorMinorRevision)
                 .map(IdentityText::Bytes),
-            source: Some("modbus_device_id"),
+            source: SPEC.identity_source,
             ..DeviceIdentity::default()
         }
     }

@@ -23,6 +23,7 @@ pub const SPEC: Spec = Spec {
     eve_objects: &["s7comm", "s7commplus"],
     summary_fields: &["s7comm.request.function_name", "s7commplus.opcode_name"],
     color: "#16a085",
+    identity_source: Some("s7_szl"),
     anomalies: &S7Anomaly::NAMES,
 };
 
@@ -108,7 +109,7 @@ impl ProtocolEvent for Transaction<'_> {
         }
         DeviceIdentity {
             vendor: Some(b"Siemens"),
-            source: Some("s7_szl"),
+            source: SPEC.identity_source,
             ..found
         }
     }

@@ -1476,7 +1476,8 @@ fn every_anomaly_fires() {
 fn anomaly_messages_name_the_offending_values() {
     let good_req = master(&class0_read(0));
     let read = |dst: u16| (true, frames(0xc4, dst, 1, &class0_read(0), 0, 249));
-    let cases: Vec<(&str, Dnp3Config, Vec<(bool, Vec<u8>)>)> = vec![
+    type Case = (&'static str, Dnp3Config, Vec<(bool, Vec<u8>)>);
+    let cases: Vec<Case> = vec![
         (
             "3 bytes before the 0x05 0x64 start octets",
             Dnp3Config::default(),

@@ -1567,72 +1567,120 @@ fn tpkt_dt(s7: &str) -> Vec<u8> {
 
 #[test]
 fn every_anomaly_fires() {
-    let cases: Vec<(&str, Frames)> = vec![
+    // Each case: the anomaly, its exact message, the frames that raise it.
+    let cases: Vec<(&str, &str, Frames)> = vec![
         (
             "tpkt_bad_version",
+            "TPKT version 0x04 is not 3",
+            // TPKT version 4, length 7, COTP DT.
             vec![(C2S, setup_job()), (C2S, hex("04 00 00 07 02 f0 80"))],
         ),
         (
             "tpkt_bad_length",
+            "TPKT length 5 is below the minimum of 7",
+            // TPKT version 3, length 5.
             vec![(C2S, setup_job()), (C2S, hex("03 00 00 05 02 f0 80"))],
         ),
         (
             "non_s7_traffic",
+            "bytes on an ISO-on-TCP stream do not frame as TPKT: TPKT version 0x47 is not 3",
             vec![(C2S, b"GET / HTTP/1.1\r\n\r\n".to_vec())],
         ),
-        ("non_s7_traffic", vec![(C2S, tpkt_dt("47 45 54"))]),
-        ("cotp_bad_tpdu", vec![(C2S, hex("03 00 00 08 09 f0 80 32"))]),
+        (
+            "non_s7_traffic",
+            "COTP data is neither S7comm nor S7comm-plus; protocol id 0x47",
+            // A DT TPDU whose data starts "GET", not 0x32 or 0x72.
+            vec![(C2S, tpkt_dt("47 45 54"))],
+        ),
+        (
+            "cotp_bad_tpdu",
+            "COTP length indicator 9 exceeds the 3 bytes that follow it",
+            // TPKT length 8; COTP LI 9 with 3 bytes after it.
+            vec![(C2S, hex("03 00 00 08 09 f0 80 32"))],
+        ),
         (
             "cotp_bad_parameter",
+            "COTP TPDU size code 0x0f is outside 0x07..=0x0d",
+            // CR (0xe0), dst ref 0, src ref 1, class 0; parameter 0xc0
+            // (TPDU size), length 1, code 0x0f.
             vec![(C2S, hex("03 00 00 0e 09 e0 00 00 00 01 00 c0 01 0f"))],
         ),
         (
             "cotp_bad_class",
+            "COTP connection in class 4",
+            // CR (0xe0), dst ref 0, src ref 1, class and options 0x40.
             vec![(C2S, hex("03 00 00 0b 06 e0 00 00 00 01 40"))],
         ),
         (
             "cotp_bad_class",
+            "ISO-on-TCP (class 0) does not use COTP TPDU ak",
+            // AK (0x60), dst ref 1, sequence 0.
             vec![(C2S, hex("03 00 00 09 04 60 00 01 00"))],
         ),
         (
             "cotp_error_tpdu",
+            "COTP error TPDU, reject cause 0x02",
+            // ER (0x70), dst ref 1, cause 2, parameter 0xc1 of length 0.
             vec![(S2C, hex("03 00 00 0b 06 70 00 01 02 c1 00"))],
         ),
         (
             "s7_bad_length",
+            "S7 parameter length 16 + data length 0 do not match the 2 bytes after the header",
             vec![(C2S, tpkt_dt("32 01 0000 0001 0010 0000 04 00"))],
         ),
-        ("s7_bad_length", vec![(C2S, tpkt_dt("32 01 0000 00"))]),
+        (
+            "s7_bad_length",
+            "S7 PDU of 5 bytes is shorter than its 10-byte header",
+            vec![(C2S, tpkt_dt("32 01 0000 00"))],
+        ),
         (
             "s7_malformed_body",
+            "S7 parameter part of 0 bytes, needs 1",
             vec![(C2S, tpkt_dt("32 01 0000 0001 0002 0000 04 01"))],
         ),
         (
             "s7_unknown_rosctr",
+            "unknown S7 PDU type (ROSCTR) 0x5",
             vec![(C2S, tpkt_dt("32 05 0000 0001 0000 0000"))],
         ),
         (
             "s7_before_setup",
+            "S7 PDU before setup communication: job",
             vec![(C2S, cr()), (S2C, cc()), (C2S, read_job())],
         ),
-        ("ack_without_job", vec![(S2C, read_ack())]),
-        ("s7plus_bad_framing", vec![(C2S, tpkt_dt("72 02 00 10 31"))]),
-        ("s7plus_bad_framing", vec![(C2S, tpkt_dt("72 02"))]),
+        (
+            "ack_without_job",
+            "ack without a job, PDU reference 6400",
+            vec![(S2C, read_ack())],
+        ),
+        (
+            "s7plus_bad_framing",
+            "S7comm-plus data length 16 does not fit the 1 bytes after the header",
+            vec![(C2S, tpkt_dt("72 02 00 10 31"))],
+        ),
+        (
+            "s7plus_bad_framing",
+            "S7comm-plus PDU of 2 bytes, needs 4",
+            vec![(C2S, tpkt_dt("72 02"))],
+        ),
         (
             "s7plus_bad_integrity",
+            "S7comm-plus integrity part announces a digest of 16 bytes, not 32",
             vec![(C2S, tpkt_dt("72 03 00 02 10 00 72 03 00 00"))],
         ),
         (
             "too_many_outstanding_jobs",
+            "jobs without an ack exceed the limit of 32",
             (0..33u8)
                 .map(|r| (C2S, tpkt_dt(&format!("32 01 0000 00{r:02x} 0000 0000"))))
                 .collect(),
         ),
     ];
-    let mut fired: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
-    for (name, frames) in cases {
+    let mut fired: Vec<&str> = cases.iter().map(|(name, ..)| *name).collect();
+    for (name, message, frames) in cases {
         let rec = run(&frames);
         assert_eq!(rec.anomalies, vec![name], "{name}");
+        assert_eq!(rec.messages, vec![message], "{name}");
     }
     // The rest fire in their own tests (they need a limit or a negotiated
     // size): every declared name is made to fire somewhere.
@@ -1646,53 +1694,6 @@ fn every_anomaly_fires() {
     let mut declared = S7Anomaly::NAMES.to_vec();
     declared.sort_unstable();
     assert_eq!(fired, declared);
-}
-
-#[test]
-fn anomaly_messages_name_the_offending_values() {
-    let cases: Vec<(&str, Frames)> = vec![
-        (
-            "bytes on an ISO-on-TCP stream do not frame as TPKT: TPKT version 0x47 is not 3",
-            vec![(C2S, b"GET / HTTP/1.1\r\n\r\n".to_vec())],
-        ),
-        (
-            // DT TPDU whose data starts with 0x47, not 0x32 or 0x72.
-            "COTP data is neither S7comm nor S7comm-plus; protocol id 0x47",
-            vec![(C2S, tpkt_dt("47 45 54"))],
-        ),
-        (
-            // CR (0xe0) asking for class 4 (0x40).
-            "COTP connection in class 4",
-            vec![(C2S, hex("03 00 00 0b 06 e0 00 00 00 01 40"))],
-        ),
-        (
-            // AK TPDU (0x60), a class 2-4 acknowledgement.
-            "ISO-on-TCP (class 0) does not use COTP TPDU ak",
-            vec![(C2S, hex("03 00 00 09 04 60 00 01 00"))],
-        ),
-        (
-            // ER TPDU (0x70), reject cause 2.
-            "COTP error TPDU, reject cause 0x02",
-            vec![(S2C, hex("03 00 00 0b 06 70 00 01 02 c1 00"))],
-        ),
-        (
-            // ROSCTR 5 is not defined.
-            "unknown S7 PDU type (ROSCTR) 0x5",
-            vec![(C2S, tpkt_dt("32 05 0000 0001 0000 0000"))],
-        ),
-        (
-            "S7 PDU before setup communication: job",
-            vec![(C2S, cr()), (S2C, cc()), (C2S, read_job())],
-        ),
-        (
-            "ack without a job, PDU reference 6400",
-            vec![(S2C, read_ack())],
-        ),
-    ];
-    for (message, frames) in cases {
-        let rec = run(&frames);
-        assert_eq!(rec.messages, [message]);
-    }
 }
 
 #[test]

@@ -340,6 +340,8 @@ impl Writer {
                 }
             },
         };
+        // Before any answer: a client that got one reads gauges that count it.
+        self.refresh_gauges();
         let m = &self.hooks.metrics;
         if result.is_ok() {
             m.commits.inc();
@@ -397,7 +399,6 @@ impl Writer {
                 self.hooks.committed.send_replace(self.last_id);
             }
         }
-        self.refresh_gauges();
     }
 
     fn apply(

@@ -284,22 +284,10 @@ impl Context<'_> {
         message: core::fmt::Arguments<'_>,
         direction: Option<Direction>,
     ) {
-        self.anomaly(kind.layer(), kind.name(), &message, direction);
-    }
-
-    /// Emits an anomaly stamped with the current packet time, by layer and
-    /// name; dissectors use [`Context::raise`], which takes a declared name.
-    pub fn anomaly(
-        &mut self,
-        protocol: &'static str,
-        name: &'static str,
-        detail: &dyn core::fmt::Display,
-        direction: Option<Direction>,
-    ) {
         self.emit(AppEvent::Anomaly(Anomaly {
-            protocol,
-            name,
-            detail,
+            protocol: kind.layer(),
+            name: kind.name(),
+            detail: &message,
             direction,
         }));
     }

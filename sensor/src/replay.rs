@@ -39,12 +39,7 @@ pub struct ReplayReport {
 impl ReplayReport {
     /// Packets per second of wall-clock time.
     pub fn packets_per_sec(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.stats.packets as f64 / secs
-        } else {
-            0.0
-        }
+        crate::live::per_second(self.stats.packets, self.elapsed)
     }
 }
 

@@ -385,17 +385,7 @@ impl Shipper {
     /// written; the loss is counted in `spool_dropped`. A line that is not
     /// shipped on purpose (`filtered`, `invalid`) returns true.
     pub fn send_line(&self, line: &[u8]) -> bool {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return true;
-        }
-        let sh = &*self.shared;
-        sh.counters.accepted.fetch_add(1, Ordering::Relaxed);
-        let mut st = lock(&sh.state);
-        match sh.record(&mut st, line) {
-            Record::Skip => true,
-            Record::Line => sh.append(st),
-        }
+        self.spool(line, false)
     }
 
     /// Spools one line this sensor rendered itself ([`crate::live::ShipLines`]),
@@ -404,6 +394,11 @@ impl Shipper {
     /// [`Shipper::event_filter`], an alert with its `alert_id`, and no
     /// `sensor` (which is added). Returns what [`Shipper::send_line`] returns.
     pub fn send_rendered(&self, line: &[u8]) -> bool {
+        self.spool(line, true)
+    }
+
+    /// Spools `line`: checked (see [`Shipper::send_line`]), or as rendered.
+    fn spool(&self, line: &[u8], rendered: bool) -> bool {
         let line = line.trim_ascii();
         if line.is_empty() {
             return true;
@@ -411,7 +406,11 @@ impl Shipper {
         let sh = &*self.shared;
         sh.counters.accepted.fetch_add(1, Ordering::Relaxed);
         let mut st = lock(&sh.state);
-        sh.compose(&mut st, line, false, true);
+        if rendered {
+            sh.compose(&mut st, line, false, true);
+        } else if let Record::Skip = sh.record(&mut st, line) {
+            return true;
+        }
         sh.append(st)
     }
 

@@ -127,3 +127,5 @@ pub use report::{
     merge_stats, now, write_stats_line, LiveReport, LiveReporter, LiveStatsLine, WorkerReport,
 };
 pub use worker::{run, LiveOutput};
+
+pub(crate) use report::per_second;

@@ -47,12 +47,7 @@ pub struct LiveReport {
 impl LiveReport {
     /// Frames per second of wall-clock time.
     pub fn packets_per_sec(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.stats.packets as f64 / secs
-        } else {
-            0.0
-        }
+        per_second(self.stats.packets, self.elapsed)
     }
 
     /// The errors that stopped workers.
@@ -61,6 +56,16 @@ impl LiveReport {
             .iter()
             .enumerate()
             .filter_map(|(i, w)| w.error.as_ref().map(|e| (i, e)))
+    }
+}
+
+/// `count` per second of `elapsed` (0 when no time passed).
+pub(crate) fn per_second(count: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 {
+        count as f64 / secs
+    } else {
+        0.0
     }
 }
 

@@ -154,6 +154,20 @@ impl<O: LiveOutput> Worker<'_, O> {
         }
     }
 
+    /// Every stats interval: reads the kernel's counters with `read` into
+    /// `kernel` and publishes them.
+    fn kernel_stats(
+        &mut self,
+        kernel: &mut KernelStats,
+        read: impl FnOnce() -> io::Result<KernelStats>,
+    ) -> io::Result<()> {
+        if self.due_stats() {
+            *kernel = read()?;
+            self.store_kernel(kernel);
+        }
+        Ok(())
+    }
+
     fn store_kernel(&self, k: &KernelStats) {
         self.counters
             .kernel_packets
@@ -239,17 +253,9 @@ fn run_afpacket<O: LiveOutput>(
                 break;
             }
         }
-        if w.due_stats() {
-            match ring.read_kernel_stats() {
-                Ok(k) => {
-                    kernel = k;
-                    w.store_kernel(&k);
-                }
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
+        if let Err(e) = w.kernel_stats(&mut kernel, || ring.read_kernel_stats()) {
+            error = Some(e);
+            break;
         }
     }
     match ring.read_kernel_stats() {
@@ -288,17 +294,9 @@ fn run_libpcap<O: LiveOutput>(
             w.idle_tick();
         }
         w.housekeeping(false);
-        if w.due_stats() {
-            match read_stats(&mut source) {
-                Ok(k) => {
-                    kernel = k;
-                    w.store_kernel(&k);
-                }
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
+        if let Err(e) = w.kernel_stats(&mut kernel, || read_stats(&mut source)) {
+            error = Some(e);
+            break;
         }
     }
     match read_stats(&mut source) {

@@ -221,7 +221,7 @@ test('the live stream parser takes whole events off the buffer and keeps the res
   assert.deepEqual(second, {events: [{event: 'message', id: null, data: 'one\ntwo'}], rest: ''});
 });
 
-/** '#2f7ed8' → 'rgb(47, 126, 216)', as the browser gives a colour back. */
+/** '#0b7a75' → 'rgb(11, 122, 117)', as the browser gives a colour back. */
 const rgb = (hex) => {
   const x = hex.length === 4 ? hex.slice(1).split('').map((c) => c + c).join('') : hex.slice(1);
   return `rgb(${[0, 2, 4].map((i) => parseInt(x.slice(i, i + 2), 16)).join(', ')})`;

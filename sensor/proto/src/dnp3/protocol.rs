@@ -25,7 +25,7 @@ pub const SPEC: Spec = Spec {
     probe: |first, _| probe(first),
     eve_objects: &["dnp3"],
     summary_fields: &["dnp3.request.function", "dnp3.outstation"],
-    color: "#8e44ad",
+    color: "#b35c00",
     identity_source: Some("dnp3_attributes"),
     anomalies: &Dnp3Anomaly::NAMES,
 };

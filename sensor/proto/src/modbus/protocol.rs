@@ -24,7 +24,7 @@ pub const SPEC: Spec = Spec {
     probe: |first, dir| dir == Direction::ToServer && mbap::probe(first),
     eve_objects: &["modbus"],
     summary_fields: &["modbus.request.function", "modbus.unit_id"],
-    color: "#2f7ed8",
+    color: "#0b7a75",
     identity_source: Some("modbus_device_id"),
     anomalies: &ModbusAnomaly::NAMES,
 };

@@ -22,7 +22,7 @@ pub const SPEC: Spec = Spec {
     probe: |first, dir| dir == Direction::ToServer && probe(first),
     eve_objects: &["s7comm", "s7commplus"],
     summary_fields: &["s7comm.request.function_name", "s7commplus.opcode_name"],
-    color: "#16a085",
+    color: "#7a4fb0",
     identity_source: Some("s7_szl"),
     anomalies: &S7Anomaly::NAMES,
 };

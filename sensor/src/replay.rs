@@ -228,7 +228,7 @@ mod tests {
             eve: Some((sink, EventFilter::all())),
             ship: None,
         });
-        let done = offline.replay(&[pcap.clone()], &mut |_, _, _| {});
+        let done = offline.replay(std::slice::from_ref(&pcap), &mut |_, _, _| {});
         assert!(done.write.is_ok());
         assert!(done.replay.error.is_none());
         let text = String::from_utf8(seen.take()).unwrap_or_default();

@@ -126,7 +126,21 @@ impl core::fmt::Debug for Anomaly<'_> {
     }
 }
 
-impl Anomaly<'_> {
+impl<'a> Anomaly<'a> {
+    /// The anomaly `kind`, named by its declaration, with its message.
+    pub fn new<K: AnomalyKind>(
+        kind: K,
+        detail: &'a dyn core::fmt::Display,
+        direction: Option<Direction>,
+    ) -> Anomaly<'a> {
+        Anomaly {
+            protocol: kind.layer(),
+            name: kind.name(),
+            detail,
+            direction,
+        }
+    }
+
     /// Writes the body of an EVE `anomaly` object.
     pub fn write_eve(&self, w: &mut JsonWriter<'_>) {
         w.field_str("type", self.protocol);
@@ -284,12 +298,7 @@ impl Context<'_> {
         message: core::fmt::Arguments<'_>,
         direction: Option<Direction>,
     ) {
-        self.emit(AppEvent::Anomaly(Anomaly {
-            protocol: kind.layer(),
-            name: kind.name(),
-            detail: &message,
-            direction,
-        }));
+        self.emit(AppEvent::Anomaly(Anomaly::new(kind, &message, direction)));
     }
 }
 

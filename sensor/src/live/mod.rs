@@ -36,7 +36,8 @@
 //! path.
 //!
 //! [`SensorOutput`] is the output of `otwatch sensor` and `otwatch run
-//! --iface`: the rule engine, EVE lines to one shared writer ([`EveSink`],
+//! --iface` (and, in [`OfflineSensor`](crate::replay::OfflineSensor), of
+//! every offline run): the rule engine, EVE lines to one shared writer ([`EveSink`],
 //! written in whole per-worker batches under a mutex), alerts to the
 //! analyzer ([`Shipper`]) and the hosts seen. The workers' outputs share a
 //! [`SensorShared`]: the rules' threshold windows and the asset table, each

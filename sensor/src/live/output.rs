@@ -294,7 +294,8 @@ impl SensorShared {
     }
 }
 
-/// The output of `otwatch sensor` and `otwatch run --iface`: rules, then
+/// The output of `otwatch sensor` and `otwatch run --iface` (and of the
+/// offline stack, [`OfflineSensor`](crate::replay::OfflineSensor)): rules, then
 /// EVE lines and alerts, and the hosts seen (kept by worker, moved into the
 /// shared asset table at each report). A reload ([`Control::publish`](super::Control::publish) with a
 /// new [`Ruleset`]) swaps the rule engine between two packets; flows keep

@@ -350,12 +350,7 @@ impl<O: Output> Pipeline<O> {
                 *self.stats.decode_errors.entry(kind.name()).or_insert(0) += 1;
                 self.stats.count_anomaly(kind.layer(), kind.name());
                 let message = format_args!("{err}");
-                let anomaly = Anomaly {
-                    protocol: kind.layer(),
-                    name: kind.name(),
-                    detail: &message,
-                    direction: None,
-                };
+                let anomaly = Anomaly::new(kind, &message, None);
                 self.output.packet_anomaly(frame.ts, None, &anomaly);
                 return;
             }
@@ -602,19 +597,13 @@ impl<O: Output> Pipeline<O> {
         kind: DecodeAnomaly,
         message: core::fmt::Arguments<'_>,
     ) {
-        let (protocol, name) = (kind.layer(), kind.name());
-        self.stats.count_anomaly(protocol, name);
+        self.stats.count_anomaly(kind.layer(), kind.name());
         let meta = PacketMeta {
             src: ip.src,
             dst: ip.dst,
             protocol: ip.protocol,
         };
-        let anomaly = Anomaly {
-            protocol,
-            name,
-            detail: &message,
-            direction: None,
-        };
+        let anomaly = Anomaly::new(kind, &message, None);
         self.output.packet_anomaly(ts, Some(&meta), &anomaly);
     }
 

@@ -53,8 +53,9 @@ pub struct Spec {
     /// The `source` its device identities carry in `asset` lines
     /// (`modbus_device_id`), when its events reveal identities.
     pub identity_source: Option<&'static str>,
-    /// Every anomaly name its dissector raises (anomalies of `type` =
-    /// `name`); rules may name only these.
+    /// Every anomaly name its dissector raises (the names of its
+    /// `anomaly.rs` enum; anomalies of `type` = `name`); rules may name
+    /// only these.
     pub anomalies: &'static [&'static str],
 }
 

@@ -65,9 +65,8 @@ enum Command {
         /// Without it only the summary is printed.
         #[arg(long, value_name = "FILE|-")]
         eve: Option<String>,
-        /// Event types to write, comma-separated:
-        /// alert,modbus,s7comm,dnp3,flow,anomaly,stats (default: all).
-        #[arg(long, value_name = "LIST")]
+        /// Event types to write, comma-separated (default: all).
+        #[arg(long, value_name = "LIST", help = event_types_help("Event types to write"))]
         events: Option<String>,
         /// Rule file or folder of *.yaml rule files (default: the bundled
         /// ruleset, rules/default).
@@ -158,6 +157,19 @@ enum RulesCommand {
         #[arg(value_name = "PATH")]
         path: PathBuf,
     },
+}
+
+/// The help of `--events`: the event types come from the sensor (one per
+/// registered protocol among them).
+fn event_types_help(lead: &str) -> String {
+    let names: Vec<&str> = otwatch_sensor::eve::EventType::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect();
+    format!(
+        "{lead}, comma-separated: {} (default: all)",
+        names.join(",")
+    )
 }
 
 fn main() -> ExitCode {
@@ -476,7 +488,7 @@ struct SensorArgs {
     #[arg(long, value_name = "FILE|-")]
     eve: Option<String>,
     /// Event types written to --eve, comma-separated (default: all).
-    #[arg(long, value_name = "LIST")]
+    #[arg(long, value_name = "LIST", help = event_types_help("Event types written to --eve"))]
     events: Option<String>,
     /// Analyzer base URL (http://HOST:PORT); alerts, assets and stats are
     /// shipped to its /api/v1/ingest, through an on-disk spool.

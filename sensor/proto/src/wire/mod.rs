@@ -122,8 +122,6 @@ pub enum DecodeError {
     BadIpv4HeaderLength(u8),
     /// IPv4 total length smaller than its header.
     BadIpv4TotalLength(u16),
-    /// IPv4 header checksum does not verify (only checked when asked).
-    BadIpv4Checksum(u16),
     /// TCP data offset below 5 or beyond the segment.
     BadTcpDataOffset(u8),
     /// UDP length field below 8 or beyond the datagram.
@@ -149,7 +147,6 @@ impl DecodeError {
             DecodeError::BadIpVersion(_) => DecodeAnomaly::BadIpVersion,
             DecodeError::BadIpv4HeaderLength(_) => DecodeAnomaly::BadIpv4HeaderLength,
             DecodeError::BadIpv4TotalLength(_) => DecodeAnomaly::BadIpv4TotalLength,
-            DecodeError::BadIpv4Checksum(_) => DecodeAnomaly::BadIpv4Checksum,
             DecodeError::BadTcpDataOffset(_) => DecodeAnomaly::BadTcpDataOffset,
             DecodeError::BadUdpLength(_) => DecodeAnomaly::BadUdpLength,
             DecodeError::TooManyVlanTags(_) => DecodeAnomaly::TooManyVlanTags,
@@ -182,9 +179,6 @@ impl core::fmt::Display for DecodeError {
             }
             DecodeError::BadIpv4TotalLength(len) => {
                 write!(f, "IPv4 total length {len} is smaller than its header")
-            }
-            DecodeError::BadIpv4Checksum(sum) => {
-                write!(f, "IPv4 header checksum {sum:#06x} is wrong")
             }
             DecodeError::BadTcpDataOffset(off) => {
                 write!(f, "TCP data offset {off} words is invalid")

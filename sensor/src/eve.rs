@@ -15,6 +15,7 @@ use otwatch_proto::json::JsonWriter;
 use crate::flow::Endpoint;
 use otwatch_proto::ProtocolId;
 
+use crate::capture::afpacket::KernelStats;
 use crate::pipeline::{AppProto, FlowMeta, FlowRecord, Output, PacketMeta};
 use crate::stats::SensorStats;
 
@@ -263,6 +264,19 @@ impl<W: Write> EveWriter<W> {
 
     /// Writes the `stats` line.
     pub fn stats(&mut self, ts: Timestamp, stats: &SensorStats, elapsed_secs: f64) {
+        self.stats_line(ts, stats, elapsed_secs, None, |_| {});
+    }
+
+    /// Writes a `stats` line: the counters, with `kernel` the kernel's
+    /// (live capture), then what `more` adds to the `stats` object.
+    pub fn stats_line(
+        &mut self,
+        ts: Timestamp,
+        stats: &SensorStats,
+        elapsed_secs: f64,
+        kernel: Option<&KernelStats>,
+        more: impl FnOnce(&mut JsonWriter<'_>),
+    ) {
         if !self.wants(EventType::Stats) {
             return;
         }
@@ -271,7 +285,8 @@ impl<W: Write> EveWriter<W> {
             write_ts(w, ts);
             w.field_str("event_type", "stats");
             w.key("stats").begin_object();
-            stats.write_eve(w, elapsed_secs);
+            stats.write_eve_live(w, elapsed_secs, kernel);
+            more(w);
             w.end_object();
         });
     }

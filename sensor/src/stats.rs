@@ -46,6 +46,16 @@ impl AppStats {
         }
     }
 
+    /// Adds the counters of `from`.
+    pub fn merge(&mut self, from: &AppStats) {
+        self.transactions += from.transactions;
+        self.requests += from.requests;
+        self.responses += from.responses;
+        for (k, n) in &from.functions {
+            self.count_key_n(k, *n);
+        }
+    }
+
     /// PDUs in total.
     pub fn pdus(&self) -> u64 {
         self.requests + self.responses
@@ -159,6 +169,40 @@ pub struct SensorStats {
 }
 
 impl SensorStats {
+    /// Adds the counters of `from` (another worker's, a report's).
+    pub fn merge(&mut self, from: &SensorStats) {
+        // Field by field; keep in step with the struct.
+        self.packets += from.packets;
+        self.bytes += from.bytes;
+        for (k, v) in &from.unsupported_link {
+            *self.unsupported_link.entry(*k).or_insert(0) += v;
+        }
+        self.non_ip += from.non_ip;
+        self.ipv4_fragments += from.ipv4_fragments;
+        self.ipv4_reassembled += from.ipv4_reassembled;
+        self.ipv6_fragments += from.ipv6_fragments;
+        self.tcp += from.tcp;
+        self.udp += from.udp;
+        self.other_ip += from.other_ip;
+        for (k, v) in &from.decode_errors {
+            *self.decode_errors.entry(k).or_insert(0) += v;
+        }
+        self.add_stream(&from.stream);
+        self.merge_checks(from);
+        self.flows.created += from.flows.created;
+        self.flows.timed_out += from.flows.timed_out;
+        self.flows.evicted += from.flows.evicted;
+        self.flows.flushed += from.flows.flushed;
+        self.flows.active += from.flows.active;
+        for (proto, s) in &from.app {
+            self.app.entry(proto).or_default().merge(s);
+        }
+        for (k, v) in &from.anomalies {
+            *self.anomalies.entry(*k).or_insert(0) += v;
+        }
+        self.alerts += from.alerts;
+    }
+
     /// The counters of protocol `name`, made when first counted into.
     pub fn lazy_app(&mut self, name: &'static str) -> LazyAppStats<'_> {
         LazyAppStats {

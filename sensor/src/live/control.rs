@@ -8,8 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::capture::afpacket::KernelStats;
 use crate::stats::SensorStats;
 
-use super::report::merge_stats;
-
 /// Live counters of one worker, updated once per ring block / per poll.
 #[derive(Debug, Default)]
 pub struct WorkerCounters {
@@ -119,7 +117,7 @@ impl<U> Control<U> {
     pub fn stats(&self) -> SensorStats {
         let mut sum = SensorStats::default();
         for c in lock(&self.counters).iter() {
-            merge_stats(&mut sum, &lock(&c.stats));
+            sum.merge(&lock(&c.stats));
         }
         sum
     }

@@ -124,9 +124,7 @@ pub use output::{
     ship_filter, EveBatch, EveSink, EveTee, MemoryLines, SensorOutput, SensorShared, ShipLines,
     EVE_BATCH_BYTES,
 };
-pub use report::{
-    merge_stats, now, write_stats_line, LiveReport, LiveReporter, LiveStatsLine, WorkerReport,
-};
+pub use report::{now, write_stats_line, LiveReport, LiveReporter, LiveStatsLine, WorkerReport};
 pub use worker::{run, LiveOutput};
 
 pub(crate) use report::per_second;

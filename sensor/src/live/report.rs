@@ -8,7 +8,7 @@ use otwatch_proto::event::Timestamp;
 
 use crate::assets::SharedAssets;
 use crate::capture::afpacket::KernelStats;
-use crate::eve::{write_ts, EveWriter, EventType};
+use crate::eve::EveWriter;
 use crate::stats::SensorStats;
 
 use super::control::Control;
@@ -69,46 +69,6 @@ pub(crate) fn per_second(count: u64, elapsed: Duration) -> f64 {
     }
 }
 
-/// Adds the counters of `from` to `into`.
-pub fn merge_stats(into: &mut SensorStats, from: &SensorStats) {
-    // Field by field; keep in step with `SensorStats`.
-    into.packets += from.packets;
-    into.bytes += from.bytes;
-    for (k, v) in &from.unsupported_link {
-        *into.unsupported_link.entry(*k).or_insert(0) += v;
-    }
-    into.non_ip += from.non_ip;
-    into.ipv4_fragments += from.ipv4_fragments;
-    into.ipv4_reassembled += from.ipv4_reassembled;
-    into.ipv6_fragments += from.ipv6_fragments;
-    into.tcp += from.tcp;
-    into.udp += from.udp;
-    into.other_ip += from.other_ip;
-    for (k, v) in &from.decode_errors {
-        *into.decode_errors.entry(k).or_insert(0) += v;
-    }
-    into.add_stream(&from.stream);
-    into.merge_checks(from);
-    into.flows.created += from.flows.created;
-    into.flows.timed_out += from.flows.timed_out;
-    into.flows.evicted += from.flows.evicted;
-    into.flows.flushed += from.flows.flushed;
-    into.flows.active += from.flows.active;
-    for (proto, s) in &from.app {
-        let t = into.app.entry(proto).or_default();
-        t.transactions += s.transactions;
-        t.requests += s.requests;
-        t.responses += s.responses;
-        for (k, n) in &s.functions {
-            t.count_key_n(k, *n);
-        }
-    }
-    for (k, v) in &from.anomalies {
-        *into.anomalies.entry(*k).or_insert(0) += v;
-    }
-    into.alerts += from.alerts;
-}
-
 /// Live-capture facts for the `stats` line.
 #[derive(Debug, Clone)]
 pub struct LiveStatsLine {
@@ -134,15 +94,7 @@ pub fn write_stats_line<W: Write>(
     live: Option<&LiveStatsLine>,
     elapsed_secs: f64,
 ) {
-    if !eve.wants(EventType::Stats) {
-        return;
-    }
-    eve.line(|w| {
-        w.key("timestamp");
-        write_ts(w, ts);
-        w.field_str("event_type", "stats");
-        w.key("stats").begin_object();
-        stats.write_eve_live(w, elapsed_secs, live.map(|l| &l.kernel));
+    eve.stats_line(ts, stats, elapsed_secs, live.map(|l| &l.kernel), |w| {
         if let Some(live) = live {
             w.key("live_capture").begin_object();
             w.field_str("interface", &live.iface);
@@ -153,7 +105,6 @@ pub fn write_stats_line<W: Write>(
             w.field_u64("kernel_freezes", live.kernel.freezes);
             w.end_object();
         }
-        w.end_object();
     });
 }
 
@@ -382,8 +333,8 @@ mod tests {
         b.app.entry("modbus").or_default().count_function(3);
         b.count_anomaly("decode", "x");
         let mut sum = SensorStats::default();
-        merge_stats(&mut sum, &a);
-        merge_stats(&mut sum, &b);
+        sum.merge(&a);
+        sum.merge(&b);
         assert_eq!(sum.packets, 7);
         assert_eq!(sum.app["modbus"].functions.get("3"), Some(&2));
         assert_eq!(sum.anomaly_total(), 1);

@@ -15,7 +15,7 @@ use crate::stats::SensorStats;
 
 use super::capture::{Capture, Source};
 use super::control::{lock, Control, WorkerCounters};
-use super::report::{merge_stats, LiveReport, WorkerReport};
+use super::report::{LiveReport, WorkerReport};
 
 /// What a live worker's output does besides [`Output`].
 pub trait LiveOutput: Output + Send {
@@ -409,7 +409,7 @@ where
     let mut kernel = KernelStats::default();
     let mut last_ts = Timestamp::default();
     for (output, report) in results {
-        merge_stats(&mut stats, &report.stats);
+        stats.merge(&report.stats);
         kernel.add(&report.kernel);
         if (report.last_ts.secs, report.last_ts.nanos) > (last_ts.secs, last_ts.nanos) {
             last_ts = report.last_ts;

@@ -831,31 +831,33 @@ impl TcpStream {
         );
     }
 
+    /// Keeps the last `cap` delivered bytes: appended while the history
+    /// fills, then written over the oldest in a ring (at most two block
+    /// copies per segment).
     fn remember(&mut self, data: &[u8], cap: usize) {
         if cap == 0 {
             return;
         }
-        let data = if data.len() > cap {
-            &data[data.len() - cap..]
-        } else {
-            data
-        };
+        let data = &data[data.len().saturating_sub(cap)..];
+        let room = cap.saturating_sub(self.history.len());
+        let (fill, rest) = data.split_at(room.min(data.len()));
         if self.history.len() < cap {
-            let room = cap - self.history.len();
-            let take = room.min(data.len());
-            self.history.extend_from_slice(&data[..take]);
-            let rest = &data[take..];
+            self.history.extend_from_slice(fill);
             self.history_pos = 0;
-            for &b in rest {
-                self.history[self.history_pos] = b;
-                self.history_pos = (self.history_pos + 1) % cap;
-            }
-        } else {
-            for &b in data {
-                self.history[self.history_pos] = b;
-                self.history_pos = (self.history_pos + 1) % cap;
-            }
         }
+        if rest.is_empty() {
+            return;
+        }
+        let pos = if self.history_pos < cap {
+            self.history_pos
+        } else {
+            0
+        };
+        let first = (cap - pos).min(rest.len());
+        let (head, tail) = rest.split_at(first);
+        self.history[pos..pos + first].copy_from_slice(head);
+        self.history[..tail.len()].copy_from_slice(tail);
+        self.history_pos = (pos + rest.len()) % cap;
     }
 
     /// Compares `old` (bytes at `seq`, all before `next`) with the history.
@@ -915,6 +917,46 @@ mod tests {
             stream.segment(seq, syn, false, data, &limits, &mut |c| got.push(to_got(c)));
         }
         got
+    }
+
+    /// The history as a byte-at-a-time ring (the model `remember` must
+    /// match): the segment's last `cap` bytes, appended while filling, then
+    /// each byte over the oldest.
+    fn remember_bytewise(history: &mut Vec<u8>, pos: &mut usize, data: &[u8], cap: usize) {
+        for &b in &data[data.len().saturating_sub(cap)..] {
+            if history.len() < cap {
+                history.push(b);
+                *pos = 0;
+            } else {
+                history[*pos] = b;
+                *pos = (*pos + 1) % cap;
+            }
+        }
+    }
+
+    #[test]
+    fn history_keeps_the_last_bytes_as_a_ring_of_block_copies() {
+        for cap in [1usize, 2, 7, 16, 2048] {
+            let mut stream = TcpStream::new();
+            let (mut model, mut model_pos) = (Vec::new(), 0usize);
+            let mut next = 0u8;
+            // Segment sizes below, at and above the cap, in a varied order.
+            for (i, len) in [0usize, 1, 3, cap - 1, cap, cap + 1, 5, 2 * cap + 3, 1, 9]
+                .into_iter()
+                .enumerate()
+            {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        next = next.wrapping_add(7);
+                        next
+                    })
+                    .collect();
+                stream.remember(&data, cap);
+                remember_bytewise(&mut model, &mut model_pos, &data, cap);
+                assert_eq!(stream.history, model, "cap {cap}, segment {i}");
+                assert_eq!(stream.history_pos, model_pos, "cap {cap}, segment {i}");
+            }
+        }
     }
 
     fn to_got(c: StreamChunk<'_>) -> Got {

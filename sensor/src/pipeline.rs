@@ -874,6 +874,17 @@ fn tcp_segment<O: Output>(
     {
         flow.closed = true;
     }
+    if let App::Unknown = flow.app {
+        // Bypass: no dissector claimed the flow, so its bytes are of no use;
+        // from now on it is only counted (no reassembly, no history).
+        if let Some(state) = flow.tcp.take() {
+            for stream in &state.streams {
+                cx.stats.add_stream(&stream.stats);
+            }
+            cx.stats.bypassed_flows += 1;
+        }
+        return tcp_timeout_class(flow, payload);
+    }
     let FlowState {
         meta,
         tcp: state,
@@ -960,6 +971,11 @@ fn tcp_segment<O: Output>(
         &config.reassembly,
         &mut |chunk| on_chunk(chunk, dir, ts, app, this_held, &mut sink, meta, config),
     );
+    tcp_timeout_class(flow, payload)
+}
+
+/// The idle timeout a TCP flow gets after a segment carrying `payload`.
+fn tcp_timeout_class(flow: &FlowState, payload: &[u8]) -> TimeoutClass {
     if flow.closed {
         TimeoutClass::TcpClosed
     } else if flow.packets[0] > 0 && flow.packets[1] > 0 || !payload.is_empty() {

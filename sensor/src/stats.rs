@@ -154,6 +154,9 @@ pub struct SensorStats {
     pub udp: u64,
     /// Other IP protocols.
     pub other_ip: u64,
+    /// TCP flows no dissector claimed, bypassed from then on: counted,
+    /// not reassembled.
+    pub bypassed_flows: u64,
     /// Malformed frames by error name.
     pub decode_errors: BTreeMap<&'static str, u64>,
     /// Reassembly counters summed over ended flows.
@@ -184,6 +187,7 @@ impl SensorStats {
         self.tcp += from.tcp;
         self.udp += from.udp;
         self.other_ip += from.other_ip;
+        self.bypassed_flows += from.bypassed_flows;
         for (k, v) in &from.decode_errors {
             *self.decode_errors.entry(k).or_insert(0) += v;
         }
@@ -320,6 +324,7 @@ impl SensorStats {
         w.field_u64("evicted", self.flows.evicted);
         w.field_u64("ended_at_shutdown", self.flows.flushed);
         w.field_u64("active", self.flows.active);
+        w.field_u64("bypassed", self.bypassed_flows);
         w.end_object();
         w.key("tcp").begin_object();
         w.field_u64("reassembled_bytes", self.stream.delivered);

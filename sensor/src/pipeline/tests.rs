@@ -222,6 +222,45 @@ fn lost_segment_is_a_gap_and_the_stream_resynchronises() {
 }
 
 #[test]
+fn a_flow_no_dissector_claims_is_bypassed_after_detection_gives_up() {
+    // An HTTP session on port 8080: no port, no probe matches.
+    let web = Host {
+        port: 8080,
+        ..server()
+    };
+    let mut c = Conversation::new(client(), web);
+    let mut frames: Vec<Vec<u8>> = c.handshake().into();
+    // Four payloads give up detection (DETECT_TRIES)...
+    for _ in 0..2 {
+        frames.push(c.to_server(b"GET /index.html HTTP/1.1\r\nHost: plc\r\n\r\n"));
+        frames.push(c.to_client(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+    }
+    let claimed_bytes = 2 * (39 + 38);
+    // ... then bytes are lost, and more come: a reassembled flow would
+    // report the hole and deliver the bytes after it.
+    let _lost = c.to_server(b"GET /lost HTTP/1.1\r\n\r\n");
+    frames.push(c.to_server(b"GET /after HTTP/1.1\r\n\r\n"));
+    frames.push(c.to_client(b"HTTP/1.1 404 Not Found\r\n\r\n"));
+    let (lines, stats) = run(&frames);
+    assert_eq!(stats.bypassed_flows, 1);
+    assert_eq!(stats.stream.delivered, claimed_bytes, "nothing reassembled after the bypass");
+    assert_eq!(stats.stream.gaps, 0, "{lines:?}");
+    assert!(anomalies(&lines).is_empty(), "{lines:?}");
+    // The flow is still counted whole.
+    let flow = of_type(&lines, "flow");
+    assert_eq!(flow.len(), 1);
+    assert_eq!(flow[0]["flow"]["pkts_toserver"], 2 + 3);
+    assert_eq!(flow[0]["flow"]["pkts_toclient"], 1 + 3);
+    assert!(flow[0].get("app_proto").is_none(), "{:?}", flow[0]);
+    // The count is in the `stats` line.
+    let mut eve = EveWriter::new(Vec::new(), EventFilter::all());
+    eve.stats(Timestamp::new(1_700_000_001, 0), &stats, 0.0);
+    let _ = eve.finish();
+    let line: Value = serde_json::from_slice(&eve_bytes(eve)).expect("a stats line");
+    assert_eq!(line["stats"]["flow"]["bypassed"], 1, "{line}");
+}
+
+#[test]
 fn vlan_and_qinq_tags_are_decoded_and_keyed() {
     let mut c = Conversation::new(client(), server());
     let tag = |mut f: Vec<u8>, tags: &[(u16, u16)]| {

@@ -94,7 +94,7 @@ impl<'b> JsonWriter<'b> {
     /// Writes an object key; the next call writes its value.
     pub fn key(&mut self, key: &str) -> &mut Self {
         self.before_value();
-        write_escaped(self.buf, key.as_bytes());
+        write_escaped_str(self.buf, key);
         self.buf.push(b':');
         self.after_key = true;
         self
@@ -103,7 +103,7 @@ impl<'b> JsonWriter<'b> {
     /// Writes a string value.
     pub fn str(&mut self, value: &str) -> &mut Self {
         self.before_value();
-        write_escaped(self.buf, value.as_bytes());
+        write_escaped_str(self.buf, value);
         self
     }
 
@@ -130,14 +130,16 @@ impl<'b> JsonWriter<'b> {
     /// Writes an unsigned integer.
     pub fn u64(&mut self, value: u64) -> &mut Self {
         self.before_value();
-        let _ = write!(self.buf, "{value}");
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         self
     }
 
     /// Writes a signed integer.
     pub fn i64(&mut self, value: i64) -> &mut Self {
         self.before_value();
-        let _ = write!(self.buf, "{value}");
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
         self
     }
 
@@ -268,10 +270,36 @@ pub fn write_escaped(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.push(b'"');
 }
 
+/// Appends text already known to be UTF-8 as a quoted, escaped JSON string
+/// (no second validation).
+fn write_escaped_str(buf: &mut Vec<u8>, text: &str) {
+    buf.push(b'"');
+    escape_str(buf, text);
+    buf.push(b'"');
+}
+
+/// Bytes that need an escape in a JSON string as otwatch writes it: control
+/// characters, DEL, the quote and the backslash.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[0x7f] = true;
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 fn escape_str(buf: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
+        if !NEEDS_ESCAPE[usize::from(byte)] {
+            continue;
+        }
         let escape: Option<&[u8]> = match byte {
             b'"' => Some(b"\\\""),
             b'\\' => Some(b"\\\\"),
@@ -337,6 +365,48 @@ mod tests {
             w.end_object();
         });
         assert_eq!(text, r#"{"a":{"b":1,"c":{}},"d":false}"#);
+    }
+
+    #[test]
+    fn every_ascii_byte_is_escaped_as_json_wants_in_keys_and_values() {
+        for byte in 0u8..=0x7f {
+            let text = (byte as char).to_string();
+            let want = match byte {
+                b'"' => "\\\"".to_string(),
+                b'\\' => "\\\\".to_string(),
+                b'\n' => "\\n".to_string(),
+                b'\r' => "\\r".to_string(),
+                b'\t' => "\\t".to_string(),
+                0x00..=0x1f | 0x7f => format!("\\u{byte:04x}"),
+                _ => text.clone(),
+            };
+            let value = render(|w| {
+                w.str(&text);
+            });
+            assert_eq!(value, format!("\"{want}\""), "byte {byte:#04x}");
+            let key = render(|w| {
+                w.begin_object().key(&text).null().end_object();
+            });
+            assert_eq!(key, format!("{{\"{want}\":null}}"), "byte {byte:#04x}");
+            // Bytes from the wire take the same escapes.
+            let wire = render(|w| {
+                w.bytes_str(&[byte]);
+            });
+            assert_eq!(wire, value, "byte {byte:#04x}");
+        }
+    }
+
+    #[test]
+    fn integers_render_at_their_extremes() {
+        let text = render(|w| {
+            w.begin_array()
+                .u64(0)
+                .u64(u64::MAX)
+                .i64(i64::MIN)
+                .i64(-1)
+                .end_array();
+        });
+        assert_eq!(text, "[0,18446744073709551615,-9223372036854775808,-1]");
     }
 
     #[test]

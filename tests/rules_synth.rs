@@ -311,7 +311,10 @@ fn two_fragments(frame: &[u8], id: u16, cut: usize) -> [Vec<u8>; 2] {
 /// a benign copy of "force listen only" with a wrong TCP checksum before the
 /// real one; a copy of a read with a wrong IPv4 header checksum; 12 bytes at
 /// sequence + 1,000,000 between two reads; a read retransmitted as a write; a read in two IPv4
-/// fragments whose second overlaps the first with another transaction id.
+/// fragments whose second overlaps the first with another transaction id; a
+/// forged SYN 1,000,000 bytes ahead of an established stream; nine forged
+/// server acknowledgements walking the window 1 MB ahead between two real
+/// exchanges, the second's acknowledgement then lying far behind.
 fn evasion() -> Vec<u8> {
     let mut cap = Capture::new();
     let checked = |cap: &mut Capture, mut f: Vec<u8>| {
@@ -416,6 +419,56 @@ fn evasion() -> Vec<u8> {
     cap.push(&first);
     cap.push(&overlapping);
     let f = c.to_client(&answer(4));
+    checked(&mut cap, f);
+    close(&mut cap, &mut c);
+
+    // 6. A bare SYN at the client's sequence + 1,000,000 on the established
+    //    stream, between two reads (the PLC ignores it; so does the sensor).
+    let mut c = Conversation::new(host(46, 40_046), host(10, 502));
+    open(&mut cap, &mut c);
+    let f = c.to_server(&read(8));
+    checked(&mut cap, f);
+    let f = c.to_client(&answer(8));
+    checked(&mut cap, f);
+    let syn = tcp_frame(
+        &c.client,
+        &c.server,
+        c.client_seq.wrapping_add(1_000_000),
+        0,
+        flags::SYN,
+        &[],
+    );
+    checked(&mut cap, syn);
+    let f = c.to_server(&read(9));
+    checked(&mut cap, f);
+    let f = c.to_client(&answer(9));
+    checked(&mut cap, f);
+    close(&mut cap, &mut c);
+
+    // 7. A read and its answer; then nine forged acknowledgements from the
+    //    server's address, each within the window of the last (110,000
+    //    bytes apart); then the real read (now outside the believed window)
+    //    and its answer, which acknowledges the real bytes: far behind.
+    let mut c = Conversation::new(host(47, 40_047), host(10, 502));
+    open(&mut cap, &mut c);
+    let f = c.to_server(&read(10));
+    checked(&mut cap, f);
+    let f = c.to_client(&answer(10));
+    checked(&mut cap, f);
+    for step in 1..=9u32 {
+        let forged = tcp_frame(
+            &c.server,
+            &c.client,
+            c.server_seq,
+            c.client_seq.wrapping_add(step * 110_000),
+            flags::ACK,
+            &[],
+        );
+        checked(&mut cap, forged);
+    }
+    let f = c.to_server(&read(11));
+    checked(&mut cap, f);
+    let f = c.to_client(&answer(11));
     checked(&mut cap, f);
     close(&mut cap, &mut c);
     cap.pcap.into_bytes()

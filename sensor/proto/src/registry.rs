@@ -175,7 +175,7 @@ impl IdentityText<'_> {
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             IdentityText::Bytes(b) => b,
-            IdentityText::Inline { buf, len } => &buf[..usize::from(*len)],
+            IdentityText::Inline { buf, len } => &buf[..usize::from(*len).min(buf.len())],
         }
     }
 }

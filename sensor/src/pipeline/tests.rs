@@ -243,7 +243,10 @@ fn a_flow_no_dissector_claims_is_bypassed_after_detection_gives_up() {
     frames.push(c.to_client(b"HTTP/1.1 404 Not Found\r\n\r\n"));
     let (lines, stats) = run(&frames);
     assert_eq!(stats.bypassed_flows, 1);
-    assert_eq!(stats.stream.delivered, claimed_bytes, "nothing reassembled after the bypass");
+    assert_eq!(
+        stats.stream.delivered, claimed_bytes,
+        "nothing reassembled after the bypass"
+    );
     assert_eq!(stats.stream.gaps, 0, "{lines:?}");
     assert!(anomalies(&lines).is_empty(), "{lines:?}");
     // The flow is still counted whole.

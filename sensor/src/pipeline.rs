@@ -233,14 +233,11 @@ struct FlowSink<'a, O: Output> {
 
 impl<O: Output> EventSink for FlowSink<'_, O> {
     fn emit(&mut self, event: &Event<'_>) {
-        match (event.app.protocol(), event.app.protocol_event()) {
-            (Some(id), Some(tx)) => tx.tally(self.stats.app.entry(id.name()).or_default()),
-            _ => {
-                if let AppEvent::Anomaly(a) = &event.app {
-                    *self.anomalies += 1;
-                    self.stats.count_anomaly(a.protocol, a.name);
-                }
-            }
+        if let AppEvent::Anomaly(a) = &event.app {
+            *self.anomalies += 1;
+            self.stats.count_anomaly(a.protocol, a.name);
+        } else if let (Some(id), Some(tx)) = (event.app.protocol(), event.app.protocol_event()) {
+            tx.tally(self.stats.app.entry(id.name()).or_default());
         }
         self.out.flow_event(self.meta, self.app, event);
     }
@@ -1254,7 +1251,12 @@ fn end_flow<O: Output>(
         }
     }
     if let App::Known(d) = &app {
-        d.tally_end(&mut stats.lazy_app(d.id().name()));
+        // Counted apart first: a flow that counted nothing adds no entry.
+        let mut at_end = crate::stats::AppStats::default();
+        d.tally_end(&mut at_end);
+        if at_end != crate::stats::AppStats::default() {
+            stats.app.entry(d.id().name()).or_default().merge(&at_end);
+        }
     }
     let record = FlowRecord {
         meta: &meta,

@@ -92,41 +92,6 @@ impl Tally for AppStats {
     }
 }
 
-/// The counters of one protocol in a run's table, made on first use (a
-/// flow that counted nothing adds no entry).
-pub struct LazyAppStats<'a> {
-    table: &'a mut BTreeMap<&'static str, AppStats>,
-    name: &'static str,
-}
-
-impl LazyAppStats<'_> {
-    fn get(&mut self) -> &mut AppStats {
-        self.table.entry(self.name).or_default()
-    }
-}
-
-impl Tally for LazyAppStats<'_> {
-    fn transaction(&mut self) {
-        self.get().transaction();
-    }
-
-    fn request(&mut self) {
-        self.get().request();
-    }
-
-    fn response(&mut self) {
-        self.get().response();
-    }
-
-    fn function(&mut self, code: u64) {
-        self.get().function(code);
-    }
-
-    fn key(&mut self, key: core::fmt::Arguments<'_>, n: u64) {
-        self.get().key(key, n);
-    }
-}
-
 /// Every counter of a run.
 #[derive(Debug, Clone, Default)]
 pub struct SensorStats {
@@ -205,14 +170,6 @@ impl SensorStats {
             *self.anomalies.entry(*k).or_insert(0) += v;
         }
         self.alerts += from.alerts;
-    }
-
-    /// The counters of protocol `name`, made when first counted into.
-    pub fn lazy_app(&mut self, name: &'static str) -> LazyAppStats<'_> {
-        LazyAppStats {
-            table: &mut self.app,
-            name,
-        }
     }
 
     /// Total anomalies.

@@ -52,6 +52,11 @@ pub(crate) struct CaptureOpts {
 }
 
 impl CaptureOpts {
+    /// `--workers`, when given.
+    pub(crate) fn workers(&self) -> Option<usize> {
+        self.workers
+    }
+
     /// The capture settings for `iface`, checked (every problem at once).
     pub(crate) fn config(&self, iface: &str) -> Result<LiveConfig, String> {
         let mut config = LiveConfig::new(iface);

@@ -16,7 +16,7 @@ use otwatch_sensor::detect::test_rules;
 use otwatch_sensor::eve::EventFilter;
 use otwatch_sensor::live::EveSink;
 use otwatch_sensor::pipeline::checksum::{ChecksumMode, ChecksumState};
-use otwatch_sensor::pipeline::PipelineConfig;
+use otwatch_sensor::pipeline::{PipelineConfig, Until};
 use otwatch_sensor::replay::{OfflineOptions, OfflineReport, OfflineSensor, ReplayReport};
 
 /// The analyzer's store allocates and frees a buffer for every B-tree page
@@ -72,6 +72,16 @@ enum Command {
         /// ruleset, rules/default).
         #[arg(long, value_name = "PATH")]
         rules: Option<PathBuf>,
+        /// Worker threads: frames are dealt to them by a symmetric hash of
+        /// their IP addresses (both directions of a flow to one worker).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: u16,
+        /// Stop each packet after this stage, to measure what the stages
+        /// cost: read (walk the records), decode (headers, checksums),
+        /// flow (flow table, TCP reassembly), dissect (protocol decoders,
+        /// without rules or output). Default: the whole path.
+        #[arg(long, value_name = "STAGE", value_parser = parse_until)]
+        until: Option<Until>,
         /// Capture files (pcap or pcapng), processed in order as one stream.
         #[arg(required = true, value_name = "PCAP")]
         pcaps: Vec<PathBuf>,
@@ -183,8 +193,17 @@ fn main() -> ExitCode {
             eve,
             events,
             rules,
+            workers,
+            until,
             pcaps,
-        } => run_replay(eve, events, rules, pcaps),
+        } => run_replay(ReplayArgs {
+            eve,
+            events,
+            rules,
+            workers: usize::from(workers),
+            until: until.unwrap_or_default(),
+            pcaps,
+        }),
         Command::Sensor(args) => run_sensor(*args),
         Command::Analyzer {
             listen,
@@ -322,12 +341,33 @@ fn rules_test(path: &Path) -> ExitCode {
     }
 }
 
-fn run_replay(
+/// A stage name of `--until`.
+fn parse_until(name: &str) -> Result<Until, String> {
+    Until::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Until::ALL.iter().map(|u| u.name()).collect();
+        format!("unknown stage {name:?}; one of {}", names.join(", "))
+    })
+}
+
+/// What `otwatch replay` was asked to do.
+struct ReplayArgs {
     eve: Option<String>,
     events: Option<String>,
     rules: Option<PathBuf>,
+    workers: usize,
+    until: Until,
     pcaps: Vec<PathBuf>,
-) -> ExitCode {
+}
+
+fn run_replay(args: ReplayArgs) -> ExitCode {
+    let ReplayArgs {
+        eve,
+        events,
+        rules,
+        workers,
+        until,
+        pcaps,
+    } = args;
     let ruleset = match load_rules(rules.as_deref()) {
         Ok(set) => Arc::new(set),
         Err(errors) => {
@@ -343,11 +383,12 @@ fn run_replay(
             return ExitCode::from(2);
         }
     };
-    let sink: Box<dyn Write + Send> = match eve.as_deref() {
-        None => Box::new(io::sink()),
-        Some("-") => Box::new(io::stdout()),
+    // Without --eve no line is written, so none is rendered either.
+    let sink: Option<Box<dyn Write + Send>> = match eve.as_deref() {
+        None => None,
+        Some("-") => Some(Box::new(io::stdout())),
         Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Box::new(f),
+            Ok(f) => Some(Box::new(f)),
             Err(e) => {
                 eprintln!("otwatch replay: cannot create {path}: {e}");
                 return ExitCode::from(2);
@@ -371,9 +412,13 @@ fn run_replay(
     };
     let offline = OfflineSensor::new(OfflineOptions {
         rules: ruleset,
-        pipeline: pipeline_config(),
-        eve: Some((EveSink::new(sink), filter)),
+        pipeline: PipelineConfig {
+            until,
+            ..pipeline_config()
+        },
+        eve: sink.map(|s| (EveSink::new(s), filter)),
         ship: None,
+        workers,
     });
     let OfflineReport {
         replay: report,
@@ -475,7 +520,8 @@ struct SensorArgs {
         conflicts_with = "pcap"
     )]
     iface: Option<String>,
-    /// Read capture files instead of an interface (one pipeline, as `replay`).
+    /// Read capture files instead of an interface (as `replay`, with
+    /// --workers pipelines; default one).
     #[arg(long, value_name = "FILE")]
     pcap: Vec<PathBuf>,
     #[command(flatten)]
@@ -619,6 +665,7 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
             pipeline: pipeline_config(),
             eve: eve.map(|s| (s, filter)),
             ship: shipper.clone(),
+            workers: args.capture.workers().unwrap_or(1),
         });
         let OfflineReport {
             replay: report,

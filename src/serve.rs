@@ -296,6 +296,7 @@ pub(crate) fn run_all(
                 pipeline: crate::pipeline_config(),
                 eve: Some((EveSink::new(Box::new(lines.clone())), filter)),
                 ship: None,
+                workers: 1,
             });
             let done = offline.replay(&pcaps, &mut |_, _, _| {});
             (lines.take(), done.replay)

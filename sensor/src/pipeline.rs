@@ -39,6 +39,56 @@ pub struct PipelineConfig {
     pub protocols: ProtocolConfig,
     /// How IPv4 header, TCP and UDP checksums are verified.
     pub checksums: ChecksumMode,
+    /// The last stage each packet goes through (the benchmark's per-stage
+    /// costs); [`Until::All`] in every real use.
+    pub until: Until,
+}
+
+/// The last stage of the packet path a pipeline runs (`otwatch replay
+/// --until`): the benchmark times each prefix of the path to tell what each
+/// stage costs. Anything short of [`Until::All`] leaves the output without
+/// events, so it is for measuring only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Until {
+    /// Count the frames only (the capture's record walk).
+    Read,
+    /// Decode link, IP and transport headers and verify checksums.
+    Decode,
+    /// Find or create each packet's flow and reassemble TCP streams (and
+    /// recognise their protocol), without dissecting.
+    Flow,
+    /// Dissect, counting events, without handing them to the output.
+    Dissect,
+    /// The whole path: events go to the output (rules, EVE lines).
+    #[default]
+    All,
+}
+
+impl Until {
+    /// Every stage, in path order.
+    pub const ALL: [Until; 5] = [
+        Until::Read,
+        Until::Decode,
+        Until::Flow,
+        Until::Dissect,
+        Until::All,
+    ];
+
+    /// The stage's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Until::Read => "read",
+            Until::Decode => "decode",
+            Until::Flow => "flow",
+            Until::Dissect => "dissect",
+            Until::All => "all",
+        }
+    }
+
+    /// The stage called `name`.
+    pub fn from_name(name: &str) -> Option<Until> {
+        Until::ALL.into_iter().find(|u| u.name() == name)
+    }
 }
 
 /// Bytes a stream dissector may leave unconsumed before the stream is
@@ -229,6 +279,8 @@ struct FlowSink<'a, O: Output> {
     out: &'a mut O,
     stats: &'a mut SensorStats,
     anomalies: &'a mut u32,
+    /// False when the pipeline stops after dissection ([`Until::Dissect`]).
+    forward: bool,
 }
 
 impl<O: Output> EventSink for FlowSink<'_, O> {
@@ -239,7 +291,9 @@ impl<O: Output> EventSink for FlowSink<'_, O> {
         } else if let (Some(id), Some(tx)) = (event.app.protocol(), event.app.protocol_event()) {
             tx.tally(self.stats.app.entry(id.name()).or_default());
         }
-        self.out.flow_event(self.meta, self.app, event);
+        if self.forward {
+            self.out.flow_event(self.meta, self.app, event);
+        }
     }
 }
 
@@ -332,6 +386,9 @@ impl<O: Output> Pipeline<O> {
     pub fn packet(&mut self, frame: Frame<'_>) {
         self.stats.packets += 1;
         self.stats.bytes += frame.data.len() as u64;
+        if self.config.until == Until::Read {
+            return;
+        }
         if frame.ts.secs != self.last_expiry {
             self.last_expiry = frame.ts.secs;
             self.expire(frame.ts);
@@ -347,8 +404,10 @@ impl<O: Output> Pipeline<O> {
                 *self.stats.decode_errors.entry(kind.name()).or_insert(0) += 1;
                 self.stats.count_anomaly(kind.layer(), kind.name());
                 let message = format_args!("{err}");
-                let anomaly = Anomaly::new(kind, &message, None);
-                self.output.packet_anomaly(frame.ts, None, &anomaly);
+                if self.config.until == Until::All {
+                    let anomaly = Anomaly::new(kind, &message, None);
+                    self.output.packet_anomaly(frame.ts, None, &anomaly);
+                }
                 return;
             }
         };
@@ -397,6 +456,9 @@ impl<O: Output> Pipeline<O> {
         } else {
             Verdict::Absent
         };
+        if self.config.until == Until::Decode {
+            return;
+        }
         self.transport(
             frame.ts,
             &packet.link,
@@ -601,7 +663,9 @@ impl<O: Output> Pipeline<O> {
             protocol: ip.protocol,
         };
         let anomaly = Anomaly::new(kind, &message, None);
-        self.output.packet_anomaly(ts, Some(&meta), &anomaly);
+        if self.config.until == Until::All {
+            self.output.packet_anomaly(ts, Some(&meta), &anomaly);
+        }
     }
 
     fn expire(&mut self, now: Timestamp) {
@@ -920,6 +984,7 @@ fn tcp_segment<O: Output>(
         out: cx.output,
         stats: cx.stats,
         anomalies,
+        forward: cx.config.until == Until::All,
     };
     let [to_server, to_client] = streams;
     let (this, other) = if d == 0 {
@@ -1009,6 +1074,9 @@ fn udp_datagram<O: Output>(
         ..
     } = flow;
     let proto = app.proto();
+    if cx.config.until < Until::Dissect {
+        return;
+    }
     if let Some(dissector) = app.datagram() {
         let mut sink = FlowSink {
             meta,
@@ -1016,6 +1084,7 @@ fn udp_datagram<O: Output>(
             out: cx.output,
             stats: cx.stats,
             anomalies,
+            forward: cx.config.until == Until::All,
         };
         let mut cx = Context {
             ts,
@@ -1062,6 +1131,9 @@ fn on_chunk<O: Output>(
             if let App::Detecting { .. } = app {
                 detect(app, meta, config, Carrier::Tcp, data, dir);
                 sink.app = app.proto();
+            }
+            if config.until < Until::Dissect {
+                return;
             }
             let Some(dissector) = app.stream() else {
                 return;
@@ -1209,6 +1281,7 @@ fn end_flow<O: Output>(
             out: output,
             stats,
             anomalies: &mut anomalies,
+            forward: config.until == Until::All,
         };
         if let Some(mut state) = tcp {
             let TcpState { streams, held, .. } = &mut *state;
@@ -1268,7 +1341,9 @@ fn end_flow<O: Output>(
         reason,
         anomalies,
     };
-    output.flow_end(&record);
+    if config.until == Until::All {
+        output.flow_end(&record);
+    }
 }
 
 #[cfg(test)]

@@ -133,7 +133,10 @@ impl CaptureFile {
     /// Walks every record, calling `on_frame` with each frame and the byte
     /// offset just past it (for progress). Returns counters, or the error that
     /// stopped the walk (after every frame before it was delivered).
-    pub fn walk(&self, on_frame: &mut dyn FnMut(Frame<'_>, u64)) -> Result<WalkStats, FileError> {
+    pub fn walk<'f>(
+        &'f self,
+        on_frame: &mut dyn FnMut(Frame<'f>, u64),
+    ) -> Result<WalkStats, FileError> {
         let data: &[u8] = &self.map;
         let Some(magic) = data.get(..4) else {
             return Err(self.error(
@@ -186,10 +189,10 @@ impl CaptureFile {
         self.error(offset, kind)
     }
 
-    fn walk_pcap(
+    fn walk_pcap<'f>(
         &self,
-        data: &[u8],
-        on_frame: &mut dyn FnMut(Frame<'_>, u64),
+        data: &'f [u8],
+        on_frame: &mut dyn FnMut(Frame<'f>, u64),
     ) -> Result<WalkStats, FileError> {
         let (mut rest, header) =
             pcap_parser::parse_pcap_header(data).map_err(|e| self.parse_error(0, e))?;
@@ -227,10 +230,10 @@ impl CaptureFile {
         Ok(stats)
     }
 
-    fn walk_pcapng(
+    fn walk_pcapng<'f>(
         &self,
-        data: &[u8],
-        on_frame: &mut dyn FnMut(Frame<'_>, u64),
+        data: &'f [u8],
+        on_frame: &mut dyn FnMut(Frame<'f>, u64),
     ) -> Result<WalkStats, FileError> {
         /// Per interface: link type (None when unsupported), ticks per second, offset.
         struct Iface {

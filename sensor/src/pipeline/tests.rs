@@ -1110,3 +1110,64 @@ fn forged_acknowledgements_walking_the_window_are_reported() {
     );
     assert_eq!(stats.stream.ack_regressions, 1);
 }
+
+#[test]
+fn each_stage_does_its_part_and_only_the_whole_path_writes() {
+    // Two transactions, the second split over two segments, one of them
+    // with a TCP checksum that fails (it is dropped from the decode stage
+    // on: a verified direction).
+    let mut frames = exchange(REQ.len(), 5);
+    let mut bad = Conversation::new(client(), server());
+    bad.client_seq = 0x1000_0001 + REQ.len() as u32;
+    bad.server_seq = 0x2000_0001 + RESP.len() as u32;
+    frames = checksummed(frames);
+    let mut spoiled = bad.to_server(&REQ);
+    synth::fill_checksums(&mut spoiled);
+    let last = spoiled.len() - 1;
+    spoiled[last] ^= 0xff;
+    frames.push(spoiled);
+    let stage = |until: Until| {
+        let config = PipelineConfig {
+            until,
+            ..PipelineConfig::default()
+        };
+        let mut p = Pipeline::new(config, EveWriter::new(Vec::new(), EventFilter::all()));
+        feed(&mut p, &frames);
+        let (mut eve, stats) = p.finish();
+        let _ = eve.finish();
+        (eve_bytes(eve), stats)
+    };
+    let (read_lines, read) = stage(Until::Read);
+    assert_eq!(read.packets, frames.len() as u64);
+    assert_eq!(
+        (read.tcp, read.flows.created),
+        (0, 0),
+        "read decodes nothing"
+    );
+    assert!(read_lines.is_empty());
+
+    let (decode_lines, decode) = stage(Until::Decode);
+    assert_eq!(decode.tcp, 0, "transport counters are the flow stage's");
+    assert_eq!(decode.flows.created, 0);
+    assert!(decode_lines.is_empty());
+
+    let (flow_lines, flow) = stage(Until::Flow);
+    assert_eq!(flow.flows.created, 1);
+    assert_eq!(flow.checksum.dropped, 1, "the spoiled copy");
+    assert!(flow.app.is_empty(), "nothing dissected");
+    assert!(flow_lines.is_empty());
+
+    let (dissect_lines, dissect) = stage(Until::Dissect);
+    let (all_lines, all) = stage(Until::All);
+    assert_eq!(dissect.app, all.app, "the same PDUs decoded");
+    assert_eq!(all.app.get("modbus").map(|m| m.transactions), Some(1));
+    assert!(dissect_lines.is_empty(), "no event reaches the output");
+    let text = String::from_utf8(all_lines).unwrap_or_default();
+    assert_eq!(text.matches("\"event_type\":\"modbus\"").count(), 1);
+    assert_eq!(text.matches("\"event_type\":\"flow\"").count(), 1);
+
+    for u in Until::ALL {
+        assert_eq!(Until::from_name(u.name()), Some(u));
+    }
+    assert_eq!(Until::from_name("rules"), None);
+}

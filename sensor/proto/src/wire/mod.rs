@@ -327,6 +327,24 @@ impl<'a> Packet<'a> {
 
 /// Decodes one frame of the given link type.
 pub fn decode(link_type: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    if let LinkType::Other(_) = link_type {
+        return Ok(Packet {
+            link: LinkInfo::default(),
+            ip: None,
+            transport: Transport::Other(frame),
+            network: &[],
+            segment: frame,
+        });
+    }
+    let (link, network) = link_layer(link_type, frame)?;
+    decode_network(link, network)
+}
+
+/// The link layer of a frame: its facts (MACs, VLAN tags, EtherType) and the
+/// network-layer bytes after it. A link type otwatch does not decode has no
+/// network layer (an empty slice). The replay dispatcher reads addresses
+/// from this to choose a worker without decoding the rest.
+pub fn link_layer(link_type: LinkType, frame: &[u8]) -> Result<(LinkInfo, &[u8]), DecodeError> {
     let mut link = LinkInfo::default();
     let network: &[u8] = match link_type {
         LinkType::Ethernet => ethernet::decode(frame, &mut link)?,
@@ -371,17 +389,9 @@ pub fn decode(link_type: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeErr
             link.ethertype = ethernet::ETHERTYPE_IPV6;
             frame
         }
-        LinkType::Other(_) => {
-            return Ok(Packet {
-                link,
-                ip: None,
-                transport: Transport::Other(frame),
-                network: &[],
-                segment: frame,
-            })
-        }
+        LinkType::Other(_) => &[],
     };
-    decode_network(link, network)
+    Ok((link, network))
 }
 
 /// Decodes the network layer and below, given link facts already filled.

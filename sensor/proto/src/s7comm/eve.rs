@@ -20,6 +20,10 @@
 //!    "item_count":1,"items":[{"return_code":255,"return_code_name":"success"}]}}
 //! ```
 //!
+//! `cotp` is written on the first transaction after the connection request,
+//! confirm or setup communication changed the connection, not on every job
+//! of a long-lived connection ([`Connection::fresh`]).
+//!
 //! Items in the timer and counter areas have a `number` instead of
 //! `byte_address` / `bit_address`. An ack that reports an error the
 //! [`ErrorCode`] table knows adds `error_name` (`0xd241` =
@@ -59,9 +63,11 @@ use super::{
 use crate::json::JsonWriter;
 
 impl Connection {
-    /// Writes the `cotp` object (nothing when no CR / CC was seen).
+    /// Writes the `cotp` object: on the first transaction after the
+    /// connection request, confirm or setup communication changed it
+    /// (nothing when no CR / CC was seen, or nothing changed).
     pub fn write_eve(&self, w: &mut JsonWriter<'_>) {
-        if !self.seen {
+        if !self.seen || !self.fresh {
             return;
         }
         w.key("cotp").begin_object();

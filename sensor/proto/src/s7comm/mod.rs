@@ -112,6 +112,11 @@ pub struct Connection {
     pub class: u8,
     /// PDU size negotiated by setup communication.
     pub pdu_size: Option<u16>,
+    /// Whether the fields above changed since the last transaction of the
+    /// flow: only such a transaction carries the `cotp` EVE object (the
+    /// others refer to it by `flow_id`), which keeps an event per job of a
+    /// long-lived connection from repeating the same block.
+    pub fresh: bool,
 }
 
 impl Connection {
@@ -499,6 +504,7 @@ impl S7Dissector {
         if let Some(size) = c.tpdu_size() {
             self.conn.tpdu_size = Some(size);
         }
+        self.conn.fresh = true;
     }
 
     fn on_data(&mut self, dir: Direction, eot: bool, payload: &[u8], cx: &mut Context<'_>) {
@@ -573,8 +579,9 @@ impl S7Dissector {
         if pdu.function() == Some(Function::SetupCommunication) {
             self.setup_seen = true;
             if let Ok(Body::SetupCommunication(s)) = pdu.body {
-                if header.rosctr == Rosctr::AckData {
+                if header.rosctr == Rosctr::AckData && self.conn.pdu_size != Some(s.pdu_size) {
                     self.conn.pdu_size = Some(s.pdu_size);
+                    self.conn.fresh = true;
                 }
             }
         } else if self.conn.seen && !self.setup_seen && !self.before_setup_reported {
@@ -602,6 +609,7 @@ impl S7Dissector {
                 };
                 let tx = Transaction::s7(&self.conn, Some(message), None);
                 cx.emit(AppEvent::S7comm(&tx));
+                self.conn.fresh = false;
             }
         }
     }
@@ -663,6 +671,7 @@ impl S7Dissector {
             };
             let tx = Transaction::s7(&self.conn, None, Some(message));
             cx.emit(AppEvent::S7comm(&tx));
+            self.conn.fresh = false;
             return;
         };
         if let Ok(request) = Pdu::parse(&job.bytes, false) {
@@ -697,6 +706,7 @@ impl S7Dissector {
                     tx.szl_whole = szl::SzlResponse::parse(&self.szl.buf);
                 }
                 cx.emit(AppEvent::S7comm(&tx));
+                self.conn.fresh = false;
                 if whole {
                     self.szl.buf.clear();
                 }
@@ -776,6 +786,7 @@ impl S7Dissector {
             let saved = cx.ts;
             cx.ts = job.ts;
             cx.emit(AppEvent::S7comm(&tx));
+            self.conn.fresh = false;
             cx.ts = saved;
         }
         self.spare.push(job.bytes);
@@ -851,6 +862,7 @@ impl S7Dissector {
                         ..Transaction::s7(&self.conn, None, None)
                     };
                     cx.emit(AppEvent::S7comm(&tx));
+                    self.conn.fresh = false;
                 }
                 self.spare.push(request.bytes);
                 return;
@@ -865,6 +877,7 @@ impl S7Dissector {
             ..Transaction::s7(&self.conn, None, None)
         };
         cx.emit(AppEvent::S7comm(&tx));
+        self.conn.fresh = false;
     }
 }
 

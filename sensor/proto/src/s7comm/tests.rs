@@ -861,6 +861,32 @@ fn decodes_cotp_connection_and_setup_communication() {
 }
 
 #[test]
+fn only_the_first_transaction_after_a_connection_change_carries_cotp() {
+    // Connection and setup, then two reads on it, then a new connection
+    // request on the same flow (a reconnect) and another read.
+    let mut frames = all_fixtures()[0].clone();
+    frames.extend(all_fixtures()[1].clone());
+    frames.extend(all_fixtures()[1].clone());
+    frames.push((C2S, cr()));
+    frames.push((S2C, cc()));
+    frames.extend(all_fixtures()[1].clone());
+    let rec = run(&frames);
+    let with_cotp: Vec<bool> = rec
+        .events
+        .iter()
+        .map(|e| e.json.contains(r#""cotp":{"#))
+        .collect();
+    assert_eq!(
+        with_cotp,
+        [true, false, false, true],
+        "setup, two reads, the read after the reconnect"
+    );
+    assert!(rec.events[3].json.starts_with(
+        r#"{"cotp":{"calling_tsap":"0100","called_tsap":"0102","connection_type":1,"#
+    ));
+}
+
+#[test]
 fn decodes_read_var_items_and_values() {
     let rec = run(&all_fixtures()[1]);
     let e = &rec.events[0];

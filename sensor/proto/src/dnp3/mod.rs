@@ -164,16 +164,32 @@ impl<'a> Message<'a> {
         self.objects.iter()
     }
 
+    /// Whether an object header of `group` is present (headers only: no
+    /// point is decoded).
+    pub fn has_group(&self, group: u8) -> bool {
+        self.objects.iter().any(|h| h.group == group)
+    }
+
     /// Every point of every object header.
     pub fn points(&self) -> impl Iterator<Item = (ObjectHeader<'a>, Point<'a>)> + 'a {
+        self.points_of(None)
+    }
+
+    /// Every point of the object headers of `group` (of all, with `None`):
+    /// the points of other groups are not decoded.
+    fn points_of(
+        &self,
+        group: Option<u8>,
+    ) -> impl Iterator<Item = (ObjectHeader<'a>, Point<'a>)> + 'a {
         self.objects
             .iter()
+            .filter(move |h| group.is_none_or(|g| h.group == g))
             .flat_map(|h| h.points().map(move |p| (h, p)))
     }
 
     /// Control relay output blocks (g12v1/v2) with their point indexes.
     pub fn crobs(&self) -> impl Iterator<Item = (u32, Crob)> + 'a {
-        self.points().filter_map(|(_, p)| match p.value {
+        self.points_of(Some(12)).filter_map(|(_, p)| match p.value {
             Value::Crob(crob) => Some((p.index, crob)),
             _ => None,
         })
@@ -182,7 +198,7 @@ impl<'a> Message<'a> {
     /// File names in group 70 objects (file commands, descriptors,
     /// specification strings).
     pub fn file_names(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.points().filter_map(|(_, p)| match p.value {
+        self.points_of(Some(70)).filter_map(|(_, p)| match p.value {
             Value::File(file) => file.name(),
             _ => None,
         })
@@ -190,7 +206,7 @@ impl<'a> Message<'a> {
 
     /// Device attributes (group 0) carried with data.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + 'a {
-        self.points().filter_map(|(_, p)| match p.value {
+        self.points_of(Some(0)).filter_map(|(_, p)| match p.value {
             Value::Attribute(attr) => Some(attr),
             _ => None,
         })

@@ -79,6 +79,12 @@ impl ProtocolEvent for Transaction<'_> {
     }
 
     fn identity(&self) -> DeviceIdentity<'_> {
+        // Device attributes are group 0 objects: most transactions have
+        // none, and one look at the headers says so.
+        let carries = |m: &Option<super::Message<'_>>| m.as_ref().is_some_and(|m| m.has_group(0));
+        if !carries(&self.response) && !carries(&self.request) {
+            return DeviceIdentity::default();
+        }
         let found = DeviceIdentity {
             vendor: self.vendor_name(),
             product: self.product_name(),

@@ -199,7 +199,7 @@ pub fn write_ts(w: &mut JsonWriter<'_>, ts: Timestamp) {
 
 /// Writes an IP address field.
 pub fn write_ip(w: &mut JsonWriter<'_>, key: &str, ip: IpAddr) {
-    w.key(key).display(ip);
+    w.key(key).ip(ip);
 }
 
 impl<W: Write> EveWriter<W> {

@@ -60,6 +60,40 @@ impl Timestamp {
         let days = self.secs.div_euclid(86_400);
         let secs_of_day = self.secs.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
+        let Ok(year4) = u32::try_from(year) else {
+            return self.write_rfc3339_fmt(out, year, month, day, secs_of_day);
+        };
+        if year4 > 9999 {
+            return self.write_rfc3339_fmt(out, year, month, day, secs_of_day);
+        }
+        // Every line starts with one: digits by hand, not `core::fmt`.
+        let mut text = *b"0000-00-00T00:00:00.000000+0000";
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                text[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        let secs_of_day = secs_of_day as u32; // 0..86_400
+        put(0, 4, year4);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, secs_of_day / 3600);
+        put(14, 2, (secs_of_day / 60) % 60);
+        put(17, 2, secs_of_day % 60);
+        put(20, 6, (self.nanos / 1000) % 1_000_000);
+        let _ = out.write_all(&text);
+    }
+
+    /// [`write_rfc3339`](Self::write_rfc3339) for years outside 0–9999.
+    fn write_rfc3339_fmt(
+        self,
+        out: &mut impl std::io::Write,
+        year: i64,
+        month: u32,
+        day: u32,
+        secs_of_day: i64,
+    ) {
         let _ = write!(
             out,
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}+0000",
@@ -395,5 +429,15 @@ mod tests {
             "2024-02-29T23:59:59.123456+0000"
         );
         assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000+0000");
+        // The last second of 9999 by hand, the years around it by `core::fmt`.
+        assert_eq!(
+            rfc3339(253_402_300_799, 999_999_999),
+            "9999-12-31T23:59:59.999999+0000"
+        );
+        assert_eq!(
+            rfc3339(253_402_300_800, 0),
+            "10000-01-01T00:00:00.000000+0000"
+        );
+        assert_eq!(rfc3339(-1, 0), "1969-12-31T23:59:59.000000+0000");
     }
 }

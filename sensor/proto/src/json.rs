@@ -169,6 +169,27 @@ impl<'b> JsonWriter<'b> {
         self
     }
 
+    /// Writes an IP address as a JSON string (IPv4 without `core::fmt`: it is
+    /// on every line).
+    pub fn ip(&mut self, ip: std::net::IpAddr) -> &mut Self {
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                self.before_value();
+                self.buf.push(b'"');
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b'.');
+                    }
+                    self.buf.extend_from_slice(digits.format(octet).as_bytes());
+                }
+                self.buf.push(b'"');
+                self
+            }
+            std::net::IpAddr::V6(v6) => self.display(v6),
+        }
+    }
+
     /// Writes a value produced by `Display` as a JSON string (escaped).
     pub fn display(&mut self, value: impl core::fmt::Display) -> &mut Self {
         self.before_value();
@@ -293,10 +314,39 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+/// Whether any of the eight bytes of `word` needs an escape (see
+/// [`NEEDS_ESCAPE`]): a control character, DEL, the quote or the backslash.
+/// Exact as to
+/// whether one does (the classic "has a byte below / equal to" word tricks),
+/// so clean text is skipped eight bytes at a time.
+#[inline]
+fn word_needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let equal = |byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    below_space | equal(b'"') | equal(b'\\') | equal(0x7f) != 0
+}
+
 fn escape_str(buf: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time; the last few padded with a letter, so that
+        // a short string (most keys and names) costs one word test.
+        let chunk = &bytes[i..bytes.len().min(i + 8)];
+        let mut eight = [b'a'; 8];
+        eight[..chunk.len()].copy_from_slice(chunk);
+        if !word_needs_escape(u64::from_le_bytes(eight)) {
+            i += chunk.len();
+            continue;
+        }
+        let byte = bytes[i];
+        i += 1;
         if !NEEDS_ESCAPE[usize::from(byte)] {
             continue;
         }
@@ -306,15 +356,14 @@ fn escape_str(buf: &mut Vec<u8>, text: &str) {
             b'\n' => Some(b"\\n"),
             b'\r' => Some(b"\\r"),
             b'\t' => Some(b"\\t"),
-            0x00..=0x1f | 0x7f => None,
-            _ => continue,
+            _ => None,
         };
-        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(&bytes[start..i - 1]);
         match escape {
             Some(seq) => buf.extend_from_slice(seq),
             None => push_u_escape(buf, byte),
         }
-        start = i + 1;
+        start = i;
     }
     buf.extend_from_slice(&bytes[start..]);
 }
@@ -333,6 +382,60 @@ mod tests {
         let mut buf = Vec::new();
         f(&mut JsonWriter::new(&mut buf));
         String::from_utf8(buf).expect("writer produces UTF-8")
+    }
+
+    #[test]
+    fn word_scan_escapes_what_the_byte_table_escapes_at_every_position() {
+        // Every byte that needs an escape, and its neighbours, at each offset
+        // of a string longer than two words, against a byte-by-byte rendering.
+        let by_byte = |text: &str| {
+            let mut out = String::from("\"");
+            for c in text.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                        out.push_str(&format!("\\u{:04x}", c as u32))
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        };
+        let specials = (0u8..0x21).chain([b'"', b'\\', 0x7e, 0x7f, b'!', b'#', b'[', b']']);
+        for byte in specials {
+            for at in 0..19 {
+                let mut text: Vec<u8> = b"abcdefghijklmnopqrs".to_vec();
+                text[at] = byte;
+                let text = String::from_utf8(text).unwrap_or_default();
+                let got = render(|w| {
+                    w.str(&text);
+                });
+                assert_eq!(got, by_byte(&text), "byte {byte:#04x} at {at}");
+            }
+        }
+        // Multi-byte characters pass through whole.
+        let text = "température °C ✓ 温度";
+        assert_eq!(
+            render(|w| {
+                w.str(text);
+            }),
+            format!("\"{text}\"")
+        );
+    }
+
+    #[test]
+    fn writes_ip_addresses_as_strings() {
+        let v4: std::net::IpAddr = std::net::Ipv4Addr::new(10, 0, 255, 7).into();
+        let v6: std::net::IpAddr = "fe80::1".parse().unwrap_or(v4);
+        let text = render(|w| {
+            w.begin_array().ip(v4).ip(v6).end_array();
+        });
+        assert_eq!(text, r#"["10.0.255.7","fe80::1"]"#);
     }
 
     #[test]

@@ -842,6 +842,14 @@ impl TcpStream {
         let room = cap.saturating_sub(self.history.len());
         let (fill, rest) = data.split_at(room.min(data.len()));
         if self.history.len() < cap {
+            let needed = self.history.len() + fill.len();
+            if needed > self.history.capacity() {
+                // Grow by doubling, but never past `cap`: the ring holds
+                // exactly `cap` bytes, and a doubling past it would leave up
+                // to half again as much allocated on every long-lived flow.
+                let target = needed.max(self.history.capacity() * 2).min(cap);
+                self.history.reserve_exact(target - self.history.len());
+            }
             self.history.extend_from_slice(fill);
             self.history_pos = 0;
         }
@@ -955,7 +963,16 @@ mod tests {
                 remember_bytewise(&mut model, &mut model_pos, &data, cap);
                 assert_eq!(stream.history, model, "cap {cap}, segment {i}");
                 assert_eq!(stream.history_pos, model_pos, "cap {cap}, segment {i}");
+                assert!(stream.history.capacity() <= cap, "cap {cap}, segment {i}");
             }
+        }
+        // Polls of 12 and 107 bytes: the history never holds more than its cap.
+        for len in [12usize, 107] {
+            let mut stream = TcpStream::new();
+            for _ in 0..500 {
+                stream.remember(&vec![1; len], 2048);
+            }
+            assert_eq!(stream.history.capacity(), 2048, "{len}-byte segments");
         }
     }
 

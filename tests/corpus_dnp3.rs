@@ -198,7 +198,7 @@ fn eve(path: &Path) -> (Vec<Value>, BTreeMap<String, u64>) {
         .stats
         .app
         .get("dnp3")
-        .map(|s| s.functions.clone())
+        .map(|s| s.functions())
         .unwrap_or_default();
     (lines, counters)
 }

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use otwatch_proto::ipfrag::FragStats;
 use otwatch_proto::json::JsonWriter;
 use otwatch_proto::reassembly::StreamStats;
-use otwatch_proto::registry::Tally;
+use otwatch_proto::registry::{Tally, TallyKey};
 
 use crate::capture::afpacket::KernelStats;
 use crate::flow::FlowStats;
 use crate::pipeline::checksum::ChecksumStats;
 
 /// PDU counters of one application protocol.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct AppStats {
     /// Transactions (events) emitted.
     pub transactions: u64,
@@ -20,30 +20,53 @@ pub struct AppStats {
     pub requests: u64,
     /// Responses seen (including unsolicited).
     pub responses: u64,
-    /// PDUs by function code (decimal; Modbus keeps the exception bit, so 131
-    /// is an exception to function 3), or by `kind:value` keys for S7.
-    pub functions: BTreeMap<String, u64>,
+    /// PDUs by function code below 256, indexed by the code (empty until
+    /// the first): counting a PDU is an array increment.
+    codes: Vec<u64>,
+    /// Other counters: larger codes and the protocols' own keys, in the
+    /// order first seen (a protocol has a few dozen at most).
+    keys: Vec<(TallyKey, u64)>,
 }
+
+/// Function codes counted by index.
+const CODES: usize = 256;
 
 impl AppStats {
     /// Adds one PDU with function `key`.
     pub fn count_function(&mut self, key: u64) {
-        // Keys are few and repeat; the entry allocates only on first sight.
-        self.count_key(itoa::Buffer::new().format(key));
-    }
-
-    /// Adds one occurrence of a textual counter key.
-    pub fn count_key(&mut self, key: &str) {
-        self.count_key_n(key, 1);
-    }
-
-    /// Adds `n` occurrences of a textual counter key.
-    pub fn count_key_n(&mut self, key: &str, n: u64) {
-        if let Some(count) = self.functions.get_mut(key) {
-            *count += n;
-        } else {
-            self.functions.insert(key.to_owned(), n);
+        match usize::try_from(key) {
+            Ok(code) if code < CODES => {
+                if self.codes.is_empty() {
+                    self.codes = vec![0; CODES];
+                }
+                self.codes[code] += 1;
+            }
+            _ => self.count_key(TallyKey::new("", key), 1),
         }
+    }
+
+    /// Adds `n` occurrences of a protocol's own counter key.
+    pub fn count_key(&mut self, key: TallyKey, n: u64) {
+        match self.keys.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, count)) => *count += n,
+            None => self.keys.push((key, n)),
+        }
+    }
+
+    /// The counters by their `stats` key: function codes in decimal (Modbus
+    /// keeps the exception bit, so 131 is an exception to function 3), the
+    /// protocols' own keys as `kind:value` (`rosctr:1`, `link_pri:4`).
+    pub fn functions(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for (code, n) in self.codes.iter().enumerate() {
+            if *n > 0 {
+                out.insert(code.to_string(), *n);
+            }
+        }
+        for (key, n) in &self.keys {
+            *out.entry(key.to_string()).or_insert(0) += n;
+        }
+        out
     }
 
     /// Adds the counters of `from`.
@@ -51,8 +74,16 @@ impl AppStats {
         self.transactions += from.transactions;
         self.requests += from.requests;
         self.responses += from.responses;
-        for (k, n) in &from.functions {
-            self.count_key_n(k, *n);
+        if !from.codes.is_empty() {
+            if self.codes.is_empty() {
+                self.codes = vec![0; CODES];
+            }
+            for (to, n) in self.codes.iter_mut().zip(&from.codes) {
+                *to += n;
+            }
+        }
+        for (key, n) in &from.keys {
+            self.count_key(*key, *n);
         }
     }
 
@@ -61,6 +92,17 @@ impl AppStats {
         self.requests + self.responses
     }
 }
+
+/// Equal when every counter is (whatever order the keys came in).
+impl PartialEq for AppStats {
+    fn eq(&self, other: &AppStats) -> bool {
+        (self.transactions, self.requests, self.responses)
+            == (other.transactions, other.requests, other.responses)
+            && self.functions() == other.functions()
+    }
+}
+
+impl Eq for AppStats {}
 
 /// A protocol event's counters land here (see
 /// [`otwatch_proto::registry::ProtocolEvent::tally`]).
@@ -81,14 +123,8 @@ impl Tally for AppStats {
         self.count_function(code);
     }
 
-    fn key(&mut self, key: core::fmt::Arguments<'_>, n: u64) {
-        // Rendered on the stack: no allocation per PDU once a key exists.
-        use std::io::Write as _;
-        let mut bytes = [0u8; 48];
-        let mut cursor = std::io::Cursor::new(&mut bytes[..]);
-        let _ = cursor.write_fmt(key);
-        let len = cursor.position() as usize;
-        self.count_key_n(core::str::from_utf8(&bytes[..len]).unwrap_or(""), n);
+    fn key(&mut self, key: TallyKey, n: u64) {
+        self.count_key(key, n);
     }
 }
 
@@ -304,7 +340,7 @@ impl SensorStats {
             w.field_u64("requests", s.requests);
             w.field_u64("responses", s.responses);
             w.key("functions").begin_object();
-            for (k, n) in &s.functions {
+            for (k, n) in &s.functions() {
                 w.field_u64(k, *n);
             }
             w.end_object();
@@ -334,11 +370,34 @@ mod tests {
         s.count_function(3);
         s.count_function(3);
         s.count_function(131);
-        assert_eq!(s.functions.get("3"), Some(&2));
-        assert_eq!(s.functions.get("131"), Some(&1));
+        assert_eq!(s.functions().get("3"), Some(&2));
+        assert_eq!(s.functions().get("131"), Some(&1));
         s.count_function(0);
+        s.count_function(255);
+        s.count_function(256);
         s.count_function(u64::MAX);
-        assert_eq!(s.functions.get("0"), Some(&1));
-        assert_eq!(s.functions.get("18446744073709551615"), Some(&1));
+        s.count_key(TallyKey::new("rosctr", 1), 2);
+        s.count_key(TallyKey::pair("userdata", 4, 1), 1);
+        s.count_key(TallyKey::new("rosctr", 1), 1);
+        let f = s.functions();
+        assert_eq!(f.get("0"), Some(&1));
+        assert_eq!(f.get("255"), Some(&1));
+        assert_eq!(f.get("256"), Some(&1));
+        assert_eq!(f.get("18446744073709551615"), Some(&1));
+        assert_eq!(f.get("rosctr:1"), Some(&3));
+        assert_eq!(f.get("userdata:4/1"), Some(&1));
+        assert_eq!(f.len(), 8);
+        // Merged counters, and equality whatever the order keys came in.
+        let mut other = AppStats::default();
+        other.count_key(TallyKey::pair("userdata", 4, 1), 1);
+        other.count_function(3);
+        let mut sum = AppStats::default();
+        sum.merge(&other);
+        sum.merge(&other);
+        assert_eq!(sum.functions().get("3"), Some(&2));
+        let mut reordered = AppStats::default();
+        reordered.count_function(3);
+        reordered.count_key(TallyKey::pair("userdata", 4, 1), 1);
+        assert_eq!(reordered, other);
     }
 }

@@ -153,7 +153,7 @@ pub fn our_function_counts(
 ) -> BTreeMap<u64, u64> {
     let mut counts = BTreeMap::new();
     if let Some(app) = report.stats.app.get(proto) {
-        for (key, n) in &app.functions {
+        for (key, n) in &app.functions() {
             let code: u64 = key.parse().expect("numeric function key");
             *counts.entry(fold(code)).or_insert(0) += n;
         }
@@ -178,7 +178,7 @@ pub fn difference(ours: &BTreeMap<u64, u64>, theirs: &BTreeMap<u64, u64>) -> BTr
 pub fn our_prefixed_counts(report: &ReplayReport, proto: &str, prefix: &str) -> BTreeMap<u64, u64> {
     let mut counts = BTreeMap::new();
     if let Some(app) = report.stats.app.get(proto) {
-        for (key, n) in &app.functions {
+        for (key, n) in &app.functions() {
             let Some(number) = key.strip_prefix(prefix) else {
                 continue;
             };
@@ -253,7 +253,7 @@ pub fn tshark_rows(
 pub fn our_keyed_counts(report: &ReplayReport, proto: &str, prefix: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     if let Some(app) = report.stats.app.get(proto) {
-        for (key, n) in &app.functions {
+        for (key, n) in &app.functions() {
             if let Some(rest) = key.strip_prefix(prefix) {
                 *counts.entry(rest.to_string()).or_insert(0) += n;
             }

@@ -115,8 +115,56 @@ pub trait Tally {
     fn response(&mut self);
     /// One PDU with function code `code`.
     fn function(&mut self, code: u64);
-    /// `n` occurrences of a textual key (`rosctr:1`, `link_pri:4`).
-    fn key(&mut self, key: core::fmt::Arguments<'_>, n: u64);
+    /// `n` occurrences of a protocol's own counter key (`rosctr:1`,
+    /// `link_pri:4`, `userdata:4/1`).
+    fn key(&mut self, key: TallyKey, n: u64);
+}
+
+/// A counter key of a protocol's own, rendered `kind:value` or
+/// `kind:value/sub` in the `stats` line. Kept as numbers so that counting a
+/// PDU formats nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TallyKey {
+    /// What is counted (`rosctr`, `func`, `link_pri`); empty for a bare
+    /// number.
+    pub kind: &'static str,
+    /// The value counted.
+    pub value: u64,
+    /// A second value (`userdata:<group>/<subfunction>`).
+    pub sub: Option<u64>,
+}
+
+impl TallyKey {
+    /// `kind:value`.
+    pub fn new(kind: &'static str, value: u64) -> TallyKey {
+        TallyKey {
+            kind,
+            value,
+            sub: None,
+        }
+    }
+
+    /// `kind:value/sub`.
+    pub fn pair(kind: &'static str, value: u64, sub: u64) -> TallyKey {
+        TallyKey {
+            kind,
+            value,
+            sub: Some(sub),
+        }
+    }
+}
+
+impl core::fmt::Display for TallyKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if !self.kind.is_empty() {
+            write!(f, "{}:", self.kind)?;
+        }
+        write!(f, "{}", self.value)?;
+        if let Some(sub) = self.sub {
+            write!(f, "/{sub}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a device says of itself (Modbus device identification, S7 SZL, DNP3

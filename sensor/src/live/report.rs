@@ -336,7 +336,7 @@ mod tests {
         sum.merge(&a);
         sum.merge(&b);
         assert_eq!(sum.packets, 7);
-        assert_eq!(sum.app["modbus"].functions.get("3"), Some(&2));
+        assert_eq!(sum.app["modbus"].functions().get("3"), Some(&2));
         assert_eq!(sum.anomaly_total(), 1);
     }
 }

@@ -6,6 +6,7 @@ use crate::event::{DatagramDissector, StreamDissector};
 use crate::json::JsonWriter;
 use crate::registry::{
     DeviceIdentity, IdentityText, Ports, ProtocolDissector, ProtocolEvent, Spec, Tally,
+    TallyKey,
 };
 
 /// The well-known port on either side: outstations also open connections
@@ -52,7 +53,7 @@ impl ProtocolDissector for Dnp3Dissector {
     fn tally_end(&self, tally: &mut dyn Tally) {
         for (primary, function, n) in self.stats().link_function_counts() {
             let kind = if primary { "link_pri" } else { "link_sec" };
-            tally.key(format_args!("{kind}:{function}"), n);
+            tally.key(TallyKey::new(kind, u64::from(function)), n);
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::event::{Direction, StreamDissector};
 use crate::json::JsonWriter;
 use crate::registry::{
     DeviceIdentity, IdentityText, Ports, ProtocolDissector, ProtocolEvent, Spec, Tally,
+    TallyKey,
 };
 
 /// S7comm (and S7comm-plus, on the same ISO-on-TCP connections) in the
@@ -67,13 +68,17 @@ impl ProtocolEvent for Transaction<'_> {
             } else {
                 tally.response();
             }
-            tally.key(format_args!("rosctr:{}", m.pdu.header.rosctr.raw()), 1);
+            tally.key(TallyKey::new("rosctr", u64::from(m.pdu.header.rosctr.raw())), 1);
             if let Some(f) = m.pdu.function() {
-                tally.key(format_args!("func:{}", f.raw()), 1);
+                tally.key(TallyKey::new("func", u64::from(f.raw())), 1);
             }
             if let Ok(Body::Userdata(u)) = m.pdu.body {
                 tally.key(
-                    format_args!("userdata:{}/{}", u.group.raw(), u.subfunction),
+                    TallyKey::pair(
+                        "userdata",
+                        u64::from(u.group.raw()),
+                        u64::from(u.subfunction),
+                    ),
                     1,
                 );
             }
@@ -84,7 +89,7 @@ impl ProtocolEvent for Transaction<'_> {
             } else {
                 tally.response();
             }
-            tally.key(format_args!("plus_version:{}", plus.pdu.version.raw()), 1);
+            tally.key(TallyKey::new("plus_version", u64::from(plus.pdu.version.raw())), 1);
         }
     }
 

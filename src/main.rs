@@ -2,6 +2,7 @@
 //! run and rules commands).
 
 mod capture;
+mod generate;
 mod serve;
 
 use std::io::{self, IsTerminal, Write};
@@ -90,6 +91,9 @@ enum Command {
     /// analyzer and/or EVE lines to a file. SIGINT/SIGTERM stop it cleanly,
     /// SIGHUP reloads the rules.
     Sensor(Box<SensorArgs>),
+    /// Write a deterministic capture of mixed plant traffic (Modbus, S7comm,
+    /// DNP3, IT background), optionally with attacks and their ground truth.
+    Generate(generate::GenerateArgs),
     /// The analyzer: alert store, HTTP API, live stream, exports and the web UI.
     Analyzer {
         /// Address to listen on (default 127.0.0.1:8080, or `listen` in the config).
@@ -205,6 +209,7 @@ fn main() -> ExitCode {
             pcaps,
         }),
         Command::Sensor(args) => run_sensor(*args),
+        Command::Generate(args) => generate::run(args),
         Command::Analyzer {
             listen,
             data,

@@ -4,6 +4,7 @@
 //! * [`capture`]: capture back-ends (pcap/pcapng files, memory-mapped).
 //! * [`detect`]: the rule engine as an output wrapper; EVE alerts; rule tests.
 //! * [`flow`]: the flow table with timeouts, caps and LRU eviction.
+//! * [`plant`]: a deterministic generator of mixed plant traffic (`otwatch generate`).
 //! * [`pipeline`]: decode → flows → reassembly → dissectors → output.
 //! * [`eve`]: EVE-style JSON lines.
 //! * [`stats`]: counters and their EVE rendering.
@@ -19,6 +20,7 @@ pub mod eve;
 pub mod flow;
 pub mod live;
 pub mod pipeline;
+pub mod plant;
 pub mod replay;
 pub mod ship;
 pub mod stats;

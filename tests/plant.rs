@@ -1,0 +1,339 @@
+//! The plant-traffic generator (`otwatch generate`): deterministic output,
+//! decoded cleanly by tshark and by otwatch itself, with PDU counts that
+//! agree with the generator's, no anomaly and no alert on the benign plant,
+//! and every injected attack raising the bundled rules its ground truth
+//! names.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use otwatch_sensor::plant::{generate, Class, PlantConfig, PlantReport};
+use serde_json::Value;
+
+/// Frames per generated capture: about 45 s of plant traffic, a fraction of
+/// a second to generate and replay.
+const PACKETS: u64 = 70_000;
+
+fn config(seed: u64, attacks: bool) -> PlantConfig {
+    PlantConfig {
+        seed,
+        packets: PACKETS,
+        concurrent_flows: 0,
+        attacks,
+    }
+}
+
+fn generate_to(path: &Path, config: &PlantConfig, truth: Option<&mut Vec<u8>>) -> PlantReport {
+    let file = std::fs::File::create(path).expect("create capture");
+    let truth = truth.map(|t| t as &mut dyn std::io::Write);
+    generate(config, file, truth).expect("generate")
+}
+
+fn in_memory(config: &PlantConfig) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    generate(config, &mut bytes, None).expect("generate");
+    bytes
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let a = in_memory(&config(1, true));
+    let b = in_memory(&config(1, true));
+    let c = in_memory(&config(2, true));
+    assert_eq!(a.len(), b.len());
+    assert!(a == b, "the same seed must give byte-identical captures");
+    assert!(a != c, "another seed must give another capture");
+    // 24-byte file header, then exactly PACKETS records.
+    let mut at = 24;
+    let mut records = 0u64;
+    let mut last = (0u32, 0u32);
+    while at < a.len() {
+        let secs = u32::from_le_bytes(a[at..at + 4].try_into().expect("4 bytes"));
+        let micros = u32::from_le_bytes(a[at + 4..at + 8].try_into().expect("4 bytes"));
+        let len = u32::from_le_bytes(a[at + 8..at + 12].try_into().expect("4 bytes")) as usize;
+        assert!((secs, micros) >= last, "timestamps are monotonic");
+        assert!(micros < 1_000_000);
+        last = (secs, micros);
+        at += 16 + len;
+        records += 1;
+    }
+    assert_eq!(at, a.len());
+    assert_eq!(records, PACKETS);
+}
+
+#[test]
+fn shares_are_close_to_a_plant() {
+    let bytes = Vec::new();
+    let report = generate(&config(1, false), bytes, None).expect("generate");
+    let share = |c: Class| 100.0 * report.class(c).packets as f64 / report.packets as f64;
+    let it = share(Class::Tls) + share(Class::Http) + share(Class::Dns);
+    let vlan = 100.0 * report.vlan_packets as f64 / report.packets as f64;
+    eprintln!("{}", report.summary());
+    // Aimed at modbus 49 %, s7comm 17 %, dnp3 15 %, IT 20 %, VLAN 28 %,
+    // mean frame 200 bytes; a short capture drifts a little from those.
+    assert!(
+        (43.0..55.0).contains(&share(Class::Modbus)),
+        "modbus {}",
+        share(Class::Modbus)
+    );
+    assert!(
+        (13.0..21.0).contains(&share(Class::S7comm)),
+        "s7comm {}",
+        share(Class::S7comm)
+    );
+    assert!(
+        (11.0..19.0).contains(&share(Class::Dnp3)),
+        "dnp3 {}",
+        share(Class::Dnp3)
+    );
+    assert!((15.0..25.0).contains(&it), "it {it}");
+    assert!((23.0..34.0).contains(&vlan), "vlan {vlan}");
+    assert!(
+        (170.0..240.0).contains(&report.mean_frame()),
+        "mean {}",
+        report.mean_frame()
+    );
+    assert_eq!(report.packets, PACKETS);
+}
+
+#[test]
+fn tshark_finds_no_malformed_frame_and_no_error() {
+    if Command::new("tshark").arg("-v").output().is_err() {
+        eprintln!("tshark is not installed: test skipped (tests/peers/install.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("plant.pcap");
+    generate_to(&path, &config(3, false), None);
+    let file = path.to_str().expect("utf-8 path");
+    let malformed = common::tshark(&[
+        "-n",
+        "-r",
+        file,
+        "-Y",
+        "_ws.malformed",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ]);
+    assert_eq!(
+        malformed.lines().count(),
+        0,
+        "malformed frames: {malformed}"
+    );
+    let errors = common::tshark(&["-n", "-r", file, "-q", "-z", "expert,error"]);
+    assert!(
+        !errors.contains("Errors ("),
+        "tshark expert errors:\n{errors}"
+    );
+    // tshark decodes every protocol it should.
+    let counts = common::tshark(&["-n", "-r", file, "-q", "-z", "io,phs"]);
+    for proto in ["mbtcp", "s7comm", "dnp3", "tls", "http", "dns", "cotp"] {
+        assert!(
+            counts.contains(proto),
+            "tshark decoded no {proto}:\n{counts}"
+        );
+    }
+}
+
+/// Runs `otwatch replay` with the bundled rules and returns the EVE lines.
+fn replay_eve(path: &Path, events: &str) -> Vec<Value> {
+    let eve = path.with_extension("eve.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+        .args(["replay", "--events", events, "--eve"])
+        .arg(&eve)
+        .arg(path)
+        .output()
+        .expect("run otwatch replay");
+    assert!(
+        out.status.success(),
+        "otwatch replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&eve)
+        .expect("read EVE")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("EVE line is JSON"))
+        .collect()
+}
+
+#[test]
+fn otwatch_decodes_the_benign_plant_with_no_anomaly_and_no_alert() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("plant.pcap");
+    let report = generate_to(&path, &config(4, false), None);
+    let replayed = common::replay_file(&path);
+    assert_eq!(replayed.stats.packets, PACKETS);
+    assert_eq!(
+        replayed.stats.anomalies,
+        Default::default(),
+        "anomalies on benign traffic"
+    );
+    assert_eq!(replayed.stats.checksum.bad, 0, "every checksum is right");
+    for class in [Class::Modbus, Class::S7comm, Class::Dnp3] {
+        let ours = report.class(class);
+        let app = replayed
+            .stats
+            .app
+            .get(class.name())
+            .unwrap_or_else(|| panic!("otwatch saw no {}", class.name()));
+        // Retransmitted copies are not counted by either side; a PDU is
+        // counted once, by the frame that completes it.
+        assert_eq!(
+            (app.requests, app.responses),
+            (ours.requests, ours.responses),
+            "{} requests and responses",
+            class.name()
+        );
+        assert!(
+            ours.requests > 1000,
+            "{} requests {}",
+            class.name(),
+            ours.requests
+        );
+    }
+    let alerts: Vec<Value> = replay_eve(&path, "alert")
+        .into_iter()
+        .filter(|e| e["event_type"] == "alert")
+        .collect();
+    assert!(alerts.is_empty(), "alerts on benign traffic: {alerts:#?}");
+}
+
+#[test]
+fn every_attack_raises_the_rules_its_ground_truth_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("attacks.pcap");
+    let mut truth = Vec::new();
+    let report = generate_to(&path, &config(5, true), Some(&mut truth));
+    let truth: Vec<Value> = String::from_utf8(truth)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("truth line is JSON"))
+        .collect();
+    assert_eq!(truth.len(), 9, "nine attacks spread through the capture");
+    assert_eq!(report.attacks.len(), truth.len());
+    let alerts: Vec<Value> = replay_eve(&path, "alert")
+        .into_iter()
+        .filter(|e| e["event_type"] == "alert")
+        .collect();
+    let mut explained = BTreeSet::new();
+    for t in &truth {
+        let src_ip = t["src"]
+            .as_str()
+            .and_then(|s| s.split(':').next())
+            .expect("src");
+        let ids: Vec<u64> = t["rule_ids"]
+            .as_array()
+            .expect("rule_ids")
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect();
+        if ids.is_empty() {
+            assert_eq!(t["detection"], "baseline");
+            eprintln!(
+                "baseline only (no bundled rule): {} from {src_ip}",
+                t["kind"]
+            );
+            continue;
+        }
+        for id in ids {
+            let found = alerts.iter().position(|a| {
+                a["alert"]["signature_id"].as_u64() == Some(id) && a["src_ip"] == src_ip
+            });
+            let i = found
+                .unwrap_or_else(|| panic!("{} did not raise rule {id}: {alerts:#?}", t["kind"]));
+            explained.insert(i);
+        }
+    }
+    // Nothing else fired.
+    let unexplained: Vec<&Value> = alerts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !explained.contains(i))
+        .map(|(_, a)| a)
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "alerts no attack explains: {unexplained:#?}"
+    );
+}
+
+#[test]
+fn cli_writes_capture_summary_and_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("cli.pcap");
+    let truth = dir.path().join("truth.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+        .args([
+            "generate",
+            "--seed",
+            "7",
+            "--packets",
+            "20000",
+            "--attacks",
+            "--truth",
+        ])
+        .arg(&truth)
+        .arg("-o")
+        .arg(&pcap)
+        .output()
+        .expect("run otwatch generate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.starts_with("20000 packets, "), "summary: {summary}");
+    for word in ["mean frame", "modbus", "s7comm", "dnp3", "vlan", "flows"] {
+        assert!(summary.contains(word), "summary lacks {word}: {summary}");
+    }
+    let library = in_memory(&PlantConfig {
+        seed: 7,
+        packets: 20_000,
+        concurrent_flows: 0,
+        attacks: true,
+    });
+    assert!(
+        std::fs::read(&pcap).expect("capture") == library,
+        "CLI and library agree"
+    );
+    let lines = std::fs::read_to_string(&truth).expect("truth");
+    assert_eq!(lines.lines().count(), 9);
+    // `-` writes the capture to standard output.
+    let out = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+        .args(["generate", "--packets", "500", "-o", "-"])
+        .output()
+        .expect("run otwatch generate");
+    assert!(out.status.success());
+    assert_eq!(&out.stdout[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+}
+
+#[test]
+fn concurrent_flows_are_open_at_the_same_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("concurrent.pcap");
+    let report = generate_to(
+        &path,
+        &PlantConfig {
+            seed: 1,
+            packets: 60_000,
+            concurrent_flows: 5_000,
+            attacks: false,
+        },
+        None,
+    );
+    let replayed = common::replay_file(&path);
+    // Each extra connection has its own 5-tuple and stays open.
+    assert!(report.flows >= 5_000, "flows {}", report.flows);
+    assert!(
+        replayed.stats.flows.created >= 5_000,
+        "otwatch created {} flows",
+        replayed.stats.flows.created
+    );
+    assert_eq!(replayed.stats.anomalies, Default::default());
+}

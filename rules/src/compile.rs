@@ -71,6 +71,8 @@ pub struct RuleTest {
     pub pos: Pos,
     /// Variables replaced for this test.
     pub vars: VarOverrides,
+    /// The baseline enforced during the test.
+    pub baseline: Option<PathBuf>,
 }
 
 /// Variable values that replace those of the rule files (rule tests, site
@@ -584,12 +586,14 @@ fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled
                 alerts,
                 note,
                 vars,
+                baseline,
             } = t.value.clone();
             RuleTest {
                 pcap: src.base.join(pcap),
                 alerts,
                 note,
                 vars,
+                baseline: baseline.map(|b| src.base.join(b)),
                 pos: cx.pos(&t.referenced),
             }
         })

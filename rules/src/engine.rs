@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use otwatch_proto::event::{AppEvent, Event, Timestamp};
 
+use crate::baseline::{Baseline, Deviation, DeviationKind};
 use crate::compile::{compile, Limit, Rule, RuleMeta, RuleTest, Source, VarOverrides};
 use crate::cond::{PatternHits, Val};
 use crate::error::Errors;
@@ -41,6 +42,8 @@ pub struct Alert<'a> {
     pub rule: &'a RuleMeta,
     /// Time of the packet that completed the matching PDU.
     pub ts: Timestamp,
+    /// For a rule of the `baseline` layer: the deviation that fired it.
+    pub deviation: Option<&'a Deviation>,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +64,7 @@ pub struct Ruleset {
     automata: [Option<AhoCorasick>; Layer::COUNT],
     pattern_counts: [usize; Layer::COUNT],
     flags: Vec<String>,
+    baseline: Option<Arc<Baseline>>,
 }
 
 impl Ruleset {
@@ -156,7 +160,21 @@ impl Ruleset {
             automata,
             pattern_counts,
             flags: compiled.flags,
+            baseline: None,
         })
+    }
+
+    /// The ruleset enforcing `baseline`: transactions that deviate from it
+    /// are matched, as anomalies of the `baseline` layer, against the
+    /// rules of that layer.
+    pub fn with_baseline(mut self, baseline: Option<Arc<Baseline>>) -> Ruleset {
+        self.baseline = baseline;
+        self
+    }
+
+    /// The baseline enforced, if any.
+    pub fn baseline(&self) -> Option<&Arc<Baseline>> {
+        self.baseline.as_ref()
     }
 
     /// Number of enabled rules.
@@ -296,6 +314,11 @@ pub struct Engine {
     thresholds: Thresholds,
     flows: HashMap<u64, (u64, i64)>,
     alerts: u64,
+    /// When each deviation (pair, kind, operation) was last raised, in
+    /// seconds.
+    raised: HashMap<u64, i64>,
+    deviations: [u64; DeviationKind::ALL.len()],
+    deviations_held: u64,
 }
 
 impl core::fmt::Debug for Engine {
@@ -333,7 +356,24 @@ impl Engine {
             thresholds,
             flows: HashMap::new(),
             alerts: 0,
+            raised: HashMap::new(),
+            deviations: [0; DeviationKind::ALL.len()],
+            deviations_held: 0,
         }
+    }
+
+    /// Deviations from the baseline found so far, per kind (each counted
+    /// also when it was held back as a repeat).
+    pub fn deviations(&self) -> impl Iterator<Item = (DeviationKind, u64)> + '_ {
+        DeviationKind::ALL
+            .into_iter()
+            .zip(self.deviations.iter().copied())
+    }
+
+    /// Deviations held back because the same one of the same pair was
+    /// raised within the baseline's `repeat_seconds`.
+    pub fn deviations_held(&self) -> u64 {
+        self.deviations_held
     }
 
     /// The ruleset.
@@ -357,7 +397,8 @@ impl Engine {
     }
 
     /// Tests one event; calls `on_alert` for each alert. Returns the number
-    /// of alerts.
+    /// of alerts. A transaction is also checked against the ruleset's
+    /// baseline, and each deviation matched against the `baseline` rules.
     pub fn inspect(
         &mut self,
         flow: &FlowInfo,
@@ -375,6 +416,89 @@ impl Engine {
             }
             (_, None) => return 0,
         };
+        let mut fired =
+            self.run_rules(&set, flow, event, protocol, tx_key, anomaly, None, on_alert);
+        if let (Some(baseline), None) = (&set.baseline, anomaly) {
+            fired += self.enforce(&set, baseline, flow, event, on_alert);
+        }
+        fired
+    }
+
+    /// Checks a transaction against the baseline; each deviation not raised
+    /// for the pair within `repeat_seconds` goes to the `baseline` rules.
+    fn enforce(
+        &mut self,
+        set: &Ruleset,
+        baseline: &Baseline,
+        flow: &FlowInfo,
+        event: &Event<'_>,
+        on_alert: &mut dyn FnMut(&Alert<'_>),
+    ) -> usize {
+        let now = event.ts.secs;
+        let repeat = i64::try_from(baseline.repeat_secs).unwrap_or(i64::MAX);
+        let mut found: Vec<Deviation> = Vec::new();
+        let (raised, counts, held) = (
+            &mut self.raised,
+            &mut self.deviations,
+            &mut self.deviations_held,
+        );
+        baseline.check(flow, &event.app, &mut |kind, op| {
+            counts[kind as usize] += 1;
+            let key = Baseline::dedup_key(flow, &event.app, kind, op);
+            if raised
+                .get(&key)
+                .is_some_and(|t| now.saturating_sub(*t) < repeat)
+            {
+                *held += 1;
+                return;
+            }
+            if !raised.contains_key(&key) && raised.len() >= MAX_TRACKED {
+                if let Some(oldest) = raised.iter().min_by_key(|(_, t)| **t).map(|(k, _)| *k) {
+                    raised.remove(&oldest);
+                }
+            }
+            raised.insert(key, now);
+            if let Some(d) = baseline.describe(flow, event.ts, &event.app, kind, op) {
+                found.push(d);
+            }
+        });
+        let mut fired = 0;
+        for d in &found {
+            let anomaly = otwatch_proto::event::Anomaly::new(
+                d.kind,
+                d,
+                Some(otwatch_proto::event::Direction::ToServer),
+            );
+            let deviation_event = Event {
+                ts: event.ts,
+                app: AppEvent::Anomaly(anomaly),
+            };
+            fired += self.run_rules(
+                set,
+                flow,
+                &deviation_event,
+                Layer::Baseline,
+                0,
+                Some(d.kind.name()),
+                Some(d),
+                on_alert,
+            );
+        }
+        fired
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_rules(
+        &mut self,
+        set: &Ruleset,
+        flow: &FlowInfo,
+        event: &Event<'_>,
+        protocol: Layer,
+        tx_key: u32,
+        anomaly: Option<&str>,
+        deviation: Option<&Deviation>,
+        on_alert: &mut dyn FnMut(&Alert<'_>),
+    ) -> usize {
         let ix = &set.index[protocol.index()];
         let (first, second): (&[u32], &[u32]) = match anomaly {
             Some(name) => (
@@ -397,7 +521,7 @@ impl Engine {
                 }
             }
             if set.needs_content[ri as usize] && !self.hits.computed {
-                self.compute_hits(&set, protocol, &event.app);
+                self.compute_hits(set, protocol, &event.app);
             }
             let hits = &self.hits;
             let all = rule.conds.iter().all(|c| {
@@ -425,6 +549,7 @@ impl Engine {
             on_alert(&Alert {
                 rule: &rule.meta,
                 ts: event.ts,
+                deviation,
             });
         }
         fired

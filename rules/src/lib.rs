@@ -12,6 +12,8 @@
 //!   `match` conditions.
 //! * [`engine`]: the indexed [`Ruleset`] and the per-worker [`Engine`]
 //!   (thresholds, detection filters, suppression, per-flow flags).
+//! * [`baseline`]: the learned baseline: its model, learning, the check of
+//!   a transaction against it (deviations), and its YAML file.
 //! * [`load`]: rule files, folders and the bundled default ruleset.
 //! * [`error`]: every error with its position.
 //!
@@ -21,6 +23,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod baseline;
 pub mod compile;
 mod cond;
 pub mod engine;

@@ -280,4 +280,8 @@ pub struct TestDef {
     /// Variables replaced for this test (`{modbus_masters: [10.0.0.1]}`).
     #[serde(default)]
     pub vars: std::collections::BTreeMap<String, Vec<String>>,
+    /// A baseline file (relative to the rule file) enforced while the
+    /// capture is replayed: for the rules of the `baseline` layer.
+    #[serde(default)]
+    pub baseline: Option<String>,
 }

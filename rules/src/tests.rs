@@ -537,7 +537,7 @@ fn reports_unknown_protocol_with_choices() {
     );
     // Every protocol of the proto registry, then the anomaly-only layers.
     let mut names: Vec<&str> = ProtocolId::ALL.iter().map(|p| p.name()).collect();
-    names.extend(["stream", "decode"]);
+    names.extend(["stream", "decode", "baseline"]);
     let protocol = |p: &str| {
         let yaml = format!("rules:\n  - id: 1\n    name: t\n    severity: low\n    protocol: {p}\n    description: d\n    match: {{anomaly: x}}\n");
         let e = one_error(&yaml);

@@ -113,6 +113,11 @@ impl<W: Write> AlertSink for EveWriter<W> {
             write_alert_object(w, alert.rule);
             w.end_object();
             write_app_object(w, &event.app);
+            if let Some(d) = alert.deviation {
+                w.key("baseline").begin_object();
+                d.write_eve(w);
+                w.end_object();
+            }
             w.field_str("alert_id", alert_id);
         });
     }
@@ -356,26 +361,35 @@ pub fn alerts_per_rule(
 }
 
 /// Runs the tests of every rule of `sources`: each distinct (capture,
-/// variables) pair is replayed once through the whole ruleset (so rules
-/// that set flow flags for others take part), and each rule's alerts are
-/// compared with what its test expects.
+/// variables, baseline) triple is replayed once through the whole ruleset
+/// (so rules that set flow flags for others take part), and each rule's
+/// alerts are compared with what its test expects.
 pub fn test_rules(
     set: &Arc<Ruleset>,
     sources: &[Source],
 ) -> Result<Vec<TestOutcome>, otwatch_rules::Errors> {
-    let mut cache: HashMap<(PathBuf, VarOverrides), Result<BTreeMap<u32, u64>, String>> =
-        HashMap::new();
+    type Key = (PathBuf, VarOverrides, Option<PathBuf>);
+    let mut cache: HashMap<Key, Result<BTreeMap<u32, u64>, String>> = HashMap::new();
     let mut outcomes = Vec::new();
     for (meta, tests) in set.tests() {
         for t in tests {
-            let key = (t.pcap.clone(), t.vars.clone());
+            let key = (t.pcap.clone(), t.vars.clone(), t.baseline.clone());
             if !cache.contains_key(&key) {
-                let ruleset = if t.vars.is_empty() {
-                    Arc::clone(set)
+                // A test with variables or a baseline gets a ruleset of its own.
+                let own = if t.vars.is_empty() && t.baseline.is_none() {
+                    None
                 } else {
-                    Arc::new(Ruleset::from_sources_with_vars(sources, &t.vars)?)
+                    Some(Ruleset::from_sources_with_vars(sources, &t.vars)?)
                 };
-                cache.insert(key.clone(), alerts_per_rule(ruleset, &t.pcap));
+                let outcome = match (&t.baseline, own) {
+                    (_, None) => Ok(Arc::clone(set)),
+                    (None, Some(rs)) => Ok(Arc::new(rs)),
+                    (Some(path), Some(rs)) => otwatch_rules::baseline::file::load(path)
+                        .map(|b| Arc::new(rs.with_baseline(Some(Arc::new(b)))))
+                        .map_err(|e| e.to_string()),
+                };
+                let result = outcome.and_then(|rs| alerts_per_rule(rs, &t.pcap));
+                cache.insert(key.clone(), result);
             }
             let (actual, error) = match &cache[&key] {
                 Ok(counts) => (Some(counts.get(&meta.id).copied().unwrap_or(0)), None),

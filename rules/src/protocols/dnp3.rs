@@ -4,6 +4,7 @@
 use otwatch_proto::dnp3::{self, Message, Transaction};
 
 use super::{field, indexed, int, Buffers, Row, Visit};
+use crate::baseline::{Op, OpClass, Qual};
 use crate::cond::Val;
 use crate::fields::{Kind, Scope, INT16, INT32, INT8};
 
@@ -169,6 +170,89 @@ pub(crate) fn buffers<'a>(tx: &Transaction<'a>) -> Buffers<'a> {
 /// Rules are indexed by function code.
 pub(crate) fn index_key(tx: &Transaction<'_>) -> u32 {
     u32::from(tx.function().raw())
+}
+
+/// The outstation's link address.
+pub(crate) fn station(tx: &Transaction<'_>) -> Option<u32> {
+    Some(u32::from(tx.outstation))
+}
+
+/// What a DNP3 function does to the outstation.
+fn class_of(function: dnp3::FunctionCode) -> OpClass {
+    use dnp3::FunctionCode as F;
+    match function {
+        F::Read | F::Response | F::UnsolicitedResponse => OpClass::Read,
+        F::Write | F::EnableUnsolicited | F::DisableUnsolicited | F::AssignClass => OpClass::Write,
+        F::Select
+        | F::Operate
+        | F::DirectOperate
+        | F::DirectOperateNoAck
+        | F::ImmediateFreeze
+        | F::ImmediateFreezeNoAck
+        | F::FreezeClear
+        | F::FreezeClearNoAck
+        | F::FreezeAtTime
+        | F::FreezeAtTimeNoAck => OpClass::Control,
+        F::ColdRestart
+        | F::WarmRestart
+        | F::InitializeData
+        | F::InitializeApplication
+        | F::StartApplication
+        | F::StopApplication => OpClass::Mode,
+        F::SaveConfiguration
+        | F::OpenFile
+        | F::CloseFile
+        | F::DeleteFile
+        | F::GetFileInfo
+        | F::AuthenticateFile
+        | F::AbortFile
+        | F::ActivateConfiguration => OpClass::Program,
+        F::Confirm
+        | F::DelayMeasure
+        | F::RecordCurrentTime
+        | F::AuthenticationRequest
+        | F::AuthenticationRequestNoAck
+        | F::AuthenticationResponse => OpClass::Session,
+        _ => OpClass::Other,
+    }
+}
+
+/// What the request does: its function with each object header (group,
+/// variation, index range); an unsolicited response by its function alone.
+pub(crate) fn operations<'a>(tx: &Transaction<'a>, out: &mut dyn FnMut(Op<'a>)) {
+    let Some(m) = tx.request.as_ref().or(tx.response.as_ref().filter(|r| r.is_unsolicited()))
+    else {
+        return;
+    };
+    let function = m.function();
+    let op = Op::new(class_of(function), u32::from(function.raw()), function.name());
+    if m.is_unsolicited() {
+        return out(op);
+    }
+    let mut any = false;
+    for h in m.object_headers() {
+        any = true;
+        let mut o = op
+            .with(Qual::Group, u32::from(h.group))
+            .with(Qual::Variation, u32::from(h.variation));
+        if let Some((start, stop)) = h.start_stop() {
+            o = o.range(start, stop);
+        } else if h.prefix_code() != 0 {
+            // Points listed by index (controls): the lowest and highest.
+            let mut span: Option<(u32, u32)> = None;
+            for p in h.points() {
+                let (lo, hi) = span.unwrap_or((p.index, p.index));
+                span = Some((lo.min(p.index), hi.max(p.index)));
+            }
+            if let Some((lo, hi)) = span {
+                o = o.range(lo, hi);
+            }
+        }
+        out(o);
+    }
+    if !any {
+        out(op);
+    }
 }
 
 /// Values of each message (`first`: the request's, unless there is none).

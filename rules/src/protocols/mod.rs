@@ -2,14 +2,16 @@
 //! each protocol.
 //!
 //! A rule's [`Layer`] is a protocol of the proto registry
-//! ([`ProtocolId`]) or one of the two anomaly-only layers (`stream`,
-//! `decode`, see [`anomaly`]). Each protocol of the proto registry has one
+//! ([`ProtocolId`]) or one of the anomaly-only layers (`stream`, `decode`,
+//! see [`anomaly`], and `baseline`, the deviations of [`crate::baseline`]). Each protocol of the proto registry has one
 //! file here (`modbus.rs`, `s7comm.rs`, `dnp3.rs`) that holds its field
 //! table: every row is a field's name, kind, documentation *and* the
 //! function that reads it from the protocol's transaction, so a field cannot
 //! be declared without its extraction. Besides `FIELDS`, a protocol file
 //! gives `answered` (both messages seen), `buffers` (the bytes `content`
-//! searches) and `index_key` (the number rules are indexed by).
+//! searches), `index_key` (the number rules are indexed by), and for the
+//! learned baseline `operations` (what a transaction does, as
+//! [`crate::baseline::Op`]s) and `station` (unit id, outstation address).
 //!
 //! The table at the end of this file maps each [`ProtocolId`] to its file.
 //! Its matches are exhaustive: a protocol added to the proto registry does
@@ -142,14 +144,16 @@ pub enum Layer {
     Stream,
     /// Decode anomalies of frames (malformed headers, fragments).
     Decode,
+    /// Deviations from the learned baseline (of any protocol).
+    Baseline,
 }
 
 impl Layer {
     /// How many layers there are (the size of per-layer tables).
-    pub const COUNT: usize = ProtocolId::COUNT + 2;
+    pub const COUNT: usize = ProtocolId::COUNT + 3;
 
-    /// Every layer: the registry's protocols in its order, then `stream`
-    /// and `decode`.
+    /// Every layer: the registry's protocols in its order, then `stream`,
+    /// `decode` and `baseline`.
     pub const ALL: [Layer; Layer::COUNT] = {
         let mut all = [Layer::Stream; Layer::COUNT];
         let mut i = 0;
@@ -158,6 +162,7 @@ impl Layer {
             i += 1;
         }
         all[ProtocolId::COUNT + 1] = Layer::Decode;
+        all[ProtocolId::COUNT + 2] = Layer::Baseline;
         all
     };
 
@@ -167,6 +172,7 @@ impl Layer {
             Layer::App(p) => p.name(),
             Layer::Stream => "stream",
             Layer::Decode => "decode",
+            Layer::Baseline => crate::baseline::LAYER,
         }
     }
 
@@ -181,6 +187,7 @@ impl Layer {
             Layer::App(p) => p.index(),
             Layer::Stream => ProtocolId::COUNT,
             Layer::Decode => ProtocolId::COUNT + 1,
+            Layer::Baseline => ProtocolId::COUNT + 2,
         }
     }
 
@@ -202,6 +209,7 @@ impl Layer {
             Layer::App(p) => p.name() == anomaly_protocol,
             Layer::Stream => anomaly::stream_owns(anomaly_protocol),
             Layer::Decode => anomaly::decode_owns(anomaly_protocol),
+            Layer::Baseline => anomaly_protocol == crate::baseline::LAYER,
         }
     }
 
@@ -211,6 +219,7 @@ impl Layer {
             Layer::App(p) => p.spec().anomalies,
             Layer::Stream => anomaly::STREAM,
             Layer::Decode => anomaly::DECODE,
+            Layer::Baseline => &crate::baseline::DeviationKind::NAMES,
         }
     }
 
@@ -219,7 +228,7 @@ impl Layer {
     pub(crate) fn own_field(self, row: usize) -> Option<&'static FieldDef> {
         match self {
             Layer::App(p) => field_def(p, row),
-            Layer::Stream | Layer::Decode => None,
+            Layer::Stream | Layer::Decode | Layer::Baseline => None,
         }
     }
 
@@ -326,6 +335,24 @@ macro_rules! rule_protocols {
             match app {
                 $( AppEvent::$variant(tx) => $module::buffers(tx), )+
                 AppEvent::Anomaly(_) => [None, None],
+            }
+        }
+
+        /// What the transaction does, for the baseline: each operation of
+        /// its request (or of an unsolicited message), to `out`.
+        pub(crate) fn operations<'a>(app: &AppEvent<'a>, out: &mut dyn FnMut(crate::baseline::Op<'a>)) {
+            match app {
+                $( AppEvent::$variant(tx) => $module::operations(tx, out), )+
+                AppEvent::Anomaly(_) => {}
+            }
+        }
+
+        /// The station a transaction addresses within its server (Modbus
+        /// unit id, DNP3 outstation address), when the protocol has one.
+        pub(crate) fn station(app: &AppEvent<'_>) -> Option<u32> {
+            match app {
+                $( AppEvent::$variant(tx) => $module::station(tx), )+
+                AppEvent::Anomaly(_) => None,
             }
         }
 
@@ -532,7 +559,7 @@ mod tests {
 
     #[test]
     fn layers_are_the_registry_protocols_then_stream_and_decode() {
-        assert_eq!(Layer::ALL.len(), ProtocolId::COUNT + 2);
+        assert_eq!(Layer::ALL.len(), ProtocolId::COUNT + 3);
         for (i, layer) in Layer::ALL.into_iter().enumerate() {
             assert_eq!(layer.index(), i);
             assert_eq!(Layer::from_name(layer.name()), Some(layer));
@@ -545,6 +572,8 @@ mod tests {
         }
         assert_eq!(Layer::ALL[ProtocolId::COUNT], Layer::Stream);
         assert_eq!(Layer::ALL[ProtocolId::COUNT + 1], Layer::Decode);
+        assert_eq!(Layer::ALL[ProtocolId::COUNT + 2], Layer::Baseline);
+        assert!(Layer::Baseline.owns_anomaly("baseline"));
         assert!(Layer::Decode.owns_anomaly("ipv4") && Layer::Decode.owns_anomaly("ipv6"));
         assert!(!Layer::Stream.owns_anomaly("decode"));
         assert_eq!(Layer::from_name("http"), None);

@@ -4,6 +4,7 @@
 use otwatch_proto::modbus::{self, FunctionCode, Message, Request, Response, Transaction};
 
 use super::{both, field, indexed, int, request_first, Buffers, Row, Visit};
+use crate::baseline::{Op, OpClass, Qual};
 use crate::cond::Val;
 use crate::fields::{EnumDef, Kind, Scope, INT16, INT8};
 
@@ -97,6 +98,109 @@ pub(crate) fn buffers<'a>(tx: &Transaction<'a>) -> Buffers<'a> {
 /// Rules are indexed by function code.
 pub(crate) fn index_key(tx: &Transaction<'_>) -> u32 {
     u32::from(tx.function().raw())
+}
+
+/// The MBAP unit id.
+pub(crate) fn station(tx: &Transaction<'_>) -> Option<u32> {
+    Some(u32::from(tx.unit_id))
+}
+
+/// What the request does: one operation (two for function 23, its read and
+/// its write), qualified by the unit id, with the addresses it touches.
+pub(crate) fn operations<'a>(tx: &Transaction<'a>, out: &mut dyn FnMut(Op<'a>)) {
+    use modbus::{Access, DiagnosticSubfunction as Sub, UmasCode as U};
+    let Some(req) = &tx.request else {
+        return;
+    };
+    let code = req.function;
+    let op = |class| {
+        Op::new(class, u32::from(code.raw()), code.name()).with(Qual::Unit, u32::from(tx.unit_id))
+    };
+    let by_access = match code.access() {
+        Access::Read => OpClass::Read,
+        Access::Write => OpClass::Write,
+        Access::ReadWrite => OpClass::Write,
+        Access::Diagnostics => OpClass::Diagnostic,
+        Access::Identification => OpClass::Identify,
+        Access::Program => OpClass::Program,
+        Access::Other => OpClass::Other,
+    };
+    let end = |address: u16, quantity: u16| {
+        let lo = u32::from(address);
+        (lo, lo + u32::from(quantity.max(1)) - 1)
+    };
+    let Ok(body) = req.body.as_ref() else {
+        return out(op(by_access));
+    };
+    match *body {
+        Request::Read { address, quantity }
+        | Request::WriteMultipleCoils {
+            address, quantity, ..
+        }
+        | Request::WriteMultipleRegisters {
+            address, quantity, ..
+        } => {
+            let (lo, hi) = end(address, quantity);
+            out(op(by_access).range(lo, hi));
+        }
+        Request::WriteSingleCoil { address, .. }
+        | Request::WriteSingleRegister { address, .. }
+        | Request::MaskWriteRegister { address, .. }
+        | Request::ReadFifoQueue { address } => {
+            out(op(by_access).range(u32::from(address), u32::from(address)));
+        }
+        Request::ReadWriteMultipleRegisters {
+            read_address,
+            read_quantity,
+            write_address,
+            write_quantity,
+            ..
+        } => {
+            let (lo, hi) = end(read_address, read_quantity);
+            out(op(OpClass::Read).range(lo, hi));
+            let (lo, hi) = end(write_address, write_quantity);
+            out(op(OpClass::Write).range(lo, hi));
+        }
+        Request::Diagnostics { subfunction, .. } => {
+            let class = match subfunction {
+                Sub::ForceListenOnlyMode | Sub::RestartCommunications => OpClass::Mode,
+                _ => OpClass::Diagnostic,
+            };
+            out(op(class).with(Qual::Subfunction, u32::from(subfunction.raw())));
+        }
+        Request::ReadDeviceIdentification { code, .. } => out(
+            op(OpClass::Identify)
+                .with(Qual::Subfunction, 14)
+                .with(Qual::Code, u32::from(code.raw())),
+        ),
+        Request::Encapsulated { mei, .. } => {
+            let class = if mei.raw() == 14 {
+                OpClass::Identify
+            } else {
+                OpClass::Other
+            };
+            out(op(class).with(Qual::Subfunction, u32::from(mei.raw())));
+        }
+        Request::Umas { code: umas, .. } => {
+            let class = match umas {
+                U::StartPlc | U::StopPlc => OpClass::Mode,
+                U::InitializeDownload | U::DownloadBlock | U::EndStrategyDownload => {
+                    OpClass::Program
+                }
+                U::WriteVariables | U::WriteCoilsRegisters | U::WriteIoObject => OpClass::Write,
+                U::ReadId | U::ReadProjectInfo | U::ReadPlcInfo | U::ReadCardInfo => {
+                    OpClass::Identify
+                }
+                U::InitCommunication | U::KeepAlive | U::TakePlcReservation
+                | U::ReleasePlcReservation => OpClass::Session,
+                U::InitializeUpload | U::UploadBlock | U::EndStrategyUpload => OpClass::Program,
+                U::Unknown(_) => OpClass::Other,
+                _ => OpClass::Read,
+            };
+            out(op(class).with(Qual::Subfunction, u32::from(umas.raw())));
+        }
+        _ => out(op(by_access)),
+    }
 }
 
 /// A value of each message's function code, the request's first.

@@ -4,6 +4,7 @@
 use otwatch_proto::s7comm::{self, Message, Transaction};
 
 use super::{field, indexed, int, Buffers, Row, Visit};
+use crate::baseline::{Op, OpClass, Qual};
 use crate::cond::Val;
 use crate::fields::{EnumDef, Kind, Scope, INT16, INT32, INT8};
 
@@ -94,6 +95,138 @@ pub(crate) fn index_key(tx: &Transaction<'_>) -> u32 {
         (Some(f), _) => u32::from(f.raw()),
         (None, Some((g, _))) => USERDATA_KEY + u32::from(g.raw()),
         (None, None) => OTHER_KEY,
+    }
+}
+
+/// S7 has no station within a connection's PLC.
+pub(crate) fn station(_tx: &Transaction<'_>) -> Option<u32> {
+    None
+}
+
+/// Operation code of an S7 userdata function: group * 256 + subfunction,
+/// above the job function codes.
+const USERDATA_OP: u32 = 0x1_0000;
+/// Operation code of an S7comm-plus function: opcode * 65536 + function,
+/// above the userdata codes.
+const PLUS_OP: u32 = 0x100_0000;
+
+/// Bytes of one element of a transport size.
+fn element_bytes(size: s7comm::codes::TransportSize) -> u32 {
+    use s7comm::codes::TransportSize as T;
+    match size {
+        T::Word | T::Int | T::Date | T::S5Time | T::Counter | T::Timer => 2,
+        T::Dword | T::Dint | T::Real | T::TimeOfDay | T::Time => 4,
+        T::DateAndTime => 8,
+        _ => 1,
+    }
+}
+
+/// What the job or userdata request does: each read or write var item (its
+/// area, DB and bytes), a PI service, a block transfer, a userdata function
+/// (with the SZL id of a read SZL); an S7comm-plus request by function.
+pub(crate) fn operations<'a>(tx: &Transaction<'a>, out: &mut dyn FnMut(Op<'a>)) {
+    use s7comm::{Function as F, UserdataGroup as G};
+    if let Some(plus) = &tx.plus {
+        let Some(h) = plus.pdu.data_header() else {
+            return;
+        };
+        if plus.direction != otwatch_proto::event::Direction::ToServer {
+            return;
+        }
+        let func = h.function.map_or(0, |f| f.raw());
+        let class = match h.function.and_then(|f| f.name()) {
+            Some("get_multi_variables" | "get_variable" | "get_var_substreamed" | "get_link") => {
+                OpClass::Read
+            }
+            Some("set_multi_variables" | "set_variable" | "set_var_substreamed") => OpClass::Write,
+            Some("explore" | "get_variables_address") => OpClass::Identify,
+            Some("create_object" | "delete_object" | "begin_sequence" | "end_sequence") => {
+                OpClass::Session
+            }
+            Some("invoke") => OpClass::Control,
+            _ => OpClass::Other,
+        };
+        let code = PLUS_OP + (u32::from(h.opcode.raw()) << 16 | u32::from(func));
+        return out(Op::new(class, code, h.function.and_then(|f| f.name())));
+    }
+    let Some(req) = &tx.request else {
+        return;
+    };
+    if req.direction != otwatch_proto::event::Direction::ToServer {
+        return;
+    }
+    let Ok(body) = req.pdu.body else {
+        if let Some(f) = req.pdu.function() {
+            out(Op::new(OpClass::Other, u32::from(f.raw()), f.name()));
+        }
+        return;
+    };
+    let job = |class, f: F| Op::new(class, u32::from(f.raw()), f.name());
+    match body {
+        s7comm::s7::Body::ReadVarRequest(items) | s7comm::s7::Body::WriteVarRequest { items, .. } => {
+            let (class, f) = match body {
+                s7comm::s7::Body::ReadVarRequest(_) => (OpClass::Read, F::ReadVar),
+                _ => (OpClass::Write, F::WriteVar),
+            };
+            for item in items.iter() {
+                let s7comm::s7::VarItem::Any(any) = item else {
+                    out(job(class, f));
+                    continue;
+                };
+                let mut op = job(class, f).with(Qual::Area, u32::from(any.area.raw()));
+                if matches!(any.area, s7comm::Area::DataBlock | s7comm::Area::InstanceDataBlock) {
+                    op = op.with(Qual::Db, u32::from(any.db_number));
+                }
+                let bytes = u32::from(any.length.max(1)) * element_bytes(any.transport_size);
+                out(op.range(any.byte_address, any.byte_address.saturating_add(bytes - 1)));
+            }
+        }
+        s7comm::s7::Body::PlcControl(pi) => {
+            let class = match pi.service {
+                b"_INSE" | b"_DELE" | b"_MODU" | b"_GARB" | b"_N_LOGIN_" => OpClass::Program,
+                _ => OpClass::Mode,
+            };
+            out(job(class, F::PlcControl).with_text(Qual::Service, pi.service));
+        }
+        s7comm::s7::Body::PlcStop { service } => {
+            out(job(OpClass::Mode, F::PlcStop).with_text(Qual::Service, service));
+        }
+        s7comm::s7::Body::Userdata(u) => {
+            let class = match u.group {
+                G::CpuFunctions if u.subfunction == 1 => OpClass::Identify,
+                G::CpuFunctions => OpClass::Diagnostic,
+                G::BlockFunctions => OpClass::Identify,
+                G::ProgrammerCommands => OpClass::Write,
+                G::CyclicData => OpClass::Read,
+                G::Security | G::ModeTransition => OpClass::Mode,
+                G::TimeFunctions if matches!(u.subfunction, 2 | 4) => OpClass::Write,
+                G::TimeFunctions => OpClass::Session,
+                _ => OpClass::Other,
+            };
+            let code = USERDATA_OP + (u32::from(u.group.raw()) << 8 | u32::from(u.subfunction));
+            let mut op = Op::new(class, code, s7comm::codes::subfunction_name(u.group, u.subfunction));
+            if let Some((id, _)) = tx.szl() {
+                op = op.with(Qual::Szl, u32::from(id));
+            }
+            out(op);
+        }
+        _ => {
+            let Some(f) = req.pdu.function() else {
+                return;
+            };
+            let class = match f {
+                F::SetupCommunication => OpClass::Session,
+                F::RequestDownload | F::DownloadBlock | F::DownloadEnded | F::StartUpload
+                | F::Upload | F::EndUpload => OpClass::Program,
+                F::CpuServices | F::ModeTransition => OpClass::Mode,
+                _ => OpClass::Other,
+            };
+            let mut op = job(class, f);
+            if let Some(b) = tx.block() {
+                op = op.with(Qual::BlockType, u32::from(b.block_type.raw()));
+            }
+            out(op);
+        }
     }
 }
 

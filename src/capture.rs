@@ -6,9 +6,12 @@
 //! and the analyzer client, and the summary.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::baseline::{LearnStep, LiveLearning};
 
 use otwatch_rules::Ruleset;
 use otwatch_sensor::assets::AssetLimits;
@@ -89,7 +92,7 @@ pub(crate) fn open_capture(who: &str, config: &LiveConfig) -> Result<Capture, Ex
 
 /// Reloads the rules on SIGHUP: the new ruleset, or why the old one stays
 /// (every error, with file:line:column).
-pub(crate) type Reload = Box<dyn FnMut() -> Result<Arc<Ruleset>, String> + Send>;
+pub(crate) type Reload = Box<dyn FnMut() -> Result<Ruleset, String> + Send>;
 
 /// Everything a live run needs besides the open capture.
 pub(crate) struct LiveJob {
@@ -97,8 +100,13 @@ pub(crate) struct LiveJob {
     pub(crate) who: &'static str,
     /// Capture settings (those `capture` was opened with).
     pub(crate) config: LiveConfig,
-    /// The rules in force at the start.
-    pub(crate) rules: Arc<Ruleset>,
+    /// The rules in force at the start (without the baseline: the run
+    /// attaches it).
+    pub(crate) rules: Ruleset,
+    /// The baseline file enforced (after learning, with `learning`).
+    pub(crate) baseline: Option<PathBuf>,
+    /// Live learning of the baseline first.
+    pub(crate) learning: Option<LiveLearning>,
     /// What SIGHUP does.
     pub(crate) reload: Reload,
     /// EVE lines: where, and which event types.
@@ -118,11 +126,26 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
         who,
         config,
         rules,
+        baseline,
+        mut learning,
         mut reload,
         eve,
         ship,
         user,
     } = job;
+    // The baseline is enforced from the start, or once learning wrote it.
+    let rules = if learning.is_some() {
+        rules
+    } else {
+        match crate::baseline::attach(rules, baseline.as_deref()) {
+            Ok(set) => set,
+            Err(e) => {
+                eprintln!("{e}\n{who}: the baseline cannot be enforced");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let rules = Arc::new(rules);
     if let Some(name) = &user {
         match live::drop_privileges(name) {
             Ok(c) => eprintln!("{who}: running as {name} (uid {}, gid {})", c.uid, c.gid),
@@ -153,7 +176,12 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
         capture.workers(),
         rules.len()
     );
-    let shared = SensorShared::new(AssetLimits::default());
+    let mut shared = SensorShared::new(AssetLimits::default());
+    shared.learning = learning.as_ref().map(LiveLearning::shared);
+    if let Some(path) = baseline.as_ref().filter(|_| learning.is_some()) {
+        eprintln!("{who}: learning the baseline into {}", path.display());
+    }
+    let workers = capture.workers();
     let line = LiveStatsLine {
         iface: config.iface.clone(),
         backend: config.backend.name(),
@@ -167,6 +195,7 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
         config.report_interval,
     );
     let control = Control::new(rules.clone());
+    let mut current = rules.clone();
     let (outputs, mut report) = live::run(
         capture,
         crate::pipeline_config(),
@@ -176,11 +205,19 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
             if signals.terminated() {
                 control.shutdown();
             }
+            let enforcing = !learning.as_ref().is_some_and(LiveLearning::learning);
+            let mut load = || {
+                let set = reload()?;
+                let path = baseline.as_deref().filter(|_| enforcing);
+                crate::baseline::attach(set, path).map(Arc::new)
+            };
             if signals.take_hangup() {
-                // A bad rule file keeps the rules in force and says why.
-                match reload() {
+                // A bad rule or baseline file keeps the rules in force and
+                // says why.
+                match load() {
                     Ok(set) => {
                         eprintln!("{who}: rules reloaded ({} rules)", set.len());
+                        current = set.clone();
                         control.publish(set);
                     }
                     Err(why) => {
@@ -189,10 +226,42 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
                     }
                 }
             }
+            if let Some(l) = &mut learning {
+                match l.tick(who, workers) {
+                    LearnStep::Wait => {}
+                    LearnStep::Republish => control.publish(current.clone()),
+                    LearnStep::Enforce => {
+                        let path = baseline.as_deref();
+                        match reload().and_then(|set| crate::baseline::attach(set, path)) {
+                            Ok(set) => {
+                                eprintln!("{who}: enforcing the learned baseline");
+                                current = Arc::new(set);
+                                control.publish(current.clone());
+                            }
+                            Err(why) => {
+                                eprintln!("{why}");
+                                eprintln!("{who}: the learned baseline is not enforced");
+                            }
+                        }
+                    }
+                }
+            }
             reporter.tick(control);
         },
     );
     report.stats.alerts = outputs.iter().map(SensorOutput::alerts).sum();
+    let mut outputs = outputs;
+    for output in &mut outputs {
+        let (deviations, held) = output.deviations();
+        report.stats.deviations += deviations;
+        report.stats.deviations_held += held;
+        if learning.is_some() {
+            output.publish_assets();
+        }
+    }
+    if let Some(l) = &mut learning {
+        l.finish_early(who);
+    }
     let mut write_error = None;
     for mut output in outputs {
         if let Some(e) = output.take_write_error() {

@@ -1,6 +1,7 @@
 //! `otwatch`: the one command-line entry point (replay, sensor, analyzer,
 //! run and rules commands).
 
+mod baseline;
 mod capture;
 mod generate;
 mod serve;
@@ -73,6 +74,10 @@ enum Command {
         /// ruleset, rules/default).
         #[arg(long, value_name = "PATH")]
         rules: Option<PathBuf>,
+        /// Baseline file to enforce (made by `otwatch learn`): transactions
+        /// outside it raise deviation alerts.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
         /// Worker threads: frames are dealt to them by a symmetric hash of
         /// their IP addresses (both directions of a flow to one worker).
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -91,6 +96,25 @@ enum Command {
     /// analyzer and/or EVE lines to a file. SIGINT/SIGTERM stop it cleanly,
     /// SIGHUP reloads the rules.
     Sensor(Box<SensorArgs>),
+    /// Learn a baseline from captures: which servers the plant has, which
+    /// clients talk to each, and what each does (functions, units, address
+    /// ranges, DBs, SZL ids, object groups), as a YAML file to review and
+    /// then enforce with --baseline. The rules run (and count alerts) while
+    /// it learns.
+    Learn {
+        /// Rule file or folder (default: the bundled ruleset).
+        #[arg(long, value_name = "PATH")]
+        rules: Option<PathBuf>,
+        /// The baseline file to write.
+        #[arg(short = 'o', long = "output", value_name = "BASELINE.yaml")]
+        output: PathBuf,
+        /// Worker threads (as `replay --workers`).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: u16,
+        /// Capture files (pcap or pcapng), processed in order as one stream.
+        #[arg(required = true, value_name = "PCAP")]
+        pcaps: Vec<PathBuf>,
+    },
     /// Write a deterministic capture of mixed plant traffic (Modbus, S7comm,
     /// DNP3, IT background), optionally with attacks and their ground truth.
     Generate(generate::GenerateArgs),
@@ -142,6 +166,8 @@ enum Command {
         /// Capture files to replay instead of the demo plant.
         #[arg(long = "pcap", value_name = "PCAP")]
         pcaps: Vec<PathBuf>,
+        #[command(flatten)]
+        baseline: baseline::BaselineOpts,
         /// Listen on this interface (a SPAN or TAP port; needs root) instead
         /// of replaying captures; alerts, assets and stats go to the
         /// in-process analyzer.
@@ -159,9 +185,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum RulesCommand {
-    /// Validate a rule file or folder; lists every error with file:line:column.
+    /// Validate a rule file or folder, or a baseline file; lists every
+    /// error with file:line:column.
     Check {
-        /// Rule file or folder of *.yaml files.
+        /// Rule file or folder of *.yaml files, or a baseline file.
         #[arg(value_name = "PATH")]
         path: PathBuf,
     },
@@ -197,6 +224,7 @@ fn main() -> ExitCode {
             eve,
             events,
             rules,
+            baseline,
             workers,
             until,
             pcaps,
@@ -204,11 +232,23 @@ fn main() -> ExitCode {
             eve,
             events,
             rules,
+            baseline,
             workers: usize::from(workers),
             until: until.unwrap_or_default(),
             pcaps,
         }),
         Command::Sensor(args) => run_sensor(*args),
+        Command::Learn {
+            rules,
+            output,
+            workers,
+            pcaps,
+        } => baseline::run_learn(baseline::LearnArgs {
+            rules,
+            output,
+            workers: usize::from(workers),
+            pcaps,
+        }),
         Command::Generate(args) => generate::run(args),
         Command::Analyzer {
             listen,
@@ -232,6 +272,7 @@ fn main() -> ExitCode {
             rules,
             api_token,
             pcaps,
+            baseline,
             iface,
             capture,
         } => serve::run_all(
@@ -244,6 +285,7 @@ fn main() -> ExitCode {
                 api_token,
             },
             pcaps,
+            baseline,
             iface.map(|iface| (iface, capture)),
         ),
         Command::Rules {
@@ -256,14 +298,53 @@ fn main() -> ExitCode {
 }
 
 /// Loads the rules of `--rules`, or the bundled ruleset.
-fn load_rules(path: Option<&Path>) -> Result<Ruleset, Errors> {
+pub(crate) fn load_rules(path: Option<&Path>) -> Result<Ruleset, Errors> {
     match path {
         Some(p) => Ruleset::load(p),
         None => Ruleset::bundled(),
     }
 }
 
+/// Whether a file is a baseline rather than rules: a top-level `servers:`
+/// key and no `rules:` or `vars:`.
+fn is_baseline_file(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
+    let Ok(text) = std::fs::read(path) else {
+        return false;
+    };
+    let top = |key: &[u8]| {
+        text.split(|b| *b == b'\n')
+            .any(|line| line.starts_with(key))
+    };
+    top(b"servers:") && !top(b"rules:") && !top(b"vars:")
+}
+
 fn rules_check(path: &Path) -> ExitCode {
+    if is_baseline_file(path) {
+        return match otwatch_rules::baseline::file::load(path) {
+            Ok(b) => {
+                println!(
+                    "{}: baseline OK ({} servers, {} client/server pairs, {} operations)",
+                    path.display(),
+                    b.servers().count(),
+                    b.pairs(),
+                    b.operations()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                eprintln!(
+                    "{}: {} error(s) in the baseline",
+                    path.display(),
+                    errors.len()
+                );
+                ExitCode::from(1)
+            }
+        };
+    }
     match load_rules(Some(path)) {
         Ok(set) => {
             println!("{}: {} rules OK", path.display(), set.len());
@@ -359,6 +440,7 @@ struct ReplayArgs {
     eve: Option<String>,
     events: Option<String>,
     rules: Option<PathBuf>,
+    baseline: Option<PathBuf>,
     workers: usize,
     until: Until,
     pcaps: Vec<PathBuf>,
@@ -369,15 +451,23 @@ fn run_replay(args: ReplayArgs) -> ExitCode {
         eve,
         events,
         rules,
+        baseline,
         workers,
         until,
         pcaps,
     } = args;
     let ruleset = match load_rules(rules.as_deref()) {
-        Ok(set) => Arc::new(set),
+        Ok(set) => set,
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!("otwatch replay: the rules have {} error(s)", errors.len());
+            return ExitCode::from(2);
+        }
+    };
+    let ruleset = match baseline::attach(ruleset, baseline.as_deref()) {
+        Ok(set) => Arc::new(set),
+        Err(e) => {
+            eprintln!("{e}\notwatch replay: the baseline cannot be enforced");
             return ExitCode::from(2);
         }
     };
@@ -424,6 +514,7 @@ fn run_replay(args: ReplayArgs) -> ExitCode {
         eve: sink.map(|s| (EveSink::new(s), filter)),
         ship: None,
         workers,
+        learn: None,
     });
     let OfflineReport {
         replay: report,
@@ -460,7 +551,7 @@ fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn print_summary(report: &ReplayReport) {
+pub(crate) fn print_summary(report: &ReplayReport) {
     let s = &report.stats;
     let mut err = io::stderr().lock();
     let _ = writeln!(err, "packets      {}", s.packets);
@@ -506,6 +597,13 @@ fn print_summary(report: &ReplayReport) {
         );
     }
     let _ = writeln!(err, "alerts       {}", s.alerts);
+    if s.deviations > 0 {
+        let _ = writeln!(
+            err,
+            "deviations   {} from the baseline ({} held back as repeats)",
+            s.deviations, s.deviations_held
+        );
+    }
     let _ = writeln!(
         err,
         "elapsed      {:.3} s ({:.0} packets/s)",
@@ -531,6 +629,8 @@ struct SensorArgs {
     pcap: Vec<PathBuf>,
     #[command(flatten)]
     capture: capture::CaptureOpts,
+    #[command(flatten)]
+    baseline: baseline::BaselineOpts,
     /// Rule file or folder of *.yaml rule files (default: the bundled ruleset).
     /// Reloaded on SIGHUP; a reload with errors keeps the old rules.
     #[arg(long, value_name = "PATH")]
@@ -584,12 +684,22 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
     };
     // Everything is checked before anything starts.
     let ruleset = match load_rules(args.rules.as_deref()) {
-        Ok(set) => Arc::new(set),
+        Ok(set) => set,
         Err(errors) => {
             eprintln!("{errors}");
             return fail(format!("the rules have {} error(s)", errors.len()));
         }
     };
+    let learning = args.baseline.learn;
+    let baseline_path = args.baseline.baseline.clone();
+    if learning.is_none() {
+        if let Some(path) = &baseline_path {
+            if let Err(e) = otwatch_rules::baseline::file::load(path) {
+                eprintln!("{e}");
+                return fail("the baseline cannot be enforced".into());
+            }
+        }
+    }
     let filter = match args.events.as_deref().map(EventFilter::parse).transpose() {
         Ok(f) => f.unwrap_or_else(EventFilter::all),
         Err(msg) => return fail(msg),
@@ -665,12 +775,20 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
             Ok(s) => s.map(Arc::new),
             Err(e) => return fail(format!("cannot start the analyzer client: {e}")),
         };
+        // Files with --learn: learn from them, then write the baseline.
+        let learn = learning.map(|_| Arc::new(otwatch_sensor::learn::LearnShared::new()));
+        let path = baseline_path.as_deref().filter(|_| learn.is_none());
+        let ruleset = match baseline::attach(ruleset, path) {
+            Ok(set) => Arc::new(set),
+            Err(e) => return fail(e),
+        };
         let offline = OfflineSensor::new(OfflineOptions {
             rules: ruleset,
             pipeline: pipeline_config(),
             eve: eve.map(|s| (s, filter)),
             ship: shipper.clone(),
             workers: args.capture.workers().unwrap_or(1),
+            learn: learn.clone(),
         });
         let OfflineReport {
             replay: report,
@@ -678,6 +796,13 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
         } = offline.replay(&args.pcap, &mut |_, _, _| {});
         if let Err(e) = write {
             eprintln!("{WHO}: writing EVE output failed: {e}");
+        }
+        if let (Some(shared), Some(path)) = (&learn, &baseline_path) {
+            let sources: Vec<String> = args.pcap.iter().map(|p| p.display().to_string()).collect();
+            if let Err(e) = baseline::write_learned(WHO, shared, path, &sources) {
+                eprintln!("{WHO}: {e}");
+                return ExitCode::from(1);
+            }
         }
         let shipped = capture::finish_shipper(WHO, shipper, true);
         print_summary(&report);
@@ -698,15 +823,21 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
         Err(code) => return code,
     };
     let rules_path = args.rules.clone();
-    let reload: capture::Reload = Box::new(move || match load_rules(rules_path.as_deref()) {
-        Ok(set) => Ok(Arc::new(set)),
-        Err(errors) => Err(format!("{errors}\n{} error(s)", errors.len())),
+    let reload: capture::Reload = Box::new(move || {
+        load_rules(rules_path.as_deref())
+            .map_err(|errors| format!("{errors}\n{} error(s)", errors.len()))
     });
+    let source = format!("interface {}", config.iface);
+    let learning = learning
+        .zip(baseline_path.clone())
+        .map(|(duration, path)| baseline::LiveLearning::new(duration, path, source));
     capture::run_live(
         capture::LiveJob {
             who: WHO,
             config,
             rules: ruleset,
+            baseline: baseline_path,
+            learning,
             reload,
             eve: eve.map(|s| (s, filter)),
             ship: ship_config,

@@ -21,6 +21,7 @@ use otwatch_sensor::live::{ship_filter, Capture, EveSink, LiveConfig, MemoryLine
 use otwatch_sensor::replay::{OfflineOptions, OfflineSensor};
 use otwatch_sensor::ship::ShipConfig;
 
+use crate::baseline::{BaselineOpts, LiveLearning};
 use crate::capture::{open_capture, run_live, CaptureOpts, LiveJob, Reload};
 
 /// The demo plant (pcaps/demo.pcap), bundled so that `otwatch run` works
@@ -96,7 +97,7 @@ fn build_config(
 }
 
 /// The rules to load and show: `--rules PATH` or the bundled ruleset.
-fn load_rules(path: Option<&Path>) -> Result<(Arc<Ruleset>, Vec<RuleInfo>), String> {
+fn load_rules(path: Option<&Path>) -> Result<(Ruleset, Vec<RuleInfo>), String> {
     let sources = match path {
         Some(p) => sources_from_path(p).map_err(|e| e.to_string())?,
         None => bundled_sources(),
@@ -115,7 +116,7 @@ fn load_rules(path: Option<&Path>) -> Result<(Arc<Ruleset>, Vec<RuleInfo>), Stri
             yaml: rule_yaml(&sources, &meta.file, meta.line),
         })
         .collect();
-    Ok((Arc::new(set), infos))
+    Ok((set, infos))
 }
 
 /// The YAML text of the rule starting at `line` of `file`: its `- ` line and
@@ -228,6 +229,7 @@ fn config_errors(who: &str, errors: &[String]) -> ExitCode {
 pub(crate) fn run_all(
     args: ServeArgs,
     pcaps: Vec<PathBuf>,
+    baseline: BaselineOpts,
     live: Option<(String, CaptureOpts)>,
 ) -> ExitCode {
     let mut args = args;
@@ -259,7 +261,15 @@ pub(crate) fn run_all(
             Err(code) => return code,
         };
         let local = (LOCAL_SENSOR, local_token);
-        return serve_live(config, (ruleset, rules), &args, local, live, capture);
+        return serve_live(
+            config,
+            (ruleset, rules),
+            &args,
+            &baseline,
+            local,
+            live,
+            capture,
+        );
     }
     let pcaps = if pcaps.is_empty() {
         let demo = config.data_dir.join("demo.pcap");
@@ -275,6 +285,20 @@ pub(crate) fn run_all(
         vec![demo]
     } else {
         pcaps
+    };
+    // Replayed captures with --learn teach the baseline; without, a
+    // --baseline is enforced on them.
+    let learn = baseline
+        .learn
+        .map(|_| Arc::new(otwatch_sensor::learn::LearnShared::new()));
+    let learn_path = baseline.baseline.clone().filter(|_| learn.is_some());
+    let enforce = baseline.baseline.as_deref().filter(|_| learn.is_none());
+    let ruleset = match crate::baseline::attach(ruleset, enforce) {
+        Ok(set) => Arc::new(set),
+        Err(e) => {
+            eprintln!("{e}\n{WHO}: the baseline cannot be enforced");
+            return ExitCode::from(2);
+        }
     };
     let Ok(rt) = runtime("otwatch run") else {
         return ExitCode::from(1);
@@ -297,8 +321,15 @@ pub(crate) fn run_all(
                 eve: Some((EveSink::new(Box::new(lines.clone())), filter)),
                 ship: None,
                 workers: 1,
+                learn: learn.clone(),
             });
             let done = offline.replay(&pcaps, &mut |_, _, _| {});
+            if let (Some(shared), Some(path)) = (&learn, &learn_path) {
+                let sources: Vec<String> = pcaps.iter().map(|p| p.display().to_string()).collect();
+                if let Err(e) = crate::baseline::write_learned(WHO, shared, path, &sources) {
+                    eprintln!("{WHO}: {e}");
+                }
+            }
             (lines.take(), done.replay)
         })
         .await;
@@ -344,8 +375,9 @@ pub(crate) fn run_all(
 /// reloads the rules of the sensor and of the UI's rule list.
 fn serve_live(
     config: Config,
-    (ruleset, infos): (Arc<Ruleset>, Vec<RuleInfo>),
+    (ruleset, infos): (Ruleset, Vec<RuleInfo>),
     args: &ServeArgs,
+    baseline: &BaselineOpts,
     (sensor, token): (&str, String),
     live: LiveConfig,
     capture: Capture,
@@ -375,10 +407,17 @@ fn serve_live(
             analyzer.set_rules(infos);
             Ok(set)
         });
+        let source = format!("interface {}", live.iface);
+        let learning = baseline
+            .learn
+            .zip(baseline.baseline.clone())
+            .map(|(duration, path)| LiveLearning::new(duration, path, source));
         let job = LiveJob {
             who: WHO,
             config: live,
             rules: ruleset,
+            baseline: baseline.baseline.clone(),
+            learning,
             reload,
             eve: None,
             ship: Some(ShipConfig::new(

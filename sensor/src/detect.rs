@@ -19,6 +19,7 @@ use std::sync::Arc;
 use otwatch_proto::event::{Anomaly, AppEvent, Direction, Event, Timestamp};
 use otwatch_proto::json::JsonWriter;
 pub use otwatch_rules as rules;
+use otwatch_rules::baseline::Baseline;
 use otwatch_rules::{Alert, Engine, FlowInfo, RuleMeta, Ruleset, Source, Thresholds, VarOverrides};
 
 use crate::eve::{write_app_object, write_header, write_packet_header, EveWriter, EventType};
@@ -197,6 +198,7 @@ pub struct Detect<O> {
     inner: O,
     ids: AlertIds,
     per_rule: HashMap<u32, u64>,
+    learner: Option<Baseline>,
 }
 
 impl<O: Output + AlertSink> Detect<O> {
@@ -227,7 +229,27 @@ impl<O: Output + AlertSink> Detect<O> {
             inner,
             ids: AlertIds::with_run_id(run_id),
             per_rule: HashMap::new(),
+            learner: None,
         }
+    }
+
+    /// Also learns a baseline from the transactions it sees (rules keep
+    /// running while it learns).
+    pub fn learning(mut self, learner: Option<Baseline>) -> Detect<O> {
+        self.learner = learner;
+        self
+    }
+
+    /// What was learned since the last call (an empty baseline takes its
+    /// place, so learning goes on); `None` when not learning.
+    pub fn take_learned(&mut self) -> Option<Baseline> {
+        let limits = self.learner.as_ref()?.limits;
+        self.learner.replace(Baseline::new(limits))
+    }
+
+    /// The rule engine (its deviation counters).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The threshold table of the rule engine.
@@ -266,6 +288,7 @@ impl<O: Output + AlertSink> Detect<O> {
             inner,
             ids,
             per_rule,
+            ..
         } = self;
         engine.inspect(flow, event, &mut |alert| {
             *per_rule.entry(alert.rule.id).or_insert(0) += 1;
@@ -284,6 +307,9 @@ impl<O: Output + AlertSink> Output for Detect<O> {
             dest: flow.server.ip,
             dest_port: flow.server.port,
         };
+        if let Some(learner) = &mut self.learner {
+            learner.learn(&info, event.ts, &event.app);
+        }
         self.run(&info, AlertContext::Flow { flow, app }, event);
         self.inner.flow_event(flow, app, event);
     }

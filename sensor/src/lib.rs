@@ -3,6 +3,7 @@
 //! * [`assets`]: hosts, roles, peers and identities seen in the traffic.
 //! * [`capture`]: capture back-ends (pcap/pcapng files, memory-mapped).
 //! * [`detect`]: the rule engine as an output wrapper; EVE alerts; rule tests.
+//! * [`learn`]: learning a baseline while the sensor runs.
 //! * [`flow`]: the flow table with timeouts, caps and LRU eviction.
 //! * [`plant`]: a deterministic generator of mixed plant traffic (`otwatch generate`).
 //! * [`pipeline`]: decode → flows → reassembly → dissectors → output.
@@ -18,6 +19,7 @@ pub mod capture;
 pub mod detect;
 pub mod eve;
 pub mod flow;
+pub mod learn;
 pub mod live;
 pub mod pipeline;
 pub mod plant;

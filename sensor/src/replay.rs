@@ -382,6 +382,8 @@ pub struct OfflineOptions {
     pub ship: Option<Arc<Shipper>>,
     /// Pipelines, each on its own thread (1: the caller's thread alone).
     pub workers: usize,
+    /// Where to learn a baseline into, when learning.
+    pub learn: Option<Arc<crate::learn::LearnShared>>,
 }
 
 /// What an offline run did.
@@ -406,7 +408,8 @@ impl OfflineSensor {
     /// Builds the outputs of `options`: one per worker, sharing the
     /// threshold and asset tables, the EVE file and the analyzer client.
     pub fn new(options: OfflineOptions) -> OfflineSensor {
-        let shared = SensorShared::new(AssetLimits::default());
+        let mut shared = SensorShared::new(AssetLimits::default());
+        shared.learning = options.learn;
         let outputs = (0..options.workers.max(1))
             .map(|_| {
                 SensorOutput::new(
@@ -437,6 +440,9 @@ impl OfflineSensor {
         report.stats.alerts = 0;
         for mut output in outputs {
             report.stats.alerts += output.alerts();
+            let (deviations, held) = output.deviations();
+            report.stats.deviations += deviations;
+            report.stats.deviations_held += held;
             output.publish_assets();
             tees.extend(output.into_tee());
         }
@@ -513,6 +519,7 @@ mod tests {
             eve: Some((EveSink::new(Box::new(seen.clone())), EventFilter::all())),
             ship: None,
             workers,
+            learn: None,
         });
         let done = offline.replay(paths, &mut |_, _, _| {});
         let text = String::from_utf8(seen.take()).unwrap_or_default();
@@ -620,6 +627,7 @@ mod tests {
             eve: Some((sink, EventFilter::all())),
             ship: None,
             workers: 1,
+            learn: None,
         });
         let done = offline.replay(std::slice::from_ref(&pcap), &mut |_, _, _| {});
         assert!(done.write.is_ok());
@@ -668,5 +676,57 @@ mod tests {
         let last = text.lines().last().unwrap_or_default();
         assert!(last.contains("\"event_type\":\"stats\""), "{last}");
         assert!(text.contains("\"event_type\":\"asset\""));
+    }
+
+    /// The baseline learned from every bundled capture, with `workers`.
+    fn learned(workers: usize) -> otwatch_rules::baseline::Baseline {
+        let shared = Arc::new(crate::learn::LearnShared::new());
+        let offline = OfflineSensor::new(OfflineOptions {
+            rules: Arc::new(Ruleset::bundled().expect("bundled rules")),
+            pipeline: PipelineConfig::default(),
+            eve: None,
+            ship: None,
+            workers,
+            learn: Some(shared.clone()),
+        });
+        let done = offline.replay(&bundled_captures(), &mut |_, _, _| {});
+        assert!(done.replay.error.is_none());
+        shared.take()
+    }
+
+    #[test]
+    fn several_workers_learn_the_baseline_one_worker_learns() {
+        let one = learned(1);
+        // Modbus, S7comm and DNP3 on 10.200.7.10 (the recordings and the
+        // synthesized captures), and the demo plant's S7 PLC (.11) and DNP3
+        // outstation (.12).
+        let servers: Vec<String> = one
+            .servers()
+            .map(|(k, _)| format!("{} {} {}", k.ip, k.protocol.name(), k.port))
+            .collect();
+        assert_eq!(
+            servers,
+            [
+                "10.200.7.10 modbus 502",
+                "10.200.7.10 dnp3 20000",
+                "10.200.7.10 s7comm 102",
+                "10.200.7.11 s7comm 102",
+                "10.200.7.12 dnp3 20000"
+            ]
+        );
+        assert!(one.operations() > 100, "{} operations", one.operations());
+        let text = otwatch_rules::baseline::file::render(&one);
+        for workers in [2, 3] {
+            let many = learned(workers);
+            assert_eq!(many.pairs(), one.pairs(), "{workers} workers");
+            assert_eq!(
+                otwatch_rules::baseline::file::render(&many),
+                text,
+                "{workers} workers"
+            );
+        }
+        // Read back, the file is the same baseline.
+        let back = otwatch_rules::baseline::file::parse("learned.yaml", &text).expect("parses");
+        assert_eq!(otwatch_rules::baseline::file::render(&back), text);
     }
 }

@@ -170,6 +170,11 @@ pub struct SensorStats {
     pub anomalies: BTreeMap<(&'static str, &'static str), u64>,
     /// Alerts raised.
     pub alerts: u64,
+    /// Deviations from the baseline found (including those held back).
+    pub deviations: u64,
+    /// Deviations held back because the same one of the same pair was
+    /// raised within the baseline's `repeat_seconds`.
+    pub deviations_held: u64,
 }
 
 impl SensorStats {
@@ -206,6 +211,8 @@ impl SensorStats {
             *self.anomalies.entry(*k).or_insert(0) += v;
         }
         self.alerts += from.alerts;
+        self.deviations += from.deviations;
+        self.deviations_held += from.deviations_held;
     }
 
     /// Total anomalies.
@@ -357,6 +364,12 @@ impl SensorStats {
         }
         w.end_object();
         w.field_u64("alerts", self.alerts);
+        if self.deviations > 0 {
+            w.key("baseline").begin_object();
+            w.field_u64("deviations", self.deviations);
+            w.field_u64("held", self.deviations_held);
+            w.end_object();
+        }
     }
 }
 

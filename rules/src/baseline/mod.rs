@@ -143,12 +143,6 @@ impl Seen {
         }
     }
 
-    fn add(&mut self, ts: Timestamp) {
-        self.count = self.count.saturating_add(1);
-        self.first = self.first.min(ts);
-        self.last = self.last.max(ts);
-    }
-
     fn merge(&mut self, other: &Seen) {
         self.count = self.count.saturating_add(other.count);
         self.first = self.first.min(other.first);
@@ -413,16 +407,15 @@ impl Default for Baseline {
     }
 }
 
-/// What a transaction revealed, for learning or checking.
-struct Seeing<'e> {
+/// Where a transaction went, for learning or checking.
+struct Seeing {
     key: ServerKey,
     client: IpAddr,
     station: Option<u32>,
-    app: &'e AppEvent<'e>,
 }
 
-impl<'e> Seeing<'e> {
-    fn of(flow: &FlowInfo, app: &'e AppEvent<'e>) -> Option<Seeing<'e>> {
+impl Seeing {
+    fn of(flow: &FlowInfo, app: &AppEvent<'_>) -> Option<Seeing> {
         let protocol = app.protocol()?;
         Some(Seeing {
             key: ServerKey {
@@ -432,7 +425,6 @@ impl<'e> Seeing<'e> {
             },
             client: flow.src,
             station: protocols::station(app),
-            app,
         })
     }
 }
@@ -475,22 +467,55 @@ impl Baseline {
     }
 
     /// Learns what the transaction `app` of `flow` shows (anomalies teach
-    /// nothing).
+    /// nothing). Only a new server, client or operation allocates.
     pub fn learn(&mut self, flow: &FlowInfo, ts: Timestamp, app: &AppEvent<'_>) {
         let Some(seeing) = Seeing::of(flow, app) else {
             return;
         };
-        let mut ops = Vec::new();
-        let max = self.limits.ranges;
-        protocols::operations(seeing.app, &mut |op| {
-            ops.push(OpEntry::from_op(&op, ts, max))
-        });
         self.learned.from = Some(self.learned.from.map_or(ts, |t| t.min(ts)));
         self.learned.until = Some(self.learned.until.map_or(ts, |t| t.max(ts)));
-        self.add(seeing.key, seeing.client, seeing.station, ts, ops);
+        let limits = self.limits;
+        let Some(server) = Self::server_entry(
+            &mut self.servers,
+            seeing.key,
+            Seen::new(ts),
+            &limits,
+            &mut self.dropped,
+        ) else {
+            return;
+        };
+        if let Some(s) = seeing.station {
+            if server.stations.contains(&s) || server.stations.len() < limits.stations {
+                server.stations.insert(s);
+            } else {
+                self.dropped.stations += 1;
+            }
+        }
+        let Some(client) = Self::client_entry(
+            server,
+            seeing.client,
+            Seen::new(ts),
+            &limits,
+            &mut self.pairs,
+            &mut self.dropped,
+        ) else {
+            return;
+        };
+        let dropped = &mut self.dropped;
+        protocols::operations(app, &mut |op| match client.ops.get_mut(&op.key()) {
+            Some(e) => {
+                if let Some((lo, hi)) = op.range {
+                    if !e.ranges.contains(lo, hi) {
+                        e.ranges.insert(lo, hi, limits.ranges);
+                    }
+                }
+                e.seen.merge(&Seen::new(ts));
+            }
+            None => client.insert(OpEntry::from_op(&op, ts, limits.ranges), &limits, dropped),
+        });
     }
 
-    /// Adds what one transaction did (learning, merging, accepting).
+    /// Adds what one transaction did (learning, accepting).
     fn add(
         &mut self,
         key: ServerKey,
@@ -500,15 +525,15 @@ impl Baseline {
         ops: Vec<OpEntry>,
     ) {
         let limits = self.limits;
-        if !self.servers.contains_key(&key) && self.servers.len() >= limits.servers {
-            self.dropped.servers += 1;
+        let Some(server) = Self::server_entry(
+            &mut self.servers,
+            key,
+            Seen::new(ts),
+            &limits,
+            &mut self.dropped,
+        ) else {
             return;
-        }
-        let server = self.servers.entry(key).or_insert_with(|| Server {
-            seen: Seen::new(ts),
-            stations: BTreeSet::new(),
-            clients: BTreeMap::new(),
-        });
+        };
         if let Some(s) = station {
             if server.stations.contains(&s) || server.stations.len() < limits.stations {
                 server.stations.insert(s);
@@ -516,52 +541,107 @@ impl Baseline {
                 self.dropped.stations += 1;
             }
         }
-        let new_client = !server.clients.contains_key(&client);
-        if new_client
-            && (server.clients.len() >= limits.clients_per_server || self.pairs >= limits.pairs)
-        {
-            self.dropped.clients += 1;
-            server.seen.add(ts);
+        let Some(entry) = Self::client_entry(
+            server,
+            client,
+            Seen::new(ts),
+            &limits,
+            &mut self.pairs,
+            &mut self.dropped,
+        ) else {
             return;
-        }
-        let entry = server
-            .clients
-            .entry(client)
-            .or_insert_with(|| Client::new(ts));
-        if new_client {
-            self.pairs += 1;
-            server.seen.add(ts);
-        } else {
-            server.seen.add(ts);
-            entry.seen.add(ts);
-        }
+        };
         for op in ops {
             entry.insert(op, &limits, &mut self.dropped);
         }
     }
 
+    /// The server of `key`, made with `seen` if new, else with `seen` added;
+    /// `None` (counted) when the servers are at their limit.
+    fn server_entry<'s>(
+        servers: &'s mut BTreeMap<ServerKey, Server>,
+        key: ServerKey,
+        seen: Seen,
+        limits: &Limits,
+        dropped: &mut Dropped,
+    ) -> Option<&'s mut Server> {
+        if !servers.contains_key(&key) && servers.len() >= limits.servers {
+            dropped.servers = dropped.servers.saturating_add(seen.count);
+            return None;
+        }
+        let mut new = false;
+        let server = servers.entry(key).or_insert_with(|| {
+            new = true;
+            Server {
+                seen,
+                stations: BTreeSet::new(),
+                clients: BTreeMap::new(),
+            }
+        });
+        if !new {
+            server.seen.merge(&seen);
+        }
+        Some(server)
+    }
+
+    /// The client `ip` of `server`, as [`Baseline::server_entry`].
+    fn client_entry<'s>(
+        server: &'s mut Server,
+        ip: IpAddr,
+        seen: Seen,
+        limits: &Limits,
+        pairs: &mut usize,
+        dropped: &mut Dropped,
+    ) -> Option<&'s mut Client> {
+        if !server.clients.contains_key(&ip) {
+            if server.clients.len() >= limits.clients_per_server || *pairs >= limits.pairs {
+                dropped.clients = dropped.clients.saturating_add(seen.count);
+                return None;
+            }
+            *pairs += 1;
+            let mut c = Client::new(seen.first);
+            c.seen = seen;
+            return Some(server.clients.entry(ip).or_insert(c));
+        }
+        let c = server.clients.get_mut(&ip)?;
+        c.seen.merge(&seen);
+        Some(c)
+    }
+
     /// Adds everything `other` learned (the workers of one learning run).
     pub fn merge(&mut self, other: &Baseline) {
+        let limits = self.limits;
         for (key, server) in &other.servers {
-            for station in &server.stations {
-                self.add_station(*key, *station, server.seen.first);
-            }
-            for (ip, client) in &server.clients {
-                let ops: Vec<OpEntry> = client.ops.values().cloned().collect();
-                self.add(*key, *ip, None, client.seen.first, ops);
-                if let Some(c) = self
-                    .servers
-                    .get_mut(key)
-                    .and_then(|s| s.clients.get_mut(ip))
-                {
-                    // `add` counted one transaction; take the client's own.
-                    c.seen.count = c.seen.count.saturating_add(client.seen.count) - 1;
-                    c.seen.last = c.seen.last.max(client.seen.last);
+            let Some(mine) = Self::server_entry(
+                &mut self.servers,
+                *key,
+                server.seen,
+                &limits,
+                &mut self.dropped,
+            ) else {
+                continue;
+            };
+            for s in &server.stations {
+                if mine.stations.contains(s) || mine.stations.len() < limits.stations {
+                    mine.stations.insert(*s);
+                } else {
+                    self.dropped.stations += 1;
                 }
             }
-            if let Some(s) = self.servers.get_mut(key) {
-                s.seen.first = s.seen.first.min(server.seen.first);
-                s.seen.last = s.seen.last.max(server.seen.last);
+            for (ip, client) in &server.clients {
+                let Some(c) = Self::client_entry(
+                    mine,
+                    *ip,
+                    client.seen,
+                    &limits,
+                    &mut self.pairs,
+                    &mut self.dropped,
+                ) else {
+                    continue;
+                };
+                for op in client.ops.values() {
+                    c.insert(op.clone(), &limits, &mut self.dropped);
+                }
             }
         }
         let d = &mut self.dropped;
@@ -574,28 +654,6 @@ impl Baseline {
         for s in &other.learned.sources {
             if !self.learned.sources.contains(s) {
                 self.learned.sources.push(s.clone());
-            }
-        }
-    }
-
-    fn add_station(&mut self, key: ServerKey, station: u32, ts: Timestamp) {
-        if let Some(server) = self.servers.get_mut(&key) {
-            if server.stations.len() < self.limits.stations {
-                server.stations.insert(station);
-            }
-            return;
-        }
-        self.add(
-            key,
-            IpAddr::from([0, 0, 0, 0]),
-            Some(station),
-            ts,
-            Vec::new(),
-        );
-        // The placeholder client only carried the station.
-        if let Some(server) = self.servers.get_mut(&key) {
-            if server.clients.remove(&IpAddr::from([0, 0, 0, 0])).is_some() {
-                self.pairs -= 1;
             }
         }
     }
@@ -862,8 +920,21 @@ fn shortlist(items: &[String], max: usize) -> String {
 }
 
 fn write_qual(out: &mut String, q: Qual, v: QualValue<'_>) -> std::fmt::Result {
+    use otwatch_proto::s7comm::{Area, BlockType};
+    let area = |n: u32| u8::try_from(n).ok().and_then(|n| Area::from(n).name());
+    let block = |n: u32| {
+        u16::try_from(n)
+            .ok()
+            .and_then(|n| BlockType::from(n).name())
+    };
     match (q, v) {
         (Qual::Szl, QualValue::Num(n)) => write!(out, " szl 0x{n:04x}"),
+        (Qual::Area, QualValue::Num(n)) if area(n).is_some() => {
+            write!(out, " area {}", area(n).unwrap_or_default())
+        }
+        (Qual::BlockType, QualValue::Num(n)) if block(n).is_some() => {
+            write!(out, " block_type {}", block(n).unwrap_or_default())
+        }
         (_, QualValue::Num(n)) => write!(out, " {} {n}", q.name()),
         (_, QualValue::Text(t)) => write!(out, " {} {}", q.name(), Printable(t)),
     }

@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use otwatch_proto::event::{Anomaly, Event, Timestamp};
 
 use crate::assets::{AssetLimits, AssetTable, SharedAssets, Tracked};
+use crate::detect::rules::baseline::{Baseline, Limits};
 use crate::detect::rules::{Alert, Ruleset, Thresholds};
 use crate::detect::{AlertContext, AlertSink, Detect};
 use crate::eve::{EveWriter, EventFilter};
+use crate::learn::LearnShared;
 use crate::pipeline::{AppProto, FlowMeta, FlowRecord, Output, PacketMeta};
 use crate::ship::Shipper;
 use crate::stats::SensorStats;
@@ -282,6 +284,9 @@ pub struct SensorShared {
     pub thresholds: Thresholds,
     /// Hosts seen, for the `asset` lines.
     pub assets: SharedAssets,
+    /// The baseline being learned, when learning: each worker learns on
+    /// its own and adds what it learned here at each report.
+    pub learning: Option<Arc<LearnShared>>,
 }
 
 impl SensorShared {
@@ -290,6 +295,7 @@ impl SensorShared {
         SensorShared {
             thresholds: Thresholds::new(),
             assets: SharedAssets::new(limits),
+            learning: None,
         }
     }
 }
@@ -327,11 +333,14 @@ impl SensorOutput {
     ) -> SensorOutput {
         let tracked = Tracked::new(EveTee::new(eve, ship), AssetLimits::default());
         SensorOutput {
-            detect: Some(Detect::with_thresholds(
-                rules,
-                tracked,
-                shared.thresholds.clone(),
-            )),
+            detect: Some(
+                Detect::with_thresholds(rules, tracked, shared.thresholds.clone()).learning(
+                    shared
+                        .learning
+                        .as_ref()
+                        .map(|_| Baseline::new(Limits::default())),
+                ),
+            ),
             shared: shared.clone(),
             alerts_before: 0,
             write_error: None,
@@ -348,11 +357,24 @@ impl SensorOutput {
         self.write_error.take()
     }
 
-    /// Moves the hosts seen so far into the shared asset table.
+    /// Moves the hosts seen so far into the shared asset table, and what
+    /// was learned into the shared baseline.
     pub fn publish_assets(&mut self) {
         if let Some(d) = &mut self.detect {
             self.shared.assets.absorb(&mut d.inner_mut().assets);
+            if let (Some(shared), Some(local)) = (&self.shared.learning, d.take_learned()) {
+                shared.absorb(&local);
+            }
         }
+    }
+
+    /// Deviations from the baseline found so far by this worker's current
+    /// rules, and those held back as repeats.
+    pub fn deviations(&self) -> (u64, u64) {
+        self.detect.as_ref().map_or((0, 0), |d| {
+            let e = d.engine();
+            (e.deviations().map(|(_, n)| n).sum(), e.deviations_held())
+        })
     }
 
     /// The EVE and analyzer writers.
@@ -390,13 +412,27 @@ impl LiveOutput for SensorOutput {
     type Update = Ruleset;
 
     fn update(&mut self, rules: &Arc<Ruleset>) {
-        if let Some(old) = self.detect.take() {
+        if let Some(mut old) = self.detect.take() {
             self.alerts_before += old.alerts();
-            self.detect = Some(Detect::with_thresholds(
-                rules.clone(),
-                old.into_inner(),
-                self.shared.thresholds.clone(),
-            ));
+            // What was learned goes to the run's baseline; a worker asked
+            // to stop learning stops here.
+            let mut learner = old.take_learned();
+            if let (Some(shared), Some(local)) = (&self.shared.learning, &learner) {
+                shared.absorb(local);
+                if shared.stop() {
+                    shared.worker_stopped();
+                    learner = None;
+                }
+            }
+            let learner = learner.map(|l| Baseline::new(l.limits));
+            self.detect = Some(
+                Detect::with_thresholds(
+                    rules.clone(),
+                    old.into_inner(),
+                    self.shared.thresholds.clone(),
+                )
+                .learning(learner),
+            );
         }
     }
 

@@ -32,6 +32,11 @@ pub(crate) struct GenerateArgs {
     /// Write the ground truth of the attacks as JSON lines to this file.
     #[arg(long, value_name = "FILE", requires = "attacks")]
     truth: Option<PathBuf>,
+    /// Which day of the plant: the same hosts, connections and addresses,
+    /// 24 h later per day, with that day's own timing and values (to learn
+    /// a baseline on one day and check it on the next).
+    #[arg(long, default_value_t = 0)]
+    day: u32,
 }
 
 /// Runs `otwatch generate`.
@@ -41,6 +46,7 @@ pub(crate) fn run(args: GenerateArgs) -> ExitCode {
         packets: args.packets,
         concurrent_flows: args.concurrent_flows,
         attacks: args.attacks,
+        day: args.day,
     };
     let mut truth_file = match &args.truth {
         Some(path) => match File::create(path) {

@@ -23,6 +23,7 @@ fn config(seed: u64, attacks: bool) -> PlantConfig {
         packets: PACKETS,
         concurrent_flows: 0,
         attacks,
+        day: 0,
     }
 }
 
@@ -297,6 +298,7 @@ fn cli_writes_capture_summary_and_truth() {
         packets: 20_000,
         concurrent_flows: 0,
         attacks: true,
+        day: 0,
     });
     assert!(
         std::fs::read(&pcap).expect("capture") == library,
@@ -324,6 +326,7 @@ fn concurrent_flows_are_open_at_the_same_time() {
             packets: 60_000,
             concurrent_flows: 5_000,
             attacks: false,
+            day: 0,
         },
         None,
     );
@@ -336,4 +339,163 @@ fn concurrent_flows_are_open_at_the_same_time() {
         replayed.stats.flows.created
     );
     assert_eq!(replayed.stats.anomalies, Default::default());
+}
+
+/// Runs the `otwatch` binary with `args`; its standard output and error,
+/// after checking it succeeded.
+fn otwatch(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+        .args(args)
+        .output()
+        .expect("run otwatch");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "otwatch {args:?} failed: {text}");
+    text
+}
+
+/// The alert lines of `otwatch replay --baseline BASELINE PCAP`.
+fn alerts_with_baseline(baseline: &Path, pcap: &Path) -> Vec<Value> {
+    let eve = pcap.with_extension("alerts.json");
+    otwatch(&[
+        "replay".as_ref(),
+        "--events".as_ref(),
+        "alert".as_ref(),
+        "--baseline".as_ref(),
+        baseline.as_os_str(),
+        "--eve".as_ref(),
+        eve.as_os_str(),
+        pcap.as_os_str(),
+    ]);
+    std::fs::read_to_string(&eve)
+        .expect("read EVE")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("EVE line is JSON"))
+        .filter(|e| e["event_type"] == "alert")
+        .collect()
+}
+
+fn is_deviation(alert: &Value) -> bool {
+    alert["alert"]["signature_id"]
+        .as_u64()
+        .is_some_and(|id| (150_000..160_000).contains(&id))
+}
+
+fn ip_of(endpoint: &str) -> &str {
+    endpoint.rsplit_once(':').map_or(endpoint, |(ip, _)| ip)
+}
+
+/// Learn on one day of the plant (a longer one, as a learning period is),
+/// then check the next day with attacks and a third benign day: every
+/// attack raises an alert from its attacker, the rules miss three of them
+/// that only the baseline sees, no deviation alert falls on a benign
+/// connection, and the benign day raises no deviation at all.
+#[test]
+fn a_baseline_learned_on_one_day_catches_the_next_days_attacks_and_is_silent_on_a_benign_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let day = |n: u32, packets: u64, attacks: bool| PlantConfig {
+        seed: 11,
+        packets,
+        concurrent_flows: 0,
+        attacks,
+        day: n,
+    };
+    let learn_day = dir.path().join("day0.pcap");
+    generate_to(&learn_day, &day(0, 3 * PACKETS * 3, false), None);
+    let attack_day = dir.path().join("day1.pcap");
+    let mut truth = Vec::new();
+    generate_to(&attack_day, &day(1, 3 * PACKETS, true), Some(&mut truth));
+    let benign_day = dir.path().join("day2.pcap");
+    generate_to(&benign_day, &day(2, 3 * PACKETS, false), None);
+
+    let baseline = dir.path().join("plant.baseline.yaml");
+    let said = otwatch(&[
+        "learn".as_ref(),
+        "-o".as_ref(),
+        baseline.as_os_str(),
+        learn_day.as_os_str(),
+    ]);
+    assert!(said.contains("wrote"), "{said}");
+    let learned = otwatch_rules::baseline::file::load(&baseline).expect("the baseline parses");
+    // Every PLC, gateway and outstation of the plant, polled by its masters;
+    // nothing left out by the learning limits.
+    assert!(
+        learned.servers().count() >= 50,
+        "{} servers",
+        learned.servers().count()
+    );
+    assert!(learned.dropped.is_empty(), "{:?}", learned.dropped);
+    assert!(learned.servers().all(|(_, s)| !s.clients.is_empty()));
+    let check = otwatch(&["rules".as_ref(), "check".as_ref(), baseline.as_os_str()]);
+    assert!(check.contains("baseline OK"), "rules check: {check}");
+
+    let truth: Vec<Value> = String::from_utf8(truth)
+        .expect("truth is text")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("truth line"))
+        .collect();
+    assert_eq!(truth.len(), 9);
+    let attackers: BTreeSet<&str> = truth
+        .iter()
+        .filter_map(|t| t["src"].as_str().map(ip_of))
+        .collect();
+
+    let alerts = alerts_with_baseline(&baseline, &attack_day);
+    let mut detected = 0;
+    for t in &truth {
+        let src = ip_of(t["src"].as_str().unwrap_or_default());
+        let dst = ip_of(t["dst"].as_str().unwrap_or_default());
+        let ts = t["time"].as_str().unwrap_or_default();
+        let from_attacker: Vec<&Value> = alerts
+            .iter()
+            .filter(|a| a["src_ip"] == src && a["timestamp"].as_str().unwrap_or("") >= &ts[..19])
+            .collect();
+        assert!(
+            from_attacker.iter().any(|a| a["dest_ip"] == dst),
+            "attack {} from {src} to {dst} raised no alert",
+            t["kind"]
+        );
+        if t["detection"] == "baseline" {
+            assert!(
+                from_attacker.iter().any(|a| is_deviation(a)),
+                "attack {} (no bundled rule sees it) raised no deviation alert",
+                t["kind"]
+            );
+        }
+        detected += 1;
+    }
+    let deviations: Vec<&Value> = alerts.iter().filter(|a| is_deviation(a)).collect();
+    let on_benign: Vec<&&Value> = deviations
+        .iter()
+        .filter(|a| !attackers.contains(a["src_ip"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(
+        on_benign.is_empty(),
+        "deviation alerts on benign connections: {on_benign:#?}"
+    );
+    // Each deviation alert says what was seen and what was learned.
+    for a in &deviations {
+        let b = &a["baseline"];
+        assert!(b["observed"].as_str().is_some_and(|s| !s.is_empty()), "{a}");
+        assert!(b["learned"].as_str().is_some_and(|s| !s.is_empty()), "{a}");
+    }
+
+    let benign = alerts_with_baseline(&baseline, &benign_day);
+    let benign_deviations = benign.iter().filter(|a| is_deviation(a)).count();
+    assert_eq!(
+        benign_deviations, 0,
+        "deviations on a benign day: {benign:#?}"
+    );
+    eprintln!(
+        "baseline: {} servers, {} pairs, {} operations learned; attack day: {detected}/{} attacks detected, {} deviation alerts, {} on benign connections; benign day: {benign_deviations} deviation alerts",
+        learned.servers().count(),
+        learned.pairs(),
+        learned.operations(),
+        truth.len(),
+        deviations.len(),
+        on_benign.len(),
+    );
 }

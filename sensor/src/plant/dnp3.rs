@@ -362,6 +362,10 @@ impl Session {
 }
 
 impl Source for Session {
+    fn reseed(&mut self, salt: u64) {
+        self.rng = Rng::new(salt);
+    }
+
     fn step(&mut self, now: u64, cx: &mut Cx) -> Option<u64> {
         if !self.started {
             self.started = true;

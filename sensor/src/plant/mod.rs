@@ -48,6 +48,11 @@ pub struct PlantConfig {
     pub concurrent_flows: u32,
     /// Whether attacks are injected.
     pub attacks: bool,
+    /// Which day of the plant: the same plant (hosts, connections, the
+    /// registers, tags and set points each client uses) on another day,
+    /// starting `day` × 24 h after day 0, with its own timing and values.
+    /// Day 0 is the plant as `seed` alone makes it.
+    pub day: u32,
 }
 
 impl Default for PlantConfig {
@@ -57,9 +62,13 @@ impl Default for PlantConfig {
             packets: 3_000_000,
             concurrent_flows: 0,
             attacks: false,
+            day: 0,
         }
     }
 }
+
+/// Microseconds in a day.
+const DAY_US: u64 = 86_400_000_000;
 
 /// Time of the first frame: 2026-01-05 06:00:00 UTC, in microseconds since
 /// the Unix epoch.
@@ -392,6 +401,10 @@ pub(crate) trait Source {
     /// Emits the frames of the exchange due at `now` (none earlier than
     /// `now`) and returns when to wake next, or `None` when finished.
     fn step(&mut self, now: u64, cx: &mut Cx) -> Option<u64>;
+
+    /// Starts another day: the source's timing and values come from `salt`
+    /// from now on, what it talks to and which addresses it uses stay.
+    fn reseed(&mut self, _salt: u64) {}
 }
 
 /// Generates the plant into `out` (a pcap stream) and, when `truth` is
@@ -414,7 +427,12 @@ pub fn generate<W: io::Write>(
     let mut sources: Vec<Option<Box<dyn Source>>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     let mut wake: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
-    for (at, source) in build_plant(&mut root, config, START_US, expected_us) {
+    let start = START_US + u64::from(config.day) * DAY_US;
+    let mut day = Rng::new(config.seed ^ u64::from(config.day).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    for (at, mut source) in build_plant(&mut root, config, start, expected_us) {
+        if config.day != 0 {
+            source.reseed(day.next_u64());
+        }
         let id = insert(&mut sources, &mut free, source);
         wake.push(Reverse((at, id)));
     }
@@ -425,7 +443,7 @@ pub fn generate<W: io::Write>(
     };
     attack_plan.reverse(); // popped from the end, first threshold first
     let mut report = PlantReport {
-        first_us: START_US,
+        first_us: start,
         ..PlantReport::default()
     };
     let mut truth = truth;

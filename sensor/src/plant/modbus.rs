@@ -68,10 +68,29 @@ pub(crate) fn read_response(rng: &mut Rng, r: Read) -> Vec<u8> {
     p
 }
 
-/// A write request PDU and the device's normal response PDU.
-pub(crate) fn write_pair(rng: &mut Rng, base: u16) -> (Vec<u8>, Vec<u8>) {
-    let function = rng.pick(&[5u8, 6, 6, 15, 16, 16]).unwrap_or(6);
-    let address = base + rng.range(0, 40) as u16;
+/// A set point an HMI writes: function, address and quantity (coils or
+/// registers; 1 for the single writes).
+pub(crate) type SetPoint = (u8, u16, u16);
+
+/// The few set points a writer writes, near `base`.
+fn set_points(rng: &mut Rng, base: u16) -> Vec<SetPoint> {
+    (0..3)
+        .map(|_| {
+            let function = rng.pick(&[5u8, 6, 6, 15, 16, 16]).unwrap_or(6);
+            let quantity = match function {
+                15 => rng.range(2, 16) as u16,
+                16 => rng.range(1, 12) as u16,
+                _ => 1,
+            };
+            (function, base + rng.range(0, 40) as u16, quantity)
+        })
+        .collect()
+}
+
+/// A write request PDU to `point` (values from `rng`) and the device's
+/// normal response PDU.
+pub(crate) fn write_pair(rng: &mut Rng, point: SetPoint) -> (Vec<u8>, Vec<u8>) {
+    let (function, address, quantity) = point;
     let mut req = vec![function];
     req.extend_from_slice(&address.to_be_bytes());
     match function {
@@ -85,7 +104,6 @@ pub(crate) fn write_pair(rng: &mut Rng, base: u16) -> (Vec<u8>, Vec<u8>) {
             (req.clone(), req)
         }
         15 => {
-            let quantity = rng.range(2, 16) as u16;
             let bytes = usize::from(quantity).div_ceil(8);
             req.extend_from_slice(&quantity.to_be_bytes());
             req.push(bytes as u8);
@@ -103,7 +121,6 @@ pub(crate) fn write_pair(rng: &mut Rng, base: u16) -> (Vec<u8>, Vec<u8>) {
             (req, resp)
         }
         _ => {
-            let quantity = rng.range(1, 12) as u16;
             req.extend_from_slice(&quantity.to_be_bytes());
             req.push((quantity * 2) as u8);
             for _ in 0..quantity {
@@ -159,6 +176,8 @@ pub(crate) struct Poller {
     period_us: u64,
     /// Probability that a cycle also writes (HMIs).
     write_chance: f64,
+    /// What it writes, when it writes.
+    set_points: Vec<SetPoint>,
     /// Cycles left before the connection ends (`None`: runs forever).
     cycles_left: Option<u32>,
     /// Whether the client closes the connection after the last cycle.
@@ -186,9 +205,12 @@ impl Poller {
         let mut rng = rng.fork();
         let conn = TcpConn::new(&mut rng, master, port, device, PORT, vlan, Class::Modbus);
         let n = if kind == Kind::Gateway { 6 } else { 4 };
-        let reads = (0..n).map(|_| random_read(&mut rng)).collect();
+        let reads: Vec<Read> = (0..n).map(|_| random_read(&mut rng)).collect();
+        let base = reads.first().map(|r| r.address).unwrap_or(0);
+        let set_points = set_points(&mut rng, base);
         let tid = rng.next_u64() as u16;
         Poller {
+            set_points,
             conn,
             rng,
             kind,
@@ -326,8 +348,8 @@ impl Poller {
             jobs.push((read_request(r), None, Some(r)));
         }
         if self.write_chance > 0.0 && self.rng.chance(self.write_chance) {
-            let base = self.reads.first().map(|r| r.address).unwrap_or(0);
-            let (req, resp) = write_pair(&mut self.rng, base);
+            let point = self.rng.pick(&self.set_points).unwrap_or((6, 0, 1));
+            let (req, resp) = write_pair(&mut self.rng, point);
             jobs.push((req, Some(resp), None));
         }
         let mut te = t;
@@ -420,6 +442,10 @@ impl Poller {
 }
 
 impl Source for Poller {
+    fn reseed(&mut self, salt: u64) {
+        self.rng = Rng::new(salt);
+    }
+
     fn step(&mut self, now: u64, cx: &mut Cx) -> Option<u64> {
         if !self.started {
             self.started = true;
@@ -448,19 +474,27 @@ impl Source for Poller {
 }
 
 /// The historian: every few seconds a short connection to a random device,
-/// one read, then close.
+/// one read of that device's tags, then close.
 struct Historian {
     rng: Rng,
     host: HostAddr,
     devices: Vec<HostAddr>,
+    /// Seed of the tags it reads from each device (the same every day).
+    tags: u64,
 }
 
 impl Source for Historian {
+    fn reseed(&mut self, salt: u64) {
+        self.rng = Rng::new(salt);
+    }
+
     fn step(&mut self, now: u64, cx: &mut Cx) -> Option<u64> {
         let device = self.rng.pick(&self.devices)?;
         let port = cx.ephemeral_port(self.host.ip, &mut self.rng);
+        // The device's tag list, then this visit's own timing.
+        let mut tags = Rng::new(self.tags ^ u64::from(u32::from(device.ip)));
         let mut p = Poller::new(
-            &mut self.rng,
+            &mut tags,
             port,
             self.host,
             device,
@@ -470,6 +504,10 @@ impl Source for Historian {
             0.0,
             None,
         );
+        p.reseed(self.rng.next_u64());
+        // One block of the device's tags per visit, the same block each time.
+        p.reads.truncate(1);
+        p.max_reads = 1;
         p.cycles_left = Some(1);
         p.close_at_end = true;
         cx.spawn(now, Box::new(p));
@@ -580,6 +618,7 @@ pub(crate) fn build(rng: &mut Rng, start: u64, all: &mut Vec<(u64, Box<dyn Sourc
             rng: rng.fork(),
             host: historian(),
             devices: devices.clone(),
+            tags: rng.next_u64(),
         }),
     ));
 }
@@ -676,7 +715,9 @@ mod tests {
     fn write_responses_echo_address() {
         let mut rng = Rng::new(9);
         for _ in 0..50 {
-            let (req, resp) = write_pair(&mut rng, 100);
+            let points = set_points(&mut rng.fork(), 100);
+            let point = rng.pick(&points).unwrap_or((6, 100, 1));
+            let (req, resp) = write_pair(&mut rng, point);
             assert_eq!(req[0], resp[0]);
             assert_eq!(req[1..3], resp[1..3]);
             if req[0] == 16 {

@@ -247,6 +247,8 @@ pub(crate) struct Session {
     phase: u8,
     pdu_ref: u16,
     tags: Vec<Vec<Item>>,
+    /// What it writes, when it writes (outputs, flags, DB values).
+    set_points: Vec<Vec<Item>>,
 }
 
 impl Session {
@@ -325,9 +327,8 @@ impl Session {
     fn cycle(&mut self, cx: &mut Cx, t: u64) -> u64 {
         let r = self.next_ref();
         if self.rng.chance(self.write_chance) {
-            let n = self.rng.range(1, 2) as usize;
-            let items = random_items(&mut self.rng, n);
-            let items: Vec<Item> = items.into_iter().filter(|i| i.area != 0x81).collect();
+            let k = self.rng.range(0, self.set_points.len().max(1) as u64 - 1) as usize;
+            let items = self.set_points.get(k).cloned().unwrap_or_default();
             if !items.is_empty() {
                 let mut param = read_param(&items);
                 param[0] = 0x05; // write var
@@ -364,6 +365,10 @@ impl Session {
 }
 
 impl Source for Session {
+    fn reseed(&mut self, salt: u64) {
+        self.rng = Rng::new(salt);
+    }
+
     fn step(&mut self, now: u64, cx: &mut Cx) -> Option<u64> {
         self.phase = self.phase.saturating_add(1);
         match (self.role, self.phase) {
@@ -410,6 +415,17 @@ pub(crate) fn session(
         })
         .filter(|t| !t.is_empty())
         .collect::<Vec<_>>();
+    let set_points = (0..2)
+        .map(|_| {
+            let n = rng.range(1, 2) as usize;
+            let items = random_items(&mut rng, n);
+            items
+                .into_iter()
+                .filter(|i| i.area != 0x81)
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>();
     let tags = if tags.is_empty() {
         vec![vec![Item {
             area: 0x84,
@@ -434,6 +450,7 @@ pub(crate) fn session(
         write_chance,
         phase: 0,
         tags,
+        set_points,
     }
 }
 
@@ -449,30 +466,32 @@ pub(crate) fn engineering_station() -> HostAddr {
     net::host(Ipv4Addr::new(10, 10, 1, 50), net::OUI_DELL, 128)
 }
 
-/// The engineering station's periodic SZL reads.
+/// The engineering station's periodic SZL reads: the PLCs in turn, the
+/// same routine every day.
 struct Engineering {
     rng: Rng,
+    /// Seed of what it reads from each PLC.
+    tags: u64,
+    visits: usize,
 }
 
 impl Source for Engineering {
+    fn reseed(&mut self, salt: u64) {
+        self.rng = Rng::new(salt);
+    }
+
     fn step(&mut self, now: u64, cx: &mut Cx) -> Option<u64> {
         let plcs = plcs();
-        let k = self.rng.range(0, plcs.len() as u64 - 1) as usize;
+        let k = self.visits % plcs.len();
+        self.visits += 1;
         let plc = plcs.get(k).copied()?;
         let host = engineering_station();
         let port = cx.ephemeral_port(host.ip, &mut self.rng);
-        let s = session(
-            &mut self.rng,
-            port,
-            host,
-            plc,
-            k as u8 + 1,
-            100_000,
-            0.0,
-            true,
-        );
+        let mut tags = Rng::new(self.tags ^ k as u64);
+        let mut s = session(&mut tags, port, host, plc, k as u8 + 1, 100_000, 0.0, true);
+        s.reseed(self.rng.next_u64());
         cx.spawn(now, Box::new(s));
-        Some(now + self.rng.range(20_000_000, 45_000_000))
+        Some(now + self.rng.range(15_000_000, 30_000_000))
     }
 }
 
@@ -493,7 +512,12 @@ pub(crate) fn build(rng: &mut Rng, start: u64, all: &mut Vec<(u64, Box<dyn Sourc
             all.push((start + rng.range(0, 300_000), Box::new(s)));
         }
     }
-    all.push((start + 2_000_000, Box::new(Engineering { rng: rng.fork() })));
+    let engineering = Engineering {
+        rng: rng.fork(),
+        tags: rng.next_u64(),
+        visits: 0,
+    };
+    all.push((start + 2_000_000, Box::new(engineering)));
 }
 
 #[cfg(test)]

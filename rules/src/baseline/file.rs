@@ -486,18 +486,21 @@ pub fn parse(name: &str, text: &str) -> Result<Baseline, Errors> {
             break;
         }
         let s = &sdef.value;
+        // A bad server still has its clients checked, so that one run of
+        // `rules check` reports every error.
         let ip = match s.server.value.parse::<IpAddr>() {
-            Ok(ip) => ip,
+            Ok(ip) => Some(ip),
             Err(_) => {
                 cx.err(
                     &s.server.referenced,
                     ErrorKind::BadValue,
                     format!("`{}` is not an IP address", s.server.value),
                 );
-                continue;
+                None
             }
         };
-        let Some(protocol) = ProtocolId::from_name(&s.protocol.value) else {
+        let protocol = ProtocolId::from_name(&s.protocol.value);
+        if protocol.is_none() {
             let names: Vec<&str> = ProtocolId::ALL.iter().map(|p| p.name()).collect();
             cx.err(
                 &s.protocol.referenced,
@@ -508,20 +511,20 @@ pub fn parse(name: &str, text: &str) -> Result<Baseline, Errors> {
                     names.join(", ")
                 ),
             );
-            continue;
-        };
-        let key = ServerKey {
+        }
+        let key = ip.zip(protocol).map(|(ip, protocol)| ServerKey {
             ip,
             protocol,
             port: s.port.value,
-        };
-        if b.servers.contains_key(&key) {
+        });
+        if let Some(key) = key.filter(|k| b.servers.contains_key(k)) {
             cx.err(
                 &sdef.referenced,
                 ErrorKind::Invalid,
                 format!(
-                    "server {ip} {} port {} is listed twice",
-                    protocol.name(),
+                    "server {} {} port {} is listed twice",
+                    key.ip,
+                    key.protocol.name(),
                     key.port
                 ),
             );
@@ -556,19 +559,19 @@ pub fn parse(name: &str, text: &str) -> Result<Baseline, Errors> {
                 break;
             }
             let c = &cdef.value;
-            let Ok(cip) = c.client.value.parse::<IpAddr>() else {
+            let cip = c.client.value.parse::<IpAddr>().ok();
+            if cip.is_none() {
                 cx.err(
                     &c.client.referenced,
                     ErrorKind::BadValue,
                     format!("`{}` is not an IP address", c.client.value),
                 );
-                continue;
-            };
-            if server.clients.contains_key(&cip) {
+            }
+            if cip.is_some_and(|ip| server.clients.contains_key(&ip)) {
                 cx.err(
                     &cdef.referenced,
                     ErrorKind::Invalid,
-                    format!("client {cip} is listed twice for this server"),
+                    format!("client {} is listed twice for this server", c.client.value),
                 );
                 continue;
             }
@@ -601,10 +604,14 @@ pub fn parse(name: &str, text: &str) -> Result<Baseline, Errors> {
                 client.classes |= entry.class.bit();
                 client.ops.insert(key, entry);
             }
-            server.clients.insert(cip, client);
-            b.pairs += 1;
+            if let Some(ip) = cip {
+                server.clients.insert(ip, client);
+                b.pairs += 1;
+            }
         }
-        b.servers.insert(key, server);
+        if let Some(key) = key {
+            b.servers.insert(key, server);
+        }
     }
     if cx.errors.is_empty() {
         Ok(b)

@@ -22,10 +22,26 @@ pub(crate) struct BaselineOpts {
     #[arg(long, value_name = "FILE")]
     pub(crate) baseline: Option<PathBuf>,
     /// Learn the baseline for this long first (`8h`, `7d`; with --pcap: the
-    /// whole capture, whatever the duration), write it to --baseline, then
-    /// enforce it. The rules detect as usual while it learns.
-    #[arg(long, value_name = "DURATION", requires = "baseline", value_parser = parse_learn)]
+    /// whole capture, whatever the duration), write it to --baseline (for
+    /// `run`, default DATA/baseline.yaml), then enforce it. The rules detect
+    /// as usual while it learns.
+    #[arg(long, value_name = "DURATION", value_parser = parse_learn)]
     pub(crate) learn: Option<Duration>,
+}
+
+impl BaselineOpts {
+    /// `otwatch run` owns a baseline file in its data directory: the one
+    /// --learn writes and, when it exists, the one enforced, unless
+    /// --baseline names another.
+    pub(crate) fn owned_by_run(mut self, data_dir: &Path) -> BaselineOpts {
+        if self.baseline.is_none() {
+            let own = data_dir.join("baseline.yaml");
+            if self.learn.is_some() || own.is_file() {
+                self.baseline = Some(own);
+            }
+        }
+        self
+    }
 }
 
 fn parse_learn(text: &str) -> Result<Duration, String> {

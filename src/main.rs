@@ -691,6 +691,9 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
         }
     };
     let learning = args.baseline.learn;
+    if learning.is_some() && args.baseline.baseline.is_none() {
+        return fail("--learn needs --baseline FILE: the file it writes".into());
+    }
     let baseline_path = args.baseline.baseline.clone();
     if learning.is_none() {
         if let Some(path) = &baseline_path {

@@ -247,6 +247,17 @@ pub(crate) fn run_all(
             return ExitCode::from(2);
         }
     };
+    let baseline = baseline.owned_by_run(&config.data_dir);
+    if let Some(path) = baseline
+        .baseline
+        .as_ref()
+        .filter(|_| baseline.learn.is_none())
+    {
+        if let Err(e) = otwatch_rules::baseline::file::load(path) {
+            eprintln!("{e}\n{WHO}: the baseline cannot be enforced");
+            return ExitCode::from(2);
+        }
+    }
     if let Some((iface, opts)) = live {
         let live = match opts.config(&iface) {
             Ok(c) => c,

@@ -8,6 +8,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,6 +108,9 @@ pub(crate) struct LiveJob {
     pub(crate) baseline: Option<PathBuf>,
     /// Live learning of the baseline first.
     pub(crate) learning: Option<LiveLearning>,
+    /// Set by someone else to ask for a reload, as SIGHUP does (the
+    /// analyzer's Accept in `otwatch run`).
+    pub(crate) reload_requested: Option<Arc<AtomicBool>>,
     /// What SIGHUP does.
     pub(crate) reload: Reload,
     /// EVE lines: where, and which event types.
@@ -128,6 +132,7 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
         rules,
         baseline,
         mut learning,
+        reload_requested,
         mut reload,
         eve,
         ship,
@@ -211,7 +216,10 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
                 let path = baseline.as_deref().filter(|_| enforcing);
                 crate::baseline::attach(set, path).map(Arc::new)
             };
-            if signals.take_hangup() {
+            let asked = reload_requested
+                .as_ref()
+                .is_some_and(|f| f.swap(false, Ordering::AcqRel));
+            if signals.take_hangup() || asked {
                 // A bad rule or baseline file keeps the rules in force and
                 // says why.
                 match load() {

@@ -841,6 +841,7 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
             rules: ruleset,
             baseline: baseline_path,
             learning,
+            reload_requested: None,
             reload,
             eve: eve.map(|s| (s, filter)),
             ship: ship_config,

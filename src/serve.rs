@@ -429,6 +429,7 @@ fn serve_live(
             rules: ruleset,
             baseline: baseline.baseline.clone(),
             learning,
+            reload_requested: None,
             reload,
             eve: None,
             ship: Some(ShipConfig::new(

@@ -475,33 +475,11 @@ impl Baseline {
         self.learned.from = Some(self.learned.from.map_or(ts, |t| t.min(ts)));
         self.learned.until = Some(self.learned.until.map_or(ts, |t| t.max(ts)));
         let limits = self.limits;
-        let Some(server) = Self::server_entry(
-            &mut self.servers,
-            seeing.key,
-            Seen::new(ts),
-            &limits,
-            &mut self.dropped,
-        ) else {
+        let Some((client, dropped)) =
+            self.pair_entry(seeing.key, seeing.client, seeing.station, ts)
+        else {
             return;
         };
-        if let Some(s) = seeing.station {
-            if server.stations.contains(&s) || server.stations.len() < limits.stations {
-                server.stations.insert(s);
-            } else {
-                self.dropped.stations += 1;
-            }
-        }
-        let Some(client) = Self::client_entry(
-            server,
-            seeing.client,
-            Seen::new(ts),
-            &limits,
-            &mut self.pairs,
-            &mut self.dropped,
-        ) else {
-            return;
-        };
-        let dropped = &mut self.dropped;
         protocols::operations(app, &mut |op| match client.ops.get_mut(&op.key()) {
             Some(e) => {
                 if let Some((lo, hi)) = op.range {
@@ -515,7 +493,7 @@ impl Baseline {
         });
     }
 
-    /// Adds what one transaction did (learning, accepting).
+    /// Adds what one transaction did (accepting).
     fn add(
         &mut self,
         key: ServerKey,
@@ -525,35 +503,44 @@ impl Baseline {
         ops: Vec<OpEntry>,
     ) {
         let limits = self.limits;
-        let Some(server) = Self::server_entry(
+        let Some((entry, dropped)) = self.pair_entry(key, client, station, ts) else {
+            return;
+        };
+        for op in ops {
+            entry.insert(op, &limits, dropped);
+        }
+    }
+
+    /// The client `client` of the server `key` (both made if new, within
+    /// the limits), having seen one more transaction at `ts` to `station`;
+    /// with the drop counters.
+    fn pair_entry(
+        &mut self,
+        key: ServerKey,
+        client: IpAddr,
+        station: Option<u32>,
+        ts: Timestamp,
+    ) -> Option<(&mut Client, &mut Dropped)> {
+        let limits = self.limits;
+        let server = Self::server_entry(
             &mut self.servers,
             key,
             Seen::new(ts),
             &limits,
             &mut self.dropped,
-        ) else {
-            return;
-        };
+        )?;
         if let Some(s) = station {
-            if server.stations.contains(&s) || server.stations.len() < limits.stations {
-                server.stations.insert(s);
-            } else {
-                self.dropped.stations += 1;
-            }
+            add_station(server, s, &limits, &mut self.dropped);
         }
-        let Some(entry) = Self::client_entry(
+        let entry = Self::client_entry(
             server,
             client,
             Seen::new(ts),
             &limits,
             &mut self.pairs,
             &mut self.dropped,
-        ) else {
-            return;
-        };
-        for op in ops {
-            entry.insert(op, &limits, &mut self.dropped);
-        }
+        )?;
+        Some((entry, &mut self.dropped))
     }
 
     /// The server of `key`, made with `seen` if new, else with `seen` added;
@@ -622,11 +609,7 @@ impl Baseline {
                 continue;
             };
             for s in &server.stations {
-                if mine.stations.contains(s) || mine.stations.len() < limits.stations {
-                    mine.stations.insert(*s);
-                } else {
-                    self.dropped.stations += 1;
-                }
+                add_station(mine, *s, &limits, &mut self.dropped);
             }
             for (ip, client) in &server.clients {
                 let Some(c) = Self::client_entry(
@@ -877,6 +860,15 @@ impl Baseline {
                 op: op.map(|op| OpEntry::from_op(op, ts, self.limits.ranges)),
             },
         })
+    }
+}
+
+/// Adds a station to a server, within the limit (counted beyond).
+fn add_station(server: &mut Server, station: u32, limits: &Limits, dropped: &mut Dropped) {
+    if server.stations.contains(&station) || server.stations.len() < limits.stations {
+        server.stations.insert(station);
+    } else {
+        dropped.stations += 1;
     }
 }
 

@@ -25,6 +25,13 @@ function howToStart() {
       h('li', h('code', 'otwatch run --learn 7d'), ' learns live for a period, then writes the file and enforces it.')));
 }
 
+/** Why the file could not be read: expected while learning (it is written at the end), an error otherwise. */
+function fileProblem(b) {
+  if (!b.file_error) return null;
+  if (b.state === 'learning') return h('p', {class: 'muted'}, 'The file is written when learning ends.');
+  return h('p', {class: 'error', role: 'alert'}, 'The file cannot be read: ', String(b.file_error));
+}
+
 /** The state card: what is enforced since when, the file's numbers, the download. */
 function stateCard(b) {
   const s = b.summary;
@@ -41,7 +48,7 @@ function stateCard(b) {
       s ? h('tr', h('th', {scope: 'row'}, 'Holds'), h('td', `${num(s.servers)} servers, ${num(s.pairs)} client/server pairs, ${num(s.operations)} operations`)) : null,
       s ? h('tr', h('th', {scope: 'row'}, 'Learned'), h('td', `${fmtTime(learned.from)} to ${fmtTime(learned.until)}`,
         (learned.sources || []).length ? ` from ${learned.sources.map(String).join(', ')}` : '')) : null)) : null,
-    b.file_error ? h('p', {class: 'error', role: 'alert'}, 'The file cannot be read: ', String(b.file_error)) : null,
+    fileProblem(b),
     b.path && s ? h('p', h('a', {class: 'action', id: 'baseline-download', href: BASELINE_FILE, download: ''}, 'Download the baseline file')) : null,
     b.can_accept ? null : h('p', {class: 'muted', id: 'why-no-accept'}, String(b.why_not || '')));
 }

@@ -43,11 +43,12 @@ function setAttrs(el, attrs) {
   }
 }
 
-// Only links inside the page (`#/…`) and a few fixed outside references built
-// by the UI itself (ATT&CK pages) are allowed as href.
+// Only links inside the page (`#/…`), the one download the UI offers (the
+// baseline file, an attachment of the analyzer) and a few fixed outside
+// references built by the UI itself (ATT&CK pages) are allowed as href.
 function safeHref(v) {
   const s = String(v);
-  if (s.startsWith('#/') || s === '#') return s;
+  if (s.startsWith('#/') || s === '#' || s === '/api/v1/baseline/file') return s;
   if (/^https:\/\/attack\.mitre\.org\/techniques\/T[0-9]{4}(\/[0-9]{3})?\/$/.test(s)) return s;
   return '#';
 }

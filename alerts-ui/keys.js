@@ -1,4 +1,4 @@
-// Keyboard shortcuts of the whole page: ? help, g o / g a / g i / g r to go
+// Keyboard shortcuts of the whole page: ? help, g o / g a / g i / g r / g b to go
 // to a page, / to search; the other keys go to the view shown (its `keys`).
 // Nothing happens while typing in a field, but Esc leaves it.
 
@@ -6,7 +6,7 @@ import {$} from './page.js';
 import {currentView} from './router.js';
 
 /** Where g then a key goes. */
-const GO = new Map([['o', '#/overview'], ['a', '#/alerts'], ['i', '#/assets'], ['r', '#/rules']]);
+const GO = new Map([['o', '#/overview'], ['a', '#/alerts'], ['i', '#/assets'], ['r', '#/rules'], ['b', '#/baseline']]);
 
 let gPending = 0; // when g was pressed (ms), 0 if not
 

@@ -8,6 +8,7 @@
 //   #/alerts/ID                     one alert: what happened, who, decoded transaction
 //   #/assets  #/assets/IP           inventory, communication map, one asset
 //   #/rules   #/rules/ID            loaded rules, hit counts, YAML
+//   #/baseline                      the learned baseline: state, file, deviations to review
 
 import {h, replace} from './dom.js';
 import {$, main, liveStatus, errorBox, heading} from './page.js';
@@ -16,6 +17,7 @@ import {viewAlerts} from './pages/alerts.js';
 import {viewAlert} from './pages/alert.js';
 import {viewAssets, viewAsset} from './pages/assets.js';
 import {viewRules, viewRule} from './pages/rules.js';
+import {viewBaseline} from './pages/baseline.js';
 
 /** Per page: its view (#/page?query) and the view of one item (#/page/arg). */
 const PAGES = {
@@ -23,6 +25,7 @@ const PAGES = {
   alerts: {list: viewAlerts, one: viewAlert},
   assets: {list: viewAssets, one: viewAsset},
   rules: {list: viewRules, one: viewRule},
+  baseline: {list: viewBaseline},
 };
 
 // The view shown: {cleanup: [fn], signal, abort, keys: fn(ev) → handled}.

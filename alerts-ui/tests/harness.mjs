@@ -71,9 +71,16 @@ function stopper(child, dir) {
   };
 }
 
-/** The analyzer test daemon with the UI (analyzer/src/bin/analyzer-testd.rs --ui). */
-export async function startAnalyzerTestd() {
+/**
+ * The analyzer test daemon with the UI (analyzer/src/bin/analyzer-testd.rs --ui).
+ * With `baseline` (a baseline file), a copy of it in the server's folder is
+ * the baseline under review, enforced from the start (`--baseline`); its path
+ * is the server's `baselinePath`.
+ */
+export async function startAnalyzerTestd({baseline} = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'otwatch-ui-'));
+  const baselinePath = baseline ? join(dir, 'plant.yaml') : null;
+  if (baseline) await writeFile(baselinePath, await readFile(baseline));
   const config = join(dir, 'analyzer.yaml');
   await writeFile(config, [
     'listen: 127.0.0.1:0',
@@ -85,11 +92,12 @@ export async function startAnalyzerTestd() {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build --release -p otwatch-analyzer first`);
   const env = {...process.env};
   delete env.OTWATCH_API_TOKEN;
-  const child = spawn(bin, ['--ui', config], {stdio: ['ignore', 'pipe', 'pipe'], env});
+  const args = ['--ui', ...(baseline ? ['--baseline', baselinePath] : []), config];
+  const child = spawn(bin, args, {stdio: ['ignore', 'pipe', 'pipe'], env});
   const m = await waitForLine(child, /listening (\S+)/, 15000);
   // No api_token in the config: the analyzer made one in its data directory.
   const apiToken = (await readFile(join(dir, 'data', 'api-token'), 'utf8')).trim();
-  const server = {url: `http://${m[1]}`, token: TOKEN, apiToken, stop: stopper(child, dir)};
+  const server = {url: `http://${m[1]}`, token: TOKEN, apiToken, baselinePath, stop: stopper(child, dir)};
   await putRules(server, join(ROOT, 'rules/default'));
   return process.env.OTWATCH_UI_FROM_DISK ? fromDisk(server) : server;
 }

@@ -2,6 +2,8 @@
 //! parameters are 400s. Store reads run on the blocking pool; writes go
 //! through the writer thread.
 
+mod baseline;
+
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -87,6 +89,11 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
         .route("/assets", get(list_assets))
         .route("/assets/{ip}", get(one_asset))
         .route("/stats", get(store_stats))
+        .route("/baseline", get(baseline::status))
+        .route("/baseline/file", get(baseline::download))
+        .route("/baseline/deviations", get(baseline::deviations))
+        .route("/baseline/accept", post(baseline::accept))
+        .route("/baseline/keep", post(baseline::keep))
         .route("/stream", get(stream))
         .route(
             "/ingest",

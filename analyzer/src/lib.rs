@@ -14,6 +14,8 @@
 //!   idle timeouts).
 //! * [`export`]: syslog (RFC 5424, CEF; UDP, TCP, TLS) and EVE file exports.
 //! * [`rules`]: the rules the sensors run, shown with hit counts.
+//! * [`baseline`]: the learned baseline under review: the embedder's file
+//!   and state, deviation alerts grouped for Accept.
 //! * `protocols`: the decoded protocols, from `otwatch-proto`'s registry
 //!   (the EVE objects an alert may carry, `/api/v1/protocols`).
 //! * [`time`]: RFC 3339 timestamps as microseconds.
@@ -30,6 +32,7 @@
 mod api;
 pub mod assets;
 pub mod auth;
+pub mod baseline;
 pub mod config;
 pub mod export;
 mod http;
@@ -75,6 +78,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+pub use baseline::{BaselineHook, BaselineState};
 pub use config::{Config, ConfigError, LoadError};
 pub use ingest::LineError;
 pub use record::State;
@@ -198,6 +202,12 @@ struct Inner {
     /// Replaced whole by `set_rules`, read by the rules endpoint: a plain
     /// lock held only to clone or swap the list.
     rules: RwLock<Arc<Vec<RuleInfo>>>,
+    /// The baseline under review, replaced whole by the embedder: a plain
+    /// lock held only to clone or swap it.
+    review: RwLock<baseline::Review>,
+    /// Held by an Accept from reading the baseline file to reloading it, so
+    /// that two Accepts do not lose each other's entry.
+    accepting: Mutex<()>,
     stream: broadcast::Sender<Arc<Published>>,
     committed: watch::Receiver<u64>,
     metrics: Arc<Metrics>,
@@ -253,6 +263,8 @@ impl Analyzer {
                 store,
                 ops: ops_tx,
                 rules,
+                review: RwLock::new(baseline::Review::default()),
+                accepting: Mutex::new(()),
                 stream,
                 committed,
                 metrics,
@@ -336,6 +348,45 @@ impl Analyzer {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Sets the baseline file the review workflow (`/api/v1/baseline…`)
+    /// downloads and changes, and what Accept calls to reload it (`None`:
+    /// no file; deviations are still listed, Accept is refused). The state
+    /// shown is set apart, with [`Analyzer::set_baseline_state`].
+    pub fn set_baseline(&self, hook: Option<BaselineHook>) {
+        let mut guard = self.inner.review.write().unwrap_or_else(|e| e.into_inner());
+        guard.hook = hook;
+    }
+
+    /// Sets where the sensor side is with its baseline: learning until a
+    /// time, or enforcing since one (the deviations reviewed are those since
+    /// then), or none. Call it again when learning ends.
+    pub fn set_baseline_state(&self, state: BaselineState) {
+        let mut guard = self.inner.review.write().unwrap_or_else(|e| e.into_inner());
+        guard.state = state;
+    }
+
+    /// The baseline state last set.
+    pub fn baseline_state(&self) -> BaselineState {
+        self.review().state
+    }
+
+    /// The baseline file and state, as set.
+    pub(crate) fn review(&self) -> baseline::Review {
+        self.inner
+            .review
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Held while an Accept changes the baseline file.
+    pub(crate) fn accepting(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .accepting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ingests an NDJSON body of EVE lines in-process (what `/api/v1/ingest`

@@ -57,6 +57,7 @@ const FILES: &[File] = &[
     ui_file!("pages/alert.js", "text/javascript; charset=utf-8"),
     ui_file!("pages/assets.js", "text/javascript; charset=utf-8"),
     ui_file!("pages/rules.js", "text/javascript; charset=utf-8"),
+    ui_file!("pages/baseline.js", "text/javascript; charset=utf-8"),
     ui_file!("dom.js", "text/javascript; charset=utf-8"),
     ui_file!("views.js", "text/javascript; charset=utf-8"),
     ui_file!("attack.js", "text/javascript; charset=utf-8"),

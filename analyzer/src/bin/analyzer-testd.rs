@@ -1,11 +1,15 @@
-//! Test daemon: `analyzer-testd [--ui] CONFIG.yaml` validates the config,
+//! Test daemon: `analyzer-testd [--ui] [--baseline FILE] CONFIG.yaml`
+//! validates the config,
 //! serves until SIGTERM or SIGINT, and prints `listening ADDR` on stdout once
 //! the socket is bound. The durability and export tests start it plain; the
 //! browser tests of the web UI (`scripts/test-ui.sh`) with `--ui`, which puts
 //! the embedded UI (`otwatch_analyzer::ui`) behind the API as the router's
 //! fallback. Credentials are the analyzer's: without `api_token` in the
 //! config (or `OTWATCH_API_TOKEN`), the API token is the data directory's
-//! `api-token` file, made at first start.
+//! `api-token` file, made at first start. `--baseline FILE` sets FILE as the
+//! baseline under review, enforced since the start; its reload reads the
+//! file back and prints `reloaded N servers` on stdout (the browser test of
+//! the Baseline page).
 
 #![forbid(unsafe_code)]
 
@@ -17,8 +21,13 @@ fn main() {
     if ui {
         args.remove(0);
     }
+    let mut baseline = None;
+    if args.first().is_some_and(|a| a == "--baseline") && args.len() > 1 {
+        args.remove(0);
+        baseline = Some(std::path::PathBuf::from(args.remove(0)));
+    }
     let [path] = args.as_slice() else {
-        eprintln!("usage: analyzer-testd [--ui] CONFIG.yaml");
+        eprintln!("usage: analyzer-testd [--ui] [--baseline FILE] CONFIG.yaml");
         std::process::exit(2);
     };
     let config = match otwatch_analyzer::Config::load(std::path::Path::new(path)) {
@@ -41,6 +50,9 @@ fn main() {
     };
     let result = rt.block_on(async {
         let server = otwatch_analyzer::Server::bind(config).await?;
+        if let Some(file) = baseline {
+            enforce(server.analyzer(), file);
+        }
         println!("listening {}", server.local_addr());
         let _ = std::io::stdout().flush();
         server
@@ -61,4 +73,19 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     }
+}
+
+/// Sets `file` as the baseline under review, enforced from now on.
+fn enforce(analyzer: &otwatch_analyzer::Analyzer, file: std::path::PathBuf) {
+    let reloaded = file.clone();
+    analyzer.set_baseline(Some(otwatch_analyzer::BaselineHook::new(file, move || {
+        let b = otwatch_rules::baseline::file::load(&reloaded).map_err(|e| e.to_string())?;
+        let line = format!("reloaded {} servers", b.servers().count());
+        println!("{line}");
+        let _ = std::io::stdout().flush();
+        Ok(line)
+    })));
+    analyzer.set_baseline_state(otwatch_analyzer::BaselineState::Enforcing {
+        since: std::time::SystemTime::now(),
+    });
 }

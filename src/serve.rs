@@ -12,9 +12,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use otwatch_analyzer::{Config, RuleInfo, Server};
+use otwatch_analyzer::{BaselineHook, BaselineState, Config, RuleInfo, Server};
 use otwatch_rules::load::{bundled_sources, sources_from_path};
 use otwatch_rules::{Ruleset, Source};
 use otwatch_sensor::live::{ship_filter, Capture, EveSink, LiveConfig, MemoryLines};
@@ -304,6 +306,7 @@ pub(crate) fn run_all(
         .map(|_| Arc::new(otwatch_sensor::learn::LearnShared::new()));
     let learn_path = baseline.baseline.clone().filter(|_| learn.is_some());
     let enforce = baseline.baseline.as_deref().filter(|_| learn.is_none());
+    let enforcing = enforce.is_some();
     let ruleset = match crate::baseline::attach(ruleset, enforce) {
         Ok(set) => Arc::new(set),
         Err(e) => {
@@ -311,6 +314,7 @@ pub(crate) fn run_all(
             return ExitCode::from(2);
         }
     };
+    let baseline_path = baseline.baseline.clone();
     let Ok(rt) = runtime("otwatch run") else {
         return ExitCode::from(1);
     };
@@ -320,6 +324,25 @@ pub(crate) fn run_all(
         };
         let analyzer = server.analyzer().clone();
         analyzer.set_rules(rules);
+        // The replay is over before anyone accepts: an accepted deviation
+        // is in the file for the next run.
+        let state = match (&learn, enforcing) {
+            (Some(_), _) => BaselineState::Learning {
+                until: SystemTime::now(),
+            },
+            // The capture's alerts are from its own time: review them all.
+            (None, true) => BaselineState::Enforcing {
+                since: SystemTime::UNIX_EPOCH,
+            },
+            (None, false) => BaselineState::None,
+        };
+        if let Some(path) = &baseline_path {
+            analyzer.set_baseline(Some(BaselineHook::new(path.clone(), || {
+                Ok("saved; it is enforced from the next start".into())
+            })));
+        }
+        analyzer.set_baseline_state(state);
+        let after_replay = analyzer.clone();
         let url = ui_address(WHO, &server, &args);
         let serving = tokio::spawn(server.run(Some(otwatch_analyzer::ui::router()), stop_signal()));
         // The sensor half: replay on a blocking thread, EVE lines into memory.
@@ -337,8 +360,11 @@ pub(crate) fn run_all(
             let done = offline.replay(&pcaps, &mut |_, _, _| {});
             if let (Some(shared), Some(path)) = (&learn, &learn_path) {
                 let sources: Vec<String> = pcaps.iter().map(|p| p.display().to_string()).collect();
-                if let Err(e) = crate::baseline::write_learned(WHO, shared, path, &sources) {
-                    eprintln!("{WHO}: {e}");
+                match crate::baseline::write_learned(WHO, shared, path, &sources) {
+                    Ok(_) => after_replay.set_baseline_state(BaselineState::Enforcing {
+                        since: SystemTime::now(),
+                    }),
+                    Err(e) => eprintln!("{WHO}: {e}"),
                 }
             }
             (lines.take(), done.replay)
@@ -413,23 +439,50 @@ fn serve_live(
             }),
         );
         eprintln!("{WHO}: serving {url} (Ctrl-C to stop)");
+        // Accept in the UI saves the file, then asks the capture to reload
+        // (as SIGHUP does).
+        let reload_requested = Arc::new(AtomicBool::new(false));
+        if let Some(path) = &baseline.baseline {
+            let flag = reload_requested.clone();
+            analyzer.set_baseline(Some(BaselineHook::new(path.clone(), move || {
+                flag.store(true, Ordering::Release);
+                Ok("saved; the sensor reloads it".into())
+            })));
+        }
+        let source = format!("interface {}", live.iface);
+        let mut learning = baseline
+            .learn
+            .zip(baseline.baseline.clone())
+            .map(|(duration, path)| LiveLearning::new(duration, path, source));
+        analyzer.set_baseline_state(match (&learning, &baseline.baseline) {
+            (Some(_), _) => BaselineState::Learning {
+                until: SystemTime::now() + baseline.learn.unwrap_or_default(),
+            },
+            (None, Some(_)) => BaselineState::Enforcing {
+                since: SystemTime::now(),
+            },
+            (None, None) => BaselineState::None,
+        });
+        if let Some(l) = &mut learning {
+            let analyzer = analyzer.clone();
+            l.on_enforced = Some(Box::new(move |_| {
+                analyzer.set_baseline_state(BaselineState::Enforcing {
+                    since: SystemTime::now(),
+                })
+            }));
+        }
         let reload: Reload = Box::new(move || {
             let (set, infos) = load_rules(rules_path.as_deref())?;
             analyzer.set_rules(infos);
             Ok(set)
         });
-        let source = format!("interface {}", live.iface);
-        let learning = baseline
-            .learn
-            .zip(baseline.baseline.clone())
-            .map(|(duration, path)| LiveLearning::new(duration, path, source));
         let job = LiveJob {
             who: WHO,
             config: live,
             rules: ruleset,
             baseline: baseline.baseline.clone(),
             learning,
-            reload_requested: None,
+            reload_requested: Some(reload_requested),
             reload,
             eve: None,
             ship: Some(ShipConfig::new(

@@ -733,7 +733,8 @@ pub fn load(path: &Path) -> Result<Baseline, Errors> {
 }
 
 /// Writes the baseline to `path` atomically (a temporary file beside it,
-/// then a rename), so that a reader never sees half a file.
+/// written and synced, then a rename), so that a reader never sees half a
+/// file; mode 0600.
 pub fn save(b: &Baseline, path: &Path) -> std::io::Result<()> {
     let text = render(b);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -744,7 +745,19 @@ pub fn save(b: &Baseline, path: &Path) -> std::io::Result<()> {
     let tmp = dir
         .unwrap_or_else(|| Path::new("."))
         .join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)?;
+    // The plant's map: readable by its owner only, as the alert store is.
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?
+    };
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })

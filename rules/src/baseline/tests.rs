@@ -536,3 +536,24 @@ fn accept_reads_the_alert_line_and_silences_the_deviation() {
     broken["baseline"]["client"] = serde_json::json!("not an address");
     assert!(Accepted::from_eve(&broken, Timestamp::new(6, 0)).is_err());
 }
+
+#[test]
+fn saving_replaces_the_file_whole_and_keeps_it_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("otwatch-baseline-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("plant.yaml");
+    std::fs::write(&path, "old").expect("write");
+    let b = learned();
+    file::save(&b, &path).expect("save");
+    assert_eq!(file::load(&path).expect("load"), b);
+    let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Nothing but the file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(names.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

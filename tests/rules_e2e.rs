@@ -479,7 +479,8 @@ fn baselines_learned_on_public_captures_catch_what_the_signatures_miss() {
         []
     );
     // QUT 2017 S7: the HMI 10.10.10.20 reads and writes the PLC; the
-    // attacker 10.10.10.66 writes variables in three captures.
+    // attacker 10.10.10.66 writes variables in three captures: a new client,
+    // and its write.
     let qut = "s7comm/qut_water_tank_on_manu_flooding_hmi.pcap";
     for attack in [
         "s7comm/qut_change_upper_threshold_master.pcap",
@@ -489,7 +490,10 @@ fn baselines_learned_on_public_captures_catch_what_the_signatures_miss() {
         no_signature(attack);
         assert_eq!(
             deviations_against(&corpus, qut, attack),
-            [(150_002, "10.10.10.66".to_owned(), "new_client".to_owned())],
+            [
+                (150_002, "10.10.10.66".to_owned(), "new_client".to_owned()),
+                (150_009, "10.10.10.66".to_owned(), "first_write".to_owned())
+            ],
             "{attack}"
         );
     }

@@ -657,9 +657,10 @@ impl Baseline {
 
     /// How the transaction `app` of `flow` deviates: `found` is called with
     /// each deviation and the operation it concerns (none for the pair-level
-    /// deviations of a transaction with no operation). A pair-level
-    /// deviation (new server, client, protocol, station) is the only one
-    /// reported for its transaction.
+    /// deviations of a transaction with no operation). With a pair-level
+    /// deviation (new server, client, protocol, station), only the
+    /// transaction's writes and controls are reported besides it, as first
+    /// writes and first controls.
     pub fn check(
         &self,
         flow: &FlowInfo,
@@ -669,15 +670,27 @@ impl Baseline {
         let Some(seeing) = Seeing::of(flow, app) else {
             return;
         };
+        // A pair the baseline does not have: one pair-level deviation (with
+        // the transaction's first operation), and each operation that
+        // changes the process as a first write or control of its own, so
+        // that a new host stopping a PLC is as loud as a known one doing it.
         let pair_level =
             |kind: DeviationKind, found: &mut dyn FnMut(DeviationKind, Option<&Op<'_>>)| {
                 let mut first = None;
                 protocols::operations(app, &mut |op| {
                     if first.is_none() {
                         first = Some(op);
+                        found(kind, Some(&op));
+                    }
+                    if op.class.is_control() {
+                        found(DeviationKind::FirstControl, Some(&op));
+                    } else if op.class == OpClass::Write {
+                        found(DeviationKind::FirstWrite, Some(&op));
                     }
                 });
-                found(kind, first.as_ref());
+                if first.is_none() {
+                    found(kind, None);
+                }
             };
         let Some(server) = self.servers.get(&seeing.key) else {
             let known_ip = self.servers.range(ip_range(seeing.key.ip)).next().is_some();

@@ -170,6 +170,19 @@ fn each_deviation_kind_on_real_pdus() {
     assert_eq!(d(MASTER, "10.0.0.11", 502, READ_100_10, 1), ["new_server"]);
     assert_eq!(d(MASTER, PLC, 503, READ_100_10, 1), ["new_protocol"]);
     assert_eq!(d("10.0.0.66", PLC, 502, READ_100_10, 1), ["new_client"]);
+    // A new pair's writes and controls are reported on their own too.
+    assert_eq!(
+        d("10.0.0.66", PLC, 502, WRITE_300, 1),
+        ["new_client", "first_write"]
+    );
+    assert_eq!(
+        d(MASTER, "10.0.0.11", 502, LISTEN_ONLY, 1),
+        ["new_server", "first_control"]
+    );
+    assert_eq!(
+        d(MASTER, PLC, 502, WRITE_105, 2),
+        ["unknown_station", "first_write"]
+    );
     assert_eq!(d(MASTER, PLC, 502, READ_100_10, 2), ["unknown_station"]);
     assert_eq!(d(MASTER, PLC, 502, READ_200_2, 1), ["read_outside_range"]);
     assert_eq!(d(MASTER, PLC, 502, WRITE_300, 1), ["write_outside_range"]);
@@ -230,13 +243,19 @@ fn deviations_are_described_with_what_was_learned() {
     });
     let rogue = flow("10.0.0.66", PLC, 502);
     with_tx(WRITE_300, 1, |app| {
-        let mut found = None;
+        let mut found = Vec::new();
         b.check(&rogue, app, &mut |kind, op| {
-            found = b.describe(&rogue, Timestamp::new(5, 0), app, kind, op);
+            found.extend(b.describe(&rogue, Timestamp::new(5, 0), app, kind, op));
         });
-        let d = found.expect("a deviation");
-        assert_eq!(d.kind, DeviationKind::NewClient);
-        assert_eq!(d.learned, "clients 10.0.0.5");
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].kind, DeviationKind::NewClient);
+        assert_eq!(found[0].learned, "clients 10.0.0.5");
+        assert_eq!(found[1].kind, DeviationKind::FirstWrite);
+        assert_eq!(
+            found[1].observed,
+            "write write_single_register (6) unit 1 at 300"
+        );
+        assert_eq!(found[1].learned, "nothing of this pair");
     });
 }
 
@@ -291,10 +310,15 @@ fn the_engine_raises_the_bundled_deviation_rules_once_per_repeat_period() {
     );
     assert_eq!(
         alerts(&mut e, "10.0.0.66", WRITE_300, 10),
-        [(150_002, "new_client".into())]
+        [
+            (150_002, "new_client".into()),
+            (150_009, "first_write".into())
+        ]
     );
+    // The new client's reads: nothing more within the hour.
+    assert_eq!(alerts(&mut e, "10.0.0.66", READ_100_10, 11), []);
     let counts: u64 = e.deviations().map(|(_, n)| n).sum();
-    assert_eq!(counts, 6);
+    assert_eq!(counts, 8);
 }
 
 #[test]

@@ -250,6 +250,7 @@ impl PatternHits for Hits {
 enum TrackKey {
     One(IpAddr),
     Pair(IpAddr, IpAddr),
+    Server(IpAddr, IpAddr, u16),
     Flow(u64),
     Rule,
 }
@@ -602,6 +603,7 @@ impl Engine {
             Track::BySrc => TrackKey::One(flow.src),
             Track::ByDst => TrackKey::One(flow.dest),
             Track::ByPair => TrackKey::Pair(flow.src, flow.dest),
+            Track::ByServer => TrackKey::Server(flow.src, flow.dest, flow.dest_port),
             Track::ByFlow => TrackKey::Flow(flow.id),
             Track::ByRule => TrackKey::Rule,
         };

@@ -199,6 +199,9 @@ pub enum Track {
     ByDst,
     /// The (source, destination) pair.
     ByPair,
+    /// The source and the server: destination address and port (one
+    /// service of a device: a PLC's Modbus apart from its S7).
+    ByServer,
     /// The flow.
     ByFlow,
     /// The rule as a whole.

@@ -581,3 +581,33 @@ fn saving_replaces_the_file_whole_and_keeps_it_private() {
     assert_eq!(names.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_new_client_of_each_service_of_a_device_is_raised_for_each() {
+    // The master knows the PLC's Modbus (502) and its S7 (102).
+    let mut b = learned();
+    let s7 = flow(MASTER, PLC, 102);
+    with_tx(READ_100_10, 1, |app| {
+        // Learned as if it were the S7 service: the key is what matters.
+        b.learn(&s7, Timestamp::new(1, 0), app)
+    });
+    let mut e = engine(b);
+    let rogue = "10.0.0.66";
+    let at = |e: &mut Engine, port: u16| {
+        let mut out = Vec::new();
+        with_tx(READ_100_10, 1, |app| {
+            let event = Event {
+                ts: Timestamp::new(10, 0),
+                app: *app,
+            };
+            e.inspect(&flow(rogue, PLC, port), &event, &mut |a| {
+                out.push(a.rule.id)
+            });
+        });
+        out
+    };
+    // One new-client alert per service, within the same hour.
+    assert_eq!(at(&mut e, 502), [150_002]);
+    assert_eq!(at(&mut e, 102), [150_002]);
+    assert_eq!(at(&mut e, 502), Vec::<u32>::new());
+}

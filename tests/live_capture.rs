@@ -413,36 +413,37 @@ struct Sensor {
 
 impl Sensor {
     fn start(net: &Net, dir: &Path, backend: &str, rules: &Path, analyzer_url: &str) -> Sensor {
+        let spool = dir.join("spool");
+        Sensor::spawn(net, dir, |cmd| {
+            cmd.args(["--backend", backend, "--user", "nobody"])
+                .arg("--rules")
+                .arg(rules)
+                .args([
+                    "--analyzer",
+                    analyzer_url,
+                    "--token",
+                    "live-test-token",
+                    "--sensor-name",
+                    "live-test",
+                ])
+                .arg("--spool")
+                .arg(&spool);
+        })
+    }
+
+    /// `otwatch sensor` on the tap with 2 workers, EVE lines to
+    /// `dir/eve.json`, and the options `configure` adds; returns once it
+    /// listens.
+    fn spawn(net: &Net, dir: &Path, configure: impl FnOnce(&mut Command)) -> Sensor {
         let eve = dir.join("eve.json");
         let stderr = dir.join("sensor.err");
-        let spool = dir.join("spool");
-        let child = Command::new(env!("CARGO_BIN_EXE_otwatch"))
-            .args([
-                "sensor",
-                "--iface",
-                &net.tap(),
-                "--workers",
-                "2",
-                "--backend",
-                backend,
-                "--user",
-                "nobody",
-            ])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_otwatch"));
+        cmd.args(["sensor", "--iface", &net.tap(), "--workers", "2"])
             .args(["--ring-blocks", "8", "--ring-timeout-ms", "20"])
-            .arg("--rules")
-            .arg(rules)
             .arg("--eve")
-            .arg(&eve)
-            .args([
-                "--analyzer",
-                analyzer_url,
-                "--token",
-                "live-test-token",
-                "--sensor-name",
-                "live-test",
-            ])
-            .arg("--spool")
-            .arg(&spool)
+            .arg(&eve);
+        configure(&mut cmd);
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
@@ -476,8 +477,14 @@ impl Sensor {
     }
 
     /// SIGTERM, then the exit status must be success.
-    fn stop(mut self) -> (String, Vec<Value>) {
-        self.process.signal("TERM");
+    fn stop(self) -> (String, Vec<Value>) {
+        self.stop_by("TERM")
+    }
+
+    /// Signal `sig` (TERM or INT), then the exit status must be success;
+    /// its stderr and EVE lines.
+    fn stop_by(mut self, sig: &str) -> (String, Vec<Value>) {
+        self.process.signal(sig);
         let status = self.process.wait(Duration::from_secs(30));
         let stderr = self.stderr_text();
         assert!(

@@ -1510,7 +1510,8 @@ fn learns_the_plant_live_then_flags_new_clients(id: u8) {
         }
         assert!(
             Instant::now() < deadline,
-            "the rogue host's deviations never came; so far:\n{}\nstderr:\n{}",
+            "deviations of the rogue host came for ports {ports:?} only, not all of 102, 502, \
+             20000; so far:\n{}\nstderr:\n{}",
             deviation_text(&so_far),
             sensor.stderr_text()
         );

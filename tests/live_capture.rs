@@ -413,36 +413,37 @@ struct Sensor {
 
 impl Sensor {
     fn start(net: &Net, dir: &Path, backend: &str, rules: &Path, analyzer_url: &str) -> Sensor {
+        let spool = dir.join("spool");
+        Sensor::spawn(net, dir, |cmd| {
+            cmd.args(["--backend", backend, "--user", "nobody"])
+                .arg("--rules")
+                .arg(rules)
+                .args([
+                    "--analyzer",
+                    analyzer_url,
+                    "--token",
+                    "live-test-token",
+                    "--sensor-name",
+                    "live-test",
+                ])
+                .arg("--spool")
+                .arg(&spool);
+        })
+    }
+
+    /// `otwatch sensor` on the tap with 2 workers, EVE lines to
+    /// `dir/eve.json`, and the options `configure` adds; returns once it
+    /// listens.
+    fn spawn(net: &Net, dir: &Path, configure: impl FnOnce(&mut Command)) -> Sensor {
         let eve = dir.join("eve.json");
         let stderr = dir.join("sensor.err");
-        let spool = dir.join("spool");
-        let child = Command::new(env!("CARGO_BIN_EXE_otwatch"))
-            .args([
-                "sensor",
-                "--iface",
-                &net.tap(),
-                "--workers",
-                "2",
-                "--backend",
-                backend,
-                "--user",
-                "nobody",
-            ])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_otwatch"));
+        cmd.args(["sensor", "--iface", &net.tap(), "--workers", "2"])
             .args(["--ring-blocks", "8", "--ring-timeout-ms", "20"])
-            .arg("--rules")
-            .arg(rules)
             .arg("--eve")
-            .arg(&eve)
-            .args([
-                "--analyzer",
-                analyzer_url,
-                "--token",
-                "live-test-token",
-                "--sensor-name",
-                "live-test",
-            ])
-            .arg("--spool")
-            .arg(&spool)
+            .arg(&eve);
+        configure(&mut cmd);
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
@@ -476,8 +477,14 @@ impl Sensor {
     }
 
     /// SIGTERM, then the exit status must be success.
-    fn stop(mut self) -> (String, Vec<Value>) {
-        self.process.signal("TERM");
+    fn stop(self) -> (String, Vec<Value>) {
+        self.stop_by("TERM")
+    }
+
+    /// Signal `sig` (TERM or INT), then the exit status must be success;
+    /// its stderr and EVE lines.
+    fn stop_by(mut self, sig: &str) -> (String, Vec<Value>) {
+        self.process.signal(sig);
         let status = self.process.wait(Duration::from_secs(30));
         let stderr = self.stderr_text();
         assert!(
@@ -1304,4 +1311,313 @@ fn libpcap_run_iface_serves_live_alerts_and_assets() {
         return;
     }
     run_iface_serves_live_alerts_and_assets(5, "libpcap");
+}
+
+/// How long the sensor learns in `learns_the_plant_live_then_flags_new_clients`:
+/// enough for the master's polling of the three protocols, several times
+/// over on an idle machine.
+const LEARN_SECS: u64 = 20;
+
+/// Whether an EVE line is a deviation alert (rules/default/baseline.yaml).
+fn is_deviation(line: &Value) -> bool {
+    line["event_type"] == "alert"
+        && (150001..=150012).contains(&line["alert"]["signature_id"].as_u64().unwrap_or(0))
+}
+
+/// The deviation alerts of `eve`, one JSON line each (for failure messages).
+fn deviation_text(eve: &[Value]) -> String {
+    let lines: Vec<String> = eve
+        .iter()
+        .filter(|l| is_deviation(l))
+        .map(Value::to_string)
+        .collect();
+    if lines.is_empty() {
+        "(none)".to_owned()
+    } else {
+        lines.join("\n")
+    }
+}
+
+/// The EVE lines written so far; a line still being written is left out.
+fn eve_so_far(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The master's polling of the PLC: Modbus, S7comm and DNP3, one
+/// connection each.
+fn master_polls(net: &Net) {
+    let plc = net.plc_ip();
+    net.client("mst", "modbus_client.py", &["polling", &plc, "502"]);
+    net.client("mst", "s7_client.py", &["normal", &plc, "102"]);
+    net.client("mst", "dnp3_master.py", &["normal", &plc, "20000"]);
+}
+
+/// What a client did, without the times: each operation in review order,
+/// with its qualifiers, ranges and count.
+fn operations_of(client: &otwatch_rules::baseline::Client) -> Vec<String> {
+    client
+        .ops_in_order()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {:?} {:?} at [{}] x{}",
+                e.class.name(),
+                e.code,
+                e.name,
+                e.quals,
+                e.ranges,
+                e.seen.count
+            )
+        })
+        .collect()
+}
+
+/// `otwatch sensor --learn` on live traffic: the master polls the PLC
+/// over Modbus (pymodbus), S7comm (python-snap7) and DNP3 (dnp3py) while
+/// the sensor learns; the baseline it writes names the three servers with
+/// the master as their only client, doing what `otwatch learn` learned from
+/// the recordings of the same scenarios (rules/default/baselines/). Once it
+/// enforces the file, the same polling again raises no deviation, while a
+/// host that never spoke to the PLC raises one new-client deviation per
+/// protocol: a Modbus rogue writer, a new SZL reader and a new DNP3 master.
+fn learns_the_plant_live_then_flags_new_clients(id: u8) {
+    use otwatch_proto::registry::ProtocolId;
+    use otwatch_rules::baseline::{file, ServerKey};
+
+    let net = Net::create(id);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plant = dir.path().join("plant.yaml");
+    let (plc, master, rogue) = (net.plc_ip(), net.master_ip(), net.rogue_ip());
+    // The servers listen before learning starts: nothing but the polling
+    // falls in the learning period.
+    let _servers = [
+        net.server("modbus_server.py", 502, &["--identity", "normal"]),
+        net.server("s7_server.py", 102, &[]),
+        net.server("dnp3_outstation.py", 20000, &[]),
+    ];
+    let learn = format!("{LEARN_SECS}s");
+    let started = Instant::now();
+    let mut sensor = Sensor::spawn(&net, dir.path(), |cmd| {
+        cmd.arg("--baseline").arg(&plant).args(["--learn", &learn]);
+    });
+    sensor.wait_for_stderr("learning the baseline into", Duration::from_secs(5));
+
+    // 1. Learning: the master's polling, well within the period.
+    master_polls(&net);
+    let polled = started.elapsed();
+    eprintln!("the master's polling ended {polled:?} into the learning period");
+    assert!(
+        polled + Duration::from_secs(2) < Duration::from_secs(LEARN_SECS),
+        "the master's polling took {polled:?}, too close to the {LEARN_SECS} s learning period \
+         (a loaded machine?): it would be learned only in part"
+    );
+    sensor.wait_for_stderr(
+        "enforcing the learned baseline",
+        Duration::from_secs(LEARN_SECS + 20),
+    );
+    eprintln!("enforcing {:?} after the start", started.elapsed());
+    let stderr = sensor.stderr_text();
+    assert!(
+        stderr.contains("learned 3 server(s), 3 client/server pair(s), "),
+        "the summary of what was learned: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("; wrote {}", plant.display())),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("learning limits left out"),
+        "nothing dropped: {stderr}"
+    );
+
+    // 2. The file: three servers on the PLC, the master the only client of
+    // each, doing what it did in the recorded captures.
+    let learned = file::load(&plant).unwrap_or_else(|e| panic!("{}: {e}", plant.display()));
+    let text = std::fs::read_to_string(&plant).expect("baseline");
+    let plc_addr: std::net::IpAddr = plc.parse().expect("address");
+    let key = |protocol: &str, port: u16| ServerKey {
+        ip: plc_addr,
+        protocol: ProtocolId::from_name(protocol).expect("protocol"),
+        port,
+    };
+    let servers = [
+        (key("modbus", 502), "modbus_polling.yaml"),
+        (key("s7comm", 102), "s7comm_snap7.yaml"),
+        (key("dnp3", 20000), "dnp3_dnp3py.yaml"),
+    ];
+    assert_eq!(
+        learned.servers().map(|(k, _)| *k).collect::<BTreeSet<_>>(),
+        servers.iter().map(|(k, _)| *k).collect::<BTreeSet<_>>(),
+        "the servers learned:\n{text}"
+    );
+    assert_eq!(
+        learned.learned.sources,
+        [format!("interface {}", net.tap())]
+    );
+    assert!(learned.dropped.is_empty(), "{text}");
+    let recorded_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default/baselines");
+    // Transactions of one polling run per protocol (from the recordings).
+    let mut per_run: BTreeMap<u16, u64> = BTreeMap::new();
+    for (key, recorded) in &servers {
+        let server = learned.server(key).expect("server");
+        assert_eq!(
+            server
+                .clients
+                .keys()
+                .map(|ip| ip.to_string())
+                .collect::<Vec<_>>(),
+            [master.clone()],
+            "the only client of {key:?}:\n{text}"
+        );
+        let client = &server.clients.values().next().expect("client");
+        let path = recorded_dir.join(recorded);
+        let recorded = file::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (_, rec_server) = recorded.servers().next().expect("recorded server");
+        let rec_client = rec_server.clients.values().next().expect("recorded client");
+        assert_eq!(
+            operations_of(client),
+            operations_of(rec_client),
+            "{key:?}: live learning vs `otwatch learn` of {}:\n{text}",
+            path.display()
+        );
+        assert_eq!(client.seen.count, rec_client.seen.count, "{key:?}");
+        assert_eq!(server.stations, rec_server.stations, "{key:?}");
+        per_run.insert(key.port, client.seen.count);
+    }
+
+    // 3. Enforcing: the same polling again, then a host new to the PLC
+    // speaks each protocol.
+    master_polls(&net);
+    net.client("rog", "modbus_client.py", &["rogue-writer", &plc, "502"]);
+    net.client("rog", "s7_client.py", &["normal", &plc, "102"]);
+    net.client("rog", "dnp3_master.py", &["normal", &plc, "20000"]);
+    // Wait for the rogue's three deviations to be written.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let so_far = eve_so_far(&sensor.eve);
+        let ports: BTreeSet<u64> = so_far
+            .iter()
+            .filter(|l| is_deviation(l) && l["src_ip"] == rogue.as_str())
+            .filter_map(|l| l["dest_port"].as_u64())
+            .collect();
+        if ports.len() == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deviations of the rogue host came for ports {ports:?} only, not all of 102, 502, \
+             20000; so far:\n{}\nstderr:\n{}",
+            deviation_text(&so_far),
+            sensor.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // 4. SIGINT: a clean stop; then the whole EVE file.
+    let (stderr, eve) = sensor.stop_by("INT");
+    eprintln!("{stderr}");
+    let deviations: Vec<&Value> = eve.iter().filter(|l| is_deviation(l)).collect();
+    let all = deviation_text(&eve);
+    // Exactly one new-client deviation per protocol, from the rogue host:
+    // the pair-level deviation is the only one of its transactions, and it
+    // is raised once per pair per hour.
+    let mut got: Vec<(u64, String, u64)> = deviations
+        .iter()
+        .map(|d| {
+            (
+                d["alert"]["signature_id"].as_u64().unwrap_or(0),
+                d["src_ip"].as_str().unwrap_or("").to_owned(),
+                d["dest_port"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut expected: Vec<(u64, String, u64)> = [502, 102, 20000]
+        .into_iter()
+        .map(|port| (150002, rogue.clone(), port))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        got, expected,
+        "deviation alerts (signature, source, port):\n{all}"
+    );
+    for d in &deviations {
+        let b = &d["baseline"];
+        let port = d["dest_port"].as_u64().unwrap_or(0);
+        let protocol = match port {
+            502 => "modbus",
+            102 => "s7comm",
+            _ => "dnp3",
+        };
+        assert_eq!(d["dest_ip"], plc.as_str(), "{d}");
+        assert_eq!(b["deviation"], "new_client", "{d}");
+        assert_eq!(b["server"], plc.as_str(), "{d}");
+        assert_eq!(b["port"], port, "{d}");
+        assert_eq!(b["protocol"], protocol, "{d}");
+        assert_eq!(b["client"], rogue.as_str(), "{d}");
+        assert_eq!(
+            b["learned"],
+            format!("clients {master}"),
+            "what was learned names the master: {d}"
+        );
+    }
+    assert!(
+        !eve.iter()
+            .any(|l| is_deviation(l) && l["src_ip"] == master.as_str()),
+        "the master's polling raised deviations:\n{all}"
+    );
+
+    // Both polling runs were seen whole: one connection per run and
+    // protocol, and each transaction of the enforcing run was checked (the
+    // same transaction events as in the learning run).
+    let flows = |src: &str, port: u64| {
+        of_type(&eve, "flow")
+            .iter()
+            .filter(|f| f["src_ip"] == src && f["dest_port"] == port)
+            .count()
+    };
+    for port in [502, 102, 20000] {
+        assert_eq!(
+            flows(&master, port),
+            2,
+            "the master's connections to {port}"
+        );
+        assert_eq!(flows(&rogue, port), 1, "the rogue's connections to {port}");
+    }
+    for (event_type, port) in [("modbus", 502u16), ("s7comm", 102), ("dnp3", 20000)] {
+        let from_master = of_type(&eve, event_type)
+            .iter()
+            .filter(|e| e["src_ip"] == master.as_str())
+            .count() as u64;
+        assert_eq!(
+            from_master,
+            2 * per_run[&port],
+            "{event_type} transactions of the master's two runs"
+        );
+    }
+
+    // The final stats: the three raised; every later transaction of the
+    // rogue's pairs deviates too, and is held back as a repeat.
+    let last = eve.last().expect("EVE lines");
+    assert_eq!(last["event_type"], "stats", "the final stats line is last");
+    let b = &last["stats"]["baseline"];
+    let (found, held) = (
+        b["deviations"].as_u64().unwrap_or(0),
+        b["held"].as_u64().unwrap_or(0),
+    );
+    assert_eq!(found - held, 3, "deviations raised: {b}");
+    assert_eq!(last["stats"]["live_capture"]["kernel_drops"], 0, "{last}");
+}
+
+#[test]
+fn sensor_learns_the_plant_live_then_flags_new_clients() {
+    if !live_tests_enabled("sensor_learns_the_plant_live_then_flags_new_clients") {
+        return;
+    }
+    learns_the_plant_live_then_flags_new_clients(6);
 }

@@ -30,8 +30,14 @@ pub const MAX_BASELINE_FILE_BYTES: u64 = 64 << 20;
 /// The format version this build reads and writes.
 pub const VERSION: u32 = 1;
 
-/// Writes `t` as `2026-11-30T08:00:00Z` (UTC, whole seconds).
+/// The last second [`parse_time`] reads: 9999-12-31T23:59:59Z.
+const LAST_SECOND: i64 = 253_402_300_799;
+
+/// Writes `t` as `2026-11-30T08:00:00Z` (UTC, whole seconds); a capture
+/// time outside years 0-9999 (a corrupt clock) is written as the nearest
+/// end of that span, so that the file always reads back.
 pub fn format_time(t: Timestamp) -> String {
+    let t = Timestamp::new(t.secs.clamp(-62_167_219_200, LAST_SECOND), 0);
     let days = t.secs.div_euclid(86_400);
     let s = t.secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);

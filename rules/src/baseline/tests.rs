@@ -507,6 +507,14 @@ fn times_are_read_as_written() {
         file::parse_time("2026-01-05T06:00:00.5+0000"),
         Some(Timestamp::new(1_767_592_800, 500_000_000))
     );
+    // A corrupt capture clock still writes a file that reads back.
+    let far = Timestamp::new(i64::MAX / 2, 0);
+    assert_eq!(file::format_time(far), "9999-12-31T23:59:59Z");
+    assert!(file::parse_time(&file::format_time(far)).is_some());
+    assert_eq!(
+        file::format_time(Timestamp::new(-62_167_219_200, 0)),
+        "0000-01-01T00:00:00Z"
+    );
     for bad in [
         "2026-02-30T00:00:00Z",
         "2026-01-05 06:00:00Z",

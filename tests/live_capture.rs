@@ -1037,10 +1037,16 @@ struct RunAll {
 
 impl RunAll {
     fn start(net: &Net, dir: &Path, backend: &str, rules: &Path) -> RunAll {
+        RunAll::start_with(net, dir, backend, rules, &[])
+    }
+
+    /// As [`RunAll::start`], with more options.
+    fn start_with(net: &Net, dir: &Path, backend: &str, rules: &Path, extra: &[&str]) -> RunAll {
         let stderr = dir.join("run.err");
         let child = Command::new(env!("CARGO_BIN_EXE_otwatch"))
             .args(["run", "--iface", &net.tap(), "--workers", "2"])
             .args(["--backend", backend])
+            .args(extra)
             .args(["--listen", "127.0.0.1:0", "--stats-interval", "1"])
             .args(["--ring-blocks", "8", "--ring-timeout-ms", "20"])
             .arg("--data")
@@ -1086,6 +1092,38 @@ impl RunAll {
 
     fn get(&self, path: &str) -> Value {
         http_get(&self.host, &self.api_token, path)
+    }
+
+    /// POST the JSON `body` to `path` with the API token; status and body.
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let mut stream = std::net::TcpStream::connect(&self.host).expect("connect analyzer");
+        let body = body.to_string();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.host,
+            self.api_token,
+            body.len()
+        )
+        .expect("request");
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).expect("reply");
+        let text = String::from_utf8_lossy(&reply);
+        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP reply");
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
     }
 
     /// Polls `path` until `done` holds for its answer. After `timeout` it
@@ -1313,10 +1351,10 @@ fn libpcap_run_iface_serves_live_alerts_and_assets() {
     run_iface_serves_live_alerts_and_assets(5, "libpcap");
 }
 
-/// How long the sensor learns in `learns_the_plant_live_then_flags_new_clients`:
-/// enough for the master's polling of the three protocols, several times
-/// over on an idle machine.
-const LEARN_SECS: u64 = 20;
+/// How long the live learning tests learn: enough for the master's
+/// polling of the three protocols (about 4 s on an idle machine) even with
+/// the other live tests and their Python peers starting beside them.
+const LEARN_SECS: u64 = 40;
 
 /// Whether an EVE line is a deviation alert (rules/default/baseline.yaml).
 fn is_deviation(line: &Value) -> bool {
@@ -1696,4 +1734,100 @@ fn sensor_learns_the_plant_live_then_flags_new_clients() {
         return;
     }
     learns_the_plant_live_then_flags_new_clients(6);
+}
+
+/// `otwatch run --iface --learn`: the process learns the master's polling
+/// into its own DATA/baseline.yaml, says so through its API (learning, then
+/// enforcing), and its Baseline review works live: a new host's deviation
+/// is listed, Accept adds the host to the file and the capture reloads it,
+/// after which the same host's reads raise nothing more.
+#[test]
+fn run_iface_learns_its_baseline_and_accept_reloads_it() {
+    if !live_tests_enabled("run_iface_learns_its_baseline_and_accept_reloads_it") {
+        return;
+    }
+    let net = Net::create(7);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plc = net.plc_ip();
+    let rogue = net.rogue_ip();
+    let _servers = [
+        net.server("modbus_server.py", 502, &["--identity", "normal"]),
+        net.server("s7_server.py", 102, &[]),
+        net.server("dnp3_outstation.py", 20000, &[]),
+    ];
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default");
+    let learn = format!("{LEARN_SECS}s");
+    let mut run = RunAll::start_with(&net, dir.path(), "afpacket", &bundled, &["--learn", &learn]);
+    let state = run.get("/api/v1/baseline");
+    assert_eq!(state["state"], "learning", "{state}");
+    let own = dir.path().join("data").join("baseline.yaml");
+    assert_eq!(state["path"], own.to_string_lossy().as_ref(), "{state}");
+
+    let started = Instant::now();
+    master_polls(&net);
+    let polled = started.elapsed();
+    assert!(
+        polled + Duration::from_secs(2) < Duration::from_secs(LEARN_SECS),
+        "the master's polling took {polled:?}, too close to the {LEARN_SECS} s learning period"
+    );
+    run.wait_for_stderr(
+        "enforcing the learned baseline",
+        Duration::from_secs(LEARN_SECS + 20),
+    );
+    let state = run.get_until("/api/v1/baseline", Duration::from_secs(5), |v| {
+        v["state"] == "enforcing"
+    });
+    assert_eq!(state["summary"]["servers"], 3, "{state}");
+    assert_eq!(state["summary"]["pairs"], 3, "{state}");
+    assert_eq!(state["can_accept"], true, "{state}");
+
+    // A new host reads the PLC's holding registers: a new client.
+    net.client("rog", "modbus_client.py", &["rogue-master", &plc, "502"]);
+    let deviations = run.get_until(
+        "/api/v1/baseline/deviations",
+        Duration::from_secs(20),
+        |v| v["groups"].as_array().is_some_and(|g| !g.is_empty()),
+    );
+    let groups = deviations["groups"].as_array().cloned().unwrap_or_default();
+    let group = groups
+        .iter()
+        .find(|g| g["deviation"] == "new_client")
+        .unwrap_or_else(|| panic!("no new-client group: {deviations}"));
+    assert_eq!(group["client"], rogue.as_str(), "{group}");
+    assert_eq!(group["server"], plc.as_str(), "{group}");
+    assert_eq!(group["port"], 502, "{group}");
+
+    // Accept: the file gains the host, and the capture reloads it.
+    let (status, accepted) = run.post(
+        "/api/v1/baseline/accept",
+        &serde_json::json!({"id": group["example_id"], "by": "test"}),
+    );
+    assert_eq!(status, 200, "{accepted}");
+    assert_eq!(accepted["reload"]["ok"], true, "{accepted}");
+    let file = otwatch_rules::baseline::file::load(&own).expect("the saved baseline parses");
+    let rogue_ip: std::net::IpAddr = rogue.parse().expect("address");
+    assert!(
+        file.servers()
+            .any(|(k, s)| k.port == 502 && s.clients.contains_key(&rogue_ip)),
+        "the rogue is in the file: {}",
+        otwatch_rules::baseline::file::render(&file)
+    );
+    run.wait_for_stderr("rules reloaded", Duration::from_secs(10));
+
+    // The same host again, now a known client: no second new-client
+    // alert (its other reads, never accepted, are new operations).
+    net.client("rog", "modbus_client.py", &["rogue-master", &plc, "502"]);
+    let after = run.get_until("/api/v1/alerts?rule=150005", Duration::from_secs(20), |v| {
+        v["alerts"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    let new_client = run.get("/api/v1/alerts?rule=150002");
+    let count = new_client["alerts"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        count, 1,
+        "one new-client alert, the accepted one: {new_client}\n{after}"
+    );
+    let reviewed = &new_client["alerts"][0];
+    assert_eq!(reviewed["state"], "closed", "{reviewed}");
+    run.process.signal("TERM");
+    let _ = run.process.0.wait();
 }

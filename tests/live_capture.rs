@@ -722,11 +722,17 @@ fn http_get(host: &str, token: &str, path: &str) -> Value {
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     )
     .expect("request");
+    let (head, body) = read_reply(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+/// The head and the (de-chunked) body of the reply on `stream`.
+fn read_reply(stream: &mut std::net::TcpStream) -> (String, String) {
     let mut reply = Vec::new();
     stream.read_to_end(&mut reply).expect("reply");
     let text = String::from_utf8_lossy(&reply);
     let (head, body) = text.split_once("\r\n\r\n").expect("HTTP reply");
-    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
     let body = if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
@@ -735,7 +741,7 @@ fn http_get(host: &str, token: &str, path: &str) -> Value {
     } else {
         body.to_owned()
     };
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    (head.to_owned(), body)
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -1106,23 +1112,12 @@ impl RunAll {
             body.len()
         )
         .expect("request");
-        let mut reply = Vec::new();
-        stream.read_to_end(&mut reply).expect("reply");
-        let text = String::from_utf8_lossy(&reply);
-        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP reply");
+        let (head, body) = read_reply(&mut stream);
         let status = head
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
         (status, serde_json::from_str(&body).unwrap_or(Value::Null))
     }
 

@@ -221,12 +221,12 @@ impl Ctx<'_> {
     }
 }
 
-fn yaml_options() -> serde_saphyr::Options {
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! { with_snippet: false }
 }
 
 /// serde-saphyr's message without its trailing ` at line L, column C`.
-fn plain_message(e: &serde_saphyr::Error) -> String {
+pub(crate) fn plain_message(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     let text = text.strip_prefix("error: ").unwrap_or(&text);
     let line = text.lines().next().unwrap_or("");

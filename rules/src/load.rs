@@ -23,30 +23,38 @@ pub const MAX_RULE_FILE_BYTES: u64 = 8 << 20;
 
 /// The error for a rule file of `size` bytes, over [`MAX_RULE_FILE_BYTES`].
 pub(crate) fn too_large(size: u64) -> String {
-    format!(
-        "file is {size} bytes, more than the limit of {MAX_RULE_FILE_BYTES} bytes for a rule file"
-    )
+    too_large_for(size, MAX_RULE_FILE_BYTES, "rule file")
 }
 
-/// Reads a file of at most [`MAX_RULE_FILE_BYTES`] bytes (never more into
-/// memory, even if it grows while read).
+/// The error for a `what` of `size` bytes, over its limit `max`.
+pub(crate) fn too_large_for(size: u64, max: u64, what: &str) -> String {
+    format!("file is {size} bytes, more than the limit of {max} bytes for a {what}")
+}
+
+/// Reads a rule file of at most [`MAX_RULE_FILE_BYTES`] bytes.
 fn read_limited(path: &Path) -> Result<String, String> {
+    read_at_most(path, MAX_RULE_FILE_BYTES, "rule file")
+}
+
+/// Reads a `what` of at most `max` bytes (never more into memory, even if
+/// it grows while read).
+pub(crate) fn read_at_most(path: &Path, max: u64, what: &str) -> Result<String, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let size = file
         .metadata()
         .map_err(|e| format!("cannot read: {e}"))?
         .len();
-    if size > MAX_RULE_FILE_BYTES {
-        return Err(too_large(size));
+    if size > max {
+        return Err(too_large_for(size, max, what));
     }
     let mut text = String::new();
-    file.take(MAX_RULE_FILE_BYTES + 1)
+    file.take(max + 1)
         .read_to_string(&mut text)
         .map_err(|e| format!("cannot read: {e}"))?;
     let read = text.len() as u64;
-    if read > MAX_RULE_FILE_BYTES {
-        return Err(too_large(read));
+    if read > max {
+        return Err(too_large_for(read, max, what));
     }
     Ok(text)
 }

@@ -22,7 +22,9 @@ use serde_saphyr::Spanned;
 use super::{
     Baseline, Client, Dropped, OpClass, OpEntry, OwnedValue, Qual, Ranges, Seen, Server, ServerKey,
 };
+use crate::compile::{plain_message, yaml_options};
 use crate::error::{ErrorKind, Errors, Pos};
+use crate::load::{read_at_most, too_large_for};
 
 /// Largest baseline file read, in bytes.
 pub const MAX_BASELINE_FILE_BYTES: u64 = 64 << 20;
@@ -408,10 +410,6 @@ impl Cx<'_> {
     }
 }
 
-fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! { with_snippet: false }
-}
-
 /// Reads a baseline file's text; `name` is the file name errors carry.
 pub fn parse(name: &str, text: &str) -> Result<Baseline, Errors> {
     let mut cx = Cx {
@@ -423,10 +421,7 @@ pub fn parse(name: &str, text: &str) -> Result<Baseline, Errors> {
             name,
             Pos::default(),
             ErrorKind::Io,
-            format!(
-                "file is {} bytes, more than the limit of {MAX_BASELINE_FILE_BYTES} bytes for a baseline file",
-                text.len()
-            ),
+            too_large_for(text.len() as u64, MAX_BASELINE_FILE_BYTES, "baseline file"),
         );
         return Err(cx.errors);
     }
@@ -437,12 +432,8 @@ pub fn parse(name: &str, text: &str) -> Result<Baseline, Errors> {
                 .location()
                 .map(|l| Pos::from_location(&l, 0))
                 .unwrap_or_default();
-            let msg = e.to_string();
-            let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
-            let line = msg.lines().next().unwrap_or("");
-            let line = line.rfind(" at line ").map_or(line, |i| &line[..i]);
             cx.errors
-                .push(name, pos, ErrorKind::Syntax, line.to_owned());
+                .push(name, pos, ErrorKind::Syntax, plain_message(&e));
             return Err(cx.errors);
         }
     };
@@ -722,19 +713,12 @@ fn parse_range(text: &str) -> Option<(u32, u32)> {
 
 /// Reads a baseline file (at most [`MAX_BASELINE_FILE_BYTES`]).
 pub fn load(path: &Path) -> Result<Baseline, Errors> {
-    use std::io::Read;
     let name = path.display().to_string();
-    let fail = |kind, msg: String| {
+    let text = read_at_most(path, MAX_BASELINE_FILE_BYTES, "baseline file").map_err(|msg| {
         let mut e = Errors::default();
-        e.push(&name, Pos::default(), kind, msg);
+        e.push(&name, Pos::default(), ErrorKind::Io, msg);
         e
-    };
-    let file =
-        std::fs::File::open(path).map_err(|e| fail(ErrorKind::Io, format!("cannot read: {e}")))?;
-    let mut text = String::new();
-    file.take(MAX_BASELINE_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| fail(ErrorKind::Io, format!("cannot read: {e}")))?;
+    })?;
     parse(&name, &text)
 }
 

@@ -89,21 +89,35 @@ pub(crate) struct FieldCond {
     pub(crate) cond: Cond,
 }
 
-/// Counting state of a threshold or detection filter.
+/// What a rule's `threshold` or `detection_filter` counts, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limit {
-    Threshold {
-        kind: ThresholdType,
-        track: Track,
-        count: u32,
-        seconds: u32,
-    },
-    Filter {
-        track: Track,
-        count: u32,
-        seconds: u32,
-    },
+pub(crate) struct Limit {
+    /// A threshold of a type, or a detection filter.
+    pub(crate) kind: LimitKind,
+    pub(crate) track: Track,
+    pub(crate) count: u32,
+    pub(crate) seconds: u32,
+    /// The field whose distinct values are counted instead of matches.
+    pub(crate) distinct: Option<Distinct>,
 }
+
+/// A threshold of a type, or a detection filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LimitKind {
+    Threshold(ThresholdType),
+    Filter,
+}
+
+/// A field counted by its distinct values (`distinct: dest_ip`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Distinct {
+    pub(crate) reader: Reader,
+    pub(crate) scope: Scope,
+}
+
+/// Largest `count` of a threshold or filter with `distinct`: a window
+/// remembers at most this many values (one more for a detection filter).
+pub const MAX_DISTINCT_COUNT: u32 = 1024;
 
 /// A compiled rule.
 #[derive(Debug, Clone)]
@@ -439,6 +453,70 @@ fn check_attack_id(id: &str) -> bool {
     }
 }
 
+/// Checks and compiles a `threshold` or `detection_filter`.
+fn compile_limit(
+    cx: &mut Ctx<'_>,
+    protocol: Layer,
+    kind: LimitKind,
+    track: Track,
+    count: &Spanned<u32>,
+    seconds: &Spanned<u32>,
+    distinct: Option<&Spanned<String>>,
+) -> Option<Limit> {
+    check_positive(cx, count, "count");
+    check_positive(cx, seconds, "seconds");
+    let distinct = match distinct {
+        None => None,
+        Some(name) => {
+            if count.value > MAX_DISTINCT_COUNT {
+                cx.err(
+                    &count.referenced,
+                    ErrorKind::BadValue,
+                    format!(
+                        "`count` is {}, more than {MAX_DISTINCT_COUNT}, the most distinct values a window remembers",
+                        count.value
+                    ),
+                );
+            }
+            match lookup(protocol, &name.value) {
+                Some((fdef, _, _)) if matches!(fdef.kind, Kind::Content) => {
+                    cx.err(
+                        &name.referenced,
+                        ErrorKind::Invalid,
+                        format!(
+                            "`distinct: {}`: a payload buffer cannot be counted; name a field",
+                            name.value
+                        ),
+                    );
+                    None
+                }
+                Some((_, reader, scope)) => Some(Distinct { reader, scope }),
+                None => {
+                    let names = fields(protocol).map(|(f, _)| f.name);
+                    cx.err(
+                        &name.referenced,
+                        ErrorKind::UnknownField,
+                        format!(
+                            "`distinct: {}`: unknown field for protocol {}; valid fields: {}",
+                            name.value,
+                            protocol.name(),
+                            choices(names, 100)
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    Some(Limit {
+        kind,
+        track,
+        count: count.value.max(1),
+        seconds: seconds.value.max(1),
+        distinct,
+    })
+}
+
 fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled) -> Option<Rule> {
     let errors_before = cx.errors.len();
     let protocol = def.protocol;
@@ -539,25 +617,24 @@ fn compile_rule(cx: &mut Ctx<'_>, src: &Source, def: RuleDef, out: &mut Compiled
             );
             None
         }
-        (Some(t), None) => {
-            check_positive(cx, &t.count, "count");
-            check_positive(cx, &t.seconds, "seconds");
-            Some(Limit::Threshold {
-                kind: t.kind,
-                track: t.track,
-                count: t.count.value.max(1),
-                seconds: t.seconds.value.max(1),
-            })
-        }
-        (None, Some(f)) => {
-            check_positive(cx, &f.count, "count");
-            check_positive(cx, &f.seconds, "seconds");
-            Some(Limit::Filter {
-                track: f.track,
-                count: f.count.value.max(1),
-                seconds: f.seconds.value.max(1),
-            })
-        }
+        (Some(t), None) => compile_limit(
+            cx,
+            protocol,
+            LimitKind::Threshold(t.kind),
+            t.track,
+            &t.count,
+            &t.seconds,
+            t.distinct.as_ref(),
+        ),
+        (None, Some(f)) => compile_limit(
+            cx,
+            protocol,
+            LimitKind::Filter,
+            f.track,
+            &f.count,
+            &f.seconds,
+            f.distinct.as_ref(),
+        ),
         (None, None) => None,
     };
     let ip_field = FieldDef::new("ip", Kind::Ip, false, "");

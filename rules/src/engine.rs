@@ -21,8 +21,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use otwatch_proto::event::{AppEvent, Event, Timestamp};
 
+use crate::baseline::op::Fnv;
 use crate::baseline::{Baseline, Deviation, DeviationKind};
-use crate::compile::{compile, Limit, Rule, RuleMeta, RuleTest, Source, VarOverrides};
+use crate::compile::{
+    compile, Distinct, Limit, LimitKind, Rule, RuleMeta, RuleTest, Source, VarOverrides,
+};
 use crate::cond::{PatternHits, Val};
 use crate::error::Errors;
 use crate::fields::{Common, Reader, Scope};
@@ -32,6 +35,10 @@ use crate::view::FlowInfo;
 
 /// Threshold windows tracked at most (per [`Thresholds`] table).
 pub const MAX_TRACKED: usize = 65_536;
+/// Distinct values remembered at most by all the windows of one
+/// [`Thresholds`] table together (8 bytes each): past it the oldest windows
+/// are evicted, as when [`MAX_TRACKED`] windows are tracked.
+pub const MAX_DISTINCT_VALUES: usize = 1 << 20;
 /// Flows with flags tracked at most (per engine).
 pub const MAX_FLOWS: usize = 65_536;
 
@@ -255,17 +262,75 @@ enum TrackKey {
     Rule,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 struct Window {
     start: i64,
     expires: i64,
     count: u32,
     alerts: u32,
+    /// Hashes of the distinct values seen (rules with `distinct`), at most
+    /// the rule's count plus one.
+    seen: Vec<u64>,
+}
+
+impl Window {
+    fn new(now: i64, span: i64) -> Window {
+        Window {
+            start: now,
+            expires: now + span,
+            ..Window::default()
+        }
+    }
 }
 
 /// Windows keyed by rule id (not position, so that they survive a reload
 /// that reorders the rules) and what the rule tracks.
-type Windows = HashMap<(u32, TrackKey), Window>;
+#[derive(Debug, Default)]
+struct Windows {
+    map: HashMap<(u32, TrackKey), Window>,
+    /// Distinct values remembered by all windows.
+    values: usize,
+    /// Windows dropped while still open to make room.
+    evicted: u64,
+}
+
+impl Windows {
+    /// Makes room for one more window and `values` more distinct values:
+    /// drops expired windows, then the oldest open ones.
+    fn make_room(&mut self, key: (u32, TrackKey), values: usize, now: i64) {
+        let new_key = !self.map.contains_key(&key);
+        let full = |w: &Windows| {
+            (new_key && w.map.len() >= MAX_TRACKED) || w.values + values > MAX_DISTINCT_VALUES
+        };
+        if !full(self) {
+            return;
+        }
+        let mut freed = 0;
+        self.map.retain(|_, w| {
+            let keep = w.expires > now;
+            if !keep {
+                freed += w.seen.len();
+            }
+            keep
+        });
+        self.values -= freed;
+        while full(self) {
+            let Some(oldest) = self
+                .map
+                .iter()
+                .filter(|(k, _)| **k != key)
+                .min_by_key(|(_, w)| w.start)
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            if let Some(w) = self.map.remove(&oldest) {
+                self.values -= w.seen.len();
+                self.evicted += 1;
+            }
+        }
+    }
+}
 
 /// The threshold and detection-filter windows of one or more [`Engine`]s.
 ///
@@ -289,12 +354,23 @@ impl Thresholds {
 
     /// Windows currently tracked.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().map.len()
     }
 
     /// Whether no window is tracked.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().map.is_empty()
+    }
+
+    /// Distinct values remembered by the windows (rules with `distinct`).
+    pub fn distinct_values(&self) -> usize {
+        self.lock().values
+    }
+
+    /// Open windows dropped to make room for others (their counts start
+    /// again from zero).
+    pub fn evicted(&self) -> u64 {
+        self.lock().evicted
     }
 
     fn lock(&self) -> MutexGuard<'_, Windows> {
@@ -541,7 +617,7 @@ impl Engine {
                 continue;
             }
             if let Some(limit) = rule.limit {
-                if !self.limit_allows(rule.meta.id, limit, flow, micros(event.ts)) {
+                if !self.limit_allows(rule.meta.id, limit, flow, &event.app, micros(event.ts)) {
                     continue;
                 }
             }
@@ -585,21 +661,15 @@ impl Engine {
         entry.1 = now;
     }
 
-    fn limit_allows(&self, rule: u32, limit: Limit, flow: &FlowInfo, now: i64) -> bool {
-        let (track, count, seconds) = match limit {
-            Limit::Threshold {
-                track,
-                count,
-                seconds,
-                ..
-            }
-            | Limit::Filter {
-                track,
-                count,
-                seconds,
-            } => (track, count, seconds),
-        };
-        let key = match track {
+    fn limit_allows(
+        &self,
+        rule: u32,
+        limit: Limit,
+        flow: &FlowInfo,
+        app: &AppEvent<'_>,
+        now: i64,
+    ) -> bool {
+        let key = match limit.track {
             Track::BySrc => TrackKey::One(flow.src),
             Track::ByDst => TrackKey::One(flow.dest),
             Track::ByPair => TrackKey::Pair(flow.src, flow.dest),
@@ -607,72 +677,137 @@ impl Engine {
             Track::ByFlow => TrackKey::Flow(flow.id),
             Track::ByRule => TrackKey::Rule,
         };
-        let span = i64::from(seconds) * 1_000_000;
-        let mut windows = self.thresholds.lock();
-        if !windows.contains_key(&(rule, key)) && windows.len() >= MAX_TRACKED {
-            windows.retain(|_, w| w.expires > now);
-            if windows.len() >= MAX_TRACKED {
-                if let Some(oldest) = windows.iter().min_by_key(|(_, w)| w.start).map(|(k, _)| *k) {
-                    windows.remove(&oldest);
-                }
+        let key = (rule, key);
+        let span = i64::from(limit.seconds) * 1_000_000;
+        let mut values = [0u64; 8];
+        let mut n_values = 0;
+        if let Some(d) = limit.distinct {
+            n_values = distinct_hashes(d, flow, app, &mut values);
+            if n_values == 0 {
+                // The field is absent from this event: nothing to count.
+                return false;
             }
         }
-        let w = windows.entry((rule, key)).or_insert(Window {
-            start: now,
-            expires: now + span,
-            count: 0,
-            alerts: 0,
-        });
+        let mut windows = self.thresholds.lock();
+        windows.make_room(key, n_values, now);
+        let Windows {
+            map, values: total, ..
+        } = &mut *windows;
+        let w = map.entry(key).or_insert_with(|| Window::new(now, span));
         // Workers do not see events in one time order: an event a little
         // older than the window's start (another worker's) counts in it.
         // One older than a whole window means time went back (another
         // capture): a new window.
         if now >= w.expires || now < w.start.saturating_sub(span) {
-            *w = Window {
-                start: now,
-                expires: now + span,
-                count: 0,
-                alerts: 0,
-            };
+            *total -= w.seen.len();
+            *w = Window::new(now, span);
         }
-        w.count += 1;
-        match limit {
-            Limit::Threshold {
-                kind: ThresholdType::Limit,
-                ..
-            } => {
-                if w.alerts < count {
+        let count = limit.count;
+        let (counted, new_value) = if limit.distinct.is_some() {
+            // Only as many values are remembered as the decision needs:
+            // `count` for a threshold or limit, one more for a filter.
+            let cap = match limit.kind {
+                LimitKind::Filter => count as usize + 1,
+                LimitKind::Threshold(_) => count as usize,
+            };
+            let mut new_value = false;
+            for &h in &values[..n_values] {
+                if w.seen.len() < cap && !w.seen.contains(&h) {
+                    w.seen.push(h);
+                    *total += 1;
+                    new_value = true;
+                }
+            }
+            (u32::try_from(w.seen.len()).unwrap_or(u32::MAX), new_value)
+        } else {
+            w.count += 1;
+            (w.count, true)
+        };
+        match limit.kind {
+            LimitKind::Threshold(ThresholdType::Limit) => {
+                // With `distinct`, only a match that brings a new value alerts.
+                if new_value && w.alerts < count {
                     w.alerts += 1;
                     true
                 } else {
                     false
                 }
             }
-            Limit::Threshold {
-                kind: ThresholdType::Threshold,
-                ..
-            } => {
-                if w.count >= count {
+            LimitKind::Threshold(ThresholdType::Threshold) => {
+                if counted >= count {
                     w.count = 0;
+                    *total -= w.seen.len();
+                    w.seen.clear();
                     true
                 } else {
                     false
                 }
             }
-            Limit::Threshold {
-                kind: ThresholdType::Both,
-                ..
-            } => {
-                if w.count >= count && w.alerts == 0 {
+            LimitKind::Threshold(ThresholdType::Both) => {
+                if counted >= count && w.alerts == 0 {
                     w.alerts = 1;
                     true
                 } else {
                     false
                 }
             }
-            Limit::Filter { .. } => w.count > count,
+            LimitKind::Filter => counted > count,
         }
     }
+}
+
+/// Hashes of the distinct values of the field `d` in the event, at most
+/// `out.len()` of them (a PDU that carries more counts its first ones).
+/// Returns how many were written.
+fn distinct_hashes(d: Distinct, flow: &FlowInfo, app: &AppEvent<'_>, out: &mut [u64]) -> usize {
+    let mut n = 0;
+    d.reader.each_value(flow, app, d.scope, &mut |v| {
+        let h = hash_val(&v);
+        if !out[..n].contains(&h) {
+            out[n] = h;
+            n += 1;
+        }
+        n == out.len()
+    });
+    n
+}
+
+/// A 64-bit hash of a value, with its kind mixed in so that the number 1
+/// and the flag `true` differ.
+fn hash_val(v: &Val<'_>) -> u64 {
+    let mut h = Fnv::new();
+    match *v {
+        Val::Int(n) => {
+            h.u32(0);
+            h.u64(n);
+        }
+        Val::Span(a, b) => {
+            h.u32(1);
+            h.u64(a);
+            h.u64(b);
+        }
+        Val::Bytes(b) => {
+            h.u32(2);
+            h.bytes(b);
+        }
+        Val::Bool(b) => h.u32(if b { 4 } else { 3 }),
+        Val::Ip(ip) => {
+            h.u32(5);
+            h.bytes(&match ip {
+                IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+                IpAddr::V6(a) => a.octets(),
+            });
+        }
+        Val::Buf(i) => {
+            h.u32(6);
+            h.u64(i as u64);
+        }
+        Val::Name(s) => {
+            h.u32(7);
+            h.bytes(s.as_bytes());
+        }
+    }
+    h.0
 }
 
 fn suppressed(rule: &Rule, flow: &FlowInfo, hits: &dyn PatternHits) -> bool {

@@ -228,6 +228,9 @@ pub(crate) struct ThresholdDef {
     pub(crate) track: Track,
     pub(crate) count: Spanned<u32>,
     pub(crate) seconds: Spanned<u32>,
+    /// Count distinct values of this field instead of matches.
+    #[serde(default)]
+    pub(crate) distinct: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +239,9 @@ pub(crate) struct FilterDef {
     pub(crate) track: Track,
     pub(crate) count: Spanned<u32>,
     pub(crate) seconds: Spanned<u32>,
+    /// Count distinct values of this field instead of matches.
+    #[serde(default)]
+    pub(crate) distinct: Option<Spanned<String>>,
 }
 
 /// Which address a suppression compares.

@@ -1025,3 +1025,225 @@ fn the_rule_file_size_limit_is_named_in_its_error() {
         "t.yaml: file is 8388609 bytes, more than the limit of 8388608 bytes for a rule file"
     );
 }
+
+/// A read of `qty` holding registers from `addr` (function 3).
+fn read_regs(addr: u16, qty: u16) -> [u8; 5] {
+    let [a, b] = addr.to_be_bytes();
+    let [q, r] = qty.to_be_bytes();
+    [0x03, a, b, q, r]
+}
+
+/// The exception answer "illegal data address" to function 3.
+const ILLEGAL_ADDRESS: &[u8] = &[0x83, 0x02];
+
+fn rule_over(rule_match: &str, extra: &str) -> Engine {
+    let yaml = format!("{HEAD}    match: {rule_match}\n{extra}");
+    Engine::new(Arc::new(load(&yaml)))
+}
+
+fn to_server(src: &str, dest: &str) -> FlowInfo {
+    FlowInfo {
+        dest: dest.parse().expect("ip"),
+        ..flow(src, 502)
+    }
+}
+
+#[test]
+fn distinct_destinations_make_a_horizontal_scan() {
+    let mut e = rule_over(
+        "{function: 3}",
+        "    threshold: {type: both, track: by_src, count: 3, seconds: 60, distinct: dest_ip}\n",
+    );
+    let poll = |e: &mut Engine, dest: &str, t| {
+        modbus_at(e, &to_server("10.0.0.5", dest), t, Some(READ_100_10), None).len()
+    };
+    // A master polling one server all day never reaches three servers.
+    let polls: usize = (0..50).map(|t| poll(&mut e, "10.0.0.10", t)).sum();
+    assert_eq!(polls, 0);
+    // A second server, then a third: the third distinct one alerts, once.
+    assert_eq!(poll(&mut e, "10.0.0.11", 51), 0);
+    assert_eq!(poll(&mut e, "10.0.0.12", 52), 1);
+    assert_eq!(
+        poll(&mut e, "10.0.0.13", 53),
+        0,
+        "`both` alerts once per window"
+    );
+    // The window of another source is its own.
+    assert_eq!(
+        modbus_at(
+            &mut e,
+            &to_server("10.0.0.6", "10.0.0.12"),
+            54,
+            Some(READ_100_10),
+            None
+        )
+        .len(),
+        0
+    );
+    // A remembered window holds only as many values as the count needs.
+    assert_eq!(e.thresholds().distinct_values(), 3 + 1);
+}
+
+#[test]
+fn distinct_rejected_addresses_tell_a_sweep_from_a_misconfigured_poller() {
+    let mut e = rule_over(
+        "{exception: illegal_data_address}",
+        "    threshold: {type: threshold, track: by_pair, count: 10, seconds: 60, distinct: modbus.address}\n",
+    );
+    let f = flow("10.0.0.5", 502);
+    // The same missing register polled every second: one distinct address.
+    let poller: usize = (0..120)
+        .map(|t| {
+            modbus_at(
+                &mut e,
+                &f,
+                t / 2,
+                Some(&read_regs(40, 2)),
+                Some(ILLEGAL_ADDRESS),
+            )
+            .len()
+        })
+        .sum();
+    assert_eq!(poller, 0);
+    // Ten different single registers rejected within the minute: a sweep.
+    let sweep: Vec<usize> = (0..10)
+        .map(|i| {
+            modbus_at(
+                &mut e,
+                &f,
+                61,
+                Some(&read_regs(1000 + i, 1)),
+                Some(ILLEGAL_ADDRESS),
+            )
+            .len()
+        })
+        .collect();
+    assert_eq!(sweep, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    // A successful read is not an exception: the rule does not see it.
+    assert_eq!(
+        modbus_at(
+            &mut e,
+            &f,
+            62,
+            Some(&read_regs(2000, 1)),
+            Some(&[0x03, 0x02, 0, 7])
+        )
+        .len(),
+        0
+    );
+}
+
+#[test]
+fn distinct_limit_alerts_on_each_new_value_up_to_count() {
+    let mut e = rule_over(
+        "{function: 3}",
+        "    threshold: {type: limit, track: by_src, count: 2, seconds: 60, distinct: modbus.address}\n",
+    );
+    let f = flow("10.0.0.5", 502);
+    let fired: Vec<usize> = [10, 10, 20, 10, 30, 40]
+        .iter()
+        .map(|a| modbus_at(&mut e, &f, 0, Some(&read_regs(*a, 1)), None).len())
+        .collect();
+    // 10 new, 10 again, 20 new, 10 again, 30 new but past the limit.
+    assert_eq!(fired, [1, 0, 1, 0, 0, 0]);
+    // The next window starts again.
+    assert_eq!(
+        modbus_at(&mut e, &f, 61, Some(&read_regs(10, 1)), None).len(),
+        1
+    );
+}
+
+#[test]
+fn distinct_detection_filter_alerts_past_count_values() {
+    let mut e = rule_over(
+        "{function: 3}",
+        "    detection_filter: {track: by_src, count: 2, seconds: 60, distinct: modbus.address}\n",
+    );
+    let f = flow("10.0.0.5", 502);
+    let fired: Vec<usize> = [1, 2, 1, 2, 3, 3, 1, 4]
+        .iter()
+        .map(|a| modbus_at(&mut e, &f, 0, Some(&read_regs(*a, 1)), None).len())
+        .collect();
+    // Two values are not past the count; from the third on, every match
+    // alerts, whether its value is new or not.
+    assert_eq!(fired, [0, 0, 0, 0, 1, 1, 1, 1]);
+    // Once past the count no more values are remembered.
+    assert_eq!(e.thresholds().distinct_values(), 3);
+}
+
+#[test]
+fn distinct_counts_each_value_of_a_pdu_once() {
+    // One read of ten registers is one address range: one value, however
+    // many registers it spans, and the same range again is no new value.
+    let mut e = rule_over(
+        "{function: 3}",
+        "    threshold: {type: threshold, track: by_src, count: 2, seconds: 60, distinct: modbus.address}\n",
+    );
+    let f = flow("10.0.0.5", 502);
+    assert_eq!(
+        modbus_at(&mut e, &f, 0, Some(&read_regs(0, 10)), None).len(),
+        0
+    );
+    assert_eq!(
+        modbus_at(&mut e, &f, 1, Some(&read_regs(0, 10)), None).len(),
+        0
+    );
+    assert_eq!(
+        modbus_at(&mut e, &f, 2, Some(&read_regs(0, 11)), None).len(),
+        1
+    );
+    // `threshold` starts counting again after it alerts.
+    assert_eq!(e.thresholds().distinct_values(), 0);
+}
+
+#[test]
+fn distinct_rejects_unknown_fields_buffers_and_huge_counts() {
+    let e = one_error(&format!("{HEAD}    match: {{function: 3}}\n    threshold: {{type: both, track: by_src, count: 3, seconds: 60, distinct: dest_ipp}}\n"));
+    assert_eq!((e.pos.line, e.kind), (8, ErrorKind::UnknownField));
+    assert!(
+        e.message.starts_with(
+            "`distinct: dest_ipp`: unknown field for protocol modbus; valid fields: src_ip,"
+        ),
+        "{}",
+        e.message
+    );
+    let e = one_error(&format!("{HEAD}    match: {{function: 3}}\n    detection_filter: {{track: by_src, count: 3, seconds: 60, distinct: content}}\n"));
+    assert_eq!(
+        e.message,
+        "`distinct: content`: a payload buffer cannot be counted; name a field"
+    );
+    let e = one_error(&format!("{HEAD}    match: {{function: 3}}\n    threshold: {{type: both, track: by_src, count: 5000, seconds: 60, distinct: dest_ip}}\n"));
+    assert_eq!(
+        e.message,
+        "`count` is 5000, more than 1024, the most distinct values a window remembers"
+    );
+    // Without `distinct`, large counts stay allowed.
+    load(&format!("{HEAD}    match: {{function: 3}}\n    threshold: {{type: both, track: by_src, count: 5000, seconds: 60}}\n"));
+}
+
+#[test]
+fn distinct_values_stay_bounded_under_a_flood_of_sources() {
+    use crate::engine::MAX_DISTINCT_VALUES;
+    let mut e = rule_over(
+        "{function: 3}",
+        "    threshold: {type: both, track: by_src, count: 1024, seconds: 3600, distinct: modbus.address}\n",
+    );
+    // 1,100 sources, each reading 1,000 different addresses: 1.1 million
+    // values, more than the table remembers.
+    let mut f = flow("10.0.0.5", 502);
+    for s in 0..1100u32 {
+        f.src = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + s));
+        for a in 0..1000u16 {
+            modbus_at(&mut e, &f, 0, Some(&read_regs(a, 1)), None);
+        }
+    }
+    let t = e.thresholds();
+    assert!(
+        t.distinct_values() <= MAX_DISTINCT_VALUES,
+        "{}",
+        t.distinct_values()
+    );
+    assert!(t.distinct_values() > MAX_DISTINCT_VALUES - 1000);
+    // What was dropped to make room is counted.
+    assert!(t.evicted() >= 48, "{}", t.evicted());
+}

@@ -49,26 +49,24 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
         // 8/4 force listen only, 8/1 twice, 8/10 clear counters.
         "modbus_attack_diagnostics.pcap" => vec![(110001, 1), (110002, 2), (110003, 1)],
         // Device id codes 3 and 4 (one alert per hour), server id, 108
-        // illegal-function and 38 illegal-address exceptions within seconds.
+        // different functions rejected (all unassigned but 90 and the
+        // user-defined ones) and 38 different addresses rejected within
+        // seconds.
         "modbus_attack_recon.pcap" => vec![
             (110004, 1),
             (110005, 1),
             (110006, 1),
             (110007, 1),
             (110008, 1),
+            (110021, 1),
         ],
         // The rogue host is only flagged once $modbus_masters / $modbus_writers
         // are set (the rule tests do that); nothing by default.
         "modbus_attack_rogue_write.pcap" => vec![],
-        // 18 UMAS requests all refused with illegal function (a function scan
-        // to the device), 3 upload, 3 download, stop and start, reservation.
-        "modbus_attack_umas.pcap" => vec![
-            (110006, 1),
-            (110014, 3),
-            (110015, 3),
-            (110016, 2),
-            (110017, 1),
-        ],
+        // 18 UMAS requests all refused with illegal function (one function,
+        // 90, so no function scan), 3 upload, 3 download, stop and start,
+        // reservation.
+        "modbus_attack_umas.pcap" => vec![(110014, 3), (110015, 3), (110016, 2), (110017, 1)],
         // Server id read (once per hour) and two writes to register 1000,
         // which the device refuses.
         "modbus_pymodbus_polling.pcap" | "modbus_devid_xss.pcap" => vec![(110005, 1), (110011, 2)],
@@ -84,8 +82,10 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
             (120009, 1),
             (120010, 1),
         ],
-        // Reads, writes to DB1 and SZL reads: flagged only with allow-lists.
-        "s7comm_snap7.pcap" => vec![],
+        // Reads and writes to DB1: flagged only with allow-lists; the
+        // client's get_cpu_info and get_order_code read the module
+        // identification (once per pair and hour).
+        "s7comm_snap7.pcap" => vec![(120016, 1)],
         // Cold, warm restart, stop, initialize, start, disable unsolicited.
         "dnp3_attack_restart.pcap" => vec![
             (130001, 1),
@@ -133,6 +133,24 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
             (140005, 1),
             (140006, 1),
         ],
+        // Every scan and sweep once (see tests/rules_synth.rs), 110005 once
+        // per device asked for its server id, 120016 once per PLC, and
+        // nothing for the misconfigured poller.
+        "synth_recon.pcap" => vec![
+            (110005, 3),
+            (110006, 1),
+            (110007, 1),
+            (110018, 1),
+            (110019, 1),
+            (110020, 1),
+            (110021, 2),
+            (120016, 3),
+            (120017, 1),
+            (130014, 1),
+            (130016, 1),
+            (130017, 1),
+            (130018, 1),
+        ],
         other => panic!("no expectation for {other}"),
     }
 }
@@ -152,6 +170,7 @@ const PROJECT_CAPTURES: &[&str] = &[
     "synth_s7comm_download.pcap",
     "synth_dnp3_misc.pcap",
     "synth_evasion.pcap",
+    "synth_recon.pcap",
 ];
 
 #[test]
@@ -277,7 +296,7 @@ fn rules_test_passes_on_the_bundled_ruleset() {
         "{stdout}"
     );
     assert!(
-        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 65,
+        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 74,
         "{stdout}"
     );
 }
@@ -313,7 +332,7 @@ fn rules_check_lists_every_error_with_its_position() {
     assert!(ok.status.success());
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout).trim(),
-        "rules/default: 65 rules OK"
+        "rules/default: 74 rules OK"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -343,13 +362,22 @@ fn corpus_expected(path: &str) -> Option<(Vec<(u32, u64)>, &'static str)> {
         ),
         "modbus/zeek_modbus_eit.pcap" => (vec![(110012, 1)], "a function 43 PDU whose length does not fit"),
         "s7comm/downloading_block_db1.pcap" => (vec![(120004, 1), (120005, 3), (120006, 1), (120013, 1), (120014, 1)], "a DB1 download and insert"),
-        "s7comm/icsnpp_s7ident.pcap" => (vec![(120008, 4)], "block uploads during identification"),
-        "s7comm/snap7_s300_everything.pcap" => (vec![(120001, 1), (120003, 1), (120008, 13)], "snap7 demo: stop, cold start, block uploads"),
+        "s7comm/icsnpp_s7ident.pcap" => (vec![(120008, 4), (120016, 1)], "module identification (SZL 0x0011) and block uploads during identification"),
+        "s7comm/snap7_s300_everything.pcap" => (vec![(120001, 1), (120003, 1), (120008, 13), (120016, 1)], "snap7 demo: stop, cold start, block uploads, module identification"),
+        "s7comm/program_blocklist_onlineview.pcap" | "s7comm/reading_setting_plc_time.pcap" | "s7comm/tia_s300_goonline.pcap" => (
+            vec![(120016, 1)],
+            "engineering software going online reads the module identification (low severity, once per pair and hour)",
+        ),
         "s7comm/snap7_s300_stop.pcap" => (vec![(120001, 1)], "a PLC stop"),
         "s7comm/step7_s300_download.pcap" => (vec![(120004, 1), (120005, 1), (120006, 1), (120013, 1), (120014, 1)], "a STEP 7 block download and insert"),
         "s7comm/tia_s300_downloadhwconfig.pcap" => (
             vec![(120001, 1), (120002, 1), (120004, 7), (120005, 13), (120006, 7), (120007, 3), (120013, 9), (120014, 8)],
             "TIA Portal hardware configuration download: stop, delete, download, insert, restart",
+        ),
+        "dnp3/conformance_6_6_2_4_invalid_crc.pcap" => (vec![(130014, 1)], "conformance test 6.6.2.4: frames with an invalid CRC"),
+        "dnp3/openics_read_request.pcap" | "dnp3/openics_request_link.pcap" | "dnp3/openics_write_request.pcap" => (
+            vec![(130014, 1)],
+            "the outstation answers with a link header of length 0 and CRC 0x0000, which no outstation accepts",
         ),
         "dnp3/conformance_8_11_2_5_unsolicited_polled.pcap" => (vec![(130012, 1)], "conformance test sending 27 unsolicited responses in a burst"),
         "dnp3/digitalbond_test_data_part1.pcap" | "dnp3/ndpi_dnp3.pcapng" | "dnp3/zeek_dnp3.pcap" => (

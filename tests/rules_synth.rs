@@ -48,6 +48,11 @@ impl Capture {
             .record(secs, (self.micros % 1_000_000) as u32, frame);
     }
 
+    /// Lets `micros` pass before the next frame.
+    fn pause(&mut self, micros: u64) {
+        self.micros += micros;
+    }
+
     fn open(&mut self, c: &mut Conversation) {
         for f in c.handshake() {
             self.push(&f);
@@ -474,6 +479,256 @@ fn evasion() -> Vec<u8> {
     cap.pcap.into_bytes()
 }
 
+/// A device identity answer to 43/14 (basic, code 1): conformity 0x01,
+/// no more follows, next object 0, three objects (vendor, product code,
+/// revision).
+fn device_id_basic() -> Vec<u8> {
+    let mut r = vec![0x2b, 0x0e, 0x01, 0x01, 0x00, 0x00, 0x03];
+    for (id, text) in [
+        (0u8, "Schneider Electric"),
+        (1, "BMX P34 2020"),
+        (2, "V3.10"),
+    ] {
+        r.push(id);
+        r.push(text.len() as u8);
+        r.extend_from_slice(text.as_bytes());
+    }
+    r
+}
+
+/// One Modbus request on a connection of its own from `src` to `dst`,
+/// with its answer if there is one.
+fn modbus_once(cap: &mut Capture, src: Host, dst: Host, pdu: &[u8], answer: Option<&[u8]>) {
+    let mut c = Conversation::new(src, dst);
+    cap.open(&mut c);
+    cap.send_to_server(&mut c, &mbap(1, 1, pdu));
+    if let Some(a) = answer {
+        cap.send_to_client(&mut c, &mbap(1, 1, a));
+    }
+    cap.close(&mut c);
+}
+
+/// COTP connection request (`code` 0xe0) or confirm (0xd0), calling TSAP
+/// 0x0100, called TSAP 0x0102 (rack 0, slot 2).
+fn cotp(code: u8) -> Vec<u8> {
+    let mut v = vec![
+        0x03, 0x00, 0x00, 0x16, 0x11, code, 0x00, 0x00, 0x00, 0x01, 0x00,
+    ];
+    v.extend_from_slice(&[
+        0xc0, 0x01, 0x0a, 0xc1, 0x02, 0x01, 0x00, 0xc2, 0x02, 0x01, 0x02,
+    ]);
+    v
+}
+
+/// A userdata PDU (ROSCTR 7) in TPKT/COTP.
+fn s7_userdata(pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x32, 0x07, 0x00, 0x00];
+    v.extend_from_slice(&pdu_ref.to_be_bytes());
+    v.extend_from_slice(&(param.len() as u16).to_be_bytes());
+    v.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    v.extend_from_slice(param);
+    v.extend_from_slice(data);
+    tpkt_dt(&v)
+}
+
+/// A read-SZL request for `id` index 0, and its answer with one 28-byte
+/// module identification record (index 1, order number, version).
+fn szl_read(seq: u8, id: u16) -> (Vec<u8>, Vec<u8>) {
+    let param = [
+        0x00, 0x01, 0x12, // parameter head
+        0x04, // parameter length
+        0x11, // method: request
+        0x44, // type 4 (request), group 4 (CPU functions)
+        0x01, // subfunction: read SZL
+        seq,
+    ];
+    let mut data = vec![0xff, 0x09, 0x00, 0x04]; // return code, octet string, 4 bytes
+    data.extend_from_slice(&id.to_be_bytes());
+    data.extend_from_slice(&[0x00, 0x00]); // index
+    let request = s7_userdata(u16::from(seq), &param, &data);
+    let param = [
+        0x00, 0x01, 0x12, // parameter head
+        0x08, // parameter length
+        0x12, // method: response
+        0x84, // type 8 (response), group 4 (CPU functions)
+        0x01, // subfunction: read SZL
+        seq, 0x00, // data unit reference
+        0x00, // last data unit
+        0x00, 0x00, // error code
+    ];
+    let mut record = vec![0x00, 0x01]; // index 1: the module
+    record.extend_from_slice(b"6ES7 315-2EH14-0AB0 "); // order number, 20 bytes
+    record.extend_from_slice(&[0x00, 0xc0, 0x00, 0x04, 0x00, 0x01]); // type, version 4.1
+    let mut data = vec![0xff, 0x09];
+    data.extend_from_slice(&((8 + record.len()) as u16).to_be_bytes());
+    data.extend_from_slice(&id.to_be_bytes());
+    data.extend_from_slice(&[0x00, 0x00]); // index
+    data.extend_from_slice(&(record.len() as u16).to_be_bytes()); // record length
+    data.extend_from_slice(&[0x00, 0x01]); // one record
+    data.extend_from_slice(&record);
+    (request, s7_userdata(u16::from(seq), &param, &data))
+}
+
+/// A DNP3 response from outstation `src` whose IIN2 byte is `iin2`.
+fn dnp3_response_iin(seq: u8, src: u16, iin2: u8) -> Vec<u8> {
+    let user = [0xc0 | (seq & 0x3f), 0xc0 | (seq & 0x0f), 129, 0x00, iin2];
+    link_frame(0x44, MASTER, src, &user, false)
+}
+
+/// Scans and sweeps, each from a host of its own, and beside them a
+/// misconfigured poller that must raise nothing:
+/// 1. the basic device identity (43/14 code 1) of four Modbus devices;
+/// 2. report server id (17) of three devices;
+/// 3. twenty unassigned function codes, each rejected (exception 1);
+/// 4. eight unassigned function codes to a device that answers none;
+/// 5. unit ids 1 to 60 on one gateway, unanswered;
+/// 6. a poller asking for a block the device lacks and for function 20,
+///    both rejected, once a second for a minute, beside a good read;
+/// 7. sixteen single registers rejected (exception 2): an address sweep;
+/// 8. SZL 0x0011 (module identification) of three S7 PLCs;
+/// 9. one DNP3 frame with a bad data CRC between good ones;
+/// 10. DNP3 device attributes (group 0) of three outstations;
+/// 11. DNP3 link addresses 1 to 40 on one server, unanswered;
+/// 12. five DNP3 functions refused with IIN2.0 (function code not supported).
+fn recon() -> Vec<u8> {
+    let mut cap = Capture::new();
+    for dst in 11..=14 {
+        let devid = device_id_basic();
+        modbus_once(
+            &mut cap,
+            host(60, 41_000 + u16::from(dst)),
+            host(dst, 502),
+            &[0x2b, 0x0e, 0x01, 0x00],
+            Some(&devid),
+        );
+    }
+    for dst in 11..=13 {
+        // Byte count 4: server id 0x2a, run indicator on, two bytes "OK".
+        let answer = [0x11, 0x04, 0x2a, 0xff, b'O', b'K'];
+        modbus_once(
+            &mut cap,
+            host(61, 41_100 + u16::from(dst)),
+            host(dst, 502),
+            &[0x11],
+            Some(&answer),
+        );
+    }
+    let mut c = Conversation::new(host(62, 41_200), host(15, 502));
+    cap.open(&mut c);
+    for (i, fc) in (25u8..=42).chain([44, 45]).enumerate() {
+        let tid = i as u16 + 1;
+        cap.send_to_server(&mut c, &mbap(tid, 1, &[fc, 0x00, 0x00, 0x00, 0x01]));
+        cap.send_to_client(&mut c, &mbap(tid, 1, &[fc | 0x80, 0x01]));
+    }
+    cap.close(&mut c);
+    let mut c = Conversation::new(host(63, 41_300), host(16, 502));
+    cap.open(&mut c);
+    for (i, fc) in [9u8, 10, 13, 14, 18, 19, 25, 26].into_iter().enumerate() {
+        cap.send_to_server(
+            &mut c,
+            &mbap(i as u16 + 1, 1, &[fc, 0x00, 0x00, 0x00, 0x01]),
+        );
+    }
+    cap.close(&mut c);
+    let mut c = Conversation::new(host(64, 41_400), host(17, 502));
+    cap.open(&mut c);
+    for unit in 1..=60u8 {
+        // Read holding register 0, count 1.
+        cap.send_to_server(
+            &mut c,
+            &mbap(u16::from(unit), unit, &[0x03, 0x00, 0x00, 0x00, 0x01]),
+        );
+    }
+    cap.close(&mut c);
+    let mut c = Conversation::new(host(65, 41_500), host(18, 502));
+    cap.open(&mut c);
+    for poll in 0..60u16 {
+        let tid = poll * 3;
+        // Read holding registers 0..9: answered with ten registers.
+        cap.send_to_server(&mut c, &mbap(tid, 1, &[0x03, 0x00, 0x00, 0x00, 0x0a]));
+        let mut answer = vec![0x03, 20];
+        answer.extend_from_slice(&[0u8; 20]);
+        cap.send_to_client(&mut c, &mbap(tid, 1, &answer));
+        // Read input registers 3000..3015, which the device lacks.
+        cap.send_to_server(&mut c, &mbap(tid + 1, 1, &[0x04, 0x0b, 0xb8, 0x00, 0x10]));
+        cap.send_to_client(&mut c, &mbap(tid + 1, 1, &[0x84, 0x02]));
+        // Read file record (20), which it does not implement: file 4,
+        // record 1, length 2.
+        let file = [0x14, 0x07, 0x06, 0x00, 0x04, 0x00, 0x01, 0x00, 0x02];
+        cap.send_to_server(&mut c, &mbap(tid + 2, 1, &file));
+        cap.send_to_client(&mut c, &mbap(tid + 2, 1, &[0x94, 0x01]));
+        cap.pause(1_000_000);
+    }
+    cap.close(&mut c);
+    let mut c = Conversation::new(host(66, 41_600), host(19, 502));
+    cap.open(&mut c);
+    for i in 0..16u16 {
+        let [a, b] = (1000 + i * 100).to_be_bytes();
+        cap.send_to_server(&mut c, &mbap(i + 1, 1, &[0x03, a, b, 0x00, 0x01]));
+        cap.send_to_client(&mut c, &mbap(i + 1, 1, &[0x83, 0x02]));
+    }
+    cap.close(&mut c);
+    for dst in 30..=32u8 {
+        let mut c = Conversation::new(host(67, 41_700 + u16::from(dst)), host(dst, 102));
+        cap.open(&mut c);
+        cap.send_to_server(&mut c, &cotp(0xe0));
+        cap.send_to_client(&mut c, &cotp(0xd0));
+        let setup = [0xf0, 0x00, 0x00, 0x01, 0x00, 0x01, 0x01, 0xe0];
+        cap.send_to_server(&mut c, &s7_job(1, &setup, &[]));
+        cap.send_to_client(&mut c, &s7_ack_data(1, &setup, &[]));
+        let (request, answer) = szl_read(2, 0x0011);
+        cap.send_to_server(&mut c, &request);
+        cap.send_to_client(&mut c, &answer);
+        cap.close(&mut c);
+    }
+    let mut c = Conversation::new(host(68, 41_800), host(40, 20_000));
+    cap.open(&mut c);
+    // Class 0 reads (g60v1, all objects), the second with a spoiled CRC.
+    cap.send_to_server(&mut c, &dnp3_request(1, 1, &[0x3c, 0x01, 0x06], OUTSTATION));
+    cap.send_to_client(&mut c, &dnp3_response(1, 129, 0xc0, &[]));
+    let user = [0xc2, 0xc2, 0x01, 0x3c, 0x01, 0x06];
+    cap.send_to_server(&mut c, &link_frame(0xc4, OUTSTATION, MASTER, &user, true));
+    cap.send_to_server(&mut c, &dnp3_request(3, 1, &[0x3c, 0x01, 0x06], OUTSTATION));
+    cap.send_to_client(&mut c, &dnp3_response(3, 129, 0xc0, &[]));
+    cap.close(&mut c);
+    for dst in 41..=43u8 {
+        let mut c = Conversation::new(host(69, 41_900 + u16::from(dst)), host(dst, 20_000));
+        cap.open(&mut c);
+        // Read g0v254 (all device attributes), qualifier 0x06.
+        cap.send_to_server(&mut c, &dnp3_request(1, 1, &[0x00, 0xfe, 0x06], OUTSTATION));
+        cap.send_to_client(&mut c, &dnp3_response(1, 129, 0xc0, &[]));
+        cap.close(&mut c);
+    }
+    let mut c = Conversation::new(host(70, 42_000), host(44, 20_000));
+    cap.open(&mut c);
+    for addr in 1..=40u16 {
+        cap.send_to_server(
+            &mut c,
+            &dnp3_request(addr as u8, 1, &[0x3c, 0x01, 0x06], addr),
+        );
+    }
+    cap.close(&mut c);
+    let mut c = Conversation::new(host(71, 42_100), host(45, 20_000));
+    cap.open(&mut c);
+    // Immediate freeze and freeze-and-clear of all counters (g20v0,
+    // qualifier 0x06), assign class 2 (g60v3, qualifier 0x06), delay
+    // measurement, record current time: each refused with IIN2.0.
+    let requests: [(u8, &[u8]); 5] = [
+        (7, &[20, 0, 0x06]),
+        (9, &[20, 0, 0x06]),
+        (22, &[60, 3, 0x06]),
+        (23, &[]),
+        (24, &[]),
+    ];
+    for (seq, (function, objects)) in requests.into_iter().enumerate() {
+        let seq = seq as u8 + 1;
+        cap.send_to_server(&mut c, &dnp3_request(seq, function, objects, OUTSTATION));
+        cap.send_to_client(&mut c, &dnp3_response_iin(seq, OUTSTATION, 0x01));
+    }
+    cap.close(&mut c);
+    cap.pcap.into_bytes()
+}
+
 #[test]
 fn synthesized_rule_captures_are_up_to_date() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
@@ -483,6 +738,7 @@ fn synthesized_rule_captures_are_up_to_date() {
         ("synth_s7comm_download.pcap", s7comm_download()),
         ("synth_dnp3_misc.pcap", dnp3_misc()),
         ("synth_evasion.pcap", evasion()),
+        ("synth_recon.pcap", recon()),
     ] {
         let path = dir.join(name);
         if write {

@@ -75,7 +75,7 @@ impl Kind {
             Kind::ModbusDeviceIdScan => (
                 "modbus_device_id_scan",
                 "modbus",
-                &[],
+                &[110_018],
                 "read device identification (43/14, basic) of 14 devices from a new host, one connection each",
             ),
             Kind::S7PlcStop => (
@@ -93,7 +93,7 @@ impl Kind {
             Kind::S7SzlScan => (
                 "s7_szl_scan",
                 "s7comm",
-                &[],
+                &[120_016],
                 "an s7-info-like scan from a new host: COTP, setup, SZL 0x0011 and 0x001C reads",
             ),
             Kind::Dnp3ColdRestart => (
@@ -112,7 +112,7 @@ impl Kind {
                 "dnp3_bad_crc",
                 "dnp3",
                 &[130_014],
-                "six DNP3 requests with a corrupted data-block CRC within six seconds",
+                "one DNP3 request with a corrupted data-block CRC",
             ),
             Kind::ModbusDeviceIdExtended => (
                 "modbus_device_id_extended",
@@ -373,33 +373,33 @@ impl Attack {
         let mut to = 0u8;
         if bad_crc {
             cx.mark_attack(self.truth(t, conn.client(), conn.server(), 1));
-            for k in 0..6u8 {
-                let mut req = vec![0xc0 | k, 0x01];
-                req.extend_from_slice(&dnp3::class_read(&[1]));
-                let mut bytes = dnp3::frames(
-                    dnp3::LINK_FROM_MASTER,
-                    addr,
-                    dnp3::MASTER_ADDRESS,
-                    &req,
-                    &mut tm,
-                );
-                // Corrupt the CRC of the first data block (it follows the
-                // 10-byte header and the 6 bytes of user data).
-                if let Some(b) = bytes.get_mut(16) {
-                    *b ^= 0x5a;
-                }
-                t = conn.send(
-                    cx,
-                    &mut self.rng,
-                    Dir::ToServer,
-                    t,
-                    &bytes,
-                    &[],
-                    Segmenting::OT,
-                );
-                conn.ack(cx, Dir::ToClient, t + 300);
-                t += 1_000_000;
+            // One class 1 read (FIR FIN, sequence 0) with the CRC of its
+            // first data block corrupted: over TCP no line noise does that.
+            let mut req = vec![0xc0, 0x01];
+            req.extend_from_slice(&dnp3::class_read(&[1]));
+            let mut bytes = dnp3::frames(
+                dnp3::LINK_FROM_MASTER,
+                addr,
+                dnp3::MASTER_ADDRESS,
+                &req,
+                &mut tm,
+            );
+            // The first data block's CRC follows the 10-byte header and the
+            // 6 bytes of user data.
+            if let Some(b) = bytes.get_mut(16) {
+                *b ^= 0x5a;
             }
+            t = conn.send(
+                cx,
+                &mut self.rng,
+                Dir::ToServer,
+                t,
+                &bytes,
+                &[],
+                Segmenting::OT,
+            );
+            conn.ack(cx, Dir::ToClient, t + 300);
+            t += 1_000_000;
         } else {
             let req = [0xc3, 0x0d]; // FIR FIN seq 3, COLD_RESTART
             let bytes = dnp3::frames(

@@ -187,6 +187,9 @@ pub(crate) struct Poller {
     started: bool,
     tid: u16,
     last_exception: u64,
+    /// A read of registers the unit does not have, asked every cycle and
+    /// rejected every time (a master configured for another device model).
+    missing: Option<(u8, Read)>,
 }
 
 impl Poller {
@@ -224,6 +227,7 @@ impl Poller {
             started: false,
             tid,
             last_exception: 0,
+            missing: None,
         }
     }
 
@@ -281,6 +285,13 @@ impl Poller {
             pdus.push(Pdu::Request(requests.len()));
             asked.push((tid, unit, r));
         }
+        let missing_tid = self.missing.map(|(unit, r)| {
+            let tid = self.next_tid();
+            adu(&mut requests, tid, unit, &read_request(r));
+            pdus.push(Pdu::Request(requests.len()));
+            asked.push((tid, unit, r));
+            tid
+        });
         let mut te = if self.rng.chance(0.6) {
             // All requests in one segment.
             self.conn.send(
@@ -313,7 +324,16 @@ impl Poller {
         };
         // The gateway asks its serial units one after the other.
         for (tid, unit, r) in asked {
-            let (pdu, delay) = self.answer(te, r);
+            let (pdu, delay) = if Some(tid) == missing_tid {
+                // The serial device answers at once that it has no such
+                // register.
+                (
+                    vec![r.function | 0x80, 0x02],
+                    self.rng.range(15_000, 40_000),
+                )
+            } else {
+                self.answer(te, r)
+            };
             te += delay;
             let mut resp = Vec::new();
             adu(&mut resp, tid, unit, &pdu);
@@ -596,12 +616,13 @@ pub(crate) fn build(rng: &mut Rng, start: u64, all: &mut Vec<(u64, Box<dyn Sourc
     for (g, &gw) in gateways().iter().enumerate() {
         let n = 3 + (g % 4) as u8;
         let units: Vec<u8> = (1..=n).map(|u| u + (g as u8) * 10).collect();
-        for &master in masters.iter().take(2) {
+        for (m, &master) in masters.iter().take(2).enumerate() {
             let period = rng.range(400_000, 1_000_000);
             let vlan = (g % 2 == 0).then_some(40);
-            add(
+            port += 7;
+            let mut p = Poller::new(
                 rng,
-                all,
+                port,
                 master,
                 gw,
                 Kind::Gateway,
@@ -610,6 +631,21 @@ pub(crate) fn build(rng: &mut Rng, start: u64, all: &mut Vec<(u64, Box<dyn Sourc
                 0.0,
                 vlan,
             );
+            if g == 1 && m == 1 {
+                // The second SCADA master polls a block of input registers
+                // the second gateway's last unit does not have: rejected
+                // with "illegal data address" at every cycle, all day.
+                let unit = units.last().copied().unwrap_or(1);
+                p.missing = Some((
+                    unit,
+                    Read {
+                        function: 4,
+                        address: 3000,
+                        quantity: 16,
+                    },
+                ));
+            }
+            all.push((start + rng.range(0, 200_000), Box::new(p)));
         }
     }
     all.push((

@@ -57,7 +57,6 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
             (110005, 1),
             (110006, 1),
             (110007, 1),
-            (110008, 1),
             (110021, 1),
         ],
         // The rogue host is only flagged once $modbus_masters / $modbus_writers
@@ -133,13 +132,14 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
             (140005, 1),
             (140006, 1),
         ],
-        // Every scan and sweep once (see tests/rules_synth.rs), 110005 once
-        // per device asked for its server id, 120016 once per PLC, and
-        // nothing for the misconfigured poller.
+        // Every scan and sweep once and the busy device (see
+        // tests/rules_synth.rs), 110005 once per device asked for its server
+        // id, 120016 once per PLC, and nothing for the misconfigured poller.
         "synth_recon.pcap" => vec![
             (110005, 3),
             (110006, 1),
             (110007, 1),
+            (110008, 1),
             (110018, 1),
             (110019, 1),
             (110020, 1),

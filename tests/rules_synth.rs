@@ -589,7 +589,8 @@ fn dnp3_response_iin(seq: u8, src: u16, iin2: u8) -> Vec<u8> {
 /// 9. one DNP3 frame with a bad data CRC between good ones;
 /// 10. DNP3 device attributes (group 0) of three outstations;
 /// 11. DNP3 link addresses 1 to 40 on one server, unanswered;
-/// 12. five DNP3 functions refused with IIN2.0 (function code not supported).
+/// 12. five DNP3 functions refused with IIN2.0 (function code not supported);
+/// 13. fifteen reads answered "server device busy" (exception 6).
 fn recon() -> Vec<u8> {
     let mut cap = Capture::new();
     for dst in 11..=14 {
@@ -724,6 +725,15 @@ fn recon() -> Vec<u8> {
         let seq = seq as u8 + 1;
         cap.send_to_server(&mut c, &dnp3_request(seq, function, objects, OUTSTATION));
         cap.send_to_client(&mut c, &dnp3_response_iin(seq, OUTSTATION, 0x01));
+    }
+    cap.close(&mut c);
+    let mut c = Conversation::new(host(72, 42_200), host(46, 502));
+    cap.open(&mut c);
+    // Fifteen reads in a third of a second, each answered "server device
+    // busy" (exception 6).
+    for tid in 1..=15u16 {
+        cap.send_to_server(&mut c, &mbap(tid, 1, &[0x03, 0x00, 0x00, 0x00, 0x0a]));
+        cap.send_to_client(&mut c, &mbap(tid, 1, &[0x83, 0x06]));
     }
     cap.close(&mut c);
     cap.pcap.into_bytes()

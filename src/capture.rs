@@ -258,6 +258,8 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
         },
     );
     report.stats.alerts = outputs.iter().map(SensorOutput::alerts).sum();
+    // The workers share one threshold table.
+    report.stats.threshold_windows_evicted = shared.thresholds.evicted();
     let mut outputs = outputs;
     for output in &mut outputs {
         let (deviations, held) = output.deviations();

@@ -597,6 +597,13 @@ pub(crate) fn print_summary(report: &ReplayReport) {
         );
     }
     let _ = writeln!(err, "alerts       {}", s.alerts);
+    if s.threshold_windows_evicted > 0 {
+        let _ = writeln!(
+            err,
+            "thresholds   {} open windows evicted to make room (their counts restarted)",
+            s.threshold_windows_evicted
+        );
+    }
     if s.deviations > 0 {
         let _ = writeln!(
             err,

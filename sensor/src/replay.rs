@@ -438,6 +438,8 @@ impl OfflineSensor {
         let (outputs, mut report) = replay_parallel(paths, pipeline, outputs, progress);
         let mut tees = Vec::with_capacity(outputs.len());
         report.stats.alerts = 0;
+        // The workers share one threshold table.
+        report.stats.threshold_windows_evicted = shared.thresholds.evicted();
         for mut output in outputs {
             report.stats.alerts += output.alerts();
             let (deviations, held) = output.deviations();

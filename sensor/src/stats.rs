@@ -175,6 +175,9 @@ pub struct SensorStats {
     /// Deviations held back because the same one of the same pair was
     /// raised within the baseline's `repeat_seconds`.
     pub deviations_held: u64,
+    /// Threshold and detection-filter windows dropped while still open to
+    /// make room (their counts started again from zero).
+    pub threshold_windows_evicted: u64,
 }
 
 impl SensorStats {
@@ -213,6 +216,7 @@ impl SensorStats {
         self.alerts += from.alerts;
         self.deviations += from.deviations;
         self.deviations_held += from.deviations_held;
+        self.threshold_windows_evicted += from.threshold_windows_evicted;
     }
 
     /// Total anomalies.
@@ -364,6 +368,9 @@ impl SensorStats {
         }
         w.end_object();
         w.field_u64("alerts", self.alerts);
+        if self.threshold_windows_evicted > 0 {
+            w.field_u64("threshold_windows_evicted", self.threshold_windows_evicted);
+        }
         if self.deviations > 0 {
             w.key("baseline").begin_object();
             w.field_u64("deviations", self.deviations);

@@ -34,3 +34,14 @@ fi
 "$PY" -c 'import pymodbus, snap7, dnp3; print("peers:", "pymodbus", pymodbus.__version__, "| python-snap7", snap7.__version__, "| dnp3py", dnp3.__version__)'
 command -v tcpdump tshark nmap >/dev/null
 "$PY" -c 'import modbus_device_scanner'
+
+# modscanner pins pymodbus<3.15, which the peers cannot share: it gets a venv of its own. Only
+# tests/peers/record_recon.sh uses it, so a failure here warns and does not stop the tests.
+MODSCANNER_VENV="${MODSCANNER_VENV:-/opt/otwatch-peers/modscanner}"
+if { [ -x "$MODSCANNER_VENV/bin/python" ] || "$PY" -m venv "$MODSCANNER_VENV"; } &&
+   "$MODSCANNER_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+     -r "$DIR/requirements-modscanner.txt" </dev/null; then
+  "$MODSCANNER_VENV/bin/modscanner" version
+else
+  echo "install.sh: modscanner not installed in $MODSCANNER_VENV (record_recon.sh needs it)" >&2
+fi

@@ -8,7 +8,8 @@
 # Private network of namespaces (prefix "otwrc", separate from netns.sh's "otwpr"):
 #
 #   ns otwrc-scan  eth0 10.200.7.66  (the scanner; nothing else runs there)
-#   ns otwrc-t10   eth0 10.200.7.10  (target; also the single target of the one-host scans)
+#   ns otwrc-t10   eth0 10.200.7.10  (target; also the single target of the one-host scans;
+#                                     the vertical scan's host runs S7, Modbus and DNP3 servers)
 #   ns otwrc-t11 .. otwrc-t14        10.200.7.11 .. 10.200.7.14 (targets of the horizontal scans)
 #   ns otwrc-t15   eth0 10.200.7.15  (a live host with nothing listening: SYN -> RST)
 #   MAC of each: 02:00:0a:c8:07:XX, XX = last octet in hex.
@@ -107,20 +108,23 @@ net_up() {
   done
 }
 
-# start_servers modbus|s7 HOST... : one server per target namespace, on its own address.
+# start_servers modbus|s7|dnp3 HOST... : one server of that kind per target namespace, on its
+# own address.
 start_servers() {
   local kind=$1 h port cmd i
   shift
   case "$kind" in
     modbus) port=502 ;;
     s7) port=102 ;;
+    dnp3) port=20000 ;;
   esac
   for h in "$@"; do
     case "$kind" in
       modbus) cmd=("$PY" "$DIR/modbus_server.py" "${IP[$h]}" 502 --identity normal) ;;
       s7) cmd=("$PY" "$DIR/s7_server.py" "${IP[$h]}" 102) ;;
+      dnp3) cmd=("$PY" "$DIR/dnp3_outstation.py" "${IP[$h]}" 20000) ;;
     esac
-    ip netns exec "otwrc-$h" "${cmd[@]}" >"$WORK/server-$h.log" 2>&1 &
+    ip netns exec "otwrc-$h" "${cmd[@]}" >"$WORK/server-$kind-$h.log" 2>&1 &
     SERVER_PIDS+=($!)
   done
   for h in "$@"; do
@@ -129,7 +133,7 @@ start_servers() {
       sleep 0.05
     done
     ip netns exec "otwrc-$h" ss -Hltn "sport = :$port" | grep -q LISTEN || {
-      cat "$WORK/server-$h.log" >&2; echo "record_recon.sh: $kind server on ${IP[$h]} never listened" >&2; exit 1; }
+      cat "$WORK/server-$kind-$h.log" >&2; echo "record_recon.sh: $kind server on ${IP[$h]} never listened" >&2; exit 1; }
   done
 }
 
@@ -194,6 +198,9 @@ NMAP=(nmap -n -Pn -sT)
 ONE=${IP[t10]}
 RANGE=$NET.10-15
 FIVE=(t10 t11 t12 t13 t14)
+# Well-known ICS ports: S7/ISO-TSAP, Modbus, Red Lion Crimson, Fox, PCWorx, IEC 104, CODESYS,
+# OPC UA, Melsec, OMRON FINS, GE SRTP, DNP3, BACnet, EtherNet/IP.
+ICS_PORTS=102,502,789,1911,1962,2404,2455,4840,5007,9600,18245,20000,47808,44818
 
 record() {
   local n=$1
@@ -228,6 +235,12 @@ record() {
       start_servers modbus t10; capture_start
       scan "$n" 1 "^Successful: 100 [|] Failed: 100$" "$MODSCANNER" scan holding --host "$ONE" \
         --start 0 --count 200 --block-size 50 --timeout 1 ;;
+    recon_nmap_vertical_modbus_s7)
+      # one host serving S7comm, Modbus and DNP3; nmap connects to 14 ICS ports in numeric
+      # order (-r) and runs both scripts on the ports they match
+      start_servers s7 t10; start_servers modbus t10; start_servers dnp3 t10; capture_start
+      scan "$n" 3 "^(102|502|20000)/tcp +open " "${NMAP[@]}" -r -p "$ICS_PORTS" \
+        --script s7-info,modbus-discover "$ONE" ;;
     *) echo "record_recon.sh: unknown capture $n" >&2; exit 2 ;;
   esac
   local rc=0
@@ -238,7 +251,7 @@ record() {
 
 ALL=(recon_nmap_s7info recon_nmap_modbus_discover recon_nmap_modbus_discover_aggressive
   recon_nmap_horizontal_modbus recon_nmap_horizontal_s7 recon_modbus_device_scanner
-  recon_modbus_modscanner_holding)
+  recon_modbus_modscanner_holding recon_nmap_vertical_modbus_s7)
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${ALL[@]}")
 nmap --version | head -1

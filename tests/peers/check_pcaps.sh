@@ -6,6 +6,8 @@
 #
 #   tests/peers/check_pcaps.sh [FILE.pcap ...]        (default: pcaps/*.pcap)
 #
+# The protocol comes from the file name: modbus*, s7comm*, dnp3*, and recon_* naming modbus or s7.
+#
 # Labels: modbus  fc=modbus.func_code exc=modbus.exception_code sub=modbus.diagnostic_code
 #                 mei=modbus.mei devid=modbus.read_device_id
 #         s7comm  rosctr=s7comm.header.rosctr func=s7comm.param.func
@@ -21,10 +23,10 @@ fail=0
 for f in "${files[@]}"; do
   b=$(basename "$f")
   case "$b" in
-    modbus*) proto=modbus; port=502
+    modbus*|recon_*modbus*) proto=modbus; port=502
       labels=(fc exc sub mei devid)
       fields=(modbus.func_code modbus.exception_code modbus.diagnostic_code modbus.mei modbus.read_device_id) ;;
-    s7comm*) proto=s7comm; port=102
+    s7comm*|recon_*s7*) proto=s7comm; port=102
       labels=(rosctr func grp sub szl pi)
       fields=(s7comm.header.rosctr s7comm.param.func s7comm.param.userdata.funcgroup s7comm.param.userdata.subfunc
               s7comm.data.userdata.szl_id s7comm.param.pistart.servicename) ;;

@@ -8,8 +8,9 @@ PY="${PYTHON:-python3}"
 export DEBIAN_FRONTEND=noninteractive
 
 # chromium: the browser of the UI tests (scripts/test-ui.sh); libpcap-dev: the `libpcap`
-# capture back-end; tcpreplay: scripts/bench-live.sh.
-APT_PKGS=(tcpdump tshark ethtool iproute2 rsyslog rsyslog-gnutls chromium libpcap-dev tcpreplay)
+# capture back-end; tcpreplay: scripts/bench-live.sh; nmap: its ICS NSE scripts are the scanners
+# of tests/peers/record_recon.sh.
+APT_PKGS=(tcpdump tshark ethtool iproute2 rsyslog rsyslog-gnutls chromium libpcap-dev tcpreplay nmap)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,4 +32,16 @@ if "$PY" -c 'import os, sys, sysconfig; sys.exit(0 if os.path.exists(os.path.joi
 fi
 "$PY" -m pip "${pip_args[@]}" </dev/null
 "$PY" -c 'import pymodbus, snap7, dnp3; print("peers:", "pymodbus", pymodbus.__version__, "| python-snap7", snap7.__version__, "| dnp3py", dnp3.__version__)'
-command -v tcpdump tshark >/dev/null
+command -v tcpdump tshark nmap >/dev/null
+"$PY" -c 'import modbus_device_scanner'
+
+# modscanner pins pymodbus<3.15, which the peers cannot share: it gets a venv of its own. Only
+# tests/peers/record_recon.sh uses it, so a failure here warns and does not stop the tests.
+MODSCANNER_VENV="${MODSCANNER_VENV:-/opt/otwatch-peers/modscanner}"
+if { [ -x "$MODSCANNER_VENV/bin/python" ] || "$PY" -m venv "$MODSCANNER_VENV"; } &&
+   "$MODSCANNER_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+     -r "$DIR/requirements-modscanner.txt" </dev/null; then
+  "$MODSCANNER_VENV/bin/modscanner" version
+else
+  echo "install.sh: modscanner not installed in $MODSCANNER_VENV (record_recon.sh needs it)" >&2
+fi

@@ -151,6 +151,24 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
             (130017, 1),
             (130018, 1),
         ],
+        // Real scanners against the real peers (tests/peers/record_recon.sh).
+        // nmap modbus-discover: server id and basic device id of unit 1.
+        "recon_nmap_modbus_discover.pcap" => vec![(110005, 1)],
+        // The same over units 1-246 of one server.
+        "recon_nmap_modbus_discover_aggressive.pcap" => vec![(110005, 1), (110020, 1)],
+        // The same against five servers (and a sixth that refuses).
+        "recon_nmap_horizontal_modbus.pcap" => vec![(110005, 5), (110018, 1), (110019, 1)],
+        // nmap s7-info: SZL 0x0011 and 0x001C of one PLC, then of five.
+        "recon_nmap_s7info.pcap" => vec![(120016, 1)],
+        "recon_nmap_horizontal_s7.pcap" => vec![(120016, 5), (120017, 1)],
+        // 14 ICS ports of one host, s7-info and modbus-discover on the open ones.
+        "recon_nmap_vertical_modbus_s7.pcap" => vec![(110005, 1), (120016, 1)],
+        // modscanner: holding registers 0-199, 198 refused one by one.
+        "recon_modbus_modscanner_holding.pcap" => vec![(110007, 1)],
+        // modbus-device-scanner reads coil 0 once on each of five hosts: an
+        // ordinary read, which only a learned baseline tells from polling
+        // (a new client of each server).
+        "recon_modbus_device_scanner.pcap" => vec![],
         other => panic!("no expectation for {other}"),
     }
 }
@@ -171,6 +189,14 @@ const PROJECT_CAPTURES: &[&str] = &[
     "synth_dnp3_misc.pcap",
     "synth_evasion.pcap",
     "synth_recon.pcap",
+    "recon_nmap_modbus_discover.pcap",
+    "recon_nmap_modbus_discover_aggressive.pcap",
+    "recon_nmap_horizontal_modbus.pcap",
+    "recon_nmap_s7info.pcap",
+    "recon_nmap_horizontal_s7.pcap",
+    "recon_nmap_vertical_modbus_s7.pcap",
+    "recon_modbus_modscanner_holding.pcap",
+    "recon_modbus_device_scanner.pcap",
 ];
 
 #[test]
@@ -756,4 +782,49 @@ fn rules_check_reports_a_malformed_baseline_with_positions() {
         "pcaps/modbus_pymodbus_polling.pcap",
     ]);
     assert_eq!(replay.status.code(), Some(2));
+}
+
+/// modbus-device-scanner's sweep reads one coil of each host, which no
+/// signature tells from polling; a baseline learned on the polling capture
+/// names the scanner as a new client of the known PLC and each other host
+/// as a new server.
+#[test]
+fn a_baseline_flags_the_coil_read_sweep_that_no_signature_sees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let baseline = dir.path().join("baseline.yaml");
+    let eve = dir.path().join("alerts.json");
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+    let learn = otwatch(&[
+        "learn",
+        "-o",
+        &path(&baseline),
+        "pcaps/modbus_pymodbus_polling.pcap",
+    ]);
+    assert!(learn.status.success(), "{learn:?}");
+    let replay = otwatch(&[
+        "replay",
+        "--baseline",
+        &path(&baseline),
+        "--events",
+        "alert",
+        "--eve",
+        &path(&eve),
+        "pcaps/recon_modbus_device_scanner.pcap",
+    ]);
+    assert!(replay.status.success(), "{replay:?}");
+    let got: Vec<(u64, String, String)> = std::fs::read_to_string(&eve)
+        .expect("EVE")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .map(|e| {
+            (
+                e["alert"]["signature_id"].as_u64().expect("sid"),
+                e["src_ip"].as_str().expect("src").to_owned(),
+                e["dest_ip"].as_str().expect("dest").to_owned(),
+            )
+        })
+        .collect();
+    let mut want = vec![(150_002, "10.200.7.66".to_owned(), "10.200.7.10".to_owned())];
+    want.extend((11..=14).map(|h| (150_001, "10.200.7.66".to_owned(), format!("10.200.7.{h}"))));
+    assert_eq!(got, want);
 }

@@ -2,15 +2,21 @@
 # Install what tests/peers/ needs: tcpdump + tshark (+ ethtool, iproute2) from Debian and the
 # pinned Python peers from PyPI. Idempotent; runs as root with no stdin (CI).
 #   tests/peers/install.sh            PYTHON=/path/to/python3 to choose the interpreter
+#   tests/peers/install.sh --recon    also the scanners of tests/peers/record_recon.sh (nmap,
+#                                     modbus-device-scanner, modscanner): recording only, the
+#                                     tests replay the committed captures
 set -euo pipefail
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY="${PYTHON:-python3}"
+RECON=0
+[ "${1:-}" = "--recon" ] && RECON=1
 export DEBIAN_FRONTEND=noninteractive
 
 # chromium: the browser of the UI tests (scripts/test-ui.sh); libpcap-dev: the `libpcap`
-# capture back-end; tcpreplay: scripts/bench-live.sh; nmap: its ICS NSE scripts are the scanners
-# of tests/peers/record_recon.sh.
-APT_PKGS=(tcpdump tshark ethtool iproute2 rsyslog rsyslog-gnutls chromium libpcap-dev tcpreplay nmap)
+# capture back-end; tcpreplay: scripts/bench-live.sh; nmap (with --recon): its ICS NSE scripts
+# are the scanners of tests/peers/record_recon.sh.
+APT_PKGS=(tcpdump tshark ethtool iproute2 rsyslog rsyslog-gnutls chromium libpcap-dev tcpreplay)
+[ "$RECON" = 1 ] && APT_PKGS+=(nmap)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,16 +38,20 @@ if "$PY" -c 'import os, sys, sysconfig; sys.exit(0 if os.path.exists(os.path.joi
 fi
 "$PY" -m pip "${pip_args[@]}" </dev/null
 "$PY" -c 'import pymodbus, snap7, dnp3; print("peers:", "pymodbus", pymodbus.__version__, "| python-snap7", snap7.__version__, "| dnp3py", dnp3.__version__)'
-command -v tcpdump tshark nmap >/dev/null
-"$PY" -c 'import modbus_device_scanner'
+command -v tcpdump tshark >/dev/null
+[ "$RECON" = 1 ] || exit 0
 
-# modscanner pins pymodbus<3.15, which the peers cannot share: it gets a venv of its own. Only
-# tests/peers/record_recon.sh uses it, so a failure here warns and does not stop the tests.
+"$PY" -m pip "${pip_args[@]/requirements.txt/requirements-recon.txt}" </dev/null
+"$PY" -c 'import modbus_device_scanner'
+command -v nmap >/dev/null
+
+# modscanner pins pymodbus<3.15, which the peers cannot share: it gets a venv of its own.
 MODSCANNER_VENV="${MODSCANNER_VENV:-/opt/otwatch-peers/modscanner}"
 if { [ -x "$MODSCANNER_VENV/bin/python" ] || "$PY" -m venv "$MODSCANNER_VENV"; } &&
    "$MODSCANNER_VENV/bin/python" -m pip install -q --disable-pip-version-check \
      -r "$DIR/requirements-modscanner.txt" </dev/null; then
   "$MODSCANNER_VENV/bin/modscanner" version
 else
-  echo "install.sh: modscanner not installed in $MODSCANNER_VENV (record_recon.sh needs it)" >&2
+  echo "install.sh: modscanner could not be installed in $MODSCANNER_VENV" >&2
+  exit 1
 fi

@@ -28,11 +28,11 @@ ROOT="$(cd "$DIR/../.." && pwd)"
 OUT="${OUT:-$ROOT/pcaps}"
 PY="${PYTHON:-python3}"
 SCAN_TIMEOUT="${SCAN_TIMEOUT:-180}"   # seconds, for one scanner run
-# modscanner lives in a venv of its own (tests/peers/install.sh): it needs an older pymodbus.
+# modscanner lives in a venv of its own (tests/peers/install.sh --recon): it needs an older pymodbus.
 MODSCANNER="${MODSCANNER:-${MODSCANNER_VENV:-/opt/otwatch-peers/modscanner}/bin/modscanner}"
 [ "$(id -u)" = 0 ] || { echo "record_recon.sh: must run as root" >&2; exit 2; }
-command -v nmap >/dev/null || { echo "record_recon.sh: nmap missing (tests/peers/install.sh)" >&2; exit 2; }
-[ -x "$MODSCANNER" ] || { echo "record_recon.sh: $MODSCANNER missing (tests/peers/install.sh)" >&2; exit 2; }
+command -v nmap >/dev/null || { echo "record_recon.sh: nmap missing (tests/peers/install.sh --recon)" >&2; exit 2; }
+[ -x "$MODSCANNER" ] || { echo "record_recon.sh: $MODSCANNER missing (tests/peers/install.sh --recon)" >&2; exit 2; }
 
 NET=10.200.7
 SCAN_IP=$NET.66

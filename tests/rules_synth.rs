@@ -124,25 +124,32 @@ fn tpkt_dt(s7: &[u8]) -> Vec<u8> {
     v
 }
 
-fn s7_job(pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x32, 0x01, 0x00, 0x00];
+/// An S7 PDU of type `rosctr` in TPKT/COTP; an ack-data (3) carries the
+/// error class and code 0 after its header.
+fn s7_pdu(rosctr: u8, pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x32, rosctr, 0x00, 0x00];
     v.extend_from_slice(&pdu_ref.to_be_bytes());
     v.extend_from_slice(&(param.len() as u16).to_be_bytes());
     v.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    if rosctr == 3 {
+        v.extend_from_slice(&[0x00, 0x00]); // no error
+    }
     v.extend_from_slice(param);
     v.extend_from_slice(data);
     tpkt_dt(&v)
 }
 
+fn s7_job(pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
+    s7_pdu(1, pdu_ref, param, data)
+}
+
 fn s7_ack_data(pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x32, 0x03, 0x00, 0x00];
-    v.extend_from_slice(&pdu_ref.to_be_bytes());
-    v.extend_from_slice(&(param.len() as u16).to_be_bytes());
-    v.extend_from_slice(&(data.len() as u16).to_be_bytes());
-    v.extend_from_slice(&[0x00, 0x00]); // no error
-    v.extend_from_slice(param);
-    v.extend_from_slice(data);
-    tpkt_dt(&v)
+    s7_pdu(3, pdu_ref, param, data)
+}
+
+/// A userdata PDU (ROSCTR 7).
+fn s7_userdata(pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
+    s7_pdu(7, pdu_ref, param, data)
 }
 
 /// Block control parameters: function, status 0, 0x0100, upload id 0,
@@ -162,21 +169,23 @@ fn pi_service(parameter: &[u8], service: &[u8]) -> Vec<u8> {
     p
 }
 
+/// COTP connection request (`code` 0xe0) or confirm (0xd0), calling TSAP
+/// 0x0100, called TSAP 0x0102 (rack 0, slot 2).
+fn cotp(code: u8) -> Vec<u8> {
+    let mut v = vec![
+        0x03, 0x00, 0x00, 0x16, 0x11, code, 0x00, 0x00, 0x00, 0x01, 0x00,
+    ];
+    v.extend_from_slice(&[
+        0xc0, 0x01, 0x0a, 0xc1, 0x02, 0x01, 0x00, 0xc2, 0x02, 0x01, 0x02,
+    ]);
+    v
+}
+
 /// A DB download from an engineering station, then _INSE and a hot start.
 fn s7comm_download() -> Vec<u8> {
     let mut cap = Capture::new();
     let mut c = Conversation::new(host(50, 40_010), host(10, 102));
     cap.open(&mut c);
-    // COTP CR / CC, calling TSAP 0x0100, called TSAP 0x0102 (rack 0, slot 2).
-    let cotp = |code: u8| {
-        let mut v = vec![
-            0x03, 0x00, 0x00, 0x16, 0x11, code, 0x00, 0x00, 0x00, 0x01, 0x00,
-        ];
-        v.extend_from_slice(&[
-            0xc0, 0x01, 0x0a, 0xc1, 0x02, 0x01, 0x00, 0xc2, 0x02, 0x01, 0x02,
-        ]);
-        v
-    };
     cap.send_to_server(&mut c, &cotp(0xe0));
     cap.send_to_client(&mut c, &cotp(0xd0));
     let setup = [0xf0, 0x00, 0x00, 0x01, 0x00, 0x01, 0x01, 0xe0];
@@ -506,29 +515,6 @@ fn modbus_once(cap: &mut Capture, src: Host, dst: Host, pdu: &[u8], answer: Opti
         cap.send_to_client(&mut c, &mbap(1, 1, a));
     }
     cap.close(&mut c);
-}
-
-/// COTP connection request (`code` 0xe0) or confirm (0xd0), calling TSAP
-/// 0x0100, called TSAP 0x0102 (rack 0, slot 2).
-fn cotp(code: u8) -> Vec<u8> {
-    let mut v = vec![
-        0x03, 0x00, 0x00, 0x16, 0x11, code, 0x00, 0x00, 0x00, 0x01, 0x00,
-    ];
-    v.extend_from_slice(&[
-        0xc0, 0x01, 0x0a, 0xc1, 0x02, 0x01, 0x00, 0xc2, 0x02, 0x01, 0x02,
-    ]);
-    v
-}
-
-/// A userdata PDU (ROSCTR 7) in TPKT/COTP.
-fn s7_userdata(pdu_ref: u16, param: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x32, 0x07, 0x00, 0x00];
-    v.extend_from_slice(&pdu_ref.to_be_bytes());
-    v.extend_from_slice(&(param.len() as u16).to_be_bytes());
-    v.extend_from_slice(&(data.len() as u16).to_be_bytes());
-    v.extend_from_slice(param);
-    v.extend_from_slice(data);
-    tpkt_dt(&v)
 }
 
 /// A read-SZL request for `id` index 0, and its answer with one 28-byte

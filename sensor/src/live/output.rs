@@ -406,6 +406,12 @@ impl Output for SensorOutput {
             d.flow_end(flow);
         }
     }
+
+    fn input_position(&mut self, at: crate::capture::InputPosition) {
+        if let Some(d) = &mut self.detect {
+            d.input_position(at);
+        }
+    }
 }
 
 impl LiveOutput for SensorOutput {
@@ -425,13 +431,16 @@ impl LiveOutput for SensorOutput {
                 }
             }
             let learner = learner.map(|l| Baseline::new(l.limits));
+            // The ids go on where they were: a reload does not restart them.
+            let ids = old.alert_ids().clone();
             self.detect = Some(
                 Detect::with_thresholds(
                     rules.clone(),
                     old.into_inner(),
                     self.shared.thresholds.clone(),
                 )
-                .learning(learner),
+                .learning(learner)
+                .with_alert_ids(ids),
             );
         }
     }

@@ -263,6 +263,7 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
         let (deviations, held) = output.deviations();
         report.stats.deviations += deviations;
         report.stats.deviations_held += held;
+        report.stats.suppressed += output.suppressed();
         if learning.is_some() {
             output.publish_assets();
         }

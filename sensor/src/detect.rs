@@ -507,6 +507,17 @@ pub fn test_rules(
     set: &Arc<Ruleset>,
     sources: &[Source],
 ) -> Result<Vec<TestOutcome>, otwatch_rules::Errors> {
+    test_rules_with(set, sources, None)
+}
+
+/// As [`test_rules`], with `overrides` applied to the rulesets a test with
+/// variables or a baseline compiles (`set` carries them already): a match
+/// an override suppresses is not an alert of the test.
+pub fn test_rules_with(
+    set: &Arc<Ruleset>,
+    sources: &[Source],
+    overrides: Option<&otwatch_rules::overrides::Overrides>,
+) -> Result<Vec<TestOutcome>, otwatch_rules::Errors> {
     type Key = (PathBuf, VarOverrides, Option<PathBuf>);
     let mut cache: HashMap<Key, Result<BTreeMap<u32, u64>, String>> = HashMap::new();
     let mut outcomes = Vec::new();
@@ -518,7 +529,11 @@ pub fn test_rules(
                 let own = if t.vars.is_empty() && t.baseline.is_none() {
                     None
                 } else {
-                    Some(Ruleset::from_sources_with_vars(sources, &t.vars)?)
+                    let rs = Ruleset::from_sources_with_vars(sources, &t.vars)?;
+                    Some(match overrides {
+                        Some(o) => rs.with_overrides(o)?,
+                        None => rs,
+                    })
                 };
                 let outcome = match (&t.baseline, own) {
                     (_, None) => Ok(Arc::clone(set)),

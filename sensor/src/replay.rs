@@ -482,6 +482,7 @@ impl OfflineSensor {
             let (deviations, held) = output.deviations();
             report.stats.deviations += deviations;
             report.stats.deviations_held += held;
+            report.stats.suppressed += output.suppressed();
             output.publish_assets();
             tees.extend(output.into_tee());
         }

@@ -175,6 +175,8 @@ pub struct SensorStats {
     /// Deviations held back because the same one of the same pair was
     /// raised within the baseline's `repeat_seconds`.
     pub deviations_held: u64,
+    /// Rule matches the overrides kept from alerting.
+    pub suppressed: u64,
 }
 
 impl SensorStats {
@@ -213,6 +215,7 @@ impl SensorStats {
         self.alerts += from.alerts;
         self.deviations += from.deviations;
         self.deviations_held += from.deviations_held;
+        self.suppressed += from.suppressed;
     }
 
     /// Total anomalies.
@@ -368,6 +371,11 @@ impl SensorStats {
             w.key("baseline").begin_object();
             w.field_u64("deviations", self.deviations);
             w.field_u64("held", self.deviations_held);
+            w.end_object();
+        }
+        if self.suppressed > 0 {
+            w.key("overrides").begin_object();
+            w.field_u64("suppressed", self.suppressed);
             w.end_object();
         }
     }

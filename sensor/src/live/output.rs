@@ -311,6 +311,7 @@ pub struct SensorOutput {
     detect: Option<Detect<Tracked<EveTee>>>,
     shared: SensorShared,
     alerts_before: u64,
+    suppressed_before: u64,
     write_error: Option<io::Error>,
 }
 
@@ -343,6 +344,7 @@ impl SensorOutput {
             ),
             shared: shared.clone(),
             alerts_before: 0,
+            suppressed_before: 0,
             write_error: None,
         }
     }
@@ -350,6 +352,11 @@ impl SensorOutput {
     /// Alerts raised (across reloads).
     pub fn alerts(&self) -> u64 {
         self.alerts_before + self.detect.as_ref().map_or(0, Detect::alerts)
+    }
+
+    /// Rule matches the overrides kept from alerting (across reloads).
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed_before + self.detect.as_ref().map_or(0, |d| d.engine().suppressed())
     }
 
     /// The first error writing EVE lines, if any (later lines were dropped).
@@ -420,6 +427,7 @@ impl LiveOutput for SensorOutput {
     fn update(&mut self, rules: &Arc<Ruleset>) {
         if let Some(mut old) = self.detect.take() {
             self.alerts_before += old.alerts();
+            self.suppressed_before += old.engine().suppressed();
             // What was learned goes to the run's baseline; a worker asked
             // to stop learning stops here.
             let mut learner = old.take_learned();

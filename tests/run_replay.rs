@@ -217,3 +217,179 @@ fn run_started_twice_on_one_capture_stores_its_alerts_once() {
         Some(alerts + other_alerts)
     );
 }
+
+impl Run {
+    /// POST the JSON `body` to `path` with the API token: status and body.
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let mut stream = std::net::TcpStream::connect(&self.host).expect("connect");
+        let body = body.to_string();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.host,
+            self.token,
+            body.len()
+        )
+        .expect("request");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("reply");
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+}
+
+/// The stored alerts by (rule, source, destination).
+fn alert_groups(run: &Run) -> std::collections::BTreeMap<(u64, String, String), u64> {
+    let mut groups = std::collections::BTreeMap::new();
+    let page = run.get("/api/v1/alerts?limit=1000");
+    for a in page["alerts"].as_array().into_iter().flatten() {
+        let key = (
+            a["signature_id"].as_u64().unwrap_or(0),
+            a["src_ip"].as_str().unwrap_or_default().to_owned(),
+            a["dest_ip"].as_str().unwrap_or_default().to_owned(),
+        );
+        *groups.entry(key).or_insert(0) += 1;
+    }
+    groups
+}
+
+#[test]
+fn an_override_added_through_the_api_stops_the_alerts_of_its_pair() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let first = Run::start(&data, "first", &[]);
+    let (_, alerts, _) = first.summary();
+    let groups = alert_groups(&first);
+    // The rule and pair with the most alerts, and one of the same rule
+    // with another pair, if any, which must go on alerting.
+    let ((rule, src, dest), n) = groups
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(k, n)| (k.clone(), *n))
+        .expect("alerts");
+    let (status, body) = first.post(
+        "/api/v1/overrides",
+        &serde_json::json!({"rule": rule, "src_ip": src, "dest_ip": dest, "note": "e2e"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        body["reload"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("next start")),
+        "{body}"
+    );
+    let file = data.join("overrides.yaml");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok(),
+        Some(0o600)
+    );
+    let listed = first.get("/api/v1/overrides");
+    assert_eq!(
+        listed["suppress"][0]["rule"].as_u64(),
+        Some(rule),
+        "{listed}"
+    );
+    drop(first);
+
+    // The next start replays the capture with the override: that pair's
+    // alerts of that rule are not raised (the stored ones stay).
+    let second = Run::start(&data, "second", &[]);
+    let (_, again, new) = second.summary();
+    assert_eq!(again, alerts - n, "{}", second.stderr_text());
+    assert_eq!(new, 0);
+    drop(second);
+
+    // The same through `otwatch replay --overrides`, with the count of
+    // suppressed matches in the summary and the stats line.
+    let demo = data.join("demo.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+        .args([
+            "replay",
+            "--eve",
+            "-",
+            "--events",
+            "alert,stats",
+            "--overrides",
+        ])
+        .arg(&file)
+        .arg(&demo)
+        .output()
+        .expect("replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "suppressed   {n} matches kept from alerting by the overrides"
+        )),
+        "{stderr}"
+    );
+    let eve = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = eve
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let alert_lines = lines.iter().filter(|l| l["event_type"] == "alert").count() as u64;
+    assert_eq!(alert_lines, alerts - n);
+    let stats = lines
+        .iter()
+        .find(|l| l["event_type"] == "stats")
+        .expect("stats");
+    assert_eq!(
+        stats["stats"]["overrides"]["suppressed"].as_u64(),
+        Some(n),
+        "{stats}"
+    );
+
+    // `rules check` validates the file; an unknown rule id is an error at
+    // its position.
+    let check = |path: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_otwatch"))
+            .args(["rules", "check"])
+            .arg(path)
+            .output()
+            .expect("rules check")
+    };
+    let ok = check(&file);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("overrides OK (1 suppressions)"));
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "suppress:\n  - rule: 110007\n    src_ip: 10.0.0.1\n  - rule: 4242\n    src_ip: 10.0.0.1\n",
+    )
+    .expect("write");
+    let out = check(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:4:5: rule 4242 is not in the ruleset",
+            bad.display()
+        )),
+        "{err}"
+    );
+}

@@ -552,7 +552,7 @@ impl Engine {
             if rule.noalert || suppressed(rule, flow, &self.hits) {
                 continue;
             }
-            if set.overrides.suppresses(ri as usize, flow) {
+            if set.overrides.suppresses(ri as usize, flow, &event.app) {
                 self.suppressed += 1;
                 continue;
             }

@@ -13,7 +13,8 @@
 //!
 //! A suppression stops one rule from alerting on matches from that source,
 //! to that destination, or between that pair (`src_ip` is the transaction's
-//! client, as in the alert's `src_ip`). The match still counts: the engine
+//! client, as in the alert's `src_ip`; for an anomaly in the server's
+//! answer, the server, as in its alert). The match still counts: the engine
 //! counts what overrides suppressed ([`crate::Engine::suppressed`]), and
 //! flow flags the rule sets are still set.
 //!
@@ -26,6 +27,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use otwatch_proto::event::{AppEvent, Direction};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -335,11 +337,25 @@ pub(crate) struct Applied {
 }
 
 impl Applied {
-    /// Whether the rule at position `rule` is suppressed for `flow`.
-    pub(crate) fn suppresses(&self, rule: usize, flow: &FlowInfo) -> bool {
-        self.by_rule
-            .get(rule)
-            .is_some_and(|list| list.iter().any(|p| p.matches(flow)))
+    /// Whether the rule at position `rule` is suppressed for `flow`. The
+    /// addresses are those of the alert: an anomaly seen in the server's
+    /// answer points from the server (as its EVE alert does).
+    pub(crate) fn suppresses(&self, rule: usize, flow: &FlowInfo, app: &AppEvent<'_>) -> bool {
+        let Some(list) = self.by_rule.get(rule).filter(|l| !l.is_empty()) else {
+            return false;
+        };
+        let from_server =
+            matches!(app, AppEvent::Anomaly(a) if a.direction == Some(Direction::ToClient));
+        let flow = if from_server {
+            FlowInfo {
+                src: flow.dest,
+                dest: flow.src,
+                ..*flow
+            }
+        } else {
+            *flow
+        };
+        list.iter().any(|p| p.matches(&flow))
     }
 }
 

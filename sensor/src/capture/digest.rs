@@ -85,6 +85,8 @@ mod tests {
         // A fixed value: a digest must not change between versions, or a
         // file replayed after an upgrade would be stored twice.
         assert_eq!(format!("{:016x}", digest(b"otwatch")), "76dfdc4821d0bfc0");
+        let blocks: Vec<u8> = (0..100u8).collect();
+        assert_eq!(format!("{:016x}", digest(&blocks)), "7920ace77eb1ac77");
         assert_ne!(digest(b""), 0);
     }
 

@@ -615,6 +615,35 @@ mod tests {
         assert!(load_or_empty(&missing).is_ok_and(|o| o.suppress.is_empty()));
         assert!(load(&missing).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+        // Any text reads back unchanged.
+        for text in [
+            "tab\there",
+            "cr\r",
+            "del\u{7f}",
+            "nel\u{85}",
+            "ls\u{2028}",
+            "emoji \u{1f600}",
+            "- list: item",
+            " leading and trailing ",
+            "'single' \"double\"",
+            "#hash",
+            "",
+            "{flow: [map]}",
+            "\\u0041 not an escape",
+            "\u{0}nul",
+        ] {
+            let one = Overrides {
+                file: "o.yaml".into(),
+                suppress: vec![Suppression {
+                    note: text.into(),
+                    by: text.into(),
+                    ..o.suppress[1].clone()
+                }],
+            };
+            let back = parse("o.yaml", &render(&one)).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(back.suppress[0].note, text);
+            assert_eq!(back.suppress[0].by, text);
+        }
         // The empty file reads back too.
         assert!(
             parse("o.yaml", &render(&Overrides::default())).is_ok_and(|o| o.suppress.is_empty())

@@ -382,6 +382,25 @@ fn an_override_added_through_the_api_stops_the_alerts_of_its_pair() {
         "suppress:\n  - rule: 110007\n    src_ip: 10.0.0.1\n  - rule: 4242\n    src_ip: 10.0.0.1\n",
     )
     .expect("write");
+    // `rules test --overrides`: a test whose alert an override hides fails.
+    let hide = dir.path().join("hide.yaml");
+    std::fs::write(
+        &hide,
+        "suppress:\n  - {rule: 110001, src_ip: 10.200.7.20}\n",
+    )
+    .expect("write");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default");
+    let tested = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+        .args(["rules", "test"])
+        .arg(&rules)
+        .arg("--overrides")
+        .arg(&hide)
+        .output()
+        .expect("rules test");
+    assert_eq!(tested.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&tested.stdout);
+    assert!(report.contains("FAIL 110001 "), "{report}");
+    assert!(report.contains(" tests, 1 failed,"), "{report}");
     let out = check(&bad);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

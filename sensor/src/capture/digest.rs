@@ -9,8 +9,11 @@
 //! analyzer would then drop the second one's alerts as duplicates. The file
 //! is memory-mapped, so hashing it also brings it into memory for the walk
 //! that follows; the hash runs four independent 64-bit lanes over 32-byte
-//! blocks (a multiply and a rotation per word), many times faster than the
-//! sensor's own pass over the same bytes.
+//! blocks (a multiply and a rotation per word): about 20 GB/s on this
+//! project's 2-core build machine (a 512 MiB buffer in memory, optimised
+//! build), some 30 ms for the 630 MB capture of `scripts/bench`, which the
+//! sensor analyses in about 2.2 s. A file larger than memory is read twice
+//! from disk.
 //!
 //! It is a fingerprint against accidents, not a cryptographic hash: someone
 //! who can write capture files for the sensor to replay can do worse than

@@ -1881,6 +1881,15 @@ fn run_iface_reloads_an_override_added_through_the_api() {
     std::thread::sleep(Duration::from_secs(3));
     let after = run.get("/api/v1/alerts?rule=110010");
     assert_eq!(writes(&after), 5, "no new write alert of the pair: {after}");
+    // The periodic stats count them.
+    run.get_until("/api/v1/sensors", Duration::from_secs(20), |v| {
+        v["sensors"].as_array().is_some_and(|s| {
+            s.iter().any(|x| {
+                x["name"] == "otwatch-run"
+                    && x["stats"]["overrides"]["suppressed"].as_u64() == Some(5)
+            })
+        })
+    });
 
     run.process.signal("TERM");
     let status = run.process.wait(Duration::from_secs(30));

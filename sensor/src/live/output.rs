@@ -478,6 +478,10 @@ impl LiveOutput for SensorOutput {
     fn alert_count(&self) -> u64 {
         self.alerts()
     }
+
+    fn suppressed_count(&self) -> u64 {
+        self.suppressed()
+    }
 }
 
 #[cfg(test)]

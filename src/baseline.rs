@@ -92,7 +92,7 @@ pub(crate) struct LearnArgs {
 /// are counted, not written) and writes the baseline they show.
 pub(crate) fn run_learn(args: LearnArgs) -> ExitCode {
     const WHO: &str = "otwatch learn";
-    let ruleset = match crate::load_rules(args.rules.as_deref()) {
+    let ruleset = match crate::load_rules(args.rules.as_deref(), None) {
         Ok(set) => Arc::new(set),
         Err(errors) => {
             eprintln!("{errors}");

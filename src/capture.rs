@@ -260,15 +260,19 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
     report.stats.alerts = outputs.iter().map(SensorOutput::alerts).sum();
     // The workers share one threshold table.
     report.stats.threshold_windows_evicted = shared.thresholds.evicted();
+    let mut suppressed = 0;
     let mut outputs = outputs;
     for output in &mut outputs {
         let (deviations, held) = output.deviations();
         report.stats.deviations += deviations;
         report.stats.deviations_held += held;
+        // As for the alerts: the outputs' own count, across reloads.
+        suppressed += output.suppressed();
         if learning.is_some() {
             output.publish_assets();
         }
     }
+    report.stats.suppressed = suppressed;
     if let Some(l) = &mut learning {
         l.finish_early(who);
     }

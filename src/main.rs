@@ -14,7 +14,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use otwatch_rules::load::sources_from_path as rule_sources_from_path;
 use otwatch_rules::{Errors, Ruleset};
-use otwatch_sensor::detect::test_rules;
+use otwatch_sensor::detect::test_rules_with;
 use otwatch_sensor::eve::EventFilter;
 use otwatch_sensor::live::EveSink;
 use otwatch_sensor::pipeline::checksum::{ChecksumMode, ChecksumState};
@@ -78,6 +78,10 @@ enum Command {
         /// outside it raise deviation alerts.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Rule overrides file (suppressions of a rule for a source, a
+        /// destination or a pair; see rules/README.md), applied to the rules.
+        #[arg(long, value_name = "FILE")]
+        overrides: Option<PathBuf>,
         /// Worker threads: frames are dealt to them by a symmetric hash of
         /// their IP addresses (both directions of a flow to one worker).
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -158,6 +162,10 @@ enum Command {
         /// Rule file or folder (default: the bundled ruleset).
         #[arg(long, value_name = "PATH")]
         rules: Option<PathBuf>,
+        /// Rule overrides file (default DATA/overrides.yaml, made by the
+        /// UI's "Do not alert" buttons); reloaded with the rules.
+        #[arg(long, value_name = "FILE")]
+        overrides: Option<PathBuf>,
         /// Token of the API and of the UI's login (else api_token in the
         /// config, else OTWATCH_API_TOKEN, else DATA/api-token, made at first
         /// start and printed as a login link).
@@ -188,15 +196,24 @@ enum RulesCommand {
     /// Validate a rule file or folder, or a baseline file; lists every
     /// error with file:line:column.
     Check {
-        /// Rule file or folder of *.yaml files, or a baseline file.
+        /// Rule file or folder of *.yaml files, a baseline file, or an
+        /// overrides file (a top-level `suppress:`).
         #[arg(value_name = "PATH")]
         path: PathBuf,
+        /// The rules whose ids an overrides file names (default: the
+        /// bundled ruleset).
+        #[arg(long, value_name = "PATH")]
+        rules: Option<PathBuf>,
     },
     /// Run the `tests:` of every rule (captures and the alerts they must raise).
     Test {
         /// Rule file or folder of *.yaml files.
         #[arg(value_name = "PATH")]
         path: PathBuf,
+        /// Run the tests with this overrides file applied (a suppressed
+        /// match does not count as an alert).
+        #[arg(long, value_name = "FILE")]
+        overrides: Option<PathBuf>,
     },
 }
 
@@ -225,6 +242,7 @@ fn main() -> ExitCode {
             events,
             rules,
             baseline,
+            overrides,
             workers,
             until,
             pcaps,
@@ -233,6 +251,7 @@ fn main() -> ExitCode {
             events,
             rules,
             baseline,
+            overrides,
             workers: usize::from(workers),
             until: until.unwrap_or_default(),
             pcaps,
@@ -262,6 +281,7 @@ fn main() -> ExitCode {
             data,
             config,
             rules,
+            overrides: None,
             token,
             api_token,
         }),
@@ -270,6 +290,7 @@ fn main() -> ExitCode {
             data,
             config,
             rules,
+            overrides,
             api_token,
             pcaps,
             baseline,
@@ -281,6 +302,7 @@ fn main() -> ExitCode {
                 data,
                 config,
                 rules,
+                overrides,
                 token: None,
                 api_token,
             },
@@ -289,20 +311,58 @@ fn main() -> ExitCode {
             iface.map(|iface| (iface, capture)),
         ),
         Command::Rules {
-            command: RulesCommand::Check { path },
-        } => rules_check(&path),
+            command: RulesCommand::Check { path, rules },
+        } => rules_check(&path, rules.as_deref()),
         Command::Rules {
-            command: RulesCommand::Test { path },
-        } => rules_test(&path),
+            command: RulesCommand::Test { path, overrides },
+        } => rules_test(&path, overrides.as_deref()),
     }
 }
 
-/// Loads the rules of `--rules`, or the bundled ruleset.
-pub(crate) fn load_rules(path: Option<&Path>) -> Result<Ruleset, Errors> {
-    match path {
-        Some(p) => Ruleset::load(p),
-        None => Ruleset::bundled(),
+/// Loads the rules of `--rules`, or the bundled ruleset, with the
+/// suppressions of an overrides file applied (a missing file has none: the
+/// one `otwatch run` owns is made at the first override added).
+pub(crate) fn load_rules(path: Option<&Path>, overrides: Option<&Path>) -> Result<Ruleset, Errors> {
+    let set = match path {
+        Some(p) => Ruleset::load(p)?,
+        None => Ruleset::bundled()?,
+    };
+    match overrides {
+        None => Ok(set),
+        Some(o) => set.with_overrides(&otwatch_rules::overrides::load_or_empty(o)?),
     }
+}
+
+/// An `--overrides FILE` given on the command line must exist (a missing
+/// one is a typo, not an empty file).
+pub(crate) fn given_overrides(who: &str, path: Option<&Path>) -> Result<(), ExitCode> {
+    match path {
+        Some(p) if !p.is_file() => {
+            eprintln!("{who}: --overrides {}: no such file", p.display());
+            Err(ExitCode::from(2))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a file is an overrides file: a top-level `suppress:` key and no
+/// `rules:`, `vars:` or `servers:`.
+fn is_overrides_file(path: &Path) -> bool {
+    top_keys(path).is_some_and(|top| {
+        top(b"suppress:") && !top(b"rules:") && !top(b"vars:") && !top(b"servers:")
+    })
+}
+
+/// A test of a file's top-level keys (`None` when it is not a readable file).
+fn top_keys(path: &Path) -> Option<impl Fn(&[u8]) -> bool> {
+    if !path.is_file() {
+        return None;
+    }
+    let text = std::fs::read(path).ok()?;
+    Some(move |key: &[u8]| {
+        text.split(|b| *b == b'\n')
+            .any(|line| line.starts_with(key))
+    })
 }
 
 /// Whether a file is a baseline rather than rules: a top-level `servers:`
@@ -321,7 +381,33 @@ fn is_baseline_file(path: &Path) -> bool {
     top(b"servers:") && !top(b"rules:") && !top(b"vars:")
 }
 
-fn rules_check(path: &Path) -> ExitCode {
+fn rules_check(path: &Path, rules: Option<&Path>) -> ExitCode {
+    if is_overrides_file(path) {
+        let checked = otwatch_rules::overrides::load(path).and_then(|o| {
+            load_rules(rules, None)
+                .and_then(|set| set.with_overrides(&o))
+                .map(|_| o)
+        });
+        return match checked {
+            Ok(o) => {
+                println!(
+                    "{}: overrides OK ({} suppressions)",
+                    path.display(),
+                    o.suppress.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                eprintln!(
+                    "{}: {} error(s) in the overrides",
+                    path.display(),
+                    errors.len()
+                );
+                ExitCode::from(1)
+            }
+        };
+    }
     if is_baseline_file(path) {
         return match otwatch_rules::baseline::file::load(path) {
             Ok(b) => {
@@ -345,7 +431,7 @@ fn rules_check(path: &Path) -> ExitCode {
             }
         };
     }
-    match load_rules(Some(path)) {
+    match load_rules(Some(path), None) {
         Ok(set) => {
             println!("{}: {} rules OK", path.display(), set.len());
             ExitCode::SUCCESS
@@ -362,10 +448,30 @@ fn rules_check(path: &Path) -> ExitCode {
     }
 }
 
-fn rules_test(path: &Path) -> ExitCode {
+fn rules_test(path: &Path, overrides: Option<&Path>) -> ExitCode {
+    let overrides = match overrides.map(otwatch_rules::overrides::load).transpose() {
+        Ok(o) => o,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{}: {} error(s) in the overrides; no test run",
+                path.display(),
+                errors.len()
+            );
+            return ExitCode::from(1);
+        }
+    };
     let loaded = rule_sources_from_path(path)
-        .and_then(|sources| Ok((Arc::new(Ruleset::from_sources(&sources)?), sources)))
-        .and_then(|(set, sources)| test_rules(&set, &sources).map(|o| (set, o)));
+        .and_then(|sources| {
+            let mut set = Ruleset::from_sources(&sources)?;
+            if let Some(o) = &overrides {
+                set = set.with_overrides(o)?;
+            }
+            Ok((Arc::new(set), sources))
+        })
+        .and_then(|(set, sources)| {
+            test_rules_with(&set, &sources, overrides.as_ref()).map(|o| (set, o))
+        });
     let (set, outcomes) = match loaded {
         Ok(x) => x,
         Err(errors) => {
@@ -441,6 +547,7 @@ struct ReplayArgs {
     events: Option<String>,
     rules: Option<PathBuf>,
     baseline: Option<PathBuf>,
+    overrides: Option<PathBuf>,
     workers: usize,
     until: Until,
     pcaps: Vec<PathBuf>,
@@ -452,11 +559,15 @@ fn run_replay(args: ReplayArgs) -> ExitCode {
         events,
         rules,
         baseline,
+        overrides,
         workers,
         until,
         pcaps,
     } = args;
-    let ruleset = match load_rules(rules.as_deref()) {
+    if let Err(code) = given_overrides("otwatch replay", overrides.as_deref()) {
+        return code;
+    }
+    let ruleset = match load_rules(rules.as_deref(), overrides.as_deref()) {
         Ok(set) => set,
         Err(errors) => {
             eprintln!("{errors}");
@@ -604,6 +715,13 @@ pub(crate) fn print_summary(report: &ReplayReport) {
             s.threshold_windows_evicted
         );
     }
+    if s.suppressed > 0 {
+        let _ = writeln!(
+            err,
+            "suppressed   {} matches kept from alerting by the overrides",
+            s.suppressed
+        );
+    }
     if s.deviations > 0 {
         let _ = writeln!(
             err,
@@ -642,6 +760,10 @@ struct SensorArgs {
     /// Reloaded on SIGHUP; a reload with errors keeps the old rules.
     #[arg(long, value_name = "PATH")]
     rules: Option<PathBuf>,
+    /// Rule overrides file (suppressions of a rule for a source, a
+    /// destination or a pair), applied to the rules and reloaded with them.
+    #[arg(long, value_name = "FILE")]
+    overrides: Option<PathBuf>,
     /// Where to write EVE JSON lines: a file, or `-` for standard output.
     #[arg(long, value_name = "FILE|-")]
     eve: Option<String>,
@@ -690,7 +812,10 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
         ExitCode::from(2)
     };
     // Everything is checked before anything starts.
-    let ruleset = match load_rules(args.rules.as_deref()) {
+    if let Err(code) = given_overrides(WHO, args.overrides.as_deref()) {
+        return code;
+    }
+    let ruleset = match load_rules(args.rules.as_deref(), args.overrides.as_deref()) {
         Ok(set) => set,
         Err(errors) => {
             eprintln!("{errors}");
@@ -833,8 +958,9 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
         Err(code) => return code,
     };
     let rules_path = args.rules.clone();
+    let overrides_path = args.overrides.clone();
     let reload: capture::Reload = Box::new(move || {
-        load_rules(rules_path.as_deref())
+        load_rules(rules_path.as_deref(), overrides_path.as_deref())
             .map_err(|errors| format!("{errors}\n{} error(s)", errors.len()))
     });
     let source = format!("interface {}", config.iface);

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use otwatch_analyzer::{BaselineHook, BaselineState, Config, RuleInfo, Server};
+use otwatch_analyzer::{BaselineHook, BaselineState, Config, OverridesHook, RuleInfo, Server};
 use otwatch_rules::load::{bundled_sources, sources_from_path};
 use otwatch_rules::{Ruleset, Source};
 use otwatch_sensor::live::{ship_filter, Capture, EveSink, LiveConfig, MemoryLines};
@@ -45,6 +45,8 @@ pub(crate) struct ServeArgs {
     pub(crate) data: Option<PathBuf>,
     pub(crate) config: Option<PathBuf>,
     pub(crate) rules: Option<PathBuf>,
+    /// `--overrides FILE` of `otwatch run` (default: DATA/overrides.yaml).
+    pub(crate) overrides: Option<PathBuf>,
     pub(crate) token: Option<String>,
     /// `--api-token`: before the config's `api_token` and the environment.
     pub(crate) api_token: Option<String>,
@@ -98,13 +100,22 @@ fn build_config(
     Ok(config)
 }
 
-/// The rules to load and show: `--rules PATH` or the bundled ruleset.
-fn load_rules(path: Option<&Path>) -> Result<(Ruleset, Vec<RuleInfo>), String> {
+/// The rules to load and show: `--rules PATH` or the bundled ruleset, with
+/// the suppressions of the overrides file, when given (a missing file has
+/// none).
+fn load_rules(
+    path: Option<&Path>,
+    overrides: Option<&Path>,
+) -> Result<(Ruleset, Vec<RuleInfo>), String> {
     let sources = match path {
         Some(p) => sources_from_path(p).map_err(|e| e.to_string())?,
         None => bundled_sources(),
     };
-    let set = Ruleset::from_sources(&sources).map_err(|e| e.to_string())?;
+    let mut set = Ruleset::from_sources(&sources).map_err(|e| e.to_string())?;
+    if let Some(o) = overrides {
+        let o = otwatch_rules::overrides::load_or_empty(o).map_err(|e| e.to_string())?;
+        set = set.with_overrides(&o).map_err(|e| e.to_string())?;
+    }
     let infos = set
         .rules()
         .map(|meta| RuleInfo {
@@ -183,7 +194,7 @@ pub(crate) fn run_analyzer(args: ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(errors) => return config_errors("otwatch analyzer", &errors),
     };
-    let (_, rules) = match load_rules(args.rules.as_deref()) {
+    let (_, rules) = match load_rules(args.rules.as_deref(), None) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}\notwatch analyzer: the rules have errors");
@@ -242,13 +253,23 @@ pub(crate) fn run_all(
         Ok(c) => c,
         Err(errors) => return config_errors("otwatch run", &errors),
     };
-    let (ruleset, rules) = match load_rules(args.rules.as_deref()) {
+    if let Err(code) = crate::given_overrides(WHO, args.overrides.as_deref()) {
+        return code;
+    }
+    // `otwatch run` owns DATA/overrides.yaml, as it owns DATA/baseline.yaml:
+    // the UI's "Do not alert" buttons write it.
+    let overrides = args
+        .overrides
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("overrides.yaml"));
+    let (ruleset, rules) = match load_rules(args.rules.as_deref(), Some(&overrides)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{e}\notwatch run: the rules have errors");
+            eprintln!("{e}\notwatch run: the rules (or the overrides) have errors");
             return ExitCode::from(2);
         }
     };
+    args.overrides = Some(overrides);
     let baseline = baseline.owned_by_run(&config.data_dir);
     if let Some(path) = baseline
         .baseline
@@ -342,6 +363,11 @@ pub(crate) fn run_all(
             })));
         }
         analyzer.set_baseline_state(state);
+        if let Some(path) = &args.overrides {
+            analyzer.set_overrides(Some(OverridesHook::new(path.clone(), || {
+                Ok("saved; applied from the next start (the capture was replayed already)".into())
+            })));
+        }
         let after_replay = analyzer.clone();
         let url = ui_address(WHO, &server, &args);
         let serving = tokio::spawn(server.run(Some(otwatch_analyzer::ui::router()), stop_signal()));
@@ -420,6 +446,7 @@ fn serve_live(
     capture: Capture,
 ) -> ExitCode {
     let rules_path = args.rules.clone();
+    let overrides_path = args.overrides.clone();
     let spool = config.data_dir.join("spool");
     let Ok(rt) = runtime(WHO) else {
         return ExitCode::from(1);
@@ -449,6 +476,14 @@ fn serve_live(
                 Ok("saved; the sensor reloads it".into())
             })));
         }
+        // So does a change of the overrides.
+        if let Some(path) = &overrides_path {
+            let flag = reload_requested.clone();
+            analyzer.set_overrides(Some(OverridesHook::new(path.clone(), move || {
+                flag.store(true, Ordering::Release);
+                Ok("saved; the sensor reloads its rules".into())
+            })));
+        }
         let source = format!("interface {}", live.iface);
         let mut learning = baseline
             .learn
@@ -472,7 +507,7 @@ fn serve_live(
             }));
         }
         let reload: Reload = Box::new(move || {
-            let (set, infos) = load_rules(rules_path.as_deref())?;
+            let (set, infos) = load_rules(rules_path.as_deref(), overrides_path.as_deref())?;
             analyzer.set_rules(infos);
             Ok(set)
         });
@@ -671,6 +706,7 @@ mod tests {
             data: None,
             config: Some(cfg),
             rules: None,
+            overrides: None,
             token: None,
             api_token: None,
         };
@@ -694,6 +730,7 @@ mod tests {
             listen: None,
             data: None,
             rules: None,
+            overrides: None,
             token: None,
             api_token: None,
         };

@@ -1826,3 +1826,80 @@ fn run_iface_learns_its_baseline_and_accept_reloads_it() {
     run.process.signal("TERM");
     let _ = run.process.0.wait();
 }
+
+/// `otwatch run --iface` and an override added through its API (as the
+/// alert page's "Do not alert on this rule for this pair" does): the file is
+/// `DATA/overrides.yaml`, the running capture reloads its rules, and the
+/// rogue writer's next writes to the PLC no longer alert, counted as
+/// suppressed.
+#[test]
+fn run_iface_reloads_an_override_added_through_the_api() {
+    if !live_tests_enabled("run_iface_reloads_an_override_added_through_the_api") {
+        return;
+    }
+    let net = Net::create(8);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = rules_for(&net, dir.path());
+    let (plc, rogue) = (net.plc_ip(), net.rogue_ip());
+    let _server = net.server("modbus_server.py", 502, &["--identity", "normal"]);
+    let mut run = RunAll::start(&net, dir.path(), "afpacket", &rules);
+    let own = dir.path().join("data").join("overrides.yaml");
+    let listed = run.get("/api/v1/overrides");
+    assert_eq!(listed["path"], own.to_string_lossy().as_ref(), "{listed}");
+    assert_eq!(listed["writable"], true, "{listed}");
+
+    // Five writes per rogue-writer run (6, 16, 5, 15, 6): five alerts of
+    // 110010, the rogue is not among the writers.
+    net.client("rog", "modbus_client.py", &["rogue-writer", &plc, "502"]);
+    let writes = |v: &Value| v["alerts"].as_array().map_or(0, Vec::len);
+    run.get_until("/api/v1/alerts?rule=110010", Duration::from_secs(30), |v| {
+        writes(v) >= 5
+    });
+
+    let (status, added) = run.post(
+        "/api/v1/overrides",
+        &serde_json::json!({"rule": 110010, "src_ip": rogue, "dest_ip": plc, "note": "live test", "by": "tester"}),
+    );
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["reload"]["ok"], true, "{added}");
+    let file = otwatch_rules::overrides::load(&own).expect("the saved overrides parse");
+    assert_eq!(file.suppress.len(), 1);
+    assert_eq!(file.suppress[0].dest.as_deref(), Some(plc.as_str()));
+    run.wait_for_stderr("rules reloaded", Duration::from_secs(10));
+
+    // The same writes again: seen (a new connection in the stats), not
+    // alerted.
+    net.client("rog", "modbus_client.py", &["rogue-writer", &plc, "502"]);
+    run.get_until("/api/v1/sensors", Duration::from_secs(20), |v| {
+        v["sensors"].as_array().is_some_and(|s| {
+            s.iter().any(|x| {
+                x["name"] == "otwatch-run"
+                    && x["stats"]["flow"]["created"].as_u64().unwrap_or(0) >= 2
+            })
+        })
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after = run.get("/api/v1/alerts?rule=110010");
+    assert_eq!(writes(&after), 5, "no new write alert of the pair: {after}");
+    // The periodic stats count them.
+    run.get_until("/api/v1/sensors", Duration::from_secs(20), |v| {
+        v["sensors"].as_array().is_some_and(|s| {
+            s.iter().any(|x| {
+                x["name"] == "otwatch-run"
+                    && x["stats"]["overrides"]["suppressed"].as_u64() == Some(5)
+            })
+        })
+    });
+
+    run.process.signal("TERM");
+    let status = run.process.wait(Duration::from_secs(30));
+    let stderr = run.stderr_text();
+    assert!(
+        status.success(),
+        "otwatch run exited with {status}; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("suppressed   5 matches kept from alerting by the overrides"),
+        "{stderr}"
+    );
+}

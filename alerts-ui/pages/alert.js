@@ -1,7 +1,7 @@
 // One alert, #/alerts/ID: what happened in plain words, the rule and its
 // ATT&CK techniques, both hosts with their asset identity, the decoded
 // transaction, the raw EVE line and related alerts; state changes from the
-// toolbar or the keys a, c, n.
+// toolbar or the keys a, c, n; "do not alert on this rule" overrides.
 
 import {h, replace, fmtTime, parseTime, sevBadge, stateBadge} from '../dom.js';
 import {api, changeState} from '../api.js';
@@ -10,6 +10,7 @@ import {toast, errorBox, setTitle, heading, focusTitle} from '../page.js';
 import {identityLine, STATE_VERB, KEY_STATE} from '../labels.js';
 import {technique, techniqueUrl} from '../attack.js';
 import {transaction} from '../views.js';
+import {tuningCard} from './overrides.js';
 
 /** One sentence: who sent what to whom, when, and what the device answered. */
 function plainWords(a, rule, src, dst) {
@@ -171,10 +172,11 @@ export async function viewAlert(root, id, ctx) {
     replace(root, heading('Alert'), errorBox(e), h('p', h('a', {href: state.lastList}, '← Back to alerts')));
     return;
   }
-  const [rule, src, dst] = await Promise.all([
+  const [rule, src, dst, tuning] = await Promise.all([
     api(`/rules/${encodeURIComponent(a.signature_id)}`, {signal: ctx.signal}).catch(() => null),
     api(`/assets/${encodeURIComponent(a.src_ip)}`, {signal: ctx.signal}).catch(() => null),
     api(`/assets/${encodeURIComponent(a.dest_ip)}`, {signal: ctx.signal}).catch(() => null),
+    api('/overrides', {signal: ctx.signal}).catch(() => null),
   ]);
   setTitle(a.signature || 'Alert');
   const controls = stateControls(a);
@@ -188,6 +190,7 @@ export async function viewAlert(root, id, ctx) {
     controls.toolbar,
     whatHappened(a, rule, src, dst),
     whoTalked(a, src, dst),
+    tuningCard(a, tuning),
     decoded(a),
     h('section', {class: 'card', 'aria-labelledby': 'h-rel'},
       h('h2', {id: 'h-rel'}, 'Related alerts'), related));

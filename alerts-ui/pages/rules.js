@@ -1,11 +1,12 @@
-// The loaded rules, #/rules?q=…, with their hit counts, and one rule,
-// #/rules/ID, with its YAML source.
+// The loaded rules, #/rules?q=…, with their hit counts and the active
+// overrides, and one rule, #/rules/ID, with its YAML source.
 
 import {h, replace, route, fmtTime, num, sevBadge} from '../dom.js';
 import {api, rulesMap} from '../api.js';
 import {errorBox, setTitle, heading, focusTitle, debounce, rowKeys} from '../page.js';
 import {attackChips} from '../labels.js';
 import {technique} from '../attack.js';
+import {overridesCard} from './overrides.js';
 
 /** The rules table of `shown`. */
 function rulesTable(shown) {
@@ -32,10 +33,12 @@ export async function viewRules(root, params, ctx) {
   const q = (params.get('q') || '').toLowerCase();
   const qIn = h('input', {type: 'search', id: 'rule-q', value: q, placeholder: 'id, name, protocol, technique…', autocomplete: 'off'});
   const box = h('div', {class: 'table-wrap'}, h('p', {class: 'muted'}, 'Loading…'));
-  replace(root, h('div', {class: 'view-head'}, heading('Rules')),
+  const overrides = h('div', {class: 'overrides-slot'});
+  replace(root, h('div', {class: 'view-head'}, heading('Rules')), overrides,
     h('form', {class: 'filters', role: 'search', on: {submit: (ev) => ev.preventDefault()}},
       h('label', {for: 'rule-q', class: 'field'}, h('span', {class: 'field-label'}, 'Filter'), qIn)), box);
   focusTitle();
+  overridesCard(ctx.signal).then((card) => replace(overrides, card));
   let rules;
   try {
     rules = [...(await rulesMap(true)).values()];

@@ -290,6 +290,51 @@ test('overview, rules and a rule with its YAML', async () => {
   await page.waitForFunction(() => location.hash === '#/rules');
 });
 
+test('"do not alert for this pair" on an alert adds an override, listed on the rules page with Remove', async () => {
+  const target = (await apiGet(server, '/alerts?severity=critical&protocol=s7comm&q=plc%20stop&limit=1')).alerts[0];
+  await go(page, server, `#/alerts/${target.id}`);
+  await page.waitForSelector('#tuning');
+  assert.equal(await page.$('#why-no-override'), null, 'otwatch run owns an overrides file');
+  // The keyboard opens the confirmation; Esc cancels it and gives the focus back.
+  await page.focus('#suppress-pair');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#override-note', {state: 'visible'});
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'override-note');
+  assert.match(await page.textContent('.confirm'), new RegExp(`from ${target.src_ip.replaceAll('.', '\\.')} to ${target.dest_ip.replaceAll('.', '\\.')}`));
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#override-note', {state: 'detached'});
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'suppress-pair');
+  assert.ok(page.url().includes(`#/alerts/${target.id}`), 'Esc in the confirmation stays on the alert');
+
+  // Confirmed with a note (HTML is text).
+  await page.click('#suppress-pair');
+  await page.fill('#override-note', 'maintenance window <b>x</b>');
+  await page.click('#override-confirm');
+  await page.waitForFunction(() => document.querySelector('#override-status').textContent.includes('Overrides of this rule'));
+  assert.match(await page.textContent('#toast'), new RegExp(`Rule ${target.signature_id} no longer alerts from`));
+  assert.ok(await page.isDisabled('#suppress-pair'), 'the pair is covered now');
+  assert.ok(!(await page.isDisabled('#suppress-source')));
+  const listed = await apiGet(server, '/overrides');
+  assert.deepEqual(listed.suppress.map((o) => [o.rule, o.src_ip, o.dest_ip, o.note]),
+    [[target.signature_id, target.src_ip, target.dest_ip, 'maintenance window <b>x</b>']]);
+  await screenshot(page, 'alert-override');
+
+  // The rules page lists it; Remove takes it away.
+  await go(page, server, '#/rules');
+  await page.waitForSelector('tr.override-row');
+  const row = await page.textContent('tr.override-row');
+  assert.match(row, new RegExp(String(target.signature_id)));
+  assert.match(row, /maintenance window <b>x<\/b>/);
+  assert.equal(await page.$('#overrides b'), null, 'the note is text');
+  await screenshot(page, 'rules-overrides');
+  await page.focus('button.override-remove');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('tr.override-row', {state: 'detached'});
+  assert.match(await page.textContent('#overrides'), /No override/);
+  assert.deepEqual((await apiGet(server, '/overrides')).suppress, []);
+  assert.ok(events.errors.length === 0, events.errors.join('\n'));
+});
+
 test('keyboard shortcuts move between pages and are documented', async () => {
   await go(page, server, '#/overview');
   await page.keyboard.press('?');

@@ -3,6 +3,7 @@
 //! through the writer thread.
 
 mod baseline;
+mod overrides;
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -94,6 +95,8 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
         .route("/baseline/deviations", get(baseline::deviations))
         .route("/baseline/accept", post(baseline::accept))
         .route("/baseline/keep", post(baseline::keep))
+        .route("/overrides", get(overrides::list).post(overrides::add))
+        .route("/overrides/remove", post(overrides::remove))
         .route("/stream", get(stream))
         .route(
             "/ingest",

@@ -16,6 +16,8 @@
 //! * [`rules`]: the rules the sensors run, shown with hit counts.
 //! * [`baseline`]: the learned baseline under review: the embedder's file
 //!   and state, deviation alerts grouped for Accept.
+//! * [`overrides`]: the analyst's rule overrides file (suppressions of a
+//!   rule for a source or a pair), changed through the API.
 //! * `protocols`: the decoded protocols, from `otwatch-proto`'s registry
 //!   (the EVE objects an alert may carry, `/api/v1/protocols`).
 //! * [`time`]: RFC 3339 timestamps as microseconds.
@@ -38,6 +40,7 @@ pub mod export;
 mod http;
 mod ingest;
 mod metrics;
+pub mod overrides;
 mod protocols;
 mod record;
 mod render;
@@ -81,6 +84,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 pub use baseline::{BaselineHook, BaselineState};
 pub use config::{Config, ConfigError, LoadError};
 pub use ingest::LineError;
+pub use overrides::OverridesHook;
 pub use record::State;
 pub use rules::RuleInfo;
 pub use store::{Filter, IngestReport, StoreError};
@@ -208,6 +212,12 @@ struct Inner {
     /// Held by an Accept from reading the baseline file to reloading it, so
     /// that two Accepts do not lose each other's entry.
     accepting: Mutex<()>,
+    /// The overrides file, set by the embedder: a plain lock held only to
+    /// clone or swap it.
+    overrides: RwLock<Option<OverridesHook>>,
+    /// Held by a change of the overrides file from reading it to reloading
+    /// it, so that two changes do not lose each other's entry.
+    tuning: Mutex<()>,
     stream: broadcast::Sender<Arc<Published>>,
     committed: watch::Receiver<u64>,
     metrics: Arc<Metrics>,
@@ -265,6 +275,8 @@ impl Analyzer {
                 rules,
                 review: RwLock::new(baseline::Review::default()),
                 accepting: Mutex::new(()),
+                overrides: RwLock::new(None),
+                tuning: Mutex::new(()),
                 stream,
                 committed,
                 metrics,
@@ -357,6 +369,32 @@ impl Analyzer {
     pub fn set_baseline(&self, hook: Option<BaselineHook>) {
         let mut guard = self.inner.review.write().unwrap_or_else(|e| e.into_inner());
         guard.hook = hook;
+    }
+
+    /// Sets the overrides file `/api/v1/overrides` lists and changes, and
+    /// what a change calls to have the sensor reload it (`None`: no file;
+    /// the list is empty and changes are refused).
+    pub fn set_overrides(&self, hook: Option<OverridesHook>) {
+        let mut guard = self
+            .inner
+            .overrides
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *guard = hook;
+    }
+
+    /// The overrides file, as set.
+    pub fn overrides(&self) -> Option<OverridesHook> {
+        self.inner
+            .overrides
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Held while a change of the overrides file is made.
+    pub(crate) fn tuning(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.tuning.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sets where the sensor side is with its baseline: learning until a

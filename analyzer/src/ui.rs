@@ -58,6 +58,7 @@ const FILES: &[File] = &[
     ui_file!("pages/assets.js", "text/javascript; charset=utf-8"),
     ui_file!("pages/rules.js", "text/javascript; charset=utf-8"),
     ui_file!("pages/baseline.js", "text/javascript; charset=utf-8"),
+    ui_file!("pages/overrides.js", "text/javascript; charset=utf-8"),
     ui_file!("dom.js", "text/javascript; charset=utf-8"),
     ui_file!("views.js", "text/javascript; charset=utf-8"),
     ui_file!("attack.js", "text/javascript; charset=utf-8"),

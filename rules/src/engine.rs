@@ -72,6 +72,8 @@ pub struct Ruleset {
     pattern_counts: [usize; Layer::COUNT],
     flags: Vec<String>,
     baseline: Option<Arc<Baseline>>,
+    /// The analyst's suppressions ([`crate::overrides`]).
+    pub(crate) overrides: crate::overrides::Applied,
 }
 
 impl Ruleset {
@@ -168,6 +170,7 @@ impl Ruleset {
             pattern_counts,
             flags: compiled.flags,
             baseline: None,
+            overrides: Default::default(),
         })
     }
 
@@ -396,6 +399,8 @@ pub struct Engine {
     raised: HashMap<u64, i64>,
     deviations: [u64; DeviationKind::ALL.len()],
     deviations_held: u64,
+    /// Matches the overrides kept from alerting.
+    suppressed: u64,
 }
 
 impl core::fmt::Debug for Engine {
@@ -436,7 +441,14 @@ impl Engine {
             raised: HashMap::new(),
             deviations: [0; DeviationKind::ALL.len()],
             deviations_held: 0,
+            suppressed: 0,
         }
+    }
+
+    /// Matches kept from alerting by the ruleset's overrides
+    /// ([`Ruleset::with_overrides`]).
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed
     }
 
     /// Deviations from the baseline found so far, per kind (each counted
@@ -614,6 +626,10 @@ impl Engine {
                 self.update_flags(flow.id, rule.flow_set, rule.flow_unset, micros(event.ts));
             }
             if rule.noalert || suppressed(rule, flow, &self.hits) {
+                continue;
+            }
+            if set.overrides.suppresses(ri as usize, flow, &event.app) {
+                self.suppressed += 1;
                 continue;
             }
             if let Some(limit) = rule.limit {

@@ -15,6 +15,8 @@
 //! * [`baseline`]: the learned baseline: its model, learning, the check of
 //!   a transaction against it (deviations), and its YAML file.
 //! * [`load`]: rule files, folders and the bundled default ruleset.
+//! * [`overrides`]: the analyst's suppressions of a rule for a source, a
+//!   destination or a pair (`overrides.yaml`), applied to a [`Ruleset`].
 //! * [`error`]: every error with its position.
 //!
 //! The crate produces [`Alert`]s (which rule fired, when); writing them as
@@ -30,6 +32,7 @@ pub mod engine;
 pub mod error;
 pub mod fields;
 pub mod load;
+pub mod overrides;
 pub mod protocols;
 pub mod schema;
 mod view;

@@ -59,6 +59,34 @@ pub(crate) fn read_at_most(path: &Path, max: u64, what: &str) -> Result<String, 
     Ok(text)
 }
 
+/// Writes `text` to `path` atomically (a temporary file beside it, written
+/// and synced, then a rename), so that a reader never sees half a file;
+/// mode 0600: baselines and overrides describe the plant, and are readable
+/// by their owner only, as the alert store is.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "otwatch.yaml".to_owned());
+    let tmp = dir
+        .unwrap_or_else(|| Path::new("."))
+        .join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 /// The folder of the bundled ruleset in the source tree; test captures of
 /// the bundled rules are relative to it.
 pub fn bundled_dir() -> PathBuf {

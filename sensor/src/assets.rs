@@ -577,6 +577,10 @@ impl<O: Output> Output for Tracked<O> {
             .observe_flow(flow.meta, flow.app, flow.meta.start, flow.end);
         self.inner.flow_end(flow);
     }
+
+    fn input_position(&mut self, at: crate::capture::InputPosition) {
+        self.inner.input_position(at);
+    }
 }
 
 #[cfg(test)]

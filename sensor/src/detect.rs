@@ -4,9 +4,11 @@
 //! writes an EVE `alert` line for each match through its inner output
 //! ([`AlertSink`]), then forwards the event unchanged. The alert carries
 //! Suricata's `alert` object, the flow fields, the protocol object of the
-//! transaction that fired and an `alert_id` unique across sensor restarts
-//! (a random run id from the OS and a sequence number), which the analyzer
-//! uses to ingest idempotently.
+//! transaction that fired and an `alert_id` ([`AlertIds`]): for offline
+//! input made of the input (the file's digest and the frame's position), so
+//! a file replayed again gives the same ids; live, a random run id from the
+//! OS and a sequence number, unique across sensor restarts. The analyzer
+//! ingests idempotently by it.
 //!
 //! [`test_rules`] runs the `tests:` of every rule (`otwatch rules test`).
 
@@ -22,6 +24,7 @@ pub use otwatch_rules as rules;
 use otwatch_rules::baseline::Baseline;
 use otwatch_rules::{Alert, Engine, FlowInfo, RuleMeta, Ruleset, Source, Thresholds, VarOverrides};
 
+use crate::capture::InputPosition;
 use crate::eve::{write_app_object, write_header, write_packet_header, EveWriter, EventType};
 use crate::flow::Endpoint;
 use crate::pipeline::{
@@ -140,17 +143,39 @@ pub fn random_run_id() -> u64 {
     }
 }
 
-/// The longest alert id: 16 hex digits, a dash, a 20-digit number.
-const ALERT_ID_MAX: usize = 16 + 1 + 20;
+/// The longest alert id: offline, 16 hex digits and four numbers of at most
+/// 20 digits, with their dashes (live ids are shorter).
+const ALERT_ID_MAX: usize = 16 + 4 * (1 + 20);
 
-/// The ids of the alerts of one run, in the one format otwatch gives them:
-/// `<run id>-<n>`, the run id as 16 hex digits ([`random_run_id`]) and `n`
-/// counting from 1. Used by [`Detect`] and, for an alert line that arrives
-/// without one, by the analyzer client ([`crate::ship`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The ids of the alerts of one run, in the two formats otwatch gives them.
+///
+/// * Live capture: `<run id>-<n>`, the run id as 16 hex digits
+///   ([`random_run_id`], new at each start) and `n` counting from 1.
+/// * Offline input (replayed files, `otwatch run` on captures, `otwatch
+///   sensor --pcap`): `<file digest>-<frame>-<flow>-<rule>-<k>`, from the
+///   input alone: the digest of the file's bytes as 16 hex digits
+///   ([`crate::capture::digest`]), the number of the frame in that file
+///   whose processing raised the alert (from 1; one past the last frame for
+///   flows ended by the end of the input), the flow id of the event (as in
+///   its `flow_id`; for an anomaly outside flows, 0, or a number made of the
+///   datagram's addresses when fragments time out), the rule id, and `k`
+///   counting from 1 the alerts of that rule and flow on that frame. The
+///   same file replayed again gives the same ids, whatever the number of
+///   workers (a frame and its flow are always on one worker, and the flow
+///   tells apart the flows of several workers that an idle sweep ends on
+///   one frame), so the analyzer, which stores an alert once per sensor and
+///   id, adds nothing.
+///
+/// Used by [`Detect`] and, for an alert line that arrives without one, by
+/// the analyzer client ([`crate::ship`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertIds {
     run_id: u64,
     seq: u64,
+    /// Offline: where the events come from now.
+    at: Option<InputPosition>,
+    /// Offline: alerts so far at `at`, by flow and rule.
+    on_frame: Vec<(u64, u32, u64)>,
 }
 
 /// One alert id, on the stack.
@@ -165,6 +190,17 @@ impl AlertId {
     pub fn as_str(&self) -> &str {
         core::str::from_utf8(&self.text[..self.len]).unwrap_or("")
     }
+
+    fn format(args: std::fmt::Arguments<'_>) -> AlertId {
+        let mut id = AlertId {
+            text: [0; ALERT_ID_MAX],
+            len: 0,
+        };
+        let mut cursor = std::io::Cursor::new(&mut id.text[..]);
+        let _ = cursor.write_fmt(args);
+        id.len = cursor.position() as usize;
+        id
+    }
 }
 
 impl AlertIds {
@@ -175,20 +211,53 @@ impl AlertIds {
 
     /// Ids under `run_id` (tests).
     pub fn with_run_id(run_id: u64) -> AlertIds {
-        AlertIds { run_id, seq: 0 }
+        AlertIds {
+            run_id,
+            seq: 0,
+            at: None,
+            on_frame: Vec::new(),
+        }
     }
 
-    /// The next id.
+    /// The next id of the run-id format.
     pub fn next_id(&mut self) -> AlertId {
         self.seq += 1;
-        let mut id = AlertId {
-            text: [0; ALERT_ID_MAX],
-            len: 0,
+        AlertId::format(format_args!("{:016x}-{}", self.run_id, self.seq))
+    }
+
+    /// Offline input: the events that follow come from `at`.
+    pub fn set_position(&mut self, at: InputPosition) {
+        if self.at != Some(at) {
+            self.at = Some(at);
+            self.on_frame.clear();
+        }
+    }
+
+    /// The id of the next alert of `rule` on `flow` (0 outside flows): from
+    /// the input position once one was set, else of the run-id format.
+    pub fn next_for(&mut self, flow: u64, rule: u32) -> AlertId {
+        let Some(at) = self.at else {
+            return self.next_id();
         };
-        let mut cursor = std::io::Cursor::new(&mut id.text[..]);
-        let _ = write!(cursor, "{:016x}-{}", self.run_id, self.seq);
-        id.len = cursor.position() as usize;
-        id
+        self.seq += 1;
+        let k = match self
+            .on_frame
+            .iter_mut()
+            .find(|(f, r, _)| *f == flow && *r == rule)
+        {
+            Some((_, _, k)) => {
+                *k += 1;
+                *k
+            }
+            None => {
+                self.on_frame.push((flow, rule, 1));
+                1
+            }
+        };
+        AlertId::format(format_args!(
+            "{:016x}-{}-{flow}-{rule}-{k}",
+            at.digest, at.frame
+        ))
     }
 }
 
@@ -247,6 +316,17 @@ impl<O: Output + AlertSink> Detect<O> {
         self.learner.replace(Baseline::new(limits))
     }
 
+    /// Goes on with `ids` (those of the engine it replaces after a reload).
+    pub fn with_alert_ids(mut self, ids: AlertIds) -> Detect<O> {
+        self.ids = ids;
+        self
+    }
+
+    /// The alert ids, where they are.
+    pub fn alert_ids(&self) -> &AlertIds {
+        &self.ids
+    }
+
     /// The rule engine (its deviation counters).
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -282,7 +362,8 @@ impl<O: Output + AlertSink> Detect<O> {
         self.inner
     }
 
-    fn run(&mut self, flow: &FlowInfo, cx: AlertContext<'_>, event: &Event<'_>) {
+    /// Runs the rules on `event`; `owner` is the flow id in alert ids.
+    fn run(&mut self, flow: &FlowInfo, owner: u64, cx: AlertContext<'_>, event: &Event<'_>) {
         let Detect {
             engine,
             inner,
@@ -292,7 +373,7 @@ impl<O: Output + AlertSink> Detect<O> {
         } = self;
         engine.inspect(flow, event, &mut |alert| {
             *per_rule.entry(alert.rule.id).or_insert(0) += 1;
-            let id = ids.next_id();
+            let id = ids.next_for(owner, alert.rule.id);
             inner.alert(cx, event, alert, id.as_str());
         });
     }
@@ -310,7 +391,7 @@ impl<O: Output + AlertSink> Output for Detect<O> {
         if let Some(learner) = &mut self.learner {
             learner.learn(&info, event.ts, &event.app);
         }
-        self.run(&info, AlertContext::Flow { flow, app }, event);
+        self.run(&info, flow.id, AlertContext::Flow { flow, app }, event);
         self.inner.flow_event(flow, app, event);
     }
 
@@ -332,7 +413,11 @@ impl<O: Output + AlertSink> Output for Detect<O> {
             ts,
             app: AppEvent::Anomaly(*anomaly),
         };
-        self.run(&info, AlertContext::Packet(packet), &event);
+        // A datagram's fragments are all on one worker (dealt by their
+        // addresses): its addresses tell apart the datagrams that time out
+        // on one frame in several workers.
+        let owner = packet.map_or(0, |p| packet_owner(p.src, p.dst));
+        self.run(&info, owner, AlertContext::Packet(packet), &event);
         self.inner.packet_anomaly(ts, packet, anomaly);
     }
 
@@ -340,6 +425,34 @@ impl<O: Output + AlertSink> Output for Detect<O> {
         self.engine.flow_end(flow.meta.id);
         self.inner.flow_end(flow);
     }
+
+    fn input_position(&mut self, at: InputPosition) {
+        self.ids.set_position(at);
+    }
+}
+
+/// The number standing for a flow in the alert id of an anomaly outside
+/// flows: made of its addresses (FNV-1a over their bytes), below 2^51 like
+/// flow ids.
+fn packet_owner(src: IpAddr, dst: IpAddr) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for ip in [src, dst] {
+        let (v4, v6);
+        let bytes: &[u8] = match ip {
+            IpAddr::V4(a) => {
+                v4 = a.octets();
+                &v4
+            }
+            IpAddr::V6(a) => {
+                v6 = a.octets();
+                &v6
+            }
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h & ((1 << 51) - 1)
 }
 
 /// The outcome of one rule test.
@@ -394,6 +507,17 @@ pub fn test_rules(
     set: &Arc<Ruleset>,
     sources: &[Source],
 ) -> Result<Vec<TestOutcome>, otwatch_rules::Errors> {
+    test_rules_with(set, sources, None)
+}
+
+/// As [`test_rules`], with `overrides` applied to the rulesets a test with
+/// variables or a baseline compiles (`set` carries them already): a match
+/// an override suppresses is not an alert of the test.
+pub fn test_rules_with(
+    set: &Arc<Ruleset>,
+    sources: &[Source],
+    overrides: Option<&otwatch_rules::overrides::Overrides>,
+) -> Result<Vec<TestOutcome>, otwatch_rules::Errors> {
     type Key = (PathBuf, VarOverrides, Option<PathBuf>);
     let mut cache: HashMap<Key, Result<BTreeMap<u32, u64>, String>> = HashMap::new();
     let mut outcomes = Vec::new();
@@ -405,7 +529,11 @@ pub fn test_rules(
                 let own = if t.vars.is_empty() && t.baseline.is_none() {
                     None
                 } else {
-                    Some(Ruleset::from_sources_with_vars(sources, &t.vars)?)
+                    let rs = Ruleset::from_sources_with_vars(sources, &t.vars)?;
+                    Some(match overrides {
+                        Some(o) => rs.with_overrides(o)?,
+                        None => rs,
+                    })
                 };
                 let outcome = match (&t.baseline, own) {
                     (_, None) => Ok(Arc::clone(set)),
@@ -457,14 +585,76 @@ mod tests {
         assert_eq!(ids.next_id().as_str(), "00000000000000ab-1");
         assert_eq!(ids.next_id().as_str(), "00000000000000ab-2");
         // The longest id fits.
-        let mut last = AlertIds {
-            run_id: u64::MAX,
-            seq: u64::MAX - 1,
-        };
+        let mut last = AlertIds::with_run_id(u64::MAX);
+        last.seq = u64::MAX - 1;
         assert_eq!(
             last.next_id().as_str(),
             "ffffffffffffffff-18446744073709551615"
         );
+        // Without an input position, alerts get ids of this format.
+        assert_eq!(ids.next_for(7, 110001).as_str(), "00000000000000ab-3");
+    }
+
+    #[test]
+    fn offline_alert_ids_are_the_input_position_flow_rule_and_a_count() {
+        let mut ids = AlertIds::with_run_id(0xab);
+        let at = |frame| InputPosition {
+            digest: 0x0123_4567_89ab_cdef,
+            frame,
+        };
+        ids.set_position(at(5));
+        assert_eq!(
+            ids.next_for(42, 110001).as_str(),
+            "0123456789abcdef-5-42-110001-1"
+        );
+        // Another rule, another flow: each counts from 1.
+        assert_eq!(
+            ids.next_for(42, 110002).as_str(),
+            "0123456789abcdef-5-42-110002-1"
+        );
+        assert_eq!(
+            ids.next_for(43, 110001).as_str(),
+            "0123456789abcdef-5-43-110001-1"
+        );
+        assert_eq!(
+            ids.next_for(42, 110001).as_str(),
+            "0123456789abcdef-5-42-110001-2"
+        );
+        // The same position again (a sweep, then the frame) keeps counting.
+        ids.set_position(at(5));
+        assert_eq!(
+            ids.next_for(42, 110001).as_str(),
+            "0123456789abcdef-5-42-110001-3"
+        );
+        // The next frame starts over.
+        ids.set_position(at(6));
+        assert_eq!(
+            ids.next_for(42, 110001).as_str(),
+            "0123456789abcdef-6-42-110001-1"
+        );
+        // The longest id fits.
+        ids.set_position(InputPosition {
+            digest: u64::MAX,
+            frame: u64::MAX,
+        });
+        let id = ids.next_for(u64::MAX, u32::MAX);
+        assert_eq!(
+            id.as_str(),
+            "ffffffffffffffff-18446744073709551615-18446744073709551615-4294967295-1"
+        );
+    }
+
+    #[test]
+    fn fragments_of_one_address_pair_share_a_number_below_flow_ids_limit() {
+        let ip = |s: &str| {
+            s.parse::<IpAddr>()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        };
+        let a = packet_owner(ip("10.0.0.1"), ip("10.0.0.2"));
+        assert_eq!(a, packet_owner(ip("10.0.0.1"), ip("10.0.0.2")));
+        assert_ne!(a, packet_owner(ip("10.0.0.2"), ip("10.0.0.1")));
+        assert_ne!(a, packet_owner(ip("10.0.0.1"), ip("10.0.0.3")));
+        assert!(packet_owner(ip("::1"), ip("ff02::1")) < 1 << 51);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use otwatch_proto::stream::StreamBuffer;
 use otwatch_proto::wire::checksum::{self as csum, Verdict};
 use otwatch_proto::wire::{self, IpInfo, LinkInfo, MacAddr, Transport};
 
-use crate::capture::Frame;
+use crate::capture::{Frame, InputPosition};
 use crate::flow::{EndReason, Endpoint, FlowConfig, FlowKey, FlowTable, TimeoutClass};
 use crate::stats::SensorStats;
 
@@ -156,6 +156,12 @@ pub trait Output {
     fn packet_anomaly(&mut self, ts: Timestamp, packet: Option<&PacketMeta>, anomaly: &Anomaly<'_>);
     /// A flow ended.
     fn flow_end(&mut self, flow: &FlowRecord<'_>);
+    /// Offline input only: where the events that follow come from, the
+    /// frame about to be processed (with the idle-flow sweep it starts) or
+    /// the end of the input. Alert ids are made from it
+    /// ([`crate::detect::AlertIds`]); live capture never calls it. The
+    /// default ignores it.
+    fn input_position(&mut self, _at: InputPosition) {}
 }
 
 /// Addresses of a frame, for anomalies that belong to no flow.

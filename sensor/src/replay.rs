@@ -17,7 +17,7 @@ use otwatch_rules::Ruleset;
 
 use crate::assets::{AssetLimits, Tracked};
 use crate::capture::file::{CaptureFile, FileError};
-use crate::capture::Frame;
+use crate::capture::{Frame, InputPosition};
 use crate::eve::{EveWriter, EventFilter};
 use crate::live::{EveSink, SensorOutput, SensorShared};
 use crate::pipeline::{NullOutput, Output, Pipeline, PipelineConfig};
@@ -60,6 +60,7 @@ pub fn replay<O: Output>(
     let mut pipeline = Pipeline::new(config, output);
     let mut last_ts = Timestamp::default();
     let mut error = None;
+    let mut at = None;
     for (i, path) in paths.iter().enumerate() {
         let file = match CaptureFile::open(path) {
             Ok(f) => f,
@@ -69,9 +70,15 @@ pub fn replay<O: Output>(
             }
         };
         let size = file.len();
+        let mut position = InputPosition {
+            digest: file.digest(),
+            frame: 0,
+        };
         let mut since_progress = 0u32;
         let walked = file.walk(&mut |frame, offset| {
             last_ts = frame.ts;
+            position.frame += 1;
+            pipeline.output().input_position(position);
             pipeline.packet(frame);
             since_progress += 1;
             if since_progress == 65_536 {
@@ -80,10 +87,14 @@ pub fn replay<O: Output>(
             }
         });
         progress(i, size, size);
+        at = Some(position);
         if let Err(e) = walked {
             error = Some(e);
             break;
         }
+    }
+    if let Some(last) = at {
+        pipeline.output().input_position(past(last));
     }
     let (output, stats) = pipeline.finish();
     let report = ReplayReport {
@@ -101,16 +112,27 @@ const BATCH: usize = 1024;
 /// Batches in flight per worker: the dispatcher runs at most this far ahead.
 const BATCHES_AHEAD: usize = 8;
 
-/// What the dispatcher hands a worker.
+/// The position after `last`: where flows ended by the end of the input are.
+fn past(last: InputPosition) -> InputPosition {
+    InputPosition {
+        frame: last.frame + 1,
+        ..last
+    }
+}
+
+/// What the dispatcher hands a worker. Each item carries the position of its
+/// frame in the input, so alert ids are those of one pipeline.
 #[derive(Debug, Clone, Copy)]
 enum Item<'f> {
     /// A frame of the worker's share.
-    Frame(Frame<'f>),
+    Frame(Frame<'f>, InputPosition),
     /// Capture time reached a new second: the worker sweeps its idle flows
-    /// as the single pipeline would on the first frame of that second, so
-    /// that flows end (and 5-tuples are reused) at the same moments whatever
-    /// the number of workers.
-    Tick(Timestamp),
+    /// as the single pipeline would on the first frame of that second (at
+    /// that frame's position), so that flows end (and 5-tuples are reused)
+    /// at the same moments whatever the number of workers.
+    Tick(Timestamp, InputPosition),
+    /// The end of the input: where the flows still open end.
+    End(InputPosition),
 }
 
 /// Replays `paths` through one pipeline per output, on as many threads: the
@@ -216,8 +238,15 @@ fn deal<'f, O: Output + Send>(
                 for mut batch in rx {
                     for item in batch.drain(..) {
                         match item {
-                            Item::Frame(frame) => pipeline.packet(frame),
-                            Item::Tick(now) => pipeline.tick(now),
+                            Item::Frame(frame, at) => {
+                                pipeline.output().input_position(at);
+                                pipeline.packet(frame);
+                            }
+                            Item::Tick(now, at) => {
+                                pipeline.output().input_position(at);
+                                pipeline.tick(now);
+                            }
+                            Item::End(at) => pipeline.output().input_position(at),
                         }
                     }
                     // The dispatcher may be gone already: the batch is then freed.
@@ -254,6 +283,7 @@ fn deal<'f, O: Output + Send>(
         let mut batches: Vec<Vec<Item<'f>>> =
             (0..workers).map(|_| Vec::with_capacity(BATCH)).collect();
         let mut second = i64::MIN;
+        let mut at = None;
         let hand_over = |w: usize, batches: &mut [Vec<Item<'f>>]| {
             let fresh = recycle_rx
                 .try_recv()
@@ -264,20 +294,25 @@ fn deal<'f, O: Output + Send>(
         };
         for (i, file) in files.iter().enumerate() {
             let size = file.len();
+            let mut position = InputPosition {
+                digest: file.digest(),
+                frame: 0,
+            };
             let mut since_progress = 0u32;
             let walked = file.walk(&mut |frame, offset| {
                 dealt.last_ts = frame.ts;
+                position.frame += 1;
                 if frame.ts.secs > second {
                     second = frame.ts.secs;
                     for w in 0..workers {
-                        batches[w].push(Item::Tick(frame.ts));
+                        batches[w].push(Item::Tick(frame.ts, position));
                         if batches[w].len() >= BATCH {
                             hand_over(w, &mut batches);
                         }
                     }
                 }
                 let w = worker_of(&frame, workers);
-                batches[w].push(Item::Frame(frame));
+                batches[w].push(Item::Frame(frame, position));
                 if batches[w].len() >= BATCH {
                     hand_over(w, &mut batches);
                 }
@@ -288,12 +323,16 @@ fn deal<'f, O: Output + Send>(
                 }
             });
             progress(i, size, size);
+            at = Some(position);
             if let Err(e) = walked {
                 dealt.error.get_or_insert(e);
                 break;
             }
         }
         for w in 0..workers {
+            if let Some(last) = at {
+                batches[w].push(Item::End(past(last)));
+            }
             if !batches[w].is_empty() {
                 hand_over(w, &mut batches);
             }
@@ -445,6 +484,7 @@ impl OfflineSensor {
             let (deviations, held) = output.deviations();
             report.stats.deviations += deviations;
             report.stats.deviations_held += held;
+            report.stats.suppressed += output.suppressed();
             output.publish_assets();
             tees.extend(output.into_tee());
         }
@@ -483,22 +523,6 @@ mod tests {
     use crate::detect::Detect;
     use crate::live::MemoryLines;
 
-    /// `"alert_id":"<run id>-<n>"` with the run id (random per run) cut out.
-    fn without_run_ids(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(i) = rest.find("\"alert_id\":\"") {
-            let start = i + "\"alert_id\":\"".len();
-            out.push_str(&rest[..start]);
-            rest = &rest[start..];
-            if let Some(dash) = rest.find('-') {
-                rest = &rest[dash..];
-            }
-        }
-        out.push_str(rest);
-        out
-    }
-
     /// Every capture of `pcaps/`, in name order (one stream of many
     /// plants: Modbus, S7comm and DNP3 from real stacks, attacks among them).
     fn bundled_captures() -> Vec<PathBuf> {
@@ -512,7 +536,8 @@ mod tests {
     }
 
     /// The EVE lines of an offline run with `workers`, sorted, without what
-    /// differs between runs (alert ids, elapsed time).
+    /// differs between runs (the elapsed time). Alert ids come from the
+    /// input, so they stay.
     fn sorted_lines(paths: &[PathBuf], workers: usize) -> (Vec<String>, OfflineReport) {
         let seen = MemoryLines::default();
         let offline = OfflineSensor::new(OfflineOptions {
@@ -525,18 +550,11 @@ mod tests {
         });
         let done = offline.replay(paths, &mut |_, _, _| {});
         let text = String::from_utf8(seen.take()).unwrap_or_default();
-        // Alert ids count per worker: cut them, and the elapsed time.
         let mut lines: Vec<String> = text
             .lines()
-            .map(|l| {
-                let l = match l.find("\"alert_id\":") {
-                    Some(i) => &l[..i],
-                    None => l,
-                };
-                match l.find("\"uptime\":") {
-                    Some(i) => l[..i].to_owned(),
-                    None => l.to_owned(),
-                }
+            .map(|l| match l.find("\"uptime\":") {
+                Some(i) => l[..i].to_owned(),
+                None => l.to_owned(),
             })
             .collect();
         lines.sort();
@@ -568,6 +586,92 @@ mod tests {
                 differing.first()
             );
         }
+    }
+
+    /// The alert ids of the EVE lines of an offline run of `paths` with
+    /// `workers`, sorted.
+    fn alert_ids(paths: &[PathBuf], workers: usize) -> Vec<String> {
+        let seen = MemoryLines::default();
+        let offline = OfflineSensor::new(OfflineOptions {
+            rules: Arc::new(Ruleset::bundled().expect("bundled rules")),
+            pipeline: PipelineConfig::default(),
+            eve: Some((EveSink::new(Box::new(seen.clone())), EventFilter::all())),
+            ship: None,
+            workers,
+            learn: None,
+        });
+        let done = offline.replay(paths, &mut |_, _, _| {});
+        assert!(done.replay.error.is_none());
+        let text = String::from_utf8(seen.take()).unwrap_or_default();
+        let mut ids: Vec<String> = text
+            .lines()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                Some(v.get("alert_id")?.as_str()?.to_owned())
+            })
+            .collect();
+        assert_eq!(ids.len() as u64, done.replay.stats.alerts);
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn offline_alert_ids_come_from_the_input_whatever_the_workers() {
+        let paths = bundled_captures();
+        let once = alert_ids(&paths, 1);
+        assert!(once.len() > 20, "the attack captures alert: {once:?}");
+        // Every id once: the analyzer would drop an alert that shares one.
+        let distinct: std::collections::BTreeSet<&String> = once.iter().collect();
+        assert_eq!(distinct.len(), once.len(), "{once:?}");
+        // Each names the digest of one of the files.
+        let digests: Vec<String> = paths
+            .iter()
+            .map(|p| {
+                let f = CaptureFile::open(p).expect("opens");
+                format!("{:016x}-", f.digest())
+            })
+            .collect();
+        assert!(
+            once.iter()
+                .all(|id| digests.iter().any(|d| id.starts_with(d))),
+            "{once:?}"
+        );
+        // The same files again, and with several workers: the same ids.
+        assert_eq!(alert_ids(&paths, 1), once);
+        assert_eq!(alert_ids(&paths, 2), once);
+        assert_eq!(alert_ids(&paths, 3), once);
+    }
+
+    #[test]
+    fn another_capture_gives_other_alert_ids() {
+        let original = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../pcaps/modbus_attack_diagnostics.pcap");
+        let bytes = std::fs::read(&original).expect("reads");
+        // The same capture with the microseconds of its last frame's time
+        // changed (a classic pcap record header: seconds, microseconds,
+        // lengths): the same alerts, from another file.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let changed = dir.path().join("changed.pcap");
+        let mut other = bytes.clone();
+        let mut at = 24;
+        let mut last = 24;
+        while at + 16 <= other.len() {
+            last = at;
+            let caplen =
+                u32::from_le_bytes([other[at + 8], other[at + 9], other[at + 10], other[at + 11]]);
+            at += 16 + caplen as usize;
+        }
+        other[last + 4] ^= 1;
+        std::fs::write(&changed, &other).expect("writes");
+        let a = alert_ids(std::slice::from_ref(&original), 1);
+        let b = alert_ids(std::slice::from_ref(&changed), 1);
+        assert!(!a.is_empty());
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().all(|id| !b.contains(id)), "{a:?} {b:?}");
+        // A copy of the original is the same input: the same ids.
+        let copy = dir.path().join("copy.pcap");
+        std::fs::write(&copy, &bytes).expect("writes");
+        assert_eq!(alert_ids(&[copy], 1), a);
     }
 
     #[test]
@@ -671,10 +775,8 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        assert_eq!(
-            cut(&without_run_ids(&text)),
-            cut(&without_run_ids(&expected))
-        );
+        // Alert ids come from the capture: the same in both runs.
+        assert_eq!(cut(&text), cut(&expected));
         let last = text.lines().last().unwrap_or_default();
         assert!(last.contains("\"event_type\":\"stats\""), "{last}");
         assert!(text.contains("\"event_type\":\"asset\""));

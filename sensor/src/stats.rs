@@ -178,6 +178,8 @@ pub struct SensorStats {
     /// Threshold and detection-filter windows dropped while still open to
     /// make room (their counts started again from zero).
     pub threshold_windows_evicted: u64,
+    /// Rule matches the overrides kept from alerting.
+    pub suppressed: u64,
 }
 
 impl SensorStats {
@@ -217,6 +219,7 @@ impl SensorStats {
         self.deviations += from.deviations;
         self.deviations_held += from.deviations_held;
         self.threshold_windows_evicted += from.threshold_windows_evicted;
+        self.suppressed += from.suppressed;
     }
 
     /// Total anomalies.
@@ -375,6 +378,11 @@ impl SensorStats {
             w.key("baseline").begin_object();
             w.field_u64("deviations", self.deviations);
             w.field_u64("held", self.deviations_held);
+            w.end_object();
+        }
+        if self.suppressed > 0 {
+            w.key("overrides").begin_object();
+            w.field_u64("suppressed", self.suppressed);
             w.end_object();
         }
     }

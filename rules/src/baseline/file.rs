@@ -726,29 +726,5 @@ pub fn load(path: &Path) -> Result<Baseline, Errors> {
 /// written and synced, then a rename), so that a reader never sees half a
 /// file; mode 0600.
 pub fn save(b: &Baseline, path: &Path) -> std::io::Result<()> {
-    let text = render(b);
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "baseline.yaml".to_owned());
-    let tmp = dir
-        .unwrap_or_else(|| Path::new("."))
-        .join(format!(".{name}.{}.tmp", std::process::id()));
-    // The plant's map: readable by its owner only, as the alert store is.
-    let mut file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?
-    };
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::load::write_private(path, &render(b))
 }

@@ -125,6 +125,12 @@ impl CaptureFile {
         self.map.len() as u64
     }
 
+    /// The digest of the file's bytes (see [`super::digest`]): one pass
+    /// over the whole mapping.
+    pub fn digest(&self) -> u64 {
+        super::digest::digest(&self.map)
+    }
+
     /// Whether the file is empty.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()

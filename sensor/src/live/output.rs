@@ -311,6 +311,7 @@ pub struct SensorOutput {
     detect: Option<Detect<Tracked<EveTee>>>,
     shared: SensorShared,
     alerts_before: u64,
+    suppressed_before: u64,
     write_error: Option<io::Error>,
 }
 
@@ -343,6 +344,7 @@ impl SensorOutput {
             ),
             shared: shared.clone(),
             alerts_before: 0,
+            suppressed_before: 0,
             write_error: None,
         }
     }
@@ -350,6 +352,11 @@ impl SensorOutput {
     /// Alerts raised (across reloads).
     pub fn alerts(&self) -> u64 {
         self.alerts_before + self.detect.as_ref().map_or(0, Detect::alerts)
+    }
+
+    /// Rule matches the overrides kept from alerting (across reloads).
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed_before + self.detect.as_ref().map_or(0, |d| d.engine().suppressed())
     }
 
     /// The first error writing EVE lines, if any (later lines were dropped).
@@ -406,6 +413,12 @@ impl Output for SensorOutput {
             d.flow_end(flow);
         }
     }
+
+    fn input_position(&mut self, at: crate::capture::InputPosition) {
+        if let Some(d) = &mut self.detect {
+            d.input_position(at);
+        }
+    }
 }
 
 impl LiveOutput for SensorOutput {
@@ -414,6 +427,7 @@ impl LiveOutput for SensorOutput {
     fn update(&mut self, rules: &Arc<Ruleset>) {
         if let Some(mut old) = self.detect.take() {
             self.alerts_before += old.alerts();
+            self.suppressed_before += old.engine().suppressed();
             // What was learned goes to the run's baseline; a worker asked
             // to stop learning stops here.
             let mut learner = old.take_learned();
@@ -425,13 +439,16 @@ impl LiveOutput for SensorOutput {
                 }
             }
             let learner = learner.map(|l| Baseline::new(l.limits));
+            // The ids go on where they were: a reload does not restart them.
+            let ids = old.alert_ids().clone();
             self.detect = Some(
                 Detect::with_thresholds(
                     rules.clone(),
                     old.into_inner(),
                     self.shared.thresholds.clone(),
                 )
-                .learning(learner),
+                .learning(learner)
+                .with_alert_ids(ids),
             );
         }
     }
@@ -460,6 +477,10 @@ impl LiveOutput for SensorOutput {
 
     fn alert_count(&self) -> u64 {
         self.alerts()
+    }
+
+    fn suppressed_count(&self) -> u64 {
+        self.suppressed()
     }
 }
 

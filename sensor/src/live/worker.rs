@@ -45,6 +45,12 @@ pub trait LiveOutput: Output + Send {
     fn alert_count(&self) -> u64 {
         0
     }
+
+    /// Rule matches the overrides kept from alerting so far, for the
+    /// periodic `stats` lines.
+    fn suppressed_count(&self) -> u64 {
+        0
+    }
 }
 
 /// Per-worker state handed to the capture loops.
@@ -127,8 +133,10 @@ impl<O: LiveOutput> Worker<'_, O> {
             .for_each_flow(&mut |out, flow, app, last| out.active_flow(flow, app, last));
         self.pipeline.output().report();
         let alerts = self.pipeline.output().alert_count();
+        let suppressed = self.pipeline.output().suppressed_count();
         let mut stats = self.pipeline.stats().clone();
         stats.alerts = alerts;
+        stats.suppressed = suppressed;
         let c = &stats.checksum;
         let off = c.state == crate::pipeline::checksum::ChecksumState::AutoDisabled;
         if off != self.checksums_off {
@@ -186,6 +194,7 @@ impl<O: LiveOutput> Worker<'_, O> {
         output.report();
         output.flush();
         stats.alerts = output.alert_count();
+        stats.suppressed = output.suppressed_count();
         *lock(&self.counters.stats) = stats.clone();
         let report = WorkerReport {
             stats,

@@ -329,8 +329,26 @@ pub(crate) fn load_rules(path: Option<&Path>, overrides: Option<&Path>) -> Resul
     };
     match overrides {
         None => Ok(set),
-        Some(o) => set.with_overrides(&otwatch_rules::overrides::load_or_empty(o)?),
+        Some(o) => {
+            let (set, stale) =
+                set.with_known_overrides(&otwatch_rules::overrides::load_or_empty(o)?);
+            warn_stale_overrides(&stale);
+            Ok(set)
+        }
     }
+}
+
+/// Says which overrides name rules that are not loaded: they are ignored,
+/// and the capture runs with the others.
+pub(crate) fn warn_stale_overrides(stale: &Errors) {
+    if stale.is_empty() {
+        return;
+    }
+    eprintln!("{stale}");
+    eprintln!(
+        "otwatch: {} override(s) name rules that are not loaded and are ignored; remove them from the file",
+        stale.len()
+    );
 }
 
 /// An `--overrides FILE` given on the command line must exist (a missing

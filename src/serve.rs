@@ -114,7 +114,9 @@ fn load_rules(
     let mut set = Ruleset::from_sources(&sources).map_err(|e| e.to_string())?;
     if let Some(o) = overrides {
         let o = otwatch_rules::overrides::load_or_empty(o).map_err(|e| e.to_string())?;
-        set = set.with_overrides(&o).map_err(|e| e.to_string())?;
+        let (with, stale) = set.with_known_overrides(&o);
+        crate::warn_stale_overrides(&stale);
+        set = with;
     }
     let infos = set
         .rules()

@@ -832,3 +832,35 @@ fn a_baseline_flags_the_coil_read_sweep_that_no_signature_sees() {
     want.extend((11..=14).map(|h| (150_001, "10.200.7.66".to_owned(), format!("10.200.7.{h}"))));
     assert_eq!(got, want);
 }
+
+/// An override whose rule is no longer loaded does not keep a capture from
+/// running: the replay warns about it and applies the others.
+#[test]
+fn a_replay_ignores_an_override_of_a_rule_that_is_not_loaded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let overrides = dir.path().join("overrides.yaml");
+    // 110005 fires once on the polling capture (server id read by 10.200.7.20).
+    std::fs::write(
+        &overrides,
+        "suppress:\n  - {rule: 110005, src_ip: 10.200.7.20}\n  - {rule: 199999, src_ip: 10.200.7.20}\n",
+    )
+    .expect("write");
+    let out = otwatch(&[
+        "replay",
+        "--overrides",
+        overrides.to_str().expect("utf-8 path"),
+        "pcaps/modbus_pymodbus_polling.pcap",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("overrides.yaml:3:5: rule 199999 is not in the ruleset")
+            && stderr.contains("1 override(s) name rules that are not loaded and are ignored"),
+        "{stderr}"
+    );
+    // Both server id reads (one alert an hour without the override).
+    assert!(stderr.contains("suppressed   2 matches"), "{stderr}");
+    // rules check refuses the same file.
+    let check = otwatch(&["rules", "check", overrides.to_str().expect("utf-8 path")]);
+    assert_eq!(check.status.code(), Some(1), "{check:?}");
+}

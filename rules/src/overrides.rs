@@ -364,6 +364,26 @@ impl Ruleset {
     /// had). Every rule id must be one of the ruleset's: an unknown one is
     /// an error at its position in the file.
     pub fn with_overrides(mut self, overrides: &Overrides) -> Result<Ruleset, Errors> {
+        let errors = self.apply_overrides(overrides);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(self)
+    }
+
+    /// The ruleset with the suppressions of `overrides` whose rule it has,
+    /// and an error for each other entry (a rule removed or disabled since
+    /// the override was made). A running capture starts with the rest
+    /// rather than not at all; `rules check` and `rules test` use
+    /// [`Ruleset::with_overrides`], which refuses such a file.
+    pub fn with_known_overrides(mut self, overrides: &Overrides) -> (Ruleset, Errors) {
+        let errors = self.apply_overrides(overrides);
+        (self, errors)
+    }
+
+    /// Attaches the entries whose rule the ruleset has; returns an error for
+    /// each other one.
+    fn apply_overrides(&mut self, overrides: &Overrides) -> Errors {
         let mut errors = Errors::default();
         let ids: Vec<u32> = self.rules().map(|m| m.id).collect();
         let mut applied = Applied {
@@ -390,11 +410,8 @@ impl Ruleset {
             });
             applied.count += 1;
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
         self.overrides = applied;
-        Ok(self)
+        errors
     }
 
     /// Suppressions attached by [`Ruleset::with_overrides`].
@@ -529,6 +546,21 @@ mod tests {
                 ErrorKind::UnknownValue,
                 "o.yaml:3:5: rule 4242 is not in the ruleset (no enabled rule has this id)".into()
             )])
+        );
+    }
+
+    #[test]
+    fn a_running_capture_keeps_the_overrides_of_known_rules_and_reports_the_others() {
+        let o = parse(
+            "o.yaml",
+            "suppress:\n  - {rule: 9, src_ip: 10.0.0.5}\n  - {rule: 4242, src_ip: 10.0.0.5}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (set, stale) = ruleset().with_known_overrides(&o);
+        assert_eq!(set.overrides_len(), 1, "rule 9's entry applies");
+        assert_eq!(
+            stale.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            ["o.yaml:3:5: rule 4242 is not in the ruleset (no enabled rule has this id)"]
         );
     }
 

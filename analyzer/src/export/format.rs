@@ -557,6 +557,7 @@ mod tests {
             state: State::New,
             sid: 110001,
             state_at: 0,
+            group: 0,
             protocol: "modbus",
             src_ip: "10.0.0.2",
             dest_ip: "10.0.0.1",

@@ -425,5 +425,13 @@ fn eve_file_export_rotates_by_size() {
     assert!(n > 10 && n < 40, "{n}");
     let want: Vec<String> = (40 - n..40).map(|i| format!("s1-{i}")).collect();
     assert_eq!(ids, want);
-    assert_eq!(current.last(), Some(&batch[39]));
+    // Each line as received, with the API id of its group added.
+    let mut last = batch[39].clone();
+    let group = current
+        .last()
+        .and_then(|l| l["group_id"].as_str())
+        .unwrap_or("");
+    assert_eq!(group.len(), 16, "{:?}", current.last());
+    last["group_id"] = json!(group);
+    assert_eq!(current.last(), Some(&last));
 }

@@ -440,7 +440,6 @@ pub(crate) fn rfc5424(
     let params: [(&str, String); 17] = [
         ("id", crate::render::id_text(id)),
         ("alert_id", r.alert_id.to_string()),
-        ("group_id", group_text(r.group)),
         ("sid", r.sid.to_string()),
         ("rev", text(&alert["rev"])),
         ("severity", r.severity.to_string()),
@@ -453,6 +452,7 @@ pub(crate) fn rfc5424(
         ("dport", text(&eve["dest_port"])),
         ("flow_id", text(&eve["flow_id"])),
         ("sensor", r.sensor.to_string()),
+        ("group_id", group_text(r.group)),
         ("attack", text(&alert["metadata"]["attack_id"])),
         ("event_time", text(&eve["timestamp"])),
     ];
@@ -649,9 +649,9 @@ mod tests {
         assert_eq!(
             m,
             "<130>1 2026-11-28T18:07:26.864895Z otwatch otwatch - alert [otwatch@32473 id=\"0000000000000010\" \
-             alert_id=\"a\\]1\" group_id=\"000000000000000f\" sid=\"110001\" rev=\"1\" severity=\"1\" severity_name=\"critical\" category=\"c\" \
+             alert_id=\"a\\]1\" sid=\"110001\" rev=\"1\" severity=\"1\" severity_name=\"critical\" category=\"c\" \
              protocol=\"modbus\" src=\"10.0.0.2\" sport=\"5000\" dst=\"10.0.0.1\" dport=\"502\" flow_id=\"7\" \
-             sensor=\"s1\" attack=\"T0836\" event_time=\"2026-11-28T18:07:26.864895+0000\"]\
+             sensor=\"s1\" group_id=\"000000000000000f\" attack=\"T0836\" event_time=\"2026-11-28T18:07:26.864895+0000\"]\
              [otwatch-tx@32473 modbus.request.device=\"PLC \\\"A\\\"\\]\\\\x\\nnext line\\r\\x00\u{ff}\\x85end|=\" \
              modbus.request.function=\"write\"] Write\\nto PLC"
         );

@@ -382,6 +382,29 @@ fn rules_pairs_sensors_and_a_gap_longer_than_the_window_make_separate_groups() {
         metric(&s, "otwatch_analyzer_alert_groups_created_total"),
         Some(7)
     );
+
+    // Retention takes alerts out of their groups, and a group without
+    // alerts goes.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let deleted = rt
+        .block_on(
+            s.analyzer
+                .retain(std::time::Duration::from_secs(1), u64::MAX),
+        )
+        .expect("retain");
+    assert_eq!(deleted.by_age, 11);
+    assert_eq!(groups(&s, ""), Vec::<Value>::new());
+    assert_eq!(get(&s.url(&format!("/api/v1/alert-groups/{gid}"))).0, 404);
+    assert_eq!(metric(&s, "otwatch_analyzer_store_alert_groups"), Some(0));
+    // The pair's next alert starts a group of its own.
+    ingest_ok(&s, &[line(11, 150009, a, plc, "s1", 91 * min + HOUR + 2)]);
+    let listed = groups(&s, "");
+    assert_eq!((listed.len(), &listed[0]["count"]), (1, &json!(1)));
+    assert_eq!(listed[0]["latest"]["alert_id"], "s1-11");
 }
 
 #[test]

@@ -148,3 +148,19 @@ test('an alert shows its group and links to all its alerts; "Group duplicates" o
   await page.waitForFunction(() => document.body.dataset.ready === 'alerts' && document.querySelectorAll('tr.alert-row').length === 33);
   assert.ok(events.errors.length === 0, events.errors.join('\n'));
 });
+
+test('the grouped list fits a narrow screen', async () => {
+  const narrow = await browser.context.newPage();
+  try {
+    await narrow.setViewportSize({width: 390, height: 844});
+    await narrow.goto(`${server.url}/#/alerts`);
+    await narrow.waitForFunction(() => document.body.dataset.ready === 'alerts' && document.querySelector('tr.group-row'));
+    await narrow.click('tr.group-row button.expand');
+    await narrow.waitForSelector('tr.member-row');
+    await screenshot(narrow, 'narrow-groups');
+    const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `the grouped list is ${overflow} px too wide`);
+  } finally {
+    await narrow.close();
+  }
+});

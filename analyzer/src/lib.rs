@@ -236,6 +236,13 @@ impl Analyzer {
     pub fn open(config: Config) -> Result<Analyzer, Error> {
         config.validate().map_err(Error::Config)?;
         let store = Arc::new(Store::open(&config.data_dir).map_err(Error::Store)?);
+        // A store from before alert groups: its alerts go into groups once.
+        let regrouped = store.regroup().map_err(Error::Store)?;
+        if regrouped > 0 {
+            eprintln!(
+                "otwatch analyzer: put {regrouped} alerts stored before alert groups existed into groups"
+            );
+        }
         // After the store: the data directory exists for a generated token.
         let access = auth::Access::new(&config)?;
         let (ops_tx, ops_rx) = mpsc::channel(256);

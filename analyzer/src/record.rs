@@ -9,7 +9,7 @@
 //!
 //! `group` is the id of the alert's group (see [`crate::groups`]). Records
 //! of version 1, written before groups existed, have no `group` field and
-//! decode with group 0 (none).
+//! decode with group 0 (none) until `Store::regroup` rewrites them.
 
 use serde::{Deserialize, Serialize};
 

@@ -95,6 +95,8 @@ pub(crate) const CHUNK_ENTRIES: usize = 512;
 pub(crate) const FRESH_TXNS: u64 = 32;
 /// Fresh entries that start a merge even before [`FRESH_TXNS`] transactions.
 pub(crate) const FRESH_ENTRIES: u64 = 256 * 1024;
+/// Alerts put into groups per transaction by [`Store::regroup`].
+const REGROUP_CHUNK: usize = 20_000;
 /// The layout version of the store, kept in `META` under `schema`.
 const SCHEMA: u64 = 2;
 
@@ -322,6 +324,8 @@ impl Store {
                 Some(SCHEMA) => {}
                 None if ReadableTableMetadata::is_empty(&alerts)? => {
                     meta.insert("schema", SCHEMA)?;
+                    // A new store has no alert from before groups.
+                    meta.insert("regrouped", u64::MAX)?;
                 }
                 found => {
                     return Err(StoreError::new(format!(
@@ -826,7 +830,7 @@ impl<'t> WriteTables<'t> {
             state_note: "",
             ..*a
         };
-        let (group, inherited) = self.join_group(d, id, &fresh)?;
+        let (group, inherited) = self.join_group(d, id, &fresh, true)?;
         let r = match &inherited {
             Some((by, note)) => RecordView {
                 group,
@@ -949,15 +953,17 @@ impl<'t> WriteTables<'t> {
         Ok(self.touch_group(d, id)?.is_some())
     }
 
-    /// The group new alert `id` belongs to: its key's current group when
-    /// that takes it (see [`Group::accepts`]), else a new one. With the
-    /// group's last state change when the group is acknowledged (the alert
-    /// is stored acknowledged too).
+    /// The group alert `id` belongs to: its key's current group when that
+    /// takes it (see [`Group::accepts`]), else a new one. A new alert
+    /// (`inherit`) joining an acknowledged group gets the group's last state
+    /// change (it is stored acknowledged too); an alert put into a group
+    /// later (see [`Store::regroup`]) keeps its own state.
     fn join_group(
         &self,
         d: &mut Deltas,
         id: u64,
         r: &RecordView<'_>,
+        inherit: bool,
     ) -> Result<(u64, Option<(String, String)>)> {
         let mut key = std::mem::take(&mut d.group_key);
         groups::key_into(&mut key, r);
@@ -970,12 +976,12 @@ impl<'t> WriteTables<'t> {
             if let Some(t) = self.touch_group(d, gid)? {
                 let g = &mut t.group;
                 if g.accepts(r.ts) {
-                    let inherited = (g.state() == State::Acknowledged)
+                    let inherited = (inherit && g.state() == State::Acknowledged)
                         .then(|| (g.state_by.clone(), g.state_note.clone()));
                     let state = if inherited.is_some() {
                         State::Acknowledged
                     } else {
-                        State::New
+                        r.state
                     };
                     g.add(id, &RecordView { state, ..*r });
                     d.group_key = key;
@@ -1655,6 +1661,70 @@ impl Store {
         Ok(page)
     }
 
+    /// Puts the alerts stored before groups existed (version 1 records,
+    /// without a group) into groups as if they had just arrived, oldest
+    /// first, keeping their states, [`REGROUP_CHUNK`] alerts a transaction.
+    /// Where it is stays in `META` (`regrouped`, the last id done;
+    /// `u64::MAX` once finished), so an upgrade that is interrupted goes on
+    /// at the next start. Returns how many alerts were put into groups.
+    pub(crate) fn regroup(&self) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let txn = self.begin_write()?;
+            let finished;
+            {
+                let mut t = WriteTables::open(&txn)?;
+                let from = t.meta.get("regrouped")?.map_or(0, |g| g.value());
+                if from == u64::MAX {
+                    return Ok(total);
+                }
+                let mut rows = Vec::new();
+                for e in t
+                    .alerts
+                    .range((Bound::Excluded(from), Bound::Unbounded))?
+                    .take(REGROUP_CHUNK)
+                {
+                    let (k, v) = e?;
+                    rows.push((k.value(), v.value().to_vec()));
+                }
+                finished = rows.len() < REGROUP_CHUNK;
+                let mut d = Deltas::default();
+                let mut buf = Vec::new();
+                for (id, bytes) in &rows {
+                    let Some(r) = RecordView::decode(bytes) else {
+                        continue;
+                    };
+                    if r.group != 0 {
+                        continue;
+                    }
+                    let (group, _) = t.join_group(&mut d, *id, &r, false)?;
+                    let r = RecordView { group, ..r };
+                    r.encode(&mut buf);
+                    t.alerts.insert(*id, buf.as_slice())?;
+                    d.first_id.get_or_insert(*id);
+                    prefix::group(&mut d.key, group);
+                    d.post_key(r.ts, *id);
+                    bump(
+                        &mut d.counts,
+                        "bytes",
+                        buf.len() as i64 - bytes.len() as i64,
+                    );
+                    total += 1;
+                }
+                let next = match rows.last() {
+                    Some((id, _)) if !finished => *id,
+                    _ => u64::MAX,
+                };
+                t.flush(d)?;
+                t.set_meta("regrouped", next)?;
+            }
+            txn.commit()?;
+            if finished {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Group `id` and its newest member's stored bytes (when still stored).
     pub(crate) fn group(&self, id: u64) -> Result<Option<GroupRow>> {
         let txn = self.begin_read()?;
@@ -2090,6 +2160,61 @@ mod tests {
         for f in &filters {
             assert_eq!(walk_pages(&store, f, 50), expect(f, left), "{f:?} merged");
         }
+    }
+
+    #[test]
+    fn alerts_stored_before_groups_are_put_into_groups_at_the_next_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        // Alerts as an older version stored them: no group, no group index,
+        // one of them acknowledged; the store not yet regrouped.
+        let hour = groups::WINDOW;
+        let base = 1_800_000_000_000_000u64;
+        let txn = store.begin_write().expect("txn");
+        {
+            let mut t = WriteTables::open(&txn).expect("tables");
+            let mut buf = Vec::new();
+            for n in 0..5u64 {
+                let mut a = alert(0, base + n * 60_000_000);
+                a.alert_id = format!("old-{n}");
+                // The last one comes more than an hour after the others.
+                if n == 4 {
+                    a.ts = base + 3 * hour;
+                }
+                let mut r = a.view();
+                if n == 1 {
+                    r.state = State::Acknowledged;
+                }
+                r.encode(&mut buf);
+                t.alerts.insert(1000 + n, buf.as_slice()).expect("insert");
+            }
+            t.meta.remove("regrouped").expect("meta");
+        }
+        txn.commit().expect("commit");
+        assert_eq!(store.regroup().expect("regroup"), 5);
+        assert_eq!(store.regroup().expect("again"), 0);
+        let page = store
+            .query_groups(&Filter::default(), None, 10)
+            .expect("groups");
+        let got: Vec<(u64, u64, [u64; 3])> = page
+            .groups
+            .iter()
+            .map(|g| (g.id, g.group.count, g.group.states))
+            .collect();
+        assert_eq!(got, [(1004, 1, [1, 0, 0]), (1000, 4, [3, 1, 0])]);
+        let members = store
+            .query(
+                &Filter {
+                    group: Some(1000),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .expect("members");
+        let ids: Vec<u64> = members.alerts.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [1003, 1002, 1001, 1000]);
+        assert_eq!(store.count("groups").expect("count"), 2);
     }
 
     #[test]

@@ -118,7 +118,9 @@ impl Group {
             self.last = r.ts;
             self.latest = id;
             self.severity = r.severity;
-            self.protocol = r.protocol.to_string();
+            if self.protocol != r.protocol {
+                self.protocol = r.protocol.to_string();
+            }
         }
     }
 

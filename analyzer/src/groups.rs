@@ -91,6 +91,11 @@ impl Group {
         }
     }
 
+    /// Its key (see [`key_into`]).
+    pub(crate) fn key_into(&self, out: &mut String) {
+        key_into(out, &self.sensor, self.sid, &self.src_ip, &self.dest_ip);
+    }
+
     /// The group's state, from its members'.
     pub(crate) fn state(&self) -> State {
         if self.states[0] > 0 {
@@ -177,15 +182,15 @@ impl Group {
 }
 
 /// The key of a group: sensor, rule, source and destination (`GROUP_KEYS`).
-pub(crate) fn key_into(out: &mut String, r: &RecordView<'_>) {
+pub(crate) fn key_into(out: &mut String, sensor: &str, sid: u32, src_ip: &str, dest_ip: &str) {
     out.clear();
-    out.push_str(r.sensor);
+    out.push_str(sensor);
     out.push('\0');
-    out.push_str(itoa::Buffer::new().format(r.sid));
+    out.push_str(itoa::Buffer::new().format(sid));
     out.push('\0');
-    out.push_str(r.src_ip);
+    out.push_str(src_ip);
     out.push('\0');
-    out.push_str(r.dest_ip);
+    out.push_str(dest_ip);
 }
 
 /// The API's view of a group; `latest` is its newest member's stored bytes.

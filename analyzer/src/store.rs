@@ -966,7 +966,7 @@ impl<'t> WriteTables<'t> {
         inherit: bool,
     ) -> Result<(u64, Option<(String, String)>)> {
         let mut key = std::mem::take(&mut d.group_key);
-        groups::key_into(&mut key, r);
+        groups::key_into(&mut key, r.sensor, r.sid, r.src_ip, r.dest_ip);
         let current = match d.group_keys.get(key.as_str()) {
             Some(g) => Some(*g),
             None => self.group_keys.get(key.as_str())?.map(|g| g.value()),
@@ -1069,26 +1069,7 @@ impl<'t> WriteTables<'t> {
                 self.groups.remove(id)?;
                 bump(&mut d.counts, "groups", -1);
                 let mut key = String::new();
-                groups::key_into(
-                    &mut key,
-                    &RecordView {
-                        ts: 0,
-                        received: 0,
-                        severity: 0,
-                        state: State::New,
-                        sid: t.group.sid,
-                        state_at: 0,
-                        group: 0,
-                        protocol: "",
-                        src_ip: &t.group.src_ip,
-                        dest_ip: &t.group.dest_ip,
-                        sensor: &t.group.sensor,
-                        alert_id: "",
-                        state_by: "",
-                        state_note: "",
-                        json: b"",
-                    },
-                );
+                t.group.key_into(&mut key);
                 let current = self.group_keys.get(key.as_str())?.map(|g| g.value());
                 if current == Some(id) && !d.group_keys.contains_key(key.as_str()) {
                     self.group_keys.remove(key.as_str())?;

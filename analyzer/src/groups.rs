@@ -31,7 +31,6 @@
 //! members is deleted. `first_seen` and `last_seen` are the event times of
 //! the oldest and newest alert the group ever had.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::record::{RecordView, State};
@@ -43,8 +42,8 @@ use crate::time::format_eve;
 /// How far (µs of event time) an alert may be from a group's span to join it.
 pub(crate) const WINDOW: u64 = 3_600_000_000;
 
-/// A stored group (`GROUPS`, as JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A stored group (`GROUPS`, in the form of [`Group::encode`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Group {
     pub(crate) sensor: String,
     pub(crate) sid: u32,
@@ -89,6 +88,83 @@ impl Group {
             state_note: String::new(),
             state_at: 0,
         }
+    }
+
+    /// The stored form (rewritten once per transaction that touches the
+    /// group, so kept small and cheap):
+    ///
+    /// ```text
+    /// u8 version (1) | u32 sid | u8 severity | u64 first | u64 last | u64 count
+    /// | u64 latest | 3 × u64 states | u64 state_at
+    /// | 6 × (u16 len, bytes): sensor, src_ip, dest_ip, protocol, state_by, state_note
+    /// ```
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.push(1);
+        out.extend_from_slice(&self.sid.to_le_bytes());
+        out.push(self.severity);
+        for n in [self.first, self.last, self.count, self.latest]
+            .into_iter()
+            .chain(self.states)
+            .chain([self.state_at])
+        {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        for s in [
+            &self.sensor,
+            &self.src_ip,
+            &self.dest_ip,
+            &self.protocol,
+            &self.state_by,
+            &self.state_note,
+        ] {
+            let mut end = s.len().min(usize::from(u16::MAX));
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.extend_from_slice(&(end as u16).to_le_bytes());
+            out.extend_from_slice(&s.as_bytes()[..end]);
+        }
+    }
+
+    /// Reads the stored form; `None` when it is not one.
+    pub(crate) fn decode(b: &[u8]) -> Option<Group> {
+        let (&1, rest) = b.split_first()? else {
+            return None;
+        };
+        let (sid, rest) = rest.split_first_chunk::<4>()?;
+        let (&severity, mut rest) = rest.split_first()?;
+        let mut n = [0u64; 8];
+        for v in &mut n {
+            let (x, r) = rest.split_first_chunk::<8>()?;
+            *v = u64::from_le_bytes(*x);
+            rest = r;
+        }
+        let mut strs: [String; 6] = Default::default();
+        for s in &mut strs {
+            let (len, r) = rest.split_first_chunk::<2>()?;
+            let (text, r) = r.split_at_checked(usize::from(u16::from_le_bytes(*len)))?;
+            *s = std::str::from_utf8(text).ok()?.to_string();
+            rest = r;
+        }
+        let [sensor, src_ip, dest_ip, protocol, state_by, state_note] = strs;
+        let [first, last, count, latest, new, acknowledged, closed, state_at] = n;
+        Some(Group {
+            sensor,
+            sid: u32::from_le_bytes(*sid),
+            src_ip,
+            dest_ip,
+            protocol,
+            severity,
+            first,
+            last,
+            count,
+            latest,
+            states: [new, acknowledged, closed],
+            state_by,
+            state_note,
+            state_at,
+        })
     }
 
     /// Its key (see [`key_into`]).
@@ -258,6 +334,31 @@ mod tests {
             state_by: "",
             state_note: "",
             json: b"{}",
+        }
+    }
+
+    #[test]
+    fn the_stored_form_round_trips_and_refuses_truncation() {
+        let mut g = Group::new(7, &alert(5, State::New));
+        g.changed(State::New, State::Acknowledged, "ålice", "on it", 9);
+        g.protocol = "é".repeat(40_000);
+        let mut buf = Vec::new();
+        g.encode(&mut buf);
+        let back = Group::decode(&buf).expect("decodes");
+        // A string longer than 65,535 bytes is cut on a character boundary.
+        assert_eq!(back.protocol.len(), 65_534);
+        assert_eq!(
+            Group {
+                protocol: g.protocol[..65_534].to_string(),
+                ..g.clone()
+            },
+            back
+        );
+        g.protocol = "modbus".into();
+        g.encode(&mut buf);
+        assert_eq!(Group::decode(&buf), Some(g));
+        for cut in 0..buf.len() {
+            assert_eq!(Group::decode(&buf[..cut]), None, "cut at {cut}");
         }
     }
 

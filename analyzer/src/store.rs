@@ -71,7 +71,7 @@ pub(crate) const ROLLUP: TableDefinition<'_, (u8, u64, &str), u64> = TableDefini
 pub(crate) const ASSETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("assets");
 pub(crate) const SENSORS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("sensors");
 pub(crate) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
-/// Alert groups: `group id → Group` (JSON).
+/// Alert groups: `group id → Group` (see [`Group::encode`]).
 pub(crate) const GROUPS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("groups");
 /// The current group of each key (sensor, rule, source, destination).
 pub(crate) const GROUP_KEYS: TableDefinition<'_, &str, u64> = TableDefinition::new("group_keys");
@@ -930,10 +930,7 @@ impl<'t> WriteTables<'t> {
         let t = match d.groups.entry(id) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let Some(group) = self
-                    .groups
-                    .get(id)?
-                    .and_then(|g| serde_json::from_slice::<Group>(g.value()).ok())
+                let Some(group) = self.groups.get(id)?.and_then(|g| Group::decode(g.value()))
                 else {
                     return Ok(None);
                 };
@@ -1077,8 +1074,7 @@ impl<'t> WriteTables<'t> {
                 continue;
             }
             d.count("gstate:", t.group.state().code(), 1);
-            json.clear();
-            serde_json::to_writer(&mut json, &t.group)?;
+            t.group.encode(&mut json);
             self.groups.insert(id, json.as_slice())?;
             self.group_by_last.insert((t.group.last, id), ())?;
         }
@@ -1457,10 +1453,7 @@ fn group_row(
     alerts: &impl ReadableTable<u64, &'static [u8]>,
     id: u64,
 ) -> Result<Option<GroupRow>> {
-    let Some(group) = groups
-        .get(id)?
-        .and_then(|g| serde_json::from_slice::<Group>(g.value()).ok())
-    else {
+    let Some(group) = groups.get(id)?.and_then(|g| Group::decode(g.value())) else {
         return Ok(None);
     };
     let latest = alerts.get(group.latest)?.map(|g| g.value().to_vec());

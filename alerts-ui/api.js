@@ -108,6 +108,17 @@ export async function changeState(ids, st) {
   return api('/alerts/state', {method: 'POST', body: {state: st, ids, by}});
 }
 
+/**
+ * Sets every alert of group `id` to state `st`, signed with the analyst name:
+ * {updated, state, group} (the group after the change).
+ */
+export function changeGroupState(id, st) {
+  const by = (state.analyst || '').trim() || 'analyst';
+  const path = st === 'acknowledged' ? 'ack' : st === 'closed' ? 'close' : 'state';
+  const body = st === 'new' ? {state: 'new', by} : {by};
+  return api(`/alert-groups/${encodeURIComponent(id)}/${path}`, {method: 'POST', body});
+}
+
 /** Posts the API token to /login; the raw Response (the form tells 401 from other failures). */
 export function postLogin(token) {
   return fetch(`${API}/login`, {method: 'POST', headers: headers({'Content-Type': 'application/json'}),

@@ -22,6 +22,8 @@ export function filtersFrom(params) {
     host: params.get('host') || '',
     state: params.get('state') || '',
     q: params.get('q') || '',
+    // Duplicates are shown as groups unless the route says `group=off`.
+    grouped: params.get('group') !== 'off',
   };
 }
 
@@ -32,6 +34,7 @@ export function filtersRoute(f) {
     from: f.range === 'custom' ? f.from : '',
     to: f.range === 'custom' ? f.to : '',
     severity: f.severity, protocol: f.protocol, rule: f.rule, host: f.host, state: f.state, q: f.q,
+    group: f.grouped === false ? 'off' : '',
   });
 }
 

@@ -6,6 +6,7 @@
 //   #/overview                      charts, top rules and hosts, sensor health
 //   #/alerts?severity=…&q=…         live list of alerts with filters
 //   #/alerts/ID                     one alert: what happened, who, decoded transaction
+//   #/alert-groups/ID               one group of duplicates with all its alerts
 //   #/assets  #/assets/IP           inventory, communication map, one asset
 //   #/rules   #/rules/ID            loaded rules, hit counts, YAML
 //   #/baseline                      the learned baseline: state, file, deviations to review
@@ -13,7 +14,7 @@
 import {h, replace} from './dom.js';
 import {$, main, liveStatus, errorBox, heading} from './page.js';
 import {viewOverview} from './pages/overview.js';
-import {viewAlerts} from './pages/alerts.js';
+import {viewAlerts, viewGroup} from './pages/alerts.js';
 import {viewAlert} from './pages/alert.js';
 import {viewAssets, viewAsset} from './pages/assets.js';
 import {viewRules, viewRule} from './pages/rules.js';
@@ -23,6 +24,7 @@ import {viewBaseline} from './pages/baseline.js';
 const PAGES = {
   overview: {list: viewOverview},
   alerts: {list: viewAlerts, one: viewAlert},
+  'alert-groups': {list: viewAlerts, one: viewGroup},
   assets: {list: viewAssets, one: viewAsset},
   rules: {list: viewRules, one: viewRule},
   baseline: {list: viewBaseline},

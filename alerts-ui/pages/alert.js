@@ -1,9 +1,10 @@
-// One alert, #/alerts/ID: what happened in plain words, the rule and its
-// ATT&CK techniques, both hosts with their asset identity, the decoded
-// transaction, the raw EVE line and related alerts; state changes from the
-// toolbar or the keys a, c, n; "do not alert on this rule" overrides.
+// One alert, #/alerts/ID: what happened in plain words, its group of
+// duplicates, the rule and its ATT&CK techniques, both hosts with their asset
+// identity, the decoded transaction, the raw EVE line and related alerts;
+// state changes from the toolbar or the keys a, c, n; "do not alert on this
+// rule" overrides.
 
-import {h, replace, fmtTime, parseTime, sevBadge, stateBadge} from '../dom.js';
+import {h, replace, fmtTime, num, parseTime, sevBadge, stateBadge} from '../dom.js';
 import {api, changeState} from '../api.js';
 import {state} from '../state.js';
 import {toast, errorBox, setTitle, heading, focusTitle} from '../page.js';
@@ -131,6 +132,19 @@ function decoded(a) {
     h('details', {class: 'raw'}, h('summary', 'EVE JSON line as received'), h('pre', JSON.stringify(a.eve, null, 2))));
 }
 
+/** "Its group": how many alerts of this rule and pair, first and last seen, the group's state, a link to all. */
+function groupCard(a, g) {
+  if (!g) return null;
+  const n = Number(g.count);
+  return h('section', {class: 'card', 'aria-labelledby': 'h-group', id: 'alert-group'},
+    h('h2', {id: 'h-group'}, 'Its group'),
+    h('p', n > 1
+      ? `One of ${num(n)} alerts of this rule from ${g.src_ip} to ${g.dest_ip}, first seen ${fmtTime(g.first_seen)}, last seen ${fmtTime(g.last_seen)}. `
+      : `The only alert of this rule from ${g.src_ip} to ${g.dest_ip} so far (seen ${fmtTime(g.first_seen)}). `,
+    'The group is ', stateBadge(g.state), '.'),
+    h('p', h('a', {href: `#/alert-groups/${encodeURIComponent(g.id)}`, id: 'group-link'}, n > 1 ? `Show all ${num(n)} alerts of the group` : 'Show the group')));
+}
+
 /** Fills `box` with the alerts of the same flow, then the same device, then the same source. */
 async function loadRelated(box, a, signal) {
   try {
@@ -172,11 +186,12 @@ export async function viewAlert(root, id, ctx) {
     replace(root, heading('Alert'), errorBox(e), h('p', h('a', {href: state.lastList}, '← Back to alerts')));
     return;
   }
-  const [rule, src, dst, tuning] = await Promise.all([
+  const [rule, src, dst, tuning, group] = await Promise.all([
     api(`/rules/${encodeURIComponent(a.signature_id)}`, {signal: ctx.signal}).catch(() => null),
     api(`/assets/${encodeURIComponent(a.src_ip)}`, {signal: ctx.signal}).catch(() => null),
     api(`/assets/${encodeURIComponent(a.dest_ip)}`, {signal: ctx.signal}).catch(() => null),
     api('/overrides', {signal: ctx.signal}).catch(() => null),
+    a.group_id ? api(`/alert-groups/${encodeURIComponent(a.group_id)}`, {signal: ctx.signal}).catch(() => null) : null,
   ]);
   setTitle(a.signature || 'Alert');
   const controls = stateControls(a);
@@ -189,6 +204,7 @@ export async function viewAlert(root, id, ctx) {
       controls.badge),
     controls.toolbar,
     whatHappened(a, rule, src, dst),
+    groupCard(a, group),
     whoTalked(a, src, dst),
     tuningCard(a, tuning),
     decoded(a),

@@ -3,6 +3,8 @@
 //   pcaps/demo.pcap            Modbus PLC 10.200.7.10, S7 PLC 10.200.7.11, DNP3 outstation 10.200.7.12
 //   pcaps/modbus_devid_xss.pcap  a Modbus device whose identification strings are HTML/JS
 // Screenshots of every page go to alerts-ui/tests/screenshots/.
+// These tests are about single alerts, so their lists are the ungrouped ones
+// (`group=off`); groups.test.mjs tests the grouped list.
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,7 +40,7 @@ after(async () => {
 });
 
 test('new alerts appear in the list without a reload, newest first, with counts per severity', async () => {
-  await go(page, server, '#/alerts');
+  await go(page, server, '#/alerts?group=off');
   await page.waitForSelector('.list-status.empty');
   await page.waitForFunction(() => document.querySelector('#live-status').dataset.state === 'live');
   const {lines, report} = await feed(server, 'pcaps/demo.pcap');
@@ -67,7 +69,7 @@ test('new alerts appear in the list without a reload, newest first, with counts 
 });
 
 test('filters narrow the list, live in the URL and survive a reload', async () => {
-  await go(page, server, '#/alerts');
+  await go(page, server, '#/alerts?group=off');
   await page.click('.sev-toggle.sev-critical');
   await page.selectOption('#f-protocol', 's7comm');
   await page.fill('#q', 'plc stop');
@@ -100,7 +102,7 @@ test('filters narrow the list, live in the URL and survive a reload', async () =
   await other.close();
 
   // Host and state filters go to the API as well.
-  await go(page, server, '#/alerts?host=10.200.7.12');
+  await go(page, server, '#/alerts?host=10.200.7.12&group=off');
   const dnp3 = await apiGet(server, '/alerts?host=10.200.7.12');
   rows = await rowsIn(page);
   assert.equal(rows.length, dnp3.alerts.length);
@@ -108,7 +110,7 @@ test('filters narrow the list, live in the URL and survive a reload', async () =
 });
 
 test('an alert opens from the keyboard and explains itself with its decoded transaction', async () => {
-  await go(page, server, '#/alerts?severity=critical&protocol=s7comm&q=plc+stop');
+  await go(page, server, '#/alerts?severity=critical&protocol=s7comm&q=plc+stop&group=off');
   await page.keyboard.press('j');
   const focused = await page.evaluate(() => document.activeElement.dataset.id);
   assert.ok(focused, 'j focuses the first row');
@@ -162,7 +164,7 @@ test('acknowledging one alert and closing several survive a reload', async () =>
   assert.equal(stored.state_by, 'ui-tester');
 
   // Bulk: select two DNP3 alerts with the keyboard, close them with the button.
-  await go(page, server, '#/alerts?protocol=dnp3');
+  await go(page, server, '#/alerts?protocol=dnp3&group=off');
   await page.keyboard.press('j');
   await page.keyboard.press(' ');
   await page.keyboard.press('j');
@@ -356,7 +358,7 @@ test('keyboard shortcuts move between pages and are documented', async () => {
 test('usable on a narrow screen', async () => {
   const narrow = await browser.context.newPage();
   await narrow.setViewportSize({width: 390, height: 844});
-  await narrow.goto(`${server.url}/#/alerts`);
+  await narrow.goto(`${server.url}/#/alerts?group=off`);
   await narrow.waitForFunction(() => document.body.dataset.ready === 'alerts' && document.querySelector('tr.alert-row'));
   const overflow = () => narrow.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   await screenshot(narrow, 'narrow-alerts');
@@ -424,7 +426,7 @@ test('without a login the page shows the login form and no data', async () => {
   const fresh = await launch();
   try {
     const {page: p, events: ev} = await watchedPage(fresh.context, server);
-    await p.goto(`${server.url}/#/alerts`);
+    await p.goto(`${server.url}/#/alerts?group=off`);
     await p.waitForFunction(() => document.body.dataset.ready === 'login');
     assert.ok(await p.isVisible('#login-form'));
     assert.equal((await p.$$('tr.alert-row')).length, 0, 'no alert shown');
@@ -433,9 +435,9 @@ test('without a login the page shows the login form and no data', async () => {
     await screenshot(p, 'login');
 
     // A login link with a wrong token: the form, saying so, no token left in the URL.
-    await p.goto(`${server.url}/?token=not-the-token#/alerts`);
+    await p.goto(`${server.url}/?token=not-the-token#/alerts?group=off`);
     await p.waitForFunction(() => document.body.dataset.ready === 'login' && !document.querySelector('#login-error').hidden);
-    assert.equal(p.url(), `${server.url}/#/alerts`);
+    assert.equal(p.url(), `${server.url}/#/alerts?group=off`);
     assert.match(await p.textContent('#login-error'), /wrong token/);
     const cookies = await fresh.context.cookies(server.url);
     assert.deepEqual(cookies, [], 'no cookie for a wrong token');
@@ -476,8 +478,8 @@ test('the login link keeps the hash route, and the UI works after it', async () 
     const list = await apiGet(server, '/alerts?state=new&protocol=modbus&limit=1');
     const target = list.alerts[0];
     assert.ok(target, 'a new Modbus alert');
-    await login(p, server, '#/alerts?protocol=modbus');
-    assert.equal(p.url(), `${server.url}/#/alerts?protocol=modbus`, 'no token in the URL, the route kept');
+    await login(p, server, '#/alerts?protocol=modbus&group=off');
+    assert.equal(p.url(), `${server.url}/#/alerts?protocol=modbus&group=off`, 'no token in the URL, the route kept');
     await p.waitForFunction(() => document.body.dataset.ready === 'alerts' && document.querySelector('tr.alert-row'));
     assert.equal(await p.inputValue('#f-protocol'), 'modbus');
     // Acknowledge from the keyboard with the session cookie.

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::{self, Gate};
+use crate::groups::group_json;
 use crate::metrics::label;
 use crate::record::{RecordView, State};
 use crate::render::{detail_of, id_text, parse_id, summary_of};
@@ -82,6 +83,12 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
         .route("/alerts/{id}/state", post(alert_state))
         .route("/alerts/{id}/ack", post(alert_ack))
         .route("/alerts/{id}/close", post(alert_close))
+        .route("/alert-groups", get(list_groups))
+        .route("/alert-groups/{id}", get(one_group))
+        .route("/alert-groups/{id}/alerts", get(group_alerts))
+        .route("/alert-groups/{id}/state", post(group_state))
+        .route("/alert-groups/{id}/ack", post(group_ack))
+        .route("/alert-groups/{id}/close", post(group_close))
         .route("/counts", get(counts))
         .route("/rules", get(list_rules).put(put_rules))
         .route("/rules/{id}", get(one_rule))
@@ -381,7 +388,11 @@ fn parse_cursor(s: &str) -> Option<(u64, u64)> {
     ))
 }
 
-async fn list_alerts(Ax(a): Ax<Analyzer>, RawQuery(q): RawQuery) -> ApiResult {
+/// The filters, `limit` and `cursor` of a list request.
+type ListQuery = (Filter, usize, Option<(u64, u64)>);
+
+/// Reads the filters, `limit` (1–1000, 50) and `cursor` of a list.
+fn list_query(q: Option<String>) -> Result<ListQuery, ApiError> {
     let p = Params::parse(q)?;
     let mut known = FILTER_KEYS.to_vec();
     known.extend(["limit", "cursor"]);
@@ -399,6 +410,11 @@ async fn list_alerts(Ax(a): Ax<Analyzer>, RawQuery(q): RawQuery) -> ApiResult {
         .one("cursor")?
         .map(|c| parse_cursor(c).ok_or_else(|| bad("`cursor` is not one this API returned")))
         .transpose()?;
+    Ok((f, limit, cursor))
+}
+
+async fn list_alerts(Ax(a): Ax<Analyzer>, RawQuery(q): RawQuery) -> ApiResult {
+    let (f, limit, cursor) = list_query(q)?;
     let page = read(&a, move |s| s.query(&f, cursor, limit)).await?;
     let alerts: Vec<Value> = page
         .alerts
@@ -518,6 +534,97 @@ async fn bulk_state(Ax(a): Ax<Analyzer>, body: Bytes) -> ApiResult {
         Json(json!({"updated": changed.updated, "state": state.name(), "not_found": missing}))
             .into_response(),
     )
+}
+
+fn parse_group_id(id: &str) -> Result<u64, ApiError> {
+    parse_id(id).ok_or_else(|| bad(format!("{id:?} is not an alert group id")))
+}
+
+/// `GET /alert-groups`: groups that pass the alert filters, newest last seen first.
+async fn list_groups(Ax(a): Ax<Analyzer>, RawQuery(q): RawQuery) -> ApiResult {
+    let (f, limit, cursor) = list_query(q)?;
+    let page = read(&a, move |s| s.query_groups(&f, cursor, limit)).await?;
+    let groups: Vec<Value> = page
+        .groups
+        .iter()
+        .map(|r| group_json(r.id, &r.group, r.latest.as_deref()))
+        .collect();
+    Ok(Json(json!({"groups": groups, "next_cursor": page.next.map(cursor_text)})).into_response())
+}
+
+/// Group `id` as stored now.
+async fn group_now(a: &Analyzer, id: u64) -> Result<Value, ApiError> {
+    let row = read(a, move |s| s.group(id))
+        .await?
+        .ok_or_else(|| not_found("no such alert group"))?;
+    Ok(group_json(row.id, &row.group, row.latest.as_deref()))
+}
+
+async fn one_group(Ax(a): Ax<Analyzer>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_group_id(&id)?;
+    Ok(Json(group_now(&a, id).await?).into_response())
+}
+
+/// `GET /alert-groups/ID/alerts`: the group's members, newest first, with
+/// the alert list's filters.
+async fn group_alerts(
+    Ax(a): Ax<Analyzer>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let id = parse_group_id(&id)?;
+    let (mut f, limit, cursor) = list_query(q)?;
+    f.group = Some(id);
+    let (exists, page) = read(&a, move |s| {
+        Ok((s.group(id)?.is_some(), s.query(&f, cursor, limit)?))
+    })
+    .await?;
+    if !exists {
+        return Err(not_found("no such alert group"));
+    }
+    let alerts: Vec<Value> = page
+        .alerts
+        .iter()
+        .filter_map(|(id, b)| summary_of(*id, b))
+        .collect();
+    Ok(Json(json!({"alerts": alerts, "next_cursor": page.next.map(cursor_text)})).into_response())
+}
+
+async fn group_change(a: Analyzer, id: String, body: Bytes, fixed: Option<State>) -> ApiResult {
+    let id = parse_group_id(&id)?;
+    let b = parse_body(&body)?;
+    if b.ids.is_some() {
+        return Err(bad("`ids` belongs to POST /api/v1/alerts/state"));
+    }
+    let state = match (fixed, &b.state) {
+        (Some(s), None) => s,
+        (Some(_), Some(_)) => return Err(bad("`state` is given by the path")),
+        (None, Some(s)) => State::parse(s)
+            .ok_or_else(|| bad(format!("`state`: {s:?} is not new, acknowledged or closed")))?,
+        (None, None) => return Err(bad("missing `state`")),
+    };
+    let changed = a
+        .set_group_state(id, state, b.by.trim(), &b.note)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found("no such alert group"))?;
+    let group = group_now(&a, id).await?;
+    Ok(
+        Json(json!({"updated": changed.updated, "state": state.name(), "group": group}))
+            .into_response(),
+    )
+}
+
+async fn group_state(Ax(a): Ax<Analyzer>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    group_change(a, id, body, None).await
+}
+
+async fn group_ack(Ax(a): Ax<Analyzer>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    group_change(a, id, body, Some(State::Acknowledged)).await
+}
+
+async fn group_close(Ax(a): Ax<Analyzer>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    group_change(a, id, body, Some(State::Closed)).await
 }
 
 async fn counts(Ax(a): Ax<Analyzer>, RawQuery(q): RawQuery) -> ApiResult {

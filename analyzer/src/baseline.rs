@@ -327,6 +327,7 @@ mod tests {
             state: State::New,
             sid: 150009,
             state_at: 0,
+            group: 0,
             protocol: LAYER,
             src_ip: "10.0.0.5",
             dest_ip: "10.0.0.10",

@@ -86,6 +86,7 @@ impl Batch {
                 state: State::New,
                 sid: a.sid,
                 state_at: 0,
+                group: 0,
                 protocol: field(0),
                 src_ip: field(1),
                 dest_ip: field(2),

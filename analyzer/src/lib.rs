@@ -6,6 +6,8 @@
 //! * `store`: the redb store, its indexes, counts and filtered queries.
 //! * `writer`: the one thread that writes, grouping requests into durable commits.
 //! * `record`: the stored form of an alert; [`State`] of triage.
+//! * `groups`: alert groups (one rule, source, destination and sensor within
+//!   an hour), triaged together.
 //! * [`assets`]: the asset inventory and the identity-changed alert.
 //! * `api`: the HTTP API (`/api/v1`, `/metrics`, `/healthz`), live stream (SSE).
 //! * [`auth`]: who may call which route (API token, ingest tokens, the UI's
@@ -37,6 +39,7 @@ pub mod auth;
 pub mod baseline;
 pub mod config;
 pub mod export;
+mod groups;
 mod http;
 mod ingest;
 mod metrics;
@@ -243,6 +246,13 @@ impl Analyzer {
     pub fn open(config: Config) -> Result<Analyzer, Error> {
         config.validate().map_err(Error::Config)?;
         let store = Arc::new(Store::open(&config.data_dir).map_err(Error::Store)?);
+        // A store from before alert groups: its alerts go into groups once.
+        let regrouped = store.regroup().map_err(Error::Store)?;
+        if regrouped > 0 {
+            eprintln!(
+                "otwatch analyzer: put {regrouped} alerts stored before alert groups existed into groups"
+            );
+        }
         // After the store: the data directory exists for a generated token.
         let access = auth::Access::new(&config)?;
         let (ops_tx, ops_rx) = mpsc::channel(256);
@@ -490,6 +500,27 @@ impl Analyzer {
         let (reply, rx) = oneshot::channel();
         self.send(Op::SetState {
             ids,
+            state,
+            by: by.to_string(),
+            note: note.to_string(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Sets the state of every member of group `group` (by API id), noting
+    /// who did it and why; `None` when there is no such group.
+    pub async fn set_group_state(
+        &self,
+        group: u64,
+        state: State,
+        by: &str,
+        note: &str,
+    ) -> Result<Option<StateReport>, WriteError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Op::SetGroupState {
+            group,
             state,
             by: by.to_string(),
             note: note.to_string(),

@@ -18,7 +18,11 @@ pub(crate) struct Metrics {
     pub(crate) alerts_deleted: Family<Labels, Counter>,
     pub(crate) identity_changes: Counter,
     pub(crate) state_changes: Counter,
+    pub(crate) groups_created: Counter,
+    pub(crate) group_state_changes: Counter,
     pub(crate) store_alerts: Gauge,
+    pub(crate) store_groups: Gauge,
+    pub(crate) open_groups: Gauge,
     pub(crate) store_bytes: Gauge,
     pub(crate) store_file_bytes: Gauge,
     pub(crate) commits: Counter,
@@ -48,7 +52,11 @@ impl Metrics {
             alerts_deleted: Family::default(),
             identity_changes: Counter::default(),
             state_changes: Counter::default(),
+            groups_created: Counter::default(),
+            group_state_changes: Counter::default(),
             store_alerts: Gauge::default(),
+            store_groups: Gauge::default(),
+            open_groups: Gauge::default(),
             store_bytes: Gauge::default(),
             store_file_bytes: Gauge::default(),
             commits: Counter::default(),
@@ -93,9 +101,29 @@ impl Metrics {
             m.state_changes.clone(),
         );
         r.register(
+            "alert_groups_created",
+            "Alert groups started (an alert of a rule, source, destination and sensor with no open group within an hour)",
+            m.groups_created.clone(),
+        );
+        r.register(
+            "alert_group_state_changes",
+            "State changes applied to a whole alert group",
+            m.group_state_changes.clone(),
+        );
+        r.register(
             "store_alerts",
             "Alerts in the store",
             m.store_alerts.clone(),
+        );
+        r.register(
+            "store_alert_groups",
+            "Alert groups in the store",
+            m.store_groups.clone(),
+        );
+        r.register(
+            "store_alert_groups_open",
+            "Alert groups in the store with a member that is not closed",
+            m.open_groups.clone(),
         );
         r.register(
             "store_bytes",

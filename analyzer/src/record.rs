@@ -2,10 +2,14 @@
 //! without touching the JSON, the mutable triage state, then the EVE line.
 //!
 //! ```text
-//! u8 version (1) | u64 ts | u64 received | u8 severity | u8 state | u32 sid | u64 state_at
-//! | 7 × (u16 len, bytes): protocol, src_ip, dest_ip, sensor, alert_id, state_by, state_note
-//! | the EVE line (rest of the value)
+//! u8 version (2) | u64 ts | u64 received | u8 severity | u8 state | u32 sid | u64 state_at
+//! | u64 group | 7 × (u16 len, bytes): protocol, src_ip, dest_ip, sensor, alert_id,
+//! state_by, state_note | the EVE line (rest of the value)
 //! ```
+//!
+//! `group` is the id of the alert's group (see [`crate::groups`]). Records
+//! of version 1, written before groups existed, have no `group` field and
+//! decode with group 0 (none) until `Store::regroup` rewrites them.
 
 use serde::{Deserialize, Serialize};
 
@@ -63,8 +67,10 @@ impl State {
     }
 }
 
-const VERSION: u8 = 1;
-const FIXED: usize = 1 + 8 + 8 + 1 + 1 + 4 + 8;
+const VERSION: u8 = 2;
+/// The fixed header of a version 1 record (no group).
+const FIXED_V1: usize = 1 + 8 + 8 + 1 + 1 + 4 + 8;
+const FIXED: usize = FIXED_V1 + 8;
 
 /// A decoded record borrowing the stored bytes.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +81,8 @@ pub(crate) struct RecordView<'a> {
     pub(crate) state: State,
     pub(crate) sid: u32,
     pub(crate) state_at: u64,
+    /// The id of the alert's group (0: none, a record from before groups).
+    pub(crate) group: u64,
     pub(crate) protocol: &'a str,
     pub(crate) src_ip: &'a str,
     pub(crate) dest_ip: &'a str,
@@ -105,6 +113,7 @@ impl<'a> RecordView<'a> {
         out.push(self.state.code());
         out.extend_from_slice(&self.sid.to_le_bytes());
         out.extend_from_slice(&self.state_at.to_le_bytes());
+        out.extend_from_slice(&self.group.to_le_bytes());
         for s in [
             self.protocol,
             self.src_ip,
@@ -121,7 +130,12 @@ impl<'a> RecordView<'a> {
 
     /// Decodes stored bytes; `None` when they are not a record of this version.
     pub(crate) fn decode(b: &'a [u8]) -> Option<RecordView<'a>> {
-        if b.len() < FIXED || b[0] != VERSION {
+        let fixed = match b.first() {
+            Some(1) => FIXED_V1,
+            Some(&VERSION) => FIXED,
+            _ => return None,
+        };
+        if b.len() < fixed {
             return None;
         }
         let u64_at = |at: usize| -> Option<u64> {
@@ -133,7 +147,8 @@ impl<'a> RecordView<'a> {
         let state = State::from_code(b[18]);
         let sid = u32::from_le_bytes(b.get(19..23)?.try_into().ok()?);
         let state_at = u64_at(23)?;
-        let mut at = FIXED;
+        let group = if fixed == FIXED { u64_at(31)? } else { 0 };
+        let mut at = fixed;
         let mut strs = [""; 7];
         for s in &mut strs {
             let len = usize::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?));
@@ -148,6 +163,7 @@ impl<'a> RecordView<'a> {
             state,
             sid,
             state_at,
+            group,
             protocol,
             src_ip,
             dest_ip,
@@ -173,6 +189,7 @@ mod tests {
             state: State::Closed,
             sid: 110001,
             state_at: 4,
+            group: 5,
             protocol: "modbus",
             src_ip: "10.0.0.1",
             dest_ip: "10.0.0.2",
@@ -189,9 +206,31 @@ mod tests {
             (d.ts, d.received, d.severity, d.state, d.sid, d.state_at),
             (1, 2, 3, State::Closed, 110001, 4)
         );
-        assert_eq!((d.state_by, d.json), ("ålice", &b"{}"[..]));
+        assert_eq!((d.group, d.state_by, d.json), (5, "ålice", &b"{}"[..]));
         for cut in 0..buf.len() - 2 {
             assert!(RecordView::decode(&buf[..cut]).is_none(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn reads_a_version_1_record_without_a_group() {
+        // Version 1: the same header without the group.
+        let mut v1 = vec![1u8];
+        v1.extend_from_slice(&7u64.to_le_bytes());
+        v1.extend_from_slice(&8u64.to_le_bytes());
+        v1.extend_from_slice(&[2, 1]);
+        v1.extend_from_slice(&110001u32.to_le_bytes());
+        v1.extend_from_slice(&9u64.to_le_bytes());
+        for s in ["modbus", "10.0.0.1", "10.0.0.2", "s1", "a-1", "bob", "n"] {
+            v1.extend_from_slice(&(s.len() as u16).to_le_bytes());
+            v1.extend_from_slice(s.as_bytes());
+        }
+        v1.extend_from_slice(b"{}");
+        let d = RecordView::decode(&v1).expect("decodes");
+        assert_eq!(
+            (d.ts, d.state, d.sid, d.group),
+            (7, State::Acknowledged, 110001, 0)
+        );
+        assert_eq!((d.alert_id, d.state_note, d.json), ("a-1", "n", &b"{}"[..]));
     }
 }

@@ -46,6 +46,14 @@ pub(crate) fn summary(id: u64, r: &RecordView<'_>, eve: &Value) -> Map<String, V
     m.insert("dest_port".into(), eve["dest_port"].clone());
     m.insert("sensor".into(), json!(r.sensor));
     m.insert("alert_id".into(), json!(r.alert_id));
+    m.insert(
+        "group_id".into(),
+        if r.group == 0 {
+            Value::Null
+        } else {
+            json!(id_text(r.group))
+        },
+    );
     let attack = match &alert["metadata"]["attack_id"] {
         Value::Array(a) => Value::Array(a.clone()),
         _ => json!([]),

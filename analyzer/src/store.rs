@@ -30,6 +30,12 @@
 //! everything. Running totals per value (`COUNTS`) choose that index and serve
 //! the rule hit counts; per-minute totals (`ROLLUP`) serve the charts.
 //!
+//! Alert groups (see [`crate::groups`]) live beside the alerts: `GROUPS`
+//! by group id, the current group of each key in `GROUP_KEYS`, and
+//! `(last seen, group id)` in `GROUP_BY_LAST` for the newest-first list;
+//! each alert's record names its group, and a group's members are the
+//! posting list of its own prefix.
+//!
 //! Every write goes through one writer thread (see [`crate::writer`]), which
 //! groups concurrent requests into one transaction; readers use MVCC read
 //! transactions and never wait for it.
@@ -42,6 +48,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::assets::{self, Asset};
+use crate::groups::{self, Group};
 use crate::ingest::{AssetObs, StatsObs};
 use crate::record::{RecordView, State};
 
@@ -64,6 +71,13 @@ pub(crate) const ROLLUP: TableDefinition<'_, (u8, u64, &str), u64> = TableDefini
 pub(crate) const ASSETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("assets");
 pub(crate) const SENSORS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("sensors");
 pub(crate) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+/// Alert groups: `group id → Group` (see [`Group::encode`]).
+pub(crate) const GROUPS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("groups");
+/// The current group of each key (sensor, rule, source, destination).
+pub(crate) const GROUP_KEYS: TableDefinition<'_, &str, u64> = TableDefinition::new("group_keys");
+/// Groups by their newest member: `(last seen, group id) → ()`.
+pub(crate) const GROUP_BY_LAST: TableDefinition<'_, (u64, u64), ()> =
+    TableDefinition::new("group_by_last");
 
 /// Bytes an alert costs beyond its record: index entries, de-duplication key,
 /// per-minute totals, B-tree pages' slack. The `store` benchmark's 30-day
@@ -81,6 +95,8 @@ pub(crate) const CHUNK_ENTRIES: usize = 512;
 pub(crate) const FRESH_TXNS: u64 = 32;
 /// Fresh entries that start a merge even before [`FRESH_TXNS`] transactions.
 pub(crate) const FRESH_ENTRIES: u64 = 256 * 1024;
+/// Alerts put into groups per transaction by [`Store::regroup`].
+const REGROUP_CHUNK: usize = 20_000;
 /// The layout version of the store, kept in `META` under `schema`.
 const SCHEMA: u64 = 2;
 
@@ -113,6 +129,12 @@ pub(crate) mod prefix {
         out.clear();
         out.push(b'h');
         out.extend_from_slice(ip.as_bytes());
+    }
+    /// The members of a group.
+    pub(crate) fn group(out: &mut Vec<u8>, id: u64) {
+        out.clear();
+        out.push(b'g');
+        out.extend_from_slice(&id.to_be_bytes());
     }
 }
 
@@ -302,6 +324,8 @@ impl Store {
                 Some(SCHEMA) => {}
                 None if ReadableTableMetadata::is_empty(&alerts)? => {
                     meta.insert("schema", SCHEMA)?;
+                    // A new store has no alert from before groups.
+                    meta.insert("regrouped", u64::MAX)?;
                 }
                 found => {
                     return Err(StoreError::new(format!(
@@ -321,6 +345,9 @@ impl Store {
             txn.open_table(ROLLUP)?;
             txn.open_table(ASSETS)?;
             txn.open_table(SENSORS)?;
+            txn.open_table(GROUPS)?;
+            txn.open_table(GROUP_KEYS)?;
+            txn.open_table(GROUP_BY_LAST)?;
         }
         txn.commit()?;
         Ok(db)
@@ -420,6 +447,9 @@ pub(crate) struct WriteTables<'t> {
     assets: redb::Table<'t, &'static str, &'static [u8]>,
     sensors: redb::Table<'t, &'static str, &'static [u8]>,
     meta: redb::Table<'t, &'static str, u64>,
+    groups: redb::Table<'t, u64, &'static [u8]>,
+    group_keys: redb::Table<'t, &'static str, u64>,
+    group_by_last: redb::Table<'t, (u64, u64), ()>,
     /// When fresh posting lists are merged: `(transactions, entries)`.
     pub(crate) merge_at: (u64, u64),
 }
@@ -448,6 +478,23 @@ pub(crate) struct Deltas {
     scratch: String,
     key: Vec<u8>,
     dedup: String,
+    /// The groups this transaction read or changed, by id.
+    groups: QuickMap<u64, Touched>,
+    /// Keys whose current group changed: key → group id.
+    group_keys: QuickMap<Box<str>, u64>,
+    group_key: String,
+    /// Groups started in this transaction.
+    pub(crate) new_groups: u64,
+}
+
+/// A group as one transaction has it.
+struct Touched {
+    group: Group,
+    /// Its last seen time and state when the transaction read it (`None`:
+    /// started in this transaction).
+    before: Option<(u64, State)>,
+    /// Its last member was deleted.
+    deleted: bool,
 }
 
 /// A value in a count or rollup key, written without the formatting machinery
@@ -536,6 +583,10 @@ impl Deltas {
             prefix::host(&mut self.key, r.dest_ip);
             self.post_key(r.ts, id);
         }
+        if r.group != 0 {
+            prefix::group(&mut self.key, r.group);
+            self.post_key(r.ts, id);
+        }
     }
 
     /// Adds (`d = 1`) or removes (`d = -1`) an alert.
@@ -615,6 +666,9 @@ impl<'t> WriteTables<'t> {
             assets: txn.open_table(ASSETS)?,
             sensors: txn.open_table(SENSORS)?,
             meta: txn.open_table(META)?,
+            groups: txn.open_table(GROUPS)?,
+            group_keys: txn.open_table(GROUP_KEYS)?,
+            group_by_last: txn.open_table(GROUP_BY_LAST)?,
             merge_at: (FRESH_TXNS, FRESH_ENTRIES),
         })
     }
@@ -768,7 +822,7 @@ impl<'t> WriteTables<'t> {
         if first.is_some() {
             return Ok(false);
         }
-        let r = RecordView {
+        let fresh = RecordView {
             received,
             state: State::New,
             state_at: 0,
@@ -776,8 +830,23 @@ impl<'t> WriteTables<'t> {
             state_note: "",
             ..*a
         };
+        let (group, inherited) = self.join_group(d, id, &fresh, true)?;
+        let r = match &inherited {
+            Some((by, note)) => RecordView {
+                group,
+                state: State::Acknowledged,
+                state_at: received,
+                state_by: by,
+                state_note: note,
+                ..fresh
+            },
+            None => RecordView { group, ..fresh },
+        };
         r.encode(buf);
         self.alerts.insert(id, buf.as_slice())?;
+        if r.state != State::New {
+            self.state.insert((r.state.code(), r.ts, id), ())?;
+        }
         d.post(&r, id);
         d.alert(&r, buf.len(), 1);
         Ok(true)
@@ -794,6 +863,12 @@ impl<'t> WriteTables<'t> {
         // The posting chunks keep naming the id until `drop_stale_chunks`.
         if r.state != State::New {
             self.state.remove((r.state.code(), r.ts, id))?;
+        }
+        if r.group != 0 {
+            if let Some(t) = self.touch_group(d, r.group)? {
+                t.group.remove(r.state);
+                t.deleted = t.group.count == 0;
+            }
         }
         self.dedup
             .remove(dedup_key(r.sensor, r.alert_id).as_str())?;
@@ -834,6 +909,11 @@ impl<'t> WriteTables<'t> {
         if state != State::New {
             self.state.insert((state.code(), old.ts, id), ())?;
         }
+        if old.group != 0 {
+            if let Some(t) = self.touch_group(d, old.group)? {
+                t.group.changed(old.state, state, by, note, at);
+            }
+        }
         d.count("state:", old.state.code(), -1);
         d.count("state:", state.code(), 1);
         bump(
@@ -842,6 +922,166 @@ impl<'t> WriteTables<'t> {
             buf.len() as i64 - bytes.len() as i64,
         );
         Ok(true)
+    }
+
+    /// The group `id` in this transaction's cache, read from the table
+    /// the first time; `None` when there is no such group.
+    fn touch_group<'d>(&self, d: &'d mut Deltas, id: u64) -> Result<Option<&'d mut Touched>> {
+        let t = match d.groups.entry(id) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let Some(group) = self.groups.get(id)?.and_then(|g| Group::decode(g.value()))
+                else {
+                    return Ok(None);
+                };
+                let before = Some((group.last, group.state()));
+                v.insert(Touched {
+                    group,
+                    before,
+                    deleted: false,
+                })
+            }
+        };
+        Ok(Some(t).filter(|t| !t.deleted))
+    }
+
+    /// Whether group `id` exists.
+    pub(crate) fn group_exists(&self, d: &mut Deltas, id: u64) -> Result<bool> {
+        Ok(self.touch_group(d, id)?.is_some())
+    }
+
+    /// The group alert `id` belongs to: its key's current group when that
+    /// takes it (see [`Group::accepts`]), else a new one. A new alert
+    /// (`inherit`) joining an acknowledged group gets the group's last state
+    /// change (it is stored acknowledged too); an alert put into a group
+    /// later (see [`Store::regroup`]) keeps its own state.
+    fn join_group(
+        &self,
+        d: &mut Deltas,
+        id: u64,
+        r: &RecordView<'_>,
+        inherit: bool,
+    ) -> Result<(u64, Option<(String, String)>)> {
+        let mut key = std::mem::take(&mut d.group_key);
+        groups::key_into(&mut key, r.sensor, r.sid, r.src_ip, r.dest_ip);
+        let current = match d.group_keys.get(key.as_str()) {
+            Some(g) => Some(*g),
+            None => self.group_keys.get(key.as_str())?.map(|g| g.value()),
+        };
+        let mut becomes_current = true;
+        if let Some(gid) = current {
+            if let Some(t) = self.touch_group(d, gid)? {
+                let g = &mut t.group;
+                if g.accepts(r.ts) {
+                    let inherited = (inherit && g.state() == State::Acknowledged)
+                        .then(|| (g.state_by.clone(), g.state_note.clone()));
+                    let state = if inherited.is_some() {
+                        State::Acknowledged
+                    } else {
+                        r.state
+                    };
+                    g.add(id, &RecordView { state, ..*r });
+                    d.group_key = key;
+                    return Ok((gid, inherited));
+                }
+                // An alert older than the current group's span starts a
+                // group of its own; the current one stays current.
+                becomes_current = r.ts >= g.first;
+            }
+        }
+        d.groups.insert(
+            id,
+            Touched {
+                group: Group::new(id, r),
+                before: None,
+                deleted: false,
+            },
+        );
+        d.new_groups += 1;
+        if becomes_current {
+            match d.group_keys.get_mut(key.as_str()) {
+                Some(g) => *g = id,
+                None => {
+                    d.group_keys.insert(key.as_str().into(), id);
+                }
+            }
+        }
+        d.group_key = key;
+        Ok((id, None))
+    }
+
+    /// The ids of group `id`'s members (this transaction's included),
+    /// ascending.
+    pub(crate) fn group_members(&self, d: &Deltas, id: u64) -> Result<Vec<u64>> {
+        let mut p = Vec::new();
+        prefix::group(&mut p, id);
+        let mut out: Vec<u64> = d
+            .postings
+            .get(p.as_slice())
+            .map(|l| l.iter().map(|e| e.1).collect())
+            .unwrap_or_default();
+        let mut from = 0u64;
+        loop {
+            let Some(first) = self.fresh.range((from, &[][..])..)?.next() else {
+                break;
+            };
+            let seq = first?.0.value().0;
+            if let Some(v) = self.fresh.get((seq, p.as_slice()))? {
+                out.extend(entries(v.value()).map(|e| e.1));
+            }
+            let Some(next) = seq.checked_add(1) else {
+                break;
+            };
+            from = next;
+        }
+        for e in self
+            .index
+            .range((p.as_slice(), 0u64, 0u64)..=(p.as_slice(), u64::MAX, u64::MAX))?
+        {
+            let (_, v) = e?;
+            out.extend(entries(v.value()).map(|e| e.1));
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Writes the groups this transaction touched, their list entries,
+    /// the keys' current groups and the group totals (`groups`,
+    /// `gstate:CODE`).
+    fn write_groups(&mut self, d: &mut Deltas) -> Result<()> {
+        let mut json = Vec::new();
+        for (id, t) in std::mem::take(&mut d.groups) {
+            if let Some((last, _)) = t.before {
+                if t.deleted || last != t.group.last {
+                    self.group_by_last.remove((last, id))?;
+                }
+            }
+            if let Some((_, state)) = t.before {
+                d.count("gstate:", state.code(), -1);
+            } else {
+                bump(&mut d.counts, "groups", 1);
+            }
+            if t.deleted {
+                self.groups.remove(id)?;
+                bump(&mut d.counts, "groups", -1);
+                let mut key = String::new();
+                t.group.key_into(&mut key);
+                let current = self.group_keys.get(key.as_str())?.map(|g| g.value());
+                if current == Some(id) && !d.group_keys.contains_key(key.as_str()) {
+                    self.group_keys.remove(key.as_str())?;
+                }
+                continue;
+            }
+            d.count("gstate:", t.group.state().code(), 1);
+            t.group.encode(&mut json);
+            self.groups.insert(id, json.as_slice())?;
+            self.group_by_last.insert((t.group.last, id), ())?;
+        }
+        for (key, id) in std::mem::take(&mut d.group_keys) {
+            self.group_keys.insert(&*key, id)?;
+        }
+        Ok(())
     }
 
     /// The oldest stored alert: `(id, received)`.
@@ -900,8 +1140,9 @@ impl<'t> WriteTables<'t> {
         Ok(())
     }
 
-    /// Writes the gathered postings and count changes.
-    pub(crate) fn flush(&mut self, d: Deltas) -> Result<()> {
+    /// Writes the gathered postings, groups and count changes.
+    pub(crate) fn flush(&mut self, mut d: Deltas) -> Result<()> {
+        self.write_groups(&mut d)?;
         if let Some(first_id) = d.first_id {
             self.write_fresh(d.postings, first_id)?;
         }
@@ -964,6 +1205,8 @@ pub struct Filter {
     pub sensor: Vec<String>,
     /// Case-insensitive text in the signature or the decoded fields.
     pub text: Option<String>,
+    /// Members of this group only.
+    pub group: Option<u64>,
 }
 
 impl Filter {
@@ -983,6 +1226,7 @@ impl Filter {
             })
             && self.from.is_none_or(|f| r.ts >= f)
             && self.to.is_none_or(|t| r.ts <= t)
+            && self.group.is_none_or(|g| r.group == g)
     }
 }
 
@@ -1189,6 +1433,33 @@ pub(crate) struct Page {
     pub(crate) next: Option<(u64, u64)>,
 }
 
+/// A group as read: its id, the group, its newest member's stored bytes.
+pub(crate) struct GroupRow {
+    pub(crate) id: u64,
+    pub(crate) group: Group,
+    pub(crate) latest: Option<Vec<u8>>,
+}
+
+/// One page of groups.
+pub(crate) struct GroupPage {
+    /// Newest last seen first.
+    pub(crate) groups: Vec<GroupRow>,
+    /// Where the next page starts, when there may be more.
+    pub(crate) next: Option<(u64, u64)>,
+}
+
+fn group_row(
+    groups: &impl ReadableTable<u64, &'static [u8]>,
+    alerts: &impl ReadableTable<u64, &'static [u8]>,
+    id: u64,
+) -> Result<Option<GroupRow>> {
+    let Some(group) = groups.get(id)?.and_then(|g| Group::decode(g.value())) else {
+        return Ok(None);
+    };
+    let latest = alerts.get(group.latest)?.map(|g| g.value().to_vec());
+    Ok(Some(GroupRow { id, group, latest }))
+}
+
 /// Records a page walk may look at before it returns what it found.
 pub(crate) const SCAN_BUDGET: usize = 20_000;
 
@@ -1328,6 +1599,11 @@ impl Store {
             }
             _ => vec![walk(&prefix::time)?],
         };
+        // A group's members are its own posting list, the smallest there is.
+        let iters = match f.group {
+            Some(g) => vec![walk(&|p| prefix::group(p, g))?],
+            None => iters,
+        };
         let keys = MergeDesc {
             iters: iters.into_iter().map(Iterator::peekable).collect(),
             last: None,
@@ -1354,6 +1630,122 @@ impl Store {
             let bytes = g.value();
             if RecordView::decode(bytes).is_some_and(|r| f.matches(&r)) {
                 page.alerts.push((id, bytes.to_vec()));
+            }
+        }
+        Ok(page)
+    }
+
+    /// Puts the alerts stored before groups existed (version 1 records,
+    /// without a group) into groups as if they had just arrived, oldest
+    /// first, keeping their states, [`REGROUP_CHUNK`] alerts a transaction.
+    /// Where it is stays in `META` (`regrouped`, the last id done;
+    /// `u64::MAX` once finished), so an upgrade that is interrupted goes on
+    /// at the next start. Returns how many alerts were put into groups.
+    pub(crate) fn regroup(&self) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let txn = self.begin_write()?;
+            let finished;
+            {
+                let mut t = WriteTables::open(&txn)?;
+                let from = t.meta.get("regrouped")?.map_or(0, |g| g.value());
+                if from == u64::MAX {
+                    return Ok(total);
+                }
+                let mut rows = Vec::new();
+                for e in t
+                    .alerts
+                    .range((Bound::Excluded(from), Bound::Unbounded))?
+                    .take(REGROUP_CHUNK)
+                {
+                    let (k, v) = e?;
+                    rows.push((k.value(), v.value().to_vec()));
+                }
+                finished = rows.len() < REGROUP_CHUNK;
+                let mut d = Deltas::default();
+                let mut buf = Vec::new();
+                for (id, bytes) in &rows {
+                    let Some(r) = RecordView::decode(bytes) else {
+                        continue;
+                    };
+                    if r.group != 0 {
+                        continue;
+                    }
+                    let (group, _) = t.join_group(&mut d, *id, &r, false)?;
+                    let r = RecordView { group, ..r };
+                    r.encode(&mut buf);
+                    t.alerts.insert(*id, buf.as_slice())?;
+                    d.first_id.get_or_insert(*id);
+                    prefix::group(&mut d.key, group);
+                    d.post_key(r.ts, *id);
+                    bump(
+                        &mut d.counts,
+                        "bytes",
+                        buf.len() as i64 - bytes.len() as i64,
+                    );
+                    total += 1;
+                }
+                let next = match rows.last() {
+                    Some((id, _)) if !finished => *id,
+                    _ => u64::MAX,
+                };
+                t.flush(d)?;
+                t.set_meta("regrouped", next)?;
+            }
+            txn.commit()?;
+            if finished {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Group `id` and its newest member's stored bytes (when still stored).
+    pub(crate) fn group(&self, id: u64) -> Result<Option<GroupRow>> {
+        let txn = self.begin_read()?;
+        let groups = txn.open_table(GROUPS)?;
+        let alerts = txn.open_table(ALERTS)?;
+        group_row(&groups, &alerts, id)
+    }
+
+    /// The groups that pass `f` (see [`Group::matches`]), newest last seen
+    /// first, `limit` from below `cursor` (`(last seen, group id)`).
+    pub(crate) fn query_groups(
+        &self,
+        f: &Filter,
+        cursor: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<GroupPage> {
+        let txn = self.begin_read()?;
+        let by_last = txn.open_table(GROUP_BY_LAST)?;
+        let groups = txn.open_table(GROUPS)?;
+        let alerts = txn.open_table(ALERTS)?;
+        let lo = Bound::Included((f.from.unwrap_or(0), 0));
+        let hi = match cursor {
+            Some(c) => Bound::Excluded(c),
+            None => Bound::Unbounded,
+        };
+        let mut page = GroupPage {
+            groups: Vec::new(),
+            next: None,
+        };
+        if matches!(hi, Bound::Excluded(c) if c <= (f.from.unwrap_or(0), 0)) {
+            return Ok(page);
+        }
+        let mut last_key = None;
+        for (examined, e) in by_last.range((lo, hi))?.rev().enumerate() {
+            let (k, _) = e?;
+            let key = k.value();
+            if page.groups.len() == limit || examined == SCAN_BUDGET {
+                page.next = last_key;
+                return Ok(page);
+            }
+            last_key = Some(key);
+            let Some(row) = group_row(&groups, &alerts, key.1)? else {
+                continue;
+            };
+            let latest = row.latest.as_deref().and_then(RecordView::decode);
+            if row.group.matches(f, latest.as_ref()) {
+                page.groups.push(row);
             }
         }
         Ok(page)
@@ -1538,6 +1930,7 @@ mod tests {
                 state: State::New,
                 sid: self.sid,
                 state_at: 0,
+                group: 0,
                 protocol: self.protocol,
                 src_ip: &self.src_ip,
                 dest_ip: &self.dest_ip,
@@ -1741,6 +2134,61 @@ mod tests {
         for f in &filters {
             assert_eq!(walk_pages(&store, f, 50), expect(f, left), "{f:?} merged");
         }
+    }
+
+    #[test]
+    fn alerts_stored_before_groups_are_put_into_groups_at_the_next_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        // Alerts as an older version stored them: no group, no group index,
+        // one of them acknowledged; the store not yet regrouped.
+        let hour = groups::WINDOW;
+        let base = 1_800_000_000_000_000u64;
+        let txn = store.begin_write().expect("txn");
+        {
+            let mut t = WriteTables::open(&txn).expect("tables");
+            let mut buf = Vec::new();
+            for n in 0..5u64 {
+                let mut a = alert(0, base + n * 60_000_000);
+                a.alert_id = format!("old-{n}");
+                // The last one comes more than an hour after the others.
+                if n == 4 {
+                    a.ts = base + 3 * hour;
+                }
+                let mut r = a.view();
+                if n == 1 {
+                    r.state = State::Acknowledged;
+                }
+                r.encode(&mut buf);
+                t.alerts.insert(1000 + n, buf.as_slice()).expect("insert");
+            }
+            t.meta.remove("regrouped").expect("meta");
+        }
+        txn.commit().expect("commit");
+        assert_eq!(store.regroup().expect("regroup"), 5);
+        assert_eq!(store.regroup().expect("again"), 0);
+        let page = store
+            .query_groups(&Filter::default(), None, 10)
+            .expect("groups");
+        let got: Vec<(u64, u64, [u64; 3])> = page
+            .groups
+            .iter()
+            .map(|g| (g.id, g.group.count, g.group.states))
+            .collect();
+        assert_eq!(got, [(1004, 1, [1, 0, 0]), (1000, 4, [3, 1, 0])]);
+        let members = store
+            .query(
+                &Filter {
+                    group: Some(1000),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .expect("members");
+        let ids: Vec<u64> = members.alerts.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [1003, 1002, 1001, 1000]);
+        assert_eq!(store.count("groups").expect("count"), 2);
     }
 
     #[test]

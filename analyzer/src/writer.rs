@@ -80,6 +80,13 @@ pub(crate) enum Op {
         note: String,
         reply: oneshot::Sender<Result<StateReport, WriteError>>,
     },
+    SetGroupState {
+        group: u64,
+        state: State,
+        by: String,
+        note: String,
+        reply: oneshot::Sender<Result<Option<StateReport>, WriteError>>,
+    },
     Retention {
         max_age_us: u64,
         max_bytes: u64,
@@ -91,6 +98,7 @@ pub(crate) enum Op {
 enum Outcome {
     Ingest(IngestReport),
     State(StateReport),
+    GroupState(Option<StateReport>),
     Retention(RetentionChunk),
     None,
 }
@@ -224,6 +232,13 @@ impl Writer {
         }
         if let Ok(n) = self.store.count("bytes") {
             m.store_bytes.set(n as i64);
+        }
+        if let Ok(n) = self.store.count("groups") {
+            m.store_groups.set(n as i64);
+        }
+        if let Ok(n) = self.store.count("gstate:2") {
+            let all = self.store.count("groups").unwrap_or(0);
+            m.open_groups.set(all.saturating_sub(n) as i64);
         }
         m.store_file_bytes
             .set(Store::file_size(&self.hooks.data_dir) as i64);
@@ -362,6 +377,13 @@ impl Writer {
                     m.state_changes.inc_by(r.updated);
                     let _ = reply.send(Ok(r.clone()));
                 }
+                (Op::SetGroupState { reply, .. }, Ok(Outcome::GroupState(r))) => {
+                    if let Some(r) = r {
+                        m.state_changes.inc_by(r.updated);
+                        m.group_state_changes.inc();
+                    }
+                    let _ = reply.send(Ok(r.clone()));
+                }
                 (Op::Retention { reply, .. }, Ok(Outcome::Retention(chunk))) => {
                     let r = &chunk.report;
                     m.alerts_deleted
@@ -381,6 +403,9 @@ impl Writer {
                     let _ = reply.send(Err(e));
                 }
                 (Op::SetState { reply, .. }, Err(e)) => {
+                    let _ = reply.send(Err(e));
+                }
+                (Op::SetGroupState { reply, .. }, Err(e)) => {
                     let _ = reply.send(Err(e));
                 }
                 (Op::Retention { reply, .. }, Err(e)) => {
@@ -408,6 +433,7 @@ impl Writer {
     ) -> Result<Vec<Outcome>, StoreError> {
         let txn = self.store.begin_write()?;
         let mut outcomes = Vec::with_capacity(ops.len());
+        let new_groups;
         {
             let mut t = WriteTables::open(&txn)?;
             let mut d = Deltas::default();
@@ -479,6 +505,25 @@ impl Writer {
                         }
                         Outcome::State(r)
                     }
+                    Op::SetGroupState {
+                        group,
+                        state,
+                        by,
+                        note,
+                        ..
+                    } => {
+                        if t.group_exists(&mut d, *group)? {
+                            let mut r = StateReport::default();
+                            for id in t.group_members(&d, *group)? {
+                                if t.set_state(&mut d, id, *state, by, note, now, &mut self.buf)? {
+                                    r.updated += 1;
+                                }
+                            }
+                            Outcome::GroupState(Some(r))
+                        } else {
+                            Outcome::GroupState(None)
+                        }
+                    }
                     Op::Retention {
                         max_age_us,
                         max_bytes,
@@ -530,10 +575,12 @@ impl Writer {
                 };
                 outcomes.push(outcome);
             }
+            new_groups = d.new_groups;
             t.flush(d)?;
             t.set_meta("last_id", self.last_id)?;
         }
         txn.commit()?;
+        self.hooks.metrics.groups_created.inc_by(new_groups);
         Ok(outcomes)
     }
 }

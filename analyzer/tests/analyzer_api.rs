@@ -17,6 +17,9 @@ fn scrub(mut v: Value) -> Value {
         if o.contains_key("received") {
             o.insert("received".into(), json!("RECEIVED"));
         }
+        if o.get("group_id").is_some_and(Value::is_string) {
+            o.insert("group_id".into(), json!("GROUP"));
+        }
         if o.get("state_at").is_some_and(|v| !v.is_null()) {
             o.insert("state_at".into(), json!("STATE_AT"));
         }
@@ -162,7 +165,7 @@ fn one_alert_has_its_flow_and_decoded_transaction() {
             "severity": 1, "severity_name": "critical", "signature_id": 110001, "rev": 1,
             "signature": "Rule 110001", "category": "Test", "protocol": "modbus",
             "src_ip": "10.0.0.2", "src_port": 50000, "dest_ip": "10.0.0.1", "dest_port": 502,
-            "sensor": "s1", "alert_id": "s1-7", "attack": ["T0814"],
+            "sensor": "s1", "alert_id": "s1-7", "group_id": "GROUP", "attack": ["T0814"],
             "state": "new", "state_by": null, "state_at": null, "state_note": null,
         })
     );
@@ -576,7 +579,7 @@ fn assets_merge_and_an_identity_change_raises_an_alert() {
                "severity": 2, "severity_name": "high", "signature_id": 900001, "rev": 1,
                "signature": "Asset identity changed", "category": "Asset change", "protocol": "s7comm",
                "src_ip": "10.0.0.1", "src_port": 0, "dest_ip": "10.0.0.1", "dest_port": 0, "sensor": "s1",
-               "alert_id": "asset-identity:10.0.0.1:1795888920000000", "attack": ["T0839"],
+               "alert_id": "asset-identity:10.0.0.1:1795888920000000", "group_id": "GROUP", "attack": ["T0839"],
                "state": "new", "state_by": null, "state_at": null, "state_note": null})
     );
     let (_, one) = get(&s.url(&format!(

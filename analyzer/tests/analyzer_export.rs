@@ -189,6 +189,13 @@ fn syslog_over_udp_tcp_and_tls_reaches_rsyslog_escaped_and_retried() {
         assert!(f[5].starts_with("[otwatch@32473 id=\""), "{}", f[5]);
         assert!(f[5].contains(" alert_id=\"s1-1\" sid=\"110001\" rev=\"1\" severity=\"1\" severity_name=\"critical\""), "{}", f[5]);
         assert!(f[5].ends_with(want_sd), "{input}: {}", f[5]);
+        // The alert's group: the first alert's own id.
+        let id = f[5].split('"').nth(1).unwrap_or_default();
+        assert!(
+            f[5].contains(&format!(" sensor=\"s1\" group_id=\"{id}\" ")),
+            "{}",
+            f[5]
+        );
         assert_eq!(f[6], "Rule 110001");
     }
 
@@ -223,6 +230,20 @@ fn syslog_over_udp_tcp_and_tls_reaches_rsyslog_escaped_and_retried() {
         f[6]
     );
     assert!(f[6].contains(" src=10.0.0.3 spt=50000 dst=10.0.0.1 dpt=502 proto=TCP app=s7comm cat=Test act=allowed "), "{}", f[6]);
+    // Alerts 2 to 4 are one group, the first one's.
+    let id = f[6]
+        .split(" externalId=")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_default();
+    assert!(f[6].contains(" cs5Label=group_id cs5="), "{}", f[6]);
+    let group = f[6]
+        .split(" cs5=")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_default();
+    assert_eq!(group.len(), 16, "{}", f[6]);
+    assert!(group <= id, "{}", f[6]);
     // Each message is one line: nothing injected a line break.
     assert!(
         lines
@@ -425,5 +446,13 @@ fn eve_file_export_rotates_by_size() {
     assert!(n > 10 && n < 40, "{n}");
     let want: Vec<String> = (40 - n..40).map(|i| format!("s1-{i}")).collect();
     assert_eq!(ids, want);
-    assert_eq!(current.last(), Some(&batch[39]));
+    // Each line as received, with the API id of its group added.
+    let mut last = batch[39].clone();
+    let group = current
+        .last()
+        .and_then(|l| l["group_id"].as_str())
+        .unwrap_or("");
+    assert_eq!(group.len(), 16, "{:?}", current.last());
+    last["group_id"] = json!(group);
+    assert_eq!(current.last(), Some(&last));
 }

@@ -362,6 +362,50 @@ fn transaction(eve: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// The API id of an alert's group; empty for none (the field is left out).
+fn group_text(group: u64) -> String {
+    if group == 0 {
+        String::new()
+    } else {
+        crate::render::id_text(group)
+    }
+}
+
+/// The EVE line of a stored alert as the EVE-file export writes it: the
+/// line as received with `"group_id":"…"` (the API id of its group) added
+/// as its last key, or put in place of one the line already had.
+pub(crate) fn eve_line(r: &RecordView<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(r.json.len() + 32);
+    if r.group == 0 {
+        out.extend_from_slice(r.json);
+        return out;
+    }
+    let id = crate::render::id_text(r.group);
+    let has_key = r.json.windows(10).any(|w| w == b"\"group_id\"");
+    let body = r.json.trim_ascii_end();
+    match body.strip_suffix(b"}") {
+        Some(head) if !has_key => {
+            out.extend_from_slice(head);
+            let empty = head.trim_ascii_end().ends_with(b"{");
+            out.extend_from_slice(if empty {
+                b"\"group_id\":\""
+            } else {
+                b",\"group_id\":\""
+            });
+            out.extend_from_slice(id.as_bytes());
+            out.extend_from_slice(b"\"}");
+        }
+        _ => match serde_json::from_slice::<Value>(r.json) {
+            Ok(Value::Object(mut m)) => {
+                m.insert("group_id".into(), Value::String(id));
+                out = Value::Object(m).to_string().into_bytes();
+            }
+            _ => out.extend_from_slice(r.json),
+        },
+    }
+    out
+}
+
 /// Syslog severity of an alert severity (1 critical → 2 crit … 5 info → 6 info).
 fn syslog_severity(sev: u8) -> u8 {
     match sev {
@@ -393,7 +437,7 @@ pub(crate) fn rfc5424(
     let head = header(facility, r.severity, r.ts, hostname);
     let alert = &eve["alert"];
     let mut main = format!("[otwatch@{PEN}");
-    let params: [(&str, String); 16] = [
+    let params: [(&str, String); 17] = [
         ("id", crate::render::id_text(id)),
         ("alert_id", r.alert_id.to_string()),
         ("sid", r.sid.to_string()),
@@ -408,6 +452,7 @@ pub(crate) fn rfc5424(
         ("dport", text(&eve["dest_port"])),
         ("flow_id", text(&eve["flow_id"])),
         ("sensor", r.sensor.to_string()),
+        ("group_id", group_text(r.group)),
         ("attack", text(&alert["metadata"]["attack_id"])),
         ("event_time", text(&eve["timestamp"])),
     ];
@@ -499,6 +544,8 @@ pub(crate) fn cef(
         ("cs2", text(&alert["metadata"]["attack_id"]), 128),
         ("cs3Label", "flow_id".into(), 16),
         ("cs3", text(&eve["flow_id"]), 32),
+        ("cs5Label", "group_id".into(), 16),
+        ("cs5", group_text(r.group), 32),
         ("msg", text(&alert["signature"]), 512),
         ("cs4Label", "transaction".into(), 16),
         (
@@ -557,6 +604,7 @@ mod tests {
             state: State::New,
             sid: 110001,
             state_at: 0,
+            group: 0x0f,
             protocol: "modbus",
             src_ip: "10.0.0.2",
             dest_ip: "10.0.0.1",
@@ -603,7 +651,7 @@ mod tests {
             "<130>1 2026-11-28T18:07:26.864895Z otwatch otwatch - alert [otwatch@32473 id=\"0000000000000010\" \
              alert_id=\"a\\]1\" sid=\"110001\" rev=\"1\" severity=\"1\" severity_name=\"critical\" category=\"c\" \
              protocol=\"modbus\" src=\"10.0.0.2\" sport=\"5000\" dst=\"10.0.0.1\" dport=\"502\" flow_id=\"7\" \
-             sensor=\"s1\" attack=\"T0836\" event_time=\"2026-11-28T18:07:26.864895+0000\"]\
+             sensor=\"s1\" group_id=\"000000000000000f\" attack=\"T0836\" event_time=\"2026-11-28T18:07:26.864895+0000\"]\
              [otwatch-tx@32473 modbus.request.device=\"PLC \\\"A\\\"\\]\\\\x\\nnext line\\r\\x00\u{ff}\\x85end|=\" \
              modbus.request.function=\"write\"] Write\\nto PLC"
         );
@@ -790,6 +838,10 @@ mod tests {
         )), "{m}");
         assert!(m.contains(" msg=Write\\nto PLC "), "{m}");
         assert!(
+            m.contains(" cs5Label=group_id cs5=000000000000000f "),
+            "{m}"
+        );
+        assert!(
             m.contains("cs4=") && m.contains("end|\\=\",\"function\""),
             "{m}"
         );
@@ -801,6 +853,27 @@ mod tests {
             let trailing = m.len() - m.trim_end_matches('\\').len();
             assert_eq!(trailing % 2, 0, "half an escape at {max}: {m}");
         }
+    }
+
+    #[test]
+    fn the_eve_line_gets_its_group_id_as_the_last_key() {
+        let line = |json: &'static [u8], group: u64| {
+            let r = RecordView {
+                group,
+                ..record(json)
+            };
+            String::from_utf8(eve_line(&r)).expect("utf8")
+        };
+        assert_eq!(
+            line(b"{\"a\":1}", 0x1f),
+            "{\"a\":1,\"group_id\":\"000000000000001f\"}"
+        );
+        assert_eq!(line(b"{\"a\":1}", 0), "{\"a\":1}");
+        assert_eq!(line(b"{ }", 1), "{ \"group_id\":\"0000000000000001\"}");
+        // A line that names a group itself gets the analyzer's instead.
+        let v: Value =
+            serde_json::from_str(&line(b"{\"group_id\":\"x\",\"a\":1}", 2)).expect("json");
+        assert_eq!(v, json!({"group_id": "0000000000000002", "a": 1}));
     }
 
     #[test]

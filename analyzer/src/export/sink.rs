@@ -255,7 +255,9 @@ async fn write_eve(
         let Some(r) = RecordView::decode(bytes) else {
             continue;
         };
-        let len = r.json.len() as u64 + 1;
+        let mut line = format::eve_line(&r);
+        line.push(b'\n');
+        let len = line.len() as u64;
         if file.is_none() {
             if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 tokio::fs::create_dir_all(dir).await.map_err(err)?;
@@ -288,9 +290,6 @@ async fn write_eve(
         let Some((f, size)) = file.as_mut() else {
             continue;
         };
-        let mut line = Vec::with_capacity(r.json.len() + 1);
-        line.extend_from_slice(r.json);
-        line.push(b'\n');
         f.write_all(&line).await.map_err(err)?;
         *size += len;
     }

@@ -116,6 +116,10 @@ fn retention_deletes_the_oldest_by_size_then_by_age_and_counts_what_an_export_mi
     // everything goes; alerts that arrive afterwards stay.
     std::thread::sleep(Duration::from_millis(1100));
     let s = TestServer::start(with_soc(config(&data)));
+    // Answered only once the server runs, that is after its exports have
+    // registered their positions (the test calls retention directly, not
+    // through the server's own start).
+    assert_eq!(alert_ids(&s), kept);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -128,8 +128,48 @@ function selectionToolbar(onAction, what = 'alerts') {
  * keys. `on.open(id)`, `on.bulk(state, ids)`, `on.selection()` (the
  * selection changed).
  */
-class AlertTable {
+/** Row selection shared by the alert and group tables: `rows` maps an id
+ * to its row ({tr, box}), `selected` holds the selected ids, `selAll` is the
+ * select-all box and `on.selection` is told of each change. */
+class Selectable {
+  toggle(id, yes) {
+    const r = this.rows.get(id);
+    if (!r) return;
+    if (yes) this.selected.add(id); else this.selected.delete(id);
+    r.box.checked = yes;
+    r.tr.classList.toggle('selected', yes);
+    this.on.selection();
+  }
+
+  selectAll(yes) {
+    for (const [id, r] of this.rows) {
+      if (yes) this.selected.add(id); else this.selected.delete(id);
+      r.box.checked = yes;
+      r.tr.classList.toggle('selected', yes);
+    }
+    this.on.selection();
+  }
+
+  /** Unselects every row (without telling `on.selection`). */
+  unselectAll() {
+    this.selected.clear();
+    for (const row of this.rows.values()) {
+      row.box.checked = false;
+      row.tr.classList.remove('selected');
+    }
+  }
+
+  /** The select-all box follows the selection: checked, mixed or clear. */
+  showSelection() {
+    const n = this.selected.size;
+    this.selAll.checked = n > 0 && n === this.rows.size;
+    this.selAll.indeterminate = n > 0 && n < this.rows.size;
+  }
+}
+
+class AlertTable extends Selectable {
   constructor(rules, on) {
+    super();
     this.rules = rules;
     this.on = on;
     this.rows = new Map(); // id → {alert, tr, box}
@@ -215,39 +255,6 @@ class AlertTable {
     tr.focus();
   }
 
-  toggle(id, yes) {
-    const r = this.rows.get(id);
-    if (!r) return;
-    if (yes) this.selected.add(id); else this.selected.delete(id);
-    r.box.checked = yes;
-    r.tr.classList.toggle('selected', yes);
-    this.on.selection();
-  }
-
-  selectAll(yes) {
-    for (const [id, r] of this.rows) {
-      if (yes) this.selected.add(id); else this.selected.delete(id);
-      r.box.checked = yes;
-      r.tr.classList.toggle('selected', yes);
-    }
-    this.on.selection();
-  }
-
-  /** Unselects every row (without telling `on.selection`). */
-  unselectAll() {
-    this.selected.clear();
-    for (const row of this.rows.values()) {
-      row.box.checked = false;
-      row.tr.classList.remove('selected');
-    }
-  }
-
-  /** The select-all box follows the selection: checked, mixed or clear. */
-  showSelection() {
-    const n = this.selected.size;
-    this.selAll.checked = n > 0 && n === this.rows.size;
-    this.selAll.indeterminate = n > 0 && n < this.rows.size;
-  }
 
   /** Alerts `ids` are now in state `st`; `stored` is the analyzer's answer. */
   setState(ids, st, stored) {
@@ -308,8 +315,9 @@ function memberRow(a, rules, gid, onOpen) {
  * the row keys (→/Enter open a group, ← close it). `on.open(alertId)`,
  * `on.bulk(state, groupIds)`, `on.selection()`.
  */
-class GroupTable {
+class GroupTable extends Selectable {
   constructor(rules, on) {
+    super();
     this.rules = rules;
     this.on = on;
     this.rows = new Map(); // group id → {group, tr, box, members: [tr] | null, seq}
@@ -462,37 +470,6 @@ class GroupTable {
     }
   }
 
-  toggle(id, yes) {
-    const r = this.rows.get(id);
-    if (!r) return;
-    if (yes) this.selected.add(id); else this.selected.delete(id);
-    r.box.checked = yes;
-    r.tr.classList.toggle('selected', yes);
-    this.on.selection();
-  }
-
-  selectAll(yes) {
-    for (const [id, r] of this.rows) {
-      if (yes) this.selected.add(id); else this.selected.delete(id);
-      r.box.checked = yes;
-      r.tr.classList.toggle('selected', yes);
-    }
-    this.on.selection();
-  }
-
-  unselectAll() {
-    this.selected.clear();
-    for (const row of this.rows.values()) {
-      row.box.checked = false;
-      row.tr.classList.remove('selected');
-    }
-  }
-
-  showSelection() {
-    const n = this.selected.size;
-    this.selAll.checked = n > 0 && n === this.rows.size;
-    this.selAll.indeterminate = n > 0 && n < this.rows.size;
-  }
 
   /** Group `g` after a state change of all its alerts (shown alerts follow). */
   changed(g, st) {

@@ -477,19 +477,25 @@ async fn change_state(
         .map_err(unavailable)
 }
 
-async fn single_state(a: Analyzer, id: String, body: Bytes, fixed: Option<State>) -> ApiResult {
-    let id = parse_id(&id).ok_or_else(|| bad(format!("{id:?} is not an alert id")))?;
-    let b = parse_body(&body)?;
+/// The state a one-alert or one-group change sets: the path's (`/ack`,
+/// `/close`) or the body's (`/state`), never both.
+fn path_state(fixed: Option<State>, b: &StateBody) -> Result<State, ApiError> {
     if b.ids.is_some() {
         return Err(bad("`ids` belongs to POST /api/v1/alerts/state"));
     }
-    let state = match (fixed, &b.state) {
-        (Some(s), None) => s,
-        (Some(_), Some(_)) => return Err(bad("`state` is given by the path")),
+    match (fixed, &b.state) {
+        (Some(s), None) => Ok(s),
+        (Some(_), Some(_)) => Err(bad("`state` is given by the path")),
         (None, Some(s)) => State::parse(s)
-            .ok_or_else(|| bad(format!("`state`: {s:?} is not new, acknowledged or closed")))?,
-        (None, None) => return Err(bad("missing `state`")),
-    };
+            .ok_or_else(|| bad(format!("`state`: {s:?} is not new, acknowledged or closed"))),
+        (None, None) => Err(bad("missing `state`")),
+    }
+}
+
+async fn single_state(a: Analyzer, id: String, body: Bytes, fixed: Option<State>) -> ApiResult {
+    let id = parse_id(&id).ok_or_else(|| bad(format!("{id:?} is not an alert id")))?;
+    let b = parse_body(&body)?;
+    let state = path_state(fixed, &b)?;
     let changed = change_state(&a, vec![id], state, &b).await?;
     if !changed.not_found.is_empty() {
         return Err(not_found("no such alert"));
@@ -593,16 +599,7 @@ async fn group_alerts(
 async fn group_change(a: Analyzer, id: String, body: Bytes, fixed: Option<State>) -> ApiResult {
     let id = parse_group_id(&id)?;
     let b = parse_body(&body)?;
-    if b.ids.is_some() {
-        return Err(bad("`ids` belongs to POST /api/v1/alerts/state"));
-    }
-    let state = match (fixed, &b.state) {
-        (Some(s), None) => s,
-        (Some(_), Some(_)) => return Err(bad("`state` is given by the path")),
-        (None, Some(s)) => State::parse(s)
-            .ok_or_else(|| bad(format!("`state`: {s:?} is not new, acknowledged or closed")))?,
-        (None, None) => return Err(bad("missing `state`")),
-    };
+    let state = path_state(fixed, &b)?;
     let changed = a
         .set_group_state(id, state, b.by.trim(), &b.note)
         .await

@@ -59,6 +59,20 @@ pub(crate) fn read_at_most(path: &Path, max: u64, what: &str) -> Result<String, 
     Ok(text)
 }
 
+/// Reads a file of at most `max` bytes ([`read_at_most`]), with an error
+/// at the file (no position) when it cannot: its name and its text.
+pub(crate) fn read_file(path: &Path, max: u64, what: &str) -> Result<(String, String), Errors> {
+    let name = path.display().to_string();
+    match read_at_most(path, max, what) {
+        Ok(text) => Ok((name, text)),
+        Err(msg) => {
+            let mut e = Errors::default();
+            e.push(&name, Pos::default(), ErrorKind::Io, msg);
+            Err(e)
+        }
+    }
+}
+
 /// Writes `text` to `path` atomically (a temporary file beside it, written
 /// and synced, then a rename), so that a reader never sees half a file;
 /// mode 0600: baselines and overrides describe the plant, and are readable

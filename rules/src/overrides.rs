@@ -35,7 +35,7 @@ use crate::compile::{plain_message, yaml_options};
 use crate::cond::Net;
 use crate::engine::Ruleset;
 use crate::error::{ErrorKind, Errors, Pos};
-use crate::load::{read_at_most, too_large_for, write_private};
+use crate::load::{read_file, too_large_for, write_private};
 use crate::view::FlowInfo;
 
 /// Largest overrides file read, in bytes.
@@ -230,12 +230,7 @@ pub fn parse(name: &str, text: &str) -> Result<Overrides, Errors> {
 
 /// Reads an overrides file of at most [`MAX_OVERRIDES_FILE_BYTES`] bytes.
 pub fn load(path: &Path) -> Result<Overrides, Errors> {
-    let name = path.display().to_string();
-    let text = read_at_most(path, MAX_OVERRIDES_FILE_BYTES, "overrides file").map_err(|msg| {
-        let mut e = Errors::default();
-        e.push(&name, Pos::default(), ErrorKind::Io, msg);
-        e
-    })?;
+    let (name, text) = read_file(path, MAX_OVERRIDES_FILE_BYTES, "overrides file")?;
     parse(&name, &text)
 }
 

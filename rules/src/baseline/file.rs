@@ -24,7 +24,7 @@ use super::{
 };
 use crate::compile::{plain_message, yaml_options};
 use crate::error::{ErrorKind, Errors, Pos};
-use crate::load::{read_at_most, too_large_for};
+use crate::load::{read_file, too_large_for};
 
 /// Largest baseline file read, in bytes.
 pub const MAX_BASELINE_FILE_BYTES: u64 = 64 << 20;
@@ -713,12 +713,7 @@ fn parse_range(text: &str) -> Option<(u32, u32)> {
 
 /// Reads a baseline file (at most [`MAX_BASELINE_FILE_BYTES`]).
 pub fn load(path: &Path) -> Result<Baseline, Errors> {
-    let name = path.display().to_string();
-    let text = read_at_most(path, MAX_BASELINE_FILE_BYTES, "baseline file").map_err(|msg| {
-        let mut e = Errors::default();
-        e.push(&name, Pos::default(), ErrorKind::Io, msg);
-        e
-    })?;
+    let (name, text) = read_file(path, MAX_BASELINE_FILE_BYTES, "baseline file")?;
     parse(&name, &text)
 }
 

@@ -399,7 +399,7 @@ fn rules_for(net: &Net, dir: &Path) -> PathBuf {
     }
     let m = net.master_ip();
     let vars = format!(
-        "vars:\n  modbus_masters: [{m}]\n  modbus_writers: [{m}]\n  s7_clients: [{m}]\n  s7_writers: [{m}]\n  s7_szl_readers: [{m}]\n  dnp3_masters: [{m}]\n"
+        "vars:\n  modbus_masters: [{m}]\n  modbus_writers: [{m}]\n  s7_clients: [{m}]\n  s7_writers: [{m}]\n  s7_szl_readers: [{m}]\n  engineering_stations: [{m}]\n  dnp3_masters: [{m}]\n"
     );
     std::fs::write(rules.join("vars.yaml"), vars).expect("write vars");
     rules

@@ -35,9 +35,14 @@ struct Capture {
 
 impl Capture {
     fn new() -> Capture {
+        Capture::starting(0)
+    }
+
+    /// A capture whose first frame is `micros` after [`T0`].
+    fn starting(micros: u64) -> Capture {
         Capture {
             pcap: PcapWriter::new(1),
-            micros: 0,
+            micros,
         }
     }
 
@@ -578,7 +583,11 @@ fn dnp3_response_iin(seq: u8, src: u16, iin2: u8) -> Vec<u8> {
 /// 12. five DNP3 functions refused with IIN2.0 (function code not supported);
 /// 13. fifteen reads answered "server device busy" (exception 6).
 fn recon() -> Vec<u8> {
-    let mut cap = Capture::new();
+    // A day after the other synthesized captures: this one lasts over a
+    // minute, longer than idle timeouts, and captures replayed together
+    // as one stream (the bundled-capture tests) should not go back in time
+    // across it.
+    let mut cap = Capture::starting(86_400_000_000);
     for dst in 11..=14 {
         let devid = device_id_basic();
         modbus_once(

@@ -225,6 +225,12 @@ pub struct FlowTable<T> {
     free: Vec<u32>,
     heads: [u32; CLASSES],
     tails: [u32; CLASSES],
+    /// A class's list is out of time order: a flow was linked with an older
+    /// activity than the tail's (capture time went back, as when a later
+    /// file of one replay starts earlier). Expiry then scans the whole list
+    /// instead of stopping at the first live head, so what ends depends only
+    /// on each flow's own activity, not on the list's order.
+    disordered: [bool; CLASSES],
     memory: usize,
     /// Counters.
     pub stats: FlowStats,
@@ -243,6 +249,7 @@ impl<T> FlowTable<T> {
             free: Vec::new(),
             heads: [NIL; CLASSES],
             tails: [NIL; CLASSES],
+            disordered: [false; CLASSES],
             memory: 0,
             stats: FlowStats::default(),
         }
@@ -340,6 +347,12 @@ impl<T> FlowTable<T> {
             self.unlink(slot);
             self.slots[slot as usize].class = class;
             self.link_tail(slot);
+        } else {
+            // Already the tail: still behind its predecessor if time went back.
+            let prev = self.slots[slot as usize].prev;
+            if prev != NIL && self.slots[prev as usize].last > now {
+                self.disordered[class as usize] = true;
+            }
         }
     }
 
@@ -347,6 +360,10 @@ impl<T> FlowTable<T> {
     pub fn expire(&mut self, now: Timestamp, ended: &mut dyn FnMut(T, EndReason)) {
         for class in 0..CLASSES {
             let timeout = self.config.timeouts[class];
+            if self.disordered[class] {
+                self.expire_scan(class, now, timeout, ended);
+                continue;
+            }
             loop {
                 let head = self.heads[class];
                 if head == NIL {
@@ -361,6 +378,42 @@ impl<T> FlowTable<T> {
                     ended(value, EndReason::Timeout);
                 }
             }
+        }
+    }
+
+    /// Expiry of a list out of time order: every flow of the class idle for
+    /// `timeout` ends, wherever it is in the list. The list is in order
+    /// again once what stays is (removals keep the order of the rest).
+    fn expire_scan(
+        &mut self,
+        class: usize,
+        now: Timestamp,
+        timeout: u64,
+        ended: &mut dyn FnMut(T, EndReason),
+    ) {
+        let mut sorted = true;
+        let mut previous: Option<Timestamp> = None;
+        let mut at = self.heads[class];
+        while at != NIL {
+            let (next, last) = {
+                let s = &self.slots[at as usize];
+                (s.next, s.last)
+            };
+            if now.secs_since(last) >= timeout {
+                if let Some(value) = self.remove(at) {
+                    self.stats.timed_out += 1;
+                    ended(value, EndReason::Timeout);
+                }
+            } else {
+                if previous.is_some_and(|p| last < p) {
+                    sorted = false;
+                }
+                previous = Some(last);
+            }
+            at = next;
+        }
+        if sorted {
+            self.disordered[class] = false;
         }
     }
 
@@ -451,6 +504,9 @@ impl<T> FlowTable<T> {
     fn link_tail(&mut self, slot: u32) {
         let class = self.slots[slot as usize].class as usize;
         let tail = self.tails[class];
+        if tail != NIL && self.slots[slot as usize].last < self.slots[tail as usize].last {
+            self.disordered[class] = true;
+        }
         {
             let s = &mut self.slots[slot as usize];
             s.prev = tail;
@@ -525,6 +581,33 @@ mod tests {
             "VLAN is part of the key"
         );
         assert!(FlowKey::new(a, b, 6, [0, 0]).flow_id(ts(1)) < 1 << 51);
+    }
+
+    #[test]
+    fn flows_expire_by_their_own_activity_when_time_went_back() {
+        // A replay of two files: the first a day later than the second. A
+        // flow of the first file stays at the head of its list, "newer"
+        // than what follows; the second file's flows must still end when
+        // idle, not wait behind it.
+        let mut t: FlowTable<u16> = FlowTable::new(FlowConfig::default());
+        let mut ended = Vec::new();
+        let mut end = |v, r| ended.push((v, r));
+        let day = 86_400;
+        t.insert(key(1), ts(day), TimeoutClass::TcpClosed, 1, &mut end);
+        t.insert(key(2), ts(0), TimeoutClass::TcpClosed, 2, &mut end);
+        let s3 = t.insert(key(3), ts(0), TimeoutClass::TcpClosed, 3, &mut end);
+        t.touch(s3, ts(50), TimeoutClass::TcpClosed, 0);
+        t.expire(ts(60), &mut end); // flow 2 closed and idle 60 s (> 30)
+        t.expire(ts(day + 100), &mut end);
+        assert_eq!(
+            ended,
+            vec![
+                (2, EndReason::Timeout),
+                (1, EndReason::Timeout),
+                (3, EndReason::Timeout)
+            ]
+        );
+        assert!(t.is_empty());
     }
 
     #[test]

@@ -363,6 +363,18 @@ impl<O: Output> Pipeline<O> {
         }
     }
 
+    /// The idle-flow sweep a frame at `now` starts (see [`Pipeline::packet`]),
+    /// without the frame: a replay worker runs it where the single pipeline
+    /// would, on the first frame of each new second of the input, even when
+    /// the next file's time goes back, so that flows end at the same frames
+    /// whatever the number of workers.
+    pub fn sweep_as_frame(&mut self, now: Timestamp) {
+        if now.secs != self.last_expiry {
+            self.last_expiry = now.secs;
+            self.expire(now);
+        }
+    }
+
     /// Calls `f` with the output and each open flow's facts, application
     /// protocol and last activity (live capture reports open flows'
     /// hosts as assets without waiting for the flows to end).

@@ -27,12 +27,14 @@
 //! skips them too.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
+use common::{http_get, http_post, login_link};
 
 const PEERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
 
@@ -713,50 +715,6 @@ impl RealAnalyzer {
     }
 }
 
-/// GET `path` from `host` (HOST:PORT) with the API token `token` and parse
-/// the JSON body (plain HTTP/1.1, no client crate); the answer must be 200.
-fn http_get(host: &str, token: &str, path: &str) -> Value {
-    let mut stream = std::net::TcpStream::connect(host).expect("connect analyzer");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let (head, body) = read_reply(&mut stream);
-    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-}
-
-/// The head and the (de-chunked) body of the reply on `stream`.
-fn read_reply(stream: &mut std::net::TcpStream) -> (String, String) {
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).expect("reply");
-    let text = String::from_utf8_lossy(&reply);
-    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP reply");
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    (head.to_owned(), body)
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
 impl Drop for RealAnalyzer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -1074,16 +1032,7 @@ impl RunAll {
         let text = run.stderr_text();
         // `serving http://HOST:PORT/?token=TOKEN`: the login link, with the
         // API token the process made in its data directory.
-        let link = text
-            .split("serving http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in:\n{text}"));
-        let (host, token) = link
-            .split_once("/?token=")
-            .unwrap_or_else(|| panic!("no login link in:\n{text}"));
-        run.host = host.to_owned();
-        run.api_token = token.to_owned();
+        (run.host, run.api_token) = login_link(&text);
         run
     }
 
@@ -1102,23 +1051,7 @@ impl RunAll {
 
     /// POST the JSON `body` to `path` with the API token; status and body.
     fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let mut stream = std::net::TcpStream::connect(&self.host).expect("connect analyzer");
-        let body = body.to_string();
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.host,
-            self.api_token,
-            body.len()
-        )
-        .expect("request");
-        let (head, body) = read_reply(&mut stream);
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+        http_post(&self.host, &self.api_token, path, body)
     }
 
     /// Polls `path` until `done` holds for its answer. After `timeout` it

@@ -1,12 +1,14 @@
 //! `otwatch run` on captures, started again on the same data directory:
 //! alert ids come from the input, so a second start stores nothing new.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
+use common::{http_get, http_post, login_link};
 
 /// A started `otwatch run`, stopped (SIGTERM, then killed) when dropped.
 struct Run {
@@ -73,16 +75,7 @@ impl Run {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        let link = text
-            .split(needle)
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in:\n{text}"));
-        let (host, token) = link
-            .split_once("/?token=")
-            .unwrap_or_else(|| panic!("no login link in:\n{text}"));
-        run.host = host.to_owned();
-        run.token = token.to_owned();
+        (run.host, run.token) = login_link(&text);
         run
     }
 
@@ -92,26 +85,7 @@ impl Run {
 
     /// GET `path` with the API token: the JSON body of a 200.
     fn get(&self, path: &str) -> Value {
-        let mut stream = std::net::TcpStream::connect(&self.host).expect("connect");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            self.host, self.token
-        )
-        .expect("request");
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).expect("reply");
-        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-        assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {reply}");
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+        http_get(&self.host, &self.token, path)
     }
 
     /// The line of the summary: packets, alerts and new ones in the store.
@@ -130,19 +104,6 @@ impl Run {
             _ => panic!("no summary in:\n{text}"),
         }
     }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Every alert id the analyzer serves, newest first.
@@ -221,33 +182,7 @@ fn run_started_twice_on_one_capture_stores_its_alerts_once() {
 impl Run {
     /// POST the JSON `body` to `path` with the API token: status and body.
     fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let mut stream = std::net::TcpStream::connect(&self.host).expect("connect");
-        let body = body.to_string();
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.host,
-            self.token,
-            body.len()
-        )
-        .expect("request");
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).expect("reply");
-        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+        http_post(&self.host, &self.token, path, body)
     }
 }
 

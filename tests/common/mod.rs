@@ -281,3 +281,92 @@ pub fn replay_eve(path: &Path) -> (Vec<serde_json::Value>, ReplayReport) {
         .collect();
     (lines, report)
 }
+
+/// The address (HOST:PORT) and API token of the login link that `otwatch
+/// run` prints on stderr (`serving http://HOST:PORT/?token=TOKEN`).
+pub fn login_link(stderr: &str) -> (String, String) {
+    let link = stderr
+        .split("serving http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in:\n{stderr}"));
+    let (host, token) = link
+        .split_once("/?token=")
+        .unwrap_or_else(|| panic!("no login link in:\n{stderr}"));
+    (host.to_owned(), token.to_owned())
+}
+
+/// GET `path` from `host` (HOST:PORT) with the API token `token` and parse
+/// the JSON body (plain HTTP/1.1, no client crate); the answer must be 200.
+pub fn http_get(host: &str, token: &str, path: &str) -> serde_json::Value {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(host).expect("connect analyzer");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let (head, body) = read_reply(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// POST the JSON `body` to `path` on `host` with the API token `token`:
+/// the status and the JSON body (null when it is not JSON).
+pub fn http_post(
+    host: &str,
+    token: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(host).expect("connect analyzer");
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let (head, body) = read_reply(&mut stream);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The head and the (de-chunked) body of the reply on `stream`.
+fn read_reply(stream: &mut std::net::TcpStream) -> (String, String) {
+    use std::io::Read;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).expect("reply");
+    let text = String::from_utf8_lossy(&reply);
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP reply");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (head.to_owned(), body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}

@@ -128,10 +128,33 @@ function selectionToolbar(onAction, what = 'alerts') {
  * keys. `on.open(id)`, `on.bulk(state, ids)`, `on.selection()` (the
  * selection changed).
  */
-/** Row selection shared by the alert and group tables: `rows` maps an id
- * to its row ({tr, box}), `selected` holds the selected ids, `selAll` is the
- * select-all box and `on.selection` is told of each change. */
+/** Rows, focus and selection shared by the alert and group tables: `rows`
+ * maps an id to its row ({tr, box}) in `tbody`, `selected` holds the
+ * selected ids, `selAll` is the select-all box and `on.selection` is told of
+ * each change; one row at a time takes the focus (roving tabindex). */
 class Selectable {
+  clear() {
+    this.rows.clear();
+    this.selected.clear();
+    this.tbody.replaceChildren();
+  }
+
+  /** The row that takes the focus (tabindex 0), if any. */
+  focused() {
+    return this.tbody.querySelector('tr[tabindex="0"]');
+  }
+
+  rovingTo(tr) {
+    for (const r of this.tbody.querySelectorAll('tr[tabindex="0"]')) if (r !== tr) r.tabIndex = -1;
+    tr.tabIndex = 0;
+  }
+
+  focusRow(tr) {
+    if (!tr) return;
+    this.rovingTo(tr);
+    tr.focus();
+  }
+
   toggle(id, yes) {
     const r = this.rows.get(id);
     if (!r) return;
@@ -231,28 +254,6 @@ class AlertTable extends Selectable {
     this.tbody.insertBefore(tr, this.tbody.firstElementChild);
     if (!focused) tr.tabIndex = 0;
     return true;
-  }
-
-  clear() {
-    this.rows.clear();
-    this.selected.clear();
-    this.tbody.replaceChildren();
-  }
-
-  /** The row that takes the focus (tabindex 0), if any. */
-  focused() {
-    return this.tbody.querySelector('tr[tabindex="0"]');
-  }
-
-  rovingTo(tr) {
-    for (const r of this.tbody.querySelectorAll('tr[tabindex="0"]')) if (r !== tr) r.tabIndex = -1;
-    tr.tabIndex = 0;
-  }
-
-  focusRow(tr) {
-    if (!tr) return;
-    this.rovingTo(tr);
-    tr.focus();
   }
 
 
@@ -399,27 +400,6 @@ class GroupTable extends Selectable {
     }
     if (hadFocus) this.focusRow(tr);
     else if (!this.focused()) tr.tabIndex = 0;
-  }
-
-  clear() {
-    this.rows.clear();
-    this.selected.clear();
-    this.tbody.replaceChildren();
-  }
-
-  focused() {
-    return this.tbody.querySelector('tr[tabindex="0"]');
-  }
-
-  rovingTo(tr) {
-    for (const r of this.tbody.querySelectorAll('tr[tabindex="0"]')) if (r !== tr) r.tabIndex = -1;
-    tr.tabIndex = 0;
-  }
-
-  focusRow(tr) {
-    if (!tr) return;
-    this.rovingTo(tr);
-    tr.focus();
   }
 
   /** Shows or hides the alerts of group `id` under its row (the newest 50, then more on demand). */

@@ -546,10 +546,9 @@ mod tests {
         paths
     }
 
-    /// The EVE lines of an offline run with `workers`, sorted, without what
-    /// differs between runs (the elapsed time). Alert ids come from the
-    /// input, so they stay.
-    fn sorted_lines(paths: &[PathBuf], workers: usize) -> (Vec<String>, OfflineReport) {
+    /// The EVE text of an offline run of `paths` with `workers` and the
+    /// bundled rules, and its report.
+    fn eve_text(paths: &[PathBuf], workers: usize) -> (String, OfflineReport) {
         let seen = MemoryLines::default();
         let offline = OfflineSensor::new(OfflineOptions {
             rules: Arc::new(Ruleset::bundled().expect("bundled rules")),
@@ -560,7 +559,14 @@ mod tests {
             learn: None,
         });
         let done = offline.replay(paths, &mut |_, _, _| {});
-        let text = String::from_utf8(seen.take()).unwrap_or_default();
+        (String::from_utf8(seen.take()).unwrap_or_default(), done)
+    }
+
+    /// The EVE lines of an offline run with `workers`, sorted, without what
+    /// differs between runs (the elapsed time). Alert ids come from the
+    /// input, so they stay.
+    fn sorted_lines(paths: &[PathBuf], workers: usize) -> (Vec<String>, OfflineReport) {
+        let (text, done) = eve_text(paths, workers);
         let mut lines: Vec<String> = text
             .lines()
             .map(|l| match l.find("\"uptime\":") {
@@ -602,18 +608,8 @@ mod tests {
     /// The alert ids of the EVE lines of an offline run of `paths` with
     /// `workers`, sorted.
     fn alert_ids(paths: &[PathBuf], workers: usize) -> Vec<String> {
-        let seen = MemoryLines::default();
-        let offline = OfflineSensor::new(OfflineOptions {
-            rules: Arc::new(Ruleset::bundled().expect("bundled rules")),
-            pipeline: PipelineConfig::default(),
-            eve: Some((EveSink::new(Box::new(seen.clone())), EventFilter::all())),
-            ship: None,
-            workers,
-            learn: None,
-        });
-        let done = offline.replay(paths, &mut |_, _, _| {});
+        let (text, done) = eve_text(paths, workers);
         assert!(done.replay.error.is_none());
-        let text = String::from_utf8(seen.take()).unwrap_or_default();
         let mut ids: Vec<String> = text
             .lines()
             .filter_map(|l| {

@@ -141,15 +141,7 @@ fn first_id(s: &TestServer) -> String {
 }
 
 fn metric(s: &TestServer, name: &str) -> f64 {
-    let mut r = agent()
-        .get(&s.url("/metrics"))
-        .header("Authorization", &format!("Bearer {API_TOKEN}"))
-        .call()
-        .expect("metrics");
-    let text = r.body_mut().read_to_string().expect("body");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
+    metric_value(s, name).unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
 #[test]

@@ -61,14 +61,7 @@ fn members(s: &TestServer, id: &str, limit: usize) -> Vec<Value> {
 }
 
 fn metric(s: &TestServer, name: &str) -> Option<u64> {
-    let mut r = agent()
-        .get(&s.url("/metrics"))
-        .header("Authorization", &format!("Bearer {API_TOKEN}"))
-        .call()
-        .expect("metrics");
-    let text = r.body_mut().read_to_string().expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    metric_value(s, name)
 }
 
 #[test]

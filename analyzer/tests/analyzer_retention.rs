@@ -19,15 +19,7 @@ fn closed_port() -> u16 {
 
 /// The value of one metric line (`name{labels}`), 0 when it is absent.
 fn metric(s: &TestServer, name: &str) -> u64 {
-    let mut r = agent()
-        .get(&s.url("/metrics"))
-        .header("Authorization", &format!("Bearer {API_TOKEN}"))
-        .call()
-        .expect("metrics");
-    let text = r.body_mut().read_to_string().expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
+    metric_value(s, name).unwrap_or(0)
 }
 
 /// Waits until `name` is above 0 (retention runs in the background).

@@ -193,3 +193,16 @@ pub fn syslog(name: &str, port: u16, transport: Transport, format: Format) -> Sy
         start: StartAt::Beginning,
     }
 }
+
+/// The value of the metric line `name` (with its labels, `name{a="b"}`) on
+/// `/metrics`, if it is there and parses as `T`.
+pub fn metric_value<T: std::str::FromStr>(s: &TestServer, name: &str) -> Option<T> {
+    let mut r = agent()
+        .get(&s.url("/metrics"))
+        .header("Authorization", &format!("Bearer {API_TOKEN}"))
+        .call()
+        .expect("metrics");
+    let text = r.body_mut().read_to_string().expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}

@@ -239,6 +239,26 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! { with_snippet: false }
 }
 
+/// Parses a whole YAML file of `name` into `T`; a syntax or type error goes
+/// into `errors` at its position.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    name: &str,
+    text: &str,
+    errors: &mut Errors,
+) -> Option<T> {
+    match serde_saphyr::from_str_with_options(text, yaml_options()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let pos = e
+                .location()
+                .map(|l| Pos::from_location(&l, 0))
+                .unwrap_or_default();
+            errors.push(name, pos, ErrorKind::Syntax, plain_message(&e));
+            None
+        }
+    }
+}
+
 /// serde-saphyr's message without its trailing ` at line L, column C`.
 pub(crate) fn plain_message(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
@@ -284,16 +304,8 @@ pub(crate) fn compile(sources: &[Source], overrides: &VarOverrides) -> Result<Co
             errors.push(&src.name, Pos::default(), ErrorKind::Io, msg);
             continue;
         }
-        let file: FileDef = match serde_saphyr::from_str_with_options(&src.text, yaml_options()) {
-            Ok(f) => f,
-            Err(e) => {
-                let pos = e
-                    .location()
-                    .map(|l| Pos::from_location(&l, 0))
-                    .unwrap_or_default();
-                errors.push(&src.name, pos, ErrorKind::Syntax, plain_message(&e));
-                continue;
-            }
+        let Some(file) = parse_yaml::<FileDef>(&src.name, &src.text, &mut errors) else {
+            continue;
         };
         if let Some(v) = file.vars {
             collect_vars(&src.name, v, &mut vars, &mut errors);

@@ -31,7 +31,7 @@ use otwatch_proto::event::{AppEvent, Direction};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::compile::{plain_message, yaml_options};
+use crate::compile::parse_yaml;
 use crate::cond::Net;
 use crate::engine::Ruleset;
 use crate::error::{ErrorKind, Errors, Pos};
@@ -147,16 +147,8 @@ pub fn parse(name: &str, text: &str) -> Result<Overrides, Errors> {
     if text.trim().is_empty() {
         return Ok(out);
     }
-    let def: FileDef = match serde_saphyr::from_str_with_options(text, yaml_options()) {
-        Ok(d) => d,
-        Err(e) => {
-            let pos = e
-                .location()
-                .map(|l| Pos::from_location(&l, 0))
-                .unwrap_or_default();
-            errors.push(name, pos, ErrorKind::Syntax, plain_message(&e));
-            return Err(errors);
-        }
+    let Some(def) = parse_yaml::<FileDef>(name, text, &mut errors) else {
+        return Err(errors);
     };
     for entry in def.suppress.unwrap_or_default() {
         let pos = Pos::from_location(&entry.referenced, 0);

@@ -22,7 +22,7 @@ use serde_saphyr::Spanned;
 use super::{
     Baseline, Client, Dropped, OpClass, OpEntry, OwnedValue, Qual, Ranges, Seen, Server, ServerKey,
 };
-use crate::compile::{plain_message, yaml_options};
+use crate::compile::parse_yaml;
 use crate::error::{ErrorKind, Errors, Pos};
 use crate::load::{read_file, too_large_for};
 
@@ -425,17 +425,8 @@ pub fn parse(name: &str, text: &str) -> Result<Baseline, Errors> {
         );
         return Err(cx.errors);
     }
-    let def: FileDef = match serde_saphyr::from_str_with_options(text, yaml_options()) {
-        Ok(d) => d,
-        Err(e) => {
-            let pos = e
-                .location()
-                .map(|l| Pos::from_location(&l, 0))
-                .unwrap_or_default();
-            cx.errors
-                .push(name, pos, ErrorKind::Syntax, plain_message(&e));
-            return Err(cx.errors);
-        }
+    let Some(def) = parse_yaml::<FileDef>(name, text, &mut cx.errors) else {
+        return Err(cx.errors);
     };
     if def.version.value != VERSION {
         cx.err(

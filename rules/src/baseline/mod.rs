@@ -841,7 +841,7 @@ impl Baseline {
                     let same: Vec<&OpEntry> = c
                         .ops_in_order()
                         .into_iter()
-                        .filter(|e| op.map_or(true, |op| e.code == op.code))
+                        .filter(|e| op.is_none_or(|op| e.code == op.code))
                         .collect();
                     let list = if same.is_empty() {
                         c.ops_in_order()

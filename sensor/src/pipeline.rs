@@ -407,10 +407,7 @@ impl<O: Output> Pipeline<O> {
         if self.config.until == Until::Read {
             return;
         }
-        if frame.ts.secs != self.last_expiry {
-            self.last_expiry = frame.ts.secs;
-            self.expire(frame.ts);
-        }
+        self.sweep_as_frame(frame.ts);
         if let wire::LinkType::Other(raw) = frame.link_type {
             *self.stats.unsupported_link.entry(raw).or_insert(0) += 1;
             return;

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {parse} from 'yaml';
-import {ROOT, startAnalyzerTestd, launch, watchedPage, ingest, apiGet, go, login, screenshot, SENSOR} from './harness.mjs';
+import {ROOT, startAnalyzerTestd, launch, watchedPage, ingest, apiGet, go, login, screenshot, SENSOR, eveTime} from './harness.mjs';
 
 const SERVER = '10.200.7.10';
 const CLIENT = '10.200.7.20';
@@ -22,11 +22,6 @@ let server;
 let browser;
 let page;
 let events;
-
-/** An EVE time `secs` from now (after enforcement started). */
-function eveTime(secs) {
-  return new Date(Date.now() + secs * 1000).toISOString().replace('Z', '+0000').replace(/\.(\d{3})/, '.$1000');
-}
 
 /** A first-write deviation of the polling master: `fn` at `first..last`. */
 function firstWrite(n, fn, name, first, last, secs) {

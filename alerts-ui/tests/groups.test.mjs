@@ -7,7 +7,7 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {startAnalyzerTestd, launch, watchedPage, ingest, apiGet, go, login, screenshot, SENSOR} from './harness.mjs';
+import {startAnalyzerTestd, launch, watchedPage, ingest, apiGet, go, login, screenshot, SENSOR, eveTime} from './harness.mjs';
 
 const PLC = '10.200.7.10';
 const STATION = '10.200.7.20';
@@ -18,11 +18,6 @@ let server;
 let browser;
 let page;
 let events;
-
-/** An EVE time `secs` from now. */
-function eveTime(secs) {
-  return new Date(Date.now() + secs * 1000).toISOString().replace('Z', '+0000').replace(/\.(\d{3})/, '.$1000');
-}
 
 /** An alert line: rule `sid` (`signature`) from `src` to the PLC, `secs` from now. */
 function alertLine(n, sid, signature, src, secs) {

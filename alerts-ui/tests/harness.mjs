@@ -26,6 +26,11 @@ const BIN = process.env.OTWATCH_BIN_DIR || join(ROOT, 'target/release');
 const TOKEN = 'ui-test-token';
 export const SENSOR = 'ui-test-sensor';
 
+/** An EVE timestamp `secs` from now (microseconds, `+0000`). */
+export function eveTime(secs) {
+  return new Date(Date.now() + secs * 1000).toISOString().replace('Z', '+0000').replace(/\.(\d{3})/, '.$1000');
+}
+
 /** The server the tests use. To test `otwatch run`: `= startOtwatchRun`. */
 export const startServer = startOtwatchRun;
 

@@ -47,15 +47,36 @@ export async function api(path, {method = 'GET', body, signal} = {}) {
   let data;
   try {
     data = await r.json();
-  } catch {
+  } catch (e) {
+    // A view that was left aborts its requests, also while their answer is
+    // read: that must reach the view as an abort, never as an empty answer
+    // it would go on drawing with over the next view.
+    if (signal && signal.aborted) throw abortError(signal);
+    if (r.ok) throw new HttpError(r.status, `the answer to ${path} is not JSON (${e.message})`);
     data = null;
   }
+  if (signal && signal.aborted) throw abortError(signal);
   if (!r.ok) {
     if (r.status === 401) auth.unauthorized();
     throw new HttpError(r.status, (data && data.error) || `${r.status} ${r.statusText}`);
   }
   auth.authorized();
   return data;
+}
+
+/** The error an aborted request ends with (the reason the signal was given, if it is an AbortError). */
+function abortError(signal) {
+  const reason = signal.reason;
+  return reason instanceof Error && reason.name === 'AbortError' ? reason : new DOMException('the view was left', 'AbortError');
+}
+
+/**
+ * For `.catch` on a request whose failure the view can live with: null
+ * instead of the answer, except when the view was left (the abort goes on).
+ */
+export function orNull(e) {
+  if (e && e.name === 'AbortError') throw e;
+  return null;
 }
 
 let rules = null; // Map id → rule (list form)

@@ -84,7 +84,8 @@ export async function render() {
     else if (views) await views.list(root, params, ctx);
     else replace(root, heading('Not found'), h('p', 'There is no such page. ', h('a', {href: '#/overview'}, 'Go to the overview.')));
   } catch (e) {
-    if (e.name !== 'AbortError' && e.status !== 401) replace(root, heading('Error'), errorBox(e));
+    // A view that was left draws nothing more: the next one owns the page.
+    if (current === ctx && e.name !== 'AbortError' && e.status !== 401) replace(root, heading('Error'), errorBox(e));
   }
   if (current === ctx && !$('#login-form')) document.body.dataset.ready = page;
 }

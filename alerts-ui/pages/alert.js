@@ -5,7 +5,7 @@
 // rule" overrides.
 
 import {h, replace, fmtTime, num, parseTime, sevBadge, stateBadge} from '../dom.js';
-import {api, changeState} from '../api.js';
+import {api, changeState, orNull} from '../api.js';
 import {state} from '../state.js';
 import {toast, errorBox, setTitle, heading, focusTitle} from '../page.js';
 import {identityLine, STATE_VERB, KEY_STATE} from '../labels.js';
@@ -183,15 +183,16 @@ export async function viewAlert(root, id, ctx) {
   try {
     a = await api(`/alerts/${encodeURIComponent(id)}`, {signal: ctx.signal});
   } catch (e) {
+    if (e.name === 'AbortError') throw e;
     replace(root, heading('Alert'), errorBox(e), h('p', h('a', {href: state.lastList}, '← Back to alerts')));
     return;
   }
   const [rule, src, dst, tuning, group] = await Promise.all([
-    api(`/rules/${encodeURIComponent(a.signature_id)}`, {signal: ctx.signal}).catch(() => null),
-    api(`/assets/${encodeURIComponent(a.src_ip)}`, {signal: ctx.signal}).catch(() => null),
-    api(`/assets/${encodeURIComponent(a.dest_ip)}`, {signal: ctx.signal}).catch(() => null),
-    api('/overrides', {signal: ctx.signal}).catch(() => null),
-    a.group_id ? api(`/alert-groups/${encodeURIComponent(a.group_id)}`, {signal: ctx.signal}).catch(() => null) : null,
+    api(`/rules/${encodeURIComponent(a.signature_id)}`, {signal: ctx.signal}).catch(orNull),
+    api(`/assets/${encodeURIComponent(a.src_ip)}`, {signal: ctx.signal}).catch(orNull),
+    api(`/assets/${encodeURIComponent(a.dest_ip)}`, {signal: ctx.signal}).catch(orNull),
+    api('/overrides', {signal: ctx.signal}).catch(orNull),
+    a.group_id ? api(`/alert-groups/${encodeURIComponent(a.group_id)}`, {signal: ctx.signal}).catch(orNull) : null,
   ]);
   setTitle(a.signature || 'Alert');
   const controls = stateControls(a);

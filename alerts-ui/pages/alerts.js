@@ -767,6 +767,7 @@ export async function viewGroup(root, id, ctx) {
   try {
     g = await api(`/alert-groups/${encodeURIComponent(id)}`, {signal: ctx.signal});
   } catch (e) {
+    if (e.name === 'AbortError') throw e;
     replace(root, heading('Alert group'), errorBox(e), h('p', h('a', {href: state.lastList || '#/alerts'}, '← Back to alerts')));
     return;
   }

@@ -98,6 +98,7 @@ export async function viewAsset(root, ip, ctx) {
   try {
     a = await api(`/assets/${encodeURIComponent(ip)}`, {signal: ctx.signal});
   } catch (e) {
+    if (e.name === 'AbortError') throw e;
     replace(root, h('p', {class: 'crumbs'}, h('a', {href: '#/assets'}, '← Assets')), heading(ip), errorBox(e));
     return;
   }

@@ -70,6 +70,7 @@ export async function viewRule(root, id, ctx) {
   try {
     r = await api(`/rules/${encodeURIComponent(id)}`, {signal: ctx.signal});
   } catch (e) {
+    if (e.name === 'AbortError') throw e;
     replace(root, h('p', {class: 'crumbs'}, h('a', {href: '#/rules'}, '← Rules')), heading(`Rule ${id}`), errorBox(e),
       h('p', h('a', {href: route('alerts', {rule: id})}, 'Alerts of this rule →')));
     return;

@@ -337,6 +337,31 @@ test('"do not alert for this pair" on an alert adds an override, listed on the r
   assert.ok(events.errors.length === 0, events.errors.join('\n'));
 });
 
+test('a view that was left draws nothing over the next one, even when its requests end late', async () => {
+  const target = (await apiGet(server, '/alerts?protocol=s7comm&limit=1')).alerts[0];
+  await go(page, server, '#/overview');
+  // The alert view waits for its assets; the analyst goes on to the rules meanwhile.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const hold = async (route) => {
+    await held;
+    await route.continue().catch(() => {}); // the request was aborted
+  };
+  await page.route('**/api/v1/assets/**', hold);
+  await page.evaluate((h) => { location.hash = h; }, `#/alerts/${target.id}`);
+  await page.waitForRequest((r) => r.url().includes('/api/v1/assets/'));
+  await go(page, server, '#/rules');
+  release();
+  await page.unroute('**/api/v1/assets/**', hold);
+  // Anything the left view would still draw comes within a few tasks.
+  await page.waitForTimeout(300);
+  assert.equal(await page.evaluate(() => document.querySelector('#main').dataset.view), 'rules');
+  assert.equal(await page.$('.alert-head'), null, 'the alert was drawn over the rules page');
+  assert.equal(await page.$('#main .error'), null, 'the left view drew an error');
+  assert.ok(await page.$('tr.rule-row[data-id="110001"]'));
+  assert.ok(events.errors.length === 0, events.errors.join('\n'));
+});
+
 test('keyboard shortcuts move between pages and are documented', async () => {
   await go(page, server, '#/overview');
   await page.keyboard.press('?');

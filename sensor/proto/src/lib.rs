@@ -26,6 +26,9 @@
 pub mod macros;
 
 pub mod civil;
+/// EtherNet/IP and CIP decoding layers; the protocol joins the registry
+/// when its stream framing and events are in place.
+pub mod enip;
 pub mod event;
 pub mod ipfrag;
 pub mod json;

@@ -18,6 +18,8 @@
 //! * [`modbus`] — Modbus/TCP.
 //! * [`s7comm`] — ISO-on-TCP (TPKT, COTP), S7comm and S7comm-plus.
 //! * [`dnp3`] — DNP3 (IEEE 1815) over TCP and UDP.
+//! * [`enip`] — EtherNet/IP and CIP: encapsulation, items, messages and
+//!   paths (not yet a registered protocol).
 //! * [`macros`] — `open_enum!` for protocol code points, `anomaly_enum!` for
 //!   anomaly names.
 
@@ -26,8 +28,8 @@
 pub mod macros;
 
 pub mod civil;
-/// EtherNet/IP and CIP decoding layers; the protocol joins the registry
-/// when its stream framing and events are in place.
+// EtherNet/IP joins the registry below when its stream framing and events
+// are in place; until then it is its decoding layers only.
 pub mod enip;
 pub mod event;
 pub mod ipfrag;

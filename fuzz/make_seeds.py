@@ -13,7 +13,7 @@ import struct
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PORTS = {502: "modbus", 102: "s7comm", 20000: "dnp3"}
+PORTS = {502: "modbus", 102: "s7comm", 20000: "dnp3", 44818: "enip"}
 MAX_FRAMES = 400        # frames per pipeline seed
 MAX_PER_TARGET = 400    # seed files per target
 
@@ -164,8 +164,8 @@ def main():
             seeds.add("pipeline", bytes(frames))
         for (proto, _, _), s in sorted(streams.items()):
             stream = chunk_records(s["pieces"])
-            if proto == "dnp3":
-                seeds.add("dnp3_stream", b"\x00" + stream)
+            if proto in ("dnp3", "enip"):
+                seeds.add(proto + "_stream", b"\x00" + stream)
             else:
                 seeds.add(proto + "_stream", stream)
             seeds.add("tcp_reassembly", bytes(s["segs"]))

@@ -71,3 +71,36 @@ fn dnp3_outstation_and_master_roles() {
     assert_eq!(lines[0]["asset"]["protocols"], serde_json::json!(["dnp3"]));
     assert_eq!(lines[1]["asset"]["role"], "client");
 }
+
+#[test]
+fn cip_identities_name_each_device_with_its_vendor() {
+    // Five controllers answer a ListIdentity sweep (pcaps/synth_recon.pcap):
+    // each is named from its own answer.
+    let lines = assets("synth_recon.pcap");
+    let devices: Vec<&Value> = lines
+        .iter()
+        .map(|l| &l["asset"])
+        .filter(|a| a["identity"]["source"] == "cip_identity")
+        .collect();
+    assert_eq!(devices.len(), 5, "{lines:#?}");
+    for (i, a) in devices.iter().enumerate() {
+        let last = 21 + i;
+        assert_eq!(a["ip"], format!("10.200.7.{last}"));
+        assert_eq!(a["protocols"], serde_json::json!(["enip"]));
+        assert_eq!(a["role"], "server");
+        let id = &a["identity"];
+        assert_eq!(
+            id["vendor"], "Rockwell Automation/Allen-Bradley",
+            "vendor id 1"
+        );
+        assert_eq!(id["product"], "1756-L61/B LOGIX5561");
+        assert_eq!(
+            id["model"], "programmable_logic_controller",
+            "device type 0x0E"
+        );
+        assert_eq!(id["firmware"], "20.11");
+        assert_eq!(id["serial"], format!("0x00c0ff{last:02x}"));
+        assert_eq!(id["order_number"], "54", "product code 0x0036");
+        assert_eq!(id["source"], "cip_identity");
+    }
+}

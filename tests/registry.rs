@@ -16,13 +16,15 @@ fn at<'v>(event: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// Bundled captures with each protocol's traffic.
-const BUNDLED: [&str; 6] = [
+const BUNDLED: [&str; 8] = [
     "modbus_pymodbus_polling.pcap",
     "modbus_attack_rogue_write.pcap",
     "s7comm_snap7.pcap",
     "synth_s7comm_download.pcap",
     "dnp3_dnp3py.pcap",
     "synth_dnp3_misc.pcap",
+    "synth_enip.pcap",
+    "enip_pycomm3_cpppo.pcap",
 ];
 
 #[test]

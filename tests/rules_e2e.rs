@@ -22,12 +22,15 @@ fn otwatch(args: &[&str]) -> std::process::Output {
 }
 
 fn eve_lines(pcap: &Path) -> Vec<Value> {
+    // Alerts, anomalies and every protocol's events.
+    let mut events = vec!["alert", "anomaly"];
+    events.extend(otwatch_proto::ProtocolId::ALL.iter().map(|p| p.name()));
     let out = otwatch(&[
         "replay",
         "--eve",
         "-",
         "--events",
-        "alert,modbus,s7comm,dnp3,anomaly",
+        &events.join(","),
         pcap.to_str().expect("utf-8 path"),
     ]);
     assert!(
@@ -134,7 +137,8 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
         ],
         // Every scan and sweep once and the busy device (see
         // tests/rules_synth.rs), 110005 once per device asked for its server
-        // id, 120016 once per PLC, and nothing for the misconfigured poller.
+        // id, 120016 and 160010 once per PLC, and nothing for the
+        // misconfigured poller.
         "synth_recon.pcap" => vec![
             (110005, 3),
             (110006, 1),
@@ -150,6 +154,8 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
             (130016, 1),
             (130017, 1),
             (130018, 1),
+            (160010, 6),
+            (160011, 1),
         ],
         // Real scanners against the real peers (tests/peers/record_recon.sh).
         // nmap modbus-discover: server id and basic device id of unit 1.
@@ -169,6 +175,26 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
         // ordinary read, which only a learned baseline tells from polling
         // (a new client of each server).
         "recon_modbus_device_scanner.pcap" => vec![],
+        // One of each EtherNet/IP attack on a Logix controller, a refused
+        // session, malformed messages.
+        "synth_enip.pcap" => vec![
+            (160001, 1),
+            (160002, 1),
+            (160003, 1),
+            (160004, 1),
+            (160005, 1),
+            (160006, 1),
+            (160007, 1),
+            (160008, 2),
+            (160009, 1),
+            (160012, 1),
+            (160013, 1),
+        ],
+        // pycomm3 asks the controller who it is when it connects (ListIdentity),
+        // then reads and writes tags: no attack.
+        "enip_pycomm3_cpppo.pcap" | "enip_cpppo_polling.pcap" => vec![(160010, 1)],
+        // nmap enip-info over TCP and UDP; its UDP RPC probe is no EtherNet/IP.
+        "recon_nmap_enip_info.pcap" => vec![(160010, 1), (160012, 1)],
         other => panic!("no expectation for {other}"),
     }
 }
@@ -197,6 +223,10 @@ const PROJECT_CAPTURES: &[&str] = &[
     "recon_nmap_vertical_modbus_s7.pcap",
     "recon_modbus_modscanner_holding.pcap",
     "recon_modbus_device_scanner.pcap",
+    "synth_enip.pcap",
+    "enip_pycomm3_cpppo.pcap",
+    "enip_cpppo_polling.pcap",
+    "recon_nmap_enip_info.pcap",
 ];
 
 #[test]
@@ -326,7 +356,7 @@ fn rules_test_passes_on_the_bundled_ruleset() {
         "{stdout}"
     );
     assert!(
-        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 74,
+        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 87,
         "{stdout}"
     );
 }
@@ -362,7 +392,7 @@ fn rules_check_lists_every_error_with_its_position() {
     assert!(ok.status.success());
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout).trim(),
-        "rules/default: 74 rules OK"
+        "rules/default: 87 rules OK"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -430,6 +460,23 @@ fn corpus_expected(path: &str) -> Option<(Vec<(u32, u64)>, &'static str)> {
         ),
         "dnp3/zeek_file_del.pcap" => (vec![(130008, 1)], "a file delete"),
         "dnp3/zeek_file_read.pcap" => (vec![(130007, 2), (130008, 2)], "file open/close and time writes"),
+        "enip/cip_only_pccc.pcap" => (vec![(160009, 2)], "two PCCC change CPU mode commands among 18,780 Execute_PCCC reads"),
+        "enip/cip_start_plc.pcap" => (vec![(160002, 1)], "a CIP Start to the Logix controller object (class 0x8E)"),
+        "enip/cl5000_change_date.pcap" | "enip/icsnpp_enip_cip_example.pcap" => (
+            if path.starts_with("enip/cl5000") { vec![(160004, 1)] } else { vec![(160004, 1), (160010, 1)] },
+            "the Quickdraw change date attempt: Set_Attribute_List of the Wall Clock Time object (the ICSNPP copy adds a ListIdentity broadcast)",
+        ),
+        "enip/cl5000_firmware_change.pcap" => (vec![(160003, 1), (160005, 1)], "a firmware transfer to class 0xA1 (5,243 blocks) ending with a reset of the Identity object"),
+        "enip/cl5000_ip_address_change.pcap" => (
+            vec![(160010, 1)],
+            "RSLinx browsing: ListIdentity broadcasts and routed reads of the Identity and Port objects; the address change itself is not in the EtherNet/IP traffic (the rest of the capture is TLS, SMB and DHCP)",
+        ),
+        "enip/cl5000_reboot_or_restart.pcap" => (
+            vec![(160001, 1), (160002, 1), (160003, 1), (160004, 1), (160006, 1), (160007, 1)],
+            "a project download from the engineering software (published as both Reboot and Software Download): stop, program objects created and written, clock set, reset, start, and the program read back",
+        ),
+        "enip/cl5000_remote_mode_change.pcap" => (vec![(160001, 1)], "a CIP Stop to the Logix controller object (class 0x8E)"),
+        "enip/enip_test.pcap" => (vec![(160010, 1)], "nmap's enip-info ListIdentity over TCP"),
         _ => return None,
     })
 }
@@ -456,7 +503,7 @@ fn undetected_reason(path: &str) -> &'static str {
         "s7comm/qut_change_lower_threshold_attacker.pcap" | "s7comm/qut_change_upper_threshold_master.pcap" | "s7comm/qut_conveyor_belt_off_attacker.pcap" => "the attacker (10.10.10.66) writes variables with ordinary write-var jobs: 120012 and 120015 wait for `$s7_writers` and `$s7_clients`. A baseline learned on `qut_water_tank_on_manu_flooding_hmi` flags a new client and its first write (150002, 150009)",
         "s7comm/qut_water_tank_on_manu_flooding_hmi.pcap" => "the flood is write-var jobs from the HMI, the process's usual writer, to the variables it always writes: only the written values differ, which no bundled rule watches yet",
         "dnp3/qut_replay.pcap" => "the replayed frames are the usual master's own reads and controls, byte for byte; telling a replay needs per-session sequence and time checks, which no bundled rule makes",
-        p if p.starts_with("enip/") => "EtherNet/IP and CIP are not decoded yet",
+        "enip/cip_eth_set.pcap" => "the capture holds only the device's reply to a Set_Attribute_Single of the Ethernet Link object; the request, which names the object, was not captured",
         _ => "",
     }
 }
@@ -863,4 +910,25 @@ fn a_replay_ignores_an_override_of_a_rule_that_is_not_loaded() {
     // rules check refuses the same file.
     let check = otwatch(&["rules", "check", overrides.to_str().expect("utf-8 path")]);
     assert_eq!(check.status.code(), Some(1), "{check:?}");
+}
+
+/// Tag writes from a host that the learned baseline only saw reading: the
+/// baseline learned on the pycomm3 poller (reads of four tags) flags the
+/// same HMI's first write, and the tags it now reads that it never read;
+/// the poller's own traffic stays silent.
+#[test]
+fn a_baseline_of_enip_polling_flags_the_first_tag_write() {
+    let pcaps = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let quiet = deviations_against(&pcaps, "enip_cpppo_polling.pcap", "enip_cpppo_polling.pcap");
+    assert_eq!(quiet, Vec::new());
+    let got = deviations_against(&pcaps, "enip_cpppo_polling.pcap", "enip_pycomm3_cpppo.pcap");
+    assert!(
+        got.iter()
+            .any(|(id, src, _)| *id == 150009 && src == "10.200.8.20"),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter().all(|(_, src, _)| src == "10.200.8.20"),
+        "{got:#?}"
+    );
 }

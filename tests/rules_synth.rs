@@ -15,7 +15,9 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use otwatch_proto::dnp3::link::crc;
-use otwatch_sensor::synth::{fill_checksums, flags, tcp_frame, Conversation, Host, PcapWriter};
+use otwatch_sensor::synth::{
+    fill_checksums, flags, tcp_frame, udp_frame, Conversation, Host, PcapWriter,
+};
 
 const T0: u32 = 1_796_000_000; // 2026-11-30
 
@@ -581,7 +583,8 @@ fn dnp3_response_iin(seq: u8, src: u16, iin2: u8) -> Vec<u8> {
 /// 10. DNP3 device attributes (group 0) of three outstations;
 /// 11. DNP3 link addresses 1 to 40 on one server, unanswered;
 /// 12. five DNP3 functions refused with IIN2.0 (function code not supported);
-/// 13. fifteen reads answered "server device busy" (exception 6).
+/// 13. fifteen reads answered "server device busy" (exception 6);
+/// 14. EtherNet/IP ListIdentity over UDP to six addresses, five answering.
 fn recon() -> Vec<u8> {
     // A day after the other synthesized captures: this one lasts over a
     // minute, longer than idle timeouts, and captures replayed together
@@ -731,6 +734,326 @@ fn recon() -> Vec<u8> {
         cap.send_to_client(&mut c, &mbap(tid, 1, &[0x83, 0x06]));
     }
     cap.close(&mut c);
+    enip_sweep(&mut cap);
+    cap.pcap.into_bytes()
+}
+
+// ---- EtherNet/IP (port 44818): the encapsulation header, then CIP in
+// Common Packet Format items, every field little-endian.
+
+/// An encapsulation message: command, length, session handle, status,
+/// sender context, options 0, then the data.
+fn encap(command: u16, session: u32, status: u32, context: u64, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&command.to_le_bytes());
+    v.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    v.extend_from_slice(&session.to_le_bytes());
+    v.extend_from_slice(&status.to_le_bytes());
+    v.extend_from_slice(&context.to_le_bytes());
+    v.extend_from_slice(&0u32.to_le_bytes()); // options
+    v.extend_from_slice(data);
+    v
+}
+
+/// SendRRData data: interface handle 0 (CIP), timeout 10 s, two items:
+/// the null address (0x0000) and the unconnected data (0x00B2) holding
+/// `cip`.
+fn send_rr_data(session: u32, context: u64, cip: &[u8]) -> Vec<u8> {
+    let mut d = vec![0, 0, 0, 0, 10, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0x00];
+    d.extend_from_slice(&(cip.len() as u16).to_le_bytes());
+    d.extend_from_slice(cip);
+    encap(0x006f, session, 0, context, &d)
+}
+
+/// A CIP request: service, path size in words, the padded path, data.
+fn cip_request(service: u8, path: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![service, (path.len() / 2) as u8];
+    v.extend_from_slice(path);
+    v.extend_from_slice(data);
+    v
+}
+
+/// A CIP reply: the service with the reply bit, a reserved byte, general
+/// status, no extended status, data.
+fn cip_reply(service: u8, status: u8, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![service | 0x80, 0, status, 0];
+    v.extend_from_slice(data);
+    v
+}
+
+/// An 8-bit logical path: class 0x20, instance 0x24, attribute 0x30.
+fn cip_path(class: u8, instance: u8, attribute: Option<u8>) -> Vec<u8> {
+    let mut p = vec![0x20, class, 0x24, instance];
+    if let Some(a) = attribute {
+        p.extend_from_slice(&[0x30, a]);
+    }
+    p
+}
+
+/// One request and its reply on an open EtherNet/IP session.
+fn enip_exchange(
+    cap: &mut Capture,
+    c: &mut Conversation,
+    session: u32,
+    context: u64,
+    request: &[u8],
+    reply: &[u8],
+) {
+    cap.send_to_server(c, &send_rr_data(session, context, request));
+    cap.send_to_client(c, &send_rr_data(session, context, reply));
+}
+
+/// A ListIdentity reply with one CIP Identity item (0x000C): protocol
+/// version 1, the device's socket address (big-endian sockaddr_in), vendor
+/// 1 (Rockwell), device type 0x0E (PLC), product code 0x0036, revision
+/// 20.11, status 0x0060, serial, product name, state 3.
+fn list_identity_reply(context: u64, ip: [u8; 4], serial: u32) -> Vec<u8> {
+    let name = b"1756-L61/B LOGIX5561";
+    let mut item = vec![1, 0, 0, 2, 0xaf, 0x12];
+    item.extend_from_slice(&ip);
+    item.extend_from_slice(&[0; 8]);
+    item.extend_from_slice(&[1, 0, 0x0e, 0, 0x36, 0, 20, 11, 0x60, 0]);
+    item.extend_from_slice(&serial.to_le_bytes());
+    item.push(name.len() as u8);
+    item.extend_from_slice(name);
+    item.push(3);
+    let mut d = vec![1, 0, 0x0c, 0];
+    d.extend_from_slice(&(item.len() as u16).to_le_bytes());
+    d.extend_from_slice(&item);
+    encap(0x0063, 0, 0, context, &d)
+}
+
+/// A ListIdentity sweep over UDP: one host asks six addresses, five
+/// devices answer.
+fn enip_sweep(cap: &mut Capture) {
+    for (i, dst) in (21..=26u8).enumerate() {
+        let scanner = host(74, 50_000 + i as u16);
+        let device = host(dst, 44818);
+        let context = 0x5000 + i as u64;
+        let mut f = udp_frame(&scanner, &device, &encap(0x0063, 0, 0, context, &[]));
+        fill_checksums(&mut f);
+        cap.push(&f);
+        if dst != 26 {
+            let answer =
+                list_identity_reply(context, [10, 200, 7, dst], 0x00c0_ff00 + u32::from(dst));
+            let mut f = udp_frame(&device, &scanner, &answer);
+            fill_checksums(&mut f);
+            cap.push(&f);
+        }
+    }
+}
+
+/// What the real peers cannot produce: a Logix controller stopped,
+/// started and reset, its clock set, firmware and a program transferred,
+/// its network configuration changed (directly and routed through an
+/// Unconnected_Send), a PCCC mode change, a request without a registered
+/// session, and malformed messages.
+fn enip_attacks() -> Vec<u8> {
+    let mut cap = Capture::starting(2 * 86_400_000_000);
+    let plc = host(21, 44818);
+    let mut c = Conversation::new(host(70, 42_000), plc);
+    cap.open(&mut c);
+    // RegisterSession: protocol version 1, options 0; the target answers
+    // with session handle 0x11223344.
+    cap.send_to_server(&mut c, &encap(0x0065, 0, 0, 1, &[1, 0, 0, 0]));
+    cap.send_to_client(&mut c, &encap(0x0065, 0x1122_3344, 0, 1, &[1, 0, 0, 0]));
+    let s = 0x1122_3344;
+    let controller = cip_path(0x8e, 1, None);
+    // Stop (0x07) and Start (0x06) to the controller object (class 0x8E).
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        2,
+        &cip_request(0x07, &controller, &[]),
+        &cip_reply(0x07, 0, &[]),
+    );
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        3,
+        &cip_request(0x06, &controller, &[]),
+        &cip_reply(0x06, 0, &[]),
+    );
+    // Reset (0x05) of the Identity object, type 0: restart the device.
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        4,
+        &cip_request(0x05, &cip_path(0x01, 1, None), &[0]),
+        &cip_reply(0x05, 0, &[]),
+    );
+    // Set_Attribute_List (0x04) to the Wall Clock Time object (0x8B):
+    // one attribute, id 6, a 64-bit time in microseconds.
+    let mut time = vec![1, 0, 6, 0];
+    time.extend_from_slice(&1_700_000_000_000_000u64.to_le_bytes());
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        5,
+        &cip_request(0x04, &cip_path(0x8b, 1, None), &time),
+        &cip_reply(0x04, 0, &[1, 0, 6, 0, 0, 0]),
+    );
+    // Firmware transfer to class 0xA1: begin (0x4B), three blocks
+    // (0x4D), end (0x51).
+    let flash = cip_path(0xa1, 1, None);
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        6,
+        &cip_request(0x4b, &flash, &[0, 0, 2, 0]),
+        &cip_reply(0x4b, 0, &[]),
+    );
+    for block in 0..3u8 {
+        let mut data = vec![block, 0, 0, 0];
+        data.extend_from_slice(&[0xa5; 64]);
+        enip_exchange(
+            &mut cap,
+            &mut c,
+            s,
+            7 + u64::from(block),
+            &cip_request(0x4d, &flash, &data),
+            &cip_reply(0x4d, 0, &[]),
+        );
+    }
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        10,
+        &cip_request(0x51, &flash, &[]),
+        &cip_reply(0x51, 0, &[]),
+    );
+    // Program download: Create (0x08) of a program object (class 0x68)
+    // and a download transfer (0x50) to it.
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        11,
+        &cip_request(0x08, &cip_path(0x68, 0, None), &[0, 0]),
+        &cip_reply(0x08, 0, &[0x20, 0x24]),
+    );
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        12,
+        &cip_request(0x50, &cip_path(0x68, 0x20, None), &[0, 0, 0, 0, 1, 2, 3, 4]),
+        &cip_reply(0x50, 0, &[]),
+    );
+    // Program upload: upload transfer (0x4F) from the program object.
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        13,
+        &cip_request(0x4f, &cip_path(0x68, 0x20, None), &[0, 0, 0, 0]),
+        &cip_reply(0x4f, 0, &[9, 9, 9, 9]),
+    );
+    // Set_Attribute_Single (0x10) of the TCP/IP Interface object (0xF5)
+    // attribute 5, interface configuration: IP, mask, gateway, two name
+    // servers, and an empty domain name.
+    let mut config = Vec::new();
+    for ip in [
+        [10, 200, 7, 99],
+        [255, 255, 255, 0],
+        [10, 200, 7, 1],
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
+    ] {
+        config.extend_from_slice(&ip);
+    }
+    config.extend_from_slice(&[0, 0]);
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        14,
+        &cip_request(0x10, &cip_path(0xf5, 1, Some(5)), &config),
+        &cip_reply(0x10, 0, &[]),
+    );
+    // The same kind of change routed to a module in slot 2 by an
+    // Unconnected_Send (0x52 to the Connection Manager, class 6): priority
+    // and tick 0x0a, timeout 0x0e ticks, the embedded Set_Attribute_Single
+    // of the Ethernet Link object (0xF6) attribute 6 (interface control:
+    // forced 10 Mb/s half duplex), a pad byte, the route: one word, port 1
+    // (backplane) slot 2.
+    let inner = cip_request(0x10, &cip_path(0xf6, 1, Some(6)), &[0x02, 0x00, 10, 0]);
+    let mut routed = vec![0x0a, 0x0e];
+    routed.extend_from_slice(&(inner.len() as u16).to_le_bytes());
+    routed.extend_from_slice(&inner);
+    if inner.len() % 2 == 1 {
+        routed.push(0);
+    }
+    routed.extend_from_slice(&[1, 0, 0x01, 0x02]);
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        15,
+        &cip_request(0x52, &cip_path(0x06, 1, None), &routed),
+        &cip_reply(0x10, 0, &[]),
+    );
+    // Execute_PCCC (0x4B to class 0x67): requestor id (length 7, vendor 1,
+    // serial 0x12345678), command 0x0F, status 0, transaction 0x0101,
+    // function 0x80 change CPU mode, mode 0x01 (remote program).
+    let pccc = [
+        7, 1, 0, 0x78, 0x56, 0x34, 0x12, 0x0f, 0, 0x01, 0x01, 0x80, 0x01,
+    ];
+    let pccc_reply = [7, 1, 0, 0x78, 0x56, 0x34, 0x12, 0x4f, 0, 0x01, 0x01];
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        16,
+        &cip_request(0x4b, &cip_path(0x67, 1, None), &pccc),
+        &cip_reply(0x4b, 0, &pccc_reply),
+    );
+    // Logix Write_Tag (0x4D) by name: ANSI extended symbol segment 0x91,
+    // length 11, "Tank_Setpnt" and a pad byte; data type REAL (0xCA),
+    // one element, 42.5.
+    let mut tag = vec![0x91, 11];
+    tag.extend_from_slice(b"Tank_Setpnt\0");
+    let mut value = vec![0xca, 0x00, 1, 0];
+    value.extend_from_slice(&42.5f32.to_le_bytes());
+    enip_exchange(
+        &mut cap,
+        &mut c,
+        s,
+        17,
+        &cip_request(0x4d, &tag, &value),
+        &cip_reply(0x4d, 0, &[]),
+    );
+    // UnRegisterSession: no reply.
+    cap.send_to_server(&mut c, &encap(0x0066, s, 0, 18, &[]));
+    cap.close(&mut c);
+
+    // A request on a session nobody registered on this connection.
+    let mut c = Conversation::new(host(71, 42_100), plc);
+    cap.open(&mut c);
+    let read_identity = cip_request(0x01, &cip_path(0x01, 1, None), &[]);
+    cap.send_to_server(&mut c, &send_rr_data(0x5555_0000, 1, &read_identity));
+    cap.send_to_client(&mut c, &encap(0x006f, 0x5555_0000, 0x0064, 1, &[]));
+    cap.close(&mut c);
+
+    // Malformed: an unconnected data item longer than the message, and a
+    // CIP request whose path runs past its end.
+    let mut c = Conversation::new(host(72, 42_200), plc);
+    cap.open(&mut c);
+    cap.send_to_server(&mut c, &encap(0x0065, 0, 0, 1, &[1, 0, 0, 0]));
+    cap.send_to_client(&mut c, &encap(0x0065, 0x0000_0abc, 0, 1, &[1, 0, 0, 0]));
+    let overrun = [
+        0, 0, 0, 0, 10, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0x00, 0x40, 0x00, 0x01, 0x02, 0x20, 0x01,
+    ];
+    cap.send_to_server(&mut c, &encap(0x006f, 0xabc, 0, 2, &overrun));
+    cap.send_to_server(&mut c, &send_rr_data(0xabc, 3, &[0x0e, 0x05, 0x20, 0x01]));
+    cap.close(&mut c);
+
     cap.pcap.into_bytes()
 }
 
@@ -744,6 +1067,7 @@ fn synthesized_rule_captures_are_up_to_date() {
         ("synth_dnp3_misc.pcap", dnp3_misc()),
         ("synth_evasion.pcap", evasion()),
         ("synth_recon.pcap", recon()),
+        ("synth_enip.pcap", enip_attacks()),
     ] {
         let path = dir.join(name);
         if write {

@@ -89,7 +89,21 @@ impl EventSink for CheckingSink {
                 let _ = a.detail.to_string();
                 self.anomalies += 1;
             }
-            _ => self.events += 1,
+            app => {
+                // Every event renders as one valid JSON object, whatever
+                // the packet held.
+                if let Some(tx) = app.protocol_event() {
+                    let mut buf = Vec::new();
+                    let mut w = otwatch_proto::json::JsonWriter::new(&mut buf);
+                    w.begin_object();
+                    tx.write_eve(&mut w);
+                    w.end_object();
+                    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&buf) {
+                        panic!("EVE is not JSON ({e}): {}", String::from_utf8_lossy(&buf));
+                    }
+                }
+                self.events += 1;
+            }
         }
     }
 }

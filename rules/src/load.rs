@@ -13,6 +13,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("modbus.yaml", include_str!("../default/modbus.yaml")),
     ("s7comm.yaml", include_str!("../default/s7comm.yaml")),
     ("dnp3.yaml", include_str!("../default/dnp3.yaml")),
+    ("enip.yaml", include_str!("../default/enip.yaml")),
     ("evasion.yaml", include_str!("../default/evasion.yaml")),
     ("baseline.yaml", include_str!("../default/baseline.yaml")),
 ];

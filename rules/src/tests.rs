@@ -85,10 +85,30 @@ const DIAG_4: &[u8] = &[0x08, 0x00, 0x04, 0x00, 0x00];
 #[test]
 fn bundled_ruleset_compiles() {
     let set = Ruleset::bundled().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(set.len(), 74);
+    assert_eq!(set.len(), 87);
     assert!(
         set.tests().all(|(_, t)| !t.is_empty()),
         "every bundled rule has a test"
+    );
+}
+
+#[test]
+fn every_file_of_the_default_folder_is_bundled() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("default");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("rules/default")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    on_disk.sort();
+    let mut bundled: Vec<String> = crate::load::BUNDLED
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    bundled.sort();
+    assert_eq!(
+        bundled, on_disk,
+        "rules/src/load.rs BUNDLED lists rules/default/*.yaml"
     );
 }
 

@@ -809,8 +809,10 @@ mod tests {
     fn several_workers_learn_the_baseline_one_worker_learns() {
         let one = learned(1);
         // Modbus, S7comm and DNP3 on 10.200.7.10 (the recordings and the
-        // synthesized captures), and the demo plant's S7 PLC (.11) and DNP3
-        // outstation (.12).
+        // synthesized captures), the demo plant's S7 PLC (.11) and DNP3
+        // outstation (.12), the Logix controller of the synthesized
+        // EtherNet/IP attacks (.21) and the cpppo simulator of the pycomm3
+        // recordings (10.200.8.10).
         let servers: Vec<String> = one
             .servers()
             .map(|(k, _)| format!("{} {} {}", k.ip, k.protocol.name(), k.port))
@@ -822,7 +824,9 @@ mod tests {
                 "10.200.7.10 dnp3 20000",
                 "10.200.7.10 s7comm 102",
                 "10.200.7.11 s7comm 102",
-                "10.200.7.12 dnp3 20000"
+                "10.200.7.12 dnp3 20000",
+                "10.200.7.21 enip 44818",
+                "10.200.8.10 enip 44818",
             ]
         );
         assert!(one.operations() > 100, "{} operations", one.operations());

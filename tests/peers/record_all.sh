@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Re-record every capture in pcaps/ from real protocol stacks (pymodbus, python-snap7,
-# dnp3py), each in a private network of namespaces made by netns.sh. Needs root.
+# dnp3py), each in a private network of namespaces made by netns.sh, and the EtherNet/IP ones
+# (cpppo, pycomm3) through tests/peers/record_enip.sh. Needs root.
 #
 #   tests/peers/record_all.sh [NAME ...]     # default: all; NAME = file name without .pcap
 #
@@ -34,6 +35,10 @@ dnp3() {  # name, master scenario
     --master "exec $PY $DIR/dnp3_master.py $2 \$PLC_IP \$PORT"
 }
 
+enip() {  # name: record_enip.sh makes its own network (and checks the file itself)
+  OUT="$OUT" PYTHON="$PY" "$DIR/record_enip.sh" "$1"
+}
+
 record() {
   case "$1" in
     modbus_pymodbus_polling)      modbus "$1" normal polling ;;
@@ -46,13 +51,16 @@ record() {
     s7comm_attack_stop_start)     s7 "$1" stop-start ;;
     dnp3_dnp3py)                  dnp3 "$1" normal ;;
     dnp3_attack_restart)          dnp3 "$1" restart ;;
+    enip_pycomm3_cpppo)           enip "$1" ;;
+    enip_cpppo_polling)           enip "$1" ;;
     *) echo "record_all.sh: unknown capture $1" >&2; return 2 ;;
   esac
 }
 
 ALL=(modbus_pymodbus_polling modbus_attack_diagnostics modbus_attack_recon
   modbus_attack_rogue_write modbus_attack_umas modbus_devid_xss
-  s7comm_snap7 s7comm_attack_stop_start dnp3_dnp3py dnp3_attack_restart)
+  s7comm_snap7 s7comm_attack_stop_start dnp3_dnp3py dnp3_attack_restart
+  enip_pycomm3_cpppo enip_cpppo_polling)
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${ALL[@]}")
 for n in "${NAMES[@]}"; do

@@ -360,6 +360,9 @@ struct OpDef {
     code: Option<u32>,
     block_type: Option<u32>,
     service: Option<Spanned<String>>,
+    cip_class: Option<u32>,
+    instance: Option<u32>,
+    tag: Option<Spanned<String>>,
     ranges: Option<Vec<Spanned<RangeDef>>>,
     count: Option<u64>,
     first: Option<Spanned<String>>,
@@ -640,7 +643,18 @@ fn op_entry(cx: &mut Cx<'_>, o: &OpDef, max_ranges: usize) -> Option<OpEntry> {
             quals.push((q, OwnedValue::Num(v)));
         }
     }
-    if let Some(s) = &o.service {
+    // In `Qual` order, as operations carry them.
+    let rest = [
+        (Qual::Service, None, o.service.as_ref()),
+        (Qual::Class, o.cip_class, None),
+        (Qual::Instance, o.instance, None),
+        (Qual::Tag, None, o.tag.as_ref()),
+    ];
+    for (q, num, text) in rest {
+        if let Some(v) = num {
+            quals.push((q, OwnedValue::Num(v)));
+        }
+        let Some(s) = text else { continue };
         // Written by `quoted`: one character per byte.
         let mut bytes = Vec::with_capacity(s.value.len());
         for ch in s.value.chars() {
@@ -650,13 +664,16 @@ fn op_entry(cx: &mut Cx<'_>, o: &OpDef, max_ranges: usize) -> Option<OpEntry> {
                     cx.err(
                         &s.referenced,
                         ErrorKind::BadValue,
-                        "a service is bytes: characters above \\xff cannot be in it",
+                        format!(
+                            "a {} is bytes: characters above \\xff cannot be in it",
+                            q.name()
+                        ),
                     );
                     return None;
                 }
             }
         }
-        quals.push((Qual::Service, OwnedValue::Text(bytes)));
+        quals.push((q, OwnedValue::Text(bytes)));
     }
     if quals.len() > super::op::MAX_QUALS {
         cx.err(

@@ -115,11 +115,17 @@ pub enum Qual {
     BlockType,
     /// S7 PI service or DNP3 file name.
     Service,
+    /// CIP class.
+    Class,
+    /// CIP instance.
+    Instance,
+    /// Logix tag (its first symbol).
+    Tag,
 }
 
 impl Qual {
     /// Every qualifier, in the order they are written.
-    pub const ALL: [Qual; 10] = [
+    pub const ALL: [Qual; 13] = [
         Qual::Unit,
         Qual::Area,
         Qual::Db,
@@ -130,6 +136,9 @@ impl Qual {
         Qual::Code,
         Qual::BlockType,
         Qual::Service,
+        Qual::Class,
+        Qual::Instance,
+        Qual::Tag,
     ];
 
     /// Key in baseline files.
@@ -145,6 +154,9 @@ impl Qual {
             Qual::Code => "code",
             Qual::BlockType => "block_type",
             Qual::Service => "service",
+            Qual::Class => "cip_class",
+            Qual::Instance => "instance",
+            Qual::Tag => "tag",
         }
     }
 
@@ -153,9 +165,10 @@ impl Qual {
         Qual::ALL.into_iter().find(|q| q.name() == name)
     }
 
-    /// Whether its values are text ([`Qual::Service`]) rather than numbers.
+    /// Whether its values are text ([`Qual::Service`], [`Qual::Tag`])
+    /// rather than numbers.
     pub fn is_text(self) -> bool {
-        self == Qual::Service
+        matches!(self, Qual::Service | Qual::Tag)
     }
 }
 

@@ -385,6 +385,7 @@ rule_protocols! {
     Modbus => modbus,
     Dnp3 => dnp3,
     S7comm => s7comm,
+    Enip => enip,
 }
 
 /// Test support: real frames through the proto crate's dissectors.
@@ -441,6 +442,16 @@ pub(crate) mod fixture {
         protocol: ProtocolId,
         conversations: &[Conversation<'_>],
     ) {
+        assert_every_field_yields_on(protocol, conversations, &[]);
+    }
+
+    /// Like [`assert_every_field_yields`], with conversations over UDP
+    /// too (each payload one datagram).
+    pub(crate) fn assert_every_field_yields_on(
+        protocol: ProtocolId,
+        conversations: &[Conversation<'_>],
+        datagrams: &[Conversation<'_>],
+    ) {
         let rows = Layer::App(protocol).own_fields().count();
         let mut sink = Yields {
             protocol,
@@ -467,6 +478,24 @@ pub(crate) mod fixture {
                 sink: &mut sink,
             };
             stream.flush(&mut cx);
+        }
+        for conversation in datagrams {
+            let mut d = Dissector::new(protocol, &ProtocolConfig::default());
+            let Some(datagram) = d.datagram() else {
+                panic!("{} has no UDP side", protocol.name());
+            };
+            for (i, (dir, bytes)) in conversation.iter().enumerate() {
+                let mut cx = Context {
+                    ts: Timestamp::new(i as i64, 0),
+                    sink: &mut sink,
+                };
+                datagram.parse_datagram(*dir, bytes, &mut cx);
+            }
+            let mut cx = Context {
+                ts: Timestamp::new(1000, 0),
+                sink: &mut sink,
+            };
+            datagram.flush(&mut cx);
         }
         assert!(sink.events > 0, "{}: no transaction", protocol.name());
         assert_eq!(sink.anomalies, Vec::<&str>::new(), "{}", protocol.name());

@@ -18,8 +18,7 @@
 //! * [`modbus`] — Modbus/TCP.
 //! * [`s7comm`] — ISO-on-TCP (TPKT, COTP), S7comm and S7comm-plus.
 //! * [`dnp3`] — DNP3 (IEEE 1815) over TCP and UDP.
-//! * [`enip`] — EtherNet/IP and CIP: encapsulation, items, messages and
-//!   paths (not yet a registered protocol).
+//! * [`enip`] — EtherNet/IP and CIP over TCP and UDP.
 //! * [`macros`] — `open_enum!` for protocol code points, `anomaly_enum!` for
 //!   anomaly names.
 
@@ -28,9 +27,6 @@
 pub mod macros;
 
 pub mod civil;
-// EtherNet/IP joins the registry below when its stream framing and events
-// are in place; until then it is its decoding layers only.
-pub mod enip;
 pub mod event;
 pub mod ipfrag;
 pub mod json;
@@ -50,6 +46,8 @@ registry::protocols! {
     Dnp3 => dnp3,
     /// S7comm and S7comm-plus over ISO-on-TCP.
     S7comm => s7comm,
+    /// EtherNet/IP and CIP over TCP and UDP.
+    Enip => enip,
 }
 
 pub use event::{AppEvent, Context, Direction, Event, EventSink, Timestamp};

@@ -182,9 +182,9 @@ pub struct DeviceIdentity<'a> {
     /// Hardware version.
     pub hardware: Option<&'a [u8]>,
     /// Serial number.
-    pub serial: Option<&'a [u8]>,
-    /// Order number (vendor part number).
-    pub order_number: Option<&'a [u8]>,
+    pub serial: Option<IdentityText<'a>>,
+    /// Order number (vendor part number, or product code).
+    pub order_number: Option<IdentityText<'a>>,
     /// Module name.
     pub module_name: Option<&'a [u8]>,
     /// Plant identification.
@@ -244,19 +244,12 @@ impl DeviceIdentity<'_> {
             source: _,
         } = self;
         // An empty string says nothing either.
-        [
-            vendor,
-            product,
-            model,
-            hardware,
-            serial,
-            order_number,
-            module_name,
-            plant_id,
-        ]
-        .iter()
-        .all(|v| v.is_none_or(<[u8]>::is_empty))
-            && firmware.is_none_or(|f| f.as_bytes().is_empty())
+        [vendor, product, model, hardware, module_name, plant_id]
+            .iter()
+            .all(|v| v.is_none_or(<[u8]>::is_empty))
+            && [firmware, serial, order_number]
+                .iter()
+                .all(|v| v.is_none_or(|f| f.as_bytes().is_empty()))
     }
 }
 

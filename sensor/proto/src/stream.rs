@@ -6,6 +6,17 @@
 
 use crate::event::{Context, Direction, StreamDissector};
 
+/// Verdict on a resynchronisation candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidate {
+    /// Not a frame start.
+    Reject,
+    /// A frame starts here.
+    Accept,
+    /// Plausible, but the bytes after it are needed to decide.
+    NeedMore,
+}
+
 /// Bytes held for one direction, waiting for the rest of a PDU.
 #[derive(Debug, Default)]
 pub struct StreamBuffer {

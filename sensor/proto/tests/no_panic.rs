@@ -5,6 +5,7 @@
 
 use otwatch_proto::dnp3::link::crc;
 use otwatch_proto::dnp3::Dnp3Dissector;
+use otwatch_proto::enip::EnipDissector;
 use otwatch_proto::event::{
     AppEvent, Context, CountingSink, DatagramDissector, Direction, Event, EventSink,
     StreamDissector, Timestamp,
@@ -51,6 +52,17 @@ fn protocol_bytes() -> impl Strategy<Value = Vec<u8>> {
         vec![3, 0, 0, 0x16, 0x11, 0xe0, 0, 0, 0, 1, 0], // TPKT/COTP CR
         vec![3, 0, 0, 0x10, 2, 0xf0, 0x80, 0x72, 1, 0, 4], // S7comm-plus
         vec![0x05, 0x64, 0x0b, 0xc4, 0x01, 0, 0x02, 0], // DNP3 link header
+        // EtherNet/IP SendRRData header (length 0x1e), session 1, then the
+        // CPF prefix: interface 0, timeout 0, 2 items, null address,
+        // unconnected data of 14 bytes, a Multiple_Service_Packet.
+        vec![
+            0x6f, 0, 0x1e, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0, 14, 0, 0x0a, 2, 0x20, 2, 0x24, 1,
+        ],
+        // 2222 implicit I/O: 2 items, sequenced address, connected data.
+        vec![
+            2, 0, 0x02, 0x80, 8, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0xb1, 0, 2, 0, 1, 0,
+        ],
     ];
     (
         proptest::sample::select(seeds),
@@ -109,6 +121,19 @@ proptest! {
     }
 
     #[test]
+    fn enip_stream_and_datagrams_never_panic(c in chunks()) {
+        feed(&mut EnipDissector::default(), &c);
+        let mut d = EnipDissector::default();
+        let mut sink = CountingSink::default();
+        let mut cx = Context { ts: Timestamp::new(1, 0), sink: &mut sink };
+        for (to_server, bytes) in &c {
+            let dir = if *to_server { Direction::ToServer } else { Direction::ToClient };
+            d.parse_datagram(dir, bytes, &mut cx);
+        }
+        DatagramDissector::flush(&mut d, &mut cx);
+    }
+
+    #[test]
     fn reassembly_never_panics_and_stays_bounded(
         segs in proptest::collection::vec((any::<u32>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..4096)), 1..40),
         acks in proptest::collection::vec((any::<u32>(), any::<u32>()), 0..10),
@@ -143,13 +168,12 @@ impl EventSink for Recorder {
         let mut buf = Vec::new();
         let mut w = JsonWriter::new(&mut buf);
         w.begin_object();
-        match event.app {
-            AppEvent::Modbus(t) => t.write_eve(&mut w),
-            AppEvent::S7comm(t) => t.write_eve(&mut w),
-            AppEvent::Dnp3(t) => t.write_eve(&mut w),
-            AppEvent::Anomaly(a) => {
+        match (event.app, event.app.protocol_event()) {
+            (AppEvent::Anomaly(a), _) => {
                 w.field_str("anomaly", a.name);
             }
+            (_, Some(tx)) => tx.write_eve(&mut w),
+            (_, None) => {}
         }
         w.end_object();
         self.0.push(String::from_utf8_lossy(&buf).into_owned());
@@ -364,6 +388,45 @@ where
     }
 }
 
+/// An EtherNet/IP SendRRData carrying `cip` (session 1, context `context`).
+fn enip_send(context: u64, cip: &[u8]) -> Vec<u8> {
+    let mut data = vec![0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0];
+    data.extend_from_slice(&(cip.len() as u16).to_le_bytes());
+    data.extend_from_slice(cip);
+    let mut m = vec![0x6f, 0];
+    m.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    m.extend_from_slice(&1u32.to_le_bytes()); // session
+    m.extend_from_slice(&0u32.to_le_bytes()); // status
+    m.extend_from_slice(&context.to_le_bytes());
+    m.extend_from_slice(&0u32.to_le_bytes()); // options
+    m.extend_from_slice(&data);
+    m
+}
+
+/// A Logix tag read (kind even) or write of `value`, and its reply.
+fn enip_exchange(kind: u8, context: u64, value: u16) -> [(Direction, Vec<u8>); 2] {
+    // Path: ANSI symbol "Tank" (0x91, length 4).
+    let path = [0x91, 4, b'T', b'a', b'n', b'k'];
+    let (req, resp) = if kind % 2 == 0 {
+        let mut req = vec![0x4c, 3];
+        req.extend_from_slice(&path);
+        req.extend_from_slice(&[1, 0]);
+        let mut resp = vec![0xcc, 0, 0, 0, 0xc3, 0];
+        resp.extend_from_slice(&value.to_le_bytes());
+        (req, resp)
+    } else {
+        let mut req = vec![0x4d, 3];
+        req.extend_from_slice(&path);
+        req.extend_from_slice(&[0xc3, 0, 1, 0]);
+        req.extend_from_slice(&value.to_le_bytes());
+        (req, vec![0xcd, 0, 0, 0])
+    };
+    [
+        (Direction::ToServer, enip_send(context, &req)),
+        (Direction::ToClient, enip_send(context, &resp)),
+    ]
+}
+
 fn split_case() -> impl Strategy<Value = (Vec<(u8, u16)>, bool, Vec<usize>)> {
     (
         proptest::collection::vec((any::<u8>(), any::<u16>()), 1..8),
@@ -402,6 +465,16 @@ proptest! {
         let whole = run_segmented(&mut Dnp3Dissector::default(), &msgs, &[]);
         let split = run_segmented(&mut Dnp3Dissector::default(), &msgs, &cuts);
         prop_assert_eq!(whole.len(), ex.len(), "{:?}", whole);
+        prop_assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn enip_events_do_not_depend_on_segmentation((ex, pipelined, cuts) in split_case()) {
+        let msgs = conversation(&ex, pipelined, |i, k, v| enip_exchange(k, i as u64 + 1, v));
+        let whole = run_segmented(&mut EnipDissector::default(), &msgs, &[]);
+        let split = run_segmented(&mut EnipDissector::default(), &msgs, &cuts);
+        prop_assert_eq!(whole.len(), ex.len(), "{:?}", whole);
+        prop_assert!(!whole.iter().any(|e| e.contains("anomaly")), "{:?}", whole);
         prop_assert_eq!(whole, split);
     }
 }

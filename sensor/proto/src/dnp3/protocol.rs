@@ -91,7 +91,7 @@ impl ProtocolEvent for Transaction<'_> {
             product: self.product_name(),
             firmware: self.software_version().map(IdentityText::Bytes),
             hardware: self.hardware_version(),
-            serial: self.serial_number(),
+            serial: self.serial_number().map(IdentityText::Bytes),
             ..DeviceIdentity::default()
         };
         if found.is_empty() {

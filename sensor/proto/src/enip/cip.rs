@@ -212,3 +212,123 @@ impl<'a> UnconnectedSend<'a> {
         })
     }
 }
+
+impl core::fmt::Display for EmbeddedError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            EmbeddedError::Truncated => f.write_str("embedded messages are truncated"),
+            EmbeddedError::BadOffset { index } => {
+                write!(f, "embedded message {index} has an offset outside its packet")
+            }
+        }
+    }
+}
+
+/// The requests a request carries for others: each of a
+/// Multiple_Service_Packet's, or an Unconnected_Send's one.
+#[derive(Debug, Clone)]
+pub enum Inner<'a> {
+    /// A Multiple_Service_Packet's.
+    Multiple(Embedded<'a>),
+    /// An Unconnected_Send's (taken once).
+    Single(Option<&'a [u8]>),
+}
+
+impl<'a> Iterator for Inner<'a> {
+    type Item = Result<&'a [u8], EmbeddedError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Inner::Multiple(list) => list.next(),
+            Inner::Single(one) => one.take().map(Ok),
+        }
+    }
+}
+
+/// Service code of Multiple_Service_Packet.
+pub const MULTIPLE_SERVICE_PACKET: u8 = 0x0A;
+/// Service code of the Connection Manager's Unconnected_Send.
+pub const UNCONNECTED_SEND: u8 = 0x52;
+
+impl<'a> Request<'a> {
+    /// Whether this is the Connection Manager's Unconnected_Send (0x52 to
+    /// other classes is another service: Logix Read_Tag_Fragmented).
+    pub fn is_unconnected_send(&self) -> bool {
+        self.service == UNCONNECTED_SEND && self.path.class == Some(Class::ConnectionManager.raw())
+    }
+
+    /// The route of an Unconnected_Send.
+    pub fn route(&self) -> Option<Path<'a>> {
+        self.is_unconnected_send()
+            .then(|| UnconnectedSend::parse(self.data).map(|u| u.route))
+            .flatten()
+    }
+}
+
+/// The requests `r` embeds, if it is a request that embeds others.
+pub fn embedded_requests<'a>(r: &Request<'a>) -> Option<Result<Inner<'a>, EmbeddedError>> {
+    if r.service == MULTIPLE_SERVICE_PACKET {
+        return Some(Embedded::new(r.data).map(Inner::Multiple));
+    }
+    if r.is_unconnected_send() {
+        return Some(
+            UnconnectedSend::parse(r.data)
+                .map(|u| Inner::Single(Some(u.request)))
+                .ok_or(EmbeddedError::Truncated),
+        );
+    }
+    None
+}
+
+/// The replies a Multiple_Service_Packet reply embeds (when it carries
+/// them: success, or an error in one of them).
+pub fn embedded_replies<'a>(r: &Response<'a>) -> Option<Result<Embedded<'a>, EmbeddedError>> {
+    let carries = matches!(
+        r.status,
+        GeneralStatus::Success | GeneralStatus::EmbeddedServiceError
+    );
+    (r.service == MULTIPLE_SERVICE_PACKET && carries).then(|| Embedded::new(r.data))
+}
+
+/// Calls `f` with `r` and the requests it embeds (to [`super::MAX_DEPTH`]),
+/// outermost first, until `f` returns true.
+pub fn any_request<'a>(
+    r: &Request<'a>,
+    depth: u8,
+    f: &mut dyn FnMut(&Request<'a>) -> bool,
+) -> bool {
+    if f(r) {
+        return true;
+    }
+    if depth >= super::MAX_DEPTH {
+        return false;
+    }
+    let Some(Ok(inner)) = embedded_requests(r) else {
+        return false;
+    };
+    inner.map_while(Result::ok).any(|b| match Message::parse(b) {
+        Ok(Message::Request(inner)) => any_request(&inner, depth + 1, f),
+        _ => false,
+    })
+}
+
+/// Calls `f` with `r` and the replies it embeds, until `f` returns true.
+pub fn any_response<'a>(
+    r: &Response<'a>,
+    depth: u8,
+    f: &mut dyn FnMut(&Response<'a>) -> bool,
+) -> bool {
+    if f(r) {
+        return true;
+    }
+    if depth >= super::MAX_DEPTH {
+        return false;
+    }
+    let Some(Ok(inner)) = embedded_replies(r) else {
+        return false;
+    };
+    inner.map_while(Result::ok).any(|b| match Message::parse(b) {
+        Ok(Message::Response(inner)) => any_response(&inner, depth + 1, f),
+        _ => false,
+    })
+}

@@ -3,6 +3,7 @@
 //! message in Common Packet Format items.
 
 use super::codes::{Command, EncapStatus, ItemType};
+use crate::stream::Candidate;
 
 /// Length of the encapsulation header.
 pub const HEADER_LEN: usize = 24;
@@ -42,6 +43,29 @@ impl Header {
             context,
             options: u32_at(20),
         })
+    }
+
+    /// Bytes of the whole message (header and data).
+    pub fn message_len(&self) -> usize {
+        HEADER_LEN + usize::from(self.length)
+    }
+
+    /// Whether the data length is one the command can have: fixed for the
+    /// commands without data or with a fixed body, at least the interface
+    /// handle, timeout and item count for the send commands.
+    pub fn length_fits(&self) -> bool {
+        let n = self.length;
+        match self.command {
+            Command::Nop => true,
+            Command::RegisterSession => n == 4,
+            Command::UnregisterSession => n == 0,
+            // Requests carry nothing; replies a list of items.
+            Command::ListServices | Command::ListIdentity | Command::ListInterfaces => {
+                n == 0 || n >= 2
+            }
+            Command::SendRrData | Command::SendUnitData => n >= 8,
+            _ => true,
+        }
     }
 
     /// The sender context as one number, for pairing and events.
@@ -187,5 +211,50 @@ impl<'a> Carried<'a> {
             }
         }
         Ok(out)
+    }
+}
+
+/// Whether `b` plausibly starts an encapsulation message: a known command,
+/// options 0, a length its command can have.
+pub fn looks_like_message(b: &[u8]) -> bool {
+    Header::parse(b).is_some_and(|h| {
+        h.command.is_known() && h.options == 0 && h.length <= MAX_DATA_LEN && h.length_fits()
+    })
+}
+
+/// Stricter check for recognising EtherNet/IP on other ports from a
+/// client's first bytes: a whole request with success status, and after
+/// it nothing, or the start of another plausible message.
+pub fn probe(b: &[u8]) -> bool {
+    let Some(h) = Header::parse(b) else {
+        return false;
+    };
+    if !looks_like_message(b) || h.status != EncapStatus::Success || b.len() < h.message_len() {
+        return false;
+    }
+    // RegisterSession asks for protocol version 1, options 0.
+    if h.command == Command::RegisterSession && b[HEADER_LEN..HEADER_LEN + 4] != [1, 0, 0, 0] {
+        return false;
+    }
+    let rest = &b[h.message_len()..];
+    rest.len() < HEADER_LEN || looks_like_message(rest)
+}
+
+/// Whether a message plausibly starts at `b[0]` while resynchronising after
+/// garbage or a gap: it must look like a message and be followed by another
+/// one, or end exactly where the data ends.
+pub fn resync_candidate(b: &[u8]) -> Candidate {
+    if b.len() < HEADER_LEN {
+        return Candidate::NeedMore;
+    }
+    let Some(h) = Header::parse(b).filter(|_| looks_like_message(b)) else {
+        return Candidate::Reject;
+    };
+    let end = h.message_len();
+    match b.len() {
+        n if n == end => Candidate::Accept,
+        n if n < end + HEADER_LEN => Candidate::NeedMore,
+        _ if looks_like_message(&b[end..]) => Candidate::Accept,
+        _ => Candidate::Reject,
     }
 }

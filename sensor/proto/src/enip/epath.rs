@@ -364,3 +364,41 @@ impl TagSink for Vec<u8> {
         self.extend_from_slice(bytes);
     }
 }
+
+/// A tag name rendered into a fixed buffer (cut at 256 bytes), so that
+/// events and rules read it without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct TagText {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl TagSink for TagText {
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        let room = self.buf.len() - self.len;
+        let n = bytes.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+}
+
+impl TagText {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Path<'_> {
+    /// The tag the path names ([`Path::write_tag`]), if it names one.
+    pub fn tag(&self) -> Option<TagText> {
+        if !self.symbolic {
+            return None;
+        }
+        let mut text = TagText {
+            buf: [0; 256],
+            len: 0,
+        };
+        self.write_tag(&mut text).then_some(text)
+    }
+}

@@ -467,3 +467,361 @@ proptest! {
         let _ = UnconnectedSend::parse(&b);
     }
 }
+
+// ---- The dissector: framing, sessions, pairing, events.
+
+mod dissector {
+    use super::super::*;
+    use crate::event::{Event, EventSink};
+    use crate::json::JsonWriter;
+    use crate::registry::ProtocolEvent;
+    use crate::stream::StreamBuffer;
+
+    /// Bytes from hex: on each line, the leading tokens made only of hex
+    /// digit pairs are bytes, the rest of the line is a comment.
+    fn hex(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in text.lines() {
+            for token in line.split_whitespace() {
+                if token.len() % 2 != 0 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    break;
+                }
+                for i in (0..token.len()).step_by(2) {
+                    out.push(u8::from_str_radix(&token[i..i + 2], 16).expect("hex pair"));
+                }
+            }
+        }
+        out
+    }
+
+    /// Events as text: transactions as their EVE JSON, anomalies as
+    /// `anomaly:<name>`; and the identities transactions reveal.
+    #[derive(Default)]
+    struct Collect {
+        seen: Vec<String>,
+        identities: Vec<String>,
+    }
+
+    impl EventSink for Collect {
+        fn emit(&mut self, event: &Event<'_>) {
+            match &event.app {
+                AppEvent::Enip(tx) => {
+                    let mut buf = Vec::new();
+                    let mut w = JsonWriter::new(&mut buf);
+                    w.begin_object();
+                    tx.write_eve(&mut w);
+                    w.end_object();
+                    let text = String::from_utf8(buf).expect("utf8");
+                    serde_json::from_str::<serde_json::Value>(&text).expect("EVE is JSON");
+                    self.seen.push(text);
+                    let id = tx.identity();
+                    if !id.is_empty() {
+                        let text = |v: Option<&[u8]>| String::from_utf8_lossy(v.unwrap_or_default()).into_owned();
+                        self.identities.push(format!(
+                            "{} | {} | {} | {} | {} | {}",
+                            text(id.vendor),
+                            text(id.product),
+                            text(id.model),
+                            text(id.firmware.as_ref().map(|f| f.as_bytes())),
+                            text(id.serial.as_ref().map(|f| f.as_bytes())),
+                            text(id.order_number.as_ref().map(|f| f.as_bytes())),
+                        ));
+                    }
+                }
+                AppEvent::Anomaly(a) => {
+                    assert!(SPEC.anomalies.contains(&a.name), "undeclared {}", a.name);
+                    assert_eq!(a.protocol, SPEC.name);
+                    self.seen.push(format!("anomaly:{}", a.name));
+                }
+                _ => panic!("another protocol's event"),
+            }
+        }
+    }
+
+    /// Feeds chunks through stream buffers, then ends the flow.
+    fn run(chunks: &[(Direction, &[u8])]) -> Collect {
+        let mut d = EnipDissector::default();
+        let mut held = [StreamBuffer::default(), StreamBuffer::default()];
+        let mut sink = Collect::default();
+        for (dir, bytes) in chunks {
+            let mut cx = Context {
+                ts: Timestamp::new(1, 0),
+                sink: &mut sink,
+            };
+            held[dir.index()]
+                .feed(&mut d, *dir, bytes, 70 * 1024, &mut cx)
+                .expect("within the bound");
+        }
+        let mut cx = Context {
+            ts: Timestamp::new(2, 0),
+            sink: &mut sink,
+        };
+        StreamDissector::flush(&mut d, &mut cx);
+        sink
+    }
+
+    use crate::event::Direction::{ToClient as S2C, ToServer as C2S};
+
+    /// RegisterSession, its reply, a Forward_Open and its reply
+    /// (emre_enip_cip_cm.pcap frames 8-11).
+    const REGISTER: &str = "65 00 04 00 00000000 00000000 0000000000000000 00000000 01 00 00 00";
+    const REGISTER_REPLY: &str = "65 00 04 00 01000000 00000000 0000000000000000 00000000 01 00 00 00";
+    const FORWARD_OPEN: &str = "
+        6f 00 4c 00 01000000 00000000 c0a8641c00004857 00000000   SendRRData, 76 bytes, session 1
+        00000000 0000 0200 0000 0000 b200 3c00   interface, timeout, 2 items, null address, data item 60
+        54 02 20 06 24 01   Forward_Open to the Connection Manager
+        05 9b 00000000 00000000 0e00 0100 22f51300 02 000000
+        10270000 1a48 10270000 1a28 01 09
+        34 04 0000 0000 0000 00 00   electronic key segment (any)
+        20 04 24 06 2c 02 2c 01      assembly 6, connection points 2 and 1";
+    const FORWARD_OPEN_REPLY: &str = "
+        6f 00 56 00 01000000 00000000 c0a8641c00004857 00000000
+        00000000 0000 0400 0000 0000 b200 1e00
+        d4 00 00 00   reply to Forward_Open, success
+        0200a2f1 0300a2f1 0e00 0100 22f51300 10270000 10270000 00 00
+        0080 1000 0002 08ae 00000000 0000000000000000
+        0180 1000 0002 08ae efc00580 0000000000000000";
+
+    #[test]
+    fn a_session_pairs_its_requests_by_sender_context() {
+        let [reg, reg_r, fo, fo_r] = [REGISTER, REGISTER_REPLY, FORWARD_OPEN, FORWARD_OPEN_REPLY].map(hex);
+        let c = run(&[(C2S, &reg), (S2C, &reg_r), (C2S, &fo), (S2C, &fo_r)]);
+        assert_eq!(c.seen.len(), 2, "{:#?}", c.seen);
+        let fo: serde_json::Value = serde_json::from_str(&c.seen[1]).expect("json");
+        assert_eq!(fo["request"]["command_name"], "send_rr_data");
+        assert_eq!(fo["request"]["session"], 1);
+        assert_eq!(fo["request"]["cip"]["service_name"], "forward_open");
+        assert_eq!(fo["request"]["cip"]["class_name"], "connection_manager");
+        assert_eq!(fo["response"]["cip"]["service_name"], "forward_open");
+        assert_eq!(fo["response"]["cip"]["general_status_name"], "success");
+        assert_eq!(fo["response"]["sender_context"], "c0a8641c00004857");
+        // What the connection is: class 1 cyclic I/O to assembly 6, 10 ms
+        // each way, point-to-point out, multicast back.
+        let open = &fo["request"]["cip"]["forward_open"];
+        assert_eq!(open["o_t"]["type"], "point_to_point");
+        assert_eq!(open["o_t"]["rpi_us"], 10_000);
+        assert_eq!(open["o_t"]["size"], 26);
+        assert_eq!(open["t_o"]["type"], "multicast");
+        assert_eq!(open["transport_class"], 1);
+        assert_eq!(open["trigger"], "cyclic");
+        assert_eq!(open["originator_vendor"], 1);
+        assert_eq!(open["path"]["class_name"], "assembly");
+        assert_eq!(open["path"]["instance"], 6);
+        assert_eq!(open["path"]["connection_points"], serde_json::json!([2, 1]));
+        assert_eq!(open["path"]["electronic_key"]["vendor_id"], 0);
+        let opened = &fo["response"]["cip"]["forward_open"];
+        assert_eq!(opened["o_t_connection_id"], 0xf1a2_0002_u32);
+        assert_eq!(opened["t_o_connection_id"], 0xf1a2_0003_u32);
+        assert_eq!(opened["t_o_api_us"], 10_000);
+        let reg: serde_json::Value = serde_json::from_str(&c.seen[0]).expect("json");
+        assert_eq!(reg["response"]["session"], 1);
+    }
+
+    #[test]
+    fn requests_on_a_session_the_target_did_not_register_are_raised_once() {
+        let [reg, reg_r, fo] = [REGISTER, REGISTER_REPLY, FORWARD_OPEN].map(hex);
+        // The same Forward_Open on session 2, twice: one anomaly.
+        let mut other = fo.clone();
+        other[4] = 2;
+        let c = run(&[(C2S, &reg), (S2C, &reg_r), (C2S, &other), (C2S, &other)]);
+        let anomalies: Vec<&String> = c.seen.iter().filter(|s| s.starts_with("anomaly:")).collect();
+        assert_eq!(anomalies, ["anomaly:unregistered_session"]);
+        // After UnRegisterSession, the registered session is refused too.
+        let unregister = hex("66 00 00 00 01000000 00000000 0000000000000000 00000000");
+        let c = run(&[(C2S, &reg), (S2C, &reg_r), (C2S, &unregister), (C2S, &fo)]);
+        assert!(c.seen.contains(&"anomaly:unregistered_session".to_string()), "{:?}", c.seen);
+        // A capture that starts after the registration raises nothing.
+        let c = run(&[(C2S, &fo)]);
+        assert!(c.seen.iter().all(|s| !s.starts_with("anomaly:")), "{:?}", c.seen);
+    }
+
+    #[test]
+    fn connected_messages_pair_by_sequence_count() {
+        // emre_special_cip.pcap frames 2 and 3: Read_Tag on connection
+        // 0x4c83c9a6, reply on 0x1051142a, both with sequence 30268.
+        let request = hex("
+            70 00 28 00 82824e23 00000000 0000000000000000 00000000
+            00000000 0000 0200 a100 0400 a6c9834c b100 1400 3c76
+            4c 07 91 0c 5f494f5f454d5f444f5f3030 01 00");
+        let reply = hex("
+            70 00 1d 00 82824e23 00000000 0000000000000000 00000000
+            00000000 0000 0200 a100 0400 2a145110 b100 0900 3c76
+            cc 00 00 00 c1 00 00");
+        let c = run(&[(C2S, &request), (S2C, &reply)]);
+        assert_eq!(c.seen.len(), 1, "{:?}", c.seen);
+        let tx: serde_json::Value = serde_json::from_str(&c.seen[0]).expect("json");
+        assert_eq!(tx["request"]["connection_id"], 0x4c83_c9a6_u32);
+        assert_eq!(tx["response"]["connection_id"], 0x1051_142a_u32);
+        assert_eq!(tx["request"]["sequence"], 30268);
+        assert_eq!(tx["request"]["cip"]["tag"], "_IO_EM_DO_00");
+        assert_eq!(tx["request"]["cip"]["service_name"], "read_tag");
+        assert_eq!(tx["request"]["cip"]["elements"], 1);
+        assert_eq!(tx["response"]["cip"]["service_name"], "read_tag");
+        assert_eq!(tx["response"]["cip"]["data_type_name"], "bool");
+        assert_eq!(tx["response"]["cip"]["value"], 0);
+    }
+
+    #[test]
+    fn list_identity_reveals_the_device() {
+        // enip_test.pcap frames 6 and 7 (nmap enip-info).
+        let request = hex("63 00 00 00 00000000 00000000 c1debed100000000 00000000");
+        let reply = hex("
+            63 00 33 00 00000000 00000000 c1debed100000000 00000000
+            0100 0c00 2d00 0100 0002 af12 0a0101a4 0000000000000000
+            0100 0c00 3a00 04 03 3000 8e4d5200
+            0b 313735362d454e42542f41 03");
+        let c = run(&[(C2S, &request), (S2C, &reply)]);
+        assert_eq!(
+            c.identities,
+            ["Rockwell Automation/Allen-Bradley | 1756-ENBT/A | communications_adapter | 4.3 | 0x00524d8e | 58"]
+        );
+        let tx: serde_json::Value = serde_json::from_str(&c.seen[0]).expect("json");
+        let id = &tx["response"]["identities"][0];
+        assert_eq!(id["address"], "10.1.1.164");
+        assert_eq!(id["port"], 44818);
+        assert_eq!(id["device_type_name"], "communications_adapter");
+        assert_eq!(id["state"], 3);
+    }
+
+    #[test]
+    fn identity_get_attributes_all_reveals_the_device() {
+        // Get_Attributes_All of Identity instance 1 and its reply: vendor
+        // 1, device type 0x0E, product code 0x0036, revision 20.11,
+        // status 0x0060, serial 0x00c0ffee, "1756-L61/B LOGIX5561".
+        let request = hex("
+            6f 00 16 00 01000000 00000000 0100000000000000 00000000
+            00000000 0000 0200 0000 0000 b200 0600
+            01 02 20 01 24 01");
+        let reply = hex("
+            6f 00 38 00 01000000 00000000 0100000000000000 00000000
+            00000000 0000 0200 0000 0000 b200 2800
+            81 00 00 00
+            0100 0e00 3600 14 0b 6000 eeffc000
+            14 313735362d4c36312f42204c4f474958353536 31
+            03");
+        let c = run(&[(C2S, &request), (S2C, &reply)]);
+        assert_eq!(
+            c.identities,
+            ["Rockwell Automation/Allen-Bradley | 1756-L61/B LOGIX5561 | programmable_logic_controller | 20.11 | 0x00c0ffee | 54"]
+        );
+        let tx: serde_json::Value = serde_json::from_str(&c.seen[0]).expect("json");
+        assert_eq!(tx["response"]["cip"]["identity"]["vendor_name"], "Rockwell Automation/Allen-Bradley");
+    }
+
+    #[test]
+    fn unknown_commands_frame_and_bad_headers_resynchronise() {
+        let nop = hex("00 00 00 00 00000000 00000000 0000000000000000 00000000");
+        // Command 0x0001 (not defined), length 0, as in the CL5000 firmware
+        // change capture: framed and named.
+        let unknown = hex("01 00 00 00 00000000 00000000 0000000000000000 00000000");
+        let c = run(&[(C2S, &unknown), (C2S, &nop)]);
+        assert_eq!(c.seen.iter().filter(|s| s.starts_with("anomaly:")).collect::<Vec<_>>(), ["anomaly:unknown_command"]);
+        assert_eq!(c.seen.len(), 3, "{:?}", c.seen);
+        // Garbage, then two NOPs: the garbage is skipped, the NOPs decode.
+        let mut garbage = b"GET / HTTP/1.1\r\nHost: plc\r\n\r\n".to_vec();
+        garbage.extend_from_slice(&nop);
+        garbage.extend_from_slice(&nop);
+        let c = run(&[(C2S, &garbage)]);
+        let names: Vec<&str> = c.seen.iter().map(String::as_str).filter(|s| s.starts_with("anomaly:")).collect();
+        assert_eq!(names, ["anomaly:bad_options", "anomaly:non_enip_traffic", "anomaly:message_after_parse_error"]);
+        assert_eq!(c.seen.len() - names.len(), 2, "{:?}", c.seen);
+        // A length beyond the limit is not trusted.
+        let huge = hex("6f 00 ff ff 00000000 00000000 0000000000000000 00000000");
+        let c = run(&[(C2S, &huge)]);
+        assert!(c.seen.contains(&"anomaly:bad_length".to_string()), "{:?}", c.seen);
+    }
+
+    #[test]
+    fn unmatched_replies_and_too_many_requests_are_raised() {
+        let [_, _, fo, fo_r] = [REGISTER, REGISTER_REPLY, FORWARD_OPEN, FORWARD_OPEN_REPLY].map(hex);
+        let c = run(&[(S2C, &fo_r)]);
+        assert_eq!(c.seen[0], "anomaly:unmatched_response");
+        // 33 requests with distinct contexts and no reply: the first is
+        // given up with an anomaly, all 33 are emitted.
+        let mut chunks = Vec::new();
+        let mut owned = Vec::new();
+        for i in 0..33u8 {
+            let mut m = fo.clone();
+            m[12] = i;
+            owned.push(m);
+        }
+        for m in &owned {
+            chunks.push((C2S, m.as_slice()));
+        }
+        let c = run(&chunks);
+        assert_eq!(c.seen.iter().filter(|s| *s == "anomaly:too_many_outstanding_requests").count(), 1);
+        assert_eq!(c.seen.iter().filter(|s| !s.starts_with("anomaly:")).count(), 33);
+    }
+
+    #[test]
+    fn tag_names_from_packets_are_escaped_in_eve() {
+        // Write_Tag to a symbol holding a quote, a backslash and a
+        // control character; DINT, one element, value -2.
+        let mut cip = vec![0x4d, 0x04, 0x91, 0x05];
+        cip.extend_from_slice(b"a\"\\\x01b\0");
+        cip.extend_from_slice(&[0xc4, 0x00, 0x01, 0x00, 0xfe, 0xff, 0xff, 0xff]);
+        let mut data = hex("00000000 0000 0200 0000 0000 b200");
+        data.extend_from_slice(&(cip.len() as u16).to_le_bytes());
+        data.extend_from_slice(&cip);
+        let mut m = hex("6f 00 00 00 01000000 00000000 0000000000000000 00000000");
+        m[2..4].copy_from_slice(&(data.len() as u16).to_le_bytes());
+        m.extend_from_slice(&data);
+        let c = run(&[(C2S, &m)]);
+        let tx: serde_json::Value = serde_json::from_str(&c.seen[0]).expect("json");
+        assert_eq!(tx["request"]["cip"]["tag"], "a\"\\\u{1}b");
+        assert_eq!(tx["request"]["cip"]["service_name"], "write_tag");
+        assert_eq!(tx["request"]["cip"]["data_type_name"], "dint");
+        assert_eq!(tx["request"]["cip"]["value"], -2);
+    }
+
+    #[test]
+    fn implicit_io_is_counted_per_connection() {
+        // ndpi_cip_io.pcap: two connections, two packets each; the second
+        // packet of the first skips one sequence number.
+        let datagrams = [
+            "0200 0280 0800 787b3a00 e8cb5e04 b100 0c00 0300 fdffffffffffffff 0000",
+            "0200 0280 0800 ebb49176 54cc5e04 b100 1000 c6e4 01000000 fdffffffffffffff 0000",
+            "0200 0280 0800 787b3a00 eacb5e04 b100 0c00 0300 fdffffffffffffff 0000",
+            "0200 0280 0800 ebb49176 55cc5e04 b100 1000 fbe4 01000000 fdffffffffffffff 0000",
+        ]
+        .map(hex);
+        let mut d = EnipDissector::default();
+        let mut sink = Collect::default();
+        let mut cx = Context {
+            ts: Timestamp::new(1, 0),
+            sink: &mut sink,
+        };
+        for dg in &datagrams {
+            d.parse_datagram(Direction::ToServer, dg, &mut cx);
+        }
+        // A datagram that is neither: raised.
+        d.parse_datagram(Direction::ToServer, b"\x01\x02\x03", &mut cx);
+        DatagramDissector::flush(&mut d, &mut cx);
+        assert_eq!(sink.seen[0], "anomaly:malformed_datagram");
+        let io: Vec<serde_json::Value> = sink.seen[1..]
+            .iter()
+            .map(|s| serde_json::from_str::<serde_json::Value>(s).expect("json")["io"].clone())
+            .collect();
+        assert_eq!(io.len(), 2);
+        assert_eq!(io[0]["connection_id"], 0x003a_7b78);
+        assert_eq!(io[0]["packets"], 2);
+        assert_eq!(io[0]["skipped"], 1);
+        assert_eq!(io[1]["packets"], 2);
+        assert_eq!(io[1]["skipped"], 0);
+        assert_eq!(io[1]["out_of_order"], 0);
+    }
+
+    #[test]
+    fn every_fixture_split_at_every_offset_gives_the_same_events() {
+        let [reg, reg_r, fo, fo_r] = [REGISTER, REGISTER_REPLY, FORWARD_OPEN, FORWARD_OPEN_REPLY].map(hex);
+        let whole = run(&[(C2S, &reg), (S2C, &reg_r), (C2S, &fo), (S2C, &fo_r)]).seen;
+        let mut client = reg.clone();
+        client.extend_from_slice(&fo);
+        for cut in 1..client.len() {
+            let (a, b) = client.split_at(cut);
+            // Replies follow once the client's bytes are all in.
+            let split = run(&[(C2S, a), (C2S, b), (S2C, &reg_r), (S2C, &fo_r)]).seen;
+            assert_eq!(split, whole, "cut at {cut}");
+        }
+    }
+}

@@ -133,16 +133,7 @@ pub fn probe(bytes: &[u8]) -> bool {
     rest.is_empty() || rest.len() < HEADER_LEN || looks_like_adu(rest)
 }
 
-/// Verdict on a resynchronisation candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Candidate {
-    /// Not a frame start.
-    Reject,
-    /// A frame starts here.
-    Accept,
-    /// Plausible, but the bytes after it are needed to decide.
-    NeedMore,
-}
+pub use crate::stream::Candidate;
 
 /// Whether a frame plausibly starts at `bytes[0]` while resynchronising after
 /// garbage or a gap. Random bytes pass a single header check now and then, so

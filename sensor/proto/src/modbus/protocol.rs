@@ -75,7 +75,7 @@ impl ProtocolEvent for Transaction<'_> {
             // the product name so that a basic stream (objects 0-2) and a
             // regular one (0-6) do not overwrite each other.
             product: id.object(DeviceObjectId::ProductName),
-            order_number: id.object(DeviceObjectId::ProductCode),
+            order_number: id.object(DeviceObjectId::ProductCode).map(IdentityText::Bytes),
             model: id.object(DeviceObjectId::ModelName),
             firmware: id
                 .object(DeviceObjectId::MajorMinorRevision)

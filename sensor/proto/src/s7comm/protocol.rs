@@ -103,8 +103,8 @@ impl ProtocolEvent for Transaction<'_> {
             product: id.module_type_name,
             model: id.system_name,
             firmware: id.firmware_version.map(|v| IdentityText::display(&v)),
-            serial: id.serial_number,
-            order_number: id.order_number,
+            serial: id.serial_number.map(IdentityText::Bytes),
+            order_number: id.order_number.map(IdentityText::Bytes),
             module_name: id.module_name,
             plant_id: id.plant_id,
             ..DeviceIdentity::default()

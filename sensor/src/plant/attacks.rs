@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::net::{self, HostAddr};
 use super::tcp::{Dir, Pdu, Segmenting, TcpConn};
-use super::{dnp3, modbus, rfc3339, s7comm, Class, Cx, Rng, Source};
+use super::{dnp3, enip, modbus, rfc3339, s7comm, Class, Cx, Rng, Source};
 
 /// One injected attack, as written to the ground-truth file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,7 +24,7 @@ pub struct Truth {
     pub dst: String,
     /// Number of targets (more than one for scans).
     pub targets: u32,
-    /// `modbus`, `s7comm` or `dnp3`.
+    /// `modbus`, `s7comm`, `dnp3` or `enip`.
     pub protocol: &'static str,
     /// What the attack is.
     pub kind: &'static str,
@@ -48,10 +48,12 @@ enum Kind {
     ModbusWriteFromNewWriter,
     Dnp3BadCrc,
     ModbusDeviceIdExtended,
+    EnipControllerStop,
+    EnipTagWriteFromNewWriter,
 }
 
 impl Kind {
-    const ALL: [Kind; 9] = [
+    const ALL: [Kind; 11] = [
         Kind::ModbusForceListenOnly,
         Kind::ModbusDeviceIdScan,
         Kind::S7PlcStop,
@@ -61,6 +63,8 @@ impl Kind {
         Kind::ModbusWriteFromNewWriter,
         Kind::Dnp3BadCrc,
         Kind::ModbusDeviceIdExtended,
+        Kind::EnipControllerStop,
+        Kind::EnipTagWriteFromNewWriter,
     ];
 
     /// Name, protocol, expected rule ids, description.
@@ -119,6 +123,18 @@ impl Kind {
                 "modbus",
                 &[110_004],
                 "read device identification with the extended access code (43/14 code 3)",
+            ),
+            Kind::EnipControllerStop => (
+                "enip_controller_stop",
+                "enip",
+                &[160_001],
+                "a new host registers a session on a Logix controller and sends CIP Stop to its controller object (class 0x8E)",
+            ),
+            Kind::EnipTagWriteFromNewWriter => (
+                "enip_tag_write_from_new_writer",
+                "enip",
+                &[],
+                "the historian, which only ever read tags, writes a set point (Write_Tag of a REAL)",
             ),
         }
     }
@@ -361,6 +377,62 @@ impl Attack {
         conn.close(cx, Dir::ToServer, t + 10_000, 400);
     }
 
+    /// A session on controller `plc` from `from`: RegisterSession, one
+    /// unconnected request `cip` (marked as the attack) and its `reply`,
+    /// UnRegisterSession.
+    fn enip_attack(
+        &mut self,
+        cx: &mut Cx,
+        now: u64,
+        from: HostAddr,
+        plc: HostAddr,
+        cip: &[u8],
+        reply: &[u8],
+    ) {
+        let mut conn = self.connect(cx, from, plc, enip::PORT, Class::Enip, None);
+        let mut t = conn.handshake(cx, now, 400) + 500;
+        let session = self.rng.next_u64() as u32 | 1;
+        let (client, server) = (conn.client(), conn.server());
+        let mut exchange = |cx: &mut Cx, rng: &mut Rng, t: u64, a: &[u8], b: Option<&[u8]>| {
+            let t = conn.send(
+                cx,
+                rng,
+                Dir::ToServer,
+                t,
+                a,
+                &[Pdu::Request(a.len())],
+                Segmenting::OT,
+            );
+            match b {
+                Some(b) => conn.send(
+                    cx,
+                    rng,
+                    Dir::ToClient,
+                    t + 2_000,
+                    b,
+                    &[Pdu::Response(b.len())],
+                    Segmenting::OT,
+                ),
+                None => t,
+            }
+        };
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        enip::encap(&mut a, 0x65, 0, 1, &[1, 0, 0, 0]);
+        enip::encap(&mut b, 0x65, session, 1, &[1, 0, 0, 0]);
+        t = exchange(cx, &mut self.rng, t, &a, Some(&b)) + 3_000;
+        cx.mark_attack(self.truth(t, client, server, 1));
+        a.clear();
+        b.clear();
+        enip::encap(&mut a, 0x6f, session, 2, &enip::unconnected(cip));
+        enip::encap(&mut b, 0x6f, session, 2, &enip::unconnected(reply));
+        t = exchange(cx, &mut self.rng, t, &a, Some(&b)) + 5_000;
+        a.clear();
+        enip::encap(&mut a, 0x66, session, 3, &[]);
+        t = exchange(cx, &mut self.rng, t, &a, None);
+        conn.close(cx, Dir::ToServer, t + 2_000, 400);
+    }
+
     fn dnp3_attack(&mut self, cx: &mut Cx, now: u64, from: HostAddr, bad_crc: bool) {
         let outstations = dnp3::outstations();
         let i = if bad_crc { 4 } else { 7 };
@@ -516,6 +588,23 @@ impl Source for Attack {
             }
             Kind::Dnp3ColdRestart => self.dnp3_attack(cx, now, attacker(), false),
             Kind::Dnp3BadCrc => self.dnp3_attack(cx, now, attacker(), true),
+            Kind::EnipControllerStop => {
+                let plc = enip::controllers().get(2).copied()?;
+                // Stop (0x07) to class 0x8E instance 1, and its reply.
+                let stop = [0x07, 0x02, 0x20, 0x8e, 0x24, 0x01];
+                self.enip_attack(cx, now, attacker(), plc, &stop, &[0x87, 0, 0, 0]);
+            }
+            Kind::EnipTagWriteFromNewWriter => {
+                let plc = enip::controllers().first().copied()?;
+                let historian = enip::hmis()[1];
+                // Write_Tag (0x4D) "Mixer1_Setpoint1": REAL, one element, 85.0.
+                let name = b"Mixer1_Setpoint1";
+                let mut w = vec![0x4d, 0x09, 0x91, name.len() as u8];
+                w.extend_from_slice(name);
+                w.extend_from_slice(&[0xca, 0, 1, 0]);
+                w.extend_from_slice(&85.0f32.to_le_bytes());
+                self.enip_attack(cx, now, historian, plc, &w, &[0xcd, 0, 0, 0]);
+            }
         }
         None
     }

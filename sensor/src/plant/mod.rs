@@ -1,12 +1,15 @@
 //! A deterministic generator of mixed plant traffic: many Modbus/TCP masters
 //! and devices (serial gateways among them), S7comm HMIs and an engineering
-//! station, DNP3 masters and outstations, and IT background (TLS-looking
+//! station, DNP3 masters and outstations, a Logix cell on EtherNet/IP, and
+//! IT background (TLS-looking
 //! sessions, HTTP, DNS), written as a classic pcap file. Optionally with
 //! injected attacks and their ground truth.
 //!
 //! * [`modbus`]: Modbus/TCP pollers, gateways, writers, short connections.
 //! * [`s7comm`]: S7comm sessions (COTP, setup, read/write var, SZL reads).
 //! * [`dnp3`]: DNP3 masters and outstations (link CRCs, transport, polls).
+//! * [`enip`]: EtherNet/IP HMIs polling Logix tags, set point writes, and
+//!   class 1 implicit I/O over UDP.
 //! * [`it`]: TLS-looking sessions, HTTP and DNS.
 //! * [`attacks`]: the injected attacks and their ground truth.
 //! * [`writer`]: the streaming pcap writer.
@@ -22,6 +25,7 @@
 
 pub mod attacks;
 pub mod dnp3;
+pub mod enip;
 pub mod it;
 pub mod modbus;
 pub mod s7comm;
@@ -88,6 +92,8 @@ pub enum Class {
     S7comm,
     /// DNP3 over TCP port 20000.
     Dnp3,
+    /// EtherNet/IP over TCP port 44818 and UDP port 2222.
+    Enip,
     /// TLS-looking sessions on port 443.
     Tls,
     /// HTTP on port 80.
@@ -98,10 +104,11 @@ pub enum Class {
 
 impl Class {
     /// Every class, in summary order.
-    pub const ALL: [Class; 6] = [
+    pub const ALL: [Class; 7] = [
         Class::Modbus,
         Class::S7comm,
         Class::Dnp3,
+        Class::Enip,
         Class::Tls,
         Class::Http,
         Class::Dns,
@@ -113,6 +120,7 @@ impl Class {
             Class::Modbus => "modbus",
             Class::S7comm => "s7comm",
             Class::Dnp3 => "dnp3",
+            Class::Enip => "enip",
             Class::Tls => "tls",
             Class::Http => "http",
             Class::Dns => "dns",
@@ -165,7 +173,7 @@ pub struct PlantReport {
     /// Timestamp of the last frame (µs since the epoch).
     pub last_us: u64,
     /// Counters per class, indexed like [`Class::ALL`].
-    pub classes: [ClassCounts; 6],
+    pub classes: [ClassCounts; 7],
     /// The attacks written, in time order.
     pub attacks: Vec<Truth>,
 }
@@ -220,7 +228,7 @@ impl PlantReport {
             share(self.vlan_packets),
             self.flows
         );
-        for class in [Class::Modbus, Class::S7comm, Class::Dnp3] {
+        for class in [Class::Modbus, Class::S7comm, Class::Dnp3, Class::Enip] {
             let c = self.class(class);
             let _ = write!(s, "; {} pdus {}", class.name(), c.requests + c.responses);
         }
@@ -617,6 +625,7 @@ fn build_plant(
     modbus::build(rng, start, &mut all);
     s7comm::build(rng, start, &mut all);
     dnp3::build(rng, start, &mut all);
+    enip::build(rng, start, &mut all);
     it::build(rng, start, &mut all);
     if config.concurrent_flows > 0 {
         modbus::build_concurrent(rng, start, expected_us, config.concurrent_flows, &mut all);

@@ -240,6 +240,11 @@ pub fn service_name(class: Option<u32>, service: u8) -> Option<&'static str> {
             0x4C => "read_template",
             _ => return None,
         },
+        // Reads the interface and media counters and clears them.
+        Some(Class::EthernetLink) => match service {
+            0x4C => "get_and_clear",
+            _ => return None,
+        },
         _ => return None,
     };
     Some(specific)

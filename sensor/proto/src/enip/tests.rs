@@ -439,6 +439,7 @@ fn class_specific_services_are_named_by_their_class() {
         Some("read_modify_write_tag")
     );
     assert_eq!(service_name(Some(0x67), 0x4b), Some("execute_pccc"));
+    assert_eq!(service_name(Some(0xf6), 0x4c), Some("get_and_clear"));
     assert_eq!(service_name(Some(0x01), 0x05 | 0x80), Some("reset"));
     assert_eq!(service_name(Some(0x01), 0x4b), None);
     assert_eq!(service_name(None, 0x4c), None);

@@ -10,7 +10,10 @@
 //! I/O connection's counts are the `io` object.
 
 use super::cip::{self, Request, Response};
-use super::codes::{service_name, Class, CommonService, ConnectionStatus, GeneralStatus};
+use super::codes::{
+    service_name, Class, Command, CommonService, ConnectionStatus, GeneralStatus, ItemType,
+};
+use super::encap::{Items, SEND_DATA_PREFIX};
 use super::epath::Segment;
 use super::connmgr;
 use super::identity::Identity;
@@ -56,6 +59,9 @@ fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>, request: Option<&Reque
                 if let Some(seq) = c.sequence {
                     w.field_u64("sequence", u64::from(seq));
                 }
+                if c.other_items > 0 {
+                    write_other_items(w, m.data);
+                }
             }
             Err(err) => {
                 w.key("error").display(err);
@@ -79,6 +85,9 @@ fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>, request: Option<&Reque
         }
         None => {}
     }
+    if h.command == Command::ListServices && !m.data.is_empty() {
+        write_services(w, m.data);
+    }
     let mut identities = m.identities().peekable();
     if identities.peek().is_some() {
         w.key("identities").begin_array();
@@ -89,6 +98,62 @@ fn write_message(w: &mut JsonWriter<'_>, m: &Message<'_>, request: Option<&Reque
         }
         w.end_array();
     }
+}
+
+/// The socket address items of a send command (where the other side wants
+/// a connection's I/O sent), and any other item by its type.
+fn write_other_items(w: &mut JsonWriter<'_>, data: &[u8]) {
+    let Some(Ok(items)) = data.get(SEND_DATA_PREFIX..).map(Items::new) else {
+        return;
+    };
+    w.key("items").begin_array();
+    for item in items.map_while(Result::ok) {
+        let kind = item.kind;
+        if matches!(
+            kind,
+            ItemType::NullAddress
+                | ItemType::ConnectedAddress
+                | ItemType::ConnectedData
+                | ItemType::UnconnectedData
+        ) {
+            continue;
+        }
+        w.begin_object();
+        w.field_enum("type", "type_name", kind);
+        let d = item.data;
+        if matches!(kind, ItemType::SockaddrOToT | ItemType::SockaddrTToO) && d.len() >= 8 {
+            w.field_u64("port", u64::from(u16::from_be_bytes([d[2], d[3]])));
+            w.key("address")
+                .ip(std::net::IpAddr::from([d[4], d[5], d[6], d[7]]));
+        } else {
+            w.field_hex("data", d);
+        }
+        w.end_object();
+    }
+    w.end_array();
+}
+
+/// The items of a ListServices reply: each service's type, version,
+/// capability flags and name.
+fn write_services(w: &mut JsonWriter<'_>, data: &[u8]) {
+    let Ok(items) = Items::new(data) else {
+        return;
+    };
+    w.key("services").begin_array();
+    for item in items.map_while(Result::ok) {
+        let d = item.data;
+        w.begin_object();
+        w.field_u64("type", u64::from(item.kind.raw()));
+        if let (Some(version), Some(flags)) = (super::le16(d, 0), super::le16(d, 2)) {
+            w.field_u64("version", u64::from(version));
+            w.field_u64("capabilities", u64::from(flags));
+            let name = d.get(4..).unwrap_or_default();
+            let name = name.split(|&b| b == 0).next().unwrap_or_default();
+            w.field_bytes_str("name", name);
+        }
+        w.end_object();
+    }
+    w.end_array();
 }
 
 /// The name of `service` sent to `class`.
@@ -145,15 +210,7 @@ fn write_request(w: &mut JsonWriter<'_>, r: &Request<'_>, depth: u8) {
                 w.begin_object();
                 match b.map(cip::Message::parse) {
                     Ok(Ok(cip::Message::Request(inner))) => write_request(w, &inner, depth + 1),
-                    Ok(Ok(cip::Message::Response(_))) => {
-                        w.field_str("error", "a reply where a request belongs");
-                    }
-                    Ok(Err(err)) => {
-                        w.key("error").display(err);
-                    }
-                    Err(err) => {
-                        w.key("error").display(err);
-                    }
+                    other => write_inner_error(w, other, "a reply where a request belongs"),
                 }
                 w.end_object();
             }
@@ -419,19 +476,31 @@ fn write_response(
                     Ok(Ok(cip::Message::Response(inner))) => {
                         write_response(w, &inner, q.as_ref(), depth + 1);
                     }
-                    Ok(Ok(cip::Message::Request(_))) => {
-                        w.field_str("error", "a request where a reply belongs");
-                    }
-                    Ok(Err(err)) => {
-                        w.key("error").display(err);
-                    }
-                    Err(err) => {
-                        w.key("error").display(err);
-                    }
+                    other => write_inner_error(w, other, "a request where a reply belongs"),
                 }
                 w.end_object();
             }
             w.end_array();
+        }
+    }
+}
+
+/// Why an embedded message is not the request (or reply) its place holds:
+/// `wrong_way` when it decodes as the other kind.
+fn write_inner_error(
+    w: &mut JsonWriter<'_>,
+    inner: Result<Result<cip::Message<'_>, cip::CipError>, cip::EmbeddedError>,
+    wrong_way: &str,
+) {
+    match inner {
+        Ok(Ok(_)) => {
+            w.field_str("error", wrong_way);
+        }
+        Ok(Err(err)) => {
+            w.key("error").display(err);
+        }
+        Err(err) => {
+            w.key("error").display(err);
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::codes::Class;
 use super::identity::Identity;
 use super::vendors::vendor_name;
-use super::{encap, EnipAnomaly, EnipConfig, EnipDissector, Transaction, IO_PORT, PORT};
+use super::{encap, pccc, EnipAnomaly, EnipConfig, EnipDissector, Transaction, IO_PORT, PORT};
 use crate::event::{DatagramDissector, Direction, StreamDissector};
 use crate::json::JsonWriter;
 use crate::registry::{
@@ -65,12 +65,13 @@ impl ProtocolEvent for Transaction<'_> {
     }
 
     /// Encapsulation commands (`function`), CIP services of requests and
-    /// replies (`service:N`, embedded ones included) and I/O packets
-    /// (`io_packets`).
+    /// replies (`service:N`, embedded ones included), PCCC commands and
+    /// functions (`pccc:command/function`) and I/O packets per connection
+    /// (`io_connection:ID`).
     fn tally(&self, tally: &mut dyn Tally) {
         tally.transaction();
         if let Some(io) = &self.io {
-            tally.key(TallyKey::new("io_packets", 0), io.packets);
+            tally.key(TallyKey::new("io_connection", u64::from(io.connection)), io.packets);
             return;
         }
         for (m, is_request) in [(self.request, true), (self.response, false)] {
@@ -84,6 +85,12 @@ impl ProtocolEvent for Transaction<'_> {
         }
         self.any_request(&mut |r| {
             tally.key(TallyKey::new("service", u64::from(r.service)), 1);
+            if r.service == 0x4B && r.path.class == Some(Class::Pccc.raw()) {
+                if let Some(p) = pccc::Command::parse(r.data) {
+                    let function = p.function.map_or(0, u64::from);
+                    tally.key(TallyKey::pair("pccc", u64::from(p.command), function), 1);
+                }
+            }
             false
         });
         self.any_response(&mut |r| {

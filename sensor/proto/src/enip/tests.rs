@@ -610,12 +610,36 @@ mod dissector {
         assert_eq!(open["path"]["instance"], 6);
         assert_eq!(open["path"]["connection_points"], serde_json::json!([2, 1]));
         assert_eq!(open["path"]["electronic_key"]["vendor_id"], 0);
+        // Where the target wants the I/O: its sockaddr info items.
+        let items = &fo["response"]["items"];
+        assert_eq!(items[0]["type_name"], "sockaddr_o_t");
+        assert_eq!(items[0]["port"], 2222);
+        assert_eq!(items[1]["address"], "239.192.5.128");
         let opened = &fo["response"]["cip"]["forward_open"];
         assert_eq!(opened["o_t_connection_id"], 0xf1a2_0002_u32);
         assert_eq!(opened["t_o_connection_id"], 0xf1a2_0003_u32);
         assert_eq!(opened["t_o_api_us"], 10_000);
         let reg: serde_json::Value = serde_json::from_str(&c.seen[0]).expect("json");
         assert_eq!(reg["response"]["session"], 1);
+    }
+
+    #[test]
+    fn list_services_names_the_target_services() {
+        // emre_enip_cip_cm.pcap frames 6 and 7.
+        let request = hex("04 00 00 00 00000000 00000000 0000000000000000 00000000");
+        let reply = hex("
+            04 00 1a 00 00000000 00000000 0000000000000000 00000000
+            0100        one item
+            0001 1400   type 0x0100 communications, length 20
+            0100 2001   version 1, capability flags 0x0120 (CIP over TCP and UDP)
+            436f6d6d756e69636174696f6e730000   Communications");
+        let c = run(&[(C2S, &request), (S2C, &reply)]);
+        assert_eq!(c.seen.len(), 1, "{:?}", c.seen);
+        let tx: serde_json::Value = serde_json::from_str(&c.seen[0]).expect("json");
+        let service = &tx["response"]["services"][0];
+        assert_eq!(service["type"], 0x100);
+        assert_eq!(service["capabilities"], 0x120);
+        assert_eq!(service["name"], "Communications");
     }
 
     #[test]

@@ -189,6 +189,7 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
             (160009, 1),
             (160012, 1),
             (160013, 1),
+            (160014, 1),
         ],
         // pycomm3 asks the controller who it is when it connects (ListIdentity),
         // then reads and writes tags: no attack.
@@ -356,7 +357,7 @@ fn rules_test_passes_on_the_bundled_ruleset() {
         "{stdout}"
     );
     assert!(
-        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 87,
+        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 88,
         "{stdout}"
     );
 }
@@ -392,7 +393,7 @@ fn rules_check_lists_every_error_with_its_position() {
     assert!(ok.status.success());
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout).trim(),
-        "rules/default: 87 rules OK"
+        "rules/default: 88 rules OK"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -472,10 +473,13 @@ fn corpus_expected(path: &str) -> Option<(Vec<(u32, u64)>, &'static str)> {
             "RSLinx browsing: ListIdentity broadcasts and routed reads of the Identity and Port objects; the address change itself is not in the EtherNet/IP traffic (the rest of the capture is TLS, SMB and DHCP)",
         ),
         "enip/cl5000_reboot_or_restart.pcap" => (
-            vec![(160001, 1), (160002, 1), (160003, 1), (160004, 1), (160006, 1), (160007, 1)],
-            "a project download from the engineering software (published as both Reboot and Software Download): stop, program objects created and written, clock set, reset, start, and the program read back",
+            vec![(160001, 1), (160002, 1), (160003, 1), (160004, 1), (160006, 1), (160007, 1), (160014, 1)],
+            "a project download from the engineering software (published as both Reboot and Software Download): the controller taken, stop, program objects created and written, clock set, reset, start, and the program read back",
         ),
-        "enip/cl5000_remote_mode_change.pcap" => (vec![(160001, 1)], "a CIP Stop to the Logix controller object (class 0x8E)"),
+        "enip/cl5000_remote_mode_change.pcap" => (
+            vec![(160001, 1), (160014, 1)],
+            "a CIP Stop to the Logix controller object (class 0x8E) between the vendor services that take and release the controller",
+        ),
         "enip/enip_test.pcap" => (vec![(160010, 1)], "nmap's enip-info ListIdentity over TCP"),
         _ => return None,
     })

@@ -859,23 +859,20 @@ fn enip_attacks() -> Vec<u8> {
     cap.send_to_client(&mut c, &encap(0x0065, 0x1122_3344, 0, 1, &[1, 0, 0, 0]));
     let s = 0x1122_3344;
     let controller = cip_path(0x8e, 1, None);
-    // Stop (0x07) and Start (0x06) to the controller object (class 0x8E).
-    enip_exchange(
-        &mut cap,
-        &mut c,
-        s,
-        2,
-        &cip_request(0x07, &controller, &[]),
-        &cip_reply(0x07, 0, &[]),
-    );
-    enip_exchange(
-        &mut cap,
-        &mut c,
-        s,
-        3,
-        &cip_request(0x06, &controller, &[]),
-        &cip_reply(0x06, 0, &[]),
-    );
+    // The vendor services the engineering software sends to the controller
+    // object around a mode change (0x4B before, 0x4C after, as in the
+    // public CL5000 remote mode change capture), with Stop (0x07) and
+    // Start (0x06) between them.
+    for (context, service) in [(19, 0x4b), (2, 0x07), (3, 0x06), (20, 0x4c)] {
+        enip_exchange(
+            &mut cap,
+            &mut c,
+            s,
+            context,
+            &cip_request(service, &controller, &[]),
+            &cip_reply(service, 0, &[]),
+        );
+    }
     // Reset (0x05) of the Identity object, type 0: restart the device.
     enip_exchange(
         &mut cap,

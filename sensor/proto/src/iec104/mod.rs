@@ -11,6 +11,10 @@
 //!   and qualifiers, set points, system and parameter commands) with its
 //!   quality and CP24/CP56 time tag.
 //! * [`codes`]: type identifications and causes of transmission by name.
+//! * [`session`]: what a connection keeps between APDUs: each side's
+//!   sequence numbers (gaps, duplicates, acknowledgements beyond what was
+//!   sent, window overruns), the data transfer state, and the commands
+//!   waiting for their confirmation.
 //!
 //! These layers decode borrowed bytes and never allocate; the stream
 //! dissector, sequence-number checks, command pairing, events and rule
@@ -19,6 +23,7 @@
 pub mod apci;
 pub mod asdu;
 pub mod codes;
+pub mod session;
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@
 //!   and qualifiers, set points, system and parameter commands) with its
 //!   quality and CP24/CP56 time tag.
 //! * [`codes`]: type identifications and causes of transmission by name.
+//! * [`eve`]: the EVE `iec104` object of an APDU.
 //! * [`session`]: what a connection keeps between APDUs: each side's
 //!   sequence numbers (gaps, duplicates, acknowledgements beyond what was
 //!   sent, window overruns), the data transfer state, and the commands
@@ -23,6 +24,7 @@
 pub mod apci;
 pub mod asdu;
 pub mod codes;
+pub mod eve;
 pub mod session;
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ import struct
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PORTS = {502: "modbus", 102: "s7comm", 20000: "dnp3", 44818: "enip"}
+PORTS = {502: "modbus", 102: "s7comm", 20000: "dnp3", 44818: "enip", 2404: "iec104"}
 MAX_FRAMES = 400        # frames per pipeline seed
 MAX_PER_TARGET = 400    # seed files per target
 

@@ -16,7 +16,7 @@ fn at<'v>(event: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// Bundled captures with each protocol's traffic.
-const BUNDLED: [&str; 8] = [
+const BUNDLED: [&str; 9] = [
     "modbus_pymodbus_polling.pcap",
     "modbus_attack_rogue_write.pcap",
     "s7comm_snap7.pcap",
@@ -25,6 +25,7 @@ const BUNDLED: [&str; 8] = [
     "synth_dnp3_misc.pcap",
     "synth_enip.pcap",
     "enip_pycomm3_cpppo.pcap",
+    "synth_iec104.pcap",
 ];
 
 #[test]

@@ -194,6 +194,17 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
         // pycomm3 asks the controller who it is when it connects (ListIdentity),
         // then reads and writes tags: no attack.
         "enip_pycomm3_cpppo.pcap" | "enip_cpppo_polling.pcap" => vec![(160010, 1)],
+        // IEC 104 attacks on one session: the reset process, the parameter
+        // activation, the file directory call, the injected frames, the
+        // malformed ASDU (the commands, clock sync, interrogation and
+        // STOPDT wait for $iec104_control_centres).
+        "synth_iec104.pcap" => vec![
+            (170002, 1),
+            (170005, 1),
+            (170006, 1),
+            (170008, 1),
+            (170009, 1),
+        ],
         // nmap enip-info over TCP and UDP; its UDP RPC probe is no EtherNet/IP.
         "recon_nmap_enip_info.pcap" => vec![(160010, 1), (160012, 1)],
         other => panic!("no expectation for {other}"),
@@ -228,6 +239,7 @@ const PROJECT_CAPTURES: &[&str] = &[
     "enip_pycomm3_cpppo.pcap",
     "enip_cpppo_polling.pcap",
     "recon_nmap_enip_info.pcap",
+    "synth_iec104.pcap",
 ];
 
 #[test]
@@ -357,7 +369,7 @@ fn rules_test_passes_on_the_bundled_ruleset() {
         "{stdout}"
     );
     assert!(
-        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 88,
+        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 97,
         "{stdout}"
     );
 }
@@ -393,7 +405,7 @@ fn rules_check_lists_every_error_with_its_position() {
     assert!(ok.status.success());
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout).trim(),
-        "rules/default: 88 rules OK"
+        "rules/default: 97 rules OK"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -481,6 +493,10 @@ fn corpus_expected(path: &str) -> Option<(Vec<(u32, u64)>, &'static str)> {
             "a CIP Stop to the Logix controller object (class 0x8E) between the vendor services that take and release the controller",
         ),
         "enip/enip_test.pcap" => (vec![(160010, 1)], "nmap's enip-info ListIdentity over TCP"),
+        "iec104/emre_104_deneme.pcap" | "iec104/emre_104_ip_value.pcap" => (
+            vec![(170005, 1)],
+            "a test master activating parameters of measured values (P_ME_NA_1, P_ME_NC_1) on a simulated station",
+        ),
         _ => return None,
     })
 }

@@ -1054,6 +1054,90 @@ fn enip_attacks() -> Vec<u8> {
     cap.pcap.into_bytes()
 }
 
+// ---- IEC 60870-5-104 (port 2404): APCI (start 0x68, length, four control
+// octets), then the ASDU with two-octet cause and common address and
+// three-octet object addresses.
+
+/// An I-format APDU with send and receive sequence numbers.
+fn iec_i(send: u16, receive: u16, asdu: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x68, (4 + asdu.len()) as u8];
+    v.extend_from_slice(&(send << 1).to_le_bytes());
+    v.extend_from_slice(&(receive << 1).to_le_bytes());
+    v.extend_from_slice(asdu);
+    v
+}
+
+/// A U-format APDU with the function bit `octet` (0x07 STARTDT act, 0x0b
+/// con, 0x13 STOPDT act, 0x23 con, 0x43 TESTFR act, 0x83 con).
+fn iec_u(octet: u8) -> Vec<u8> {
+    vec![0x68, 4, octet, 0, 0, 0]
+}
+
+/// An ASDU with one object: type, cause (with the P/N bit when
+/// `negative`), common address 7, the object's address and element.
+fn iec_asdu(type_id: u8, cause: u8, ioa: u32, element: &[u8]) -> Vec<u8> {
+    let mut v = vec![type_id, 1, cause, 0, 7, 0];
+    v.extend_from_slice(&ioa.to_le_bytes()[..3]);
+    v.extend_from_slice(element);
+    v
+}
+
+/// What the c104 peers do not send on their own: on one session, a single
+/// command, a set point, a reset process, a clock synchronisation, a
+/// general interrogation, a parameter activation, a file directory call and
+/// a STOPDT, each confirmed; then a frame injected with a sequence number
+/// already used, an acknowledgement of frames never sent, and an ASDU whose
+/// objects do not fit its count.
+fn iec104_attacks() -> Vec<u8> {
+    let mut cap = Capture::starting(2 * 86_400_000_000 + 60_000_000);
+    let mut c = Conversation::new(host(80, 43_000), host(31, 2404));
+    cap.open(&mut c);
+    cap.send_to_server(&mut c, &iec_u(0x07));
+    cap.send_to_client(&mut c, &iec_u(0x0b));
+    // (type, element of the activation): C_SC_NA_1 on (execute), C_SE_NC_1
+    // 42.5 (execute), C_RP_NA_1 general reset (QRP 1), C_CS_NA_1 with a
+    // CP56 time, C_IC_NA_1 station interrogation (QOI 20), P_AC_NA_1
+    // (QPA 3), F_SC_NA_1 call directory (file 0, section 0, SCQ 0).
+    let mut set_point = 42.5f32.to_le_bytes().to_vec();
+    set_point.push(0);
+    let time = [0x10, 0x27, 0x1e, 0x0a, 0x03, 0x0c, 0x1a];
+    let commands: [(u8, u32, Vec<u8>); 7] = [
+        (45, 4501, vec![0x01]),
+        (50, 6001, set_point),
+        (105, 0, vec![0x01]),
+        (103, 0, time.to_vec()),
+        (100, 0, vec![20]),
+        (113, 6001, vec![0x03]),
+        (122, 0, vec![0, 0, 0, 0]),
+    ];
+    let (mut ns_master, mut ns_rtu) = (0u16, 0u16);
+    for (type_id, ioa, element) in &commands {
+        cap.send_to_server(
+            &mut c,
+            &iec_i(ns_master, ns_rtu, &iec_asdu(*type_id, 6, *ioa, element)),
+        );
+        ns_master += 1;
+        cap.send_to_client(
+            &mut c,
+            &iec_i(ns_rtu, ns_master, &iec_asdu(*type_id, 7, *ioa, element)),
+        );
+        ns_rtu += 1;
+    }
+    // An S-frame, then a single command injected with N(S) 3 again.
+    cap.send_to_server(&mut c, &[0x68, 4, 0x01, 0, (ns_rtu << 1) as u8, 0]);
+    cap.send_to_server(&mut c, &iec_i(3, ns_rtu, &iec_asdu(45, 6, 4502, &[0x01])));
+    // The RTU acknowledges 40 frames the master never sent.
+    cap.send_to_client(&mut c, &[0x68, 4, 0x01, 0, 80, 0]);
+    // Two objects announced, one present.
+    let mut bad = iec_asdu(13, 3, 100, &[0, 0, 0x20, 0x41, 0]);
+    bad[1] = 2;
+    cap.send_to_client(&mut c, &iec_i(ns_rtu, ns_master, &bad));
+    cap.send_to_server(&mut c, &iec_u(0x13));
+    cap.send_to_client(&mut c, &iec_u(0x23));
+    cap.close(&mut c);
+    cap.pcap.into_bytes()
+}
+
 #[test]
 fn synthesized_rule_captures_are_up_to_date() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
@@ -1065,6 +1149,7 @@ fn synthesized_rule_captures_are_up_to_date() {
         ("synth_evasion.pcap", evasion()),
         ("synth_recon.pcap", recon()),
         ("synth_enip.pcap", enip_attacks()),
+        ("synth_iec104.pcap", iec104_attacks()),
     ] {
         let path = dir.join(name);
         if write {

@@ -14,6 +14,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("s7comm.yaml", include_str!("../default/s7comm.yaml")),
     ("dnp3.yaml", include_str!("../default/dnp3.yaml")),
     ("enip.yaml", include_str!("../default/enip.yaml")),
+    ("iec104.yaml", include_str!("../default/iec104.yaml")),
     ("evasion.yaml", include_str!("../default/evasion.yaml")),
     ("baseline.yaml", include_str!("../default/baseline.yaml")),
 ];

@@ -811,8 +811,9 @@ mod tests {
         // Modbus, S7comm and DNP3 on 10.200.7.10 (the recordings and the
         // synthesized captures), the demo plant's S7 PLC (.11) and DNP3
         // outstation (.12), the Logix controller of the synthesized
-        // EtherNet/IP attacks (.21) and the cpppo simulator of the pycomm3
-        // recordings (10.200.8.10).
+        // EtherNet/IP attacks (.21), the IEC 104 station of the synthesized
+        // ones (.31) and the cpppo simulator of the pycomm3 recordings
+        // (10.200.8.10).
         let servers: Vec<String> = one
             .servers()
             .map(|(k, _)| format!("{} {} {}", k.ip, k.protocol.name(), k.port))
@@ -826,6 +827,7 @@ mod tests {
                 "10.200.7.11 s7comm 102",
                 "10.200.7.12 dnp3 20000",
                 "10.200.7.21 enip 44818",
+                "10.200.7.31 iec104 2404",
                 "10.200.8.10 enip 44818",
             ]
         );

@@ -386,6 +386,7 @@ rule_protocols! {
     Dnp3 => dnp3,
     S7comm => s7comm,
     Enip => enip,
+    Iec104 => iec104,
 }
 
 /// Test support: real frames through the proto crate's dissectors.

@@ -19,8 +19,7 @@
 //! * [`s7comm`] — ISO-on-TCP (TPKT, COTP), S7comm and S7comm-plus.
 //! * [`dnp3`] — DNP3 (IEEE 1815) over TCP and UDP.
 //! * [`enip`] — EtherNet/IP and CIP over TCP and UDP.
-//! * [`iec104`] — IEC 60870-5-104: APCI and ASDU decoding layers (not yet
-//!   a registered protocol).
+//! * [`iec104`] — IEC 60870-5-104.
 //! * [`macros`] — `open_enum!` for protocol code points, `anomaly_enum!` for
 //!   anomaly names.
 
@@ -30,9 +29,6 @@ pub mod macros;
 
 pub mod civil;
 pub mod event;
-// IEC 60870-5-104 joins the registry below when its stream dissector and
-// events are in place; until then it is its decoding layers only.
-pub mod iec104;
 pub mod ipfrag;
 pub mod json;
 pub mod reassembly;
@@ -53,6 +49,8 @@ registry::protocols! {
     S7comm => s7comm,
     /// EtherNet/IP and CIP over TCP and UDP.
     Enip => enip,
+    /// IEC 60870-5-104.
+    Iec104 => iec104,
 }
 
 pub use event::{AppEvent, Context, Direction, Event, EventSink, Timestamp};

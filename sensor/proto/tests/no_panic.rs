@@ -10,6 +10,7 @@ use otwatch_proto::event::{
     AppEvent, Context, CountingSink, DatagramDissector, Direction, Event, EventSink,
     StreamDissector, Timestamp,
 };
+use otwatch_proto::iec104::Iec104Dissector;
 use otwatch_proto::json::JsonWriter;
 use otwatch_proto::modbus::ModbusDissector;
 use otwatch_proto::reassembly::{ReassemblyLimits, TcpStream};
@@ -58,6 +59,10 @@ fn protocol_bytes() -> impl Strategy<Value = Vec<u8>> {
         vec![
             0x6f, 0, 0x1e, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
             0, 0, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0, 14, 0, 0x0a, 2, 0x20, 2, 0x24, 1,
+        ],
+        // IEC 104: STARTDT act, then an I-frame with a single command.
+        vec![
+            0x68, 4, 7, 0, 0, 0, 0x68, 0x0e, 0, 0, 0, 0, 45, 1, 6, 0, 3, 0, 1, 0, 0, 1,
         ],
         // 2222 implicit I/O: 2 items, sequenced address, connected data.
         vec![
@@ -131,6 +136,11 @@ proptest! {
             d.parse_datagram(dir, bytes, &mut cx);
         }
         DatagramDissector::flush(&mut d, &mut cx);
+    }
+
+    #[test]
+    fn iec104_never_panics(c in chunks()) {
+        feed(&mut Iec104Dissector::default(), &c);
     }
 
     #[test]
@@ -427,6 +437,26 @@ fn enip_exchange(kind: u8, context: u64, value: u16) -> [(Direction, Vec<u8>); 2
     ]
 }
 
+/// An IEC 104 set point (C_SE_NB_1, scaled `value`) activated by the
+/// controlling station and confirmed, as the `i`-th exchange of a session.
+fn iec104_exchange(i: u16, value: u16) -> [(Direction, Vec<u8>); 2] {
+    let apdu = |send: u16, receive: u16, cause: u8| {
+        let mut v = vec![0x68, 0x10];
+        v.extend_from_slice(&(send << 1).to_le_bytes());
+        v.extend_from_slice(&(receive << 1).to_le_bytes());
+        // Type 49, one object, cause, originator 0, common address 1,
+        // IOA 100, the value, QOS 0.
+        v.extend_from_slice(&[49, 1, cause, 0, 1, 0, 100, 0, 0]);
+        v.extend_from_slice(&value.to_le_bytes());
+        v.push(0);
+        v
+    };
+    [
+        (Direction::ToServer, apdu(i, i, 6)),
+        (Direction::ToClient, apdu(i, i + 1, 7)),
+    ]
+}
+
 fn split_case() -> impl Strategy<Value = (Vec<(u8, u16)>, bool, Vec<usize>)> {
     (
         proptest::collection::vec((any::<u8>(), any::<u16>()), 1..8),
@@ -465,6 +495,16 @@ proptest! {
         let whole = run_segmented(&mut Dnp3Dissector::default(), &msgs, &[]);
         let split = run_segmented(&mut Dnp3Dissector::default(), &msgs, &cuts);
         prop_assert_eq!(whole.len(), ex.len(), "{:?}", whole);
+        prop_assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn iec104_events_do_not_depend_on_segmentation((ex, _pipelined, cuts) in split_case()) {
+        let msgs = conversation(&ex, false, |i, _, v| iec104_exchange(i as u16, v));
+        let whole = run_segmented(&mut Iec104Dissector::default(), &msgs, &[]);
+        let split = run_segmented(&mut Iec104Dissector::default(), &msgs, &cuts);
+        prop_assert_eq!(whole.len(), 2 * ex.len(), "{:?}", whole);
+        prop_assert!(!whole.iter().any(|e| e.contains("anomaly")), "{:?}", whole);
         prop_assert_eq!(whole, split);
     }
 

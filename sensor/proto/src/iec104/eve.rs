@@ -11,7 +11,50 @@
 
 use super::apci::{Apci, Control};
 use super::asdu::{Asdu, Element, Value};
+use super::session::{Settled, Side};
+use super::Transaction;
 use crate::json::JsonWriter;
+
+impl Transaction<'_> {
+    /// Writes the body of the EVE `iec104` object.
+    pub fn write_eve(&self, w: &mut JsonWriter<'_>) {
+        w.field_str(
+            "direction",
+            match self.side {
+                Side::Controlling => "control",
+                Side::Controlled => "monitor",
+            },
+        );
+        write_apci(w, &self.apci);
+        match &self.asdu {
+            Some(Ok(asdu)) => write_asdu(w, asdu, self.max_objects),
+            Some(Err(err)) => {
+                w.key("asdu").begin_object();
+                w.key("error").display(err);
+                w.field_hex("raw", self.apdu.get(super::apci::APCI_LEN..).unwrap_or_default());
+                w.end_object();
+            }
+            None => {}
+        }
+        if let Some(settled) = self.command {
+            w.key("command").begin_object();
+            match settled {
+                Settled::Confirmed { after_us, negative } => {
+                    w.field_str("response", if negative { "negative" } else { "confirmed" });
+                    w.key("after_ms").f64(after_us as f64 / 1000.0);
+                }
+                Settled::Terminated { after_us } => {
+                    w.field_str("response", "terminated");
+                    w.key("after_ms").f64(after_us as f64 / 1000.0);
+                }
+                Settled::Unexpected => {
+                    w.field_str("response", "unexpected");
+                }
+            }
+            w.end_object();
+        }
+    }
+}
 
 /// Writes the `apci` object.
 pub fn write_apci(w: &mut JsonWriter<'_>, apci: &Apci) {

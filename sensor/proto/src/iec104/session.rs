@@ -241,9 +241,9 @@ impl Commands {
     }
 
     /// An activation at `at_us`; returns the key of a command pushed out
-    /// because too many wait.
+    /// because too many wait. The same command activated twice waits twice
+    /// (the station answers each).
     pub fn activate(&mut self, key: CommandKey, at_us: i64) -> Option<CommandKey> {
-        self.waiting.retain(|w| w.key != key);
         let evicted = (self.waiting.len() >= self.limit).then(|| self.waiting.remove(0).key);
         self.waiting.push(Waiting {
             key,
@@ -254,15 +254,21 @@ impl Commands {
     }
 
     /// A confirmation (`terminated` false) or termination of `key` at
-    /// `at_us`.
-    pub fn settle(
-        &mut self,
-        key: CommandKey,
-        at_us: i64,
-        terminated: bool,
-        negative: bool,
-    ) -> Settled {
-        let Some(i) = self.waiting.iter().position(|w| w.key == key) else {
+    /// `at_us`, settling the oldest matching command: for a confirmation
+    /// the oldest not yet confirmed. A command sent to the broadcast
+    /// address (0xFFFF) is answered by each station with its own address.
+    pub fn settle(&mut self, key: CommandKey, at_us: i64, terminated: bool, negative: bool) -> Settled {
+        let matches = |w: &Waiting| {
+            w.key.type_id == key.type_id
+                && w.key.ioa == key.ioa
+                && (w.key.common_address == key.common_address || w.key.common_address == 0xFFFF)
+        };
+        let found = if terminated {
+            self.waiting.iter().position(matches)
+        } else {
+            self.waiting.iter().position(|w| matches(w) && !w.confirmed)
+        };
+        let Some(i) = found else {
             return Settled::Unexpected;
         };
         let after_us = at_us - self.waiting[i].at_us;
@@ -406,6 +412,19 @@ mod tests {
                 negative: true
             }
         );
+        assert!(c.is_empty());
+        // The same command twice waits twice; a broadcast one is answered
+        // with the station's own address.
+        c.activate(key, 0);
+        c.activate(key, 5);
+        assert!(matches!(c.settle(key, 6, false, false), Settled::Confirmed { after_us: 6, .. }));
+        assert!(matches!(c.settle(key, 7, false, false), Settled::Confirmed { after_us: 2, .. }));
+        assert_eq!(c.settle(key, 8, false, false), Settled::Unexpected);
+        assert!(matches!(c.settle(key, 9, true, false), Settled::Terminated { after_us: 9 }));
+        assert!(matches!(c.settle(key, 9, true, false), Settled::Terminated { after_us: 4 }));
+        let broadcast = CommandKey { common_address: 0xFFFF, ..key };
+        c.activate(broadcast, 0);
+        assert!(matches!(c.settle(key, 1, true, false), Settled::Terminated { .. }));
         assert!(c.is_empty());
         // Unconfirmed past the deadline; the limit pushes the oldest out.
         c.activate(key, 0);

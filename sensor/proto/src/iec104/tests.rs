@@ -245,3 +245,145 @@ proptest! {
         }
     }
 }
+
+// ---- The dissector: framing, session checks, command pairing, events.
+
+mod dissector {
+    use super::super::*;
+    use super::hex;
+    use crate::event::{Event, EventSink, Timestamp};
+    use crate::json::JsonWriter;
+    use crate::stream::StreamBuffer;
+    use crate::Direction::{ToClient as S2C, ToServer as C2S};
+
+    #[derive(Default)]
+    struct Collect {
+        seen: Vec<String>,
+    }
+
+    impl EventSink for Collect {
+        fn emit(&mut self, event: &Event<'_>) {
+            match &event.app {
+                AppEvent::Iec104(tx) => {
+                    let mut buf = Vec::new();
+                    let mut w = JsonWriter::new(&mut buf);
+                    w.begin_object();
+                    tx.write_eve(&mut w);
+                    w.end_object();
+                    let text = String::from_utf8(buf).expect("utf8");
+                    serde_json::from_str::<serde_json::Value>(&text).expect("EVE is JSON");
+                    self.seen.push(text);
+                }
+                AppEvent::Anomaly(a) => {
+                    assert!(SPEC.anomalies.contains(&a.name), "undeclared {}", a.name);
+                    self.seen.push(format!("anomaly:{}", a.name));
+                }
+                _ => panic!("another protocol's event"),
+            }
+        }
+    }
+
+    /// Feeds (direction, seconds, bytes) through stream buffers.
+    fn run(chunks: &[(crate::Direction, i64, &[u8])]) -> Vec<String> {
+        let mut d = Iec104Dissector::default();
+        let mut held = [StreamBuffer::default(), StreamBuffer::default()];
+        let mut sink = Collect::default();
+        let mut last = 0;
+        for (dir, secs, bytes) in chunks {
+            last = *secs;
+            let mut cx = Context {
+                ts: Timestamp::new(*secs, 0),
+                sink: &mut sink,
+            };
+            held[dir.index()]
+                .feed(&mut d, *dir, bytes, 1 << 16, &mut cx)
+                .expect("within the bound");
+        }
+        let mut cx = Context {
+            ts: Timestamp::new(last, 0),
+            sink: &mut sink,
+        };
+        StreamDissector::flush(&mut d, &mut cx);
+        sink.seen
+    }
+
+    /// A single command (C_SC_NA_1) to object 4501 of common address 3,
+    /// cause `cause`, with the sequence numbers given.
+    fn command(send: u16, receive: u16, cause: u8) -> Vec<u8> {
+        let mut v = vec![0x68, 0x0e];
+        v.extend_from_slice(&(send << 1).to_le_bytes());
+        v.extend_from_slice(&(receive << 1).to_le_bytes());
+        v.extend_from_slice(&[45, 1, cause, 0, 3, 0, 0x95, 0x11, 0, 0x01]);
+        v
+    }
+
+    const STARTDT: [u8; 6] = [0x68, 4, 0x07, 0, 0, 0];
+    const STARTDT_CON: [u8; 6] = [0x68, 4, 0x0b, 0, 0, 0];
+
+    #[test]
+    fn a_command_is_paired_with_its_confirmation_and_termination() {
+        let (act, con, term) = (command(0, 0, 6), command(0, 1, 7), command(1, 1, 10));
+        let seen = run(&[
+            (C2S, 0, &STARTDT),
+            (S2C, 0, &STARTDT_CON),
+            (C2S, 1, &act),
+            (S2C, 2, &con),
+            (S2C, 3, &term),
+        ]);
+        assert!(seen.iter().all(|s| !s.starts_with("anomaly:")), "{seen:#?}");
+        let v: Vec<serde_json::Value> =
+            seen.iter().map(|s| serde_json::from_str(s).expect("json")).collect();
+        assert_eq!(v[0]["apci"]["function"], "startdt_act");
+        assert_eq!(v[2]["direction"], "control");
+        assert_eq!(v[2]["asdu"]["type_name"], "C_SC_NA_1");
+        assert_eq!(v[2]["asdu"]["cause_name"], "activation");
+        assert_eq!(v[2]["asdu"]["objects"][0]["ioa"], 4501);
+        assert_eq!(v[2]["asdu"]["objects"][0]["select"], false);
+        assert_eq!(v[3]["command"]["response"], "confirmed");
+        assert_eq!(v[3]["command"]["after_ms"], 1000.0);
+        assert_eq!(v[4]["command"]["response"], "terminated");
+    }
+
+    #[test]
+    fn injected_frames_and_unconfirmed_commands_are_raised() {
+        // The master's N(S) 0 twice: the second is a duplicate.
+        let seen = run(&[(C2S, 0, &command(0, 0, 6)), (C2S, 1, &command(0, 0, 6))]);
+        assert!(seen.contains(&"anomaly:sequence_duplicate".to_string()), "{seen:?}");
+        // An activation that nobody confirms within t1 (15 s).
+        let seen = run(&[(C2S, 0, &command(0, 0, 6)), (C2S, 20, &[0x68, 4, 0x43, 0, 0, 0])]);
+        assert!(seen.contains(&"anomaly:unconfirmed_command".to_string()), "{seen:?}");
+        // A confirmation nobody asked for, on a session seen from its start.
+        let seen = run(&[(C2S, 0, &STARTDT), (S2C, 0, &STARTDT_CON), (S2C, 1, &command(0, 0, 7))]);
+        assert!(seen.contains(&"anomaly:unexpected_confirmation".to_string()), "{seen:?}");
+    }
+
+    #[test]
+    fn garbage_is_skipped_and_malformed_asdus_are_raised() {
+        let mut bytes = b"\x01\x02garbage".to_vec();
+        bytes.extend_from_slice(&STARTDT);
+        bytes.extend_from_slice(&STARTDT);
+        let seen = run(&[(C2S, 0, &bytes)]);
+        let names: Vec<&str> =
+            seen.iter().map(String::as_str).filter(|s| s.starts_with("anomaly:")).collect();
+        assert_eq!(names, ["anomaly:bad_start", "anomaly:non_iec104_traffic", "anomaly:apdu_after_parse_error"]);
+        assert_eq!(seen.len() - names.len(), 2);
+        // An M_ME_NC_1 announcing two objects and carrying one.
+        let bad = hex("68 12 00 00 00 00  0d 02 03 00 0300  640000 00002041 00");
+        let seen = run(&[(S2C, 0, &bad)]);
+        assert_eq!(seen[0], "anomaly:malformed_asdu");
+        let v: serde_json::Value = serde_json::from_str(&seen[1]).expect("json");
+        assert!(v["asdu"]["error"].as_str().is_some_and(|e| e.contains("need 16")), "{v}");
+    }
+
+    #[test]
+    fn every_offset_split_gives_the_same_events() {
+        let mut client = STARTDT.to_vec();
+        client.extend_from_slice(&command(0, 0, 6));
+        let server = [STARTDT_CON.to_vec(), command(0, 1, 7)].concat();
+        let whole = run(&[(C2S, 0, &client), (S2C, 0, &server)]);
+        for cut in 1..client.len() {
+            let split = run(&[(C2S, 0, &client[..cut]), (C2S, 0, &client[cut..]), (S2C, 0, &server)]);
+            assert_eq!(split, whole, "cut at {cut}");
+        }
+    }
+}

@@ -68,4 +68,22 @@ pub(crate) mod testutil {
             .map(|i| u8::from_str_radix(&clean[i..i + 2], 16).expect("hex"))
             .collect()
     }
+
+    /// Bytes from hex with comments: on each line, the leading tokens made
+    /// only of hex digit pairs are bytes, the rest of the line is a
+    /// comment (which may hold hex-looking words).
+    pub(crate) fn hex_lines(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in text.lines() {
+            for token in line.split_whitespace() {
+                if token.len() % 2 != 0 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    break;
+                }
+                for i in (0..token.len()).step_by(2) {
+                    out.push(u8::from_str_radix(&token[i..i + 2], 16).expect("hex pair"));
+                }
+            }
+        }
+        out
+    }
 }

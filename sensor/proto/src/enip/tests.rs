@@ -478,22 +478,7 @@ mod dissector {
     use crate::registry::ProtocolEvent;
     use crate::stream::StreamBuffer;
 
-    /// Bytes from hex: on each line, the leading tokens made only of hex
-    /// digit pairs are bytes, the rest of the line is a comment.
-    fn hex(text: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        for line in text.lines() {
-            for token in line.split_whitespace() {
-                if token.len() % 2 != 0 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    break;
-                }
-                for i in (0..token.len()).step_by(2) {
-                    out.push(u8::from_str_radix(&token[i..i + 2], 16).expect("hex pair"));
-                }
-            }
-        }
-        out
-    }
+    use crate::testutil::hex_lines as hex;
 
     /// Events as text: transactions as their EVE JSON, anomalies as
     /// `anomaly:<name>`; and the identities transactions reveal.

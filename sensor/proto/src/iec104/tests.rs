@@ -7,22 +7,7 @@ use super::codes::{Cause, TimeTag, TypeId};
 use crate::stream::Candidate;
 use proptest::prelude::*;
 
-/// Bytes from hex: the leading hex-pair tokens of each line, the rest is a
-/// comment.
-fn hex(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        for token in line.split_whitespace() {
-            if token.len() % 2 != 0 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-                break;
-            }
-            for i in (0..token.len()).step_by(2) {
-                out.push(u8::from_str_radix(&token[i..i + 2], 16).expect("hex pair"));
-            }
-        }
-    }
-    out
-}
+use crate::testutil::hex_lines as hex;
 
 /// diverse_090813.pcap: two short floats, periodic.
 const FLOATS: &str = "

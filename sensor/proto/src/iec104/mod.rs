@@ -52,6 +52,9 @@ pub const PORT: u16 = 2404;
 /// The layer name of IEC 104 anomalies.
 const NAME: &str = "iec104";
 
+/// C_RD_NA_1, the read command.
+const READ_COMMAND: u8 = 102;
+
 /// Limits of one connection's IEC 104 state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Iec104Config {
@@ -214,16 +217,31 @@ impl Iec104Dissector {
         cx: &mut Context<'_>,
     ) -> Option<Settled> {
         let t = a.type_id;
+        let ioa = a.objects().next().map_or(0, |o| o.ioa);
         if !(t.is_command() || t.is_system() || t.is_parameter()) {
+            // The object a read asked for, sent back with the cause
+            // "requested", completes the read.
+            if side == Side::Controlled && a.cause == Cause::Request && t.is_monitor() {
+                let read = CommandKey {
+                    type_id: READ_COMMAND,
+                    common_address: a.common_address,
+                    ioa,
+                };
+                self.commands.settle(read, now_us, true, false);
+            }
             return None;
         }
         let key = CommandKey {
             type_id: t.raw(),
             common_address: a.common_address,
-            ioa: a.objects().next().map_or(0, |o| o.ioa),
+            ioa,
         };
         match (side, a.cause) {
-            (Side::Controlling, Cause::Activation) => {
+            // A read (C_RD_NA_1) goes with the cause "request", not
+            // "activation"; some stations confirm it, all send the object.
+            (Side::Controlling, Cause::Activation | Cause::Request)
+                if a.cause == Cause::Activation || t.raw() == READ_COMMAND =>
+            {
                 if let Some(old) = self.commands.activate(key, now_us) {
                     cx.raise(
                         Iec104Anomaly::TooManyOutstandingCommands,
@@ -251,7 +269,9 @@ impl Iec104Dissector {
                 let terminated = matches!(a.cause, Cause::ActivationTerm | Cause::DeactivationCon);
                 let refused = matches!(a.cause.raw(), 44..=47);
                 let settled = self.commands.settle(key, now_us, terminated, a.negative || refused);
-                if settled == Settled::Unexpected && self.started && !terminated {
+                // A station may refuse twice (a negative confirmation, then
+                // the unknown-* cause): a refusal settles nothing silently.
+                if settled == Settled::Unexpected && self.started && !terminated && !refused {
                     cx.raise(
                         Iec104Anomaly::UnexpectedConfirmation,
                         format_args!(

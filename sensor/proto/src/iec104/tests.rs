@@ -343,6 +343,37 @@ mod dissector {
     }
 
     #[test]
+    fn a_read_is_settled_by_the_object_it_asked_for() {
+        // C_RD_NA_1 (102) for object 4501 of common address 3, cause 5
+        // (request): type, VSQ, COT, originator, common address, IOA.
+        let read = [0x68, 0x0d, 0, 0, 0, 0, 102, 1, 5, 0, 3, 0, 0x95, 0x11, 0];
+        // M_SP_NA_1 (1) for the same object, cause 5, SIQ "on".
+        let answer = [0x68, 0x0e, 0, 0, 2, 0, 1, 1, 5, 0, 3, 0, 0x95, 0x11, 0, 0x01];
+        const TESTFR: [u8; 6] = [0x68, 4, 0x43, 0, 0, 0];
+        let seen = run(&[(C2S, 0, &STARTDT), (S2C, 0, &STARTDT_CON), (C2S, 1, &read), (S2C, 2, &answer), (C2S, 30, &TESTFR)]);
+        assert!(seen.iter().all(|s| !s.starts_with("anomaly:")), "{seen:#?}");
+        // The same read left unanswered is an unconfirmed command.
+        let seen = run(&[(C2S, 0, &STARTDT), (S2C, 0, &STARTDT_CON), (C2S, 1, &read), (C2S, 30, &TESTFR)]);
+        assert!(seen.contains(&"anomaly:unconfirmed_command".to_string()), "{seen:?}");
+    }
+
+    #[test]
+    fn a_refusal_sent_twice_is_not_an_unexpected_confirmation() {
+        // A negative confirmation (cause 7 with the P/N bit, 0x47), then the
+        // station's "unknown object address" (47) for the same command.
+        let seen = run(&[
+            (C2S, 0, &STARTDT),
+            (S2C, 0, &STARTDT_CON),
+            (C2S, 1, &command(0, 0, 6)),
+            (S2C, 2, &command(0, 1, 0x47)),
+            (S2C, 2, &command(1, 1, 47)),
+        ]);
+        assert!(seen.iter().all(|s| !s.starts_with("anomaly:")), "{seen:#?}");
+        let con: serde_json::Value = serde_json::from_str(&seen[3]).expect("json");
+        assert_eq!(con["asdu"]["negative"], true);
+    }
+
+    #[test]
     fn garbage_is_skipped_and_malformed_asdus_are_raised() {
         let mut bytes = b"\x01\x02garbage".to_vec();
         bytes.extend_from_slice(&STARTDT);

@@ -1,6 +1,7 @@
 //! IEC 60870-5-104 decoding checked against tshark on real captures: per
-//! file, our ASDU counts per type id equal tshark's, or the difference is
-//! explained here, file by file.
+//! file of the IEC 104 and mixed corpus folders and of the project's own
+//! captures, our ASDU counts per type id equal tshark's, or the difference
+//! is explained here, file by file.
 //!
 //! Method: tshark decodes every frame (`tcp.analyze_sequence_numbers:FALSE`),
 //! minus the frames its TCP analysis calls retransmissions;
@@ -45,8 +46,19 @@ fn iec104_type_counts_match_tshark_on_the_corpus() {
         return;
     };
     let mut failures = Vec::new();
-    let files = common::captures_in(&corpus.join("iec104"));
+    let mut files = common::captures_in(&corpus.join("iec104"));
     assert!(files.len() >= 14, "expected the IEC 104 corpus");
+    files.extend(common::captures_in(&corpus.join("mixed")));
+    // The project's own c104 (lib60870) sessions and nmap's iec-identify.
+    for name in [
+        "iec104_c104_control.pcap",
+        "iec104_c104_polling.pcap",
+        "iec104_attack_rogue.pcap",
+        "recon_nmap_iec_identify.pcap",
+        "synth_iec104.pcap",
+    ] {
+        files.push(common::project_pcap(name));
+    }
     for file in &files {
         check(file, &mut failures);
     }

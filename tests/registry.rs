@@ -16,7 +16,7 @@ fn at<'v>(event: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// Bundled captures with each protocol's traffic.
-const BUNDLED: [&str; 9] = [
+const BUNDLED: [&str; 10] = [
     "modbus_pymodbus_polling.pcap",
     "modbus_attack_rogue_write.pcap",
     "s7comm_snap7.pcap",
@@ -26,6 +26,7 @@ const BUNDLED: [&str; 9] = [
     "synth_enip.pcap",
     "enip_pycomm3_cpppo.pcap",
     "synth_iec104.pcap",
+    "iec104_c104_control.pcap",
 ];
 
 #[test]

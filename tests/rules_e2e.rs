@@ -207,6 +207,14 @@ fn expected(name: &str) -> Vec<(u64, usize)> {
         ],
         // nmap enip-info over TCP and UDP; its UDP RPC probe is no EtherNet/IP.
         "recon_nmap_enip_info.pcap" => vec![(160010, 1), (160012, 1)],
+        // c104 (lib60870) control centre and station: operation, supervision
+        // and a second host commanding the station, quiet until
+        // $iec104_control_centres is filled in (the rule tests fill it in).
+        "iec104_c104_control.pcap" | "iec104_c104_polling.pcap" | "iec104_attack_rogue.pcap" => {
+            vec![]
+        }
+        // nmap iec-identify interrogates the broadcast common address.
+        "recon_nmap_iec_identify.pcap" => vec![(170010, 1)],
         other => panic!("no expectation for {other}"),
     }
 }
@@ -240,6 +248,10 @@ const PROJECT_CAPTURES: &[&str] = &[
     "enip_cpppo_polling.pcap",
     "recon_nmap_enip_info.pcap",
     "synth_iec104.pcap",
+    "iec104_c104_control.pcap",
+    "iec104_c104_polling.pcap",
+    "iec104_attack_rogue.pcap",
+    "recon_nmap_iec_identify.pcap",
 ];
 
 #[test]
@@ -369,7 +381,7 @@ fn rules_test_passes_on_the_bundled_ruleset() {
         "{stdout}"
     );
     assert!(
-        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 97,
+        stdout.lines().filter(|l| l.starts_with("PASS ")).count() == 98,
         "{stdout}"
     );
 }
@@ -405,7 +417,7 @@ fn rules_check_lists_every_error_with_its_position() {
     assert!(ok.status.success());
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout).trim(),
-        "rules/default: 97 rules OK"
+        "rules/default: 98 rules OK"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -493,7 +505,11 @@ fn corpus_expected(path: &str) -> Option<(Vec<(u32, u64)>, &'static str)> {
             "a CIP Stop to the Logix controller object (class 0x8E) between the vendor services that take and release the controller",
         ),
         "enip/enip_test.pcap" => (vec![(160010, 1)], "nmap's enip-info ListIdentity over TCP"),
-        "iec104/emre_104_deneme.pcap" | "iec104/emre_104_ip_value.pcap" => (
+        "iec104/emre_104_deneme.pcap" => (
+            vec![(170005, 1), (170010, 1)],
+            "a test master activating parameters of measured values (P_ME_NA_1, P_ME_NC_1) on a simulated station, after a general interrogation of the broadcast address (a test tool, not configured with its station's address)",
+        ),
+        "iec104/emre_104_ip_value.pcap" => (
             vec![(170005, 1)],
             "a test master activating parameters of measured values (P_ME_NA_1, P_ME_NC_1) on a simulated station",
         ),
@@ -949,6 +965,37 @@ fn a_baseline_of_enip_polling_flags_the_first_tag_write() {
     );
     assert!(
         got.iter().all(|(_, src, _)| src == "10.200.8.20"),
+        "{got:#?}"
+    );
+}
+
+/// A second host commanding an IEC 104 station: the baseline learned on the
+/// c104 control centre's supervision (interrogations, clock sync and
+/// measurands) flags the new client and its first commands, and nothing of
+/// the control centre that shares the capture.
+#[test]
+fn a_baseline_of_iec104_supervision_flags_the_rogue_controlling_host() {
+    let pcaps = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps");
+    let quiet = deviations_against(
+        &pcaps,
+        "iec104_c104_polling.pcap",
+        "iec104_c104_polling.pcap",
+    );
+    assert_eq!(quiet, Vec::new());
+    let got = deviations_against(
+        &pcaps,
+        "iec104_c104_polling.pcap",
+        "iec104_attack_rogue.pcap",
+    );
+    for id in [150002, 150011] {
+        assert!(
+            got.iter()
+                .any(|(sid, src, _)| *sid == id && src == "10.200.9.30"),
+            "{id}: {got:#?}"
+        );
+    }
+    assert!(
+        got.iter().all(|(_, src, _)| src == "10.200.9.30"),
         "{got:#?}"
     );
 }

@@ -6,8 +6,8 @@
 #
 #   tests/peers/check_pcaps.sh [FILE.pcap ...]        (default: pcaps/*.pcap)
 #
-# The protocol comes from the file name: modbus*, s7comm*, dnp3*, enip*, and recon_* naming
-# modbus, s7 or enip.
+# The protocol comes from the file name: modbus*, s7comm*, dnp3*, enip*, iec104*, and recon_*
+# naming modbus, s7, enip or iec.
 #
 # Tolerated: in recon_*enip* files, nmap -sU's own UDP probe to 44818 (an ONC RPC CALL from
 # nmap-payloads, xid 0x3eece3ca), which tshark decodes as a malformed EtherNet/IP command
@@ -22,6 +22,8 @@
 #         enip    cmd=enip.command st=enip.status sc=cip.sc cls=cip.class gs=cip.genstat
 #                 (a CIP message inside another, e.g. Unconnected Send or Multiple Service
 #                 Packet, lists the outer then the inner values, comma-separated)
+#         iec104  apci=iec60870_104.type (0 I, 1 S, 3 U) u=iec60870_104.utype
+#                 type=iec60870_asdu.typeid cot=iec60870_asdu.causetx neg=iec60870_asdu.nega
 set -euo pipefail
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$DIR/../.." && pwd)"
@@ -48,6 +50,9 @@ for f in "${files[@]}"; do
     enip*|recon_*enip*) proto=enip; port=44818
       labels=(cmd st sc cls gs)
       fields=(enip.command enip.status cip.sc cip.class cip.genstat) ;;
+    iec104*|recon_*iec*) proto=iec60870_104; port=2404
+      labels=(apci u type cot neg)
+      fields=(iec60870_104.type iec60870_104.utype iec60870_asdu.typeid iec60870_asdu.causetx iec60870_asdu.nega) ;;
     *) echo "$b: unknown protocol" >&2; fail=1; continue ;;
   esac
   badf="_ws.malformed || _ws.expert.severity == error"

@@ -2,8 +2,9 @@
 # Install what tests/peers/ needs: tcpdump + tshark (+ ethtool, iproute2) from Debian and the
 # pinned Python peers from PyPI. Idempotent; runs as root with no stdin (CI).
 #   tests/peers/install.sh            PYTHON=/path/to/python3 to choose the interpreter
-#   tests/peers/install.sh --recon    also the scanners of tests/peers/record_recon.sh and of
-#                                     record_enip.sh's recon_nmap_enip_info (nmap,
+#   tests/peers/install.sh --recon    also the scanners of tests/peers/record_recon.sh, of
+#                                     record_enip.sh's recon_nmap_enip_info and of
+#                                     record_iec104.sh's recon_nmap_iec_identify (nmap,
 #                                     modbus-device-scanner, modscanner): recording only, the
 #                                     tests replay the committed captures
 set -euo pipefail
@@ -15,7 +16,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 # chromium: the browser of the UI tests (scripts/test-ui.sh); libpcap-dev: the `libpcap`
 # capture back-end; tcpreplay: scripts/bench-live.sh; nmap (with --recon): its ICS NSE scripts
-# are the scanners of tests/peers/record_recon.sh and record_enip.sh (enip-info).
+# are the scanners of tests/peers/record_recon.sh, record_enip.sh (enip-info) and
+# record_iec104.sh (iec-identify).
 APT_PKGS=(tcpdump tshark ethtool iproute2 rsyslog rsyslog-gnutls chromium libpcap-dev tcpreplay)
 [ "$RECON" = 1 ] && APT_PKGS+=(nmap)
 missing=()
@@ -38,7 +40,7 @@ if "$PY" -c 'import os, sys, sysconfig; sys.exit(0 if os.path.exists(os.path.joi
   pip_args+=(--break-system-packages)
 fi
 "$PY" -m pip "${pip_args[@]}" </dev/null
-"$PY" -c 'import pymodbus, snap7, dnp3, cpppo, pycomm3; print("peers:", "pymodbus", pymodbus.__version__, "| python-snap7", snap7.__version__, "| dnp3py", dnp3.__version__, "| cpppo", cpppo.__version__, "| pycomm3", pycomm3.__version__)'
+"$PY" -c 'import importlib.metadata, pymodbus, snap7, dnp3, cpppo, pycomm3, c104; print("peers:", "pymodbus", pymodbus.__version__, "| python-snap7", snap7.__version__, "| dnp3py", dnp3.__version__, "| cpppo", cpppo.__version__, "| pycomm3", pycomm3.__version__, "| c104", importlib.metadata.version("c104"))'
 command -v tcpdump tshark >/dev/null
 [ "$RECON" = 1 ] || exit 0
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-record every capture in pcaps/ from real protocol stacks (pymodbus, python-snap7,
-# dnp3py), each in a private network of namespaces made by netns.sh, and the EtherNet/IP ones
-# (cpppo, pycomm3) through tests/peers/record_enip.sh. Needs root.
+# dnp3py), each in a private network of namespaces made by netns.sh, the EtherNet/IP ones
+# (cpppo, pycomm3) through tests/peers/record_enip.sh and the IEC 104 ones (c104) through
+# tests/peers/record_iec104.sh. Needs root.
 #
 #   tests/peers/record_all.sh [NAME ...]     # default: all; NAME = file name without .pcap
 #
@@ -39,6 +40,10 @@ enip() {  # name: record_enip.sh makes its own network (and checks the file itse
   OUT="$OUT" PYTHON="$PY" "$DIR/record_enip.sh" "$1"
 }
 
+iec104() {  # name: record_iec104.sh makes its own network (and checks the file itself)
+  OUT="$OUT" PYTHON="$PY" "$DIR/record_iec104.sh" "$1"
+}
+
 record() {
   case "$1" in
     modbus_pymodbus_polling)      modbus "$1" normal polling ;;
@@ -53,6 +58,7 @@ record() {
     dnp3_attack_restart)          dnp3 "$1" restart ;;
     enip_pycomm3_cpppo)           enip "$1" ;;
     enip_cpppo_polling)           enip "$1" ;;
+    iec104_c104_control|iec104_c104_polling|iec104_attack_rogue) iec104 "$1" ;;
     *) echo "record_all.sh: unknown capture $1" >&2; return 2 ;;
   esac
 }
@@ -60,7 +66,8 @@ record() {
 ALL=(modbus_pymodbus_polling modbus_attack_diagnostics modbus_attack_recon
   modbus_attack_rogue_write modbus_attack_umas modbus_devid_xss
   s7comm_snap7 s7comm_attack_stop_start dnp3_dnp3py dnp3_attack_restart
-  enip_pycomm3_cpppo enip_cpppo_polling)
+  enip_pycomm3_cpppo enip_cpppo_polling
+  iec104_c104_control iec104_c104_polling iec104_attack_rogue)
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${ALL[@]}")
 for n in "${NAMES[@]}"; do

@@ -70,6 +70,79 @@ fn dnp3_outstation_and_master_roles() {
     assert_eq!(lines[0]["asset"]["role"], "server");
     assert_eq!(lines[0]["asset"]["protocols"], serde_json::json!(["dnp3"]));
     assert_eq!(lines[1]["asset"]["role"], "client");
+    // The link addresses dnp3py's outstation and master use.
+    assert_eq!(
+        lines[0]["asset"]["stations"],
+        serde_json::json!([{"protocol": "dnp3", "role": "outstation", "address": 1}])
+    );
+    assert_eq!(
+        lines[1]["asset"]["stations"],
+        serde_json::json!([{"protocol": "dnp3", "role": "master", "address": 2}])
+    );
+}
+
+#[test]
+fn modbus_unit_ids_are_the_servers_stations() {
+    let lines = assets("modbus_pymodbus_polling.pcap");
+    let plc = &lines[0]["asset"];
+    assert_eq!(plc["ip"], "10.200.7.10");
+    assert_eq!(
+        plc["stations"],
+        serde_json::json!([{"protocol": "modbus", "role": "unit", "address": 1}])
+    );
+    assert!(
+        lines[1]["asset"].get("stations").is_none(),
+        "a Modbus client has no address"
+    );
+}
+
+#[test]
+fn iec104_controlled_station_is_named_by_its_common_address() {
+    // The c104 station answers for common address 47; the two controlling
+    // hosts leave the originator address 0 (unused), and nmap's broadcast
+    // interrogation (65535) names no station.
+    for pcap in ["iec104_attack_rogue.pcap", "recon_nmap_iec_identify.pcap"] {
+        let lines = assets(pcap);
+        let station = &lines[0]["asset"];
+        assert_eq!(station["ip"], "10.200.9.10", "{pcap}");
+        assert_eq!(station["role"], "server");
+        assert_eq!(
+            station["stations"],
+            serde_json::json!([{"protocol": "iec104", "role": "controlled", "address": 47}]),
+            "{pcap}"
+        );
+        for client in &lines[1..] {
+            assert_eq!(client["asset"]["role"], "client", "{pcap}");
+            assert!(
+                client["asset"].get("stations").is_none(),
+                "{pcap}: {client}"
+            );
+        }
+    }
+}
+
+#[test]
+fn iec104_controlling_stations_are_named_by_their_originator_address() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    // Two control centres that set the originator address (9 and 1) and
+    // the station they command.
+    let path = corpus.join("iec104/javarmi_and_iec_misc.pcap");
+    let eve = EveWriter::new(Vec::new(), EventFilter::parse("asset").expect("filter"));
+    let (eve, report) = replay_to_eve(&[path], PipelineConfig::default(), eve, &mut |_, _, _| {});
+    assert!(report.error.is_none());
+    let text = String::from_utf8(eve.into_inner()).expect("utf8");
+    let stations = |ip: &str| -> Value {
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+            .find(|l| l["asset"]["ip"] == ip)
+            .map(|l| l["asset"]["stations"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let controlling = |address: u32| serde_json::json!([{"protocol": "iec104", "role": "controlling", "address": address}]);
+    assert_eq!(stations("192.168.1.44"), controlling(9));
+    assert_eq!(stations("192.168.1.113"), controlling(1));
 }
 
 #[test]

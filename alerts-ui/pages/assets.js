@@ -14,6 +14,20 @@ function ipKey(ip) {
   return p.length === 4 ? p.map((x) => x.padStart(3, '0')).join('.') : String(ip);
 }
 
+/** What each station role's address is called. */
+const STATION_ROLES = {
+  unit: 'unit id',
+  outstation: 'outstation address',
+  master: 'master address',
+  controlled: 'controlled station, common address',
+  controlling: 'controlling station, originator address',
+};
+
+/** An asset's protocol-level addresses, one phrase each ("dnp3 outstation address 1"). */
+function stationsText(stations) {
+  return (stations || []).map((s) => `${s.protocol} ${STATION_ROLES[s.role] || s.role} ${s.address}`).join('; ');
+}
+
 const openAsset = (ip) => { location.hash = `#/assets/${encodeURIComponent(ip)}`; };
 
 /** The inventory table; `alertsBy` maps an IP to its alert count. */
@@ -113,7 +127,7 @@ export async function viewAsset(root, ip, ctx) {
         a.identity_changes ? h('p', {class: 'warn'}, `Identity changed ${a.identity_changes} time${a.identity_changes === 1 ? '' : 's'}.`) : null),
       h('section', {class: 'card', 'aria-labelledby': 'h-net'}, h('h2', {id: 'h-net'}, 'Network'),
         h('table', {class: 'kv'}, h('tbody',
-          [['Roles', (a.roles || []).join(', ')], ['Protocols', (a.protocols || []).join(', ')], ['MAC', (a.macs || []).join(', ') || '—'],
+          [['Roles', (a.roles || []).join(', ')], ['Protocols', (a.protocols || []).join(', ')], ['Stations', stationsText(a.stations) || '—'], ['MAC', (a.macs || []).join(', ') || '—'],
             ['VLAN', (a.vlans || []).join(', ') || 'none'], ['Sensors', (a.sensors || []).join(', ')],
             ['First seen', fmtTime(a.first_seen)], ['Last seen', `${fmtTime(a.last_seen)} (${ago(a.last_seen)})`]]
             .map(([k, v]) => h('tr', h('th', {scope: 'row'}, k), h('td', String(v)))))))),

@@ -200,6 +200,12 @@ test('the assets page shows the PLCs with their identity and who talks to whom',
   await page.waitForFunction(() => document.body.dataset.ready === 'assets' && location.hash === '#/assets/10.200.7.11');
   assert.match(await page.textContent('main'), /6ES7 315-2EH14-0AB0/);
   await screenshot(page, 'asset-detail');
+  // The DNP3 master's own link address, and the outstation it polls.
+  await go(page, server, '#/assets/10.200.7.20');
+  const stations = await page.textContent('tr:has(th:text-is("Stations")) td');
+  assert.equal(stations, 'dnp3 master address 2');
+  await go(page, server, '#/assets/10.200.7.12');
+  assert.equal(await page.textContent('tr:has(th:text-is("Stations")) td'), 'dnp3 outstation address 1');
 });
 
 test('the live stream parser takes whole events off the buffer and keeps the rest', async () => {

@@ -43,6 +43,19 @@ pub struct Peer {
     pub port: u16,
 }
 
+/// A protocol-level address of an asset: a Modbus unit id, a DNP3
+/// outstation or master address, an IEC 104 common (controlled station) or
+/// originator (controlling station) address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Station {
+    /// Protocol.
+    pub protocol: String,
+    /// `unit`, `outstation`, `master`, `controlled`, `controlling`.
+    pub role: String,
+    /// The address.
+    pub address: u32,
+}
+
 /// One recorded identity change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdentityChange {
@@ -77,6 +90,9 @@ pub struct Asset {
     pub last_seen: String,
     /// Peers (up to 256).
     pub peers: Vec<Peer>,
+    /// Station addresses (up to 256), sorted.
+    #[serde(default)]
+    pub stations: Vec<Station>,
     /// Device identity (merged over observations).
     pub identity: Option<Map<String, Value>>,
     /// Identity changes seen so far (the last 20 are kept).
@@ -152,6 +168,7 @@ pub(crate) fn merge(
         first_seen: first.clone(),
         last_seen: last.clone(),
         peers: Vec::new(),
+        stations: Vec::new(),
         identity: None,
         identity_changes: 0,
         identity_history: Vec::new(),
@@ -203,6 +220,29 @@ pub(crate) fn merge(
             if !a.peers.contains(&peer) && a.peers.len() < MAX_PEERS {
                 a.peers.push(peer);
             }
+        }
+    }
+    if let Some(Value::Array(stations)) = obs.get("stations") {
+        for st in stations {
+            let text = |k: &str| st.get(k).and_then(Value::as_str).map(str::to_string);
+            let (Some(protocol), Some(role), Some(address)) = (
+                text("protocol"),
+                text("role"),
+                st.get("address")
+                    .and_then(Value::as_u64)
+                    .and_then(|x| u32::try_from(x).ok()),
+            ) else {
+                continue;
+            };
+            add(
+                &mut a.stations,
+                Station {
+                    protocol,
+                    role,
+                    address,
+                },
+                MAX_PEERS,
+            );
         }
     }
     let mut change = None;
@@ -323,6 +363,30 @@ mod tests {
         let line = change_alert(&a, &c, "s1", 3);
         assert_eq!(line["alert"]["signature_id"], 900001);
         assert_eq!(line["alert"]["metadata"]["attack_id"], json!(["T0839"]));
+    }
+
+    #[test]
+    fn stations_are_joined_over_observations_and_bad_ones_skipped() {
+        let mut first = obs("1.0");
+        first["stations"] = json!([{"protocol":"iec104","role":"controlled","address":47}]);
+        let (a, _) = merge(None, &first, "s1", 1);
+        let mut second = obs("1.0");
+        second["stations"] = json!([
+            {"protocol":"iec104","role":"controlled","address":47},
+            {"protocol":"iec104","role":"controlled","address":48},
+            {"protocol":"iec104","role":"controlled","address":-1},
+            {"protocol":"iec104","role":"controlled","address":4294967296_u64},
+            {"protocol":"iec104","address":49},
+            "47"
+        ]);
+        let (a, _) = merge(Some(a), &second, "s1", 2);
+        let addresses: Vec<u32> = a.stations.iter().map(|s| s.address).collect();
+        assert_eq!(addresses, [47, 48]);
+        // Assets stored before stations were reported still load.
+        let mut stored = serde_json::to_value(&a).expect("json");
+        stored.as_object_mut().expect("object").remove("stations");
+        let back: Asset = serde_json::from_value(stored).expect("old record");
+        assert!(back.stations.is_empty());
     }
 
     #[test]

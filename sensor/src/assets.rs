@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use otwatch_proto::event::{Anomaly, AppEvent, Event, Timestamp};
-use otwatch_proto::registry::DeviceIdentity;
+use otwatch_proto::registry::{DeviceIdentity, Station, Stations};
 use otwatch_proto::ProtocolId;
 
 use crate::eve::{write_ip, write_ts, EveWriter, EventType};
@@ -36,6 +36,8 @@ pub struct AssetLimits {
     pub max_assets: usize,
     /// Peers remembered per host.
     pub max_peers: usize,
+    /// Station addresses remembered per host.
+    pub max_stations: usize,
 }
 
 impl Default for AssetLimits {
@@ -43,6 +45,7 @@ impl Default for AssetLimits {
         AssetLimits {
             max_assets: 65_536,
             max_peers: 64,
+            max_stations: 64,
         }
     }
 }
@@ -162,6 +165,10 @@ pub struct Asset {
     pub last_seen: Timestamp,
     /// Peers (bounded).
     pub peers: BTreeSet<Peer>,
+    /// Its protocol-level addresses (bounded): the unit ids, outstation or
+    /// common addresses it answers for, the master or originator addresses
+    /// it sends from.
+    pub stations: BTreeSet<(ProtocolId, Station)>,
     /// Identity, when revealed.
     pub identity: Identity,
     /// Time of the last event that revealed identity fields.
@@ -174,7 +181,7 @@ impl Asset {
     /// first/last seen widened, MAC and VLAN updated, and identity fields
     /// taken from both, the more recently revealed winning where both know
     /// a field (workers report in any order).
-    pub fn merge(&mut self, other: Asset, max_peers: usize) {
+    pub fn merge(&mut self, other: Asset, limits: &AssetLimits) {
         let Asset {
             ip: _,
             mac,
@@ -186,6 +193,7 @@ impl Asset {
             first_seen,
             last_seen,
             peers,
+            stations,
             identity,
             identity_seen,
         } = other;
@@ -202,10 +210,16 @@ impl Asset {
         self.first_seen = self.first_seen.min(first_seen);
         self.last_seen = self.last_seen.max(last_seen);
         for peer in peers {
-            if self.peers.len() >= max_peers {
+            if self.peers.len() >= limits.max_peers {
                 break;
             }
             self.peers.insert(peer);
+        }
+        for station in stations {
+            if self.stations.len() >= limits.max_stations {
+                break;
+            }
+            self.stations.insert(station);
         }
         if identity_seen >= self.identity_seen {
             self.identity.merge(identity);
@@ -224,6 +238,9 @@ pub struct AssetTable {
     assets: HashMap<IpAddr, Asset, BuildHasherDefault<FlowHasher>>,
     /// Hosts not tracked because the table was full.
     pub untracked: u64,
+    /// The flow and stations of the last event seen, so that a flow's run
+    /// of events to one station looks nothing up.
+    last_stations: Option<(u64, Stations)>,
 }
 
 impl AssetTable {
@@ -254,11 +271,12 @@ impl AssetTable {
     /// both; `other` is left empty (its `untracked` count moves too).
     /// `on_host` is called with each host taken.
     pub fn absorb(&mut self, other: &mut AssetTable, on_host: &mut dyn FnMut(IpAddr)) {
-        let max_peers = self.limits.max_peers;
+        let limits = self.limits;
         self.untracked += std::mem::take(&mut other.untracked);
+        other.last_stations = None;
         for (ip, asset) in other.assets.drain() {
             if let Some(known) = self.assets.get_mut(&ip) {
-                known.merge(asset, max_peers);
+                known.merge(asset, &limits);
             } else if self.assets.len() < self.limits.max_assets {
                 self.assets.insert(ip, asset);
             } else {
@@ -288,6 +306,7 @@ impl AssetTable {
                     first_seen: ts,
                     last_seen: ts,
                     peers: BTreeSet::new(),
+                    stations: BTreeSet::new(),
                     identity: Identity::default(),
                     identity_seen: Timestamp::default(),
                 },
@@ -339,8 +358,10 @@ impl AssetTable {
         }
     }
 
-    /// Takes what an event reveals about the server's identity.
+    /// Takes what an event reveals about the server's identity and the
+    /// station addresses of both ends.
     pub fn observe_event(&mut self, flow: &FlowMeta, app: AppProto, event: &Event<'_>) {
+        self.observe_stations(flow, app, event);
         let identity = identity_of(&event.app);
         if identity.is_empty() {
             return;
@@ -349,6 +370,43 @@ impl AssetTable {
         if let Some(asset) = self.entry(flow.server.ip, event.ts) {
             asset.identity.merge(identity);
             asset.identity_seen = asset.identity_seen.max(event.ts);
+        }
+    }
+
+    fn observe_stations(&mut self, flow: &FlowMeta, app: AppProto, event: &Event<'_>) {
+        let (Some(protocol), Some(tx)) = (app, event.app.protocol_event()) else {
+            return;
+        };
+        let stations = tx.stations();
+        if stations == Stations::default() || self.last_stations == Some((flow.id, stations)) {
+            return;
+        }
+        self.last_stations = Some((flow.id, stations));
+        let max = self.limits.max_stations;
+        let sides = [
+            (flow.server.ip, stations.server),
+            (flow.client.ip, stations.client),
+        ];
+        if sides.iter().any(|(ip, s)| {
+            s.is_some_and(|s| {
+                self.assets
+                    .get(ip)
+                    .is_none_or(|a| !a.stations.contains(&(protocol, s)))
+            })
+        }) {
+            // A host first seen through its station address gets its role,
+            // protocol and peer too.
+            self.observe_flow(flow, app, event.ts, event.ts);
+        }
+        for (ip, station) in sides {
+            let Some(station) = station else {
+                continue;
+            };
+            if let Some(asset) = self.assets.get_mut(&ip) {
+                if asset.stations.len() < max {
+                    asset.stations.insert((protocol, station));
+                }
+            }
         }
     }
 
@@ -403,6 +461,17 @@ impl AssetTable {
                     w.end_object();
                 }
                 w.end_array();
+                if !a.stations.is_empty() {
+                    w.key("stations").begin_array();
+                    for (protocol, s) in &a.stations {
+                        w.begin_object();
+                        w.field_str("protocol", protocol.name());
+                        w.field_str("role", s.role);
+                        w.field_u64("address", u64::from(s.address));
+                        w.end_object();
+                    }
+                    w.end_array();
+                }
                 if !a.identity.is_empty() {
                     w.key("identity").begin_object();
                     for (key, value) in a.identity.fields() {
@@ -688,9 +757,31 @@ mod tests {
             first_seen: Timestamp::new(seen, 0),
             last_seen: Timestamp::new(seen, 0),
             peers: BTreeSet::new(),
+            // The unit id of the time it was seen at.
+            stations: BTreeSet::from([(
+                ProtocolId::Modbus,
+                Station {
+                    role: "unit",
+                    address: u32::try_from(seen).unwrap_or(0),
+                },
+            )]),
             identity,
             identity_seen: Timestamp::new(seen, 0),
         }
+    }
+
+    #[test]
+    fn merged_stations_stay_within_their_bound() {
+        let mut a = plc_with(Identity::default(), 1);
+        a.merge(plc_with(Identity::default(), 2), &AssetLimits::default());
+        assert_eq!(a.stations.len(), 2);
+        let one = AssetLimits {
+            max_stations: 2,
+            ..AssetLimits::default()
+        };
+        a.merge(plc_with(Identity::default(), 3), &one);
+        let units: Vec<u32> = a.stations.iter().map(|(_, s)| s.address).collect();
+        assert_eq!(units, [1, 2]);
     }
 
     #[test]
@@ -716,7 +807,13 @@ mod tests {
                 (plc_with(s7(), 200), plc_with(modbus(), 100))
             };
             let mut merged = first;
-            merged.merge(second, 8);
+            merged.merge(
+                second,
+                &AssetLimits {
+                    max_peers: 8,
+                    ..AssetLimits::default()
+                },
+            );
             let id = &merged.identity;
             assert_eq!(id.vendor.as_deref(), Some(&b"Siemens"[..]), "{older_first}");
             assert_eq!(id.source, Some("s7_szl"), "{older_first}");
@@ -736,6 +833,7 @@ mod tests {
         let limits = AssetLimits {
             max_assets: 2,
             max_peers: 1,
+            max_stations: 1,
         };
         let shared = SharedAssets::new(limits);
         let mut w = AssetTable::new(AssetLimits::default());

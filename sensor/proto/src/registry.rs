@@ -103,6 +103,33 @@ pub trait ProtocolEvent {
     fn identity(&self) -> DeviceIdentity<'_> {
         DeviceIdentity::default()
     }
+    /// The protocol's own addresses of the flow's two ends that the event
+    /// shows (none for protocols without station addresses).
+    fn stations(&self) -> Stations {
+        Stations::default()
+    }
+}
+
+/// A protocol-level address of one end of a conversation — a Modbus unit
+/// id, a DNP3 link address, an IEC 104 common or originator address — and
+/// the role the protocol gives it there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Station {
+    /// The role: `unit`, `outstation`, `master`, `controlled`,
+    /// `controlling`.
+    pub role: &'static str,
+    /// The address.
+    pub address: u32,
+}
+
+/// The station addresses one event shows for the server and the client of
+/// its flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Stations {
+    /// The server's (the unit, outstation or controlled station addressed).
+    pub server: Option<Station>,
+    /// The client's own (a DNP3 master, an IEC 104 controlling station).
+    pub client: Option<Station>,
 }
 
 /// Counters a protocol event adds to (the sensor's `stats.app_layer`).

@@ -5,6 +5,7 @@ use super::{probe, Dnp3Anomaly, Dnp3Config, Dnp3Dissector, Transaction, PORT};
 use crate::event::{DatagramDissector, StreamDissector};
 use crate::json::JsonWriter;
 use crate::registry::{
+    Station, Stations,
     DeviceIdentity, IdentityText, Ports, ProtocolDissector, ProtocolEvent, Spec, Tally,
     TallyKey,
 };
@@ -100,6 +101,21 @@ impl ProtocolEvent for Transaction<'_> {
         DeviceIdentity {
             source: SPEC.identity_source,
             ..found
+        }
+    }
+
+    /// The outstation's and the master's link addresses; the reserved
+    /// range from 0xFFF0 up (broadcasts, self-address) names no station.
+    fn stations(&self) -> Stations {
+        let station = |role, address: u16| {
+            (address < 0xfff0).then_some(Station {
+                role,
+                address: u32::from(address),
+            })
+        };
+        Stations {
+            server: station("outstation", self.outstation),
+            client: station("master", self.master),
         }
     }
 }

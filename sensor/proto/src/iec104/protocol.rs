@@ -6,7 +6,9 @@ use super::session::Side;
 use super::{Iec104Anomaly, Iec104Config, Iec104Dissector, Transaction, PORT};
 use crate::event::{Direction, StreamDissector};
 use crate::json::JsonWriter;
-use crate::registry::{Ports, ProtocolDissector, ProtocolEvent, Spec, Tally, TallyKey};
+use crate::registry::{
+    Ports, ProtocolDissector, ProtocolEvent, Spec, Station, Stations, Tally, TallyKey,
+};
 
 /// IEC 104 in the registry.
 pub const SPEC: Spec = Spec {
@@ -73,4 +75,27 @@ impl ProtocolEvent for Transaction<'_> {
             Control::S { .. } => tally.key(TallyKey::new("s", 0), 1),
         }
     }
+
+    /// The common address is the controlled station's (the server); the
+    /// originator address, when the controlling station sets one, its own.
+    /// The broadcast common address (65535) and the unused value 0 name
+    /// no station.
+    fn stations(&self) -> Stations {
+        let Some(a) = self.asdu() else {
+            return Stations::default();
+        };
+        Stations {
+            server: (!matches!(a.common_address, 0 | BROADCAST_ADDRESS)).then_some(Station {
+                role: "controlled",
+                address: u32::from(a.common_address),
+            }),
+            client: (a.originator != 0).then_some(Station {
+                role: "controlling",
+                address: u32::from(a.originator),
+            }),
+        }
+    }
 }
+
+/// The common address every station answers to.
+const BROADCAST_ADDRESS: u16 = 0xffff;

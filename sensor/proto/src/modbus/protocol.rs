@@ -8,7 +8,8 @@ use super::{
 use crate::event::{Direction, StreamDissector};
 use crate::json::JsonWriter;
 use crate::registry::{
-    DeviceIdentity, IdentityText, Ports, ProtocolDissector, ProtocolEvent, Spec, Tally,
+    DeviceIdentity, IdentityText, Ports, ProtocolDissector, ProtocolEvent, Spec, Station, Stations,
+    Tally,
 };
 
 /// Modbus/TCP in the registry.
@@ -62,6 +63,18 @@ impl ProtocolEvent for Transaction<'_> {
         if let Some(r) = &self.response {
             tally.response();
             tally.function(u64::from(r.pdu.first().copied().unwrap_or(0)));
+        }
+    }
+
+    /// The unit id addressed (a gateway's serial slave, or the device
+    /// itself).
+    fn stations(&self) -> Stations {
+        Stations {
+            server: Some(Station {
+                role: "unit",
+                address: u32::from(self.unit_id),
+            }),
+            client: None,
         }
     }
 

@@ -476,6 +476,55 @@ pub(crate) use protocols;
 mod tests {
     use super::*;
 
+    /// The UI tells protocols apart by colour: every two differ clearly,
+    /// and each is dark enough for white text on it and for text on white
+    /// (WCAG contrast 4.5:1).
+    #[test]
+    fn colours_are_distinct_and_readable() {
+        let rgb = |c: &str| -> [f64; 3] {
+            let at = |i: usize| f64::from(u8::from_str_radix(&c[i..i + 2], 16).expect("hex"));
+            [at(1), at(3), at(5)]
+        };
+        let luminance = |c: [f64; 3]| {
+            let lin = |v: f64| {
+                let v = v / 255.0;
+                if v <= 0.039_28 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+        };
+        for a in ProtocolId::ALL {
+            let ca = rgb(a.spec().color);
+            let contrast = 1.05 / (luminance(ca) + 0.05);
+            assert!(
+                contrast >= 4.5,
+                "{}: contrast {contrast:.1} with white",
+                a.name()
+            );
+            for b in ProtocolId::ALL {
+                if a.index() >= b.index() {
+                    continue;
+                }
+                let cb = rgb(b.spec().color);
+                let distance = ca
+                    .iter()
+                    .zip(cb)
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                assert!(
+                    distance >= 80.0,
+                    "{} and {} look alike ({distance:.0})",
+                    a.name(),
+                    b.name()
+                );
+            }
+        }
+    }
+
     #[test]
     fn names_are_unique_and_round_trip() {
         for id in ProtocolId::ALL {

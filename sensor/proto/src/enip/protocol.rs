@@ -31,7 +31,7 @@ pub const SPEC: Spec = Spec {
         "enip.request.cip.tag",
         "enip.request.command_name",
     ],
-    color: "#7a3db8",
+    color: "#1f5fbf",
     identity_source: Some("cip_identity"),
     anomalies: &EnipAnomaly::NAMES,
 };

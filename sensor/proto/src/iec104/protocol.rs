@@ -27,7 +27,7 @@ pub const SPEC: Spec = Spec {
         "iec104.asdu.cause_name",
         "iec104.apci.function",
     ],
-    color: "#8a5a00",
+    color: "#a3326b",
     identity_source: None,
     anomalies: &Iec104Anomaly::NAMES,
 };

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::net::{self, HostAddr};
 use super::tcp::{Dir, Pdu, Segmenting, TcpConn};
-use super::{dnp3, enip, modbus, rfc3339, s7comm, Class, Cx, Rng, Source};
+use super::{dnp3, enip, iec104, modbus, rfc3339, s7comm, Class, Cx, Rng, Source};
 
 /// One injected attack, as written to the ground-truth file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,7 +24,7 @@ pub struct Truth {
     pub dst: String,
     /// Number of targets (more than one for scans).
     pub targets: u32,
-    /// `modbus`, `s7comm`, `dnp3` or `enip`.
+    /// `modbus`, `s7comm`, `dnp3`, `enip` or `iec104`.
     pub protocol: &'static str,
     /// What the attack is.
     pub kind: &'static str,
@@ -50,10 +50,11 @@ enum Kind {
     ModbusDeviceIdExtended,
     EnipControllerStop,
     EnipTagWriteFromNewWriter,
+    Iec104BreakerOpenFromNewHost,
 }
 
 impl Kind {
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 12] = [
         Kind::ModbusForceListenOnly,
         Kind::ModbusDeviceIdScan,
         Kind::S7PlcStop,
@@ -65,6 +66,7 @@ impl Kind {
         Kind::ModbusDeviceIdExtended,
         Kind::EnipControllerStop,
         Kind::EnipTagWriteFromNewWriter,
+        Kind::Iec104BreakerOpenFromNewHost,
     ];
 
     /// Name, protocol, expected rule ids, description.
@@ -135,6 +137,12 @@ impl Kind {
                 "enip",
                 &[],
                 "the historian, which only ever read tags, writes a set point (Write_Tag of a REAL)",
+            ),
+            Kind::Iec104BreakerOpenFromNewHost => (
+                "iec104_breaker_open_from_new_host",
+                "iec104",
+                &[170_004, 170_001],
+                "a host that is no control centre starts data transfer with a substation, interrogates it and opens a breaker by a direct double command, as Industroyer did",
             ),
         }
     }
@@ -433,6 +441,85 @@ impl Attack {
         conn.close(cx, Dir::ToServer, t + 2_000, 400);
     }
 
+    /// STARTDT, a general interrogation and a direct double command
+    /// opening breaker 2 of substation `i`, each confirmed (and
+    /// terminated) by the RTU; then the connection is dropped.
+    fn iec104_attack(&mut self, cx: &mut Cx, now: u64, from: HostAddr, i: usize) {
+        let rtu = iec104::rtu(i);
+        let ca = iec104::common_address(i);
+        let mut conn = self.connect(cx, from, rtu, iec104::PORT, Class::Iec104, None);
+        let mut t = conn.handshake(cx, now, 6_000) + 1_000;
+        cx.mark_attack(self.truth(t, conn.client(), conn.server(), 1));
+        let mut numbers = iec104::Numbers::default();
+        // Each step: what the attacker sends, then the RTU's APDUs.
+        let mut step =
+            |cx: &mut Cx, rng: &mut Rng, t: u64, ours: Vec<u8>, theirs: Vec<u8>, n: usize| {
+                let t = conn.send(
+                    cx,
+                    rng,
+                    Dir::ToServer,
+                    t,
+                    &ours,
+                    &[Pdu::Request(ours.len())],
+                    Segmenting::OT,
+                );
+                // The RTU's APDUs in one send: the end of each.
+                let mut ends = Vec::with_capacity(n);
+                let mut at = 0;
+                while at < theirs.len() {
+                    at += 2 + usize::from(theirs[at + 1]);
+                    ends.push(Pdu::Response(at));
+                }
+                conn.send(
+                    cx,
+                    rng,
+                    Dir::ToClient,
+                    t + 8_000,
+                    &theirs,
+                    &ends,
+                    Segmenting::OT,
+                )
+            };
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        iec104::u_frame(&mut ours, iec104::STARTDT_ACT);
+        iec104::u_frame(&mut theirs, iec104::STARTDT_CON);
+        t = step(cx, &mut self.rng, t, ours, theirs, 1) + 40_000;
+        // General interrogation: confirmed, the breakers, terminated.
+        let mut gi = iec104::asdu(iec104::C_IC_NA_1, false, 1, iec104::ACTIVATION, ca);
+        iec104::ioa(&mut gi, 0);
+        gi.push(20);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        numbers.i_frame(&mut ours, true, &gi);
+        gi[2] = iec104::ACTIVATION_CON;
+        numbers.i_frame(&mut theirs, false, &gi);
+        let mut breakers = iec104::asdu(3, false, 4, iec104::INTERROGATED, ca);
+        for k in 0..4 {
+            iec104::ioa(&mut breakers, iec104::BREAKERS + k);
+            breakers.push(iec104::ON);
+        }
+        numbers.i_frame(&mut theirs, false, &breakers);
+        gi[2] = iec104::ACTIVATION_TERM;
+        numbers.i_frame(&mut theirs, false, &gi);
+        t = step(cx, &mut self.rng, t, ours, theirs, 3) + 300_000;
+        // Breaker 2 opened, directly (S/E 0, DCS off).
+        let mut open = iec104::asdu(iec104::C_DC_NA_1, false, 1, iec104::ACTIVATION, ca);
+        iec104::ioa(&mut open, iec104::BREAKERS + 1);
+        open.push(iec104::OFF);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        numbers.i_frame(&mut ours, true, &open);
+        open[2] = iec104::ACTIVATION_CON;
+        numbers.i_frame(&mut theirs, false, &open);
+        let mut state = iec104::asdu(iec104::M_DP_TB_1, false, 1, iec104::SPONTANEOUS, ca);
+        iec104::ioa(&mut state, iec104::BREAKERS + 1);
+        state.push(iec104::OFF);
+        iec104::cp56(&mut state, t + 80_000);
+        numbers.i_frame(&mut theirs, false, &state);
+        open[2] = iec104::ACTIVATION_TERM;
+        numbers.i_frame(&mut theirs, false, &open);
+        t = step(cx, &mut self.rng, t, ours, theirs, 3);
+        conn.close(cx, Dir::ToServer, t + 500_000, 6_000);
+    }
+
     fn dnp3_attack(&mut self, cx: &mut Cx, now: u64, from: HostAddr, bad_crc: bool) {
         let outstations = dnp3::outstations();
         let i = if bad_crc { 4 } else { 7 };
@@ -605,6 +692,7 @@ impl Source for Attack {
                 w.extend_from_slice(&85.0f32.to_le_bytes());
                 self.enip_attack(cx, now, historian, plc, &w, &[0xcd, 0, 0, 0]);
             }
+            Kind::Iec104BreakerOpenFromNewHost => self.iec104_attack(cx, now, attacker(), 2),
         }
         None
     }

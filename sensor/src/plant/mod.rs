@@ -1,7 +1,7 @@
 //! A deterministic generator of mixed plant traffic: many Modbus/TCP masters
 //! and devices (serial gateways among them), S7comm HMIs and an engineering
-//! station, DNP3 masters and outstations, a Logix cell on EtherNet/IP, and
-//! IT background (TLS-looking
+//! station, DNP3 masters and outstations, a Logix cell on EtherNet/IP,
+//! substations on IEC 60870-5-104, and IT background (TLS-looking
 //! sessions, HTTP, DNS), written as a classic pcap file. Optionally with
 //! injected attacks and their ground truth.
 //!
@@ -10,6 +10,8 @@
 //! * [`dnp3`]: DNP3 masters and outstations (link CRCs, transport, polls).
 //! * [`enip`]: EtherNet/IP HMIs polling Logix tags, set point writes, and
 //!   class 1 implicit I/O over UDP.
+//! * [`iec104`]: IEC 104 substations, their primary and standby control
+//!   centre links, interrogations, measurands, commands and set points.
 //! * [`it`]: TLS-looking sessions, HTTP and DNS.
 //! * [`attacks`]: the injected attacks and their ground truth.
 //! * [`writer`]: the streaming pcap writer.
@@ -26,6 +28,7 @@
 pub mod attacks;
 pub mod dnp3;
 pub mod enip;
+pub mod iec104;
 pub mod it;
 pub mod modbus;
 pub mod s7comm;
@@ -94,6 +97,8 @@ pub enum Class {
     Dnp3,
     /// EtherNet/IP over TCP port 44818 and UDP port 2222.
     Enip,
+    /// IEC 60870-5-104 over TCP port 2404.
+    Iec104,
     /// TLS-looking sessions on port 443.
     Tls,
     /// HTTP on port 80.
@@ -104,11 +109,12 @@ pub enum Class {
 
 impl Class {
     /// Every class, in summary order.
-    pub const ALL: [Class; 7] = [
+    pub const ALL: [Class; 8] = [
         Class::Modbus,
         Class::S7comm,
         Class::Dnp3,
         Class::Enip,
+        Class::Iec104,
         Class::Tls,
         Class::Http,
         Class::Dns,
@@ -121,6 +127,7 @@ impl Class {
             Class::S7comm => "s7comm",
             Class::Dnp3 => "dnp3",
             Class::Enip => "enip",
+            Class::Iec104 => "iec104",
             Class::Tls => "tls",
             Class::Http => "http",
             Class::Dns => "dns",
@@ -173,7 +180,7 @@ pub struct PlantReport {
     /// Timestamp of the last frame (µs since the epoch).
     pub last_us: u64,
     /// Counters per class, indexed like [`Class::ALL`].
-    pub classes: [ClassCounts; 7],
+    pub classes: [ClassCounts; 8],
     /// The attacks written, in time order.
     pub attacks: Vec<Truth>,
 }
@@ -228,7 +235,13 @@ impl PlantReport {
             share(self.vlan_packets),
             self.flows
         );
-        for class in [Class::Modbus, Class::S7comm, Class::Dnp3, Class::Enip] {
+        for class in [
+            Class::Modbus,
+            Class::S7comm,
+            Class::Dnp3,
+            Class::Enip,
+            Class::Iec104,
+        ] {
             let c = self.class(class);
             let _ = write!(s, "; {} pdus {}", class.name(), c.requests + c.responses);
         }
@@ -626,6 +639,7 @@ fn build_plant(
     s7comm::build(rng, start, &mut all);
     dnp3::build(rng, start, &mut all);
     enip::build(rng, start, &mut all);
+    iec104::build(rng, start, &mut all);
     it::build(rng, start, &mut all);
     if config.concurrent_flows > 0 {
         modbus::build_concurrent(rng, start, expected_us, config.concurrent_flows, &mut all);

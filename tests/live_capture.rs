@@ -1,5 +1,5 @@
-//! End-to-end live capture: real Modbus (pymodbus), S7comm (python-snap7)
-//! and DNP3 (dnp3py) peers talk across a private network of namespaces while
+//! End-to-end live capture: real Modbus (pymodbus), S7comm (python-snap7),
+//! DNP3 (dnp3py) and IEC 60870-5-104 (c104, on lib60870) peers talk across a private network of namespaces while
 //! `otwatch sensor` (shipping to an analyzer in this test process) or
 //! `otwatch run` (analyzer and sensor in one process, read back through its
 //! own API) listens on the host side of a veth, with 2 workers.
@@ -8,7 +8,8 @@
 //! tests run in parallel; removed by a `Drop` guard even when a test fails):
 //!
 //! ```text
-//!   ns otwlN-plc  eth0 10.201.N.10  (servers: Modbus 502, S7 102, DNP3 20000)
+//!   ns otwlN-plc  eth0 10.201.N.10  (servers: Modbus 502, S7 102, DNP3 20000,
+//!                                     IEC 104 2404)
 //!   ns otwlN-mst  eth0 10.201.N.20  (the configured master)
 //!   ns otwlN-rog  eth0 10.201.N.30  (a host that is not on any list)
 //!          \            |            /
@@ -60,7 +61,7 @@ fn live_tests_enabled(name: &str) -> bool {
         return false;
     }
     let peers = Command::new("python3")
-        .args(["-c", "import pymodbus, snap7, dnp3"])
+        .args(["-c", "import pymodbus, snap7, dnp3, c104"])
         .status()
         .is_ok_and(|s| s.success());
     assert!(peers, "{name}: the Python peers are missing: run tests/peers/install.sh (or set OTWATCH_SKIP_LIVE=1)");
@@ -396,12 +397,12 @@ fn rules_for(net: &Net, dir: &Path) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).expect("mkdir rules");
     let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default");
-    for name in ["modbus.yaml", "s7comm.yaml", "dnp3.yaml"] {
+    for name in ["modbus.yaml", "s7comm.yaml", "dnp3.yaml", "iec104.yaml"] {
         std::fs::copy(bundled.join(name), rules.join(name)).expect("copy rules");
     }
     let m = net.master_ip();
     let vars = format!(
-        "vars:\n  modbus_masters: [{m}]\n  modbus_writers: [{m}]\n  s7_clients: [{m}]\n  s7_writers: [{m}]\n  s7_szl_readers: [{m}]\n  engineering_stations: [{m}]\n  dnp3_masters: [{m}]\n"
+        "vars:\n  modbus_masters: [{m}]\n  modbus_writers: [{m}]\n  s7_clients: [{m}]\n  s7_writers: [{m}]\n  s7_szl_readers: [{m}]\n  engineering_stations: [{m}]\n  dnp3_masters: [{m}]\n  iec104_control_centres: [{m}]\n"
     );
     std::fs::write(rules.join("vars.yaml"), vars).expect("write vars");
     rules
@@ -576,6 +577,14 @@ fn sensor_sees_attacks_of_real_peers(id: u8, backend: &str) {
         let _server = net.server("dnp3_outstation.py", 20000, &[]);
         net.client("mst", "dnp3_master.py", &["normal", &plc, "20000"]);
         net.client("mst", "dnp3_master.py", &["restart", &plc, "20000"]);
+    }
+    {
+        // IEC 104: the master operates the station (interrogations, clock
+        // sync, select-and-execute, set points); the rogue host
+        // interrogates it, sets its clock, commands it and stops the link.
+        let _server = net.server("iec104_server.py", 2404, &[]);
+        net.client("mst", "iec104_client.py", &["control", &plc, "2404"]);
+        net.client("rog", "iec104_client.py", &["rogue", &plc, "2404"]);
     }
     // Let the last FINs reach the rings.
     std::thread::sleep(Duration::from_millis(300));
@@ -785,6 +794,52 @@ fn check_events(net: &Net, eve: &[Value]) {
         assert!(dnp3_functions.contains(f), "DNP3 {f}: {dnp3_functions:?}");
     }
 
+    let iec104 = of_type(eve, "iec104");
+    let activations = |src: String| -> Vec<(String, bool)> {
+        iec104
+            .iter()
+            .filter(|e| e["src_ip"] == src && e["iec104"]["asdu"]["cause_name"] == "activation")
+            .map(|e| {
+                let a = &e["iec104"]["asdu"];
+                (
+                    a["type_name"].as_str().unwrap_or("").to_owned(),
+                    a["objects"][0]["select"] == true,
+                )
+            })
+            .collect()
+    };
+    let rogue = activations(net.rogue_ip());
+    let sc = |select| ("C_SC_NA_1".to_owned(), select);
+    assert_eq!(
+        rogue
+            .iter()
+            .filter(|a| a.0 == "C_SC_NA_1")
+            .cloned()
+            .collect::<Vec<_>>(),
+        [sc(false), sc(true), sc(false)],
+        "the rogue's direct command, select and execute: {rogue:?}"
+    );
+    let master = activations(net.master_ip());
+    for t in [
+        "C_IC_NA_1",
+        "C_CI_NA_1",
+        "C_CS_NA_1",
+        "C_DC_NA_1",
+        "C_SE_NC_1",
+        "C_RC_NA_1",
+    ] {
+        assert!(master.iter().any(|a| a.0 == t), "master {t}: {master:?}");
+    }
+    // Every command of the master was answered.
+    assert!(
+        iec104
+            .iter()
+            .filter(|e| e["iec104"]["command"]["response"] == "confirmed")
+            .count()
+            >= 10,
+        "confirmations"
+    );
+
     // Fanout keeps each flow whole on one worker: one flow record per TCP
     // connection the clients made, each with packets both ways (a flow split
     // over two workers would end as two one-sided records).
@@ -800,6 +855,7 @@ fn check_events(net: &Net, eve: &[Value]) {
     );
     assert_eq!(per_port(102), 2, "S7 connections: normal, stop-start");
     assert_eq!(per_port(20000), 2, "DNP3 connections: normal, restart");
+    assert_eq!(per_port(2404), 2, "IEC 104 connections: control, rogue");
     for f in &flows {
         assert!(
             f["flow"]["pkts_toserver"].as_u64() > Some(0)
@@ -810,7 +866,8 @@ fn check_events(net: &Net, eve: &[Value]) {
 }
 
 /// The latest `asset` line of each host of the full scenario: the PLC serves
-/// all three protocols to the master; the rogue host is a Modbus client.
+/// all four protocols to the master; the rogue host is a Modbus and IEC 104
+/// client.
 fn check_asset_lines(net: &Net, eve: &[Value]) {
     let mut latest: BTreeMap<String, &Value> = BTreeMap::new();
     for line in of_type(eve, "asset") {
@@ -826,7 +883,27 @@ fn check_asset_lines(net: &Net, eve: &[Value]) {
     assert_eq!(plc["role"], "server");
     assert_eq!(
         plc["protocols"],
-        serde_json::json!(["modbus", "dnp3", "s7comm"])
+        serde_json::json!(["modbus", "dnp3", "s7comm", "iec104"])
+    );
+    // Its station addresses: Modbus unit 1, DNP3 outstation 1 (the peers'
+    // defaults), IEC 104 common address 47.
+    let stations: Vec<(String, String, u64)> = plc["stations"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    (
+                        s["protocol"].as_str().unwrap_or("").to_owned(),
+                        s["role"].as_str().unwrap_or("").to_owned(),
+                        s["address"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        stations.contains(&("iec104".to_owned(), "controlled".to_owned(), 47)),
+        "{plc}"
     );
     // Three servers share the PLC's address. The Modbus device
     // identification (polling run) came first, the S7 SZL read later: each
@@ -837,14 +914,17 @@ fn check_asset_lines(net: &Net, eve: &[Value]) {
     assert_eq!(master["role"], "client");
     assert_eq!(
         master["protocols"],
-        serde_json::json!(["modbus", "dnp3", "s7comm"])
+        serde_json::json!(["modbus", "dnp3", "s7comm", "iec104"])
     );
     let rogue = latest[&net.rogue_ip()];
     assert_eq!(rogue["role"], "client");
-    assert_eq!(rogue["protocols"], serde_json::json!(["modbus"]));
+    assert_eq!(rogue["protocols"], serde_json::json!(["modbus", "iec104"]));
     assert_eq!(
         rogue["peers"],
-        serde_json::json!([{"ip": net.plc_ip(), "protocol": "modbus", "port": 502}])
+        serde_json::json!([
+            {"ip": net.plc_ip(), "protocol": "modbus", "port": 502},
+            {"ip": net.plc_ip(), "protocol": "iec104", "port": 2404}
+        ])
     );
 }
 
@@ -864,6 +944,18 @@ fn check_alerts(eve: &[Value]) {
         (120003, 1, "S7 cold start"),
         (130001, 1, "DNP3 cold restart"),
         (130006, 1, "DNP3 disable unsolicited"),
+        (
+            170001,
+            4,
+            "IEC 104 commands from the rogue: direct (refused), select, execute, set point",
+        ),
+        (170003, 1, "IEC 104 clock synchronisation from the rogue"),
+        (
+            170004,
+            2,
+            "IEC 104 general and counter interrogation from the rogue",
+        ),
+        (170007, 1, "IEC 104 STOPDT from the rogue"),
     ];
     for (sid, n, why) in expect {
         assert_eq!(

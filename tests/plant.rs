@@ -191,24 +191,14 @@ fn site_rules(dir: &Path) -> std::path::PathBuf {
         }
         let mut text = std::fs::read_to_string(&path).expect("read rule file");
         if path.file_name().and_then(|n| n.to_str()) == Some("vars.yaml") {
-            let empty = "  engineering_stations: []";
-            assert!(
-                text.contains(empty),
-                "vars.yaml declares engineering_stations"
-            );
-            text = text.replace(
-                empty,
-                &format!("  engineering_stations: [{ENGINEERING_STATION}]"),
-            );
-            let empty = "  iec104_control_centres: []";
-            assert!(
-                text.contains(empty),
-                "vars.yaml declares iec104_control_centres"
-            );
-            text = text.replace(
-                empty,
-                &format!("  iec104_control_centres: [{CONTROL_CENTRES}]"),
-            );
+            for (var, hosts) in [
+                ("engineering_stations", ENGINEERING_STATION),
+                ("iec104_control_centres", CONTROL_CENTRES),
+            ] {
+                let empty = format!("  {var}: []");
+                assert!(text.contains(&empty), "vars.yaml declares {var}");
+                text = text.replace(&empty, &format!("  {var}: [{hosts}]"));
+            }
         }
         std::fs::write(out.join(path.file_name().expect("name")), text).expect("write");
     }
@@ -254,13 +244,7 @@ fn otwatch_decodes_the_benign_plant_with_no_anomaly_and_no_alert() {
         "anomalies on benign traffic"
     );
     assert_eq!(replayed.stats.checksum.bad, 0, "every checksum is right");
-    for class in [
-        Class::Modbus,
-        Class::S7comm,
-        Class::Dnp3,
-        Class::Enip,
-        Class::Iec104,
-    ] {
+    for class in Class::OT {
         let ours = report.class(class);
         let app = replayed
             .stats

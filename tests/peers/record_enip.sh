@@ -92,20 +92,6 @@ record() {
 ALL=(enip_pycomm3_cpppo enip_cpppo_polling recon_nmap_enip_info)
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${ALL[@]}")
-for n in "${NAMES[@]}"; do
-  case "$n" in
-    recon_*) command -v nmap >/dev/null ||
-               { echo "record_enip.sh: nmap missing (tests/peers/install.sh --recon)" >&2; exit 2; }
-             nmap --version | head -1 ;;
-  esac
-done
+rec_require_nmap "${NAMES[@]}"
 "$PY" -c 'import cpppo, pycomm3; print("peers: cpppo", cpppo.__version__, "| pycomm3", pycomm3.__version__)'
-rec_net_up
-for n in "${NAMES[@]}"; do
-  for try in 1 2 3; do
-    echo "== $n (try $try)"
-    if record "$n"; then break; fi
-    [ "$try" = 3 ] && { echo "record_enip.sh: $n: no exact capture in 3 tries" >&2; exit 1; }
-  done
-done
-rec_check "${NAMES[@]}"
+rec_record_all "${NAMES[@]}"

@@ -103,20 +103,6 @@ record() {
 ALL=(iec104_c104_control iec104_c104_polling iec104_attack_rogue recon_nmap_iec_identify)
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${ALL[@]}")
-for n in "${NAMES[@]}"; do
-  case "$n" in
-    recon_*) command -v nmap >/dev/null ||
-               { echo "$TAG: nmap missing (tests/peers/install.sh --recon)" >&2; exit 2; }
-             nmap --version | head -1 ;;
-  esac
-done
+rec_require_nmap "${NAMES[@]}"
 "$PY" -c 'import importlib.metadata as m; print("peers: c104", m.version("c104"))'
-rec_net_up
-for n in "${NAMES[@]}"; do
-  for try in 1 2 3; do
-    echo "== $n (try $try)"
-    if record "$n"; then break; fi
-    [ "$try" = 3 ] && { echo "$TAG: $n: no exact capture in 3 tries" >&2; exit 1; }
-  done
-done
-rec_check "${NAMES[@]}"
+rec_record_all "${NAMES[@]}"

@@ -10,8 +10,8 @@
 #   PORTLO  the lowest ephemeral port of the client namespaces (tshark decodes by the lower
 #           port first: clients must not use a port some dissector claims)
 #   WORK    a private temporary directory (removed on exit)
-# and then calls rec_net_up once, and for each file rec_capture_start, clients through
-# rec_run, rec_capture_stop NAME. Servers are started by the script; it puts their pid in
+# and defines record NAME (rec_capture_start, clients through rec_run, rec_capture_stop
+# NAME), then calls rec_record_all with the names asked for. Servers are started by the script; it puts their pid in
 # SERVER_PID and their output in $WORK/server.log so that rec_stop_server and rec_run's
 # failure report find them.
 #
@@ -152,7 +152,35 @@ rec_wait_listen() {
   exit 1
 }
 
-# rec_files NAME...: the recorded files, checked by check_pcaps.sh.
+# rec_require_nmap NAME...: nmap is needed (and its version printed) when a name is recon_*.
+rec_require_nmap() {
+  local n
+  for n in "$@"; do
+    case "$n" in
+      recon_*) command -v nmap >/dev/null ||
+                 { echo "$TAG: nmap missing (tests/peers/install.sh --recon)" >&2; exit 2; }
+               nmap --version | head -1
+               return ;;
+    esac
+  done
+}
+
+# rec_record_all NAME...: the network up, each name recorded by the script's record function
+# (three tries for an exact capture), then every file checked.
+rec_record_all() {
+  local n try
+  rec_net_up
+  for n in "$@"; do
+    for try in 1 2 3; do
+      echo "== $n (try $try)"
+      if record "$n"; then break; fi
+      [ "$try" = 3 ] && { echo "$TAG: $n: no exact capture in 3 tries" >&2; exit 1; }
+    done
+  done
+  rec_check "$@"
+}
+
+# rec_check NAME...: the recorded files, checked by check_pcaps.sh.
 rec_check() {
   local files=() n
   for n in "$@"; do files+=("$OUT/$n.pcap"); done

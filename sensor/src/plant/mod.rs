@@ -120,6 +120,15 @@ impl Class {
         Class::Dns,
     ];
 
+    /// The industrial protocols, in summary order.
+    pub const OT: [Class; 5] = [
+        Class::Modbus,
+        Class::S7comm,
+        Class::Dnp3,
+        Class::Enip,
+        Class::Iec104,
+    ];
+
     /// The name used in the summary (the otwatch protocol name for ICS).
     pub fn name(self) -> &'static str {
         match self {
@@ -235,13 +244,7 @@ impl PlantReport {
             share(self.vlan_packets),
             self.flows
         );
-        for class in [
-            Class::Modbus,
-            Class::S7comm,
-            Class::Dnp3,
-            Class::Enip,
-            Class::Iec104,
-        ] {
+        for class in Class::OT {
             let c = self.class(class);
             let _ = write!(s, "; {} pdus {}", class.name(), c.requests + c.responses);
         }

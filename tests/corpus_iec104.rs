@@ -14,10 +14,10 @@ use std::path::Path;
 
 /// Files where otwatch and tshark differ (ours − tshark per type id), and
 /// why. Every other file must match exactly.
-fn explained(file: &str) -> (BTreeMap<u64, i64>, &'static str) {
-    match file {
-        _ => (BTreeMap::new(), ""),
-    }
+fn explained(_file: &str) -> (BTreeMap<u64, i64>, &'static str) {
+    // Every file agrees today: a difference found later is listed here by
+    // file name, with its reason.
+    (BTreeMap::new(), "")
 }
 
 fn check(path: &Path, failures: &mut Vec<String>) {

@@ -956,6 +956,7 @@ fn check_alerts(eve: &[Value]) {
             "IEC 104 general and counter interrogation from the rogue",
         ),
         (170007, 1, "IEC 104 STOPDT from the rogue"),
+        (170011, 1, "IEC 104 STARTDT from the rogue"),
     ];
     for (sid, n, why) in expect {
         assert_eq!(

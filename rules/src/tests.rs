@@ -85,7 +85,7 @@ const DIAG_4: &[u8] = &[0x08, 0x00, 0x04, 0x00, 0x00];
 #[test]
 fn bundled_ruleset_compiles() {
     let set = Ruleset::bundled().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(set.len(), 98);
+    assert_eq!(set.len(), 99);
     assert!(
         set.tests().all(|(_, t)| !t.is_empty()),
         "every bundled rule has a test"

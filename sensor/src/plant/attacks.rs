@@ -141,7 +141,7 @@ impl Kind {
             Kind::Iec104BreakerOpenFromNewHost => (
                 "iec104_breaker_open_from_new_host",
                 "iec104",
-                &[170_004, 170_001],
+                &[170_011, 170_004, 170_001],
                 "a host that is no control centre starts data transfer with a substation, interrogates it and opens a breaker by a direct double command, as Industroyer did",
             ),
         }

@@ -812,8 +812,9 @@ mod tests {
         // synthesized captures), the demo plant's S7 PLC (.11) and DNP3
         // outstation (.12), the Logix controller of the synthesized
         // EtherNet/IP attacks (.21), the IEC 104 station of the synthesized
-        // ones (.31) and the cpppo simulator of the pycomm3 recordings
-        // (10.200.8.10).
+        // ones (.31), the cpppo simulator of the pycomm3 recordings
+        // (10.200.8.10) and the c104 station of the IEC 104 recordings
+        // (10.200.9.10).
         let servers: Vec<String> = one
             .servers()
             .map(|(k, _)| format!("{} {} {}", k.ip, k.protocol.name(), k.port))
@@ -829,6 +830,7 @@ mod tests {
                 "10.200.7.21 enip 44818",
                 "10.200.7.31 iec104 2404",
                 "10.200.8.10 enip 44818",
+                "10.200.9.10 iec104 2404",
             ]
         );
         assert!(one.operations() > 100, "{} operations", one.operations());

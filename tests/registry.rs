@@ -95,3 +95,80 @@ fn every_protocol_shows_its_spec_on_real_captures() {
         );
     }
 }
+
+/// Every flow-bound line of a TCP or UDP flow carries the flow's Community
+/// ID, and it is the one the reference implementation (Python
+/// `communityid`, installed by tests/peers/install.sh) computes for the
+/// line's addresses and ports.
+#[test]
+fn community_id_matches_the_reference_implementation() {
+    // (src, sport, dst, dport, proto) -> community_id, from every line.
+    let mut seen: BTreeMap<(String, u64, String, u64, String), String> = BTreeMap::new();
+    for name in [
+        "modbus_pymodbus_polling.pcap",
+        "dnp3_dnp3py.pcap",
+        "synth_enip.pcap",
+        "iec104_attack_rogue.pcap",
+        "synth_evasion.pcap",
+        "synth_recon.pcap",
+        "recon_nmap_vertical_modbus_s7.pcap",
+    ] {
+        let (lines, _) = common::replay_eve(&common::project_pcap(name));
+        for e in &lines {
+            if e.get("flow_id").is_none() || !matches!(e["proto"].as_str(), Some("TCP" | "UDP")) {
+                continue;
+            }
+            let cid = e["community_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: no community_id in {e}"));
+            let key = (
+                e["src_ip"].as_str().unwrap_or("").to_owned(),
+                e["src_port"].as_u64().unwrap_or(0),
+                e["dest_ip"].as_str().unwrap_or("").to_owned(),
+                e["dest_port"].as_u64().unwrap_or(0),
+                e["proto"].as_str().unwrap_or("").to_owned(),
+            );
+            let known = seen.entry(key).or_insert_with(|| cid.to_owned());
+            assert_eq!(known, cid, "{name}: one flow, one community_id");
+        }
+    }
+    assert!(seen.len() > 20, "{} tuples", seen.len());
+    assert!(seen.keys().any(|k| k.4 == "UDP"), "UDP flows too");
+    let tuples: Vec<String> = seen
+        .keys()
+        .map(|(s, sp, d, dp, p)| format!("{p} {s} {sp} {d} {dp}"))
+        .collect();
+    let script = "import sys, communityid\n\
+        c = communityid.CommunityID()\n\
+        for line in sys.stdin:\n\
+        \x20   p, s, sp, d, dp = line.split()\n\
+        \x20   make = communityid.FlowTuple.make_tcp if p == 'TCP' else communityid.FlowTuple.make_udp\n\
+        \x20   print(c.calc(make(s, d, int(sp), int(dp))))\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (tests/peers/install.sh)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(tuples.join("\n").as_bytes())
+            .expect("write tuples");
+    }
+    let out = child.wait_with_output().expect("python3 ran");
+    assert!(
+        out.status.success(),
+        "the reference implementation is missing: run tests/peers/install.sh (pip communityid)"
+    );
+    let reference: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let ours: Vec<&String> = seen.values().collect();
+    assert_eq!(reference.len(), ours.len());
+    for ((tuple, r), o) in tuples.iter().zip(&reference).zip(ours) {
+        assert_eq!(r, o, "{tuple}");
+    }
+}

@@ -675,6 +675,7 @@ mod tests {
             start: Timestamp::new(start, 0),
             client_mac: None,
             server_mac: Some(MacAddr([2, 0, 0, 0, 0, 10])),
+            community_id: None,
         }
     }
 

@@ -186,6 +186,9 @@ pub(crate) fn write_header(
     if let Some(app) = app {
         w.field_str("app_proto", app.name());
     }
+    if let Some(digest) = &flow.community_id {
+        crate::community_id::write(w, digest);
+    }
 }
 
 /// Writes a timestamp value (the key was written by the caller).

@@ -16,6 +16,7 @@
 
 pub mod assets;
 pub mod capture;
+pub mod community_id;
 pub mod detect;
 pub mod eve;
 pub mod flow;

@@ -125,6 +125,8 @@ pub struct FlowMeta {
     pub client_mac: Option<MacAddr>,
     /// Server MAC address, when seen.
     pub server_mac: Option<MacAddr>,
+    /// Its Community ID digest, for protocols with ports (TCP, UDP, SCTP).
+    pub community_id: Option<crate::community_id::Digest>,
 }
 
 /// A flow at its end, for the EVE `flow` event.
@@ -817,6 +819,8 @@ impl<O: Output> Pipeline<O> {
             start: ts,
             client_mac,
             server_mac,
+            community_id: matches!(protocol, 6 | 17 | 132)
+                .then(|| crate::community_id::digest(0, client, server, protocol)),
         };
         let state = FlowState {
             meta,

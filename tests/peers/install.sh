@@ -40,7 +40,7 @@ if "$PY" -c 'import os, sys, sysconfig; sys.exit(0 if os.path.exists(os.path.joi
   pip_args+=(--break-system-packages)
 fi
 "$PY" -m pip "${pip_args[@]}" </dev/null
-"$PY" -c 'import importlib.metadata, pymodbus, snap7, dnp3, cpppo, pycomm3, c104; print("peers:", "pymodbus", pymodbus.__version__, "| python-snap7", snap7.__version__, "| dnp3py", dnp3.__version__, "| cpppo", cpppo.__version__, "| pycomm3", pycomm3.__version__, "| c104", importlib.metadata.version("c104"))'
+"$PY" -c 'import importlib.metadata, pymodbus, snap7, dnp3, cpppo, pycomm3, c104, communityid; print("peers:", "pymodbus", pymodbus.__version__, "| python-snap7", snap7.__version__, "| dnp3py", dnp3.__version__, "| cpppo", cpppo.__version__, "| pycomm3", pycomm3.__version__, "| c104", importlib.metadata.version("c104"))'
 command -v tcpdump tshark >/dev/null
 [ "$RECON" = 1 ] || exit 0
 

@@ -437,7 +437,7 @@ pub(crate) fn rfc5424(
     let head = header(facility, r.severity, r.ts, hostname);
     let alert = &eve["alert"];
     let mut main = format!("[otwatch@{PEN}");
-    let params: [(&str, String); 17] = [
+    let params: [(&str, String); 18] = [
         ("id", crate::render::id_text(id)),
         ("alert_id", r.alert_id.to_string()),
         ("sid", r.sid.to_string()),
@@ -451,6 +451,7 @@ pub(crate) fn rfc5424(
         ("dst", r.dest_ip.to_string()),
         ("dport", text(&eve["dest_port"])),
         ("flow_id", text(&eve["flow_id"])),
+        ("community_id", text(&eve["community_id"])),
         ("sensor", r.sensor.to_string()),
         ("group_id", group_text(r.group)),
         ("attack", text(&alert["metadata"]["attack_id"])),
@@ -526,6 +527,7 @@ pub(crate) fn cef(
     let tx: serde_json::Map<String, Value> = crate::protocols::transaction_objects()
         .filter_map(|k| eve.get(k).map(|v| (k.to_string(), v.clone())))
         .collect();
+    let community_id = text(&eve["community_id"]);
     let ext: Vec<(&str, String, usize)> = vec![
         ("rt", (r.ts / 1000).to_string(), 32),
         ("src", r.src_ip.to_string(), 64),
@@ -546,6 +548,17 @@ pub(crate) fn cef(
         ("cs3", text(&eve["flow_id"]), 32),
         ("cs5Label", "group_id".into(), 16),
         ("cs5", group_text(r.group), 32),
+        // The label only with its value (lines of flows without ports have none).
+        (
+            "cs6Label",
+            if community_id.is_empty() {
+                String::new()
+            } else {
+                "community_id".into()
+            },
+            16,
+        ),
+        ("cs6", community_id, 32),
         ("msg", text(&alert["signature"]), 512),
         ("cs4Label", "transaction".into(), 16),
         (
@@ -853,6 +866,28 @@ mod tests {
             let trailing = m.len() - m.trim_end_matches('\\').len();
             assert_eq!(trailing % 2, 0, "half an escape at {max}: {m}");
         }
+    }
+
+    #[test]
+    fn the_community_id_goes_to_syslog_and_cef_when_the_line_has_one() {
+        let mut e = eve();
+        e["community_id"] = json!("1:mQTCVKnySc5eWEVCYlJwZuThcuY=");
+        let m = String::from_utf8(rfc5424(0x10, &record(b"{}"), &e, 16, "otwatch", 8192))
+            .expect("utf8");
+        assert!(
+            m.contains(" flow_id=\"7\" community_id=\"1:mQTCVKnySc5eWEVCYlJwZuThcuY=\" "),
+            "{m}"
+        );
+        let m =
+            String::from_utf8(cef(0x10, &record(b"{}"), &e, 16, "otwatch", 8192)).expect("utf8");
+        // CEF escapes the base64 padding.
+        assert!(
+            m.contains(" cs6Label=community_id cs6=1:mQTCVKnySc5eWEVCYlJwZuThcuY\\= "),
+            "{m}"
+        );
+        let without = String::from_utf8(cef(0x10, &record(b"{}"), &eve(), 16, "otwatch", 8192))
+            .expect("utf8");
+        assert!(!without.contains("cs6"), "{without}");
     }
 
     #[test]

@@ -281,6 +281,7 @@ mod tests {
             start: Timestamp::new(1, 0),
             client_mac: None,
             server_mac: None,
+            community_id: None,
         };
         local.observe_flow(
             &flow,

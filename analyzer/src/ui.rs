@@ -12,7 +12,7 @@
 //! form); everything the page shows comes from `/api/v1`, behind the access
 //! layer ([`crate::auth`]), which also answers the login link `/?token=…`.
 //!
-//! ```ignore
+//! ```text
 //! let app = analyzer.router(Some(otwatch_analyzer::ui::router()));
 //! ```
 

@@ -10,21 +10,23 @@ use std::process::Command;
 use otwatch_sensor::pipeline::{NullOutput, PipelineConfig};
 use otwatch_sensor::replay::{replay, ReplayReport};
 
-/// The public capture corpus (`OTWATCH_PCAP_CORPUS`). `None` when the variable
-/// is unset (the test is skipped, saying so); a panic when it is set but the
-/// folder is missing, so CI cannot silently test nothing.
-pub fn corpus() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("OTWATCH_PCAP_CORPUS") else {
-        eprintln!("OTWATCH_PCAP_CORPUS is not set: corpus test skipped");
-        return None;
-    };
+/// The public capture corpus (`OTWATCH_PCAP_CORPUS`); a panic when the
+/// variable is unset or names no folder, so that no corpus test passes
+/// having tested nothing.
+pub fn corpus() -> PathBuf {
+    // The tests that call this are `#[ignore]`d: run on purpose
+    // (`--include-ignored`, as scripts/test does when it finds the corpus),
+    // they fail without it rather than pass having tested nothing.
+    let dir = std::env::var_os("OTWATCH_PCAP_CORPUS").unwrap_or_else(|| {
+        panic!("OTWATCH_PCAP_CORPUS is not set: point it at the public capture corpus (../shared/pcaps)")
+    });
     let dir = PathBuf::from(dir);
     assert!(
         dir.is_dir(),
         "OTWATCH_PCAP_CORPUS={} is set but is not a folder",
         dir.display()
     );
-    Some(dir)
+    dir
 }
 
 /// Capture files directly under `dir`, sorted.

@@ -4,6 +4,7 @@
 mod baseline;
 mod capture;
 mod generate;
+mod logging;
 mod serve;
 
 use std::io::{self, IsTerminal, Write};
@@ -49,6 +50,21 @@ struct Cli {
         default_value = "auto"
     )]
     checksum_checks: ChecksumMode,
+    /// How the process log (standard error) is written: `human` lines with
+    /// time, level and target, or `json`, one object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "human|json",
+        default_value = "human"
+    )]
+    log_format: logging::LogFormat,
+    /// Which log events are written: a level (error, warn, info, debug,
+    /// trace) or per-target directives such as
+    /// `warn,otwatch_analyzer::export=debug`. Default: `RUST_LOG`, else info.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = logging::parse_filter)]
+    log_level: Option<tracing_subscriber::filter::Targets>,
 }
 
 /// The pipeline settings of this run (from the command line).
@@ -232,6 +248,7 @@ fn event_types_help(lead: &str) -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.log_format, cli.log_level.clone());
     let _ = PIPELINE.set(PipelineConfig {
         checksums: cli.checksum_checks,
         ..PipelineConfig::default()

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -135,6 +135,21 @@ pub enum Transport {
     Tcp,
     /// TLS with octet-counting framing (RFC 5425).
     Tls,
+    /// RELP over TCP: the receiver acknowledges every message (rsyslog's
+    /// `imrelp`), so an alert counts as sent only once it was taken.
+    Relp,
+}
+
+/// How messages are delimited on a TCP or TLS stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// `MSG-LEN SP MSG` (RFC 6587 §3.4.1, RFC 5425 §4.3).
+    #[default]
+    OctetCounting,
+    /// Each message ends with a line feed (RFC 6587 §3.4.2), what Splunk's
+    /// and Logstash's plain TCP inputs read. Messages never contain one.
+    Lf,
 }
 
 /// Payload format of a syslog export.
@@ -166,23 +181,34 @@ pub struct SyslogConfig {
     pub name: String,
     /// `host:port` of the receiver.
     pub address: String,
-    /// `udp`, `tcp` or `tls`.
+    /// `udp`, `tcp`, `tls` or `relp`.
     pub transport: Transport,
+    /// `octet-counting` (default) or `lf`; TCP and TLS only.
+    #[serde(default)]
+    pub framing: Framing,
     /// `rfc5424` (default) or `cef`.
     #[serde(default = "default_format")]
     pub format: Format,
     /// Facility name (`local0`…`local7`, `auth`, `daemon`, …) or number 0–23.
     #[serde(default = "default_facility")]
     pub facility: String,
-    /// HOSTNAME field of the messages.
+    /// HOSTNAME field of the messages (default: this machine's host name).
     #[serde(default = "default_hostname")]
     pub hostname: String,
     /// Largest message in bytes; longer ones are truncated on a character boundary.
     #[serde(default = "default_max_message")]
     pub max_message: usize,
-    /// PEM file of the CA that signed the receiver's certificate (TLS).
+    /// PEM file of the CA certificates the receiver's certificate is
+    /// checked against (TLS; default: the system's CA store).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// PEM certificate chain presented to the receiver (mutual TLS; with
+    /// `key_file`).
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
     /// Name checked against the receiver's certificate (TLS; default: the host of `address`).
     #[serde(default)]
     pub server_name: Option<String>,
@@ -307,9 +333,28 @@ fn default_format() -> Format {
 fn default_facility() -> String {
     "local0".to_string()
 }
+/// This machine's host name when it is a valid syslog HOSTNAME, else `otwatch`.
 fn default_hostname() -> String {
-    "otwatch".to_string()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| valid_hostname(h))
+        .unwrap_or_else(|| "otwatch".to_string())
 }
+
+/// RFC 5424 HOSTNAME: 1 to 255 printable US-ASCII characters.
+fn valid_hostname(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| (33..=126).contains(&b))
+}
+
+/// The PEM bundles of the system CA store, in the order distributions keep
+/// them (Debian and Ubuntu, Fedora and RHEL, openSUSE, Alpine and others).
+pub const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
 fn default_max_message() -> usize {
     8192
 }
@@ -491,28 +536,49 @@ impl Config {
             if facility_code(&s.facility).is_none() {
                 err(at("facility"), format!("unknown facility `{}`", s.facility));
             }
-            if s.hostname.is_empty()
-                || s.hostname.len() > 255
-                || !s.hostname.bytes().all(|b| (33..=126).contains(&b))
-            {
+            if !valid_hostname(&s.hostname) {
                 err(at("hostname"), "1 to 255 printable ASCII characters".into());
             }
             if !(480..=65_000).contains(&s.max_message) {
                 err(at("max_message"), "must be between 480 and 65000".into());
             }
-            match (s.transport, &s.ca_file) {
-                (Transport::Tls, None) => err(
-                    at("ca_file"),
-                    "TLS needs the receiver's CA certificate".into(),
-                ),
-                (Transport::Tls, Some(p)) if !p.is_file() => err(
-                    at("ca_file"),
-                    format!("{} is not a readable file", p.display()),
-                ),
-                (Transport::Udp | Transport::Tcp, Some(_)) => {
-                    err(at("ca_file"), "only for transport tls".into())
+            let tls = s.transport == Transport::Tls;
+            for (key, file) in [
+                ("ca_file", &s.ca_file),
+                ("cert_file", &s.cert_file),
+                ("key_file", &s.key_file),
+            ] {
+                match file {
+                    Some(_) if !tls => err(at(key), "only for transport tls".into()),
+                    Some(p) if !p.is_file() => {
+                        err(at(key), format!("{} is not a readable file", p.display()))
+                    }
+                    _ => {}
                 }
-                _ => {}
+            }
+            if tls
+                && s.ca_file.is_none()
+                && !SYSTEM_CA_BUNDLES.iter().any(|p| Path::new(p).is_file())
+            {
+                err(
+                    at("ca_file"),
+                    format!(
+                        "no system CA store ({}): name the receiver's CA",
+                        SYSTEM_CA_BUNDLES.join(", ")
+                    ),
+                );
+            }
+            if tls && s.cert_file.is_some() != s.key_file.is_some() {
+                err(
+                    at("key_file"),
+                    "mutual TLS needs both cert_file and key_file".into(),
+                );
+            }
+            if s.server_name.is_some() && !tls {
+                err(at("server_name"), "only for transport tls".into());
+            }
+            if s.framing == Framing::Lf && !matches!(s.transport, Transport::Tcp | Transport::Tls) {
+                err(at("framing"), "only for transport tcp or tls".into());
             }
         }
         if let Some(e) = &self.exports.eve_file {
@@ -661,6 +727,13 @@ exports:
       address: 127.0.0.1:5515
       transport: udp
       format: cef
+    - name: splunk
+      address: 127.0.0.1:5516
+      transport: tcp
+      framing: lf
+    - name: relay
+      address: 127.0.0.1:2514
+      transport: relp
   eve_file:
     path: /var/log/otwatch/alerts.json
     max_size: 100MiB
@@ -680,6 +753,10 @@ rules:
         assert_eq!(c.retention.max_age.0, Duration::from_secs(30 * 86_400));
         assert_eq!(c.retention.max_size.0, 2 << 30);
         assert_eq!(c.exports.syslog[1].format, Format::Cef);
+        assert_eq!(c.exports.syslog[2].framing, Framing::Lf);
+        assert_eq!(c.exports.syslog[3].transport, Transport::Relp);
+        assert_eq!(c.exports.syslog[3].framing, Framing::OctetCounting);
+        assert!(!c.exports.syslog[3].hostname.is_empty());
         assert_eq!(c.rules[0].id, 110001);
         assert!(c.metrics_open);
         assert_eq!(c.http.header_timeout.0, Duration::from_secs(10));
@@ -744,13 +821,16 @@ rules:
         c.exports.syslog.push(SyslogConfig {
             name: "Bad Name".into(),
             address: "nowhere".into(),
-            transport: Transport::Tls,
+            transport: Transport::Udp,
+            framing: Framing::Lf,
             format: Format::Rfc5424,
             facility: "local9".into(),
             hostname: "otwatch".into(),
             max_message: 100,
             ca_file: None,
-            server_name: None,
+            cert_file: Some("/nonexistent/client.pem".into()),
+            key_file: None,
+            server_name: Some("siem".into()),
             start: StartAt::End,
         });
         let errs: Vec<String> = c
@@ -772,7 +852,9 @@ rules:
                 "exports.syslog[0].address: `nowhere` is not host:port",
                 "exports.syslog[0].facility: unknown facility `local9`",
                 "exports.syslog[0].max_message: must be between 480 and 65000",
-                "exports.syslog[0].ca_file: TLS needs the receiver's CA certificate",
+                "exports.syslog[0].cert_file: only for transport tls",
+                "exports.syslog[0].server_name: only for transport tls",
+                "exports.syslog[0].framing: only for transport tcp or tls",
             ]
         );
     }

@@ -158,7 +158,7 @@ impl Metrics {
         );
         r.register(
             "export_sent",
-            "Alerts exported, by exporter",
+            "Alerts delivered, by exporter: acknowledged by the receiver (TCP, TLS, RELP), written (EVE file) or sent (UDP)",
             m.export_sent.clone(),
         );
         r.register(

@@ -1,8 +1,11 @@
 //! Exports against a real receiver: Debian's rsyslog, started with its own
-//! configuration on loopback ports (UDP, TCP with octet counting, TLS), writing
-//! what it receives to a file in a temporary folder. Also the EVE file export
-//! and its rotation. Needs `rsyslogd` with its gtls module (`rsyslog`,
-//! `rsyslog-gnutls`) and `openssl` (tests/peers/install.sh installs them).
+//! configuration on loopback ports (UDP, TCP with octet counting or line
+//! feeds, TLS with and without client certificates, RELP), writing what it
+//! receives to a file in a temporary folder; stopped and started again to
+//! check that an outage loses and repeats nothing. Also the EVE file export
+//! and its rotation. Needs `rsyslogd` with its gtls and relp modules
+//! (`rsyslog`, `rsyslog-gnutls`, `rsyslog-relp`) and `openssl`
+//! (tests/peers/install.sh installs them).
 
 mod common;
 
@@ -11,10 +14,26 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use otwatch_analyzer::config::{ByteSize, EveFileConfig, Format, StartAt, Transport};
+use otwatch_analyzer::config::{ByteSize, EveFileConfig, Format, Framing, StartAt, Transport};
 use serde_json::{json, Value};
 
 struct Rsyslog(Child);
+
+impl Rsyslog {
+    /// Stops rsyslogd as a service manager does (SIGTERM) and waits for it.
+    fn stop(mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let t0 = Instant::now();
+        while self.0.try_wait().ok().flatten().is_none() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "rsyslogd did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
 
 impl Drop for Rsyslog {
     fn drop(&mut self) {
@@ -50,7 +69,8 @@ fn sh(dir: &Path, cmd: &str) {
     assert!(st.success(), "{cmd}");
 }
 
-/// A CA and a server certificate for `localhost` / 127.0.0.1.
+/// A CA, a server certificate for `localhost` / 127.0.0.1 and a client
+/// certificate (`client.pem`, `client.key`) signed by the same CA.
 fn make_certs(dir: &Path) {
     sh(dir, "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=otwatch-test-ca");
     sh(
@@ -63,9 +83,49 @@ fn make_certs(dir: &Path) {
     )
     .expect("ext");
     sh(dir, "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext");
+    sh(
+        dir,
+        "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=otwatch-client",
+    );
+    std::fs::write(
+        dir.join("client-ext"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .expect("ext");
+    sh(dir, "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client-ext");
 }
 
-fn start_rsyslog(dir: &Path, udp: u16, tcp: u16, tls: u16) -> Rsyslog {
+/// Loopback ports of the receiver's inputs.
+#[derive(Clone, Copy)]
+struct Ports {
+    udp: u16,
+    tcp: u16,
+    tls: u16,
+    /// TLS that requires a client certificate signed by the test CA.
+    mtls: u16,
+    relp: u16,
+}
+
+impl Ports {
+    fn free() -> Ports {
+        Ports {
+            udp: free_udp(),
+            tcp: free_tcp(),
+            tls: free_tcp(),
+            mtls: free_tcp(),
+            relp: free_tcp(),
+        }
+    }
+}
+
+fn start_rsyslog(dir: &Path, p: Ports) -> Rsyslog {
+    let Ports {
+        udp,
+        tcp,
+        tls,
+        mtls,
+        relp,
+    } = p;
     let work = dir.join("work");
     std::fs::create_dir_all(&work).expect("work");
     let d = dir.display();
@@ -76,10 +136,14 @@ fn start_rsyslog(dir: &Path, udp: u16, tcp: u16, tls: u16) -> Rsyslog {
        defaultNetstreamDriverKeyFile="{d}/srv.key")
 module(load="imudp")
 module(load="imtcp")
+module(load="imrelp")
 input(type="imudp" address="127.0.0.1" port="{udp}" name="udp")
 input(type="imtcp" address="127.0.0.1" port="{tcp}" name="tcp")
 input(type="imtcp" address="127.0.0.1" port="{tls}" name="tls"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+input(type="imtcp" address="127.0.0.1" port="{mtls}" name="mtls"
+      streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="x509/certvalid")
+input(type="imrelp" address="127.0.0.1" port="{relp}" name="relp")
 template(name="t" type="string" string="%inputname%~~%pri%~~%hostname%~~%app-name%~~%msgid%~~%structured-data%~~%msg%\n")
 action(type="omfile" file="{d}/out.log" template="t")
 "#
@@ -92,10 +156,11 @@ action(type="omfile" file="{d}/out.log" template="t")
         .arg(dir.join("rsyslog.pid"))
         .stdout(Stdio::null())
         .spawn()
-        .expect("rsyslogd (apt-get install rsyslog rsyslog-gnutls)");
+        .expect("rsyslogd (apt-get install rsyslog rsyslog-gnutls rsyslog-relp)");
     let r = Rsyslog(child);
     let t0 = Instant::now();
-    // Probing the plain TCP port only (a probe on the TLS port makes rsyslog log a failed handshake).
+    // Probing the plain TCP port (a probe on a TLS port makes rsyslog log
+    // a failed handshake), then waiting for the listeners opened after it.
     while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
         assert!(
             t0.elapsed() < Duration::from_secs(10),
@@ -103,7 +168,16 @@ action(type="omfile" file="{d}/out.log" template="t")
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = tls;
+    while [tls, mtls, relp]
+        .iter()
+        .any(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "rsyslogd did not open its TLS and RELP inputs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     r
 }
 
@@ -146,7 +220,8 @@ fn syslog_over_udp_tcp_and_tls_reaches_rsyslog_escaped_and_retried() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
     make_certs(d);
-    let (udp, tcp, tls) = (free_udp(), free_tcp(), free_tcp());
+    let ports = Ports::free();
+    let Ports { udp, tcp, tls, .. } = ports;
     let mut c = config(&d.join("data"));
     c.exports
         .syslog
@@ -168,7 +243,7 @@ fn syslog_over_udp_tcp_and_tls_reaches_rsyslog_escaped_and_retried() {
         .expect("ingest");
     assert_eq!(r.status().as_u16(), 200);
     std::thread::sleep(Duration::from_millis(1200));
-    let _rsyslog = start_rsyslog(d, udp, tcp, tls);
+    let _rsyslog = start_rsyslog(d, ports);
     let lines = wait_for(d, "the first alert over TCP and TLS", |l| {
         l.iter().any(|x| x.starts_with("tcp~~")) && l.iter().any(|x| x.starts_with("tls~~"))
     });
@@ -339,8 +414,9 @@ fn syslog_names_every_device_identification_field_apart() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
     make_certs(d);
-    let (udp, tcp, tls) = (free_udp(), free_tcp(), free_tcp());
-    let _rsyslog = start_rsyslog(d, udp, tcp, tls);
+    let ports = Ports::free();
+    let tcp = ports.tcp;
+    let _rsyslog = start_rsyslog(d, ports);
     let mut c = config(&d.join("data"));
     c.exports
         .syslog
@@ -455,4 +531,134 @@ fn eve_file_export_rotates_by_size() {
     assert_eq!(group.len(), 16, "{:?}", current.last());
     last["group_id"] = json!(group);
     assert_eq!(current.last(), Some(&last));
+}
+
+/// The `alert_id` of each line rsyslog wrote for the export whose HOSTNAME
+/// is `host`.
+fn alert_ids(lines: &[String], host: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.split("~~").nth(2) == Some(host))
+        .filter_map(|l| {
+            let at = l.find(" alert_id=\"")? + 11;
+            Some(l[at..].split('"').next()?.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn syslog_outage_loses_and_repeats_nothing_on_tcp_tls_and_relp() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    make_certs(d);
+    let ports = Ports::free();
+    let rsyslog = start_rsyslog(d, ports);
+    let mut c = config(&d.join("data"));
+    // One export per transport, told apart by HOSTNAME at the receiver.
+    let mut exports = Vec::new();
+    let mut add = |name: &str, port: u16, transport: Transport| {
+        let mut e = syslog(name, port, transport, Format::Rfc5424);
+        e.hostname = format!("h-{name}");
+        if transport == Transport::Tls {
+            e.ca_file = Some(d.join("ca.pem"));
+            e.server_name = Some("localhost".into());
+        }
+        exports.push(e);
+    };
+    add("tcp", ports.tcp, Transport::Tcp);
+    add("lf", ports.tcp, Transport::Tcp);
+    add("tls", ports.tls, Transport::Tls);
+    add("mtls", ports.mtls, Transport::Tls);
+    add("nocert", ports.mtls, Transport::Tls);
+    add("relp", ports.relp, Transport::Relp);
+    exports[1].framing = Framing::Lf;
+    exports[3].cert_file = Some(d.join("client.pem"));
+    exports[3].key_file = Some(d.join("client.key"));
+    c.exports.syslog = exports;
+    let s = TestServer::start(c);
+
+    // 200 alerts, 10 every 100 ms; rsyslog is stopped after the eighth
+    // batch and started again 3 s later, while alerts keep arriving.
+    const TOTAL: u64 = 200;
+    let ingested = std::thread::scope(|scope| {
+        let feeder = scope.spawn(|| {
+            for b in 0..TOTAL / 10 {
+                let batch: Vec<Value> = (b * 10 + 1..=b * 10 + 10)
+                    .map(|n| alert(n, 110001, 2, "modbus", "10.0.0.2", "10.0.0.1", n % 3000))
+                    .collect();
+                assert_eq!(ingest(&s, &ndjson(&batch)).0, 200);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            TOTAL
+        });
+        wait_for(d, "the first alerts on every transport", |l| {
+            ["h-tcp", "h-lf", "h-tls", "h-mtls", "h-relp"]
+                .iter()
+                .all(|h| alert_ids(l, h).len() >= 30)
+        });
+        rsyslog.stop();
+        let during = received(d).len();
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(
+            received(d).len(),
+            during,
+            "nothing arrives while rsyslog is down"
+        );
+        let again = start_rsyslog(d, ports);
+        let n = feeder.join().expect("feeder");
+        (n, again)
+    });
+    let (n, _rsyslog) = ingested;
+    let want: Vec<String> = (1..=n).map(|i| format!("s1-{i}")).collect();
+    let t0 = Instant::now();
+    for host in ["h-tcp", "h-lf", "h-tls", "h-mtls", "h-relp"] {
+        let lines = loop {
+            let lines = received(d);
+            if alert_ids(&lines, host).len() >= want.len() {
+                break lines;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(40),
+                "{host}: {} of {} alerts arrived",
+                alert_ids(&lines, host).len(),
+                want.len()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let mut got = alert_ids(&lines, host);
+        got.sort_by_key(|id| id[3..].parse::<u64>().unwrap_or(0));
+        // Every alert once: none lost in the outage, none sent twice.
+        assert_eq!(got, want, "{host}");
+    }
+    // Each export noticed the outage; the one without a client certificate
+    // never got through to the input that requires one.
+    for name in ["tcp", "lf", "tls", "mtls", "relp", "nocert"] {
+        let errors: u64 = metric_value(
+            &s,
+            &format!("otwatch_analyzer_export_errors_total{{exporter=\"syslog-{name}\"}}"),
+        )
+        .unwrap_or(0);
+        assert!(errors > 0, "{name}: no failure counted");
+    }
+    let sent: u64 = metric_value(
+        &s,
+        "otwatch_analyzer_export_sent_total{exporter=\"syslog-relp\"}",
+    )
+    .unwrap_or(0);
+    assert_eq!(sent, n);
+    assert_eq!(
+        metric_value::<u64>(
+            &s,
+            "otwatch_analyzer_export_sent_total{exporter=\"syslog-nocert\"}"
+        ),
+        None
+    );
+    assert!(alert_ids(&received(d), "h-nocert").is_empty());
+    // Each message arrived on its own line, whichever framing carried it.
+    assert!(received(d)
+        .iter()
+        .all(|l| ["tcp~~", "tls~~", "mtls~~", "relp~~"]
+            .iter()
+            .any(|p| l.starts_with(p))));
+    s.stop();
 }

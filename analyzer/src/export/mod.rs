@@ -1,15 +1,23 @@
-//! Exports of stored alerts: syslog receivers (RFC 5424 or CEF over UDP, TCP
-//! or TLS) and an EVE JSON file with size-based rotation.
+//! Exports of stored alerts: syslog receivers (RFC 5424 or CEF over UDP, TCP,
+//! TLS or RELP) and an EVE JSON file with size-based rotation.
 //!
 //! The store is the spool: each export keeps a cursor (the id of the last
 //! alert it handed over, in `DATA_DIR/export-NAME.cursor`) and reads the
 //! alerts stored after it, oldest first, in batches. A batch that fails is
 //! retried with exponential backoff (1 s up to 60 s) until it goes through,
 //! so a SIEM that is down for a while misses nothing that retention kept.
-//! Delivery is at least once: a batch written to a TCP peer that then dies
-//! is sent again. UDP has no acknowledgement at all.
+//! The cursor moves only past what the receiver acknowledged (see
+//! [`sink`] for what that means per transport): delivery is at least once,
+//! and exactly once unless a connection fails while a batch is in flight.
+//! UDP has no acknowledgement at all.
+//!
+//! Failures are logged once when an export starts failing (warn) and once
+//! when it delivers again (info); the attempts between are debug events,
+//! and every one counts in `otwatch_analyzer_export_errors_total`.
 
 pub mod format;
+mod outq;
+mod relp;
 mod sink;
 
 use std::path::{Path, PathBuf};
@@ -106,6 +114,8 @@ async fn run(a: Analyzer, name: String, path: PathBuf, mut cursor: u64, mut sink
     let mut stop = a.stopping();
     let mut backoff = Duration::from_secs(1);
     let mut deadline: Option<tokio::time::Instant> = None;
+    // Since when, and how many attempts, the export has been failing.
+    let mut failing: Option<(std::time::Instant, u32)> = None;
     loop {
         if deadline.is_none() && *stop.borrow() {
             // Shutting down: a few seconds to hand over what is left.
@@ -131,21 +141,41 @@ async fn run(a: Analyzer, name: String, path: PathBuf, mut cursor: u64, mut sink
             }
             continue;
         }
-        match sink.send(&batch).await {
-            Ok(()) => {
+        let d = sink.send(&batch).await;
+        if d.delivered > 0 {
+            cursor = batch[d.delivered - 1].0;
+            a.export_cursors().set(&name, cursor);
+            m.export_sent
+                .get_or_create(&labels)
+                .inc_by(d.delivered as u64);
+            if let Err(e) = save_cursor(&path, cursor) {
+                tracing::warn!("export {name}: cannot save cursor: {e}");
+            }
+        }
+        match d.error {
+            None => {
                 backoff = Duration::from_secs(1);
-                cursor = batch.last().map_or(cursor, |b| b.0);
-                a.export_cursors().set(&name, cursor);
-                m.export_sent
-                    .get_or_create(&labels)
-                    .inc_by(batch.len() as u64);
-                if let Err(e) = save_cursor(&path, cursor) {
-                    tracing::warn!("export {name}: cannot save cursor: {e}");
+                if let Some((since, attempts)) = failing.take() {
+                    tracing::info!(
+                        "export {name}: delivering again, after {attempts} failed attempts over {:.0?}",
+                        since.elapsed()
+                    );
                 }
             }
-            Err(e) => {
+            Some(e) => {
                 m.export_errors.get_or_create(&labels).inc();
-                tracing::warn!("export {name}: {e}; retrying in {backoff:?}");
+                match &mut failing {
+                    None => {
+                        tracing::warn!(
+                            "export {name}: {e}; the alerts stay in the store and are retried"
+                        );
+                        failing = Some((std::time::Instant::now(), 1));
+                    }
+                    Some((_, attempts)) => {
+                        *attempts += 1;
+                        tracing::debug!("export {name}: {e}; retrying in {backoff:?}");
+                    }
+                }
                 if deadline.is_some() {
                     break;
                 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use otwatch_analyzer::config::{Format, StartAt, SyslogConfig, Transport};
+use otwatch_analyzer::config::{Format, Framing, StartAt, SyslogConfig, Transport};
 use otwatch_analyzer::{Analyzer, Config, Server};
 use serde_json::{json, Value};
 
@@ -184,11 +184,14 @@ pub fn syslog(name: &str, port: u16, transport: Transport, format: Format) -> Sy
         name: name.into(),
         address: format!("127.0.0.1:{port}"),
         transport,
+        framing: Framing::OctetCounting,
         format,
         facility: "local4".into(),
         hostname: "otwatch-test".into(),
         max_message: 8192,
         ca_file: None,
+        cert_file: None,
+        key_file: None,
         server_name: None,
         start: StartAt::Beginning,
     }

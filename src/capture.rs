@@ -219,7 +219,20 @@ pub(crate) fn run_live(job: LiveJob, capture: Capture) -> ExitCode {
             let asked = reload_requested
                 .as_ref()
                 .is_some_and(|f| f.swap(false, Ordering::AcqRel));
-            if signals.take_hangup() || asked {
+            let hangup = signals.take_hangup();
+            if hangup {
+                // After a log rotation: the EVE file is opened again.
+                if let Some((sink, _)) = &eve {
+                    match sink.reopen() {
+                        Ok(true) => eprintln!("{who}: EVE file reopened"),
+                        Ok(false) => {}
+                        Err(e) => eprintln!(
+                            "{who}: EVE file not reopened ({e}); still writing the old one"
+                        ),
+                    }
+                }
+            }
+            if hangup || asked {
                 // A bad rule or baseline file keeps the rules in force and
                 // says why.
                 match load() {

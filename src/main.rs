@@ -3,6 +3,7 @@
 
 mod baseline;
 mod capture;
+mod check;
 mod generate;
 mod logging;
 mod serve;
@@ -146,7 +147,9 @@ enum Command {
         /// Data directory (default ./otwatch-data, or `data_dir` in the config).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
-        /// YAML configuration file (validated at start, every error reported).
+        /// YAML configuration file (validated at start, every error
+        /// reported; default: OTWATCH_CONFIG, else /etc/otwatch/otwatch.yaml
+        /// when it exists).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Bearer token sensors must present (or OTWATCH_TOKEN, or the config).
@@ -204,6 +207,33 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Check the configuration without starting.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load and validate everything a start would (the analyzer's
+    /// configuration file, the rules, an overrides file, a baseline) and
+    /// list every error; exits 0 only when all of it is good.
+    Check {
+        /// The analyzer's configuration file (default: OTWATCH_CONFIG, else
+        /// /etc/otwatch/otwatch.yaml when it exists).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Rule file or folder (default: the bundled ruleset).
+        #[arg(long, value_name = "PATH")]
+        rules: Option<PathBuf>,
+        /// Rule overrides file, checked against the rules.
+        #[arg(long, value_name = "FILE")]
+        overrides: Option<PathBuf>,
+        /// Baseline file.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
     },
 }
 
@@ -296,7 +326,7 @@ fn main() -> ExitCode {
         } => serve::run_analyzer(serve::ServeArgs {
             listen,
             data,
-            config,
+            config: config.or_else(check::default_config),
             rules,
             overrides: None,
             token,
@@ -327,6 +357,20 @@ fn main() -> ExitCode {
             baseline,
             iface.map(|iface| (iface, capture)),
         ),
+        Command::Config {
+            command:
+                ConfigCommand::Check {
+                    config,
+                    rules,
+                    overrides,
+                    baseline,
+                },
+        } => check::run(check::CheckArgs {
+            config,
+            rules,
+            overrides,
+            baseline,
+        }),
         Command::Rules {
             command: RulesCommand::Check { path, rules },
         } => rules_check(&path, rules.as_deref()),
@@ -799,7 +843,8 @@ struct SensorArgs {
     /// destination or a pair), applied to the rules and reloaded with them.
     #[arg(long, value_name = "FILE")]
     overrides: Option<PathBuf>,
-    /// Where to write EVE JSON lines: a file, or `-` for standard output.
+    /// Where to write EVE JSON lines: a file (appended to; opened again on
+    /// SIGHUP, after logrotate moved it), or `-` for standard output.
     #[arg(long, value_name = "FILE|-")]
     eve: Option<String>,
     /// Event types written to --eve, comma-separated (default: all).
@@ -892,9 +937,9 @@ fn run_sensor(args: SensorArgs) -> ExitCode {
     let eve = match args.eve.as_deref() {
         None => None,
         Some("-") => Some(EveSink::new(Box::new(io::stdout()))),
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Some(EveSink::new(Box::new(f))),
-            Err(e) => return fail(format!("cannot create {path}: {e}")),
+        Some(path) => match EveSink::append_to(Path::new(path)) {
+            Ok(s) => Some(s),
+            Err(e) => return fail(format!("cannot open {path}: {e}")),
         },
     };
     let ship_config = match &args.analyzer {

@@ -997,7 +997,9 @@ fn rule(id: u32, name: &str, function: &str) -> String {
 
 /// SIGHUP reloads the rules between two packets: a rule file with an error
 /// keeps the old rules (and says why, with file:line), a good one replaces
-/// them; capture goes on throughout, nothing dropped.
+/// them; capture goes on throughout, nothing dropped. SIGHUP also opens the
+/// EVE file again, as logrotate expects: the lines before the rotation are
+/// in the moved file, those after it in the new one, none lost.
 #[test]
 fn sighup_reloads_rules_and_keeps_old_rules_on_error() {
     if !live_tests_enabled("sighup_reloads_rules_and_keeps_old_rules_on_error") {
@@ -1041,14 +1043,42 @@ fn sighup_reloads_rules_and_keeps_old_rules_on_error() {
         ),
     )
     .expect("write rules");
+    // logrotate's `create 0640 nobody`: the file is moved, a new one made
+    // for the user the sensor runs as, then SIGHUP.
+    let rotated = dir.path().join("eve.json.1");
+    std::fs::rename(dir.path().join("eve.json"), &rotated).expect("rotate");
+    std::fs::write(dir.path().join("eve.json"), "").expect("new EVE file");
+    let status = Command::new("chown")
+        .arg("nobody")
+        .arg(dir.path().join("eve.json"))
+        .status()
+        .expect("chown");
+    assert!(status.success());
     sensor.process.signal("HUP");
     sensor.wait_for_stderr("rules reloaded (1 rules)", Duration::from_secs(10));
+    assert!(
+        sensor.stderr_text().contains("EVE file reopened"),
+        "{}",
+        sensor.stderr_text()
+    );
     // Workers take the new rules within a poll interval.
     std::thread::sleep(Duration::from_millis(300));
     net.client("mst", "modbus_client.py", &["diagnostics", &plc, "502"]);
     std::thread::sleep(Duration::from_millis(200));
 
-    let (stderr, eve) = sensor.stop();
+    let (stderr, after) = sensor.stop();
+    let before: Vec<Value> = std::fs::read_to_string(&rotated)
+        .expect("rotated EVE file")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad EVE line {l}: {e}")))
+        .collect();
+    // Run 1 is in the moved file, run 3 (after the reopen was said) in the
+    // new one; run 2's lines in whichever file was open when its batch was
+    // written.
+    let (b, a) = (alerts_by_signature(&before), alerts_by_signature(&after));
+    assert!(b.contains_key(&990001) && !b.contains_key(&990003), "{b:?}");
+    assert_eq!(a.get(&990003).copied(), Some(3), "{a:?}");
+    let eve: Vec<Value> = before.into_iter().chain(after).collect();
     let by = alerts_by_signature(&eve);
     // The diagnostics scenario sends 13 diagnostics requests and 3 reads of
     // holding registers per run.

@@ -612,8 +612,17 @@ impl Config {
     }
 }
 
+/// What the example configuration (`analyzer/otwatch.yaml`) has where a
+/// token goes: refused, so that nothing runs with a token everyone knows.
+pub const TOKEN_PLACEHOLDER: &str = "REPLACE-ME";
+
 pub(crate) fn check_token(field: &str, t: &str, err: &mut impl FnMut(String, String)) {
-    if t.len() < 8 {
+    if t.starts_with(TOKEN_PLACEHOLDER) {
+        err(
+            field.into(),
+            "still the example's placeholder: make a token (`openssl rand -hex 24`)".into(),
+        );
+    } else if t.len() < 8 {
         err(field.into(), "must be at least 8 characters".into());
     } else if !t.bytes().all(|b| b.is_ascii_graphic()) {
         err(field.into(), "printable ASCII without spaces only".into());
@@ -746,6 +755,90 @@ rules:
     protocol: modbus
     attack: [T0814]
 "#;
+
+    /// `analyzer/otwatch.yaml`, the example installed as
+    /// /etc/otwatch/otwatch.yaml.
+    const SHIPPED: &str = include_str!("../otwatch.yaml");
+
+    #[test]
+    fn the_shipped_example_names_every_setting_and_refuses_its_placeholder() {
+        let c = Config::from_yaml(SHIPPED).expect("parses");
+        let errs: Vec<String> = c
+            .validate()
+            .expect_err("placeholder")
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errs,
+            ["ingest_tokens[0]: still the example's placeholder: make a token (`openssl rand -hex 24`)"]
+        );
+        let filled = SHIPPED.replace("REPLACE-ME-with-openssl-rand-hex-24", "a1b2c3d4e5f6a7b8");
+        let c = Config::from_yaml(&filled).expect("parses");
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/otwatch"));
+        // Every commented-out setting is a real one with a valid value: the
+        // file still parses with all of them uncommented.
+        let uncommented: String = filled
+            .replace("syslog: []", "syslog:")
+            .lines()
+            .map(|l| {
+                let body = l.trim_start();
+                let indent = &l[..l.len() - body.len()];
+                let setting = body.strip_prefix("# ").filter(|rest| {
+                    let word = rest.strip_prefix("- ").unwrap_or(rest);
+                    word.split_whitespace()
+                        .next()
+                        .is_some_and(|w| w.ends_with(':'))
+                });
+                match setting {
+                    Some(rest) => format!("{indent}{rest}\n"),
+                    None => format!("{l}\n"),
+                }
+            })
+            .collect();
+        let all = Config::from_yaml(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        assert_eq!(all.exports.syslog[0].transport, Transport::Tls);
+        assert_eq!(all.exports.syslog[0].framing, Framing::OctetCounting);
+        assert!(all.exports.eve_file.is_some());
+        assert_eq!(all.http.max_connections_per_host, 64);
+        for key in [
+            "listen:",
+            "data_dir:",
+            "ingest_tokens:",
+            "api_token:",
+            "metrics_open:",
+            "max_body:",
+            "header_timeout:",
+            "body_timeout:",
+            "max_connections:",
+            "max_connections_per_host:",
+            "max_age:",
+            "max_size:",
+            "interval:",
+            "stream_buffer:",
+            "syslog:",
+            "name:",
+            "address:",
+            "transport:",
+            "format:",
+            "framing:",
+            "facility:",
+            "hostname:",
+            "max_message:",
+            "ca_file:",
+            "cert_file:",
+            "key_file:",
+            "server_name:",
+            "start:",
+            "eve_file:",
+            "path:",
+            "keep:",
+            "rules:",
+        ] {
+            assert!(SHIPPED.contains(key), "{key} is not in the example");
+        }
+    }
 
     #[test]
     fn parses_and_validates_the_documented_example() {

@@ -27,6 +27,9 @@ use super::worker::LiveOutput;
 pub struct EveSink {
     // The one writer; the lock serialises whole batches from the workers.
     out: Mutex<Box<dyn Write + Send>>,
+    // The file the writer appends to, reopened by `reopen` (none for
+    // standard output or memory).
+    path: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for EveSink {
@@ -40,7 +43,32 @@ impl EveSink {
     pub fn new(out: Box<dyn Write + Send>) -> Arc<EveSink> {
         Arc::new(EveSink {
             out: Mutex::new(out),
+            path: None,
         })
+    }
+
+    /// A sink appending to the file at `path` (created when missing), which
+    /// [`EveSink::reopen`] opens again after a log rotation moved it.
+    pub fn append_to(path: &std::path::Path) -> io::Result<Arc<EveSink>> {
+        let f = open_append(path)?;
+        Ok(Arc::new(EveSink {
+            out: Mutex::new(Box::new(f)),
+            path: Some(path.to_path_buf()),
+        }))
+    }
+
+    /// Flushes the file and opens its path again (what logrotate's
+    /// `postrotate` asks for with SIGHUP): the file it was moved to is
+    /// complete, new lines go to a new file at the path. `Ok(false)` for a
+    /// sink without a file; on an error the old file stays in use.
+    pub fn reopen(&self) -> io::Result<bool> {
+        let Some(path) = &self.path else {
+            return Ok(false);
+        };
+        let mut out = lock(&self.out);
+        out.flush()?;
+        *out = Box::new(open_append(path)?);
+        Ok(true)
     }
 
     /// Writes one buffer of whole lines.
@@ -52,6 +80,13 @@ impl EveSink {
     pub fn flush(&self) -> io::Result<()> {
         lock(&self.out).flush()
     }
+}
+
+fn open_append(path: &std::path::Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// Lines kept in memory, for a caller that takes them itself (`otwatch run`

@@ -1,7 +1,8 @@
-//! The process log: `otwatch --log-format json analyzer` writes one JSON
-//! object per event on stderr, with time, level and target, and a failing
-//! syslog export is logged once when it starts failing and once when it
-//! delivers again, not at every retry.
+//! Running otwatch as a service. The process log: `otwatch --log-format json
+//! analyzer` writes one JSON object per event on stderr, with time, level
+//! and target, and a failing syslog export is logged once when it starts
+//! failing and once when it delivers again, not at every retry. `otwatch
+//! config check`: the shipped example, a broken rule file, OTWATCH_CONFIG.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -125,5 +126,96 @@ fn a_failing_export_is_logged_once_as_json_and_once_when_it_recovers() {
     assert!(
         ts.len() >= 20 && ts.ends_with('Z') && &ts[10..11] == "T",
         "{ts}"
+    );
+}
+
+fn config_check(args: &[&str], env: Option<(&str, &std::path::Path)>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otwatch"));
+    cmd.args(["config", "check"])
+        .args(args)
+        .env_remove("OTWATCH_CONFIG");
+    if let Some((k, v)) = env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("otwatch config check");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_lists_every_problem_and_passes_a_good_setup() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("analyzer/otwatch.yaml");
+    let shown = example.display().to_string();
+    // As shipped, the example refuses to run with its placeholder token.
+    let (code, out, err) = config_check(&["--config", &shown], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "{shown}: ingest_tokens[0]: still the example's placeholder"
+        )),
+        "{err}"
+    );
+    assert!(
+        out.contains("rules: the bundled ruleset: ") && out.contains(" rules OK"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("configuration has errors in 1 part(s)\n"),
+        "{out}"
+    );
+
+    // Filled in, found through OTWATCH_CONFIG: everything is good.
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = dir.path().join("otwatch.yaml");
+    let text = std::fs::read_to_string(&example).expect("example");
+    std::fs::write(
+        &good,
+        text.replace(
+            "REPLACE-ME-with-openssl-rand-hex-24",
+            "0123456789abcdef0123",
+        ),
+    )
+    .expect("write");
+    let (code, out, err) = config_check(&[], Some(("OTWATCH_CONFIG", &good)));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with(&format!(
+            "configuration: {}: OK (listen 127.0.0.1:8080, data /var/lib/otwatch, 0 syslog export(s))\n",
+            good.display()
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with("configuration OK\n"), "{out}");
+
+    // A rule file with an error and a baseline that is not one: both said,
+    // the rule error with its file and line.
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, "rules:\n  - id: 990002\n    name: [unclosed\n").expect("rules");
+    let baseline = dir.path().join("baseline.yaml");
+    std::fs::write(&baseline, "servers: 7\n").expect("baseline");
+    let (code, out, err) = config_check(
+        &[
+            "--config",
+            &good.display().to_string(),
+            "--rules",
+            &rules.display().to_string(),
+            "--baseline",
+            &baseline.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains(&format!("{}:", rules.display())), "{err}");
+    assert!(out.contains("rules: 1 error(s)"), "{out}");
+    assert!(
+        out.contains(&format!("baseline: {}: ", baseline.display())),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("configuration has errors in 2 part(s)\n"),
+        "{out}"
     );
 }

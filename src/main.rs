@@ -213,6 +213,16 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Write shell completions to standard output (bash: save as
+    /// /usr/share/bash-completion/completions/otwatch).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual page (roff) to standard output: `otwatch manpage |
+    /// man -l -`.
+    Manpage,
 }
 
 #[derive(Subcommand)]
@@ -357,6 +367,21 @@ fn main() -> ExitCode {
             baseline,
             iface.map(|iface| (iface, capture)),
         ),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "otwatch", &mut io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Manpage => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("otwatch manpage: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Config {
             command:
                 ConfigCommand::Check {

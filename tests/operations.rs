@@ -219,3 +219,208 @@ fn config_check_lists_every_problem_and_passes_a_good_setup() {
         "{out}"
     );
 }
+
+/// The `ExecStart=` of a unit file, continuation lines joined, with the
+/// specifiers and variables a start would put in.
+fn exec_start(unit: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let joined = unit.replace("\\\n", " ");
+    let line = joined
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let mut line = line.to_string();
+    for (k, v) in vars {
+        line = line.replace(k, v);
+    }
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+/// The packaged systemd units pass `systemd-analyze verify`, are hardened
+/// (`systemd-analyze security` exposure at most 2.0 for the analyzer, which
+/// holds no capability, and 4.0 for the sensor, which must open a packet
+/// socket), and start otwatch with a command line otwatch accepts.
+#[test]
+fn systemd_units_verify_are_hardened_and_run_valid_commands() {
+    let packaging = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd");
+    let dir = tempfile::tempdir().expect("tmp");
+    let bin = env!("CARGO_BIN_EXE_otwatch");
+    let units = [
+        ("otwatch-analyzer.service", "otwatch-analyzer.service", 2.0),
+        (
+            "otwatch-sensor@.service",
+            "otwatch-sensor@eth1.service",
+            4.0,
+        ),
+    ];
+    for (file, instance, most) in units {
+        let text = std::fs::read_to_string(packaging.join(file)).expect("unit");
+        // The unit as installed, pointing at the binary under test.
+        let path = dir.path().join(instance);
+        std::fs::write(&path, text.replace("/usr/bin/otwatch", bin)).expect("write unit");
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&path)
+            .output()
+            .expect("systemd-analyze (apt-get install systemd)");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{instance}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--no-pager"])
+            .arg(&path)
+            .output()
+            .expect("systemd-analyze security");
+        let text_out = String::from_utf8_lossy(&out.stdout);
+        let exposure: f64 = text_out
+            .lines()
+            .find_map(|l| l.split("exposure level for ").nth(1))
+            .and_then(|rest| rest.split(": ").nth(1))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{instance}: no exposure level in {text_out}"));
+        assert!(
+            exposure <= most,
+            "{instance}: exposure {exposure} > {most}\n{text_out}"
+        );
+
+        // The command line parses (clap reads every argument before --help).
+        let args = exec_start(
+            &text,
+            &[
+                ("%i", "eth1"),
+                ("%H", "host"),
+                ("${OTWATCH_ANALYZER}", "http://127.0.0.1:8080"),
+            ],
+        );
+        assert_eq!(args[0], "/usr/bin/otwatch", "{instance}");
+        let out = Command::new(bin)
+            .args(&args[1..])
+            .arg("--help")
+            .output()
+            .expect("otwatch");
+        assert!(
+            out.status.success(),
+            "{instance}: {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The packaged logrotate file rotates the sensors' EVE files as the sensor
+/// expects: moved, a new file made for the sensor's user, then the
+/// postrotate script (SIGHUP to every sensor; here a marker file).
+#[test]
+fn logrotate_moves_the_eve_file_makes_a_new_one_and_signals() {
+    let conf = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/logrotate/otwatch-sensor"),
+    )
+    .expect("logrotate file");
+    assert!(conf.contains("create 0640 otwatch otwatch"), "{conf}");
+    assert!(
+        conf.contains("systemctl kill --signal=HUP --kill-whom=main 'otwatch-sensor@*.service'"),
+        "{conf}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().display().to_string();
+    let here = conf
+        .replace("/var/log/otwatch-sensor", &d)
+        .replace("create 0640 otwatch otwatch", "create 0640 root root")
+        .replace(
+            "systemctl kill --signal=HUP --kill-whom=main 'otwatch-sensor@*.service' 2>/dev/null || true",
+            &format!("touch {d}/signalled"),
+        );
+    let conf_path = dir.path().join("logrotate.conf");
+    std::fs::write(&conf_path, here).expect("conf");
+    std::fs::write(
+        dir.path().join("eve-eth1.json"),
+        "{\"event_type\":\"stats\"}\n",
+    )
+    .expect("eve");
+    let out = Command::new("logrotate")
+        .arg("-f")
+        .arg("-s")
+        .arg(dir.path().join("state"))
+        .arg(&conf_path)
+        .output()
+        .expect("logrotate (apt-get install logrotate)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // delaycompress: the first rotation is kept as it is.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("eve-eth1.json.1")).expect("moved"),
+        "{\"event_type\":\"stats\"}\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("eve-eth1.json")).expect("new file"),
+        ""
+    );
+    assert!(dir.path().join("signalled").exists(), "postrotate ran");
+}
+
+/// The manual page and the shell completions come from the command-line
+/// definition: the page renders without a warning and names every command,
+/// the bash completion is valid bash that completes them.
+#[test]
+fn manual_page_and_completions_are_generated_from_the_cli() {
+    let bin = env!("CARGO_BIN_EXE_otwatch");
+    let page = Command::new(bin).arg("manpage").output().expect("manpage");
+    assert!(page.status.success());
+    let roff = String::from_utf8(page.stdout).expect("utf-8");
+    assert!(roff.contains("\n.TH otwatch 1 "), "{roff}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("otwatch.1");
+    std::fs::write(&path, &roff).expect("write");
+    let shown = Command::new("man")
+        .args(["--warnings", "-E", "UTF-8", "-l"])
+        .arg(&path)
+        .env("MANWIDTH", "100")
+        .env("MAN_KEEP_FORMATTING", "0")
+        .output()
+        .expect("man (apt-get install man-db)");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert!(
+        shown.stderr.is_empty(),
+        "man warned: {}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    for command in [
+        "replay", "sensor", "learn", "generate", "analyzer", "run", "rules", "config",
+    ] {
+        assert!(text.contains(command), "{command} not in the manual page");
+    }
+    let bash = Command::new(bin)
+        .args(["completions", "bash"])
+        .output()
+        .expect("completions");
+    assert!(bash.status.success());
+    let script = dir.path().join("otwatch.bash");
+    std::fs::write(&script, &bash.stdout).expect("write");
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .expect("bash");
+    assert!(syntax.success(), "the bash completion does not parse");
+    // Completing `otwatch con` offers `config`.
+    let probe = format!(
+        "source {}; COMP_WORDS=(otwatch con); COMP_CWORD=1; _otwatch otwatch con otwatch; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(probe)
+        .output()
+        .expect("bash");
+    let offered = String::from_utf8_lossy(&out.stdout);
+    assert!(offered.lines().any(|l| l == "config"), "{offered}");
+}

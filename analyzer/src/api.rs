@@ -205,13 +205,21 @@ async fn healthz(Ax(a): Ax<Analyzer>) -> Response {
     }
 }
 
-async fn metrics_text(Ax(a): Ax<Analyzer>) -> Response {
+/// OpenMetrics for a scraper that accepts it, else the 0.0.4 text format.
+async fn metrics_text(Ax(a): Ax<Analyzer>, headers: axum::http::HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let kind = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        a.metrics().render(),
+        [(header::CONTENT_TYPE, kind)],
+        a.metrics().render(openmetrics),
     )
         .into_response()
 }

@@ -1,10 +1,151 @@
 //! Prometheus counters of the analyzer (`/metrics`).
+//!
+//! Served as OpenMetrics when the scraper asks for it (`Accept:
+//! application/openmetrics-text`, what Prometheus sends), else in the
+//! Prometheus text format 0.0.4 (what `promtool check metrics`, curl and
+//! older scrapers read). Every family is there from the start, with its
+//! known label values at zero; the process metrics Prometheus' client
+//! libraries define (`process_cpu_seconds_total`, memory, file descriptors,
+//! start time) and `otwatch_analyzer_build_info` come with them.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+/// Kernel clock ticks per second of /proc times (USER_HZ, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// The process metrics of Prometheus' client libraries, from /proc/self, in
+/// OpenMetrics form; a value /proc does not give is left out.
+fn process_metrics(out: &mut String) {
+    use std::fmt::Write;
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the command name in parentheses: state is field 3, utime 14,
+    // stime 15, starttime 22, vsize 23 (proc(5)).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    let mut family = |name: &str, kind: &str, help: &str, sample: &str, value: Option<f64>| {
+        if let Some(v) = value {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{sample} {v}\n"
+            );
+        }
+    };
+    let cpu = match (field(14), field(15)) {
+        (Some(u), Some(s)) => Some((u + s) / TICKS_PER_SECOND),
+        _ => None,
+    };
+    family(
+        "process_cpu_seconds",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+        "process_cpu_seconds_total",
+        cpu,
+    );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb * 1024.0);
+    family(
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+        "process_resident_memory_bytes",
+        rss,
+    );
+    family(
+        "process_virtual_memory_bytes",
+        "gauge",
+        "Virtual memory size in bytes.",
+        "process_virtual_memory_bytes",
+        field(23),
+    );
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as f64);
+    family(
+        "process_open_fds",
+        "gauge",
+        "Number of open file descriptors.",
+        "process_open_fds",
+        fds,
+    );
+    let max_fds = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<f64>().ok())
+        });
+    family(
+        "process_max_fds",
+        "gauge",
+        "Maximum number of open file descriptors.",
+        "process_max_fds",
+        max_fds,
+    );
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    });
+    let start = match (boot, field(22)) {
+        (Some(b), Some(t)) => Some(b + t / TICKS_PER_SECOND),
+        _ => None,
+    };
+    family(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        "process_start_time_seconds",
+        start,
+    );
+}
+
+/// OpenMetrics text as the Prometheus text format 0.0.4: a counter family
+/// is named with its `_total` (as its samples are), and the `# UNIT` and
+/// `# EOF` lines, which 0.0.4 does not have, are left out.
+fn to_text_004(om: &str) -> String {
+    let lines: Vec<&str> = om.lines().collect();
+    let counters: std::collections::HashSet<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len() + 256);
+    for l in lines {
+        if l.starts_with("# UNIT ") || l == "# EOF" {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .iter()
+            .find_map(|p| l.strip_prefix(p).map(|rest| (*p, rest)));
+        match meta {
+            Some((p, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.push_str(p);
+                out.push_str(name);
+                if counters.contains(name) {
+                    out.push_str("_total");
+                }
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(l),
+        }
+        out.push('\n');
+    }
+    out
+}
 
 type Labels = Vec<(String, String)>;
 
@@ -174,12 +315,49 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// The text exposition.
-    pub(crate) fn render(&self) -> String {
+    /// Creates the samples of every label value known before it occurs, so
+    /// that a family is visible (at zero) before its first event.
+    pub(crate) fn preset(&self, exporters: &[String]) {
+        for r in ["ok", "bad_request", "unavailable", "unauthorized"] {
+            let _ = self.ingest_requests.get_or_create(&label("result", r));
+        }
+        for t in ["alert", "asset", "stats", "other", "rejected"] {
+            let _ = self.ingest_lines.get_or_create(&label("type", t));
+        }
+        for r in ["age", "size"] {
+            let _ = self.alerts_deleted.get_or_create(&label("reason", r));
+        }
+        for name in exporters {
+            let l = label("exporter", name);
+            let _ = self.export_sent.get_or_create(&l);
+            let _ = self.export_errors.get_or_create(&l);
+            let _ = self.export_skipped.get_or_create(&l);
+        }
+    }
+
+    /// The exposition: OpenMetrics 1.0 when `openmetrics`, else the
+    /// Prometheus text format 0.0.4.
+    pub(crate) fn render(&self, openmetrics: bool) -> String {
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
-        out
+        // Before the closing `# EOF`: the process and build metrics.
+        if let Some(cut) = out.rfind("# EOF") {
+            out.truncate(cut);
+        }
+        process_metrics(&mut out);
+        out.push_str(&format!(
+            "# HELP otwatch_analyzer_build_info The running version (always 1).\n\
+             # TYPE otwatch_analyzer_build_info gauge\n\
+             otwatch_analyzer_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        if openmetrics {
+            out.push_str("# EOF\n");
+            out
+        } else {
+            to_text_004(&out)
+        }
     }
 }

@@ -5,6 +5,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 
 use common::*;
+use otwatch_analyzer::config::{Format, Transport};
 use serde_json::{json, Value};
 
 /// Replaces the fields that depend on the clock with placeholders.
@@ -652,29 +653,126 @@ fn stream_sends_new_alerts_as_server_sent_events() {
     s.stop();
 }
 
+/// `/metrics` with an `Accept` header: the body and its content type.
+fn scrape(s: &TestServer, accept: Option<&str>) -> (String, String) {
+    let mut req = agent()
+        .get(&s.url("/metrics"))
+        .header("Authorization", &format!("Bearer {API_TOKEN}"));
+    if let Some(a) = accept {
+        req = req.header("Accept", a);
+    }
+    let mut r = req.call().expect("metrics");
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (r.body_mut().read_to_string().expect("text"), kind)
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package): its findings.
+fn promtool(text: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (apt-get install prometheus)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool failed: {said}");
+    said
+}
+
 #[test]
 fn metrics_and_health() {
     let dir = tempfile::tempdir().expect("tmp");
-    let s = TestServer::start(config(dir.path()));
-    seed(&s);
-    assert_eq!(get(&s.url("/healthz")), (200, json!({"status": "ok"})));
-    let mut r = agent()
-        .get(&s.url("/metrics"))
-        .header("Authorization", &format!("Bearer {API_TOKEN}"))
-        .call()
-        .expect("metrics");
-    let text = r.body_mut().read_to_string().expect("text");
+    let mut c = config(dir.path());
+    c.exports
+        .syslog
+        .push(syslog("soc", 9, Transport::Tcp, Format::Rfc5424));
+    let s = TestServer::start(c);
+    // Before anything happened, every family is there, its known labels at 0.
+    let (text, kind) = scrape(&s, None);
+    assert_eq!(kind, "text/plain; version=0.0.4; charset=utf-8");
     for want in [
-        "otwatch_analyzer_alerts_stored_total 10",
-        "otwatch_analyzer_store_alerts 10",
-        "otwatch_analyzer_ingest_lines_total{type=\"alert\"} 10",
-        "otwatch_analyzer_ingest_requests_total{result=\"ok\"} 1",
+        "otwatch_analyzer_ingest_requests_total{result=\"ok\"} 0",
+        "otwatch_analyzer_ingest_lines_total{type=\"alert\"} 0",
+        "otwatch_analyzer_alerts_deleted_total{reason=\"age\"} 0",
+        "otwatch_analyzer_export_skipped_total{exporter=\"syslog-soc\"} 0",
+        "otwatch_analyzer_alerts_stored_total 0",
+        "otwatch_analyzer_store_alerts 0",
     ] {
         assert!(
             text.lines().any(|l| l == want),
             "missing {want:?} in\n{text}"
         );
     }
+    assert_eq!(promtool(&text), "", "{text}");
+
+    seed(&s);
+    assert_eq!(get(&s.url("/healthz")), (200, json!({"status": "ok"})));
+    let (text, _) = scrape(&s, None);
+    for want in [
+        "otwatch_analyzer_alerts_stored_total 10",
+        "otwatch_analyzer_store_alerts 10",
+        "otwatch_analyzer_ingest_lines_total{type=\"alert\"} 10",
+        "otwatch_analyzer_ingest_requests_total{result=\"ok\"} 1",
+        "# TYPE otwatch_analyzer_alerts_stored_total counter",
+        "# TYPE process_cpu_seconds_total counter",
+        &format!(
+            "otwatch_analyzer_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        ),
+    ] {
+        assert!(
+            text.lines().any(|l| l == want),
+            "missing {want:?} in\n{text}"
+        );
+    }
+    for family in [
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_max_fds ",
+        "process_start_time_seconds ",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(family)),
+            "{family}\n{text}"
+        );
+    }
+    assert_eq!(promtool(&text), "", "{text}");
+
+    // What Prometheus asks for: OpenMetrics, with its own counter naming.
+    let (om, kind) = scrape(
+        &s,
+        Some("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+    );
+    assert_eq!(
+        kind,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert_eq!(om.matches("# EOF").count(), 1);
+    assert!(om
+        .lines()
+        .any(|l| l == "# TYPE otwatch_analyzer_alerts_stored counter"));
+    assert!(om
+        .lines()
+        .any(|l| l == "otwatch_analyzer_alerts_stored_total 10"));
 }
 
 /// The library calls `otwatch run` makes answer with named reports and typed

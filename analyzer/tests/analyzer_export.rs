@@ -651,7 +651,7 @@ fn syslog_outage_loses_and_repeats_nothing_on_tcp_tls_and_relp() {
             &s,
             "otwatch_analyzer_export_sent_total{exporter=\"syslog-nocert\"}"
         ),
-        None
+        Some(0)
     );
     assert!(alert_ids(&received(d), "h-nocert").is_empty());
     // Each message arrived on its own line, whichever framing carried it.

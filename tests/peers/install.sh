@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 # capture back-end; tcpreplay: scripts/bench-live.sh; nmap (with --recon): its ICS NSE scripts
 # are the scanners of tests/peers/record_recon.sh, record_enip.sh (enip-info) and
 # record_iec104.sh (iec-identify).
-APT_PKGS=(tcpdump tshark ethtool iproute2 rsyslog rsyslog-gnutls rsyslog-relp systemd logrotate man-db chromium libpcap-dev tcpreplay)
+APT_PKGS=(tcpdump tshark ethtool iproute2 rsyslog rsyslog-gnutls rsyslog-relp systemd logrotate man-db prometheus chromium libpcap-dev tcpreplay)
 [ "$RECON" = 1 ] && APT_PKGS+=(nmap)
 missing=()
 for p in "${APT_PKGS[@]}"; do

@@ -86,6 +86,8 @@ pub(crate) fn start(a: &Analyzer) -> Vec<tokio::task::JoinHandle<()>> {
     if let Some(e) = &cfg.exports.eve_file {
         exports.push(("eve-file".to_string(), e.start, Sink::eve_file(e.clone())));
     }
+    let names: Vec<String> = exports.iter().map(|(n, _, _)| n.clone()).collect();
+    a.metrics().preset(&names);
     exports
         .into_iter()
         .map(|(name, start, sink)| {

@@ -174,6 +174,8 @@ pub(crate) struct Metrics {
     pub(crate) export_sent: Family<Labels, Counter>,
     pub(crate) export_errors: Family<Labels, Counter>,
     pub(crate) export_skipped: Family<Labels, Counter>,
+    pub(crate) export_backlog: Family<Labels, Gauge>,
+    pub(crate) export_lag: Family<Labels, Gauge>,
 }
 
 /// One label pair.
@@ -208,6 +210,8 @@ impl Metrics {
             export_sent: Family::default(),
             export_errors: Family::default(),
             export_skipped: Family::default(),
+            export_backlog: Family::default(),
+            export_lag: Family::default(),
         };
         let r = &mut registry;
         r.register(
@@ -308,6 +312,16 @@ impl Metrics {
             m.export_errors.clone(),
         );
         r.register(
+            "export_backlog",
+            "Stored alerts an exporter has not delivered yet, by exporter",
+            m.export_backlog.clone(),
+        );
+        r.register(
+            "export_lag_seconds",
+            "Age of the oldest alert an exporter has not delivered (0: none waiting), by exporter",
+            m.export_lag.clone(),
+        );
+        r.register(
             "export_skipped",
             "Alerts deleted by retention before an exporter sent them, by exporter",
             m.export_skipped.clone(),
@@ -332,6 +346,8 @@ impl Metrics {
             let _ = self.export_sent.get_or_create(&l);
             let _ = self.export_errors.get_or_create(&l);
             let _ = self.export_skipped.get_or_create(&l);
+            let _ = self.export_backlog.get_or_create(&l);
+            let _ = self.export_lag.get_or_create(&l);
         }
     }
 

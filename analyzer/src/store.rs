@@ -1773,6 +1773,21 @@ impl Store {
         Ok(out)
     }
 
+    /// How many alerts are stored after `id` (an export's backlog), and the
+    /// id of the first of them.
+    pub(crate) fn count_after(&self, id: u64) -> Result<(u64, Option<u64>)> {
+        let txn = self.begin_read()?;
+        let t = txn.open_table(ALERTS)?;
+        let mut first = None;
+        let mut n = 0u64;
+        for e in t.range((Bound::Excluded(id), Bound::Unbounded))? {
+            let (k, _) = e?;
+            first.get_or_insert(k.value());
+            n += 1;
+        }
+        Ok((n, first))
+    }
+
     /// The newest id stored (0 when empty).
     pub(crate) fn last_id(&self) -> Result<u64> {
         let txn = self.begin_read()?;

@@ -755,6 +755,26 @@ fn metrics_and_health() {
         );
     }
     assert_eq!(promtool(&text), "", "{text}");
+    // The export to a closed port keeps the ten alerts: its backlog says so
+    // once it has failed (and retried after 1 s).
+    let t0 = std::time::Instant::now();
+    loop {
+        let backlog: Option<u64> = metric_value(
+            &s,
+            "otwatch_analyzer_export_backlog{exporter=\"syslog-soc\"}",
+        );
+        if backlog == Some(10) {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 10, "backlog {backlog:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let lag: u64 = metric_value(
+        &s,
+        "otwatch_analyzer_export_lag_seconds{exporter=\"syslog-soc\"}",
+    )
+    .expect("lag");
+    assert!(lag < 60, "{lag}");
 
     // What Prometheus asks for: OpenMetrics, with its own counter naming.
     let (om, kind) = scrape(

@@ -47,6 +47,16 @@ fn save_cursor(path: &Path, id: u64) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Seconds since the alert with store id `id` was received (ids are the
+/// receive time in microseconds shifted left by 8).
+fn lag_seconds(id: u64) -> i64 {
+    let received_us = id >> 8;
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    i64::try_from(now_us.saturating_sub(received_us) / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// Each running export's name and the id of the last alert it handed over,
 /// for retention to count what it deletes before an export sent it.
 #[derive(Debug, Default, Clone)]
@@ -118,7 +128,25 @@ async fn run(a: Analyzer, name: String, path: PathBuf, mut cursor: u64, mut sink
     let mut deadline: Option<tokio::time::Instant> = None;
     // Since when, and how many attempts, the export has been failing.
     let mut failing: Option<(std::time::Instant, u32)> = None;
+    let mut measured: Option<tokio::time::Instant> = None;
     loop {
+        // Backlog and lag: after each failed attempt, else at most every
+        // 10 s (counting walks the backlog).
+        if failing.is_some() || measured.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            measured = Some(tokio::time::Instant::now());
+            let store = a.store().clone();
+            let after = cursor;
+            if let Ok(Ok((n, first))) =
+                tokio::task::spawn_blocking(move || store.count_after(after)).await
+            {
+                m.export_backlog
+                    .get_or_create(&labels)
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+                m.export_lag
+                    .get_or_create(&labels)
+                    .set(first.map_or(0, lag_seconds));
+            }
+        }
         if deadline.is_none() && *stop.borrow() {
             // Shutting down: a few seconds to hand over what is left.
             deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
@@ -133,6 +161,8 @@ async fn run(a: Analyzer, name: String, path: PathBuf, mut cursor: u64, mut sink
             _ => Vec::new(),
         };
         if batch.is_empty() {
+            m.export_backlog.get_or_create(&labels).set(0);
+            m.export_lag.get_or_create(&labels).set(0);
             if deadline.is_some() {
                 break;
             }

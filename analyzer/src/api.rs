@@ -131,10 +131,51 @@ pub(crate) fn router(a: Analyzer, ui: Option<Router>, port: Option<u16>) -> Rout
         timeout: a.config().http.body_timeout.0,
         max: max_body,
     };
-    // Outermost first: credentials are checked before a body is read.
+    // Outermost first: credentials are checked before a body is read; the
+    // time of every request is measured, refused ones included.
+    let timed = a.clone();
     r.with_state(a)
         .layer(axum::middleware::from_fn_with_state(body, body_deadline))
         .layer(axum::middleware::from_fn_with_state(gate, auth::layer))
+        .layer(axum::middleware::from_fn_with_state(timed, timed_request))
+}
+
+/// Records how long each request took in
+/// `otwatch_analyzer_http_request_duration_seconds` (for `/stream`, the time
+/// to its first byte: the answer's head).
+async fn timed_request(
+    Ax(a): Ax<Analyzer>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let t0 = std::time::Instant::now();
+    let handler = crate::metrics::handler_of(req.uri().path());
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::HEAD => "HEAD",
+        _ => "other",
+    };
+    let answer = next.run(req).await;
+    let code = match answer.status().as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    let labels = vec![
+        ("handler".to_string(), handler.to_string()),
+        ("method".to_string(), method.to_string()),
+        ("code".to_string(), code.to_string()),
+    ];
+    a.metrics()
+        .http_duration
+        .get_or_create(&labels)
+        .observe(t0.elapsed().as_secs_f64());
+    answer
 }
 
 /// How long a request body may take to arrive, and its largest size.

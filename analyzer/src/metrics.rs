@@ -12,6 +12,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 /// Kernel clock ticks per second of /proc times (USER_HZ, 100 on Linux).
@@ -176,6 +177,49 @@ pub(crate) struct Metrics {
     pub(crate) export_skipped: Family<Labels, Counter>,
     pub(crate) export_backlog: Family<Labels, Gauge>,
     pub(crate) export_lag: Family<Labels, Gauge>,
+    pub(crate) http_duration: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+/// Buckets of the HTTP request durations: 0.5 ms to about 16 s.
+fn http_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// The API resources, the `handler` label of the HTTP metrics (a bounded
+/// set: anything else is `ui` or `other`).
+const API_RESOURCES: &[&str] = &[
+    "alerts",
+    "assets",
+    "baseline",
+    "counts",
+    "ingest",
+    "login",
+    "logout",
+    "overrides",
+    "protocols",
+    "rules",
+    "sensors",
+    "stats",
+    "stream",
+];
+
+/// The `handler` label of a request path: `/api/v1/RESOURCE`, `/metrics`,
+/// `/healthz`, `ui` for the UI's files, `other` for the rest.
+pub(crate) fn handler_of(path: &str) -> &'static str {
+    if let Some(rest) = path.strip_prefix("/api/v1/") {
+        let first = rest.split('/').next().unwrap_or("");
+        return API_RESOURCES
+            .iter()
+            .find(|r| **r == first)
+            .copied()
+            .unwrap_or("other");
+    }
+    match path {
+        "/metrics" => "metrics",
+        "/healthz" => "healthz",
+        p if p.starts_with("/api/") => "other",
+        _ => "ui",
+    }
 }
 
 /// One label pair.
@@ -212,6 +256,7 @@ impl Metrics {
             export_skipped: Family::default(),
             export_backlog: Family::default(),
             export_lag: Family::default(),
+            http_duration: Family::new_with_constructor(http_histogram),
         };
         let r = &mut registry;
         r.register(
@@ -320,6 +365,11 @@ impl Metrics {
             "export_lag_seconds",
             "Age of the oldest alert an exporter has not delivered (0: none waiting), by exporter",
             m.export_lag.clone(),
+        );
+        r.register(
+            "http_request_duration_seconds",
+            "Time to answer HTTP requests, by handler, method and status class",
+            m.http_duration.clone(),
         );
         r.register(
             "export_skipped",

@@ -775,6 +775,18 @@ fn metrics_and_health() {
     )
     .expect("lag");
     assert!(lag < 60, "{lag}");
+    // Every request is timed, refused ones too, by handler, method and class.
+    let (text, _) = scrape(&s, None);
+    for want in [
+        "otwatch_analyzer_http_request_duration_seconds_count{handler=\"ingest\",method=\"POST\",code=\"2xx\"} 1",
+        "otwatch_analyzer_http_request_duration_seconds_count{handler=\"healthz\",method=\"GET\",code=\"2xx\"} 1",
+        "# TYPE otwatch_analyzer_http_request_duration_seconds histogram",
+    ] {
+        assert!(text.lines().any(|l| l == want), "missing {want:?} in\n{text}");
+    }
+    let bucket = "otwatch_analyzer_http_request_duration_seconds_bucket{le=\"0.0005\",handler=\"metrics\",method=\"GET\",code=\"2xx\"}";
+    assert!(text.contains(bucket), "{text}");
+    assert_eq!(promtool(&text), "", "{text}");
 
     // What Prometheus asks for: OpenMetrics, with its own counter naming.
     let (om, kind) = scrape(

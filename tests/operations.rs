@@ -4,8 +4,10 @@
 //! failing and once when it delivers again, not at every retry. `otwatch
 //! config check`: the shipped example, a broken rule file, OTWATCH_CONFIG.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const INGEST_TOKEN: &str = "log-test-ingest-0001";
@@ -49,20 +51,13 @@ fn a_failing_export_is_logged_once_as_json_and_once_when_it_recovers() {
         ),
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_otwatch"))
-        .args(["--log-format", "json", "analyzer", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start otwatch analyzer");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = common::otwatch_with_stderr_lines(&[
+        "--log-format".as_ref(),
+        "json".as_ref(),
+        "analyzer".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]);
     let mut lines = Vec::new();
     let t0 = Instant::now();
     while !lines.iter().any(|l: &String| l.contains("serving http://")) {

@@ -10,6 +10,8 @@
 //! each answered, over a few dozen connections; a rule that alerts on every
 //! write turns each request into one alert.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -114,30 +116,23 @@ impl Analyzer {
             ),
         )
         .expect("analyzer config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_otwatch"))
-            .args(["analyzer", "--config"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start otwatch analyzer");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Reads stderr to its end, so that the analyzer never blocks on it.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                // `serving http://HOST:PORT/…`: the address, whatever follows it.
-                if let Some(at) = line.find("serving http://") {
-                    let rest = &line[at + "serving http://".len()..];
-                    let end = rest.find(|c: char| c == '/' || c.is_whitespace());
-                    let url = format!("http://{}", &rest[..end.unwrap_or(rest.len())]);
-                    let _ = tx.send(url);
-                }
+        let (child, rx) = common::otwatch_with_stderr_lines(&[
+            "analyzer".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+        ]);
+        // `serving http://HOST:PORT/…`: the address, whatever follows it.
+        let t0 = Instant::now();
+        let url = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60).saturating_sub(t0.elapsed()))
+                .expect("the analyzer said where it serves");
+            if let Some(at) = line.find("serving http://") {
+                let rest = &line[at + "serving http://".len()..];
+                let end = rest.find(|c: char| c == '/' || c.is_whitespace());
+                break format!("http://{}", &rest[..end.unwrap_or(rest.len())]);
             }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the analyzer said where it serves");
+        };
         Analyzer { child, url }
     }
 

@@ -372,3 +372,26 @@ fn dechunk(mut body: &str) -> String {
     }
     out
 }
+
+/// `otwatch ARGS` with its stderr read line by line on a thread (to its end,
+/// so the process never blocks on a full pipe): the child, and a channel of
+/// those lines (still drained when the receiver is dropped).
+pub fn otwatch_with_stderr_lines(
+    args: &[&std::ffi::OsStr],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otwatch"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start otwatch");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
